@@ -1,0 +1,67 @@
+/*
+ * The platform interface: everything the allocator core needs from the
+ * operating system, and nothing more.  The core (vmem, and later kmem)
+ * includes only this header and the compiler's freestanding headers, so an
+ * OS author drops the core into a kernel by implementing these functions;
+ * tests/freestanding builds the core with -ffreestanding against a stub.
+ *
+ * posix.c implements it for POSIX/Linux with pthreads and mmap.
+ *
+ * Contracts an implementation must keep:
+ * - A kmem_mutex_t or kmem_cv_t filled with zero bytes is a valid, unlocked
+ *   mutex / idle condition variable, so that globals need no run-time
+ *   initialisation (KMEM_MUTEX_INITIALIZER).  The storage is opaque and large
+ *   enough for the platform's native objects.
+ * - Mutexes carry a rank (src/lock_order.h).  With KMEM_ASSERTS defined the
+ *   implementation checks that a thread takes locks in strictly increasing
+ *   rank and that kmem_mutex_held() is true only for the owner.
+ * - kmem_pages_alloc() returns zero-filled memory aligned to kmem_pagesize(),
+ *   or NULL; it never calls back into the allocator.
+ */
+#ifndef KMEM_PLATFORM_H
+#define KMEM_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kmem_mutex {
+	_Alignas(16) unsigned char opaque[64];
+	unsigned rank;
+	uintptr_t owner;  /* the holding thread; kept only with KMEM_ASSERTS */
+} kmem_mutex_t;
+
+typedef struct kmem_cv {
+	_Alignas(16) unsigned char opaque[64];
+} kmem_cv_t;
+
+#define KMEM_MUTEX_INITIALIZER(r) { .rank = (r) }
+#define KMEM_CV_INITIALIZER { { 0 } }
+
+void kmem_mutex_init(kmem_mutex_t *mp, unsigned rank);
+void kmem_mutex_destroy(kmem_mutex_t *mp);
+void kmem_mutex_enter(kmem_mutex_t *mp);
+bool kmem_mutex_tryenter(kmem_mutex_t *mp);
+void kmem_mutex_exit(kmem_mutex_t *mp);
+/* True when the calling thread holds mp; only meaningful with KMEM_ASSERTS. */
+bool kmem_mutex_held(kmem_mutex_t *mp);
+
+void kmem_cv_init(kmem_cv_t *cvp);
+void kmem_cv_destroy(kmem_cv_t *cvp);
+void kmem_cv_wait(kmem_cv_t *cvp, kmem_mutex_t *mp);
+/* Returns false when timeout_ns passed without a wakeup. */
+bool kmem_cv_timedwait(kmem_cv_t *cvp, kmem_mutex_t *mp, uint64_t timeout_ns);
+void kmem_cv_broadcast(kmem_cv_t *cvp);
+
+size_t kmem_pagesize(void);
+void *kmem_pages_alloc(size_t size);
+void kmem_pages_free(void *addr, size_t size);
+
+uint64_t kmem_clock_ns(void);       /* monotonic */
+unsigned kmem_cpu_count(void);      /* online CPUs, at least 1 */
+
+/* Write text to the console (standard error); never allocates. */
+void kmem_console_write(const char *text, size_t len);
+_Noreturn void kmem_abort(void);
+
+#endif /* KMEM_PLATFORM_H */

@@ -1,0 +1,265 @@
+/*
+ * The platform interface (platform.h) for POSIX systems: pthread mutexes and
+ * condition variables, mmap/munmap pages, CLOCK_MONOTONIC, sysconf.
+ *
+ * Zero-filled pthread_mutex_t and pthread_cond_t objects are the static
+ * initialisers on glibc and musl; tests/platform_test.c checks it, because
+ * platform.h promises it to the core.
+ *
+ * With KMEM_ASSERTS each thread keeps the ranks of the library locks it
+ * holds; taking a lock whose rank is not above every rank held is a lock
+ * order violation and panics, as does releasing a lock the thread does not
+ * hold.  The bookkeeping is thread-local, so it needs no lock of its own.
+ */
+#include "platform/platform.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "report.h"
+
+_Static_assert(sizeof(pthread_mutex_t) <= sizeof(((kmem_mutex_t *)0)->opaque),
+    "kmem_mutex_t too small for pthread_mutex_t");
+_Static_assert(_Alignof(pthread_mutex_t) <= 16, "pthread_mutex_t alignment");
+_Static_assert(sizeof(pthread_cond_t) <= sizeof(((kmem_cv_t *)0)->opaque),
+    "kmem_cv_t too small for pthread_cond_t");
+_Static_assert(_Alignof(pthread_cond_t) <= 16, "pthread_cond_t alignment");
+
+#define NATIVE_MUTEX(mp) ((pthread_mutex_t *)(void *)(mp)->opaque)
+#define NATIVE_CV(cvp) ((pthread_cond_t *)(void *)(cvp)->opaque)
+
+static void
+posix_check(int error, const char *what)
+{
+	if (error != 0)
+		kmem_panic("%s failed: error %d", what, error);
+}
+
+#ifdef KMEM_ASSERTS
+
+#define LOCK_DEPTH_MAX 16
+
+static __thread unsigned held_ranks[LOCK_DEPTH_MAX];
+static __thread unsigned held_count;
+static __thread char thread_identity;
+
+static uintptr_t
+self(void)
+{
+	return ((uintptr_t)&thread_identity);
+}
+
+static void
+note_acquired(kmem_mutex_t *mp)
+{
+	__atomic_store_n(&mp->owner, self(), __ATOMIC_RELAXED);
+	if (held_count == LOCK_DEPTH_MAX)
+		kmem_panic("more than %d library locks held", LOCK_DEPTH_MAX);
+	held_ranks[held_count++] = mp->rank;
+}
+
+static void
+check_order(const kmem_mutex_t *mp)
+{
+	for (unsigned i = 0; i < held_count; i++) {
+		if (held_ranks[i] >= mp->rank)
+			kmem_panic("lock order violation: taking a lock of rank "
+			    "%u while holding one of rank %u", mp->rank,
+			    held_ranks[i]);
+	}
+}
+
+static void
+note_released(kmem_mutex_t *mp)
+{
+	if (__atomic_load_n(&mp->owner, __ATOMIC_RELAXED) != self())
+		kmem_panic("releasing a lock of rank %u that this thread does "
+		    "not hold", mp->rank);
+	__atomic_store_n(&mp->owner, 0, __ATOMIC_RELAXED);
+	for (unsigned i = held_count; i-- > 0;) {
+		if (held_ranks[i] == mp->rank) {
+			held_ranks[i] = held_ranks[--held_count];
+			return;
+		}
+	}
+}
+
+bool
+kmem_mutex_held(kmem_mutex_t *mp)
+{
+	return (__atomic_load_n(&mp->owner, __ATOMIC_RELAXED) == self());
+}
+
+#else /* !KMEM_ASSERTS */
+
+#define check_order(mp) ((void)0)
+#define note_acquired(mp) ((void)0)
+#define note_released(mp) ((void)0)
+
+bool
+kmem_mutex_held(kmem_mutex_t *mp)
+{
+	(void)mp;
+	return (true);
+}
+
+#endif /* KMEM_ASSERTS */
+
+void
+kmem_mutex_init(kmem_mutex_t *mp, unsigned rank)
+{
+	*mp = (kmem_mutex_t)KMEM_MUTEX_INITIALIZER(rank);
+	posix_check(pthread_mutex_init(NATIVE_MUTEX(mp), NULL),
+	    "pthread_mutex_init");
+}
+
+void
+kmem_mutex_destroy(kmem_mutex_t *mp)
+{
+	posix_check(pthread_mutex_destroy(NATIVE_MUTEX(mp)),
+	    "pthread_mutex_destroy");
+}
+
+void
+kmem_mutex_enter(kmem_mutex_t *mp)
+{
+	check_order(mp);
+	posix_check(pthread_mutex_lock(NATIVE_MUTEX(mp)), "pthread_mutex_lock");
+	note_acquired(mp);
+}
+
+bool
+kmem_mutex_tryenter(kmem_mutex_t *mp)
+{
+	check_order(mp);
+	int error = pthread_mutex_trylock(NATIVE_MUTEX(mp));
+	if (error == EBUSY)
+		return (false);
+	posix_check(error, "pthread_mutex_trylock");
+	note_acquired(mp);
+	return (true);
+}
+
+void
+kmem_mutex_exit(kmem_mutex_t *mp)
+{
+	note_released(mp);
+	posix_check(pthread_mutex_unlock(NATIVE_MUTEX(mp)),
+	    "pthread_mutex_unlock");
+}
+
+void
+kmem_cv_init(kmem_cv_t *cvp)
+{
+	*cvp = (kmem_cv_t)KMEM_CV_INITIALIZER;
+	posix_check(pthread_cond_init(NATIVE_CV(cvp), NULL), "pthread_cond_init");
+}
+
+void
+kmem_cv_destroy(kmem_cv_t *cvp)
+{
+	posix_check(pthread_cond_destroy(NATIVE_CV(cvp)),
+	    "pthread_cond_destroy");
+}
+
+void
+kmem_cv_wait(kmem_cv_t *cvp, kmem_mutex_t *mp)
+{
+	note_released(mp);
+	posix_check(pthread_cond_wait(NATIVE_CV(cvp), NATIVE_MUTEX(mp)),
+	    "pthread_cond_wait");
+	note_acquired(mp);
+}
+
+bool
+kmem_cv_timedwait(kmem_cv_t *cvp, kmem_mutex_t *mp, uint64_t timeout_ns)
+{
+	/* A zero-filled pthread_cond_t measures deadlines on CLOCK_REALTIME. */
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	uint64_t nsec = (uint64_t)deadline.tv_nsec + timeout_ns % 1000000000u;
+	deadline.tv_sec += (time_t)(timeout_ns / 1000000000u + nsec / 1000000000u);
+	deadline.tv_nsec = (long)(nsec % 1000000000u);
+
+	note_released(mp);
+	int error = pthread_cond_timedwait(NATIVE_CV(cvp), NATIVE_MUTEX(mp),
+	    &deadline);
+	note_acquired(mp);
+	if (error == ETIMEDOUT)
+		return (false);
+	posix_check(error, "pthread_cond_timedwait");
+	return (true);
+}
+
+void
+kmem_cv_broadcast(kmem_cv_t *cvp)
+{
+	posix_check(pthread_cond_broadcast(NATIVE_CV(cvp)),
+	    "pthread_cond_broadcast");
+}
+
+size_t
+kmem_pagesize(void)
+{
+	static size_t pagesize;
+	size_t size = __atomic_load_n(&pagesize, __ATOMIC_RELAXED);
+	if (size == 0) {
+		size = (size_t)sysconf(_SC_PAGESIZE);
+		__atomic_store_n(&pagesize, size, __ATOMIC_RELAXED);
+	}
+	return (size);
+}
+
+void *
+kmem_pages_alloc(size_t size)
+{
+	void *addr = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return (addr == MAP_FAILED ? NULL : addr);
+}
+
+void
+kmem_pages_free(void *addr, size_t size)
+{
+	if (munmap(addr, size) != 0)
+		kmem_panic("munmap(%p, %zu) failed: errno %d", addr, size, errno);
+}
+
+uint64_t
+kmem_clock_ns(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+}
+
+unsigned
+kmem_cpu_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return (n < 1 ? 1u : (unsigned)n);
+}
+
+void
+kmem_console_write(const char *text, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(STDERR_FILENO, text, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		text += n;
+		len -= (size_t)n;
+	}
+}
+
+_Noreturn void
+kmem_abort(void)
+{
+	abort();
+}

@@ -1,0 +1,98 @@
+/*
+ * The report handler: where the library's complaints about bad input go.
+ *
+ * The handler and its argument change together, so they sit behind a tiny
+ * spin lock (an atomic flag: this must work before any other library state
+ * exists and inside a kernel).  A report copies the pair under the lock and
+ * calls the handler outside it.  Messages are formatted on the stack with
+ * the core's own formatter and never allocate.
+ */
+#include "report.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+
+#include "format.h"
+#include "platform/platform.h"
+
+#define REPORT_MAX 1024
+
+static atomic_flag handler_lock = ATOMIC_FLAG_INIT;
+static kmem_report_handler_t *handler;
+static void *handler_arg;
+
+static void
+lock_handler(void)
+{
+	while (atomic_flag_test_and_set_explicit(&handler_lock,
+	    memory_order_acquire))
+		continue;
+}
+
+static void
+unlock_handler(void)
+{
+	atomic_flag_clear_explicit(&handler_lock, memory_order_release);
+}
+
+kmem_report_handler_t *
+kmem_report_handler_set(kmem_report_handler_t *new_handler, void *arg,
+    void **prev_arg)
+{
+	lock_handler();
+	kmem_report_handler_t *prev = handler;
+	if (prev_arg != NULL)
+		*prev_arg = handler_arg;
+	handler = new_handler;
+	handler_arg = arg;
+	unlock_handler();
+	return (prev);
+}
+
+static void
+write_to_console(const char *message)
+{
+	char line[REPORT_MAX + 16];
+	size_t n = kmem_snprintf(line, sizeof (line), "libkmem: %s\n", message);
+	kmem_console_write(line, n < sizeof (line) ? n : sizeof (line) - 1);
+}
+
+/* Deliver message; returns only if an installed handler returns. */
+static void
+deliver(const char *message)
+{
+	lock_handler();
+	kmem_report_handler_t *h = handler;
+	void *arg = handler_arg;
+	unlock_handler();
+
+	if (h == NULL) {
+		write_to_console(message);
+		kmem_abort();
+	}
+	h(arg, message);
+}
+
+void
+kmem_report(const char *fmt, ...)
+{
+	char message[REPORT_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	kmem_vsnprintf(message, sizeof (message), fmt, ap);
+	va_end(ap);
+	deliver(message);
+}
+
+_Noreturn void
+kmem_panic(const char *fmt, ...)
+{
+	char message[REPORT_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	kmem_vsnprintf(message, sizeof (message), fmt, ap);
+	va_end(ap);
+	deliver(message);
+	write_to_console(message);
+	kmem_abort();
+}

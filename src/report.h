@@ -1,0 +1,32 @@
+/*
+ * Reporting bad input and broken invariants (see include/kmem/common.h for
+ * the public side).
+ *
+ * kmem_report() is for the caller's mistakes: it formats one line and hands
+ * it to the installed handler; if the handler returns, so does
+ * kmem_report(), and the caller must then give up without changing state.
+ * Callers release their locks first, so the handler may use the library.
+ *
+ * kmem_panic() is for the library's own broken invariants and for failures
+ * that leave no safe way on: it reports and then aborts even if the handler
+ * returns.
+ *
+ * KMEM_ASSERT() checks an invariant only in builds with KMEM_ASSERTS.
+ */
+#ifndef KMEM_REPORT_H
+#define KMEM_REPORT_H
+
+#include <kmem/common.h>
+
+void kmem_report(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
+_Noreturn void kmem_panic(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
+
+#ifdef KMEM_ASSERTS
+#define KMEM_ASSERT(expr)                                               \
+	((expr) ? (void)0 :                                             \
+	    kmem_panic("assertion failed: %s (%s:%d)", #expr, __FILE__, __LINE__))
+#else
+#define KMEM_ASSERT(expr) ((void)0)
+#endif
+
+#endif /* KMEM_REPORT_H */

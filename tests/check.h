@@ -1,0 +1,108 @@
+/*
+ * The tests' tiny harness: assertions that say where and what, and a report
+ * catcher for the library's bad-input reports.
+ *
+ *	CHECK(cond);                    fail the test unless cond holds
+ *	CHECK_EQ(a, b);                 ... unless a == b (as integers)
+ *	CHECK_REPORT(stmt, "substring"); stmt must report exactly once, and the
+ *	                                message must contain the substring
+ *	CHECK_NO_REPORT(stmt);
+ *
+ * A failed check prints file, line, the expression and the values, then
+ * exits 1 (CTest counts the test as failed).  The report catcher is
+ * installed by check_catch_reports(); while it is installed, a report that
+ * no CHECK_REPORT expects fails the test at the next check of the catcher.
+ */
+#ifndef KMEM_TESTS_CHECK_H
+#define KMEM_TESTS_CHECK_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kmem/common.h>
+
+static inline void
+check_failed(const char *file, int line, const char *what)
+{
+	fprintf(stderr, "%s:%d: check failed: %s\n", file, line, what);
+	fflush(NULL);
+	exit(1);
+}
+
+#define CHECK(cond) do {                                                \
+	if (!(cond))                                                    \
+		check_failed(__FILE__, __LINE__, #cond);                \
+} while (0)
+
+#define CHECK_EQ(a, b) do {                                             \
+	uintmax_t check_a_ = (uintmax_t)(a), check_b_ = (uintmax_t)(b); \
+	if (check_a_ != check_b_) {                                     \
+		char check_msg_[512];                                   \
+		snprintf(check_msg_, sizeof (check_msg_),               \
+		    "%s == %s (0x%jx != 0x%jx, %ju != %ju)", #a, #b,    \
+		    check_a_, check_b_, check_a_, check_b_);            \
+		check_failed(__FILE__, __LINE__, check_msg_);           \
+	}                                                               \
+} while (0)
+
+/* ---- catching reports ---- */
+
+typedef struct check_reports {
+	int count;
+	char last[1024];
+} check_reports_t;
+
+static check_reports_t check_reports;
+
+static inline void
+check_report_handler(void *arg, const char *message)
+{
+	check_reports_t *r = arg;
+	r->count++;
+	snprintf(r->last, sizeof (r->last), "%s", message);
+}
+
+static inline void
+check_catch_reports(void)
+{
+	check_reports.count = 0;
+	kmem_report_handler_set(check_report_handler, &check_reports, NULL);
+}
+
+static inline void
+check_report_expected(const char *file, int line, const char *stmt,
+    const char *substring)
+{
+	char msg[1536];
+	if (check_reports.count != 1 ||
+	    strstr(check_reports.last, substring) == NULL) {
+		snprintf(msg, sizeof (msg), "%s should report once with \"%s\"; "
+		    "saw %d report(s), last: \"%s\"", stmt, substring,
+		    check_reports.count, check_reports.last);
+		check_failed(file, line, msg);
+	}
+	check_reports.count = 0;
+	check_reports.last[0] = '\0';
+}
+
+#define CHECK_REPORT(stmt, substring) do {                              \
+	if (check_reports.count != 0)                                   \
+		check_failed(__FILE__, __LINE__, "an unexpected report "  \
+		    "came before this check");                          \
+	stmt;                                                           \
+	check_report_expected(__FILE__, __LINE__, #stmt, substring);    \
+} while (0)
+
+#define CHECK_NO_REPORT(stmt) do {                                      \
+	stmt;                                                           \
+	if (check_reports.count != 0) {                                 \
+		char check_msg_[1536];                                  \
+		snprintf(check_msg_, sizeof (check_msg_),               \
+		    "%s reported \"%s\"", #stmt, check_reports.last);   \
+		check_failed(__FILE__, __LINE__, check_msg_);           \
+	}                                                               \
+} while (0)
+
+#endif /* KMEM_TESTS_CHECK_H */
