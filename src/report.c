@@ -50,27 +50,30 @@ kmem_report_handler_set(kmem_report_handler_t *new_handler, void *arg,
 }
 
 static void
-write_to_console(const char *message)
+write_to_console(kmem_report_kind_t kind, const char *message)
 {
-	char line[REPORT_MAX + 16];
-	size_t n = kmem_snprintf(line, sizeof (line), "libkmem: %s\n", message);
+	char line[REPORT_MAX + 32];
+	size_t n = kmem_snprintf(line, sizeof (line), "libkmem: %s%s\n",
+	    kind == KMEM_REPORT_WARNING ? "warning: " : "", message);
 	kmem_console_write(line, n < sizeof (line) ? n : sizeof (line) - 1);
 }
 
-/* Deliver message; returns only if an installed handler returns. */
+/* Deliver message; an error returns only if an installed handler returns. */
 static void
-deliver(const char *message)
+deliver(kmem_report_kind_t kind, const char *message)
 {
 	lock_handler();
 	kmem_report_handler_t *h = handler;
 	void *arg = handler_arg;
 	unlock_handler();
 
-	if (h == NULL) {
-		write_to_console(message);
-		kmem_abort();
+	if (h != NULL) {
+		h(arg, kind, message);
+		return;
 	}
-	h(arg, message);
+	write_to_console(kind, message);
+	if (kind == KMEM_REPORT_ERROR)
+		kmem_abort();
 }
 
 void
@@ -81,7 +84,18 @@ kmem_report(const char *fmt, ...)
 	va_start(ap, fmt);
 	kmem_vsnprintf(message, sizeof (message), fmt, ap);
 	va_end(ap);
-	deliver(message);
+	deliver(KMEM_REPORT_ERROR, message);
+}
+
+void
+kmem_warn(const char *fmt, ...)
+{
+	char message[REPORT_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	kmem_vsnprintf(message, sizeof (message), fmt, ap);
+	va_end(ap);
+	deliver(KMEM_REPORT_WARNING, message);
 }
 
 _Noreturn void
@@ -92,7 +106,7 @@ kmem_panic(const char *fmt, ...)
 	va_start(ap, fmt);
 	kmem_vsnprintf(message, sizeof (message), fmt, ap);
 	va_end(ap);
-	deliver(message);
-	write_to_console(message);
+	deliver(KMEM_REPORT_ERROR, message);
+	write_to_console(KMEM_REPORT_ERROR, message);
 	kmem_abort();
 }

@@ -7,6 +7,9 @@
  * kmem_report(), and the caller must then give up without changing state.
  * Callers release their locks first, so the handler may use the library.
  *
+ * kmem_warn() is for losses the program may live with; the default handler
+ * prints it and the call goes on.
+ *
  * kmem_panic() is for the library's own broken invariants and for failures
  * that leave no safe way on: it reports and then aborts even if the handler
  * returns.
@@ -19,6 +22,7 @@
 #include <kmem/common.h>
 
 void kmem_report(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
+void kmem_warn(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
 _Noreturn void kmem_panic(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
 
 #ifdef KMEM_ASSERTS

@@ -6,6 +6,7 @@
  *	CHECK_EQ(a, b);                 ... unless a == b (as integers)
  *	CHECK_REPORT(stmt, "substring"); stmt must report exactly once, and the
  *	                                message must contain the substring
+ *	CHECK_WARNING(stmt, "substring"); the same for a warning
  *	CHECK_NO_REPORT(stmt);
  *
  * A failed check prints file, line, the expression and the values, then
@@ -51,16 +52,18 @@ check_failed(const char *file, int line, const char *what)
 
 typedef struct check_reports {
 	int count;
+	kmem_report_kind_t kind;        /* of the last report */
 	char last[1024];
 } check_reports_t;
 
 static check_reports_t check_reports;
 
 static inline void
-check_report_handler(void *arg, const char *message)
+check_report_handler(void *arg, kmem_report_kind_t kind, const char *message)
 {
 	check_reports_t *r = arg;
 	r->count++;
+	r->kind = kind;
 	snprintf(r->last, sizeof (r->last), "%s", message);
 }
 
@@ -73,27 +76,33 @@ check_catch_reports(void)
 
 static inline void
 check_report_expected(const char *file, int line, const char *stmt,
-    const char *substring)
+    kmem_report_kind_t kind, const char *substring)
 {
 	char msg[1536];
-	if (check_reports.count != 1 ||
+	if (check_reports.count != 1 || check_reports.kind != kind ||
 	    strstr(check_reports.last, substring) == NULL) {
-		snprintf(msg, sizeof (msg), "%s should report once with \"%s\"; "
-		    "saw %d report(s), last: \"%s\"", stmt, substring,
-		    check_reports.count, check_reports.last);
+		snprintf(msg, sizeof (msg), "%s should %s once with \"%s\"; "
+		    "saw %d report(s), last: \"%s\"", stmt,
+		    kind == KMEM_REPORT_ERROR ? "report an error" : "warn",
+		    substring, check_reports.count, check_reports.last);
 		check_failed(file, line, msg);
 	}
 	check_reports.count = 0;
 	check_reports.last[0] = '\0';
 }
 
-#define CHECK_REPORT(stmt, substring) do {                              \
+#define CHECK_REPORT_KIND(stmt, kind, substring) do {                   \
 	if (check_reports.count != 0)                                   \
 		check_failed(__FILE__, __LINE__, "an unexpected report "  \
 		    "came before this check");                          \
 	stmt;                                                           \
-	check_report_expected(__FILE__, __LINE__, #stmt, substring);    \
+	check_report_expected(__FILE__, __LINE__, #stmt, kind, substring); \
 } while (0)
+
+#define CHECK_REPORT(stmt, substring) \
+	CHECK_REPORT_KIND(stmt, KMEM_REPORT_ERROR, substring)
+#define CHECK_WARNING(stmt, substring) \
+	CHECK_REPORT_KIND(stmt, KMEM_REPORT_WARNING, substring)
 
 #define CHECK_NO_REPORT(stmt) do {                                      \
 	stmt;                                                           \
