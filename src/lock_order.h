@@ -14,6 +14,7 @@ enum kmem_lock_rank {
 	KMEM_RANK_VMEM_LIST = 10,       /* the list of all arenas */
 	KMEM_RANK_VMEM_ARENA = 20,      /* one arena's segments and counters */
 	KMEM_RANK_VMEM_SEGPOOL = 30,    /* the global pool of segment structures */
+	KMEM_RANK_CLASSIC = 40,         /* one classic allocator instance (a leaf) */
 };
 
 #endif /* KMEM_LOCK_ORDER_H */

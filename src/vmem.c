@@ -37,9 +37,11 @@
  * not reused at once (process IDs).  vmem_xalloc() adds alignment, phase,
  * a boundary not to cross and an address range [minaddr, maxaddr).
  *
- * Import.  When an arena with a source cannot satisfy an unconstrained
- * request it imports a span big enough for it (and its alignment) from the
- * source, with its own lock dropped, then allocates from that span.  A span
+ * Import.  When an arena with a source cannot satisfy a request it imports
+ * a span big enough for it (and its alignment and boundary) from the
+ * source, with its own lock dropped, then allocates from that span.
+ * Requests with minaddr or maxaddr never import: the source cannot be told
+ * the range.  A span
  * that becomes wholly free is unlinked under the lock and handed back to
  * the source after the lock is dropped.
  *
@@ -364,6 +366,7 @@ vmem_advance(vmem_t *vmp, vmem_seg_t *marker, vmem_seg_t *afterme,
 	vmem_seg_t *vnext = marker->anext;
 	vmem_seg_t *vsp = NULL;
 
+	rel->size = 0;
 	seg_unlink(marker);
 	if (afterme != NULL)
 		seg_link_after(afterme, marker);
@@ -421,17 +424,23 @@ vmem_wait(vmem_t *vmp)
 
 enum import_result { IMPORT_OK, IMPORT_FAILED, IMPORT_BROKEN };
 
+/*
+ * The source cannot be told an address range, so requests with minaddr or
+ * maxaddr are served only from spans already here.
+ */
 static bool
 vmem_can_import(const vmem_t *vmp, const vmem_req_t *req)
 {
-	return (vmp->import != NULL && req->nocross == 0 &&
-	    req->minaddr == 0 && req->maxaddr == 0);
+	return (vmp->import != NULL && req->minaddr == 0 && req->maxaddr == 0);
 }
 
 /*
  * Import a span from the source big enough for req, whatever its alignment,
  * and choose req's address in it.  The source returns addresses aligned to
- * its quantum, so beyond that the span needs room to reach req's phase.
+ * its quantum, so beyond that the span needs room to reach req's phase
+ * (illumos's rule), or, with nocross, to reach the next nocross boundary
+ * and its phase after it: nocross is a power of two at least align, so
+ * boundary + phase is aligned and the segment fits before the next one.
  * The arena lock is dropped around the call; the segments the new span and
  * the allocation will use are set aside first so nobody else takes them.
  */
@@ -443,7 +452,9 @@ vmem_import(vmem_t *vmp, const vmem_req_t *req, vmem_seg_t **vspp,
 	size_t aquantum = vmp->quantum > source_quantum ? vmp->quantum :
 	    source_quantum;
 	size_t aphase = req->phase;
-	if (req->align > aquantum)
+	if (req->nocross > aquantum)
+		aphase = req->nocross - aquantum + req->phase;
+	else if (req->align > aquantum)
 		aphase = p2_phase(req->phase, aquantum) != 0 ?
 		    req->align - vmp->quantum : req->align - aquantum;
 	size_t asize = req->size + aphase;
@@ -1065,10 +1076,10 @@ vmem_destroy(vmem_t *vmp)
 	size_t leaked_size = vmp->st.mem_inuse;
 	kmem_mutex_exit(&vmp->lock);
 	if (leaked != 0)
-		kmem_report("vmem_destroy(\"%s\"): %zu allocations (%zu %s) were "
-		    "never freed; they are leaked", vmp->name, leaked,
-		    leaked_size, (vmp->cflags & VMC_IDENTIFIER) ?
-		    "identifiers" : "bytes");
+		kmem_report("vmem_destroy(\"%s\"): %zu allocation%s (%zu %s) "
+		    "never freed; leaked", vmp->name, leaked,
+		    leaked == 1 ? "" : "s", leaked_size,
+		    (vmp->cflags & VMC_IDENTIFIER) ? "identifiers" : "bytes");
 
 	/*
 	 * Imported spans with nothing allocated (the rotor can keep one) go

@@ -1,0 +1,28 @@
+# The README's two commands, and a few conveniences around CMake/CTest.
+#
+#   make demo    build (Release) and run the demo
+#   make test    build with the tests and run them all
+#   make bench   run the benchmarks (see docs/benchmarks.md)
+#   make ci      what CI runs: the tests, then the sanitizer builds
+JOBS ?= $(shell nproc)
+
+.PHONY: demo test bench ci clean
+
+demo:
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKMEM_TESTS=OFF -DKMEM_BENCH=OFF
+	cmake --build build -j$(JOBS) --target vmem_demo
+	build/examples/vmem_demo
+
+test:
+	cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build-test -j$(JOBS)
+	ctest --test-dir build-test --output-on-failure -j$(JOBS)
+
+bench:
+	bench/run
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf build build-test build-asan build-tsan build-fuzz build-bench

@@ -1,0 +1,24 @@
+#!/bin/sh
+# The freestanding core may depend on nothing but the platform interface
+# (kmem_* functions of src/platform/platform.h) and the four functions
+# every freestanding C environment provides (memcpy, memmove, memset,
+# memcmp).  Usage: check_symbols.sh NM OBJECT...
+set -eu
+nm=$1
+shift
+[ $# -gt 0 ] || { echo "no object files given"; exit 1; }
+tmp=${TMPDIR:-/tmp}/kmem-symbols.$$
+trap 'rm -f "$tmp".*' EXIT
+"$nm" -u "$@" | awk '$1 == "U" { print $2 }' | sort -u > "$tmp.undefined"
+"$nm" --defined-only "$@" | awk 'NF == 3 { print $3 }' | sort -u > "$tmp.defined"
+[ -s "$tmp.defined" ] || { echo "nm found no symbols"; exit 1; }
+allowed='^(memcpy|memmove|memset|memcmp|_GLOBAL_OFFSET_TABLE_|kmem_(mutex_(init|destroy|enter|tryenter|exit|held)|cv_(init|destroy|wait|timedwait|broadcast)|pagesize|pages_alloc|pages_free|clock_ns|cpu_count|console_write|abort))$'
+bad=$(comm -23 "$tmp.undefined" "$tmp.defined" | grep -Ev "$allowed" || true)
+if [ -n "$bad" ]; then
+	echo "the freestanding core depends on symbols outside the platform interface:"
+	echo "$bad"
+	exit 1
+fi
+echo "the core's undefined symbols are all platform functions:"
+comm -23 "$tmp.undefined" "$tmp.defined" | tr '\n' ' '
+echo

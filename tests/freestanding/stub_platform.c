@@ -1,0 +1,150 @@
+/*
+ * A stub platform for the freestanding build of the allocator core: what an
+ * OS author writes to drop vmem into a kernel, reduced to the minimum.  It
+ * is compiled with -ffreestanding and no system headers, like the core.
+ *
+ * Single-threaded: locks only track their holder so the core's assertions
+ * hold; "pages" come from a static array by bumping a pointer, and freed
+ * pages are not reused; the console is a buffer the test reads.
+ */
+#include "platform/platform.h"
+
+#define STUB_PAGE 4096
+#define STUB_PAGES 256
+
+static _Alignas(STUB_PAGE) unsigned char stub_memory[STUB_PAGES * STUB_PAGE];
+static size_t stub_next_page;
+static uint64_t stub_ticks;
+
+char stub_console[4096];
+size_t stub_console_len;
+size_t stub_pages_in_use;
+
+void
+kmem_mutex_init(kmem_mutex_t *mp, unsigned rank)
+{
+	mp->rank = rank;
+	mp->owner = 0;
+}
+
+void
+kmem_mutex_destroy(kmem_mutex_t *mp)
+{
+	(void) mp;
+}
+
+void
+kmem_mutex_enter(kmem_mutex_t *mp)
+{
+	if (mp->owner != 0)
+		__builtin_trap();       /* one thread: it would deadlock */
+	mp->owner = 1;
+}
+
+bool
+kmem_mutex_tryenter(kmem_mutex_t *mp)
+{
+	if (mp->owner != 0)
+		return (false);
+	mp->owner = 1;
+	return (true);
+}
+
+void
+kmem_mutex_exit(kmem_mutex_t *mp)
+{
+	mp->owner = 0;
+}
+
+bool
+kmem_mutex_held(kmem_mutex_t *mp)
+{
+	return (mp->owner != 0);
+}
+
+void
+kmem_cv_init(kmem_cv_t *cvp)
+{
+	(void) cvp;
+}
+
+void
+kmem_cv_destroy(kmem_cv_t *cvp)
+{
+	(void) cvp;
+}
+
+void
+kmem_cv_wait(kmem_cv_t *cvp, kmem_mutex_t *mp)
+{
+	/* Nobody else can ever wake a single thread. */
+	(void) cvp;
+	(void) mp;
+	__builtin_trap();
+}
+
+bool
+kmem_cv_timedwait(kmem_cv_t *cvp, kmem_mutex_t *mp, uint64_t timeout_ns)
+{
+	(void) cvp;
+	(void) mp;
+	stub_ticks += timeout_ns;
+	return (false);
+}
+
+void
+kmem_cv_broadcast(kmem_cv_t *cvp)
+{
+	(void) cvp;
+}
+
+size_t
+kmem_pagesize(void)
+{
+	return (STUB_PAGE);
+}
+
+void *
+kmem_pages_alloc(size_t size)
+{
+	size_t pages = (size + STUB_PAGE - 1) / STUB_PAGE;
+	if (pages > STUB_PAGES - stub_next_page)
+		return ((void *)0);
+	void *p = &stub_memory[stub_next_page * STUB_PAGE];
+	stub_next_page += pages;
+	stub_pages_in_use += pages;
+	return (p);     /* static memory starts zeroed and is never reused */
+}
+
+void
+kmem_pages_free(void *addr, size_t size)
+{
+	(void) addr;
+	stub_pages_in_use -= (size + STUB_PAGE - 1) / STUB_PAGE;
+}
+
+uint64_t
+kmem_clock_ns(void)
+{
+	return (++stub_ticks);
+}
+
+unsigned
+kmem_cpu_count(void)
+{
+	return (1);
+}
+
+void
+kmem_console_write(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len && stub_console_len + 1 < sizeof (stub_console);
+	    i++)
+		stub_console[stub_console_len++] = text[i];
+}
+
+_Noreturn void
+kmem_abort(void)
+{
+	__builtin_trap();
+}

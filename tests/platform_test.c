@@ -1,0 +1,139 @@
+/*
+ * The POSIX platform layer keeps the promises platform.h makes to the core:
+ * zero bytes are an unlocked mutex and an idle condition variable; pages
+ * are aligned and zero-filled; a timed wait times out; and, in builds with
+ * KMEM_ASSERTS, taking locks against the rank order or releasing a lock
+ * the thread does not hold stops the program with a clear message.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "platform/platform.h"
+
+static void
+test_zero_is_initialised(void)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+	static const unsigned char zeros[sizeof (pthread_cond_t)];
+	CHECK(memcmp(&m, zeros, sizeof (m)) == 0);
+	CHECK(memcmp(&c, zeros, sizeof (c)) == 0);
+
+	static kmem_mutex_t lock = KMEM_MUTEX_INITIALIZER(5);
+	static kmem_cv_t cv = KMEM_CV_INITIALIZER;
+	kmem_mutex_enter(&lock);
+	CHECK(kmem_mutex_held(&lock));
+	CHECK(!kmem_cv_timedwait(&cv, &lock, 1000));
+	CHECK(kmem_mutex_held(&lock));
+	kmem_mutex_exit(&lock);
+	CHECK(kmem_mutex_tryenter(&lock));
+	kmem_mutex_exit(&lock);
+}
+
+static void
+test_pages(void)
+{
+	size_t pagesize = kmem_pagesize();
+	CHECK(pagesize >= 4096 && (pagesize & (pagesize - 1)) == 0);
+	unsigned char *p = kmem_pages_alloc(3 * pagesize);
+	CHECK(p != NULL);
+	CHECK_EQ((uintptr_t)p % pagesize, 0);
+	for (size_t i = 0; i < 3 * pagesize; i++)
+		CHECK(p[i] == 0);
+	memset(p, 0xa5, 3 * pagesize);
+	kmem_pages_free(p, 3 * pagesize);
+}
+
+static void
+test_clock_and_cpus(void)
+{
+	uint64_t a = kmem_clock_ns();
+	uint64_t b = kmem_clock_ns();
+	CHECK(b >= a);
+	CHECK(kmem_cpu_count() >= 1);
+}
+
+#ifdef KMEM_ASSERTS
+/* Run fn in a child; it must abort, saying expected on stderr. */
+static void
+check_dies_saying(void (*fn)(void), const char *expected)
+{
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		fn();
+		_exit(0);
+	}
+	close(fds[1]);
+	char out[1024] = { 0 };
+	size_t len = 0;
+	ssize_t n;
+	while ((n = read(fds[0], out + len, sizeof (out) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fds[0]);
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	if (strstr(out, expected) == NULL) {
+		fprintf(stderr, "expected \"%s\", got \"%s\"\n", expected, out);
+		CHECK(!"the message names the problem");
+	}
+}
+
+static kmem_mutex_t low = KMEM_MUTEX_INITIALIZER(10);
+static kmem_mutex_t high = KMEM_MUTEX_INITIALIZER(20);
+
+static void
+take_in_wrong_order(void)
+{
+	kmem_mutex_enter(&high);
+	kmem_mutex_enter(&low);
+}
+
+static void
+take_twice(void)
+{
+	kmem_mutex_enter(&low);
+	kmem_mutex_enter(&low);
+}
+
+static void
+release_unheld(void)
+{
+	kmem_mutex_exit(&high);
+}
+
+static void
+test_lock_order_checks(void)
+{
+	kmem_mutex_enter(&low);
+	kmem_mutex_enter(&high);
+	kmem_mutex_exit(&high);
+	kmem_mutex_exit(&low);
+	check_dies_saying(take_in_wrong_order, "lock order violation: taking "
+	    "a lock of rank 10 while holding one of rank 20");
+	check_dies_saying(take_twice, "lock order violation");
+	check_dies_saying(release_unheld, "not hold");
+}
+#endif
+
+int
+main(void)
+{
+	test_zero_is_initialised();
+	test_pages();
+	test_clock_and_cpus();
+#ifdef KMEM_ASSERTS
+	test_lock_order_checks();
+#endif
+	printf("platform_test: all passed\n");
+	return (0);
+}
