@@ -492,23 +492,30 @@ vmem_import(vmem_t *vmp, const vmem_req_t *req, vmem_seg_t **vspp,
 	if (vaddr == NULL)
 		return (IMPORT_FAILED);
 
+	/*
+	 * Check the span before adding it: a span that breaks the import
+	 * function's contract is reported and given back, so the arena is
+	 * left as it was.
+	 */
 	uintptr_t start = (uintptr_t)vaddr;
-	vmem_seg_t *vsp = NULL;
-	if (got >= asize && p2_phase(start | got, vmp->quantum) == 0 &&
-	    start + got > start) {
-		vsp = vmem_span_create(vmp, start, got, true);
+	vmem_seg_t candidate = { .start = start, .end = start + got };
+	const char *why = NULL;
+	if (got < asize || p2_phase(start | got, vmp->quantum) != 0 ||
+	    start + got <= start)
+		why = "short, misaligned or wrapping";
+	else if (!vmem_fit(&candidate, req, addrp))
+		why = "not aligned to the source's quantum";
+	if (why == NULL) {
+		*vspp = vmem_span_create(vmp, start, got, true);
 		vmp->st.import++;
-		if (vmem_fit(vsp, req, addrp)) {
-			*vspp = vsp;
-			return (IMPORT_OK);
-		}
+		return (IMPORT_OK);
 	}
 	kmem_mutex_exit(&vmp->lock);
 	kmem_report("%s(\"%s\", %zu): the import function returned [%p, +%zu) "
 	    "for a request of %zu bytes aligned to %zu: %s", req->caller,
-	    vmp->name, req->size, vaddr, got, asize, aquantum,
-	    vsp == NULL ? "short, misaligned or wrapping" :
-	    "not aligned to the source's quantum");
+	    vmp->name, req->size, vaddr, got, asize, aquantum, why);
+	if (vmp->release != NULL)
+		vmp->release(vmp->source, vaddr, got);
 	kmem_mutex_enter(&vmp->lock);
 	return (IMPORT_BROKEN);
 }
@@ -1082,9 +1089,10 @@ vmem_destroy(vmem_t *vmp)
 		    (vmp->cflags & VMC_IDENTIFIER) ? "identifiers" : "bytes");
 
 	/*
-	 * Imported spans with nothing allocated (the rotor can keep one) go
-	 * back to the source; spans holding leaked segments stay allocated
-	 * there, so the source never hands out memory someone may still use.
+	 * Taking the rotor off coalesces around it and gives back the one
+	 * wholly free imported span it could have kept.  Spans holding leaked
+	 * segments stay allocated in the source, so the source never hands
+	 * out memory someone may still be using.
 	 */
 	vmem_release_t rel;
 	kmem_mutex_enter(&vmp->lock);
@@ -1093,19 +1101,6 @@ vmem_destroy(vmem_t *vmp)
 	vmem_release_span(vmp, &rel);
 
 	kmem_mutex_enter(&vmp->lock);
-	for (vmem_seg_t *span = vmp->seg0.knext; span != &vmp->seg0;) {
-		vmem_seg_t *next_span = span->knext;
-		vmem_seg_t *vsp = span->anext;
-		if (span->imported && vmp->release != NULL &&
-		    vsp->type == VMEM_FREE && vsp->end == span->end) {
-			vmem_freelist_delete(vmp, vsp);
-			vmem_span_take(vmp, vsp, &rel);
-			kmem_mutex_exit(&vmp->lock);
-			vmem_release_span(vmp, &rel);
-			kmem_mutex_enter(&vmp->lock);
-		}
-		span = next_span;
-	}
 	while (vmp->seg0.anext != &vmp->seg0)
 		vmem_seg_destroy(vmp, vmp->seg0.anext);
 	vmem_hash_fini(vmp);

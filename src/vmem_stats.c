@@ -276,6 +276,29 @@ verify_hash_and_spans(verifier_t *v)
 	return (true);
 }
 
+/*
+ * No two spans overlap (an import function could return a range the arena
+ * already has).  Quadratic, so only up to SPANS_COMPARED spans.
+ */
+#define SPANS_COMPARED 1024
+
+static bool
+verify_spans_disjoint(verifier_t *v)
+{
+	const vmem_seg_t *seg0 = &v->vmp->seg0;
+	if (v->seen.spans > SPANS_COMPARED)
+		return (true);
+	for (const vmem_seg_t *a = seg0->knext; a != seg0; a = a->knext) {
+		for (const vmem_seg_t *b = a->knext; b != seg0; b = b->knext) {
+			if (a->start < b->end && b->start < a->end)
+				return (VIOLATION(v, "spans [%p, %p) and [%p, %p) "
+				    "overlap", (void *)a->start, (void *)a->end,
+				    (void *)b->start, (void *)b->end));
+		}
+	}
+	return (true);
+}
+
 static bool
 verify_counters(verifier_t *v)
 {
@@ -299,7 +322,8 @@ vmem_verify(vmem_t *vmp)
 	verifier_t v = { .vmp = vmp };
 	kmem_mutex_enter(&vmp->lock);
 	bool ok = verify_arena_list(&v) && verify_freelists(&v) &&
-	    verify_hash_and_spans(&v) && verify_counters(&v);
+	    verify_hash_and_spans(&v) && verify_spans_disjoint(&v) &&
+	    verify_counters(&v);
 	kmem_mutex_exit(&vmp->lock);
 	if (ok)
 		return (0);

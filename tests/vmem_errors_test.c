@@ -135,6 +135,40 @@ misaligned_import(vmem_t *src, size_t size, int vmflag)
 	return (p == NULL ? NULL : p + 8);
 }
 
+/* Quantum-aligned for a 1 KiB child, but not for its 4 KiB source. */
+static void *
+off_by_1k_import(vmem_t *src, size_t size, int vmflag)
+{
+	char *p = vmem_alloc(src, size + 0x1000, vmflag);
+	return (p == NULL ? NULL : p + 0x400);
+}
+
+static int off_by_1k_releases;
+
+static void
+off_by_1k_release(vmem_t *src, void *addr, size_t size)
+{
+	off_by_1k_releases++;
+	vmem_free(src, (char *)addr - 0x400, size + 0x1000);
+}
+
+static void
+test_broken_import_is_given_back(void)
+{
+	vmem_t *src = vmem_create("src4k", A(0x100000), 0x100000, 0x1000, NULL,
+	    NULL, NULL, 0, VM_SLEEP);
+	vmem_t *child = vmem_create("child1k", NULL, 0, 0x400, off_by_1k_import,
+	    off_by_1k_release, src, 0, VM_SLEEP);
+	CHECK_REPORT(CHECK(vmem_xalloc(child, 0x1000, 0x1000, 0, 0, NULL, NULL,
+	    VM_NOSLEEP) == NULL), "not aligned to the source's quantum");
+	CHECK_EQ(off_by_1k_releases, 1);
+	check_intact(child, 0);
+	CHECK_EQ(vmem_size(child, VMEM_ALLOC | VMEM_FREE), 0);
+	CHECK_EQ(vmem_size(src, VMEM_ALLOC), 0);
+	vmem_destroy(child);
+	vmem_destroy(src);
+}
+
 static void
 test_bad_creates(void)
 {
@@ -256,6 +290,7 @@ main(void)
 	test_bad_adds();
 	test_bad_requests();
 	test_bad_creates();
+	test_broken_import_is_given_back();
 	test_destroy_reports();
 	test_handler_set_returns_previous();
 	test_default_handler_aborts();
