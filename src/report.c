@@ -76,26 +76,31 @@ deliver(kmem_report_kind_t kind, const char *message)
 		kmem_abort();
 }
 
+/* Format and deliver one report of the given kind. */
+static void
+vreport(kmem_report_kind_t kind, const char *fmt, va_list ap)
+{
+	char message[REPORT_MAX];
+	kmem_vsnprintf(message, sizeof (message), fmt, ap);
+	deliver(kind, message);
+}
+
 void
 kmem_report(const char *fmt, ...)
 {
-	char message[REPORT_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	kmem_vsnprintf(message, sizeof (message), fmt, ap);
+	vreport(KMEM_REPORT_ERROR, fmt, ap);
 	va_end(ap);
-	deliver(KMEM_REPORT_ERROR, message);
 }
 
 void
 kmem_warn(const char *fmt, ...)
 {
-	char message[REPORT_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	kmem_vsnprintf(message, sizeof (message), fmt, ap);
+	vreport(KMEM_REPORT_WARNING, fmt, ap);
 	va_end(ap);
-	deliver(KMEM_REPORT_WARNING, message);
 }
 
 _Noreturn void
@@ -107,6 +112,7 @@ kmem_panic(const char *fmt, ...)
 	kmem_vsnprintf(message, sizeof (message), fmt, ap);
 	va_end(ap);
 	deliver(KMEM_REPORT_ERROR, message);
+	/* An installed handler returned: the panic still stands. */
 	write_to_console(KMEM_REPORT_ERROR, message);
 	kmem_abort();
 }

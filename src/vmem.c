@@ -694,6 +694,39 @@ vmem_too_large(vmem_t *vmp, const vmem_req_t *req)
 	return (vmem_alloc_failed(vmp, req));
 }
 
+/* The common case, in constant time: instant fit with no constraints. */
+static bool
+vmem_instant_fit_now(const vmem_t *vmp, const vmem_req_t *req)
+{
+	return (req->policy == POLICY_INSTANT && req->align == vmp->quantum &&
+	    req->phase == 0 && req->nocross == 0 && req->minaddr == 0 &&
+	    req->maxaddr == 0);
+}
+
+/* Allocate for a validated request, by whatever path its policy takes. */
+static void *
+vmem_alloc_req(vmem_t *vmp, vmem_req_t *req)
+{
+	if (req->size == 0)
+		return (vmem_too_large(vmp, req));
+	if (req->policy == POLICY_NEXT)
+		return (vmem_nextfit_alloc(vmp, req));
+
+	kmem_mutex_enter(&vmp->lock);
+	if (vmem_instant_fit_now(vmp, req) &&
+	    vmem_reserve_fill(vmp, VMEM_SEGS_PER_OP)) {
+		unsigned flist = instant_fit_list(vmp->freemap, req->size);
+		if (flist != 0) {
+			vmem_seg_t *vsp = vmp->freelist[flist - 1];
+			uintptr_t addr = vsp->start;
+			vmem_seg_alloc(vmp, vsp, addr, req->size);
+			kmem_mutex_exit(&vmp->lock);
+			return ((void *)addr);
+		}
+	}
+	return (vmem_xalloc_locked(vmp, req));
+}
+
 void *
 vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
 {
@@ -701,25 +734,7 @@ vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
 	if (!vmem_req_init(vmp, &req, "vmem_alloc", size, 0, 0, 0, NULL, NULL,
 	    vmflag))
 		return (NULL);
-	if (req.size == 0)
-		return (vmem_too_large(vmp, &req));
-	if (req.policy == POLICY_NEXT)
-		return (vmem_nextfit_alloc(vmp, &req));
-
-	kmem_mutex_enter(&vmp->lock);
-	if (req.policy == POLICY_INSTANT &&
-	    vmem_reserve_fill(vmp, VMEM_SEGS_PER_OP)) {
-		/* The common case, in constant time. */
-		unsigned flist = instant_fit_list(vmp->freemap, req.size);
-		if (flist != 0) {
-			vmem_seg_t *vsp = vmp->freelist[flist - 1];
-			uintptr_t addr = vsp->start;
-			vmem_seg_alloc(vmp, vsp, addr, req.size);
-			kmem_mutex_exit(&vmp->lock);
-			return ((void *)addr);
-		}
-	}
-	return (vmem_xalloc_locked(vmp, &req));
+	return (vmem_alloc_req(vmp, &req));
 }
 
 void *
@@ -730,12 +745,7 @@ vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase,
 	if (!vmem_req_init(vmp, &req, "vmem_xalloc", size, align, phase,
 	    nocross, minaddr, maxaddr, vmflag))
 		return (NULL);
-	if (req.size == 0)
-		return (vmem_too_large(vmp, &req));
-	if (req.policy == POLICY_NEXT)
-		return (vmem_nextfit_alloc(vmp, &req));
-	kmem_mutex_enter(&vmp->lock);
-	return (vmem_xalloc_locked(vmp, &req));
+	return (vmem_alloc_req(vmp, &req));
 }
 
 /* ---- freeing ---- */

@@ -8,6 +8,10 @@
  *	                                message must contain the substring
  *	CHECK_WARNING(stmt, "substring"); the same for a warning
  *	CHECK_NO_REPORT(stmt);
+ *	check_child_aborts(fn, "text");	fn, run in a child process, must abort
+ *					with the text on standard error
+ *	check_random(&state)            the next of a seeded pseudo-random
+ *					sequence (splitmix64)
  *
  * A failed check prints file, line, the expression and the values, then
  * exits 1 (CTest counts the test as failed).  The report catcher is
@@ -17,10 +21,13 @@
 #ifndef KMEM_TESTS_CHECK_H
 #define KMEM_TESTS_CHECK_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <kmem/common.h>
 
@@ -113,5 +120,48 @@ check_report_expected(const char *file, int line, const char *stmt,
 		check_failed(__FILE__, __LINE__, check_msg_);           \
 	}                                                               \
 } while (0)
+
+/* ---- other helpers ---- */
+
+/* Run fn in a child process: it must abort, saying expected on stderr. */
+static inline void
+check_child_aborts(void (*fn)(void), const char *expected)
+{
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		fn();
+		_exit(0);
+	}
+	close(fds[1]);
+	char out[2048] = { 0 };
+	size_t len = 0;
+	ssize_t n;
+	while ((n = read(fds[0], out + len, sizeof (out) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fds[0]);
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT ||
+	    strstr(out, expected) == NULL) {
+		fprintf(stderr, "child should abort saying \"%s\"; status 0x%x, "
+		    "said \"%s\"\n", expected, status, out);
+		CHECK(!"the child aborts with the expected message");
+	}
+}
+
+/* splitmix64: the tests' seeded pseudo-random numbers. */
+static inline uint64_t
+check_random(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return (z ^ (z >> 31));
+}
 
 #endif /* KMEM_TESTS_CHECK_H */

@@ -6,11 +6,8 @@
  * the thread does not hold stops the program with a clear message.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "platform/platform.h"
@@ -59,35 +56,6 @@ test_clock_and_cpus(void)
 }
 
 #ifdef KMEM_ASSERTS
-/* Run fn in a child; it must abort, saying expected on stderr. */
-static void
-check_dies_saying(void (*fn)(void), const char *expected)
-{
-	int fds[2];
-	CHECK(pipe(fds) == 0);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		dup2(fds[1], STDERR_FILENO);
-		fn();
-		_exit(0);
-	}
-	close(fds[1]);
-	char out[1024] = { 0 };
-	size_t len = 0;
-	ssize_t n;
-	while ((n = read(fds[0], out + len, sizeof (out) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fds[0]);
-	int status;
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
-	if (strstr(out, expected) == NULL) {
-		fprintf(stderr, "expected \"%s\", got \"%s\"\n", expected, out);
-		CHECK(!"the message names the problem");
-	}
-}
-
 static kmem_mutex_t low = KMEM_MUTEX_INITIALIZER(10);
 static kmem_mutex_t high = KMEM_MUTEX_INITIALIZER(20);
 
@@ -118,10 +86,10 @@ test_lock_order_checks(void)
 	kmem_mutex_enter(&high);
 	kmem_mutex_exit(&high);
 	kmem_mutex_exit(&low);
-	check_dies_saying(take_in_wrong_order, "lock order violation: taking "
+	check_child_aborts(take_in_wrong_order, "lock order violation: taking "
 	    "a lock of rank 10 while holding one of rank 20");
-	check_dies_saying(take_twice, "lock order violation");
-	check_dies_saying(release_unheld, "not hold");
+	check_child_aborts(take_twice, "lock order violation");
+	check_child_aborts(release_unheld, "not hold");
 }
 #endif
 

@@ -5,11 +5,8 @@
  * operations still work).  The last case checks the default handler: the
  * message on standard error, then abort().
  */
-#include <signal.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <kmem/vmem.h>
 
@@ -252,34 +249,21 @@ test_handler_set_returns_previous(void)
 
 /* Without a handler: the message goes to stderr and the process aborts. */
 static void
+double_free_without_handler(void)
+{
+	kmem_report_handler_set(NULL, NULL, NULL);
+	vmem_t *vmp = vmem_create("doomed", A(0x1000), 0x1000, 1, NULL, NULL,
+	    NULL, 0, VM_SLEEP);
+	void *a = vmem_alloc(vmp, 8, VM_SLEEP);
+	vmem_free(vmp, a, 8);
+	vmem_free(vmp, a, 8);
+}
+
+static void
 test_default_handler_aborts(void)
 {
-	int fds[2];
-	CHECK(pipe(fds) == 0);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		dup2(fds[1], STDERR_FILENO);
-		kmem_report_handler_set(NULL, NULL, NULL);
-		vmem_t *vmp = vmem_create("doomed", A(0x1000), 0x1000, 1, NULL,
-		    NULL, NULL, 0, VM_SLEEP);
-		void *a = vmem_alloc(vmp, 8, VM_SLEEP);
-		vmem_free(vmp, a, 8);
-		vmem_free(vmp, a, 8);
-		_exit(0);
-	}
-	close(fds[1]);
-	char out[1024] = { 0 };
-	size_t len = 0;
-	ssize_t n;
-	while ((n = read(fds[0], out + len, sizeof (out) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fds[0]);
-	int status;
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
-	CHECK(strstr(out, "libkmem: vmem_free(\"doomed\", 0x1000, 8): the "
-	    "address is free: a double free") != NULL);
+	check_child_aborts(double_free_without_handler, "libkmem: vmem_free("
+	    "\"doomed\", 0x1000, 8): the address is free: a double free");
 }
 
 int

@@ -265,15 +265,6 @@ xrealloc(void *p, size_t n, size_t size)
 
 /* ---- decisions ---- */
 
-static uint64_t
-splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return (z ^ (z >> 31));
-}
-
 /* A value in [0, bound); 0 when bound <= 1. */
 static uint64_t
 choose(model_world_t *w, uint64_t bound)
@@ -281,7 +272,7 @@ choose(model_world_t *w, uint64_t bound)
 	if (bound <= 1)
 		return (0);
 	if (w->data == NULL)
-		return (splitmix64(&w->rng) % bound);
+		return (check_random(&w->rng) % bound);
 	uint64_t v = 0;
 	for (uint64_t left = bound - 1; left != 0; left >>= 8) {
 		v <<= 8;

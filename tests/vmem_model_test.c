@@ -39,15 +39,6 @@
 #define ID_LIMIT        (HIGH_BASE + HIGH_IDS)
 #define NEXTFIT_STEPS   20000
 
-static uint64_t
-splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return (z ^ (z >> 31));
-}
-
 static bool
 is_id(uintptr_t id)
 {
@@ -87,7 +78,7 @@ nextfit_ids_test(uint64_t seed)
 	    (void *)HIGH_BASE);
 
 	for (unsigned step = 0; step < NEXTFIT_STEPS; step++) {
-		if (count < LOW_IDS + HIGH_IDS && splitmix64(&rng) % 100 < 55) {
+		if (count < LOW_IDS + HIGH_IDS && check_random(&rng) % 100 < 55) {
 			uintptr_t expect = first_free_after(used, last);
 			if (expect == 0) {
 				expect = first_free_after(used, 0);
@@ -102,7 +93,7 @@ nextfit_ids_test(uint64_t seed)
 			last = id;
 			count++;
 		} else if (count > 0) {
-			uintptr_t id = splitmix64(&rng) % ID_LIMIT;
+			uintptr_t id = check_random(&rng) % ID_LIMIT;
 			while (!used[id])
 				id = (id + 1) % ID_LIMIT;
 			vmem_free(ids, (void *)id, 1);
@@ -169,7 +160,7 @@ main(int argc, char **argv)
 	for (unsigned round = 0; round < ROUNDS; round++) {
 		for (unsigned preset = 0; preset < presets; preset++) {
 			model_world_t *w = model_world_random(preset,
-			    splitmix64(&mix), hint);
+			    check_random(&mix), hint);
 			for (uint64_t i = 0; i < per_world; i++)
 				model_world_step(w);
 			model_world_destroy(w);

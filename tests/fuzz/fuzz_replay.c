@@ -17,18 +17,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "check.h"
 #include "vmem_model.h"
 
 #define RANDOM_MAX      4096
-
-static uint64_t
-splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return (z ^ (z >> 31));
-}
 
 static void
 die(const char *what, const char *path)
@@ -115,9 +107,9 @@ main(int argc, char **argv)
 	uint8_t data[RANDOM_MAX];
 	uint64_t rng = seed;
 	for (uint64_t k = 0; k < random_inputs; k++) {
-		size_t len = splitmix64(&rng) % (RANDOM_MAX + 1);
+		size_t len = check_random(&rng) % (RANDOM_MAX + 1);
 		for (size_t i = 0; i < len; i++)
-			data[i] = (uint8_t)splitmix64(&rng);
+			data[i] = (uint8_t)check_random(&rng);
 		LLVMFuzzerTestOneInput(data, len);
 	}
 	printf("fuzz_replay: %u files and %" PRIu64 " random inputs (seed %"
