@@ -5,16 +5,27 @@
  * (src/platform/posix.c).  docs/locking.md explains each rule.
  *
  * Equal ranks may not nest either: no thread ever holds two arena locks;
- * vmem drops an arena's lock before calling into its source.
+ * vmem drops an arena's lock before calling into its source.  kmem's
+ * per-cache locks rank above the arenas, so holding one while calling into
+ * vmem is caught; the cache list ranks below, so a reap may hold it while
+ * slabs go back to their arenas.
  */
 #ifndef KMEM_LOCK_ORDER_H
 #define KMEM_LOCK_ORDER_H
 
 enum kmem_lock_rank {
+	KMEM_RANK_UPDATE = 1,           /* the update thread's state */
+	KMEM_RANK_INIT = 2,             /* kmem's bootstrap */
+	KMEM_RANK_CACHE_LIST = 5,       /* all caches; held by reap and update */
 	KMEM_RANK_VMEM_LIST = 10,       /* the list of all arenas */
 	KMEM_RANK_VMEM_ARENA = 20,      /* one arena's segments and counters */
 	KMEM_RANK_VMEM_SEGPOOL = 30,    /* the global pool of segment structures */
 	KMEM_RANK_CLASSIC = 40,         /* one classic allocator instance (a leaf) */
+	KMEM_RANK_THREADS = 50,         /* the list of thread caches */
+	KMEM_RANK_THREAD_CACHE = 55,    /* one thread's slots */
+	KMEM_RANK_DEPOT = 60,           /* one cache's depot */
+	KMEM_RANK_SLAB = 65,            /* one cache's slab layer */
+	KMEM_RANK_PAGEMAP = 70,         /* page map insertions (a leaf) */
 };
 
 #endif /* KMEM_LOCK_ORDER_H */

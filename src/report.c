@@ -35,6 +35,19 @@ unlock_handler(void)
 	atomic_flag_clear_explicit(&handler_lock, memory_order_release);
 }
 
+/* fork() must not leave the handler's spin lock held in the child. */
+void
+kmem_report_fork_enter(void)
+{
+	lock_handler();
+}
+
+void
+kmem_report_fork_exit(void)
+{
+	unlock_handler();
+}
+
 kmem_report_handler_t *
 kmem_report_handler_set(kmem_report_handler_t *new_handler, void *arg,
     void **prev_arg)

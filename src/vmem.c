@@ -45,6 +45,16 @@
  * that becomes wholly free is unlinked under the lock and handed back to
  * the source after the lock is dropped.
  *
+ * Running dry.  Before a request fails or waits, kmem is asked to give back
+ * what its caches hold beyond their working sets (kmem_reap_soon()), and
+ * the request looks once more.
+ *
+ * Quantum caches.  An arena created with qcache_max gets kmem caches for
+ * 1 .. qcache_max / quantum quanta (vmem_qcache_create()); vmem_alloc()
+ * and vmem_free() of those sizes go to them, so the common small sizes
+ * take a per-thread magazine rather than the arena lock.  Their slabs are
+ * segments of the arena.
+ *
  * Sleeping.  VM_SLEEP requests wait on the arena's condition variable, which
  * every insertion into a free list signals while someone waits.  Arenas
  * with a source wait with a timeout and retry the import, since space can
@@ -60,6 +70,7 @@
 #include "vmem_impl.h"
 
 #include "format.h"
+#include "kmem_impl.h"
 #include "lock_order.h"
 #include "report.h"
 
@@ -68,9 +79,6 @@ vmem_t *vmem_list;
 
 /* How long a sleeping request waits before retrying a failed import. */
 #define VMEM_RETRY_NS   (20u * 1000 * 1000)
-
-/* The most quantum caches an arena can have (they arrive with kmem). */
-#define VMEM_NQCACHE_MAX 16
 
 enum vmem_policy { POLICY_INSTANT, POLICY_BEST, POLICY_FIRST, POLICY_NEXT };
 
@@ -86,6 +94,8 @@ typedef struct vmem_req {
 	int vmflag;
 	enum vmem_policy policy;
 } vmem_req_t;
+
+static void vmem_qcache_destroy(vmem_t *vmp);
 
 /* A span taken out of the arena, to be given back once the lock is dropped. */
 typedef struct vmem_release {
@@ -536,6 +546,7 @@ vmem_alloc_failed(vmem_t *vmp, const vmem_req_t *req)
 static void *
 vmem_xalloc_locked(vmem_t *vmp, const vmem_req_t *req)
 {
+	bool reaped = false;
 	KMEM_ASSERT(kmem_mutex_held(&vmp->lock));
 	for (;;) {
 		uintptr_t addr;
@@ -552,6 +563,18 @@ vmem_xalloc_locked(vmem_t *vmp, const vmem_req_t *req)
 			vmem_seg_alloc(vmp, vsp, addr, req->size);
 			kmem_mutex_exit(&vmp->lock);
 			return ((void *)addr);
+		}
+		if (!reaped) {
+			/*
+			 * Before failing or waiting, have the kmem caches give
+			 * back what they hold beyond their working sets (the
+			 * quantum caches of this arena among them).
+			 */
+			reaped = true;
+			kmem_mutex_exit(&vmp->lock);
+			kmem_reap_soon();
+			kmem_mutex_enter(&vmp->lock);
+			continue;
 		}
 		if (req->vmflag & VM_NOSLEEP)
 			break;
@@ -734,6 +757,9 @@ vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
 	if (!vmem_req_init(vmp, &req, "vmem_alloc", size, 0, 0, 0, NULL, NULL,
 	    vmflag))
 		return (NULL);
+	if (size - 1 < vmp->qcache_max)
+		return (kmem_cache_alloc(vmp->qcache[(size - 1) >> vmp->qshift],
+		    vmflag & VM_KMFLAGS));
 	return (vmem_alloc_req(vmp, &req));
 }
 
@@ -827,7 +853,10 @@ vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size)
 void
 vmem_free(vmem_t *vmp, void *vaddr, size_t size)
 {
-	vmem_free_common(vmp, "vmem_free", vaddr, size);
+	if (size - 1 < vmp->qcache_max)
+		kmem_cache_free(vmp->qcache[(size - 1) >> vmp->qshift], vaddr);
+	else
+		vmem_free_common(vmp, "vmem_free", vaddr, size);
 }
 
 void
@@ -951,6 +980,60 @@ arena_bytes(void)
 	return (p2_roundup(sizeof (vmem_t), kmem_pagesize()));
 }
 
+/* qcache_max rounded down to quanta, at most VMEM_NQCACHE_MAX of them. */
+static size_t
+qcache_limit(const vmem_t *vmp, size_t qcache_max)
+{
+	size_t n = qcache_max >> vmp->qshift;
+	return ((n < VMEM_NQCACHE_MAX ? n : VMEM_NQCACHE_MAX) << vmp->qshift);
+}
+
+void
+vmem_qcache_create(vmem_t *vmp, size_t qcache_max)
+{
+	size_t limit = qcache_limit(vmp, qcache_max);
+	size_t n = limit >> vmp->qshift;
+	/*
+	 * One slab size for all: the power of two above three times the
+	 * largest (Bonwick & Adams): it exceeds every cached size, so a slab
+	 * never comes from a quantum cache, and packs them all well.
+	 */
+	size_t slab = (size_t)1 << highbit(3 * limit);
+	vmp->qcache_slab = p2_roundup(slab > 64 ? slab : 64, vmp->quantum);
+	for (size_t i = 0; i < n; i++) {
+		char name[VMEM_NAMELEN];
+		size_t size = (i + 1) << vmp->qshift;
+		kmem_snprintf(name, sizeof (name), "%s_%zu", vmp->name, size);
+		vmp->qcache[i] = kmem_cache_create_internal(name, size,
+		    vmp->quantum, NULL, NULL, NULL, NULL, vmp,
+		    KMC_QCACHE | KMC_NOTOUCH);
+		if (vmp->qcache[i] == NULL) {
+			kmem_warn("vmem_create(\"%s\"): no quantum caches: "
+			    "cannot create %s", vmp->name, name);
+			vmem_qcache_destroy(vmp);
+			return;
+		}
+	}
+	/* Only now may allocations take the quantum caches. */
+	kmem_mutex_enter(&vmp->lock);
+	vmp->qcache_max = limit;
+	kmem_mutex_exit(&vmp->lock);
+}
+
+/* Stop using the quantum caches and destroy them. */
+static void
+vmem_qcache_destroy(vmem_t *vmp)
+{
+	kmem_mutex_enter(&vmp->lock);
+	vmp->qcache_max = 0;
+	kmem_mutex_exit(&vmp->lock);
+	for (size_t i = 0; i < VMEM_NQCACHE_MAX; i++) {
+		if (vmp->qcache[i] != NULL)
+			kmem_cache_destroy(vmp->qcache[i]);
+		vmp->qcache[i] = NULL;
+	}
+}
+
 static vmem_t *
 vmem_create_common(const char *caller, const char *name, void *base,
     size_t size, size_t quantum, void *afunc, bool ximport, vmem_free_t *ffunc,
@@ -1002,15 +1085,11 @@ vmem_create_common(const char *caller, const char *name, void *base,
 	vmp->source = source;
 	vmp->depth = source != NULL ? source->depth + 1 : 0;
 
-	size_t nqcache = qcache_max >> vmp->qshift;
-	if (nqcache > VMEM_NQCACHE_MAX)
-		nqcache = VMEM_NQCACHE_MAX;
 	if (cflags & VMC_NO_QCACHE) {
 		/* Import in slabs as the quantum caches would have. */
-		size_t slab = (size_t)1 << highbit(3 * (nqcache << vmp->qshift));
+		size_t slab = (size_t)1 << highbit(3 * qcache_limit(vmp,
+		    qcache_max));
 		vmp->min_import = slab > 64 ? slab : 64;
-	} else {
-		vmp->qcache_max = nqcache << vmp->qshift;
 	}
 
 	vmp->seg0.type = VMEM_SPAN;
@@ -1034,6 +1113,11 @@ vmem_create_common(const char *caller, const char *name, void *base,
 		tail = &(*tail)->list_next;
 	*tail = vmp;
 	kmem_mutex_exit(&vmem_list_lock);
+
+	if (!(cflags & VMC_NO_QCACHE) && qcache_limit(vmp, qcache_max) != 0) {
+		kmem_init();
+		vmem_qcache_create(vmp, qcache_max);
+	}
 	return (vmp);
 }
 
@@ -1053,6 +1137,29 @@ vmem_xcreate(const char *name, void *base, size_t size, size_t quantum,
 {
 	return (vmem_create_common("vmem_xcreate", name, base, size, quantum,
 	    (void *)afunc, true, ffunc, source, qcache_max, vmflag));
+}
+
+/*
+ * fork(): the list, every arena and the segment pool, in the lock order.
+ * No thread holds two arena locks, so their order among themselves is
+ * free; the list order will do.
+ */
+void
+vmem_fork_enter(void)
+{
+	kmem_mutex_enter_for_fork(&vmem_list_lock);
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next)
+		kmem_mutex_enter_for_fork(&vmp->lock);
+	kmem_mutex_enter_for_fork(&vmem_segpool_lock);
+}
+
+void
+vmem_fork_exit(void)
+{
+	kmem_mutex_exit_for_fork(&vmem_segpool_lock);
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next)
+		kmem_mutex_exit_for_fork(&vmp->lock);
+	kmem_mutex_exit_for_fork(&vmem_list_lock);
 }
 
 /*
@@ -1088,6 +1195,7 @@ vmem_destroy(vmem_t *vmp)
 	}
 
 	/* The arena is private now: nobody else can reach it. */
+	vmem_qcache_destroy(vmp);
 	kmem_mutex_enter(&vmp->lock);
 	size_t leaked = vmp->st.segs_alloc;
 	size_t leaked_size = vmp->st.mem_inuse;

@@ -43,6 +43,9 @@ seg_size(const vmem_seg_t *vsp)
 	return (vsp->end - vsp->start);
 }
 
+/* The most quantum caches an arena can have. */
+#define VMEM_NQCACHE_MAX 16
+
 /* Free list i holds free segments of size [2^i, 2^(i+1)). */
 #define VMEM_FREELISTS  KMEM_ADDR_BITS
 #define VMEM_HASH_INITIAL 16
@@ -82,7 +85,9 @@ struct vmem {
 
 	size_t quantum;
 	unsigned qshift;                /* log2(quantum) */
-	size_t qcache_max;
+	size_t qcache_max;              /* sizes up to this go to qcache[] */
+	size_t qcache_slab;             /* the slab size of every qcache[] */
+	struct kmem_cache *qcache[VMEM_NQCACHE_MAX];
 	size_t min_import;              /* smallest span worth importing */
 	int cflags;
 	bool ximport;                   /* import is a vmem_ximport_t */
@@ -112,7 +117,19 @@ struct vmem {
 extern kmem_mutex_t vmem_list_lock;
 extern vmem_t *vmem_list;
 
+/*
+ * Give vmp quantum caches for 1 .. qcache_max / quantum quanta (at most
+ * VMEM_NQCACHE_MAX); kmem must be initialised.  From then on, vmem_alloc()
+ * and vmem_free() of those sizes go through them.
+ */
+void vmem_qcache_create(vmem_t *vmp, size_t qcache_max);
+
+/* fork(): every vmem lock, taken and released in order (vmem.c). */
+void vmem_fork_enter(void);
+void vmem_fork_exit(void);
+
 /* vmem_segpool.c: segment structures.  All need vmp->lock held. */
+extern kmem_mutex_t vmem_segpool_lock;
 bool vmem_reserve_fill(vmem_t *vmp, unsigned want);
 vmem_seg_t *vmem_reserve_take(vmem_t *vmp);
 void vmem_reserve_give(vmem_t *vmp, vmem_seg_t *vsp);

@@ -18,7 +18,7 @@
  * - An arena's reserve holds at most RESERVE_MAX segments; the excess goes
  *   back to the pool.
  *
- * Lock order: an arena's lock, then segpool_lock (never the reverse).
+ * Lock order: an arena's lock, then vmem_segpool_lock (never the reverse).
  */
 #include "vmem_impl.h"
 
@@ -30,7 +30,7 @@
 #define RESERVE_BATCH   16
 #define RESERVE_MAX     64
 
-static kmem_mutex_t segpool_lock =
+kmem_mutex_t vmem_segpool_lock =
     KMEM_MUTEX_INITIALIZER(KMEM_RANK_VMEM_SEGPOOL);
 static vmem_seg_t *segpool;             /* linked through knext */
 static size_t segpool_count;
@@ -58,7 +58,7 @@ vmem_reserve_fill(vmem_t *vmp, unsigned want)
 	if (vmp->nreserve >= want)
 		return (true);
 
-	kmem_mutex_enter(&segpool_lock);
+	kmem_mutex_enter(&vmem_segpool_lock);
 	if (segpool_count < POOL_LOW + RESERVE_BATCH)
 		segpool_grow();
 	while (vmp->nreserve < RESERVE_BATCH && segpool != NULL) {
@@ -69,7 +69,7 @@ vmem_reserve_fill(vmem_t *vmp, unsigned want)
 		vmp->reserve = vsp;
 		vmp->nreserve++;
 	}
-	kmem_mutex_exit(&segpool_lock);
+	kmem_mutex_exit(&vmem_segpool_lock);
 	return (vmp->nreserve >= want);
 }
 
@@ -91,7 +91,7 @@ vmem_reserve_take(vmem_t *vmp)
 static void
 reserve_trim(vmem_t *vmp, unsigned keep)
 {
-	kmem_mutex_enter(&segpool_lock);
+	kmem_mutex_enter(&vmem_segpool_lock);
 	while (vmp->nreserve > keep) {
 		vmem_seg_t *vsp = vmp->reserve;
 		vmp->reserve = vsp->knext;
@@ -100,7 +100,7 @@ reserve_trim(vmem_t *vmp, unsigned keep)
 		segpool = vsp;
 		segpool_count++;
 	}
-	kmem_mutex_exit(&segpool_lock);
+	kmem_mutex_exit(&vmem_segpool_lock);
 }
 
 void

@@ -17,6 +17,13 @@
  *   rank and that kmem_mutex_held() is true only for the owner.
  * - kmem_pages_alloc() returns zero-filled memory aligned to kmem_pagesize(),
  *   or NULL; it never calls back into the allocator.
+ * - Addresses of memory the allocator manages are below 2^KMEM_VA_BITS
+ *   (kmem's page map covers that much).
+ * - The platform calls back into the core at three moments, through
+ *   functions the core defines: kmem_thread_exiting(arg) when a thread that
+ *   asked with kmem_thread_exit_notify() exits, and kmem_fork_prepare(),
+ *   kmem_fork_parent(), kmem_fork_child() around fork() once
+ *   kmem_fork_hooks_install() has run.
  */
 #ifndef KMEM_PLATFORM_H
 #define KMEM_PLATFORM_H
@@ -45,6 +52,12 @@ bool kmem_mutex_tryenter(kmem_mutex_t *mp);
 void kmem_mutex_exit(kmem_mutex_t *mp);
 /* True when the calling thread holds mp; only meaningful with KMEM_ASSERTS. */
 bool kmem_mutex_held(kmem_mutex_t *mp);
+/*
+ * For fork(), which must hold every library lock at once: no rank check
+ * and no bookkeeping beyond the owner.
+ */
+void kmem_mutex_enter_for_fork(kmem_mutex_t *mp);
+void kmem_mutex_exit_for_fork(kmem_mutex_t *mp);
 
 void kmem_cv_init(kmem_cv_t *cvp);
 void kmem_cv_destroy(kmem_cv_t *cvp);
@@ -57,8 +70,24 @@ size_t kmem_pagesize(void);
 void *kmem_pages_alloc(size_t size);
 void kmem_pages_free(void *addr, size_t size);
 
+#define KMEM_VA_BITS 47
+
 uint64_t kmem_clock_ns(void);       /* monotonic */
 unsigned kmem_cpu_count(void);      /* online CPUs, at least 1 */
+
+/* Start a detached thread running fn(arg); false if it cannot. */
+bool kmem_thread_create(void (*fn)(void *), void *arg);
+/*
+ * Call kmem_thread_exiting(arg) when the calling thread exits (once per
+ * call; call again to be notified again).  False if it cannot.
+ */
+bool kmem_thread_exit_notify(void *arg);
+void kmem_thread_exiting(void *arg);            /* defined by the core */
+/* Have fork() call the three hooks below (idempotent). */
+void kmem_fork_hooks_install(void);
+void kmem_fork_prepare(void);                   /* defined by the core */
+void kmem_fork_parent(void);                    /* defined by the core */
+void kmem_fork_child(void);                     /* defined by the core */
 
 /* Write text to the console (standard error); never allocates. */
 void kmem_console_write(const char *text, size_t len);

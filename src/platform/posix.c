@@ -10,6 +10,11 @@
  * holds; taking a lock whose rank is not above every rank held is a lock
  * order violation and panics, as does releasing a lock the thread does not
  * hold.  The bookkeeping is thread-local, so it needs no lock of its own.
+ * fork() takes every lock at once through the _for_fork variants, which
+ * skip it.
+ *
+ * Thread exit is noticed through one pthread key whose destructor calls the
+ * core; fork() through pthread_atfork().
  */
 #include "platform/platform.h"
 
@@ -132,10 +137,10 @@ kmem_mutex_enter(kmem_mutex_t *mp)
 	note_acquired(mp);
 }
 
+/* A try cannot deadlock, so it is not checked against the order. */
 bool
 kmem_mutex_tryenter(kmem_mutex_t *mp)
 {
-	check_order(mp);
 	int error = pthread_mutex_trylock(NATIVE_MUTEX(mp));
 	if (error == EBUSY)
 		return (false);
@@ -148,6 +153,19 @@ void
 kmem_mutex_exit(kmem_mutex_t *mp)
 {
 	note_released(mp);
+	posix_check(pthread_mutex_unlock(NATIVE_MUTEX(mp)),
+	    "pthread_mutex_unlock");
+}
+
+void
+kmem_mutex_enter_for_fork(kmem_mutex_t *mp)
+{
+	posix_check(pthread_mutex_lock(NATIVE_MUTEX(mp)), "pthread_mutex_lock");
+}
+
+void
+kmem_mutex_exit_for_fork(kmem_mutex_t *mp)
+{
 	posix_check(pthread_mutex_unlock(NATIVE_MUTEX(mp)),
 	    "pthread_mutex_unlock");
 }
@@ -242,6 +260,71 @@ kmem_cpu_count(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return (n < 1 ? 1u : (unsigned)n);
+}
+
+typedef struct thread_start {
+	void (*fn)(void *);
+	void *arg;
+} thread_start_t;
+
+static void *
+thread_main(void *p)
+{
+	thread_start_t start = *(thread_start_t *)p;
+	kmem_pages_free(p, kmem_pagesize());
+	start.fn(start.arg);
+	return (NULL);
+}
+
+bool
+kmem_thread_create(void (*fn)(void *), void *arg)
+{
+	/* The start record comes from pages: this may run inside malloc. */
+	thread_start_t *start = kmem_pages_alloc(kmem_pagesize());
+	if (start == NULL)
+		return (false);
+	*start = (thread_start_t){ fn, arg };
+	pthread_attr_t attr;
+	pthread_t thread;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int error = pthread_create(&thread, &attr, thread_main, start);
+	pthread_attr_destroy(&attr);
+	if (error != 0)
+		kmem_pages_free(start, kmem_pagesize());
+	return (error == 0);
+}
+
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t exit_key;
+static bool exit_key_ok;
+
+static void
+exit_key_create(void)
+{
+	exit_key_ok = pthread_key_create(&exit_key, kmem_thread_exiting) == 0;
+}
+
+bool
+kmem_thread_exit_notify(void *arg)
+{
+	pthread_once(&exit_key_once, exit_key_create);
+	return (exit_key_ok && pthread_setspecific(exit_key, arg) == 0);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void
+fork_hooks_register(void)
+{
+	posix_check(pthread_atfork(kmem_fork_prepare, kmem_fork_parent,
+	    kmem_fork_child), "pthread_atfork");
+}
+
+void
+kmem_fork_hooks_install(void)
+{
+	pthread_once(&fork_once, fork_hooks_register);
 }
 
 void

@@ -4,13 +4,14 @@
  * is compiled with -ffreestanding and no system headers, like the core.
  *
  * Single-threaded: locks only track their holder so the core's assertions
- * hold; "pages" come from a static array by bumping a pointer, and freed
- * pages are not reused; the console is a buffer the test reads.
+ * hold, no thread is ever created or exits, and there is no fork(); "pages"
+ * come from a static array by bumping a pointer, and freed pages are not
+ * reused; the console is a buffer the test reads.
  */
 #include "platform/platform.h"
 
 #define STUB_PAGE 4096
-#define STUB_PAGES 256
+#define STUB_PAGES 4096
 
 static _Alignas(STUB_PAGE) unsigned char stub_memory[STUB_PAGES * STUB_PAGE];
 static size_t stub_next_page;
@@ -60,6 +61,18 @@ bool
 kmem_mutex_held(kmem_mutex_t *mp)
 {
 	return (mp->owner != 0);
+}
+
+void
+kmem_mutex_enter_for_fork(kmem_mutex_t *mp)
+{
+	kmem_mutex_enter(mp);
+}
+
+void
+kmem_mutex_exit_for_fork(kmem_mutex_t *mp)
+{
+	kmem_mutex_exit(mp);
 }
 
 void
@@ -133,6 +146,26 @@ unsigned
 kmem_cpu_count(void)
 {
 	return (1);
+}
+
+bool
+kmem_thread_create(void (*fn)(void *), void *arg)
+{
+	(void) fn;
+	(void) arg;
+	return (false);         /* one thread only */
+}
+
+bool
+kmem_thread_exit_notify(void *arg)
+{
+	(void) arg;
+	return (true);          /* the one thread never exits */
+}
+
+void
+kmem_fork_hooks_install(void)
+{
 }
 
 void

@@ -1,0 +1,149 @@
+/*
+ * kmem_alloc(), kmem_zalloc(), kmem_free(): general-purpose allocation from
+ * a table of size-class caches, "kmem_alloc_<size>", and from the
+ * kmem_oversize arena above KMEM_MAXBUF.
+ *
+ * Size classes: every multiple of 8 up to 128, then eight classes for each
+ * power of two up to 128 KiB (144, 160, ... 256, 288, ... 512, ...), so a
+ * request never gets more than 1/8 more than it asked for, beyond the
+ * 8-byte rounding of the smallest classes.  A size up to 1024 finds its
+ * cache in one table lookup indexed by (size + 7) / 8; a larger one by the
+ * position of its highest bit and the three bits below it.
+ *
+ * Both tables start out pointing at kmem_null_cache, which allocates
+ * nothing, so the first kmem_alloc() before kmem is initialised falls into
+ * the slow path, initialises, and retries; the fast path has no test for
+ * it.
+ *
+ * kmem_free() must be given the size that was allocated (any size of the
+ * same class will do).  The cache's ownership check (kmem_cache.c) turns
+ * a size of another class into a report naming the class the buffer
+ * really came from; above KMEM_MAXBUF, vmem's hash checks the size.
+ */
+#include "kmem_impl.h"
+
+#include "format.h"
+#include "report.h"
+
+#define SMALL_MAX       1024
+#define SMALL_SLOTS     (SMALL_MAX / 8 + 1)
+#define CLASSES_PER_P2  8
+#define LARGE_FIRST_HB  11              /* highbit(1024) */
+#define LARGE_LAST_HB   17              /* highbit(KMEM_MAXBUF - 1) */
+#define LARGE_SLOTS     ((LARGE_LAST_HB - LARGE_FIRST_HB + 1) * CLASSES_PER_P2)
+
+_Static_assert(KMEM_MAXBUF == (1 << LARGE_LAST_HB), "class table bounds");
+
+static kmem_cache_t *small_caches[SMALL_SLOTS] = {
+	[0 ... SMALL_SLOTS - 1] = &kmem_null_cache
+};
+static kmem_cache_t *large_caches[LARGE_SLOTS] = {
+	[0 ... LARGE_SLOTS - 1] = &kmem_null_cache
+};
+
+/* The class index of 1024 < size <= KMEM_MAXBUF in large_caches[]. */
+static size_t
+large_index(size_t size)
+{
+	unsigned hb = highbit(size - 1);
+	return ((hb - LARGE_FIRST_HB) * CLASSES_PER_P2 +
+	    ((size - 1) >> (hb - 4)) - CLASSES_PER_P2);
+}
+
+/* The cache for size, or NULL for 0 and sizes beyond KMEM_MAXBUF. */
+static kmem_cache_t *
+class_cache(size_t size)
+{
+	if (size - 1 < SMALL_MAX)
+		return (small_caches[(size + 7) >> 3]);
+	if (size - 1 < KMEM_MAXBUF)
+		return (large_caches[large_index(size)]);
+	return (NULL);
+}
+
+static size_t
+class_align(size_t size)
+{
+	if (size % kmem_pagesize() == 0)
+		return (kmem_pagesize());
+	return (size % 64 == 0 ? 64 : KMEM_ALIGN);
+}
+
+static kmem_cache_t *
+class_create(size_t size)
+{
+	char name[VMEM_NAMELEN];
+	kmem_snprintf(name, sizeof (name), "kmem_alloc_%zu", size);
+	kmem_cache_t *cp = kmem_cache_create_internal(name, size, class_align(size),
+	    NULL, NULL, NULL, NULL, kmem_default, 0);
+	if (cp == NULL)
+		kmem_panic("kmem: cannot create %s", name);
+	return (cp);
+}
+
+/* Create the classes and fill the tables (during kmem_init). */
+void
+kmem_alloc_init(void)
+{
+	size_t small_filled = 0;        /* small_caches[1 .. this] are set */
+	size_t step = 8;
+	for (size_t size = 8; size <= KMEM_MAXBUF; size += step) {
+		kmem_cache_t *cp = class_create(size);
+		if (size <= SMALL_MAX) {
+			while (small_filled < size / 8)
+				small_caches[++small_filled] = cp;
+		} else {
+			large_caches[large_index(size)] = cp;
+		}
+		if (size >= 128 && is_p2(size))
+			step = size / CLASSES_PER_P2;
+	}
+}
+
+static void *
+oversize_alloc(size_t size, int kmflag)
+{
+	if (size == 0) {
+		kmem_warn("kmem_alloc(0): a request of size 0 returns NULL");
+		return (NULL);
+	}
+	kmem_init();
+	return (vmem_alloc(kmem_oversize, size, kmflag & KM_VMFLAGS));
+}
+
+void *
+kmem_alloc(size_t size, int kmflag)
+{
+	kmem_cache_t *cp = class_cache(size);
+	if (cp == NULL)
+		return (oversize_alloc(size, kmflag));
+	void *buf = kmem_cache_alloc_inline(cp, kmflag);
+	if (__builtin_expect(buf == NULL, 0) && cp == &kmem_null_cache) {
+		kmem_init();
+		return (kmem_alloc(size, kmflag));
+	}
+	return (buf);
+}
+
+void *
+kmem_zalloc(size_t size, int kmflag)
+{
+	void *buf = kmem_alloc(size, kmflag);
+	if (buf != NULL)
+		__builtin_memset(buf, 0, size);
+	return (buf);
+}
+
+void
+kmem_free(void *buf, size_t size)
+{
+	kmem_cache_t *cp = class_cache(size);
+	if (cp != NULL) {
+		kmem_cache_free_inline(cp, buf, size);
+	} else if (size != 0) {
+		vmem_free(kmem_oversize, buf, size);
+	} else if (buf != NULL) {
+		kmem_report("kmem_free(%p, 0): size 0, but kmem_alloc(0) never "
+		    "returns a buffer", buf);
+	}
+}

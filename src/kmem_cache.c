@@ -1,0 +1,493 @@
+/*
+ * kmem: object caches (Bonwick, "The Slab Allocator", USENIX 1994) with
+ * the magazine and depot layers of Bonwick & Adams ("Magazines and Vmem",
+ * USENIX 2001).  docs/kmem.md is the long version of this comment.
+ *
+ * Layers.  An allocation or free goes as far down as it must:
+ *
+ *	the thread's magazines (kmem_thread.c)    no lock, no atomic RMW
+ *	the depot of full and empty magazines     depot_lock (kmem_depot.c)
+ *	the slabs                                 slab_lock (kmem_slab.c)
+ *	the cache's vmem arena                    the arena's lock
+ *
+ * Object caching.  Buffers in magazines are constructed: the constructor
+ * runs when a buffer leaves the slab layer, the destructor when it goes
+ * back (kmem_cache_free_to_slab()), never in between.  A constructor that
+ * fails sends its buffer straight back to its slab and the allocation
+ * returns NULL.
+ *
+ * The fast paths (kmem_impl.h): allocation pops the thread's loaded
+ * magazine; free first checks through the page map that the buffer is the
+ * start of a buffer of this cache (caches in touchable memory), then
+ * pushes it.  The slow paths run the algorithm of the 2001 paper: if the
+ * loaded magazine cannot serve, swap it with the previously loaded one if
+ * that one can (full for an allocation, empty for a free); else trade
+ * with the depot (a full magazine for the empty previous one, or an empty
+ * one for the full previous one, allocating a new empty magazine when the
+ * depot has none); else go to the slab layer.  After a trade the thread
+ * holds one full and one empty magazine, so at least a magazine's worth of
+ * allocations and of frees proceed without the depot: the depot sees at
+ * most one in M operations.
+ *
+ * Layout (cache_layout()).  chunksize is the buffer size rounded up to the
+ * alignment, plus a tag when debug flags ask for one.  Small buffers in
+ * touchable memory get slabs that carry their own bookkeeping; large
+ * buffers, and caches that may not touch their memory (KMC_NOTOUCH,
+ * identifier arenas, vmem quantum caches), get bufctls and a hash.  A slab
+ * is the smallest multiple of the arena's quantum, holding up to 8 buffers,
+ * that wastes at most 1/8 of itself (Bonwick's rule), else the least
+ * wasteful of those.
+ *
+ * Locking: kmem_caches_lock (the list of caches; reap and update passes
+ * hold it), kmem_threads_lock, a thread cache's lock, a depot lock, a slab
+ * lock.  No depot or slab lock is held across a call into vmem, a
+ * constructor or a destructor.  Constructors, destructors and reclaim
+ * callbacks may allocate and free, but must not create or destroy caches.
+ */
+#include "kmem_impl.h"
+
+#include "format.h"
+#include "lock_order.h"
+#include "report.h"
+#include "vmem_impl.h"
+
+kmem_mutex_t kmem_caches_lock = KMEM_MUTEX_INITIALIZER(KMEM_RANK_CACHE_LIST);
+kmem_cache_t kmem_caches = { .list_next = &kmem_caches,
+	.list_prev = &kmem_caches };
+
+/* kmem_alloc()'s tables point here until kmem is initialised. */
+kmem_cache_t kmem_null_cache = { .index = UINT32_MAX, .flags = KMF_NULL,
+	.name = "kmem_null_cache" };
+
+/* ---- creation ---- */
+
+/* The modular inverse of odd modulo 2^64 (Newton's iteration). */
+static uint64_t
+inverse_of(uint64_t odd)
+{
+	uint64_t inv = odd;             /* right to 3 bits */
+	for (int i = 0; i < 5; i++)
+		inv *= 2 - odd * inv;   /* each step doubles the bits */
+	return (inv);
+}
+
+/*
+ * Choose the slab size: the smallest that holds n buffers (n = 1..8) and
+ * wastes at most 1/KMEM_VOID_FRACTION, else the one wasting least.
+ */
+static void
+cache_size_slabs(kmem_cache_t *cp, size_t quantum, size_t header)
+{
+	size_t best_size = 0, best_waste = 0;
+	for (size_t n = 1; n <= KMEM_VOID_FRACTION; n++) {
+		size_t size = p2_roundup(n * cp->chunksize + header, quantum);
+		size_t chunks = (size - header) / cp->chunksize;
+		size_t waste = size - header - chunks * cp->chunksize;
+		if (best_size == 0 || waste * best_size < best_waste * size) {
+			best_size = size;
+			best_waste = waste;
+		}
+		if (waste * KMEM_VOID_FRACTION <= size)
+			break;
+	}
+	cp->slabsize = best_size;
+}
+
+/* Lay the cache out (see the top of this file); NULL or what is wrong. */
+static const char *
+cache_layout(kmem_cache_t *cp, size_t align)
+{
+	vmem_t *vmp = cp->arena;
+	size_t quantum = vmp->quantum;
+	size_t page = kmem_pagesize();
+
+	if (vmp->cflags & VMC_IDENTIFIER)
+		cp->flags |= KMC_NOTOUCH;
+	if (align == 0)
+		align = KMEM_ALIGN;
+	else if (align < KMEM_ALIGN)
+		cp->flags |= KMC_NOTOUCH;
+	if (align > quantum)
+		return ("align is larger than the arena's quantum");
+	if ((cp->flags & KMC_NOHASH) && (cp->flags & KMC_NOTOUCH))
+		return ("KMC_NOHASH and KMC_NOTOUCH exclude each other");
+	if (cp->flags & KMC_NODEBUG)
+		cp->flags &= ~KMF_DEBUG_FLAGS;
+	if (cp->flags & KMC_NOTOUCH)
+		cp->flags &= ~KMF_BUFTAG;
+	if (cp->flags & KMF_BUFTAG)
+		cp->flags |= KMF_NOMAGAZINE;
+
+	cp->align = align;
+	cp->chunksize = p2_roundup(cp->bufsize, align);
+	if (cp->flags & KMF_BUFTAG) {
+		cp->buftag_offset = p2_roundup(cp->bufsize, sizeof (uint64_t));
+		cp->chunksize = p2_roundup(cp->buftag_offset +
+		    sizeof (kmem_buftag_t), align);
+	}
+	cp->link_offset = p2_align(cp->bufsize - 1, sizeof (void *));
+
+	bool pagemap = !(cp->flags & KMC_NOTOUCH) && quantum >= page;
+	bool inband = pagemap && ((cp->flags & KMC_NOHASH) ||
+	    cp->chunksize < page / KMEM_VOID_FRACTION);
+	if ((cp->flags & KMC_NOHASH) && !pagemap)
+		return ("KMC_NOHASH needs an arena of whole pages");
+	if (pagemap)
+		cp->flags |= KMF_PAGEMAP;
+	if (!inband)
+		cp->flags |= KMF_HASH;
+
+	size_t header = inband ? sizeof (kmem_slab_t) : 0;
+	if (cp->flags & KMC_QCACHE) {
+		if (vmp->qcache_slab < cp->chunksize)
+			return ("KMC_QCACHE is for vmem's own quantum caches");
+		cp->slabsize = vmp->qcache_slab;
+	} else {
+		cache_size_slabs(cp, quantum, header);
+	}
+	cp->chunks = (unsigned)((cp->slabsize - header) / cp->chunksize);
+	cp->mincolor = 0;
+	cp->maxcolor = cp->slabsize - header - cp->chunks * cp->chunksize;
+
+	cp->slab_span = (uint64_t)cp->chunks * cp->chunksize;
+	cp->chunk_shift = lowbit(cp->chunksize) - 1;
+	uint64_t odd = cp->chunksize >> cp->chunk_shift;
+	cp->chunk_inverse = inverse_of(odd);
+	cp->chunk_limit = UINT64_MAX / odd;
+
+	if (!(cp->flags & (KMC_NOMAGAZINE | KMF_NOMAGAZINE)))
+		cp->magtype = kmem_magtype_for(cp->chunksize);
+	return (NULL);
+}
+
+/*
+ * Set up the cache in the storage cp and make it visible; reports and
+ * returns NULL on bad input.  The bootstrap uses it on static storage.
+ */
+kmem_cache_t *
+kmem_cache_create_in(kmem_cache_t *cp, const char *name, size_t bufsize,
+    size_t align, kmem_constructor_t *constructor,
+    kmem_destructor_t *destructor, kmem_reclaim_t *reclaim, void *private,
+    vmem_t *vmp, int cflags)
+{
+	const int known = KMC_NOTOUCH | KMC_NODEBUG | KMC_NOMAGAZINE |
+	    KMC_NOHASH | KMC_QCACHE | KMF_DEBUG_FLAGS;
+	const char *why = NULL;
+
+	*cp = (kmem_cache_t){ .bufsize = bufsize, .flags = cflags,
+	    .constructor = constructor, .destructor = destructor,
+	    .reclaim = reclaim, .private = private,
+	    .arena = vmp != NULL ? vmp : kmem_default };
+	if (name == NULL)
+		why = "name is NULL";
+	else if (bufsize == 0)
+		why = "bufsize is 0";
+	else if (bufsize > SIZE_MAX / (4 * KMEM_VOID_FRACTION))
+		why = "bufsize is too large";
+	else if (!is_p2(align))
+		why = "align is not a power of two";
+	else if (cflags & ~known)
+		why = "cflags has bits that are not KMC_* or KMF_* flags";
+	else
+		why = cache_layout(cp, align);
+	if (why != NULL) {
+		kmem_report("kmem_cache_create(\"%s\", bufsize %zu, align %zu, "
+		    "cflags 0x%x): %s", name != NULL ? name : "(null)", bufsize,
+		    align, (unsigned)cflags, why);
+		return (NULL);
+	}
+
+	size_t i;
+	for (i = 0; i + 1 < sizeof (cp->name) && name[i] != '\0'; i++)
+		cp->name[i] = name[i];
+	cp->name[i] = '\0';
+	kmem_mutex_init(&cp->depot_lock, KMEM_RANK_DEPOT);
+	kmem_mutex_init(&cp->slab_lock, KMEM_RANK_SLAB);
+	kmem_slab_init(cp);
+
+	kmem_mutex_enter(&kmem_caches_lock);
+	cp->index = kmem_index_get(cp);
+	if (cp->index < KMEM_CACHES_MAX) {
+		cp->list_next = &kmem_caches;
+		cp->list_prev = kmem_caches.list_prev;
+		kmem_caches.list_prev->list_next = cp;
+		kmem_caches.list_prev = cp;
+	}
+	kmem_mutex_exit(&kmem_caches_lock);
+	if (cp->index >= KMEM_CACHES_MAX) {
+		kmem_report("kmem_cache_create(\"%s\"): already %d caches, the "
+		    "most there can be", cp->name, KMEM_CACHES_MAX);
+		kmem_mutex_destroy(&cp->depot_lock);
+		kmem_mutex_destroy(&cp->slab_lock);
+		return (NULL);
+	}
+	return (cp);
+}
+
+kmem_cache_t *
+kmem_cache_create(const char *name, size_t bufsize, size_t align,
+    kmem_constructor_t *constructor, kmem_destructor_t *destructor,
+    kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags)
+{
+	kmem_init();
+	return (kmem_cache_create_internal(name, bufsize, align, constructor,
+	    destructor, reclaim, private, vmp, cflags));
+}
+
+kmem_cache_t *
+kmem_cache_create_internal(const char *name, size_t bufsize, size_t align,
+    kmem_constructor_t *constructor, kmem_destructor_t *destructor,
+    kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags)
+{
+	kmem_cache_t *cp = kmem_cache_alloc(kmem_cache_cache, KM_SLEEP);
+	if (cp == NULL)
+		return (NULL);
+	if (kmem_cache_create_in(cp, name, bufsize, align, constructor,
+	    destructor, reclaim, private, vmp, cflags) == NULL) {
+		kmem_cache_free(kmem_cache_cache, cp);
+		return (NULL);
+	}
+	return (cp);
+}
+
+void
+kmem_cache_destroy(kmem_cache_t *cp)
+{
+	/* Off the list, so no reap or update pass reaches it any more. */
+	kmem_mutex_enter(&kmem_caches_lock);
+	cp->list_prev->list_next = cp->list_next;
+	cp->list_next->list_prev = cp->list_prev;
+	kmem_mutex_exit(&kmem_caches_lock);
+
+	kmem_thread_flush_cache(cp);
+	kmem_depot_purge(cp);
+	uint64_t leaked = kmem_slab_destroy_all(cp);
+	if (leaked != 0)
+		kmem_report("kmem_cache_destroy(\"%s\"): %llu buffer%s never "
+		    "freed; leaked", cp->name, (unsigned long long)leaked,
+		    leaked == 1 ? "" : "s");
+
+	kmem_mutex_enter(&kmem_caches_lock);
+	kmem_index_put(cp->index);
+	kmem_mutex_exit(&kmem_caches_lock);
+	kmem_mutex_destroy(&cp->depot_lock);
+	kmem_mutex_destroy(&cp->slab_lock);
+	kmem_cache_free(kmem_cache_cache, cp);
+}
+
+/* ---- allocation ---- */
+
+static void
+cc_reload(kmem_cpu_cache_t *cc, kmem_magazine_t *mp, int rounds)
+{
+	cc->ploaded = cc->loaded;
+	cc->prounds = cc->rounds;
+	cc->loaded = mp;
+	__atomic_store_n(&cc->rounds, rounds, __ATOMIC_RELAXED);
+}
+
+/* Make the slot hold magazines of the cache's size; false if none. */
+static bool
+cc_current(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
+{
+	const kmem_magtype_t *mtp = __atomic_load_n(&cp->magtype,
+	    __ATOMIC_ACQUIRE);
+	if (mtp == NULL)
+		return (false);
+	if ((unsigned)cc->magsize != mtp->rounds) {
+		/* The cache's magazines grew: give the old ones back. */
+		kmem_thread_slot_to_depot(cp, cc);
+		cc->magsize = (int)mtp->rounds;
+	}
+	return (true);
+}
+
+/* The magazine layer's allocation slow path; NULL sends us to the slabs. */
+static void *
+magazine_alloc(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
+{
+	for (;;) {
+		if (cc->rounds > 0) {
+			void *buf = cc->loaded->rounds[cc->rounds - 1];
+			__atomic_store_n(&cc->rounds, cc->rounds - 1,
+			    __ATOMIC_RELAXED);
+			__atomic_store_n(&cc->alloc, cc->alloc + 1,
+			    __ATOMIC_RELAXED);
+			return (buf);
+		}
+		if (cc->prounds > 0) {
+			cc_reload(cc, cc->ploaded, cc->prounds);
+			continue;
+		}
+		if (!cc_current(cp, cc))
+			return (NULL);
+		kmem_magazine_t *fmp = kmem_depot_alloc(cp, &cp->full,
+		    (unsigned)cc->magsize);
+		if (fmp == NULL)
+			return (NULL);
+		if (cc->ploaded != NULL)
+			kmem_depot_free(cp, cc->ploaded, 0);
+		cc_reload(cc, fmp, (int)fmp->count);
+	}
+}
+
+/* The magazine layer's free slow path; false sends the buffer to its slab. */
+static bool
+magazine_free(kmem_cache_t *cp, kmem_cpu_cache_t *cc, void *buf)
+{
+	for (;;) {
+		if ((unsigned)cc->rounds < (unsigned)cc->magsize) {
+			cc->loaded->rounds[cc->rounds] = buf;
+			__atomic_store_n(&cc->rounds, cc->rounds + 1,
+			    __ATOMIC_RELAXED);
+			__atomic_store_n(&cc->free, cc->free + 1,
+			    __ATOMIC_RELAXED);
+			return (true);
+		}
+		if (cc->prounds == 0) {
+			cc_reload(cc, cc->ploaded, cc->prounds);
+			continue;
+		}
+		if (!cc_current(cp, cc))
+			return (false);
+		kmem_magazine_t *emp = kmem_depot_alloc(cp, &cp->empty,
+		    (unsigned)cc->magsize);
+		if (emp != NULL) {
+			if (cc->ploaded != NULL)
+				kmem_depot_free(cp, cc->ploaded,
+				    (unsigned)cc->prounds);
+			cc_reload(cc, emp, 0);
+			continue;
+		}
+		/* No empty magazine in the depot: make one, and retry. */
+		const kmem_magtype_t *mtp = __atomic_load_n(&cp->magtype,
+		    __ATOMIC_ACQUIRE);
+		emp = kmem_magazine_alloc(mtp, KM_NOSLEEP);
+		if (emp == NULL)
+			return (false);
+		kmem_depot_free(cp, emp, 0);
+	}
+}
+
+/* Count the slow paths of a thread, and let every 64th run the update. */
+static void
+pace_update(void)
+{
+	kmem_thread_cache_t *tc = kmem_self;
+	if (tc->nslots != 0 && (++tc->slow_calls & 63) == 0)
+		kmem_update_maybe();
+}
+
+void *
+kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
+{
+	if (cp->flags & KMF_NULL)
+		return (NULL);
+	if (cp->magtype != NULL) {
+		kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
+		void *buf = cc != NULL ? magazine_alloc(cp, cc) : NULL;
+		pace_update();
+		if (buf != NULL)
+			return (buf);
+	}
+
+	void *buf = kmem_slab_alloc(cp, kmflag);
+	if (buf == NULL) {
+		/* The arena ran dry: ask every cache to give back, retry. */
+		kmem_reap_soon();
+		buf = kmem_slab_alloc(cp, kmflag);
+	}
+	if (buf != NULL && (cp->flags & KMF_BUFTAG) &&
+	    !kmem_debug_alloc(cp, buf))
+		buf = NULL;
+	if (buf != NULL && cp->constructor != NULL &&
+	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {
+		if (cp->flags & KMF_BUFTAG)
+			kmem_buftag_init(cp, buf);
+		kmem_slab_free(cp, buf);
+		buf = NULL;
+	}
+	if (buf == NULL) {
+		__atomic_fetch_add(&cp->alloc_fail, 1, __ATOMIC_RELAXED);
+		if (kmflag & KM_PANIC)
+			kmem_report("kmem_cache_alloc(\"%s\"): cannot satisfy "
+			    "mandatory allocation (KM_PANIC)", cp->name);
+		return (NULL);
+	}
+	__atomic_fetch_add(&cp->slow_alloc, 1, __ATOMIC_RELAXED);
+	return (buf);
+}
+
+void *
+kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
+{
+	return (kmem_cache_alloc_inline(cp, kmflag));
+}
+
+/* ---- free ---- */
+
+/* A constructed buffer goes back to its slab: destructor first. */
+void
+kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
+{
+	if (cp->destructor != NULL)
+		cp->destructor(buf, cp->private);
+	kmem_slab_free(cp, buf);
+}
+
+void
+kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
+{
+	if (cp->flags & KMF_NULL) {
+		kmem_bad_free(cp, buf, SIZE_MAX);
+		return;
+	}
+	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_free(cp, buf))
+		return;
+	if (cp->magtype != NULL) {
+		kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
+		bool kept = cc != NULL && magazine_free(cp, cc, buf);
+		pace_update();
+		if (kept)
+			return;
+	}
+	__atomic_fetch_add(&cp->slow_free, 1, __ATOMIC_RELAXED);
+	kmem_cache_free_to_slab(cp, buf);
+}
+
+void
+kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+{
+	char where[64];
+	if (kmem_free_size == SIZE_MAX)
+		kmem_snprintf(where, sizeof (where), "kmem_cache_free(\"%s\", %p)",
+		    cp->name, buf);
+	else
+		kmem_snprintf(where, sizeof (where), "kmem_free(%p, %zu)", buf,
+		    kmem_free_size);
+
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
+	if (sp == NULL) {
+		kmem_report("%s: not a buffer of any cache (never allocated, "
+		    "or not memory of this allocator)", where);
+	} else if (sp->cache != cp) {
+		if (kmem_free_size == SIZE_MAX)
+			kmem_report("%s: the buffer belongs to cache \"%s\"",
+			    where, sp->cache->name);
+		else
+			kmem_report("%s: wrong size: the buffer was allocated "
+			    "from cache \"%s\" (buffers of %zu bytes)", where,
+			    sp->cache->name, sp->cache->bufsize);
+	} else {
+		uintptr_t off = (uintptr_t)buf - sp->first;
+		kmem_report("%s: not the start of a buffer: %zu bytes into the "
+		    "buffer at %p", where, (size_t)(off % cp->chunksize),
+		    (void *)(sp->first + off / cp->chunksize * cp->chunksize));
+	}
+}
+
+void
+kmem_cache_free(kmem_cache_t *cp, void *buf)
+{
+	kmem_cache_free_inline(cp, buf, SIZE_MAX);
+}

@@ -1,0 +1,76 @@
+/*
+ * fork() in a threaded program.  The child has only the thread that called
+ * fork(), but a copy of all memory, including locks other threads held.  So
+ * fork() is bracketed (the platform's kmem_fork_hooks_install()):
+ *
+ * - prepare: take every library lock, in the lock order of lock_order.h
+ *   (each cache's depot and slab locks, every thread cache's, every arena's),
+ *   so no lock is mid-operation at the moment of the copy;
+ * - parent: release them all;
+ * - child: release them all, then give the magazines of the threads that
+ *   do not exist in the child back to the depots, and forget the update
+ *   thread, which does not exist either.
+ *
+ * The locks are taken with the platform's _for_fork calls, which skip the
+ * lock-order bookkeeping (it would hold hundreds of locks at once).
+ */
+#include "kmem_impl.h"
+
+#include "report.h"
+#include "vmem_impl.h"
+
+void
+kmem_fork_prepare(void)
+{
+	kmem_mutex_enter_for_fork(&kmem_update_lock);
+	kmem_mutex_enter_for_fork(&kmem_init_lock);
+	kmem_mutex_enter_for_fork(&kmem_caches_lock);
+	vmem_fork_enter();
+	kmem_mutex_enter_for_fork(&kmem_threads_lock);
+	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
+	    tc = tc->next)
+		kmem_mutex_enter_for_fork(&tc->lock);
+	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
+	    cp = cp->list_next)
+		kmem_mutex_enter_for_fork(&cp->depot_lock);
+	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
+	    cp = cp->list_next)
+		kmem_mutex_enter_for_fork(&cp->slab_lock);
+	kmem_mutex_enter_for_fork(&kmem_pagemap_lock);
+	kmem_report_fork_enter();
+}
+
+/* Release what prepare took, in the reverse order. */
+static void
+fork_release(void)
+{
+	kmem_report_fork_exit();
+	kmem_mutex_exit_for_fork(&kmem_pagemap_lock);
+	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
+	    cp = cp->list_next) {
+		kmem_mutex_exit_for_fork(&cp->slab_lock);
+		kmem_mutex_exit_for_fork(&cp->depot_lock);
+	}
+	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
+	    tc = tc->next)
+		kmem_mutex_exit_for_fork(&tc->lock);
+	kmem_mutex_exit_for_fork(&kmem_threads_lock);
+	vmem_fork_exit();
+	kmem_mutex_exit_for_fork(&kmem_caches_lock);
+	kmem_mutex_exit_for_fork(&kmem_init_lock);
+	kmem_mutex_exit_for_fork(&kmem_update_lock);
+}
+
+void
+kmem_fork_parent(void)
+{
+	fork_release();
+}
+
+void
+kmem_fork_child(void)
+{
+	fork_release();
+	kmem_update_fork_child();
+	kmem_thread_fork_child();
+}

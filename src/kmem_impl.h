@@ -1,0 +1,393 @@
+/*
+ * kmem's internal structures, shared by the files that implement it:
+ *
+ *	kmem_cache.c    caches: creation, layout, destruction, alloc and free
+ *	kmem_slab.c     the slab layer
+ *	kmem_depot.c    magazines and the depot, working set, resizing
+ *	kmem_thread.c   the per-thread layer ("CPU" caches) and thread exit
+ *	kmem_hash.c     buffer -> bufctl hash of caches with external slabs
+ *	kmem_pagemap.c  page -> slab map of caches in touchable memory
+ *	kmem_alloc.c    kmem_alloc()'s size classes
+ *	kmem_update.c   the periodic update and reaping
+ *	kmem_stats.c    statistics and the ::kmastat table
+ *	kmem_fork.c     fork() handlers
+ *	kmem_init.c     bootstrap: the default arena and internal caches
+ *
+ * The theory is at the top of kmem_cache.c; docs/kmem.md is the long
+ * version.
+ */
+#ifndef KMEM_KMEM_IMPL_H
+#define KMEM_KMEM_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kmem/kmem.h>
+
+#include "bits.h"
+#include "platform/platform.h"
+
+#define KMEM_ALIGN              8       /* least buffer alignment */
+#define KMEM_VOID_FRACTION      8       /* waste at most 1/8 of a slab */
+#define KMEM_COLOR_STEP         64      /* a cache line */
+#define KMEM_MAXBUF             (128 * 1024)    /* kmem_alloc's largest cache */
+#define KMEM_CACHES_MAX         4096    /* caches alive at once */
+#define KMEM_HASH_INITIAL       16
+
+/* Flags kept in cache->flags beside the public KMC_* and KMF_* bits. */
+#define KMF_HASH        0x00000200      /* external slabs and bufctl hash */
+#define KMF_PAGEMAP     0x00000400      /* slabs are in the page map */
+#define KMF_NULL        0x00000800      /* kmem_null_cache: allocates nothing */
+#define KMF_BUFTAG      (KMF_AUDIT | KMF_DEADBEEF | KMF_REDZONE | \
+	KMF_CONTENTS | KMF_LITE)        /* a tag follows each buffer */
+
+/*
+ * A buffer's control structure in a cache with external slabs (KMF_HASH):
+ * on its slab's free list while free, in the cache's hash while allocated.
+ */
+typedef struct kmem_bufctl {
+	struct kmem_bufctl *next;
+	uintptr_t addr;
+	struct kmem_slab *slab;
+} kmem_bufctl_t;
+
+/*
+ * The tag after each buffer of a debug cache (KMF_BUFTAG).  state is the
+ * buffer's address XORed with KMEM_BUFTAG_ALLOC or KMEM_BUFTAG_FREE, so a
+ * tag copied from elsewhere or overwritten is told apart from a genuine
+ * state; redzone holds KMEM_REDZONE_PATTERN.
+ */
+typedef struct kmem_buftag {
+	uint64_t redzone;
+	uintptr_t state;
+	void *audit;            /* for the debugging layer */
+} kmem_buftag_t;
+
+#define KMEM_BUFTAG_ALLOC       0xa110c8edUL
+#define KMEM_BUFTAG_FREE        0xf4eef4eeUL
+#define KMEM_REDZONE_PATTERN    0xfeedfacefeedfaceULL
+
+/*
+ * A slab: one piece of the cache's arena cut into chunks.  In a cache of
+ * small buffers (no KMF_HASH) the slab structure sits at the end of the
+ * slab itself and each free buffer holds the address of the next one at
+ * cache->link_offset; otherwise the slab structure and one bufctl per
+ * buffer come from internal caches.
+ */
+typedef struct kmem_slab {
+	struct kmem_cache *cache;
+	struct kmem_slab *next;         /* the cache's slab list */
+	struct kmem_slab *prev;
+	void *head;                     /* first free buffer, or bufctl */
+	uintptr_t base;                 /* the slab's memory */
+	uintptr_t first;                /* its first buffer (base + color) */
+	unsigned refcnt;                /* buffers allocated */
+	unsigned chunks;                /* buffers in all */
+} kmem_slab_t;
+
+/*
+ * A magazine: an array of rounds (buffers).  While it sits in the depot,
+ * next links it and count says how many rounds it holds (a thread that
+ * exits may leave a partly full one); type says which magtype it is.
+ */
+typedef struct kmem_magazine {
+	struct kmem_magazine *next;
+	uint32_t count;
+	uint32_t type;
+	void *rounds[];
+} kmem_magazine_t;
+
+/* A magazine size, the buffer sizes it starts for, and its cache. */
+typedef struct kmem_magtype {
+	unsigned rounds;
+	size_t align;
+	size_t minbuf;          /* starting size for chunks above this */
+	size_t maxbuf;          /* grow no further for chunks at or above */
+	struct kmem_cache *cache;
+} kmem_magtype_t;
+
+/* One of the depot's lists, with its working-set bookkeeping. */
+typedef struct kmem_maglist {
+	kmem_magazine_t *list;
+	uint64_t total;         /* magazines on the list */
+	uint64_t min;           /* lowest total this update interval */
+	uint64_t reaplimit;     /* that lowest, in the last full interval */
+	uint64_t alloc;         /* magazines taken */
+} kmem_maglist_t;
+
+/*
+ * A thread's view of one cache (the "CPU cache" of the 2001 paper): a
+ * loaded and a previously loaded magazine.  rounds is -1 with no loaded
+ * magazine, prounds -1 with no previous one; magsize is the size of the
+ * magazines held, 0 while the layer is off for this slot.  Only the owning
+ * thread changes a slot, with relaxed atomic stores where another thread
+ * may read (statistics), so no lock and no read-modify-write is needed.
+ */
+typedef struct kmem_cpu_cache {
+	kmem_magazine_t *loaded;
+	kmem_magazine_t *ploaded;
+	int rounds;
+	int prounds;
+	int magsize;
+	unsigned spare;
+	uint64_t alloc;         /* allocations served from magazines */
+	uint64_t free;          /* frees taken by magazines */
+} kmem_cpu_cache_t;
+
+/* A thread's slots, indexed by cache->index. */
+typedef struct kmem_thread_cache {
+	kmem_cpu_cache_t *slots;
+	unsigned nslots;
+	unsigned slow_calls;    /* paces the lazy update (kmem_update.c) */
+	kmem_mutex_t lock;      /* slots[] itself, and other threads' access */
+	struct kmem_thread_cache *next;         /* kmem_threads_lock */
+	struct kmem_thread_cache *prev;
+} kmem_thread_cache_t;
+
+/* The buffer -> bufctl hash of a KMF_HASH cache (kmem_hash.c). */
+typedef struct kmem_hash {
+	kmem_bufctl_t **table;
+	size_t mask;
+	unsigned shift;         /* low address bits a chunk makes constant */
+	size_t count;
+	uint64_t lookup;
+	uint64_t depth;
+	kmem_bufctl_t *table0[KMEM_HASH_INITIAL];
+} kmem_hash_t;
+
+struct kmem_cache {
+	/* Read on the fast paths; set at creation. */
+	unsigned index;                 /* slot in every thread cache */
+	int flags;                      /* KMC_*, KMF_* */
+	size_t bufsize;
+	kmem_constructor_t *constructor;
+	kmem_destructor_t *destructor;
+	kmem_reclaim_t *reclaim;
+	void *private;
+	char name[VMEM_NAMELEN];
+
+	/* Layout, set at creation. */
+	vmem_t *arena;
+	size_t align;
+	size_t chunksize;
+	size_t slabsize;
+	size_t link_offset;             /* the free link in small slabs */
+	size_t buftag_offset;           /* KMF_BUFTAG */
+	unsigned chunks;                /* buffers per slab */
+	size_t mincolor;
+	size_t maxcolor;
+
+	/*
+	 * Is an offset from a slab's first buffer a multiple of chunksize?
+	 * chunksize = odd << chunk_shift; a multiple of odd times its inverse
+	 * modulo 2^64 is at most UINT64_MAX / odd (and nothing else is).
+	 */
+	uint64_t slab_span;             /* chunks * chunksize */
+	unsigned chunk_shift;
+	uint64_t chunk_inverse;
+	uint64_t chunk_limit;
+
+	/* The depot: depot_lock. */
+	kmem_mutex_t depot_lock;
+	const kmem_magtype_t *magtype;  /* NULL: no magazine layer */
+	kmem_maglist_t full;
+	kmem_maglist_t empty;
+	kmem_magazine_t *stale;         /* of an old size, to destroy */
+	uint64_t depot_contention;
+	uint64_t depot_contention_prev;
+	uint64_t depot_alloc;
+	uint64_t depot_free;
+
+	/* The slab layer: slab_lock. */
+	kmem_mutex_t slab_lock;
+	kmem_slab_t slabs;              /* list anchor: full, partial, empty */
+	kmem_slab_t *freelist;          /* first slab with a free buffer */
+	size_t color;                   /* of the next slab */
+	uint64_t slab_create;
+	uint64_t slab_destroy;
+	uint64_t slab_alloc;            /* buffers from slabs */
+	uint64_t slab_free;             /* buffers back to slabs */
+	uint64_t buf_total;
+	uint64_t buf_max;
+	uint64_t slow_alloc;            /* allocations not served by magazines */
+	uint64_t slow_free;
+	uint64_t alloc_fail;
+	uint64_t dead_alloc;            /* counters of exited threads' slots */
+	uint64_t dead_free;
+	uint64_t reap;
+	kmem_hash_t hash;
+
+	struct kmem_cache *list_next;   /* kmem_caches_lock */
+	struct kmem_cache *list_prev;
+};
+
+/* ---- kmem_init.c ---- */
+extern vmem_t *kmem_default;
+extern vmem_t *kmem_oversize;
+extern kmem_cache_t *kmem_slab_cache;
+extern kmem_cache_t *kmem_bufctl_cache;
+extern kmem_cache_t *kmem_thread_cache_cache;
+extern kmem_cache_t *kmem_cache_cache;
+extern kmem_mutex_t kmem_init_lock;
+void kmem_init(void);
+vmem_t *kmem_metadata_arena(void);
+
+/* ---- kmem_cache.c ---- */
+extern kmem_mutex_t kmem_caches_lock;
+extern kmem_cache_t kmem_caches;        /* list anchor */
+extern kmem_cache_t kmem_null_cache;
+kmem_cache_t *kmem_cache_create_in(kmem_cache_t *cp, const char *name,
+    size_t bufsize, size_t align, kmem_constructor_t *constructor,
+    kmem_destructor_t *destructor, kmem_reclaim_t *reclaim, void *private,
+    vmem_t *vmp, int cflags);
+/* kmem_cache_create() without kmem_init(), for kmem's own caches. */
+kmem_cache_t *kmem_cache_create_internal(const char *name, size_t bufsize,
+    size_t align, kmem_constructor_t *constructor,
+    kmem_destructor_t *destructor, kmem_reclaim_t *reclaim, void *private,
+    vmem_t *vmp, int cflags);
+void kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf);
+
+/* ---- kmem_slab.c ---- */
+void kmem_slab_init(kmem_cache_t *cp);
+void *kmem_slab_alloc(kmem_cache_t *cp, int kmflag);
+void kmem_slab_free(kmem_cache_t *cp, void *buf);
+size_t kmem_slab_reap(kmem_cache_t *cp);
+uint64_t kmem_slab_destroy_all(kmem_cache_t *cp);
+
+/* ---- kmem_debug.c ---- */
+void kmem_buftag_init(kmem_cache_t *cp, void *buf);
+bool kmem_debug_alloc(kmem_cache_t *cp, void *buf);
+bool kmem_debug_free(kmem_cache_t *cp, void *buf);
+
+/* ---- kmem_depot.c ---- */
+extern kmem_magtype_t kmem_magtypes[];
+const kmem_magtype_t *kmem_magtype_for(size_t chunksize);
+void kmem_magtypes_init(void);
+kmem_magazine_t *kmem_magazine_alloc(const kmem_magtype_t *mtp, int kmflag);
+void kmem_magazine_destroy(kmem_cache_t *cp, kmem_magazine_t *mp,
+    unsigned count);
+kmem_magazine_t *kmem_depot_alloc(kmem_cache_t *cp, kmem_maglist_t *mlp,
+    unsigned rounds);
+void kmem_depot_free(kmem_cache_t *cp, kmem_magazine_t *mp, unsigned count);
+void kmem_depot_ws_update(kmem_cache_t *cp);
+void kmem_depot_ws_reap(kmem_cache_t *cp);
+void kmem_depot_ws_zero(kmem_cache_t *cp);
+void kmem_depot_purge(kmem_cache_t *cp);
+void kmem_depot_resize_check(kmem_cache_t *cp);
+
+/* ---- kmem_thread.c ---- */
+extern kmem_mutex_t kmem_threads_lock;
+extern kmem_thread_cache_t kmem_threads;        /* list anchor */
+extern __thread kmem_thread_cache_t *kmem_self
+    __attribute__((tls_model("initial-exec")));
+kmem_cpu_cache_t *kmem_thread_slot(kmem_cache_t *cp);
+void kmem_thread_slot_to_depot(kmem_cache_t *cp, kmem_cpu_cache_t *cc);
+void kmem_thread_flush_cache(kmem_cache_t *cp);
+void kmem_thread_counts(kmem_cache_t *cp, uint64_t *alloc, uint64_t *free);
+void kmem_thread_fork_child(void);
+unsigned kmem_index_get(kmem_cache_t *cp);
+void kmem_index_put(unsigned index);
+
+/* ---- kmem_hash.c ---- */
+void kmem_hash_init(kmem_hash_t *h, size_t chunksize);
+void kmem_hash_fini(kmem_hash_t *h);
+void kmem_hash_insert(kmem_hash_t *h, kmem_bufctl_t *bcp);
+kmem_bufctl_t *kmem_hash_remove(kmem_hash_t *h, uintptr_t addr);
+
+/* ---- kmem_pagemap.c ---- */
+extern kmem_mutex_t kmem_pagemap_lock;
+bool kmem_pagemap_insert(uintptr_t start, size_t size, kmem_slab_t *sp);
+void kmem_pagemap_remove(uintptr_t start, size_t size);
+
+#define KMEM_PAGEMAP_GRANULE_SHIFT 12     /* 4 KiB: any page size is a multiple */
+#define KMEM_PAGEMAP_LEAF_BITS  18
+#define KMEM_PAGEMAP_LEAF_SHIFT (KMEM_PAGEMAP_GRANULE_SHIFT + KMEM_PAGEMAP_LEAF_BITS)
+#define KMEM_PAGEMAP_ROOT_BITS  (KMEM_VA_BITS - KMEM_PAGEMAP_LEAF_SHIFT)
+
+extern kmem_slab_t **kmem_pagemap_root[1u << KMEM_PAGEMAP_ROOT_BITS];
+
+/* The slab holding addr, or NULL: lock-free, for the free path. */
+static inline kmem_slab_t *
+kmem_pagemap_find(uintptr_t addr)
+{
+	if (addr >> KMEM_VA_BITS)
+		return (NULL);
+	kmem_slab_t **leaf = __atomic_load_n(
+	    &kmem_pagemap_root[addr >> KMEM_PAGEMAP_LEAF_SHIFT], __ATOMIC_ACQUIRE);
+	if (leaf == NULL)
+		return (NULL);
+	return (__atomic_load_n(&leaf[(addr >> KMEM_PAGEMAP_GRANULE_SHIFT) &
+	    ((1u << KMEM_PAGEMAP_LEAF_BITS) - 1)], __ATOMIC_RELAXED));
+}
+
+/* ---- the fast paths (kmem_cache.c), shared with kmem_alloc.c ---- */
+
+/* Is buf the start of one of cp's buffers?  For KMF_PAGEMAP caches. */
+static inline bool
+kmem_cache_owns(const kmem_cache_t *cp, const void *buf)
+{
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
+	if (sp == NULL || sp->cache != cp)
+		return (false);
+	uint64_t off = (uintptr_t)buf - sp->first;
+	return (off < cp->slab_span &&
+	    (off & (((uint64_t)1 << cp->chunk_shift) - 1)) == 0 &&
+	    (off >> cp->chunk_shift) * cp->chunk_inverse <= cp->chunk_limit);
+}
+
+void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag);
+void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
+/* Report buf, freed to cp; kmem_free_size is the size kmem_free() got,
+ * or SIZE_MAX for kmem_cache_free(). */
+void kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
+
+static inline void *
+kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag)
+{
+	kmem_thread_cache_t *tc = kmem_self;
+	if (__builtin_expect(cp->index < tc->nslots, 1)) {
+		kmem_cpu_cache_t *cc = &tc->slots[cp->index];
+		int rounds = cc->rounds;
+		if (__builtin_expect(rounds > 0, 1)) {
+			void *buf = cc->loaded->rounds[rounds - 1];
+			__atomic_store_n(&cc->rounds, rounds - 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&cc->alloc, cc->alloc + 1,
+			    __ATOMIC_RELAXED);
+			return (buf);
+		}
+	}
+	return (kmem_cache_alloc_slow(cp, kmflag));
+}
+
+static inline void
+kmem_cache_free_inline(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+{
+	if ((cp->flags & KMF_PAGEMAP) && !kmem_cache_owns(cp, buf)) {
+		kmem_bad_free(cp, buf, kmem_free_size);
+		return;
+	}
+	kmem_thread_cache_t *tc = kmem_self;
+	if (__builtin_expect(cp->index < tc->nslots, 1)) {
+		kmem_cpu_cache_t *cc = &tc->slots[cp->index];
+		int rounds = cc->rounds;
+		if (__builtin_expect((unsigned)rounds < (unsigned)cc->magsize, 1)) {
+			cc->loaded->rounds[rounds] = buf;
+			__atomic_store_n(&cc->rounds, rounds + 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&cc->free, cc->free + 1, __ATOMIC_RELAXED);
+			return;
+		}
+	}
+	kmem_cache_free_slow(cp, buf);
+}
+
+/* ---- kmem_update.c ---- */
+extern kmem_mutex_t kmem_update_lock;
+void kmem_update_maybe(void);
+void kmem_update_fork_child(void);
+void kmem_reap_soon(void);
+
+/* ---- kmem_alloc.c ---- */
+void kmem_alloc_init(void);
+
+#endif /* KMEM_KMEM_IMPL_H */

@@ -1,0 +1,138 @@
+/*
+ * kmem's bootstrap: the arenas kmem takes memory from and the internal
+ * caches every other cache needs.
+ *
+ *	kmem_pages      pages from the platform (mmap), imported at least
+ *	                256 KiB at a time; spans go back (munmap) when wholly
+ *	                free
+ *	kmem_metadata   kmem's own structures: the internal caches' slabs and
+ *	                the threads' slot arrays
+ *	kmem_default    the slabs of caches created with vmp == NULL, with
+ *	                quantum caches for slabs of 1 to 8 pages
+ *	kmem_oversize   kmem_alloc() beyond KMEM_MAXBUF
+ *
+ * The internal caches -- cache structures (kmem_cache, itself in static
+ * storage), external slab structures, bufctls, thread caches and
+ * magazines -- have no magazine layer and keep their slab bookkeeping
+ * inside their slabs, so they need nothing but the slab layer and the page
+ * map: nothing they do comes back to them.  Order matters: arenas without
+ * quantum caches, the cache of caches, the other internal caches, the
+ * magazine caches, kmem_default's quantum caches, kmem_alloc's classes,
+ * then the fork hooks.
+ *
+ * kmem_init() is idempotent and thread-safe, and cheap once done; every
+ * entry point that can come first calls it (kmem_cache_create(), the first
+ * kmem_alloc(), vmem_create() of an arena with quantum caches, ...).
+ */
+#include "kmem_impl.h"
+
+#include "lock_order.h"
+#include "report.h"
+#include "vmem_impl.h"
+
+vmem_t *kmem_default;
+vmem_t *kmem_oversize;
+static vmem_t *kmem_pages;
+static vmem_t *kmem_metadata;
+
+kmem_cache_t *kmem_cache_cache;
+kmem_cache_t *kmem_slab_cache;
+kmem_cache_t *kmem_bufctl_cache;
+kmem_cache_t *kmem_thread_cache_cache;
+static kmem_cache_t kmem_cache_cache_storage;
+
+kmem_mutex_t kmem_init_lock = KMEM_MUTEX_INITIALIZER(KMEM_RANK_INIT);
+static bool kmem_ready;
+
+#define INTERNAL_FLAGS  (KMC_NOHASH | KMC_NOMAGAZINE | KMC_NODEBUG)
+
+static void *
+page_import(vmem_t *source, size_t size, int vmflag)
+{
+	(void) source;
+	(void) vmflag;
+	return (kmem_pages_alloc(size));
+}
+
+static void
+page_release(vmem_t *source, void *addr, size_t size)
+{
+	(void) source;
+	kmem_pages_free(addr, size);
+}
+
+static vmem_t *
+kmem_arena(const char *name, vmem_t *source)
+{
+	vmem_t *vmp = vmem_create(name, NULL, 0, kmem_pagesize(), vmem_alloc,
+	    vmem_free, source, 0, VM_SLEEP);
+	if (vmp == NULL)
+		kmem_panic("kmem: cannot create the %s arena", name);
+	return (vmp);
+}
+
+static kmem_cache_t *
+internal_cache(const char *name, size_t size, size_t align)
+{
+	kmem_cache_t *cp = kmem_cache_create_internal(name, size, align, NULL,
+	    NULL, NULL, NULL, kmem_metadata, INTERNAL_FLAGS);
+	if (cp == NULL)
+		kmem_panic("kmem: cannot create %s", name);
+	return (cp);
+}
+
+static void
+bootstrap(void)
+{
+	size_t page = kmem_pagesize();
+	kmem_pages = vmem_create("kmem_pages", NULL, 0, page, page_import,
+	    page_release, NULL, 16 * page, VMC_NO_QCACHE | VM_SLEEP);
+	if (kmem_pages == NULL)
+		kmem_panic("kmem: cannot create the kmem_pages arena");
+	kmem_metadata = kmem_arena("kmem_metadata", kmem_pages);
+	kmem_default = kmem_arena("kmem_default", kmem_pages);
+	kmem_oversize = kmem_arena("kmem_oversize", kmem_pages);
+
+	kmem_cache_cache = kmem_cache_create_in(&kmem_cache_cache_storage,
+	    "kmem_cache", sizeof (kmem_cache_t), 64, NULL, NULL, NULL, NULL,
+	    kmem_metadata, INTERNAL_FLAGS);
+	if (kmem_cache_cache == NULL)
+		kmem_panic("kmem: cannot create kmem_cache");
+	kmem_slab_cache = internal_cache("kmem_slab_cache",
+	    sizeof (kmem_slab_t), 8);
+	kmem_bufctl_cache = internal_cache("kmem_bufctl_cache",
+	    sizeof (kmem_bufctl_t), 8);
+	kmem_thread_cache_cache = internal_cache("kmem_thread_cache",
+	    sizeof (kmem_thread_cache_t), 64);
+	kmem_magtypes_init();
+
+	vmem_qcache_create(kmem_default, 8 * page);
+	kmem_alloc_init();
+	kmem_fork_hooks_install();
+}
+
+void
+kmem_init(void)
+{
+	if (__atomic_load_n(&kmem_ready, __ATOMIC_ACQUIRE))
+		return;
+	kmem_mutex_enter(&kmem_init_lock);
+	if (!kmem_ready) {
+		bootstrap();
+		__atomic_store_n(&kmem_ready, true, __ATOMIC_RELEASE);
+	}
+	kmem_mutex_exit(&kmem_init_lock);
+}
+
+vmem_t *
+kmem_metadata_arena(void)
+{
+	return (kmem_metadata);
+}
+
+vmem_t *
+kmem_default_arena(void)
+{
+	kmem_init();
+	return (kmem_default);
+}

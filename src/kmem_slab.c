@@ -1,0 +1,296 @@
+/*
+ * The slab layer (Bonwick 1994): each cache cuts slabs from its arena into
+ * chunks of chunksize bytes and keeps them on one list, ordered
+ *
+ *	anchor -> full slabs -> partial slabs -> empty slabs -> anchor
+ *
+ * with cache->freelist pointing at the first slab that has a free buffer
+ * (the anchor when none has).  Allocation takes from that slab, so partial
+ * slabs fill up before empty ones are touched and empty slabs stay whole,
+ * ready to be reaped; a slab that gains a free buffer moves to the front
+ * of the partial slabs, one that empties moves to the end.
+ *
+ * Two layouts:
+ * - Small buffers (no KMF_HASH): the slab structure sits at the end of the
+ *   slab, and each free buffer holds the address of the next free one at
+ *   link_offset (near its end: the start of an object tends to be hot).
+ *   A buffer's slab is found through the page map.
+ * - Large buffers, and caches that may not touch their memory (KMF_HASH):
+ *   the slab structure and one bufctl per buffer come from internal caches;
+ *   free bufctls hang on their slab, allocated ones in the cache's hash,
+ *   which is also what finds a freed buffer's slab.
+ *
+ * Coloring: the slack a slab cannot fill is put before its first buffer in
+ * steps of a cache line (or the alignment, if larger), a different amount
+ * in successive slabs, so the buffers of different slabs start at
+ * different cache-line offsets.
+ *
+ * Empty slabs stay on the list until kmem_slab_reap() gives them back to
+ * the arena (the reaper calls it; see kmem_update.c).
+ *
+ * Invariants: slabs before freelist are full, slabs from it on have a free
+ * buffer, partial ones before empty ones; refcnt counts allocated buffers;
+ * buf_total counts the chunks of all slabs.  Locking: slab_lock protects
+ * the list and the hash; it is dropped while a slab is created or
+ * destroyed, because that calls into vmem and the internal caches.
+ */
+#include "kmem_impl.h"
+
+#include "report.h"
+
+void
+kmem_slab_init(kmem_cache_t *cp)
+{
+	cp->slabs.next = cp->slabs.prev = &cp->slabs;
+	cp->freelist = &cp->slabs;
+	cp->color = cp->mincolor;
+	if (cp->flags & KMF_HASH)
+		kmem_hash_init(&cp->hash, cp->chunksize);
+}
+
+static void
+slab_unlink(kmem_slab_t *sp)
+{
+	sp->prev->next = sp->next;
+	sp->next->prev = sp->prev;
+}
+
+static void
+slab_link_before(kmem_slab_t *next, kmem_slab_t *sp)
+{
+	sp->next = next;
+	sp->prev = next->prev;
+	next->prev->next = sp;
+	next->prev = sp;
+}
+
+/* The color for the next slab, advanced (slab_lock held). */
+static size_t
+slab_next_color(kmem_cache_t *cp)
+{
+	size_t color = cp->color;
+	size_t step = cp->align > KMEM_COLOR_STEP ? cp->align : KMEM_COLOR_STEP;
+	cp->color = color + step > cp->maxcolor ? cp->mincolor : color + step;
+	return (color);
+}
+
+static void
+slab_free_bufctls(kmem_bufctl_t *bcp)
+{
+	while (bcp != NULL) {
+		kmem_bufctl_t *next = bcp->next;
+		kmem_cache_free(kmem_bufctl_cache, bcp);
+		bcp = next;
+	}
+}
+
+/* A new slab with all its buffers free, or NULL; no lock held. */
+static kmem_slab_t *
+slab_create(kmem_cache_t *cp, size_t color, int kmflag)
+{
+	void *mem = vmem_alloc(cp->arena, cp->slabsize, kmflag & KM_VMFLAGS);
+	if (mem == NULL)
+		return (NULL);
+	uintptr_t base = (uintptr_t)mem;
+
+	kmem_slab_t *sp;
+	if (cp->flags & KMF_HASH)
+		sp = kmem_cache_alloc(kmem_slab_cache, kmflag);
+	else
+		sp = (kmem_slab_t *)(base + cp->slabsize - sizeof (kmem_slab_t));
+	if (sp == NULL)
+		goto fail_slab;
+	*sp = (kmem_slab_t){ .cache = cp, .base = base, .first = base + color,
+	    .chunks = cp->chunks };
+
+	/* Free lists in address order, so a fresh slab fills from its start. */
+	for (unsigned i = cp->chunks; i-- > 0;) {
+		uintptr_t buf = sp->first + i * cp->chunksize;
+		if (cp->flags & KMF_HASH) {
+			kmem_bufctl_t *bcp = kmem_cache_alloc(kmem_bufctl_cache,
+			    kmflag);
+			if (bcp == NULL)
+				goto fail_bufctls;
+			*bcp = (kmem_bufctl_t){ .next = sp->head, .addr = buf,
+			    .slab = sp };
+			sp->head = bcp;
+		} else {
+			*(void **)(buf + cp->link_offset) = sp->head;
+			sp->head = (void *)buf;
+		}
+		if (cp->flags & KMF_BUFTAG)
+			kmem_buftag_init(cp, (void *)buf);
+	}
+
+	if ((cp->flags & KMF_PAGEMAP) &&
+	    !kmem_pagemap_insert(base, cp->slabsize, sp))
+		goto fail_bufctls;
+	return (sp);
+
+fail_bufctls:
+	if (cp->flags & KMF_HASH) {
+		slab_free_bufctls(sp->head);
+		kmem_cache_free(kmem_slab_cache, sp);
+	}
+fail_slab:
+	vmem_free(cp->arena, mem, cp->slabsize);
+	return (NULL);
+}
+
+/* Give an unlinked slab, all of whose buffers are free, back; no lock. */
+static void
+slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
+{
+	void *mem = (void *)sp->base;
+	if (cp->flags & KMF_PAGEMAP)
+		kmem_pagemap_remove(sp->base, cp->slabsize);
+	if (cp->flags & KMF_HASH) {
+		slab_free_bufctls(sp->head);
+		kmem_cache_free(kmem_slab_cache, sp);
+	}
+	vmem_free(cp->arena, mem, cp->slabsize);
+}
+
+void *
+kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
+{
+	kmem_mutex_enter(&cp->slab_lock);
+	kmem_slab_t *sp = cp->freelist;
+	if (sp == &cp->slabs) {
+		size_t color = slab_next_color(cp);
+		kmem_mutex_exit(&cp->slab_lock);
+		sp = slab_create(cp, color, kmflag);
+		if (sp == NULL)
+			return (NULL);
+		kmem_mutex_enter(&cp->slab_lock);
+		slab_link_before(&cp->slabs, sp);
+		if (cp->freelist == &cp->slabs)
+			cp->freelist = sp;
+		cp->slab_create++;
+		cp->buf_total += sp->chunks;
+		if (cp->buf_total > cp->buf_max)
+			cp->buf_max = cp->buf_total;
+		sp = cp->freelist;
+	}
+
+	void *buf;
+	if (cp->flags & KMF_HASH) {
+		kmem_bufctl_t *bcp = sp->head;
+		sp->head = bcp->next;
+		kmem_hash_insert(&cp->hash, bcp);
+		buf = (void *)bcp->addr;
+	} else {
+		buf = sp->head;
+		sp->head = *(void **)((uintptr_t)buf + cp->link_offset);
+	}
+	if (++sp->refcnt == sp->chunks)
+		cp->freelist = sp->next;
+	cp->slab_alloc++;
+	kmem_mutex_exit(&cp->slab_lock);
+	return (buf);
+}
+
+void
+kmem_slab_free(kmem_cache_t *cp, void *buf)
+{
+	kmem_slab_t *sp;
+	kmem_mutex_enter(&cp->slab_lock);
+	if (cp->flags & KMF_HASH) {
+		kmem_bufctl_t *bcp = kmem_hash_remove(&cp->hash, (uintptr_t)buf);
+		if (bcp == NULL) {
+			kmem_mutex_exit(&cp->slab_lock);
+			kmem_report("kmem_cache_free(\"%s\", %p): not a buffer "
+			    "allocated from this cache (a double free, a buffer "
+			    "of another cache, or never allocated)", cp->name,
+			    buf);
+			return;
+		}
+		sp = bcp->slab;
+		bcp->next = sp->head;
+		sp->head = bcp;
+	} else {
+		sp = kmem_pagemap_find((uintptr_t)buf);
+		KMEM_ASSERT(sp != NULL && sp->cache == cp);
+		*(void **)((uintptr_t)buf + cp->link_offset) = sp->head;
+		sp->head = buf;
+	}
+
+	bool was_full = sp->refcnt == sp->chunks;
+	if (--sp->refcnt == 0) {
+		/* Empty: to the end, where the reaper finds it. */
+		if (cp->freelist == sp)
+			cp->freelist = sp->next;
+		slab_unlink(sp);
+		slab_link_before(&cp->slabs, sp);
+		if (cp->freelist == &cp->slabs)
+			cp->freelist = sp;
+	} else if (was_full) {
+		/* Partial: to the front of the partial slabs. */
+		slab_unlink(sp);
+		slab_link_before(cp->freelist, sp);
+		cp->freelist = sp;
+	}
+	cp->slab_free++;
+	kmem_mutex_exit(&cp->slab_lock);
+}
+
+/* Take the empty slabs off the list (slab_lock held); returns them. */
+static kmem_slab_t *
+slab_take_empty(kmem_cache_t *cp)
+{
+	kmem_slab_t *taken = NULL;
+	kmem_slab_t *sp;
+	while ((sp = cp->slabs.prev) != &cp->slabs && sp->refcnt == 0) {
+		if (cp->freelist == sp)
+			cp->freelist = &cp->slabs;
+		slab_unlink(sp);
+		cp->buf_total -= sp->chunks;
+		cp->slab_destroy++;
+		sp->next = taken;
+		taken = sp;
+	}
+	return (taken);
+}
+
+size_t
+kmem_slab_reap(kmem_cache_t *cp)
+{
+	kmem_mutex_enter(&cp->slab_lock);
+	kmem_slab_t *sp = slab_take_empty(cp);
+	kmem_mutex_exit(&cp->slab_lock);
+
+	size_t freed = 0;
+	while (sp != NULL) {
+		kmem_slab_t *next = sp->next;
+		slab_destroy(cp, sp);
+		freed += cp->slabsize;
+		sp = next;
+	}
+	return (freed);
+}
+
+/*
+ * For kmem_cache_destroy: give back the empty slabs and forget the others,
+ * whose buffers were never freed; their memory stays allocated in the
+ * arena, so nothing someone may still use is handed out again.  Returns
+ * how many buffers were never freed.
+ */
+uint64_t
+kmem_slab_destroy_all(kmem_cache_t *cp)
+{
+	kmem_slab_reap(cp);
+	uint64_t leaked = 0;
+	kmem_mutex_enter(&cp->slab_lock);
+	while (cp->slabs.next != &cp->slabs) {
+		kmem_slab_t *sp = cp->slabs.next;
+		slab_unlink(sp);
+		leaked += sp->refcnt;
+		if (cp->flags & KMF_PAGEMAP)
+			kmem_pagemap_remove(sp->base, cp->slabsize);
+	}
+	cp->freelist = &cp->slabs;
+	if (cp->flags & KMF_HASH)
+		kmem_hash_fini(&cp->hash);
+	kmem_mutex_exit(&cp->slab_lock);
+	return (leaked);
+}
