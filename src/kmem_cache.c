@@ -151,9 +151,8 @@ cache_layout(kmem_cache_t *cp, size_t align)
 
 	cp->slab_span = (uint64_t)cp->chunks * cp->chunksize;
 	cp->chunk_shift = lowbit(cp->chunksize) - 1;
-	uint64_t odd = cp->chunksize >> cp->chunk_shift;
-	cp->chunk_inverse = inverse_of(odd);
-	cp->chunk_limit = UINT64_MAX / odd;
+	cp->chunk_inverse = inverse_of(cp->chunksize >> cp->chunk_shift);
+	cp->chunk_limit = UINT64_MAX / cp->chunksize;
 
 	if (!(cp->flags & (KMC_NOMAGAZINE | KMF_NOMAGAZINE)))
 		cp->magtype = kmem_magtype_for(cp->chunksize);
