@@ -285,6 +285,16 @@ cc_reload(kmem_cpu_cache_t *cc, kmem_magazine_t *mp, int rounds)
 	__atomic_store_n(&cc->rounds, rounds, __ATOMIC_RELAXED);
 }
 
+/*
+ * Whether cp has a magazine layer.  The depot may grow cp->magtype at any
+ * time (kmem_depot_resize_check), but never between NULL and not NULL.
+ */
+static bool
+has_magazines(const kmem_cache_t *cp)
+{
+	return (__atomic_load_n(&cp->magtype, __ATOMIC_RELAXED) != NULL);
+}
+
 /* Make the slot hold magazines of the cache's size; false if none. */
 static bool
 cc_current(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
@@ -382,7 +392,7 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 {
 	if (cp->flags & KMF_NULL)
 		return (NULL);
-	if (cp->magtype != NULL) {
+	if (has_magazines(cp)) {
 		kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
 		void *buf = cc != NULL ? magazine_alloc(cp, cc) : NULL;
 		pace_update();
@@ -425,12 +435,18 @@ kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 
 /* ---- free ---- */
 
-/* A constructed buffer goes back to its slab: destructor first. */
+/*
+ * A constructed buffer goes back to its slab: destructor first, but never on
+ * a buffer the slab layer would refuse.
+ */
 void
 kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
 {
-	if (cp->destructor != NULL)
+	if (cp->destructor != NULL) {
+		if (!kmem_slab_accepts(cp, buf))
+			return;
 		cp->destructor(buf, cp->private);
+	}
 	kmem_slab_free(cp, buf);
 }
 
@@ -441,9 +457,19 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 		kmem_bad_free(cp, buf, SIZE_MAX);
 		return;
 	}
+	/*
+	 * Without magazines the buffer goes to its slab now, so a bad free is
+	 * refused before it is counted or its debug tag touched: a hash cache
+	 * asks its hash.  When the page map has already vouched that buf is
+	 * one of cp's buffers, a debug tag is the better witness (it tells a
+	 * double free from a stranger) and is asked instead.
+	 */
+	bool tag_decides = (cp->flags & KMF_BUFTAG) && (cp->flags & KMF_PAGEMAP);
+	if (!has_magazines(cp) && !tag_decides && !kmem_slab_accepts(cp, buf))
+		return;
 	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_free(cp, buf))
 		return;
-	if (cp->magtype != NULL) {
+	if (has_magazines(cp)) {
 		kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
 		bool kept = cc != NULL && magazine_free(cp, cc, buf);
 		pace_update();
@@ -477,6 +503,11 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 			kmem_report("%s: wrong size: the buffer was allocated "
 			    "from cache \"%s\" (buffers of %zu bytes)", where,
 			    sp->cache->name, sp->cache->bufsize);
+	} else if ((uintptr_t)buf < sp->first || (uintptr_t)buf - sp->first >=
+	    (uintptr_t)sp->chunks * cp->chunksize) {
+		kmem_report("%s: not a buffer: the address is in a slab of the "
+		    "cache but outside its buffers (colour slack, slab header "
+		    "or tail)", where);
 	} else {
 		uintptr_t off = (uintptr_t)buf - sp->first;
 		kmem_report("%s: not the start of a buffer: %zu bytes into the "

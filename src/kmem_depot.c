@@ -253,7 +253,7 @@ kmem_depot_resize_check(kmem_cache_t *cp)
 	cp->depot_contention_prev = cp->depot_contention;
 	kmem_magazine_t *full = NULL, *empty = NULL;
 	if (grow) {
-		cp->magtype = mtp + 1;
+		__atomic_store_n(&cp->magtype, mtp + 1, __ATOMIC_RELEASE);
 		full = cp->full.list;
 		empty = cp->empty.list;
 		cp->full = (kmem_maglist_t){ .alloc = cp->full.alloc };

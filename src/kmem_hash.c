@@ -107,8 +107,9 @@ kmem_hash_insert(kmem_hash_t *h, kmem_bufctl_t *bcp)
 	}
 }
 
-kmem_bufctl_t *
-kmem_hash_remove(kmem_hash_t *h, uintptr_t addr)
+/* The link that points at addr's bufctl, or at the NULL ending its chain. */
+static kmem_bufctl_t **
+hash_slot(kmem_hash_t *h, uintptr_t addr)
 {
 	kmem_bufctl_t **slot = &h->table[hash_index(h, addr)];
 	h->lookup++;
@@ -118,6 +119,19 @@ kmem_hash_remove(kmem_hash_t *h, uintptr_t addr)
 			break;
 		slot = &(*slot)->next;
 	}
+	return (slot);
+}
+
+bool
+kmem_hash_contains(kmem_hash_t *h, uintptr_t addr)
+{
+	return (*hash_slot(h, addr) != NULL);
+}
+
+kmem_bufctl_t *
+kmem_hash_remove(kmem_hash_t *h, uintptr_t addr)
+{
+	kmem_bufctl_t **slot = hash_slot(h, addr);
 	kmem_bufctl_t *bcp = *slot;
 	if (bcp == NULL)
 		return (NULL);

@@ -254,6 +254,7 @@ void kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf);
 void kmem_slab_init(kmem_cache_t *cp);
 void *kmem_slab_alloc(kmem_cache_t *cp, int kmflag);
 void kmem_slab_free(kmem_cache_t *cp, void *buf);
+bool kmem_slab_accepts(kmem_cache_t *cp, void *buf);
 size_t kmem_slab_reap(kmem_cache_t *cp);
 uint64_t kmem_slab_destroy_all(kmem_cache_t *cp);
 
@@ -296,6 +297,7 @@ void kmem_hash_init(kmem_hash_t *h, size_t chunksize);
 void kmem_hash_fini(kmem_hash_t *h);
 void kmem_hash_insert(kmem_hash_t *h, kmem_bufctl_t *bcp);
 kmem_bufctl_t *kmem_hash_remove(kmem_hash_t *h, uintptr_t addr);
+bool kmem_hash_contains(kmem_hash_t *h, uintptr_t addr);
 
 /* ---- kmem_pagemap.c ---- */
 extern kmem_mutex_t kmem_pagemap_lock;

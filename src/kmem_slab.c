@@ -190,6 +190,32 @@ kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
 	return (buf);
 }
 
+static void
+slab_refuse(kmem_cache_t *cp, void *buf)
+{
+	kmem_report("kmem_cache_free(\"%s\", %p): not a buffer allocated from "
+	    "this cache (a double free, a buffer of another cache, or never "
+	    "allocated)", cp->name, buf);
+}
+
+/*
+ * Would kmem_slab_free() take buf?  Only a hash cache can say no here (the
+ * page map vouched for the others); asking first lets a bad free be refused
+ * before a destructor runs on it or a debug tag is marked free.
+ */
+bool
+kmem_slab_accepts(kmem_cache_t *cp, void *buf)
+{
+	if (!(cp->flags & KMF_HASH))
+		return (true);
+	kmem_mutex_enter(&cp->slab_lock);
+	bool known = kmem_hash_contains(&cp->hash, (uintptr_t)buf);
+	kmem_mutex_exit(&cp->slab_lock);
+	if (!known)
+		slab_refuse(cp, buf);
+	return (known);
+}
+
 void
 kmem_slab_free(kmem_cache_t *cp, void *buf)
 {
@@ -199,10 +225,7 @@ kmem_slab_free(kmem_cache_t *cp, void *buf)
 		kmem_bufctl_t *bcp = kmem_hash_remove(&cp->hash, (uintptr_t)buf);
 		if (bcp == NULL) {
 			kmem_mutex_exit(&cp->slab_lock);
-			kmem_report("kmem_cache_free(\"%s\", %p): not a buffer "
-			    "allocated from this cache (a double free, a buffer "
-			    "of another cache, or never allocated)", cp->name,
-			    buf);
+			slab_refuse(cp, buf);
 			return;
 		}
 		sp = bcp->slab;

@@ -484,14 +484,16 @@ vmem_import(vmem_t *vmp, const vmem_req_t *req, vmem_seg_t **vspp,
 	}
 	kmem_mutex_exit(&vmp->lock);
 
+	/* A failed import is this arena's failure: only it honours VM_PANIC. */
+	int import_flags = req->vmflag & VM_KMFLAGS & ~VM_PANIC;
 	size_t got = asize;
 	void *vaddr;
 	if (vmp->ximport)
 		vaddr = ((vmem_ximport_t *)vmp->import)(vmp->source, &got,
-		    req->align, req->vmflag & VM_KMFLAGS);
+		    req->align, import_flags);
 	else
 		vaddr = ((vmem_alloc_t *)vmp->import)(vmp->source, asize,
-		    req->vmflag & VM_KMFLAGS);
+		    import_flags);
 
 	kmem_mutex_enter(&vmp->lock);
 	while (held != NULL) {
