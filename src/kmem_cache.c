@@ -311,7 +311,15 @@ cc_current(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
 	return (true);
 }
 
-/* The magazine layer's allocation slow path; NULL sends us to the slabs. */
+/*
+ * The magazine layer's slow paths change the calling thread's slot under
+ * its thread cache's lock.  No other thread wants that lock in normal use,
+ * but fork() takes every one (kmem_fork.c), so a child never inherits a
+ * slot halfway through a magazine exchange, with a magazine in two places
+ * or in none.
+ */
+
+/* The allocation slow path (lock held); NULL sends us to the slabs. */
 static void *
 magazine_alloc(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
 {
@@ -340,7 +348,10 @@ magazine_alloc(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
 	}
 }
 
-/* The magazine layer's free slow path; false sends the buffer to its slab. */
+/*
+ * The free slow path (lock held); false if there is no magazine layer or no
+ * empty magazine in the depot.
+ */
 static bool
 magazine_free(kmem_cache_t *cp, kmem_cpu_cache_t *cc, void *buf)
 {
@@ -368,10 +379,42 @@ magazine_free(kmem_cache_t *cp, kmem_cpu_cache_t *cc, void *buf)
 			cc_reload(cc, emp, 0);
 			continue;
 		}
-		/* No empty magazine in the depot: make one, and retry. */
-		const kmem_magtype_t *mtp = __atomic_load_n(&cp->magtype,
-		    __ATOMIC_ACQUIRE);
-		emp = kmem_magazine_alloc(mtp, KM_NOSLEEP);
+		return (false);
+	}
+}
+
+static void *
+thread_magazine_alloc(kmem_cache_t *cp)
+{
+	kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
+	if (cc == NULL)
+		return (NULL);
+	kmem_mutex_enter(&kmem_self->lock);
+	void *buf = magazine_alloc(cp, cc);
+	kmem_mutex_exit(&kmem_self->lock);
+	kmem_depot_resize_soon(cp);
+	return (buf);
+}
+
+/*
+ * Free into the thread's magazines; when the depot has no empty magazine,
+ * make one (no lock held: that may reach vmem) and try once more.
+ */
+static bool
+thread_magazine_free(kmem_cache_t *cp, void *buf)
+{
+	kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
+	if (cc == NULL)
+		return (false);
+	for (bool retried = false;; retried = true) {
+		kmem_mutex_enter(&kmem_self->lock);
+		bool kept = magazine_free(cp, cc, buf);
+		kmem_mutex_exit(&kmem_self->lock);
+		kmem_depot_resize_soon(cp);
+		if (kept || retried)
+			return (kept);
+		kmem_magazine_t *emp = kmem_magazine_alloc(__atomic_load_n(
+		    &cp->magtype, __ATOMIC_ACQUIRE), KM_NOSLEEP);
 		if (emp == NULL)
 			return (false);
 		kmem_depot_free(cp, emp, 0);
@@ -393,8 +436,7 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 	if (cp->flags & KMF_NULL)
 		return (NULL);
 	if (has_magazines(cp)) {
-		kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
-		void *buf = cc != NULL ? magazine_alloc(cp, cc) : NULL;
+		void *buf = thread_magazine_alloc(cp);
 		pace_update();
 		if (buf != NULL)
 			return (buf);
@@ -470,8 +512,7 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_free(cp, buf))
 		return;
 	if (has_magazines(cp)) {
-		kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
-		bool kept = cc != NULL && magazine_free(cp, cc, buf);
+		bool kept = thread_magazine_free(cp, buf);
 		pace_update();
 		if (kept)
 			return;

@@ -9,11 +9,14 @@
  * trades one for an empty one.  Buffers in magazines stay constructed.
  *
  * Magazine size.  A cache starts with the magazine size its chunk size
- * calls for (kmem_magtypes[]: small buffers, more rounds).  Every update
- * interval, if the depot lock was found busy more than
- * KMEM_DEPOT_CONTENTION times, the cache moves to the next larger size,
- * up to a limit that also depends on the chunk size: bigger magazines mean
- * fewer trips to the depot.  The depot's magazines are destroyed at the
+ * calls for (kmem_magtypes[]: small buffers, more rounds).  When the depot
+ * lock was found busy more than KMEM_DEPOT_CONTENTION times since the last
+ * check, the cache moves to the next larger size, up to a limit that also
+ * depends on the chunk size: bigger magazines mean fewer trips to the
+ * depot.  The 2001 paper checks once per update interval (15 s); we also
+ * let the slow path that finds the threshold passed check at once, at most
+ * every KMEM_DEPOT_RESIZE_SPACING, so a contended cache reaches a good size
+ * in milliseconds instead of minutes.  The depot's magazines are destroyed at the
  * switch; each thread notices the new size on its next slow path and
  * gives back its old magazines; an old-size magazine that reaches the
  * depot later (from a thread that exits) waits on the stale list for the
@@ -36,8 +39,10 @@
 #include "format.h"
 #include "report.h"
 
-/* Contention events per update interval that grow a cache's magazines. */
+/* Contention events between checks that grow a cache's magazines. */
 #define KMEM_DEPOT_CONTENTION 3
+/* The shortest time between two checks made by slow paths. */
+#define KMEM_DEPOT_RESIZE_SPACING       (10 * 1000 * 1000)      /* 10 ms */
 
 /*
  * Magazine sizes: rounds, the magazine's alignment, chunks above minbuf
@@ -106,7 +111,10 @@ depot_enter(kmem_cache_t *cp)
 {
 	if (!kmem_mutex_tryenter(&cp->depot_lock)) {
 		kmem_mutex_enter(&cp->depot_lock);
-		cp->depot_contention++;
+		if (++cp->depot_contention - cp->depot_contention_prev >
+		    KMEM_DEPOT_CONTENTION)
+			__atomic_store_n(&cp->depot_resize_wanted, true,
+			    __ATOMIC_RELAXED);
 	}
 }
 
@@ -251,6 +259,7 @@ kmem_depot_resize_check(kmem_cache_t *cp)
 	    cp->depot_contention - cp->depot_contention_prev >
 	    KMEM_DEPOT_CONTENTION;
 	cp->depot_contention_prev = cp->depot_contention;
+	__atomic_store_n(&cp->depot_resize_wanted, false, __ATOMIC_RELAXED);
 	kmem_magazine_t *full = NULL, *empty = NULL;
 	if (grow) {
 		__atomic_store_n(&cp->magtype, mtp + 1, __ATOMIC_RELEASE);
@@ -262,4 +271,19 @@ kmem_depot_resize_check(kmem_cache_t *cp)
 	kmem_mutex_exit(&cp->depot_lock);
 	destroy_chain(cp, full);
 	destroy_chain(cp, empty);
+}
+
+void
+kmem_depot_resize_soon(kmem_cache_t *cp)
+{
+	if (!__atomic_load_n(&cp->depot_resize_wanted, __ATOMIC_RELAXED))
+		return;
+	uint64_t now = kmem_clock_ns();
+	uint64_t last = __atomic_load_n(&cp->depot_resize_time,
+	    __ATOMIC_RELAXED);
+	if (now - last < KMEM_DEPOT_RESIZE_SPACING ||
+	    !__atomic_compare_exchange_n(&cp->depot_resize_time, &last, now,
+	    false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;         /* too soon, or another thread is checking */
+	kmem_depot_resize_check(cp);
 }

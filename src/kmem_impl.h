@@ -198,6 +198,8 @@ struct kmem_cache {
 	kmem_magazine_t *stale;         /* of an old size, to destroy */
 	uint64_t depot_contention;
 	uint64_t depot_contention_prev;
+	bool depot_resize_wanted;       /* contention passed the threshold */
+	uint64_t depot_resize_time;     /* of the last check by a slow path */
 	uint64_t depot_alloc;
 	uint64_t depot_free;
 
@@ -278,6 +280,8 @@ void kmem_depot_ws_reap(kmem_cache_t *cp);
 void kmem_depot_ws_zero(kmem_cache_t *cp);
 void kmem_depot_purge(kmem_cache_t *cp);
 void kmem_depot_resize_check(kmem_cache_t *cp);
+/* From a slow path, no lock held: the check, now, if contention asks. */
+void kmem_depot_resize_soon(kmem_cache_t *cp);
 
 /* ---- kmem_thread.c ---- */
 extern kmem_mutex_t kmem_threads_lock;

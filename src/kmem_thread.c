@@ -21,7 +21,9 @@
  * (nobody may use that cache meanwhile, so the owner is not touching that
  * slot), statistics read the counters (which owners store with relaxed
  * atomic stores), and the owner itself swaps in a bigger array under the
- * lock.  When a thread exits, its magazines go back to their depots as they
+ * lock.  The owner's slow paths exchange magazines under the lock too
+ * (uncontended), so fork(), which takes every thread cache's lock, never
+ * copies a slot halfway through an exchange.  When a thread exits, its magazines go back to their depots as they
  * are -- list operations only, no destructor runs there (a partly full
  * magazine goes to the full list with its count) -- and its counters are
  * added to the caches'.
