@@ -4,6 +4,9 @@
  * Cells are formatted once, into strings, by the same rules for both
  * output forms; the text form pads every column to its widest cell, the
  * Markdown form leaves alignment to the renderer (numbers right-aligned).
+ * Printed columns are the label, the value columns, then the ratio
+ * columns: one per value column against a baseline row, or one per value
+ * column but the baseline against a baseline column.
  */
 #include "harness.h"
 
@@ -118,8 +121,8 @@ struct bench_table {
 	size_t capacity;
 	char (*labels)[CELL_MAX];
 	double *values;                 /* nrows x ncols */
-	size_t baseline;
-	int has_baseline;
+	enum { BASELINE_NONE, BASELINE_ROW, BASELINE_COLUMN } baseline_kind;
+	size_t baseline;                /* the row or column */
 };
 
 bench_table_t *
@@ -171,7 +174,26 @@ void
 bench_table_set_baseline(bench_table_t *t, size_t row)
 {
 	t->baseline = row;
-	t->has_baseline = 1;
+	t->baseline_kind = BASELINE_ROW;
+}
+
+void
+bench_table_set_baseline_column(bench_table_t *t, size_t col)
+{
+	t->baseline = col;
+	t->baseline_kind = BASELINE_COLUMN;
+}
+
+size_t
+bench_table_rows(const bench_table_t *t)
+{
+	return (t->nrows);
+}
+
+const char *
+bench_table_label(const bench_table_t *t, size_t row)
+{
+	return (t->labels[row]);
 }
 
 double
@@ -183,6 +205,9 @@ bench_table_value(const bench_table_t *t, size_t row, size_t col)
 double
 bench_table_ratio(const bench_table_t *t, size_t row, size_t col)
 {
+	if (t->baseline_kind == BASELINE_COLUMN)
+		return (bench_table_value(t, row, col) /
+		    bench_table_value(t, row, t->baseline));
 	return (bench_table_value(t, row, col) /
 	    bench_table_value(t, t->baseline, col));
 }
@@ -204,7 +229,28 @@ format_value(char *buf, double v)
 static size_t
 table_width(const bench_table_t *t)
 {
-	return (1 + t->ncols * (t->has_baseline ? 2 : 1));
+	switch (t->baseline_kind) {
+	case BASELINE_ROW:
+		return (1 + 2 * t->ncols);
+	case BASELINE_COLUMN:
+		return (2 * t->ncols);
+	default:
+		return (1 + t->ncols);
+	}
+}
+
+/* The value column shown in printed column col >= 1; *ratio if a ratio. */
+static size_t
+printed_column(const bench_table_t *t, size_t col, int *ratio)
+{
+	size_t c = col - 1;
+	*ratio = c >= t->ncols;
+	if (!*ratio)
+		return (c);
+	c -= t->ncols;
+	if (t->baseline_kind == BASELINE_COLUMN && c >= t->baseline)
+		c++;            /* the baseline has no ratio column */
+	return (c);
 }
 
 /* Cell (row, col) of the printed table; row 0 is the header. */
@@ -216,8 +262,8 @@ format_cell(const bench_table_t *t, size_t row, size_t col, char *buf)
 		    row == 0 ? t->row_heading : t->labels[row - 1]);
 		return;
 	}
-	size_t c = (col - 1) % t->ncols;
-	int ratio = col > t->ncols;
+	int ratio;
+	size_t c = printed_column(t, col, &ratio);
 	if (row == 0) {
 		snprintf(buf, CELL_MAX, "%s%s", t->cols[c], ratio ? " ratio" : "");
 		return;
@@ -234,10 +280,13 @@ static void
 print_notes(const bench_table_t *t, FILE *out)
 {
 	fprintf(out, "Values: %s.", t->unit);
-	if (t->has_baseline)
+	if (t->baseline_kind == BASELINE_ROW)
 		fprintf(out, "  Ratio: the value over the same column's value "
 		    "in row %s = %s.", t->row_heading,
 		    t->labels[t->baseline]);
+	else if (t->baseline_kind == BASELINE_COLUMN)
+		fprintf(out, "  Ratio: the value over the same row's value "
+		    "in column %s.", t->cols[t->baseline]);
 	fprintf(out, "\n");
 }
 

@@ -10,9 +10,13 @@
  * median over the rounds of the time per iteration.
  *
  * Reporting.  A table has labelled rows of numbers (nanoseconds, say) and
- * an optional baseline row; printing it adds, for each column, a ratio
- * column: the value divided by the same column's value in the baseline
- * row.  Tables print as aligned text or as Markdown.
+ * an optional baseline, either a row or a column.  With a baseline row,
+ * printing adds, for each column, a ratio column: the value divided by the
+ * same column's value in the baseline row.  With a baseline column (one
+ * allocator that the others are compared with, say), it adds a ratio
+ * column for each other column: the value divided by the baseline
+ * column's value in the same row.  Tables print as aligned text or as
+ * Markdown.
  *
  * The harness runs outside the library, so it uses the C library freely.
  */
@@ -75,7 +79,18 @@ void bench_table_add_row(bench_table_t *t, const char *label,
 /* Add ratio columns against row (counted from 0 in the order added). */
 void bench_table_set_baseline(bench_table_t *t, size_t row);
 
-/* The value of column col in row, and its ratio to the baseline row. */
+/* Add ratio columns against column col instead (counted from 0). */
+void bench_table_set_baseline_column(bench_table_t *t, size_t col);
+
+/* Rows added so far, and the label of one. */
+size_t bench_table_rows(const bench_table_t *t);
+const char *bench_table_label(const bench_table_t *t, size_t row);
+
+/*
+ * The value of column col in row, and its ratio to the baseline: the same
+ * column's value in the baseline row, or the same row's value in the
+ * baseline column.
+ */
 double bench_table_value(const bench_table_t *t, size_t row, size_t col);
 double bench_table_ratio(const bench_table_t *t, size_t row, size_t col);
 
