@@ -81,13 +81,31 @@ class_create(size_t size)
 	return (cp);
 }
 
+unsigned
+kmem_alloc_class(size_t size, size_t *class_size)
+{
+	KMEM_ASSERT(size - 1 < KMEM_MAXBUF);
+	if (size <= 128) {
+		*class_size = (size + 7) & ~(size_t)7;
+		return ((unsigned)(size + 7) / 8 - 1);
+	}
+	unsigned hb = highbit(size - 1);        /* 8 for 129 .. 256 */
+	size_t eighth = (size - 1) >> (hb - 4);  /* 8 .. 15 */
+	*class_size = (eighth + 1) << (hb - 4);
+	return (16 + (hb - 8) * CLASSES_PER_P2 + (unsigned)(eighth - 8));
+}
+
 /* Create the classes and fill the tables (during kmem_init). */
 void
 kmem_alloc_init(void)
 {
 	size_t small_filled = 0;        /* small_caches[1 .. this] are set */
 	size_t step = 8;
-	for (size_t size = 8; size <= KMEM_MAXBUF; size += step) {
+	unsigned n = 0;
+	for (size_t size = 8; size <= KMEM_MAXBUF; size += step, n++) {
+		size_t class_size;
+		KMEM_ASSERT(kmem_alloc_class(size, &class_size) == n &&
+		    class_size == size);
 		kmem_cache_t *cp = class_create(size);
 		if (size <= SMALL_MAX) {
 			while (small_filled < size / 8)
@@ -98,6 +116,7 @@ kmem_alloc_init(void)
 		if (size >= 128 && is_p2(size))
 			step = size / CLASSES_PER_P2;
 	}
+	KMEM_ASSERT(n == KMEM_ALLOC_CLASSES);
 }
 
 static void *

@@ -398,5 +398,13 @@ void kmem_reap_soon(void);
 
 /* ---- kmem_alloc.c ---- */
 void kmem_alloc_init(void);
+/*
+ * kmem_alloc's classes, numbered from 0 (8 bytes) to KMEM_ALLOC_CLASSES - 1
+ * (KMEM_MAXBUF): the number of the class of 0 < size <= KMEM_MAXBUF, and
+ * its buffer size in *class_size.  For whoever mirrors the classes (the
+ * laboratory's slab row).
+ */
+#define KMEM_ALLOC_CLASSES      96
+unsigned kmem_alloc_class(size_t size, size_t *class_size);
 
 #endif /* KMEM_KMEM_IMPL_H */

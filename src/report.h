@@ -34,7 +34,7 @@ void kmem_report_fork_exit(void);
 	((expr) ? (void)0 :                                             \
 	    kmem_panic("assertion failed: %s (%s:%d)", #expr, __FILE__, __LINE__))
 #else
-#define KMEM_ASSERT(expr) ((void)0)
+#define KMEM_ASSERT(expr) ((void)sizeof (expr))     /* unevaluated */
 #endif
 
 #endif /* KMEM_REPORT_H */

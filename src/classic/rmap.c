@@ -37,6 +37,9 @@
  * taken under it.  rmalloc_wait() sleeps on the map's condition variable,
  * which rmfree() broadcasts when it returns units while someone waits.
  * Reports and warnings are delivered after the lock is dropped.
+ *
+ * The laboratory (tools/kmlab) runs a map over a region of memory, one unit
+ * per 16 bytes; see the end of this file.
  */
 #include <kmem/classic.h>
 
@@ -44,6 +47,7 @@
 #include <string.h>
 
 #include "bits.h"
+#include "classic/classic_impl.h"
 #include "lock_order.h"
 #include "platform/platform.h"
 #include "report.h"
@@ -76,7 +80,6 @@ entry_end(const struct rmap_entry *ep)
 	return (ep->base + ep->size);
 }
 
-#ifdef KMEM_ASSERTS
 /* The invariants for the entries that a change at index i can touch. */
 static bool
 rmap_sorted_near(const struct map *mp, size_t i)
@@ -92,7 +95,6 @@ rmap_sorted_near(const struct map *mp, size_t i)
 	}
 	return (mp->used <= mp->capacity);
 }
-#endif
 
 /* Index of the first entry whose base is above addr (binary search). */
 static size_t
@@ -312,11 +314,19 @@ rmget(struct map *mp, size_t size, unsigned long addr)
 
 /* ---- freeing ---- */
 
-void
-rmfree(struct map *mp, size_t size, unsigned long addr)
+/* What became of a range given to rmap_release(). */
+enum rmap_release_result {
+	RMAP_RELEASED,                  /* back in the map */
+	RMAP_LOST,                      /* dropped: the map was full */
+	RMAP_REFUSED                    /* bad input, reported */
+};
+
+/* rmfree(), telling the laboratory whether the range was lost. */
+static enum rmap_release_result
+rmap_release(struct map *mp, size_t size, unsigned long addr)
 {
 	if (rmap_null(mp, "rmfree") || !rmap_range_ok(mp, "rmfree", size, addr))
-		return;
+		return (RMAP_REFUSED);
 	unsigned long end = addr + size;
 
 	kmem_mutex_enter(&mp->lock);
@@ -336,7 +346,7 @@ rmfree(struct map *mp, size_t size, unsigned long addr)
 		    "[0x%lx, 0x%lx) overlaps the free range [0x%lx, 0x%lx): "
 		    "a double free", (void *)mp, size, addr, addr, end,
 		    hit_base, hit_end);
-		return;
+		return (RMAP_REFUSED);
 	}
 
 	bool joins_prev = prev != NULL && entry_end(prev) == addr;
@@ -369,10 +379,18 @@ rmfree(struct map *mp, size_t size, unsigned long addr)
 	size_t capacity = mp->capacity;
 	kmem_mutex_exit(&mp->lock);
 
-	if (lost)
-		kmem_warn("rmfree(map %p): the map is full (%zu free ranges); "
-		    "[0x%lx, 0x%lx) (%zu units) is lost", (void *)mp, capacity,
-		    addr, end, size);
+	if (!lost)
+		return (RMAP_RELEASED);
+	kmem_warn("rmfree(map %p): the map is full (%zu free ranges); "
+	    "[0x%lx, 0x%lx) (%zu units) is lost", (void *)mp, capacity, addr,
+	    end, size);
+	return (RMAP_LOST);
+}
+
+void
+rmfree(struct map *mp, size_t size, unsigned long addr)
+{
+	(void) rmap_release(mp, size, addr);
 }
 
 /* ---- statistics ---- */
@@ -397,3 +415,153 @@ rmstats(struct map *mp, struct rmap_stats *st)
 	}
 	kmem_mutex_exit(&mp->lock);
 }
+
+/* ---- the laboratory ---- */
+
+/*
+ * In the laboratory a map manages a region of memory in grains of
+ * KMEM_LAB_GRAIN bytes: unit u is the grain at base + (u - 1) * grain,
+ * since unit 0 cannot be managed.  The map has room for one free range per
+ * page of the region, a fixed size as a kernel's map had, so a fragmenting
+ * workload overflows it.  The ranges it loses are threaded through their
+ * own memory, which nothing can use any more, so that the region's picture
+ * can show them; the list is protected by the map's lock.
+ */
+struct rmap_lab {
+	struct map *mp;
+	uintptr_t base;
+	size_t size;
+	uintptr_t lost;                 /* the first lost range, or 0 */
+};
+
+struct rmap_lost {
+	uintptr_t next;
+	size_t bytes;
+};
+
+static unsigned long
+rmap_lab_units(size_t size)
+{
+	return (p2_roundup(size, KMEM_LAB_GRAIN) / KMEM_LAB_GRAIN);
+}
+
+static void *
+rmap_lab_create(size_t budget, const struct kmem_lab_type *types,
+    size_t ntypes)
+{
+	(void) types, (void) ntypes;
+	size_t page = kmem_pagesize();
+	struct rmap_lab *rl = kmem_pages_alloc(page);
+	void *region = kmem_pages_alloc(budget);
+	struct map *mp = rmallocmap(budget / page > 0 ? budget / page : 1);
+	if (rl == NULL || region == NULL || mp == NULL) {
+		if (rl != NULL)
+			kmem_pages_free(rl, page);
+		if (region != NULL)
+			kmem_pages_free(region, budget);
+		if (mp != NULL)
+			rmfreemap(mp);
+		return (NULL);
+	}
+	*rl = (struct rmap_lab){ .mp = mp, .base = (uintptr_t)region,
+	    .size = budget };
+	rmfree(mp, budget / KMEM_LAB_GRAIN, 1);
+	return (rl);
+}
+
+static void
+rmap_lab_destroy(void *inst)
+{
+	struct rmap_lab *rl = inst;
+	rmfreemap(rl->mp);
+	kmem_pages_free((void *)rl->base, rl->size);
+	kmem_pages_free(rl, kmem_pagesize());
+}
+
+static void *
+rmap_lab_alloc(void *inst, size_t size, int type)
+{
+	(void) type;
+	struct rmap_lab *rl = inst;
+	if (size > rl->size)
+		return (NULL);
+	unsigned long unit = rmalloc(rl->mp, rmap_lab_units(size));
+	return (unit == 0 ? NULL :
+	    (void *)(rl->base + (unit - 1) * KMEM_LAB_GRAIN));
+}
+
+static void
+rmap_lab_free(void *inst, void *addr, size_t size, int type)
+{
+	(void) type;
+	struct rmap_lab *rl = inst;
+	unsigned long unit = ((uintptr_t)addr - rl->base) / KMEM_LAB_GRAIN + 1;
+	if (rmap_release(rl->mp, rmap_lab_units(size), unit) != RMAP_LOST)
+		return;
+	struct rmap_lost *lost = addr;
+	kmem_mutex_enter(&rl->mp->lock);
+	*lost = (struct rmap_lost){ .next = rl->lost,
+	    .bytes = rmap_lab_units(size) * KMEM_LAB_GRAIN };
+	rl->lost = (uintptr_t)lost;
+	kmem_mutex_exit(&rl->mp->lock);
+}
+
+static size_t
+rmap_lab_held(void *inst)
+{
+	struct rmap_lab *rl = inst;
+	kmem_mutex_enter(&rl->mp->lock);
+	size_t held = rl->size - rl->mp->free_units * KMEM_LAB_GRAIN;
+	kmem_mutex_exit(&rl->mp->lock);
+	return (held);
+}
+
+static void
+rmap_lab_stats(void *inst, struct kmem_lab_stats *st)
+{
+	struct rmap_lab *rl = inst;
+	struct map *mp = rl->mp;
+	*st = (struct kmem_lab_stats){ .region = (void *)rl->base,
+	    .region_bytes = rl->size };
+	kmem_mutex_enter(&mp->lock);
+	st->free_bytes = mp->free_units * KMEM_LAB_GRAIN;
+	st->overhead_bytes = mp->st.lost_units * KMEM_LAB_GRAIN;
+	for (size_t i = 0; i < mp->used; i++) {
+		if (mp->entry[i].size * KMEM_LAB_GRAIN > st->largest_free)
+			st->largest_free = mp->entry[i].size * KMEM_LAB_GRAIN;
+	}
+	st->metadata_bytes = offsetof(struct map, entry) +
+	    mp->capacity * sizeof (struct rmap_entry);
+	kmem_mutex_exit(&mp->lock);
+	st->allocated_bytes = rl->size - st->free_bytes - st->overhead_bytes;
+}
+
+static void
+rmap_lab_walk(void *inst, kmem_lab_walk_fn_t *fn, void *arg)
+{
+	struct rmap_lab *rl = inst;
+	struct map *mp = rl->mp;
+	kmem_mutex_enter(&mp->lock);
+	fn(arg, (void *)rl->base, rl->size, KMEM_LAB_ALLOCATED);
+	for (size_t i = 0; i < mp->used; i++)
+		fn(arg, (void *)(rl->base + (mp->entry[i].base - 1) *
+		    KMEM_LAB_GRAIN), mp->entry[i].size * KMEM_LAB_GRAIN,
+		    KMEM_LAB_FREE);
+	for (uintptr_t p = rl->lost; p != 0;
+	    p = ((struct rmap_lost *)p)->next)
+		fn(arg, (void *)p, ((struct rmap_lost *)p)->bytes,
+		    KMEM_LAB_OVERHEAD);
+	kmem_mutex_exit(&mp->lock);
+}
+
+const struct kmem_lab_ops kmem_lab_rmap_ops = {
+	.name = "rmap",
+	.design = "resource map: first fit over a sorted array (SVR4 rmalloc)",
+	.create = rmap_lab_create,
+	.destroy = rmap_lab_destroy,
+	.alloc = rmap_lab_alloc,
+	.free = rmap_lab_free,
+	.held = rmap_lab_held,
+	.stats = rmap_lab_stats,
+	.walk = rmap_lab_walk,
+};
