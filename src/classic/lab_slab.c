@@ -135,14 +135,53 @@ slab_lab_cache(struct slab_lab *sl, size_t size, int type)
 	return (cp);
 }
 
-static void *
-slab_lab_alloc(void *inst, size_t size, int type)
+/* Call fn(arg, cp) for every cache of the instance. */
+static void
+slab_lab_each_cache(struct slab_lab *sl,
+    void (*fn)(void *arg, kmem_cache_t *cp), void *arg)
 {
-	struct slab_lab *sl = inst;
+	for (size_t t = 0; t < sl->ntypes; t++)
+		fn(arg, sl->types[t]);
+	for (size_t c = 0; c < KMEM_ALLOC_CLASSES; c++) {
+		kmem_cache_t *cp = __atomic_load_n(&sl->classes[c],
+		    __ATOMIC_ACQUIRE);
+		if (cp != NULL)
+			fn(arg, cp);
+	}
+}
+
+static void
+slab_lab_reap_cache(void *arg, kmem_cache_t *cp)
+{
+	(void) arg;
+	kmem_cache_reap_now(cp);
+}
+
+static void *
+slab_lab_try(struct slab_lab *sl, size_t size, int type)
+{
 	if (slab_lab_large(sl, size, type))
 		return (vmem_alloc(sl->arena, size, VM_NOSLEEP));
 	kmem_cache_t *cp = slab_lab_cache(sl, size, type);
 	return (cp != NULL ? kmem_cache_alloc(cp, KM_NOSLEEP) : NULL);
+}
+
+/*
+ * When the region runs dry, the row's caches give their empty slabs back
+ * and the request is tried again, as the zone row collects garbage: kmem's
+ * own reap on a dry arena is spaced 100 ms apart for the whole process,
+ * which would make the row's result depend on the machine's speed.
+ */
+static void *
+slab_lab_alloc(void *inst, size_t size, int type)
+{
+	struct slab_lab *sl = inst;
+	void *buf = slab_lab_try(sl, size, type);
+	if (buf == NULL) {
+		slab_lab_each_cache(sl, slab_lab_reap_cache, NULL);
+		buf = slab_lab_try(sl, size, type);
+	}
+	return (buf);
 }
 
 static void
@@ -159,21 +198,6 @@ static size_t
 slab_lab_held(void *inst)
 {
 	return (vmem_size(((struct slab_lab *)inst)->arena, VMEM_ALLOC));
-}
-
-/* Call fn(arg, cp) for every cache of the instance. */
-static void
-slab_lab_each_cache(struct slab_lab *sl,
-    void (*fn)(void *arg, kmem_cache_t *cp), void *arg)
-{
-	for (size_t t = 0; t < sl->ntypes; t++)
-		fn(arg, sl->types[t]);
-	for (size_t c = 0; c < KMEM_ALLOC_CLASSES; c++) {
-		kmem_cache_t *cp = __atomic_load_n(&sl->classes[c],
-		    __ATOMIC_ACQUIRE);
-		if (cp != NULL)
-			fn(arg, cp);
-	}
 }
 
 static void
