@@ -14,6 +14,7 @@
 #include <kmem/kmem.h>
 
 #include "check.h"
+#include "kmem_objects.h"
 
 #define U(p) ((uintptr_t)(p))
 
@@ -50,14 +51,6 @@ static void
 count_reclaim(void *private)
 {
 	((counts_t *)private)->reclaimed++;
-}
-
-static kmem_cache_stats_t
-stats_of(kmem_cache_t *cp)
-{
-	kmem_cache_stats_t st;
-	CHECK_EQ(kmem_cache_stats(cp, &st), 0);
-	return (st);
 }
 
 /* ---- buffers ---- */

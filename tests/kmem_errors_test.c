@@ -23,6 +23,7 @@
 #include <kmem/kmem.h>
 
 #include "check.h"
+#include "kmem_objects.h"
 
 #define U(p)    ((uintptr_t)(p))
 #define P(x)    ((void *)(uintptr_t)(x))
@@ -41,14 +42,6 @@ fmt(const char *f, ...)
 	vsnprintf(b, sizeof (bufs[0]), f, ap);
 	va_end(ap);
 	return (b);
-}
-
-static kmem_cache_stats_t
-stats_of(kmem_cache_t *cp)
-{
-	kmem_cache_stats_t st;
-	CHECK_EQ(kmem_cache_stats(cp, &st), 0);
-	return (st);
 }
 
 /* The counters of cp must be those of before (line: the caller's). */

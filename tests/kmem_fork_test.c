@@ -34,6 +34,7 @@
 #include <kmem/kmem.h>
 
 #include "check.h"
+#include "kmem_objects.h"
 
 /*
  * fork() holds every cache's and arena's locks at once (kmem_fork.c), more
@@ -48,89 +49,7 @@ __tsan_default_options(void)
 	return ("detect_deadlocks=0");
 }
 
-#define FREE_MARK       0xf4eef4eef4eef4eeull
-#define LIVE_MARK       0x11fe000000000000ull
-
-/*
- * Reports, from any thread, and in a child whose other threads vanished
- * mid-call: no lock, only atomics.
- */
-static atomic_int reports;
-static char first_report[1024];
-static atomic_flag first_taken = ATOMIC_FLAG_INIT;
-
-static void
-fork_report_handler(void *arg, kmem_report_kind_t kind, const char *msg)
-{
-	(void) arg;
-	(void) kind;
-	if (!atomic_flag_test_and_set(&first_taken))
-		snprintf(first_report, sizeof (first_report), "%s", msg);
-	atomic_fetch_add(&reports, 1);
-}
-
-static void
-check_no_reports(void)
-{
-	if (atomic_load(&reports) != 0) {
-		fprintf(stderr, "%d report(s), the first: \"%s\"\n",
-		    atomic_load(&reports), first_report);
-		CHECK(!"no report");
-	}
-}
-
-static unsigned
-cpus(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return (n < 1 ? 1 : (unsigned)n);
-}
-
 /* ---- the caches ---- */
-
-typedef struct ocache {
-	const char *name;
-	size_t size;
-	size_t align;
-	int cflags;
-	bool ctor;
-	bool private_arena;
-	kmem_cache_t *cp;
-	vmem_t *arena;
-	uint64_t magic;
-	atomic_ulong constructed;
-	atomic_ulong destructed;
-	atomic_ulong bad;
-	atomic_ulong allocs;            /* by the parent's threads */
-} ocache_t;
-
-typedef struct ohead {
-	_Atomic uint64_t state;
-	uint64_t magic;
-} ohead_t;
-
-static int
-o_construct(void *buf, void *private, int kmflag)
-{
-	ocache_t *oc = private;
-	(void) kmflag;
-	ohead_t *h = buf;
-	atomic_store_explicit(&h->state, FREE_MARK, memory_order_relaxed);
-	h->magic = oc->magic;
-	atomic_fetch_add(&oc->constructed, 1);
-	return (0);
-}
-
-static void
-o_destruct(void *buf, void *private)
-{
-	ocache_t *oc = private;
-	ohead_t *h = buf;
-	if (atomic_load_explicit(&h->state, memory_order_relaxed) !=
-	    FREE_MARK || h->magic != oc->magic)
-		atomic_fetch_add(&oc->bad, 1);
-	atomic_fetch_add(&oc->destructed, 1);
-}
 
 static ocache_t caches[] = {
 	{ .name = "fork_small_c", .size = 32, .ctor = true },
@@ -146,31 +65,6 @@ static ocache_t caches[] = {
 	{ .name = "fork_a4096", .size = 100, .align = 4096 },
 };
 #define NCACHES (sizeof (caches) / sizeof (caches[0]))
-
-static kmem_cache_stats_t
-stats_of(kmem_cache_t *cp)
-{
-	kmem_cache_stats_t st;
-	CHECK_EQ(kmem_cache_stats(cp, &st), 0);
-	return (st);
-}
-
-static void
-ocache_create(ocache_t *oc)
-{
-	static uint64_t magics = 0xf0f0000;
-	oc->magic = ++magics;
-	oc->arena = NULL;
-	if (oc->private_arena) {
-		oc->arena = vmem_create(oc->name, NULL, 0, 4096, vmem_alloc,
-		    vmem_free, kmem_default_arena(), 0, VM_SLEEP);
-		CHECK(oc->arena != NULL);
-	}
-	oc->cp = kmem_cache_create(oc->name, oc->size, oc->align,
-	    oc->ctor ? o_construct : NULL, oc->ctor ? o_destruct : NULL, NULL,
-	    oc, oc->arena, oc->cflags);
-	CHECK(oc->cp != NULL);
-}
 
 /* A stamp at both ends of a buffer (the whole of a small one). */
 static void
@@ -645,7 +539,7 @@ test_fork_with_update_thread(void)
 int
 main(void)
 {
-	kmem_report_handler_set(fork_report_handler, NULL, NULL);
+	kmem_report_handler_set(any_thread_report_handler, NULL, NULL);
 	kmem_update_interval_set(3600ull * 1000 * 1000 * 1000);
 	world_create();
 	test_fork_while_threads_allocate();

@@ -33,44 +33,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <kmem/kmem.h>
 
 #include "check.h"
+#include "kmem_objects.h"
 
-#define FREE_MARK       0xf4eef4eef4eef4eeull
-#define LIVE_MARK       0x11fe000000000000ull
 #define POLL_LIMIT_NS   (120ull * 1000 * 1000 * 1000)
-
-/* ---- reports from any thread ---- */
-
-static atomic_int reports;
-static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
-static char first_report[1024];
-
-static void
-thread_report_handler(void *arg, kmem_report_kind_t kind, const char *msg)
-{
-	(void) arg;
-	(void) kind;
-	pthread_mutex_lock(&report_lock);
-	if (atomic_fetch_add(&reports, 1) == 0)
-		snprintf(first_report, sizeof (first_report), "%s", msg);
-	pthread_mutex_unlock(&report_lock);
-}
-
-static void
-check_no_reports(void)
-{
-	if (atomic_load(&reports) != 0) {
-		pthread_mutex_lock(&report_lock);
-		fprintf(stderr, "%d report(s), the first: \"%s\"\n",
-		    atomic_load(&reports), first_report);
-		pthread_mutex_unlock(&report_lock);
-		CHECK(!"no report");
-	}
-}
 
 static uint64_t
 now_ns(void)
@@ -80,86 +49,7 @@ now_ns(void)
 	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 }
 
-static unsigned
-cpus(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return (n < 1 ? 1 : (unsigned)n);
-}
-
-/* ---- caches of objects that know their state ---- */
-
-typedef struct ocache {
-	const char *name;
-	size_t size;
-	size_t align;
-	int cflags;
-	bool ctor;
-	bool private_arena;
-	kmem_cache_t *cp;
-	vmem_t *arena;
-	uint64_t magic;
-	atomic_ulong constructed;
-	atomic_ulong destructed;
-	atomic_ulong bad;               /* destructed in the wrong state */
-} ocache_t;
-
-/* The head of every object of a cache with a constructor. */
-typedef struct ohead {
-	_Atomic uint64_t state;
-	uint64_t magic;
-} ohead_t;
-
-static int
-o_construct(void *buf, void *private, int kmflag)
-{
-	ocache_t *oc = private;
-	(void) kmflag;
-	ohead_t *h = buf;
-	atomic_store_explicit(&h->state, FREE_MARK, memory_order_relaxed);
-	h->magic = oc->magic;
-	atomic_fetch_add(&oc->constructed, 1);
-	return (0);
-}
-
-static void
-o_destruct(void *buf, void *private)
-{
-	ocache_t *oc = private;
-	ohead_t *h = buf;
-	if (atomic_load_explicit(&h->state, memory_order_relaxed) !=
-	    FREE_MARK || h->magic != oc->magic)
-		atomic_fetch_add(&oc->bad, 1);
-	atomic_fetch_add(&oc->destructed, 1);
-}
-
-static void
-ocache_create(ocache_t *oc)
-{
-	static _Atomic uint64_t magics = 0x3a61c000;
-	oc->magic = atomic_fetch_add(&magics, 1);
-	atomic_store(&oc->constructed, 0);
-	atomic_store(&oc->destructed, 0);
-	atomic_store(&oc->bad, 0);
-	oc->arena = NULL;
-	if (oc->private_arena) {
-		oc->arena = vmem_create(oc->name, NULL, 0, 4096, vmem_alloc,
-		    vmem_free, kmem_default_arena(), 0, VM_SLEEP);
-		CHECK(oc->arena != NULL);
-	}
-	oc->cp = kmem_cache_create(oc->name, oc->size, oc->align,
-	    oc->ctor ? o_construct : NULL, oc->ctor ? o_destruct : NULL, NULL,
-	    oc, oc->arena, oc->cflags);
-	CHECK(oc->cp != NULL);
-}
-
-static kmem_cache_stats_t
-stats_of(kmem_cache_t *cp)
-{
-	kmem_cache_stats_t st;
-	CHECK_EQ(kmem_cache_stats(cp, &st), 0);
-	return (st);
-}
+/* ---- objects that know their owner ---- */
 
 /* A stamp at both ends of a buffer: whose it is, and which use. */
 typedef struct stamp {
@@ -894,7 +784,7 @@ test_update_thread(void)
 int
 main(void)
 {
-	kmem_report_handler_set(thread_report_handler, NULL, NULL);
+	kmem_report_handler_set(any_thread_report_handler, NULL, NULL);
 	/* No lazy update may reap behind a test's back (but the one that
 	 * tests the update thread). */
 	kmem_update_interval_set(3600ull * 1000 * 1000 * 1000);
