@@ -479,13 +479,15 @@ kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 
 /*
  * A constructed buffer goes back to its slab: destructor first, but never on
- * a buffer the slab layer would refuse.
+ * a buffer the slab layer would refuse.  kmem_cache_free_slow() has already
+ * checked the buffers of a cache without magazines; one with magazines may
+ * bring a buffer nobody checked (KMC_NOTOUCH), so it is asked here.
  */
 void
 kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
 {
 	if (cp->destructor != NULL) {
-		if (!kmem_slab_accepts(cp, buf))
+		if (has_magazines(cp) && !kmem_slab_accepts(cp, buf))
 			return;
 		cp->destructor(buf, cp->private);
 	}

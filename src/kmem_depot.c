@@ -16,8 +16,8 @@
  * depot.  The 2001 paper checks once per update interval (15 s); we also
  * let the slow path that finds the threshold passed check at once, at most
  * every KMEM_DEPOT_RESIZE_SPACING, so a contended cache reaches a good size
- * in milliseconds instead of minutes.  The depot's magazines are destroyed at the
- * switch; each thread notices the new size on its next slow path and
+ * in milliseconds instead of minutes.  The depot's magazines are destroyed
+ * at the switch; each thread notices the new size on its next slow path and
  * gives back its old magazines; an old-size magazine that reaches the
  * depot later (from a thread that exits) waits on the stale list for the
  * next update to destroy it.
