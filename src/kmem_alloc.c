@@ -8,7 +8,9 @@
  * request never gets more than 1/8 more than it asked for, beyond the
  * 8-byte rounding of the smallest classes.  A size up to 1024 finds its
  * cache in one table lookup indexed by (size + 7) / 8; a larger one by the
- * position of its highest bit and the three bits below it.
+ * position of its highest bit and the three bits below it (kmem_impl.h).
+ * A class's buffers are aligned to the largest power of two that divides
+ * its size, up to a page: 16 for 48, 64 for 192, a page for 12 KiB.
  *
  * Both tables start out pointing at kmem_null_cache, which allocates
  * nothing, so the first kmem_alloc() before kmem is initialised falls into
@@ -25,48 +27,26 @@
 #include "format.h"
 #include "report.h"
 
-#define SMALL_MAX       1024
-#define SMALL_SLOTS     (SMALL_MAX / 8 + 1)
 #define CLASSES_PER_P2  8
-#define LARGE_FIRST_HB  11              /* highbit(1024) */
 #define LARGE_LAST_HB   17              /* highbit(KMEM_MAXBUF - 1) */
-#define LARGE_SLOTS     ((LARGE_LAST_HB - LARGE_FIRST_HB + 1) * CLASSES_PER_P2)
+#define LARGE_SLOTS     ((LARGE_LAST_HB - KMEM_ALLOC_LARGE_HB + 1) * \
+	CLASSES_PER_P2)
 
 _Static_assert(KMEM_MAXBUF == (1 << LARGE_LAST_HB), "class table bounds");
 
-static kmem_cache_t *small_caches[SMALL_SLOTS] = {
-	[0 ... SMALL_SLOTS - 1] = &kmem_null_cache
+kmem_cache_t *kmem_alloc_small[KMEM_ALLOC_SMALL / 8 + 1] = {
+	[0 ... KMEM_ALLOC_SMALL / 8] = &kmem_null_cache
 };
-static kmem_cache_t *large_caches[LARGE_SLOTS] = {
+kmem_cache_t *kmem_alloc_large[LARGE_SLOTS] = {
 	[0 ... LARGE_SLOTS - 1] = &kmem_null_cache
 };
 
-/* The class index of 1024 < size <= KMEM_MAXBUF in large_caches[]. */
-static size_t
-large_index(size_t size)
-{
-	unsigned hb = highbit(size - 1);
-	return ((hb - LARGE_FIRST_HB) * CLASSES_PER_P2 +
-	    ((size - 1) >> (hb - 4)) - CLASSES_PER_P2);
-}
-
-/* The cache for size, or NULL for 0 and sizes beyond KMEM_MAXBUF. */
-static kmem_cache_t *
-class_cache(size_t size)
-{
-	if (size - 1 < SMALL_MAX)
-		return (small_caches[(size + 7) >> 3]);
-	if (size - 1 < KMEM_MAXBUF)
-		return (large_caches[large_index(size)]);
-	return (NULL);
-}
-
+/* The largest power of two dividing size, up to a page. */
 static size_t
 class_align(size_t size)
 {
-	if (size % kmem_pagesize() == 0)
-		return (kmem_pagesize());
-	return (size % 64 == 0 ? 64 : KMEM_ALIGN);
+	size_t align = (size_t)1 << (lowbit(size) - 1);
+	return (align < kmem_pagesize() ? align : kmem_pagesize());
 }
 
 static kmem_cache_t *
@@ -78,6 +58,7 @@ class_create(size_t size)
 	    NULL, NULL, NULL, NULL, kmem_default, 0);
 	if (cp == NULL)
 		kmem_panic("kmem: cannot create %s", name);
+	cp->flags |= KMF_CLASS;
 	return (cp);
 }
 
@@ -107,12 +88,13 @@ kmem_alloc_init(void)
 		KMEM_ASSERT(kmem_alloc_class(size, &class_size) == n &&
 		    class_size == size);
 		kmem_cache_t *cp = class_create(size);
-		if (size <= SMALL_MAX) {
+		if (size <= KMEM_ALLOC_SMALL) {
 			while (small_filled < size / 8)
-				small_caches[++small_filled] = cp;
+				kmem_alloc_small[++small_filled] = cp;
 		} else {
-			large_caches[large_index(size)] = cp;
+			kmem_alloc_large[kmem_alloc_large_index(size)] = cp;
 		}
+		KMEM_ASSERT(kmem_alloc_cache(size) == cp);
 		if (size >= 128 && is_p2(size))
 			step = size / CLASSES_PER_P2;
 	}
@@ -133,7 +115,7 @@ oversize_alloc(size_t size, int kmflag)
 void *
 kmem_alloc(size_t size, int kmflag)
 {
-	kmem_cache_t *cp = class_cache(size);
+	kmem_cache_t *cp = kmem_alloc_cache(size);
 	if (cp == NULL)
 		return (oversize_alloc(size, kmflag));
 	void *buf = kmem_cache_alloc_inline(cp, kmflag);
@@ -156,7 +138,7 @@ kmem_zalloc(size_t size, int kmflag)
 void
 kmem_free(void *buf, size_t size)
 {
-	kmem_cache_t *cp = class_cache(size);
+	kmem_cache_t *cp = kmem_alloc_cache(size);
 	if (cp != NULL) {
 		kmem_cache_free_inline(cp, buf, size);
 	} else if (size != 0) {

@@ -39,6 +39,7 @@
 #define KMF_HASH        0x00000200      /* external slabs and bufctl hash */
 #define KMF_PAGEMAP     0x00000400      /* slabs are in the page map */
 #define KMF_NULL        0x00000800      /* kmem_null_cache: allocates nothing */
+#define KMF_CLASS       0x00001000      /* one of kmem_alloc()'s classes */
 #define KMF_BUFTAG      (KMF_AUDIT | KMF_DEADBEEF | KMF_REDZONE | \
 	KMF_CONTENTS | KMF_LITE)        /* a tag follows each buffer */
 
@@ -406,5 +407,36 @@ void kmem_alloc_init(void);
  */
 #define KMEM_ALLOC_CLASSES      96
 unsigned kmem_alloc_class(size_t size, size_t *class_size);
+
+/*
+ * The class tables: a size up to KMEM_ALLOC_SMALL finds its cache at
+ * kmem_alloc_small[(size + 7) / 8], a larger one at kmem_alloc_large[] by
+ * its highest bit and the three bits below it.  Every class's buffers are
+ * aligned to the largest power of two dividing the class size, up to a
+ * page, which is what memalign() counts on.
+ */
+#define KMEM_ALLOC_SMALL        1024
+#define KMEM_ALLOC_LARGE_HB     11      /* highbit(KMEM_ALLOC_SMALL + 1) */
+extern kmem_cache_t *kmem_alloc_small[KMEM_ALLOC_SMALL / 8 + 1];
+extern kmem_cache_t *kmem_alloc_large[];
+
+/* The slot in kmem_alloc_large[] of KMEM_ALLOC_SMALL < size <= KMEM_MAXBUF. */
+static inline size_t
+kmem_alloc_large_index(size_t size)
+{
+	unsigned hb = highbit(size - 1);
+	return ((hb - KMEM_ALLOC_LARGE_HB) * 8 + ((size - 1) >> (hb - 4)) - 8);
+}
+
+/* The cache of size's class, or NULL for 0 and sizes beyond KMEM_MAXBUF. */
+static inline kmem_cache_t *
+kmem_alloc_cache(size_t size)
+{
+	if (size - 1 < KMEM_ALLOC_SMALL)
+		return (kmem_alloc_small[(size + 7) >> 3]);
+	if (size - 1 < KMEM_MAXBUF)
+		return (kmem_alloc_large[kmem_alloc_large_index(size)]);
+	return (NULL);
+}
 
 #endif /* KMEM_KMEM_IMPL_H */

@@ -38,7 +38,18 @@
 #include "lock_order.h"
 #include "report.h"
 
+/*
+ * kmem_self's two stand-ins, neither with slots, so both send every call to
+ * the slow path.  kmem_no_thread is a thread that has no thread cache yet;
+ * its first slow path makes one.  kmem_no_magazines is a thread that must
+ * not make one: it is making it now (what the C library allocates meanwhile,
+ * such as pthread_setspecific()'s second-level array when we are malloc(),
+ * must not recurse into making another), or it is exiting (a free() from a
+ * later TLS destructor must not leave a thread cache nobody retires).  Its
+ * calls go straight to the slab layer.
+ */
 static kmem_thread_cache_t kmem_no_thread;
+static kmem_thread_cache_t kmem_no_magazines;
 __thread kmem_thread_cache_t *kmem_self
     __attribute__((tls_model("initial-exec"))) = &kmem_no_thread;
 
@@ -122,15 +133,19 @@ slots_grow(kmem_thread_cache_t *tc, unsigned want)
 static kmem_thread_cache_t *
 thread_cache_create(void)
 {
+	kmem_self = &kmem_no_magazines;
 	kmem_thread_cache_t *tc = kmem_cache_alloc(kmem_thread_cache_cache,
 	    KM_NOSLEEP);
-	if (tc == NULL)
+	if (tc == NULL) {
+		kmem_self = &kmem_no_thread;
 		return (NULL);
+	}
 	*tc = (kmem_thread_cache_t){ 0 };
 	kmem_mutex_init(&tc->lock, KMEM_RANK_THREAD_CACHE);
 	if (!kmem_thread_exit_notify(tc)) {
 		kmem_mutex_destroy(&tc->lock);
 		kmem_cache_free(kmem_thread_cache_cache, tc);
+		kmem_self = &kmem_no_thread;
 		return (NULL);
 	}
 	kmem_mutex_enter(&kmem_threads_lock);
@@ -149,6 +164,8 @@ kmem_thread_slot(kmem_cache_t *cp)
 	kmem_thread_cache_t *tc = kmem_self;
 	if (cp->index < tc->nslots)
 		return (&tc->slots[cp->index]);
+	if (tc == &kmem_no_magazines)
+		return (NULL);
 	if (tc == &kmem_no_thread && (tc = thread_cache_create()) == NULL)
 		return (NULL);
 	if (!slots_grow(tc, cp->index + 1))
@@ -252,7 +269,7 @@ kmem_thread_exiting(void *arg)
 {
 	kmem_thread_cache_t *tc = arg;
 	if (kmem_self == tc)
-		kmem_self = &kmem_no_thread;
+		kmem_self = &kmem_no_magazines;
 	kmem_mutex_enter(&kmem_threads_lock);
 	thread_cache_retire(tc);
 	kmem_mutex_exit(&kmem_threads_lock);

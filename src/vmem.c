@@ -909,6 +909,18 @@ vmem_add(vmem_t *vmp, void *vaddr, size_t size, int vmflag)
 
 /* ---- inspection ---- */
 
+size_t
+vmem_alloc_size(vmem_t *vmp, const void *vaddr)
+{
+	size_t size = 0;
+	kmem_mutex_enter(&vmp->lock);
+	vmem_seg_t *vsp = vmem_hash_find(vmp, (uintptr_t)vaddr);
+	if (vsp != NULL)
+		size = vsp->end - vsp->start;
+	kmem_mutex_exit(&vmp->lock);
+	return (size);
+}
+
 int
 vmem_contains(vmem_t *vmp, void *vaddr, size_t size)
 {

@@ -143,6 +143,13 @@ vmem_seg_t **vmem_hash_slot(vmem_t *vmp, uintptr_t addr);
 void vmem_hash_unlink(vmem_t *vmp, vmem_seg_t **slot);
 /* Look up without touching the statistics (for vmem_verify). */
 vmem_seg_t *vmem_hash_find(const vmem_t *vmp, uintptr_t addr);
+
+/*
+ * The size of the allocated segment that starts at vaddr, or 0 if no
+ * allocated segment starts there (vmem.c).  For callers that free without
+ * knowing the size, such as free() of a large buffer.
+ */
+size_t vmem_alloc_size(vmem_t *vmp, const void *vaddr);
 size_t vmem_hash_longest_chain(const vmem_t *vmp);
 
 #endif /* KMEM_VMEM_IMPL_H */
