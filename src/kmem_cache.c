@@ -524,6 +524,26 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 }
 
 void
+kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
+    const void *buf)
+{
+	const kmem_cache_t *cp = sp->cache;
+	if ((uintptr_t)buf < sp->first || (uintptr_t)buf - sp->first >=
+	    (uintptr_t)sp->chunks * cp->chunksize) {
+		kmem_report("%s: not a buffer: the address is in a slab of cache "
+		    "\"%s\" but outside its buffers (colour slack, slab header "
+		    "or tail)", where, cp->name);
+	} else {
+		uintptr_t off = (uintptr_t)buf - sp->first;
+		kmem_report("%s: not the start of a buffer: %zu bytes into the "
+		    "buffer at %p of cache \"%s\"", where,
+		    (size_t)(off % cp->chunksize),
+		    (void *)(sp->first + off / cp->chunksize * cp->chunksize),
+		    cp->name);
+	}
+}
+
+void
 kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	char where[64];
@@ -546,17 +566,16 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 			kmem_report("%s: wrong size: the buffer was allocated "
 			    "from cache \"%s\" (buffers of %zu bytes)", where,
 			    sp->cache->name, sp->cache->bufsize);
-	} else if ((uintptr_t)buf < sp->first || (uintptr_t)buf - sp->first >=
-	    (uintptr_t)sp->chunks * cp->chunksize) {
-		kmem_report("%s: not a buffer: the address is in a slab of the "
-		    "cache but outside its buffers (colour slack, slab header "
-		    "or tail)", where);
 	} else {
-		uintptr_t off = (uintptr_t)buf - sp->first;
-		kmem_report("%s: not the start of a buffer: %zu bytes into the "
-		    "buffer at %p", where, (size_t)(off % cp->chunksize),
-		    (void *)(sp->first + off / cp->chunksize * cp->chunksize));
+		kmem_report_not_buffer_start(where, sp, buf);
 	}
+}
+
+void
+kmem_double_free(kmem_cache_t *cp, void *buf)
+{
+	kmem_report("double free of %p: it is the buffer last freed to cache "
+	    "\"%s\"", buf, cp->name);
 }
 
 void

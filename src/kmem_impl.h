@@ -332,13 +332,10 @@ kmem_pagemap_find(uintptr_t addr)
 
 /* ---- the fast paths (kmem_cache.c), shared with kmem_alloc.c ---- */
 
-/* Is buf the start of one of cp's buffers?  For KMF_PAGEMAP caches. */
+/* Is buf the start of one of the buffers of sp, a slab of cp? */
 static inline bool
-kmem_cache_owns(const kmem_cache_t *cp, const void *buf)
+kmem_slab_holds(const kmem_cache_t *cp, const kmem_slab_t *sp, const void *buf)
 {
-	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
-	if (sp == NULL || sp->cache != cp)
-		return (false);
 	uint64_t off = (uintptr_t)buf - sp->first;
 	uint64_t q = off * cp->chunk_inverse;
 	unsigned k = cp->chunk_shift;
@@ -346,11 +343,25 @@ kmem_cache_owns(const kmem_cache_t *cp, const void *buf)
 	    ((q >> k) | (q << ((64 - k) & 63))) <= cp->chunk_limit);
 }
 
+/* Is buf the start of one of cp's buffers?  For KMF_PAGEMAP caches. */
+static inline bool
+kmem_cache_owns(const kmem_cache_t *cp, const void *buf)
+{
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
+	return (sp != NULL && sp->cache == cp && kmem_slab_holds(cp, sp, buf));
+}
+
 void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag);
 void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
 /* Report buf, freed to cp; kmem_free_size is the size kmem_free() got,
  * or SIZE_MAX for kmem_cache_free(). */
 void kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
+/* Report buf, freed to cp a second time in a row (kmem_cache.c). */
+void kmem_double_free(kmem_cache_t *cp, void *buf);
+/* Report buf, in slab sp but not the start of a buffer; where names the
+ * call, e.g. "free(0x...)". */
+void kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
+    const void *buf);
 
 static inline void *
 kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag)
@@ -370,18 +381,23 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag)
 	return (kmem_cache_alloc_slow(cp, kmflag));
 }
 
+/*
+ * Free buf, known to be one of cp's buffers, to the thread's magazine.  A
+ * buffer equal to the one freed last is a double free, and cheap to see.
+ */
 static inline void
-kmem_cache_free_inline(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+kmem_cache_free_owned(kmem_cache_t *cp, void *buf)
 {
-	if ((cp->flags & KMF_PAGEMAP) && !kmem_cache_owns(cp, buf)) {
-		kmem_bad_free(cp, buf, kmem_free_size);
-		return;
-	}
 	kmem_thread_cache_t *tc = kmem_self;
 	if (__builtin_expect(cp->index < tc->nslots, 1)) {
 		kmem_cpu_cache_t *cc = &tc->slots[cp->index];
 		int rounds = cc->rounds;
 		if (__builtin_expect((unsigned)rounds < (unsigned)cc->magsize, 1)) {
+			if (__builtin_expect(rounds > 0 &&
+			    cc->loaded->rounds[rounds - 1] == buf, 0)) {
+				kmem_double_free(cp, buf);
+				return;
+			}
 			cc->loaded->rounds[rounds] = buf;
 			__atomic_store_n(&cc->rounds, rounds + 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->free, cc->free + 1, __ATOMIC_RELAXED);
@@ -389,6 +405,16 @@ kmem_cache_free_inline(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		}
 	}
 	kmem_cache_free_slow(cp, buf);
+}
+
+static inline void
+kmem_cache_free_inline(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+{
+	if ((cp->flags & KMF_PAGEMAP) && !kmem_cache_owns(cp, buf)) {
+		kmem_bad_free(cp, buf, kmem_free_size);
+		return;
+	}
+	kmem_cache_free_owned(cp, buf);
 }
 
 /* ---- kmem_update.c ---- */
