@@ -1,0 +1,316 @@
+/*
+ * The malloc family on kmem: kmem_malloc(), kmem_malloc_free() and the
+ * rest of include/kmem/malloc.h.  libkmem_malloc.so gives them the C
+ * library's names (malloc_shim.c).
+ *
+ * Small requests, up to KMEM_MAXBUF, are rounded up to a multiple of 16 and
+ * served by kmem_alloc()'s class caches: every class that is a multiple of
+ * 16 keeps its buffers 16-aligned (kmem_alloc.c), and a buffer never carries
+ * a header.  Larger requests are whole pages from the kmem_oversize arena.
+ * An aligned request for at most a page of alignment picks the class of
+ * its size rounded up to the alignment: that class's buffers are aligned
+ * at least that much (the class size is a multiple of the alignment, and
+ * classes are aligned to the largest power of two dividing their size).
+ * Anything else aligned is a large buffer from vmem_xalloc().
+ *
+ * free() is told no size, so it asks where the pointer lives:
+ * - the page map knows every slab of the class caches; its cache must be
+ *   one of kmem_alloc()'s (KMF_CLASS) and the pointer the start of one of
+ *   its buffers, then the buffer goes to the thread's magazine as a
+ *   kmem_free() would;
+ * - an address with no slab must be the start of a large buffer, whose
+ *   size vmem's hash knows;
+ * - anything else -- a pointer into another cache, an interior pointer, a
+ *   pointer that was never returned or a large buffer freed already -- is
+ *   reported (and the default report handler aborts), and nothing changes.
+ *   A small buffer freed twice in a row is caught by the magazine layer.
+ *
+ * Failures set errno to ENOMEM (EINVAL for a bad alignment) and return
+ * NULL, never waiting for memory: every allocation here is KM_NOSLEEP.
+ *
+ * realloc() keeps the buffer when the new size still fits and uses at least
+ * half of it; otherwise it moves.  A large buffer that grows is given room
+ * to the next eighth of its power of two, so a buffer grown by small
+ * appends moves a logarithmic number of times, as small classes do.
+ */
+#include "kmem_impl.h"
+
+#include <kmem/malloc.h>
+
+#include "format.h"
+#include "report.h"
+#include "vmem_impl.h"
+
+#include <errno.h>
+
+#define MALLOC_ALIGN    16
+
+/* ---- large buffers: whole pages from kmem_oversize ---- */
+
+static void *
+large_alloc(size_t size, size_t align)
+{
+	size_t page = kmem_pagesize();
+	if (size > SIZE_MAX - page) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	size = p2_roundup(size, page);
+	kmem_init();
+	void *buf = align <= page ?
+	    vmem_alloc(kmem_oversize, size, VM_NOSLEEP) :
+	    vmem_xalloc(kmem_oversize, size, align, 0, 0, NULL, NULL,
+	    VM_NOSLEEP);
+	if (buf == NULL)
+		errno = ENOMEM;
+	return (buf);
+}
+
+/*
+ * The size of the large buffer at ptr, or 0 after reporting that ptr is not
+ * one; caller names the call for the report.
+ */
+static size_t
+large_size(const void *ptr, const char *caller)
+{
+	size_t size = 0;
+	if (((uintptr_t)ptr & (kmem_pagesize() - 1)) == 0 &&
+	    kmem_oversize != NULL)
+		size = vmem_alloc_size(kmem_oversize, ptr);
+	if (size == 0)
+		kmem_report("%s(%p): not a pointer malloc returned, or one "
+		    "already freed", caller, ptr);
+	return (size);
+}
+
+/* ---- finding a pointer's owner ---- */
+
+/*
+ * The class cache that holds ptr at the start of one of its buffers; NULL
+ * after reporting a pointer into a slab that is not one (caller names the
+ * call); NULL without a report when ptr is in no slab.
+ */
+static kmem_cache_t *
+class_of(const void *ptr, const kmem_slab_t *sp, const char *caller)
+{
+	kmem_cache_t *cp = sp->cache;
+	char where[64];
+	if ((cp->flags & KMF_CLASS) && kmem_slab_holds(cp, sp, ptr))
+		return (cp);
+	kmem_snprintf(where, sizeof (where), "%s(%p)", caller, ptr);
+	if (!(cp->flags & KMF_CLASS))
+		kmem_report("%s: the buffer belongs to cache \"%s\", not to "
+		    "malloc", where, cp->name);
+	else
+		kmem_report_not_buffer_start(where, sp, ptr);
+	return (NULL);
+}
+
+/* The usable size of ptr, not NULL; 0 after a report when it is not ours. */
+static size_t
+usable_size(const void *ptr, const char *caller)
+{
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)ptr);
+	if (sp != NULL) {
+		kmem_cache_t *cp = class_of(ptr, sp, caller);
+		return (cp != NULL ? cp->bufsize : 0);
+	}
+	return (large_size(ptr, caller));
+}
+
+/* ---- the family ---- */
+
+static void *
+malloc_slow(size_t size)
+{
+	if (size > KMEM_MAXBUF)
+		return (large_alloc(size, 0));
+	if (size == 0)
+		size = 1;
+	kmem_init();    /* the class tables held kmem_null_cache until now */
+	void *buf = kmem_cache_alloc(kmem_alloc_cache(p2_roundup(size,
+	    MALLOC_ALIGN)), KM_NOSLEEP);
+	if (buf == NULL)
+		errno = ENOMEM;
+	return (buf);
+}
+
+void *
+kmem_malloc(size_t size)
+{
+	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
+	if (__builtin_expect(cp != NULL, 1)) {
+		void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP);
+		if (__builtin_expect(buf != NULL, 1))
+			return (buf);
+	}
+	return (malloc_slow(size));
+}
+
+static void
+free_slow(void *ptr)
+{
+	if (ptr == NULL)
+		return;
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)ptr);
+	if (sp != NULL) {
+		kmem_cache_t *cp = class_of(ptr, sp, "free");
+		if (cp != NULL)
+			kmem_cache_free_owned(cp, ptr);
+		return;
+	}
+	size_t size = large_size(ptr, "free");
+	if (size != 0)
+		vmem_free(kmem_oversize, ptr, size);
+}
+
+void
+kmem_malloc_free(void *ptr)
+{
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)ptr);
+	if (__builtin_expect(sp != NULL, 1)) {
+		kmem_cache_t *cp = sp->cache;
+		if (__builtin_expect((cp->flags & KMF_CLASS) &&
+		    kmem_slab_holds(cp, sp, ptr), 1)) {
+			kmem_cache_free_owned(cp, ptr);
+			return;
+		}
+	}
+	free_slow(ptr);
+}
+
+void *
+kmem_calloc(size_t nmemb, size_t size)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(nmemb, size, &bytes)) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	void *buf = kmem_malloc(bytes);
+	if (buf != NULL)
+		__builtin_memset(buf, 0, bytes);
+	return (buf);
+}
+
+/* The size a large buffer grows to: up to the next eighth of its power of two. */
+static size_t
+large_growth(size_t size)
+{
+	size_t eighth = (size_t)1 << (highbit(size - 1) - 4);
+	return (size <= SIZE_MAX - eighth ? p2_roundup(size, eighth) : size);
+}
+
+void *
+kmem_realloc(void *ptr, size_t size)
+{
+	if (ptr == NULL)
+		return (kmem_malloc(size));
+	if (size == 0) {
+		kmem_malloc_free(ptr);
+		return (NULL);
+	}
+	size_t old = usable_size(ptr, "realloc");
+	if (old == 0) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	if (size <= old && size > old / 2)
+		return (ptr);
+	void *buf = kmem_malloc(size > old && size > KMEM_MAXBUF ?
+	    large_growth(size) : size);
+	if (buf == NULL)
+		return (NULL);
+	__builtin_memcpy(buf, ptr, size < old ? size : old);
+	kmem_malloc_free(ptr);
+	return (buf);
+}
+
+void *
+kmem_reallocarray(void *ptr, size_t nmemb, size_t size)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(nmemb, size, &bytes)) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	return (kmem_realloc(ptr, bytes));
+}
+
+/* An allocation aligned to align, a power of two. */
+static void *
+aligned(size_t align, size_t size)
+{
+	if (align <= MALLOC_ALIGN)
+		return (kmem_malloc(size));
+	if (size == 0)
+		size = 1;
+	if (align <= kmem_pagesize() && size <= KMEM_MAXBUF) {
+		size_t rounded = p2_roundup(size, align);
+		if (rounded <= KMEM_MAXBUF)
+			return (kmem_malloc(rounded));
+	}
+	return (large_alloc(size, align));
+}
+
+void *
+kmem_memalign(size_t align, size_t size)
+{
+	/* glibc rounds an alignment that is not a power of two up to one. */
+	if (!is_p2(align)) {
+		if (align > SIZE_MAX / 2 + 1) {
+			errno = EINVAL;
+			return (NULL);
+		}
+		align = (size_t)1 << highbit(align);
+	}
+	return (aligned(align, size));
+}
+
+int
+kmem_posix_memalign(void **ptrp, size_t align, size_t size)
+{
+	if (!is_p2(align) || align < sizeof (void *))
+		return (EINVAL);
+	int saved = errno;
+	void *buf = aligned(align, size);
+	if (buf == NULL) {
+		errno = saved;
+		return (ENOMEM);
+	}
+	*ptrp = buf;
+	return (0);
+}
+
+void *
+kmem_aligned_alloc(size_t align, size_t size)
+{
+	if (!is_p2(align)) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	return (aligned(align, size));
+}
+
+void *
+kmem_valloc(size_t size)
+{
+	return (aligned(kmem_pagesize(), size));
+}
+
+void *
+kmem_pvalloc(size_t size)
+{
+	size_t page = kmem_pagesize();
+	if (size > SIZE_MAX - page) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	return (aligned(page, size != 0 ? p2_roundup(size, page) : page));
+}
+
+size_t
+kmem_malloc_usable_size(void *ptr)
+{
+	return (ptr != NULL ? usable_size(ptr, "malloc_usable_size") : 0);
+}

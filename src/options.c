@@ -1,0 +1,257 @@
+/*
+ * Options: "name[=value],..." strings, as KMEM_OPTIONS carries them to
+ * libkmem_malloc.so and kmrun passes them on (include/kmem/malloc.h lists
+ * them), and the statistics printed at exit.
+ *
+ * kmem_options_set() parses the whole string into a pending set first and
+ * applies it only when every option and value is good, so a bad string
+ * changes nothing; the error names the option and says what was expected.
+ * Applying "stats" registers one atexit() handler (once), which prints the
+ * kmem cache table and the vmem arena table to standard error or to the
+ * stats file.  A relative stats file is made absolute when the option is
+ * set, so a program that changes directory still writes where it was asked.
+ *
+ * The options are set before threads exist (from a constructor or early in
+ * main), so their state takes no lock; the exit handler only reads it.
+ */
+#include <kmem/kmem.h>
+#include <kmem/malloc.h>
+
+#include "format.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct options {
+	bool stats;
+	char stats_file[PATH_MAX];      /* "" for standard error */
+	uint64_t reap_interval_ns;      /* 0: leave as it is */
+	int reap_thread;                /* -1: leave as it is */
+} options_t;
+
+static options_t applied = { .reap_thread = -1 };
+static bool exit_handler_registered;
+
+/* ---- values ---- */
+
+static bool
+parse_bool(const char *value, int *out)
+{
+	if (value == NULL || strcmp(value, "1") == 0 ||
+	    strcmp(value, "yes") == 0 || strcmp(value, "true") == 0) {
+		*out = 1;
+		return (true);
+	}
+	if (strcmp(value, "0") == 0 || strcmp(value, "no") == 0 ||
+	    strcmp(value, "false") == 0) {
+		*out = 0;
+		return (true);
+	}
+	return (false);
+}
+
+/* A duration: a positive number followed by ns, us, ms or s (s if none). */
+static bool
+parse_duration(const char *value, uint64_t *out)
+{
+	static const struct { const char *suffix; uint64_t ns; } units[] = {
+		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 },
+		{ "s", 1000000000 }, { "", 1000000000 },
+	};
+	if (value == NULL || *value < '0' || *value > '9')
+		return (false);
+	char *end;
+	unsigned long long n = strtoull(value, &end, 10);
+	for (size_t i = 0; i < sizeof (units) / sizeof (units[0]); i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			if (n == 0 || n > UINT64_MAX / units[i].ns)
+				return (false);
+			*out = n * units[i].ns;
+			return (true);
+		}
+	}
+	return (false);
+}
+
+static bool
+parse_path(const char *value, char *out, size_t size)
+{
+	if (value == NULL || *value == '\0')
+		return (false);
+	size_t len = 0;
+	if (value[0] != '/') {
+		if (getcwd(out, size) == NULL)
+			return (false);
+		len = strlen(out);
+		if (len + 1 >= size)
+			return (false);
+		out[len++] = '/';
+	}
+	if (len + strlen(value) >= size)
+		return (false);
+	strcpy(out + len, value);
+	return (true);
+}
+
+/* ---- the table of options ---- */
+
+/* Parse one option's value into *o; false if the value is bad. */
+typedef bool option_parser_t(const char *value, options_t *o);
+
+static bool
+opt_stats(const char *value, options_t *o)
+{
+	int on;
+	if (!parse_bool(value, &on))
+		return (false);
+	o->stats = on;
+	return (true);
+}
+
+static bool
+opt_stats_file(const char *value, options_t *o)
+{
+	o->stats = true;
+	return (parse_path(value, o->stats_file, sizeof (o->stats_file)));
+}
+
+static bool
+opt_reap_interval(const char *value, options_t *o)
+{
+	return (parse_duration(value, &o->reap_interval_ns));
+}
+
+static bool
+opt_reap_thread(const char *value, options_t *o)
+{
+	return (parse_bool(value, &o->reap_thread));
+}
+
+static const struct option_spec {
+	const char *name;
+	const char *expects;            /* for the error message */
+	option_parser_t *parse;
+} option_specs[] = {
+	{ "stats", "nothing, or 0 or 1", opt_stats },
+	{ "stats_file", "a file name", opt_stats_file },
+	{ "reap_interval", "a time such as 500ms or 15s", opt_reap_interval },
+	{ "reap_thread", "nothing, or 0 or 1", opt_reap_thread },
+};
+
+static const struct option_spec *
+option_lookup(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof (option_specs) / sizeof (option_specs[0]);
+	    i++) {
+		if (strlen(option_specs[i].name) == len &&
+		    strncmp(option_specs[i].name, name, len) == 0)
+			return (&option_specs[i]);
+	}
+	return (NULL);
+}
+
+/* ---- statistics at exit ---- */
+
+static void
+emit_line(void *arg, const char *line)
+{
+	int fd = *(int *)arg;
+	size_t len = strlen(line);
+	while (len > 0) {
+		ssize_t n = write(fd, line, len);
+		if (n <= 0)
+			return;
+		line += n;
+		len -= (size_t)n;
+	}
+	(void) !write(fd, "\n", 1);
+}
+
+void
+kmem_stats_print(int fd)
+{
+	kmem_table(emit_line, &fd);
+	emit_line(&fd, "");
+	vmem_table(NULL, emit_line, &fd);
+}
+
+static void
+stats_at_exit(void)
+{
+	if (!applied.stats)
+		return;
+	int fd = STDERR_FILENO;
+	if (applied.stats_file[0] != '\0') {
+		fd = open(applied.stats_file, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0644);
+		if (fd < 0)
+			return;
+	}
+	kmem_stats_print(fd);
+	if (fd != STDERR_FILENO)
+		close(fd);
+}
+
+/* ---- parsing and applying ---- */
+
+static void
+apply(const options_t *o)
+{
+	applied = *o;
+	if (o->stats && !exit_handler_registered &&
+	    atexit(stats_at_exit) == 0)
+		exit_handler_registered = true;
+	if (o->reap_interval_ns != 0)
+		kmem_update_interval_set(o->reap_interval_ns);
+	if (o->reap_thread >= 0)
+		kmem_update_thread(o->reap_thread);
+}
+
+int
+kmem_options_set(const char *options, char *err, size_t errlen)
+{
+	options_t pending = applied;
+	char value[PATH_MAX];
+	const char *p = options != NULL ? options : "";
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",");
+		size_t name_len = strcspn(p, "=,");
+		const struct option_spec *spec = option_lookup(p, name_len);
+		bool has_value = name_len < len;
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		if (spec == NULL) {
+			kmem_snprintf(err, errlen, "unknown option '%.*s' "
+			    "(known: stats, stats_file, reap_interval, "
+			    "reap_thread)", (int)name_len, p);
+			return (-1);
+		}
+		size_t value_len = has_value ? len - name_len - 1 : 0;
+		if (value_len >= sizeof (value)) {
+			kmem_snprintf(err, errlen, "option '%s': value too long",
+			    spec->name);
+			return (-1);
+		}
+		memcpy(value, p + name_len + 1, value_len);
+		value[value_len] = '\0';
+		if (!spec->parse(has_value ? value : NULL, &pending)) {
+			kmem_snprintf(err, errlen, "option '%s': bad value "
+			    "'%s' (expected %s)", spec->name,
+			    has_value ? value : "", spec->expects);
+			return (-1);
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	apply(&pending);
+	return (0);
+}

@@ -1,0 +1,273 @@
+/*
+ * The malloc family (include/kmem/malloc.h) called directly, in-process:
+ * glibc's documented behaviour for every function, alignment and usable
+ * size for every small size, the large path, and the reports for pointers
+ * that are not malloc's.  The same functions under their C library names
+ * are tested by malloc_preload_test.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <kmem/kmem.h>
+#include <kmem/malloc.h>
+
+#include "check.h"
+
+#define PAGE    ((size_t)sysconf(_SC_PAGESIZE))
+
+static bool
+all_bytes(const void *buf, int byte, size_t n)
+{
+	const unsigned char *p = buf;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (unsigned char)byte)
+			return (false);
+	return (true);
+}
+
+/* Every size up to beyond kmem's largest class: aligned, usable, writable. */
+static void
+test_sizes(void)
+{
+	for (size_t size = 0; size <= 300 * 1024; size += size < 4096 ? 1 :
+	    size < 140 * 1024 ? 997 : 8191) {
+		char *p = kmem_malloc(size);
+		CHECK(p != NULL);
+		CHECK_EQ((uintptr_t)p % 16, 0);
+		size_t usable = kmem_malloc_usable_size(p);
+		CHECK(usable >= size);
+		CHECK(usable >= 16);
+		/* a class never gives more than an eighth (or 16 bytes) more */
+		CHECK(usable <= size + size / 8 + 16 || usable <= size + PAGE);
+		__builtin_memset(p, 0xa5, usable);
+		kmem_malloc_free(p);
+	}
+	CHECK_EQ(kmem_malloc_usable_size(NULL), 0);
+	kmem_malloc_free(NULL);
+}
+
+/* Distinct live buffers never overlap, and keep what was written. */
+static void
+test_no_overlap(void)
+{
+	enum { N = 2000 };
+	static unsigned char *bufs[N];
+	static size_t sizes[N];
+	uint64_t rng = 1;
+	for (int i = 0; i < N; i++) {
+		sizes[i] = check_random(&rng) % (i % 10 == 0 ? 300000 : 2000);
+		bufs[i] = kmem_malloc(sizes[i]);
+		CHECK(bufs[i] != NULL);
+		__builtin_memset(bufs[i], i & 0xff, sizes[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		CHECK(all_bytes(bufs[i], i & 0xff, sizes[i]));
+		kmem_malloc_free(bufs[i]);
+	}
+}
+
+static void
+test_calloc(void)
+{
+	for (size_t n = 1; n < 70000; n = n * 3 + 1) {
+		unsigned char *p = kmem_malloc(n * 4);
+		__builtin_memset(p, 0xff, n * 4);
+		kmem_malloc_free(p);
+		p = kmem_calloc(n, 4);
+		CHECK(p != NULL);
+		CHECK(all_bytes(p, 0, n * 4));
+		kmem_malloc_free(p);
+	}
+	errno = 0;
+	CHECK(kmem_calloc(SIZE_MAX / 2, 3) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	void *p = kmem_calloc(0, 10);
+	CHECK(p != NULL);
+	kmem_malloc_free(p);
+}
+
+static void
+test_realloc(void)
+{
+	/* NULL is malloc; 0 frees and returns NULL */
+	char *p = kmem_realloc(NULL, 10);
+	CHECK(p != NULL);
+	CHECK(kmem_realloc(p, 0) == NULL);
+
+	/* growth keeps the contents, through small and large sizes */
+	p = NULL;
+	size_t len = 0;
+	for (size_t size = 1; size < 2 * 1024 * 1024; size += size / 3 + 1) {
+		p = kmem_realloc(p, size);
+		CHECK(p != NULL);
+		for (size_t i = 0; i < len; i++)
+			CHECK_EQ((unsigned char)p[i], (unsigned char)(i * 7));
+		for (size_t i = len; i < size; i++)
+			p[i] = (char)(i * 7);
+		len = size;
+	}
+	/* shrinking a little stays in place; a lot moves, contents kept */
+	size_t usable = kmem_malloc_usable_size(p);
+	CHECK(kmem_realloc(p, usable - 1) == p);
+	char *q = kmem_realloc(p, 100);
+	CHECK(q != NULL);
+	for (size_t i = 0; i < 100; i++)
+		CHECK_EQ((unsigned char)q[i], (unsigned char)(i * 7));
+	CHECK(kmem_malloc_usable_size(q) < 200);
+
+	/* failure leaves the old buffer alone */
+	errno = 0;
+	CHECK(kmem_realloc(q, SIZE_MAX - 10) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	CHECK_EQ((unsigned char)q[99], (unsigned char)(99 * 7));
+
+	errno = 0;
+	CHECK(kmem_reallocarray(q, SIZE_MAX / 4, 8) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	q = kmem_reallocarray(q, 50, 4);
+	CHECK(q != NULL);
+	CHECK_EQ((unsigned char)q[99], (unsigned char)(99 * 7));
+	kmem_malloc_free(q);
+}
+
+static void
+test_aligned(void)
+{
+	for (size_t align = 1; align <= 4 * 1024 * 1024; align *= 2) {
+		for (size_t size = 0; size < 200000; size = size * 2 + 1) {
+			void *p = kmem_memalign(align, size);
+			CHECK(p != NULL);
+			CHECK_EQ((uintptr_t)p % align, 0);
+			CHECK_EQ((uintptr_t)p % 16, 0);
+			CHECK(kmem_malloc_usable_size(p) >= size);
+			__builtin_memset(p, 1, size);
+			kmem_malloc_free(p);
+
+			void *q = NULL;
+			if (align >= sizeof (void *)) {
+				CHECK_EQ(kmem_posix_memalign(&q, align, size), 0);
+				CHECK_EQ((uintptr_t)q % align, 0);
+				kmem_malloc_free(q);
+			}
+			q = kmem_aligned_alloc(align, size);
+			CHECK(q != NULL);
+			CHECK_EQ((uintptr_t)q % align, 0);
+			kmem_malloc_free(q);
+		}
+	}
+	/* memalign rounds a non-power-of-two alignment up, as glibc does */
+	void *p = kmem_memalign(48, 10);
+	CHECK(p != NULL);
+	CHECK_EQ((uintptr_t)p % 64, 0);
+	kmem_malloc_free(p);
+
+	void *q = (void *)1;
+	CHECK_EQ(kmem_posix_memalign(&q, 24, 10), EINVAL);
+	CHECK_EQ(kmem_posix_memalign(&q, 4, 10), EINVAL);
+	CHECK(q == (void *)1);
+	CHECK_EQ(kmem_posix_memalign(&q, 64, SIZE_MAX - 100), ENOMEM);
+	CHECK(q == (void *)1);
+	errno = 0;
+	CHECK(kmem_aligned_alloc(48, 10) == NULL);
+	CHECK_EQ(errno, EINVAL);
+	errno = 0;
+	CHECK(kmem_memalign(SIZE_MAX, 10) == NULL);
+	CHECK_EQ(errno, EINVAL);
+
+	p = kmem_valloc(100);
+	CHECK_EQ((uintptr_t)p % PAGE, 0);
+	kmem_malloc_free(p);
+	p = kmem_pvalloc(0);
+	CHECK_EQ((uintptr_t)p % PAGE, 0);
+	CHECK(kmem_malloc_usable_size(p) >= PAGE);
+	kmem_malloc_free(p);
+	p = kmem_pvalloc(PAGE + 1);
+	CHECK(kmem_malloc_usable_size(p) >= 2 * PAGE);
+	kmem_malloc_free(p);
+}
+
+static void
+test_enomem(void)
+{
+	errno = 0;
+	CHECK(kmem_malloc(SIZE_MAX) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	errno = 0;
+	CHECK(kmem_malloc((size_t)1 << 62) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	errno = 0;
+	CHECK(kmem_valloc(SIZE_MAX - 5) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	errno = 0;
+	CHECK(kmem_pvalloc(SIZE_MAX - 5) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+}
+
+/* Pointers that are not malloc's are reported, and nothing changes. */
+static void
+test_bad_pointers(void)
+{
+	check_catch_reports();
+	int on_stack;
+	CHECK_REPORT(kmem_malloc_free(&on_stack), "not a pointer malloc returned");
+
+	char *small = kmem_malloc(100);
+	CHECK_REPORT(kmem_malloc_free(small + 8), "not the start of a buffer");
+	CHECK_REPORT(kmem_malloc_free(small + 1), "not the start of a buffer");
+	CHECK_REPORT((void)kmem_realloc(small + 16, 200),
+	    "not the start of a buffer");
+	CHECK_REPORT((void)kmem_malloc_usable_size(small + 16),
+	    "not the start of a buffer");
+
+	/* freed twice in a row: the magazine sees it */
+	CHECK_NO_REPORT(kmem_malloc_free(small));
+	CHECK_REPORT(kmem_malloc_free(small), "double free");
+
+	char *large = kmem_malloc(1024 * 1024);
+	CHECK_REPORT(kmem_malloc_free(large + PAGE), "not a pointer malloc");
+	CHECK_REPORT(kmem_malloc_free(large + 16), "not a pointer malloc");
+	CHECK_NO_REPORT(kmem_malloc_free(large));
+	CHECK_REPORT(kmem_malloc_free(large), "already freed");
+
+	/* a buffer of another cache is not malloc's */
+	kmem_cache_t *cp = kmem_cache_create("not_malloc", 64, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	void *obj = kmem_cache_alloc(cp, KM_SLEEP);
+	CHECK_REPORT(kmem_malloc_free(obj), "belongs to cache \"not_malloc\"");
+	kmem_cache_free(cp, obj);
+	kmem_cache_destroy(cp);
+
+	kmem_report_handler_set(NULL, NULL, NULL);
+}
+
+static void
+abort_on_double_free(void)
+{
+	void *p = kmem_malloc(40);
+	kmem_malloc_free(p);
+	kmem_malloc_free(p);
+}
+
+static void
+abort_on_stranger(void)
+{
+	static char not_heap[64];
+	kmem_malloc_free(not_heap + 16);
+}
+
+int
+main(void)
+{
+	test_sizes();
+	test_no_overlap();
+	test_calloc();
+	test_realloc();
+	test_aligned();
+	test_enomem();
+	test_bad_pointers();
+	check_child_aborts(abort_on_double_free, "double free");
+	check_child_aborts(abort_on_stranger, "not a pointer malloc returned");
+	printf("malloc_api_test: ok\n");
+	return (0);
+}
