@@ -1,0 +1,1 @@
+#include <kmem/umem.h>
