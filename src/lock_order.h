@@ -21,6 +21,7 @@ enum kmem_lock_rank {
 	KMEM_RANK_VMEM_ARENA = 20,      /* one arena's segments and counters */
 	KMEM_RANK_VMEM_SEGPOOL = 30,    /* the global pool of segment structures */
 	KMEM_RANK_CLASSIC = 40,         /* one classic allocator instance (a leaf) */
+	KMEM_RANK_NETBSD = 45,          /* pool(9), malloc(9): one at a time */
 	KMEM_RANK_THREADS = 50,         /* the list of thread caches */
 	KMEM_RANK_THREAD_CACHE = 55,    /* one thread's slots */
 	KMEM_RANK_DEPOT = 60,           /* one cache's depot */
