@@ -6,19 +6,27 @@
  * kmem_options_set() parses the whole string into a pending set first and
  * applies it only when every option and value is good, so a bad string
  * changes nothing; the error names the option and says what was expected.
- * Applying "stats" registers one atexit() handler (once), which prints the
- * kmem cache table and the vmem arena table to standard error or to the
- * stats file.  A relative stats file is made absolute when the option is
- * set, so a program that changes directory still writes where it was asked.
+ * Applying "stats" registers one atexit() handler (once), which prints a
+ * header naming the process, the kmem cache table and the vmem arena table
+ * to standard error or to the stats file.  The options travel in the
+ * environment, so every process a program starts prints its own tables:
+ * the header tells them apart, the file is opened for appending (one
+ * process does not overwrite another's tables) and "%p" in its name
+ * becomes the process ID (one file per process).  A relative stats file is
+ * made absolute when the option is set, so a program that changes
+ * directory still writes where it was asked; standard error is duplicated
+ * then too, since many programs close it on their way out.
  *
  * The options are set before threads exist (from a constructor or early in
  * main), so their state takes no lock; the exit handler only reads it.
  */
+#define _GNU_SOURCE             /* program_invocation_short_name */
 #include <kmem/kmem.h>
 #include <kmem/malloc.h>
 
 #include "format.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -36,6 +44,9 @@ typedef struct options {
 
 static options_t applied = { .reap_thread = -1 };
 static bool exit_handler_registered;
+/* A copy of standard error taken when "stats" is set, for programs that
+ * close theirs before they exit (coreutils do). */
+static int stats_stderr = -1;
 
 /* ---- values ---- */
 
@@ -180,20 +191,53 @@ kmem_stats_print(int fd)
 	vmem_table(NULL, emit_line, &fd);
 }
 
+/* The stats file's name with each "%p" replaced by the process ID. */
+static bool
+stats_file_name(char *out, size_t size)
+{
+	char pid[24];
+	kmem_snprintf(pid, sizeof (pid), "%ld", (long)getpid());
+	size_t len = 0;
+	for (const char *p = applied.stats_file; *p != '\0'; p++) {
+		const char *piece = p;
+		size_t n = 1;
+		if (p[0] == '%' && p[1] == 'p') {
+			piece = pid;
+			n = strlen(pid);
+			p++;
+		}
+		if (len + n >= size)
+			return (false);
+		memcpy(out + len, piece, n);
+		len += n;
+	}
+	out[len] = '\0';
+	return (true);
+}
+
 static void
 stats_at_exit(void)
 {
 	if (!applied.stats)
 		return;
-	int fd = STDERR_FILENO;
+	int fd = stats_stderr;
+	char name[PATH_MAX + 24];
 	if (applied.stats_file[0] != '\0') {
-		fd = open(applied.stats_file, O_WRONLY | O_CREAT | O_TRUNC |
-		    O_CLOEXEC, 0644);
-		if (fd < 0)
+		if (!stats_file_name(name, sizeof (name)))
 			return;
+		fd = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0644);
 	}
+	if (fd < 0)
+		return;
+	char header[96];
+	kmem_snprintf(header, sizeof (header), "libkmem statistics: "
+	    "process %ld (%s) at exit", (long)getpid(),
+	    program_invocation_short_name);
+	emit_line(&fd, header);
 	kmem_stats_print(fd);
-	if (fd != STDERR_FILENO)
+	emit_line(&fd, "");
+	if (fd != stats_stderr)
 		close(fd);
 }
 
@@ -203,6 +247,8 @@ static void
 apply(const options_t *o)
 {
 	applied = *o;
+	if (o->stats && stats_stderr < 0)
+		stats_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
 	if (o->stats && !exit_handler_registered &&
 	    atexit(stats_at_exit) == 0)
 		exit_handler_registered = true;

@@ -40,7 +40,8 @@ KMEM_API size_t kmem_malloc_usable_size(void *ptr);
  * first allocation (kmrun sets it):
  *
  *	stats                   print the cache and arena tables at exit
- *	stats_file=PATH         ... to PATH instead of standard error
+ *	stats_file=PATH         ... to PATH instead of standard error,
+ *	                        appending; "%p" in PATH becomes the process ID
  *	reap_interval=TIME      the maintenance interval (default 15s); TIME
  *	                        is a number with ns, us, ms or s
  *	reap_thread[=0|1]       run maintenance on a background thread, so
