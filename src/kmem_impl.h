@@ -237,6 +237,8 @@ extern kmem_cache_t *kmem_cache_cache;
 extern kmem_mutex_t kmem_init_lock;
 void kmem_init(void);
 vmem_t *kmem_metadata_arena(void);
+/* Give back the free spans kmem_oversize kept for reuse (update, reap). */
+void kmem_release_idle(void);
 
 /* ---- kmem_cache.c ---- */
 extern kmem_mutex_t kmem_caches_lock;

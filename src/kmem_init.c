@@ -9,7 +9,11 @@
  *	                the threads' slot arrays
  *	kmem_default    the slabs of caches created with vmp == NULL, with
  *	                quantum caches for slabs of 1 to 8 pages
- *	kmem_oversize   kmem_alloc() beyond KMEM_MAXBUF
+ *	kmem_oversize   kmem_alloc() and malloc() beyond KMEM_MAXBUF; wholly
+ *	                free spans stay mapped for reuse up to
+ *	                KMEM_OVERSIZE_RETAIN (or an eighth of what is in use,
+ *	                if more), and go back beyond that and at every update
+ *	                or reap pass
  *
  * The internal caches -- cache structures (kmem_cache, itself in static
  * storage), external slab structures, bufctls, thread caches and
@@ -45,6 +49,13 @@ kmem_mutex_t kmem_init_lock = KMEM_MUTEX_INITIALIZER(KMEM_RANK_INIT);
 static bool kmem_ready;
 
 #define INTERNAL_FLAGS  (KMC_NOHASH | KMC_NOMAGAZINE | KMC_NODEBUG)
+/*
+ * Free large-buffer memory kmem_oversize may keep between passes: a program
+ * that frees and allocates large buffers in turn then reuses pages already
+ * mapped and faulted in, rather than paying munmap, mmap and a fault per
+ * page every time (docs/malloc.md).
+ */
+#define KMEM_OVERSIZE_RETAIN    (32u << 20)
 
 static void *
 page_import(vmem_t *source, size_t size, int vmflag)
@@ -92,6 +103,7 @@ bootstrap(void)
 	kmem_metadata = kmem_arena("kmem_metadata", kmem_pages);
 	kmem_default = kmem_arena("kmem_default", kmem_pages);
 	kmem_oversize = kmem_arena("kmem_oversize", kmem_pages);
+	vmem_retain_set(kmem_oversize, KMEM_OVERSIZE_RETAIN);
 
 	kmem_cache_cache = kmem_cache_create_in(&kmem_cache_cache_storage,
 	    "kmem_cache", sizeof (kmem_cache_t), 64, NULL, NULL, NULL, NULL,
@@ -122,6 +134,13 @@ kmem_init(void)
 		__atomic_store_n(&kmem_ready, true, __ATOMIC_RELEASE);
 	}
 	kmem_mutex_exit(&kmem_init_lock);
+}
+
+void
+kmem_release_idle(void)
+{
+	if (__atomic_load_n(&kmem_ready, __ATOMIC_ACQUIRE))
+		vmem_release_idle(kmem_oversize);
 }
 
 vmem_t *

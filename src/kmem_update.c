@@ -7,7 +7,8 @@
  *   old size left by exited threads;
  * - grows its magazines if the depot lock was contended (kmem_depot.c);
  * - gives back what sat unused for a whole interval: depot magazines
- *   beyond the working set, then the empty slabs.  Memory thus drains back
+ *   beyond the working set, then the empty slabs;
+ * and then the free large-buffer spans kept for reuse go back (kmem_init.c).  Memory thus drains back
  *   to the arenas a working set at a time instead of being dropped at once
  *   (page faults are expensive: docs/kmem.md).
  *
@@ -62,6 +63,7 @@ update_pass(void)
 	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
 	    cp = cp->list_next)
 		cache_update(cp);
+	kmem_release_idle();
 	__atomic_store_n(&next_update, kmem_clock_ns() + update_interval,
 	    __ATOMIC_RELAXED);
 }
@@ -192,6 +194,7 @@ reap_pass(bool everything)
 			__atomic_fetch_add(&cp->reap, 1, __ATOMIC_RELAXED);
 		}
 	}
+	kmem_release_idle();
 }
 
 void

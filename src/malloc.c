@@ -28,10 +28,13 @@
  * Failures set errno to ENOMEM (EINVAL for a bad alignment) and return
  * NULL, never waiting for memory: every allocation here is KM_NOSLEEP.
  *
+ * Large sizes are rounded up to classes too, eighths of a power of two
+ * (large_class()), so that a freed large buffer, which kmem_pages keeps
+ * mapped for a while (kmem_init.c), fits the next request of its class.
+ *
  * realloc() keeps the buffer when the new size still fits and uses at least
- * half of it; otherwise it moves.  A large buffer that grows is given room
- * to the next eighth of its power of two, so a buffer grown by small
- * appends moves a logarithmic number of times, as small classes do.
+ * half of it; otherwise it moves to the new size's class, so a buffer grown
+ * by small appends moves a logarithmic number of times.
  */
 #include "kmem_impl.h"
 
@@ -47,18 +50,32 @@
 
 /* ---- large buffers: whole pages from kmem_oversize ---- */
 
+/*
+ * The size class of a large request: the next eighth of its power of two
+ * (and a whole number of pages).  A freed large buffer then fits every
+ * later request of its class exactly, and a buffer grown by realloc()
+ * moves once per class, a logarithmic number of times.
+ */
+static size_t
+large_class(size_t size)
+{
+	size_t step = kmem_pagesize();
+	if (size > 16 * step)
+		step = (size_t)1 << (highbit(size - 1) - 4);
+	return (size <= SIZE_MAX - step ? p2_roundup(size, step) : 0);
+}
+
 static void *
 large_alloc(size_t size, size_t align)
 {
-	size_t page = kmem_pagesize();
-	if (size > SIZE_MAX - page) {
+	size = large_class(size);
+	if (size == 0) {
 		errno = ENOMEM;
 		return (NULL);
 	}
-	size = p2_roundup(size, page);
 	kmem_init();
-	void *buf = align <= page ?
-	    vmem_alloc(kmem_oversize, size, VM_NOSLEEP) :
+	void *buf = align <= kmem_pagesize() ?
+	    vmem_alloc(kmem_oversize, size, VM_NOSLEEP | VM_BESTFIT) :
 	    vmem_xalloc(kmem_oversize, size, align, 0, 0, NULL, NULL,
 	    VM_NOSLEEP);
 	if (buf == NULL)
@@ -193,14 +210,6 @@ kmem_calloc(size_t nmemb, size_t size)
 	return (buf);
 }
 
-/* The size a large buffer grows to: up to the next eighth of its power of two. */
-static size_t
-large_growth(size_t size)
-{
-	size_t eighth = (size_t)1 << (highbit(size - 1) - 4);
-	return (size <= SIZE_MAX - eighth ? p2_roundup(size, eighth) : size);
-}
-
 void *
 kmem_realloc(void *ptr, size_t size)
 {
@@ -217,8 +226,7 @@ kmem_realloc(void *ptr, size_t size)
 	}
 	if (size <= old && size > old / 2)
 		return (ptr);
-	void *buf = kmem_malloc(size > old && size > KMEM_MAXBUF ?
-	    large_growth(size) : size);
+	void *buf = kmem_malloc(size);
 	if (buf == NULL)
 		return (NULL);
 	__builtin_memcpy(buf, ptr, size < old ? size : old);

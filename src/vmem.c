@@ -25,7 +25,9 @@
  *   bit i of freemap is set exactly when list i is non-empty.
  * - Every allocated segment is in the hash (vmem_hash.c).
  * - A span imported from the source stays only while part of it is
- *   allocated or a marker sits inside it; once wholly free it goes back.
+ *   allocated or a marker sits inside it, or while the arena's free space
+ *   is within what it may retain (below); once wholly free and beyond
+ *   that, it goes back.
  * - The counters in st match the lists.
  *
  * Policies.  Instant fit (the default) takes the first segment of the
@@ -44,6 +46,15 @@
  * the range.  A span
  * that becomes wholly free is unlinked under the lock and handed back to
  * the source after the lock is dropped.
+ *
+ * Retention.  An arena told to retain (vmem_retain_set(), internal: kmem
+ * uses it on kmem_oversize) keeps wholly free spans while its
+ * free space stays below max(retain, an eighth of what is allocated), so a
+ * program that frees and reallocates large buffers reuses mapped, already
+ * faulted memory instead of unmapping and mapping it again.
+ * vmem_release_idle() gives back every wholly free span; kmem's periodic
+ * update and kmem_reap() call it, so retained memory lasts no longer than
+ * an update interval.
  *
  * Running dry.  Before a request fails or waits, kmem is asked to give back
  * what its caches hold beyond their working sets (kmem_reap_soon()), and
@@ -218,12 +229,25 @@ vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool imported)
 	return (vsp);
 }
 
-/* Is vsp, a free segment not on a free list, a whole span to give back? */
+/* Is vsp, a free segment, the whole of a span imported from the source? */
 static bool
 vmem_span_is_free(const vmem_t *vmp, const vmem_seg_t *vsp)
 {
 	return (vmp->release != NULL && vsp->aprev->type == VMEM_SPAN &&
 	    vsp->aprev->imported && vsp->anext->type == VMEM_SPAN);
+}
+
+/* Is vsp, a free segment not on a free list, a whole span to give back now? */
+static bool
+vmem_span_to_release(const vmem_t *vmp, const vmem_seg_t *vsp)
+{
+	if (!vmem_span_is_free(vmp, vsp))
+		return (false);
+	size_t free_bytes = vmp->st.mem_total - vmp->st.mem_inuse;
+	size_t keep = vmp->retain;
+	if (keep != 0 && vmp->st.mem_inuse / 8 > keep)
+		keep = vmp->st.mem_inuse / 8;
+	return (free_bytes > keep);
 }
 
 /* Remove the span whose only segment is vsp; rel says what to give back. */
@@ -395,7 +419,7 @@ vmem_advance(vmem_t *vmp, vmem_seg_t *marker, vmem_seg_t *afterme,
 		vsp = vnext;
 	}
 
-	if (vsp != NULL && vmem_span_is_free(vmp, vsp)) {
+	if (vsp != NULL && vmem_span_to_release(vmp, vsp)) {
 		vmem_freelist_delete(vmp, vsp);
 		vmem_span_take(vmp, vsp, rel);
 	}
@@ -844,7 +868,7 @@ vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size)
 		vsp = vprev;
 	}
 
-	if (vmem_span_is_free(vmp, vsp))
+	if (vmem_span_to_release(vmp, vsp))
 		vmem_span_take(vmp, vsp, &rel);
 	else
 		vmem_freelist_insert(vmp, vsp);
@@ -865,6 +889,43 @@ void
 vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
 {
 	vmem_free_common(vmp, "vmem_xfree", vaddr, size);
+}
+
+/* ---- retention ---- */
+
+void
+vmem_retain_set(vmem_t *vmp, size_t retain)
+{
+	kmem_mutex_enter(&vmp->lock);
+	vmp->retain = retain;
+	kmem_mutex_exit(&vmp->lock);
+}
+
+size_t
+vmem_release_idle(vmem_t *vmp)
+{
+	vmem_release_t rel[16];
+	size_t released = 0;
+	unsigned n;
+	do {
+		n = 0;
+		kmem_mutex_enter(&vmp->lock);
+		for (vmem_seg_t *span = vmp->seg0.knext;
+		    span != &vmp->seg0 && n < 16; ) {
+			vmem_seg_t *vsp = span->anext;
+			span = span->knext;
+			if (vsp->type == VMEM_FREE && vmem_span_is_free(vmp, vsp)) {
+				vmem_freelist_delete(vmp, vsp);
+				vmem_span_take(vmp, vsp, &rel[n++]);
+			}
+		}
+		kmem_mutex_exit(&vmp->lock);
+		for (unsigned i = 0; i < n; i++) {
+			released += rel[i].size;
+			vmem_release_span(vmp, &rel[i]);
+		}
+	} while (n == 16);
+	return (released);
 }
 
 /* ---- spans from the caller ---- */
@@ -1224,7 +1285,8 @@ vmem_destroy(vmem_t *vmp)
 
 	/*
 	 * Taking the rotor off coalesces around it and gives back the one
-	 * wholly free imported span it could have kept.  Spans holding leaked
+	 * wholly free imported span it could have kept; then the spans kept
+	 * by retention go back.  Spans holding leaked
 	 * segments stay allocated in the source, so the source never hands
 	 * out memory someone may still be using.
 	 */
@@ -1233,6 +1295,7 @@ vmem_destroy(vmem_t *vmp)
 	vmem_advance(vmp, &vmp->rotor, NULL, &rel);
 	kmem_mutex_exit(&vmp->lock);
 	vmem_release_span(vmp, &rel);
+	vmem_release_idle(vmp);         /* and the spans it retained */
 
 	kmem_mutex_enter(&vmp->lock);
 	while (vmp->seg0.anext != &vmp->seg0)

@@ -89,6 +89,7 @@ struct vmem {
 	size_t qcache_slab;             /* the slab size of every qcache[] */
 	struct kmem_cache *qcache[VMEM_NQCACHE_MAX];
 	size_t min_import;              /* smallest span worth importing */
+	size_t retain;                  /* free bytes kept in spans (vmem.c) */
 	int cflags;
 	bool ximport;                   /* import is a vmem_ximport_t */
 	void *import;                   /* vmem_alloc_t or vmem_ximport_t */
@@ -151,5 +152,15 @@ vmem_seg_t *vmem_hash_find(const vmem_t *vmp, uintptr_t addr);
  */
 size_t vmem_alloc_size(vmem_t *vmp, const void *vaddr);
 size_t vmem_hash_longest_chain(const vmem_t *vmp);
+
+/*
+ * Retention (vmem.c): keep wholly free imported spans while the arena's
+ * free space is below max(retain, an eighth of what is allocated), rather
+ * than give them back at once; 0 (the default) keeps none.
+ * vmem_release_idle() gives back every wholly free span and returns the
+ * bytes it gave back.
+ */
+void vmem_retain_set(vmem_t *vmp, size_t retain);
+size_t vmem_release_idle(vmem_t *vmp);
 
 #endif /* KMEM_VMEM_IMPL_H */

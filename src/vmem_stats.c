@@ -155,7 +155,7 @@ verify_arena_list(verifier_t *v)
 				    "only up to %p", (void *)span->start,
 				    (void *)span->end, (void *)cursor));
 			if (span != NULL && span->imported && !span_busy &&
-			    vmp->release != NULL)
+			    vmp->release != NULL && vmp->retain == 0)
 				return (VIOLATION(v, "imported span [%p, %p) is "
 				    "wholly free but was not given back",
 				    (void *)span->start, (void *)span->end));

@@ -1,6 +1,6 @@
 /*
  * vmem's API, one behaviour at a time: each policy's choice, every
- * vmem_xalloc constraint, import and release, vmem_add, walk, size,
+ * vmem_xalloc constraint, import, release and retention, vmem_add, walk, size,
  * contains, statistics, the table, and hash growth.  The bad-input reports
  * have their own test (vmem_errors_test.c); the random model-based test
  * (vmem_model_test.c) checks the same rules over millions of operations.
@@ -12,6 +12,7 @@
 #include <kmem/vmem.h>
 
 #include "check.h"
+#include "vmem_impl.h"      /* vmem_retain_set, vmem_release_idle */
 
 #define A(x) ((void *)(uintptr_t)(x))
 #define U(p) ((uintptr_t)(p))
@@ -338,6 +339,60 @@ test_import_and_release(void)
 	vmem_destroy(parent);
 }
 
+/*
+ * Retention (vmem_retain_set, internal): wholly free imported spans stay
+ * while the free space is within the limit, go back beyond it, and all go
+ * back at vmem_release_idle() and vmem_destroy().
+ */
+static void
+test_retention(void)
+{
+	slog = (source_log_t){ 0 };
+	vmem_t *parent = vmem_create("rparent", A(0x10000000), 0x1000000,
+	    0x1000, NULL, NULL, NULL, 0, VM_SLEEP);
+	vmem_t *child = vmem_create("rchild", NULL, 0, 0x1000, logged_import,
+	    logged_release, parent, 0, VM_SLEEP);
+	vmem_retain_set(child, 0x8000);
+
+	void *a = vmem_alloc(child, 0x4000, VM_SLEEP);
+	void *b = vmem_alloc(child, 0x4000, VM_SLEEP);
+	void *c = vmem_alloc(child, 0x4000, VM_SLEEP);
+	CHECK_EQ(slog.imports, 3);
+	vmem_free(child, a, 0x4000);
+	vmem_free(child, b, 0x4000);
+	CHECK_EQ(slog.releases, 0);             /* 0x8000 free: kept */
+	CHECK_EQ(vmem_size(child, VMEM_FREE), 0x8000);
+	CHECK_EQ(vmem_verify(child), 0);
+
+	/* A kept span serves the next request without an import. */
+	void *d = vmem_alloc(child, 0x4000, VM_SLEEP);
+	CHECK_EQ(slog.imports, 3);
+	CHECK(d == a || d == b);
+
+	/* Beyond the limit a freed span goes back at once. */
+	vmem_free(child, c, 0x4000);            /* 0x8000 free: kept */
+	vmem_free(child, d, 0x4000);            /* 0xc000 free: given back */
+	CHECK_EQ(slog.releases, 1);
+	CHECK_EQ(vmem_size(child, VMEM_FREE), 0x8000);
+
+	/* vmem_release_idle() gives back every wholly free span. */
+	CHECK_EQ(vmem_release_idle(child), 0x8000);
+	CHECK_EQ(slog.releases, 3);
+	CHECK_EQ(slog.imported, 0);
+	CHECK_EQ(vmem_size(child, VMEM_ALLOC | VMEM_FREE), 0);
+	CHECK_EQ(vmem_release_idle(child), 0);
+
+	/* vmem_destroy() gives back what retention kept. */
+	a = vmem_alloc(child, 0x4000, VM_SLEEP);
+	vmem_free(child, a, 0x4000);
+	CHECK_EQ(slog.imported, 0x4000);
+	CHECK_EQ(vmem_verify(child), 0);
+	vmem_destroy(child);
+	CHECK_EQ(slog.imported, 0);
+	CHECK_EQ(vmem_size(parent, VMEM_ALLOC), 0);
+	vmem_destroy(parent);
+}
+
 static void
 test_ximport_may_grow(void)
 {
@@ -592,6 +647,7 @@ main(void)
 	test_top_of_address_space();
 	test_import_and_release();
 	test_ximport_may_grow();
+	test_retention();
 	test_no_qcache_imports_slabs();
 	test_spans_and_contains();
 	test_walk();

@@ -187,6 +187,29 @@ test_aligned(void)
 	kmem_malloc_free(p);
 }
 
+/*
+ * Large sizes are rounded up to eighths of their power of two, and a freed
+ * large buffer is kept mapped and given to the next request of its class.
+ */
+static void
+test_large_classes(void)
+{
+	void *p = kmem_malloc(1000000);         /* (2^19, 2^20]: steps of 2^16 */
+	CHECK(p != NULL);
+	CHECK_EQ(kmem_malloc_usable_size(p), 16 * 65536);
+	kmem_malloc_free(p);
+	void *q = kmem_malloc(990000);          /* the same class */
+	CHECK(q == p);
+	kmem_malloc_free(q);
+
+	p = kmem_malloc(600000);
+	CHECK_EQ(kmem_malloc_usable_size(p), 10 * 65536);
+	kmem_malloc_free(p);
+	p = kmem_malloc(131073);               /* 2^17 + 1: steps of 2^14 */
+	CHECK_EQ(kmem_malloc_usable_size(p), 131072 + 16384);
+	kmem_malloc_free(p);
+}
+
 static void
 test_enomem(void)
 {
@@ -264,6 +287,7 @@ main(void)
 	test_calloc();
 	test_realloc();
 	test_aligned();
+	test_large_classes();
 	test_enomem();
 	test_bad_pointers();
 	check_child_aborts(abort_on_double_free, "double free");
