@@ -1,6 +1,6 @@
 # The README's two commands, and a few conveniences around CMake/CTest.
 #
-#   make demo    build (Release) and run the demo
+#   make demo    build (Release) and run the demo: kmrun --stats on a workload
 #   make test    build with the tests and run them all
 #   make bench   run the benchmarks (see docs/benchmarks.md)
 #   make ci      what CI runs: the tests, then the sanitizer builds
@@ -10,8 +10,8 @@ JOBS ?= $(shell nproc)
 
 demo:
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKMEM_TESTS=OFF -DKMEM_BENCH=OFF
-	cmake --build build -j$(JOBS) --target vmem_demo
-	build/examples/vmem_demo
+	cmake --build build -j$(JOBS) --target kmrun kmem_malloc malloc_workload vmem_demo
+	build/bin/kmrun --stats -- build/bin/malloc_workload
 
 test:
 	cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
