@@ -15,7 +15,9 @@
  * Both tables start out pointing at kmem_null_cache, which allocates
  * nothing, so the first kmem_alloc() before kmem is initialised falls into
  * the slow path, initialises, and retries; the fast path has no test for
- * it.
+ * it.  Other threads may read the tables while kmem_init() fills them: a
+ * slot is published with a release store once its cache is complete, and
+ * read with an acquire load (a plain load on x86).
  *
  * kmem_free() must be given the size that was allocated (any size of the
  * same class will do).  The cache's ownership check (kmem_cache.c) turns
@@ -90,9 +92,11 @@ kmem_alloc_init(void)
 		kmem_cache_t *cp = class_create(size);
 		if (size <= KMEM_ALLOC_SMALL) {
 			while (small_filled < size / 8)
-				kmem_alloc_small[++small_filled] = cp;
+				__atomic_store_n(&kmem_alloc_small[++small_filled],
+				    cp, __ATOMIC_RELEASE);
 		} else {
-			kmem_alloc_large[kmem_alloc_large_index(size)] = cp;
+			__atomic_store_n(&kmem_alloc_large[
+			    kmem_alloc_large_index(size)], cp, __ATOMIC_RELEASE);
 		}
 		KMEM_ASSERT(kmem_alloc_cache(size) == cp);
 		if (size >= 128 && is_p2(size))

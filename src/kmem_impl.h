@@ -461,9 +461,11 @@ static inline kmem_cache_t *
 kmem_alloc_cache(size_t size)
 {
 	if (size - 1 < KMEM_ALLOC_SMALL)
-		return (kmem_alloc_small[(size + 7) >> 3]);
+		return (__atomic_load_n(&kmem_alloc_small[(size + 7) >> 3],
+		    __ATOMIC_ACQUIRE));
 	if (size - 1 < KMEM_MAXBUF)
-		return (kmem_alloc_large[kmem_alloc_large_index(size)]);
+		return (__atomic_load_n(&kmem_alloc_large[
+		    kmem_alloc_large_index(size)], __ATOMIC_ACQUIRE));
 	return (NULL);
 }
 
