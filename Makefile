@@ -2,11 +2,13 @@
 #
 #   make demo    build (Release) and run the demo: kmrun --stats on a workload
 #   make test    build with the tests and run them all
+#   make install build (Release) and install under PREFIX (/usr/local)
 #   make bench   run the benchmarks (see docs/benchmarks.md)
 #   make ci      what CI runs: the tests, then the sanitizer builds
 JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
 
-.PHONY: demo test bench ci clean
+.PHONY: demo test install bench ci clean
 
 demo:
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKMEM_TESTS=OFF -DKMEM_BENCH=OFF
@@ -17,6 +19,12 @@ test:
 	cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build build-test -j$(JOBS)
 	ctest --test-dir build-test --output-on-failure -j$(JOBS)
+
+install:
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKMEM_TESTS=OFF -DKMEM_BENCH=OFF \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build build -j$(JOBS)
+	cmake --install build
 
 bench:
 	bench/run

@@ -1,0 +1,41 @@
+#!/bin/sh
+# install_test.sh BUILD_DIR PROGRAM.c CC: install BUILD_DIR into a scratch
+# prefix; build PROGRAM.c with the installed libkmem.pc and run it; run a
+# program under the installed kmrun, which must find the installed
+# libkmem_malloc.so beside itself.
+set -u
+build=$1 program=$2 cc=$3
+fail() { echo "install_test: $*" >&2; exit 1; }
+command -v pkg-config >/dev/null || {
+	echo "install_test: pkg-config is not installed" >&2
+	[ "${CI:-}" = true ] && exit 1
+	exit 77
+}
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install "$build" --prefix "$prefix" >"$prefix.log" 2>&1 ||
+	fail "cmake --install failed: $(cat "$prefix.log")"
+rm -f "$prefix.log"
+pc=$(find "$prefix" -name libkmem.pc)
+[ -n "$pc" ] || fail "no libkmem.pc installed under $prefix"
+[ -f "$prefix/include/kmem/malloc.h" ] || fail "headers not installed"
+libdir=$(dirname "$(dirname "$pc")")
+[ -f "$libdir/libkmem_malloc.so" ] || fail "libkmem_malloc.so not installed"
+
+# --define-prefix: the prefix in libkmem.pc is the configured one; the
+# scratch prefix is found from where the file is.
+flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --define-prefix \
+	--cflags --libs libkmem) || fail "pkg-config does not know libkmem"
+"$cc" -o "$prefix/uses_libkmem" "$program" $flags ||
+	fail "cannot build a program with: $flags"
+out=$(LD_LIBRARY_PATH=$libdir "$prefix/uses_libkmem") ||
+	fail "the program built with pkg-config failed"
+[ "$out" = "linked against libkmem" ] || fail "unexpected output: $out"
+
+err=$("$prefix/bin/kmrun" --stats -- cat /dev/null 2>&1) ||
+	fail "the installed kmrun failed: $err"
+case $err in
+*"libkmem statistics: process"*) ;;
+*) fail "the installed kmrun printed no statistics: $err" ;;
+esac
+echo "install_test: ok ($libdir)"
