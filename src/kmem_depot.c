@@ -11,7 +11,10 @@
  * Magazine size.  A cache starts with the magazine size its chunk size
  * calls for (kmem_magtypes[]: small buffers, more rounds).  When the depot
  * lock was found busy more than KMEM_DEPOT_CONTENTION times since the last
- * check, the cache moves to the next larger size, up to a limit that also
+ * check, or the depot exchanged KMEM_DEPOT_TRAFFIC magazines within
+ * KMEM_DEPOT_TRAFFIC_WINDOW of the last check (a thread whose working set
+ * is bigger than two magazines trades them all the time, contended or
+ * not), the cache moves to the next larger size, up to a limit that also
  * depends on the chunk size: bigger magazines mean fewer trips to the
  * depot.  The 2001 paper checks once per update interval (15 s); we also
  * let the slow path that finds the threshold passed check at once, at most
@@ -43,6 +46,9 @@
 #define KMEM_DEPOT_CONTENTION 3
 /* The shortest time between two checks made by slow paths. */
 #define KMEM_DEPOT_RESIZE_SPACING       (10 * 1000 * 1000)      /* 10 ms */
+/* Exchanges that grow a cache's magazines if they come within the window. */
+#define KMEM_DEPOT_TRAFFIC              256
+#define KMEM_DEPOT_TRAFFIC_WINDOW       (100 * 1000 * 1000)     /* 100 ms */
 
 /*
  * Magazine sizes: rounds, the magazine's alignment, chunks above minbuf
@@ -118,6 +124,16 @@ depot_enter(kmem_cache_t *cp)
 	}
 }
 
+/* Count an exchange (depot_lock held); enough of them want a check. */
+static void
+depot_traffic(kmem_cache_t *cp)
+{
+	if (cp->depot_alloc + cp->depot_free - cp->depot_traffic_prev >=
+	    KMEM_DEPOT_TRAFFIC)
+		__atomic_store_n(&cp->depot_resize_wanted, true,
+		    __ATOMIC_RELAXED);
+}
+
 kmem_magazine_t *
 kmem_depot_alloc(kmem_cache_t *cp, kmem_maglist_t *mlp, unsigned rounds)
 {
@@ -130,6 +146,7 @@ kmem_depot_alloc(kmem_cache_t *cp, kmem_maglist_t *mlp, unsigned rounds)
 			mlp->min = mlp->total;
 		mlp->alloc++;
 		cp->depot_alloc++;
+		depot_traffic(cp);
 	}
 	kmem_mutex_exit(&cp->depot_lock);
 	return (mp);
@@ -150,6 +167,7 @@ kmem_depot_free(kmem_cache_t *cp, kmem_magazine_t *mp, unsigned count)
 		mlp->list = mp;
 		mlp->total++;
 		cp->depot_free++;
+		depot_traffic(cp);
 	}
 	kmem_mutex_exit(&cp->depot_lock);
 }
@@ -252,13 +270,19 @@ kmem_depot_purge(kmem_cache_t *cp)
 void
 kmem_depot_resize_check(kmem_cache_t *cp)
 {
+	uint64_t now = kmem_clock_ns();
 	kmem_mutex_enter(&cp->depot_lock);
 	const kmem_magtype_t *mtp = cp->magtype;
-	bool grow = mtp != NULL && cp->chunksize < mtp->maxbuf &&
-	    mtp + 1 < kmem_magtypes + NMAGTYPES &&
-	    cp->depot_contention - cp->depot_contention_prev >
-	    KMEM_DEPOT_CONTENTION;
+	uint64_t traffic = cp->depot_alloc + cp->depot_free;
+	bool busy = cp->depot_contention - cp->depot_contention_prev >
+	    KMEM_DEPOT_CONTENTION ||
+	    (traffic - cp->depot_traffic_prev >= KMEM_DEPOT_TRAFFIC &&
+	    now - cp->depot_traffic_time < KMEM_DEPOT_TRAFFIC_WINDOW);
+	bool grow = busy && mtp != NULL && cp->chunksize < mtp->maxbuf &&
+	    mtp + 1 < kmem_magtypes + NMAGTYPES;
 	cp->depot_contention_prev = cp->depot_contention;
+	cp->depot_traffic_prev = traffic;
+	cp->depot_traffic_time = now;
 	__atomic_store_n(&cp->depot_resize_wanted, false, __ATOMIC_RELAXED);
 	kmem_magazine_t *full = NULL, *empty = NULL;
 	if (grow) {

@@ -199,8 +199,10 @@ struct kmem_cache {
 	kmem_magazine_t *stale;         /* of an old size, to destroy */
 	uint64_t depot_contention;
 	uint64_t depot_contention_prev;
-	bool depot_resize_wanted;       /* contention passed the threshold */
+	bool depot_resize_wanted;       /* contention or traffic passed the threshold */
 	uint64_t depot_resize_time;     /* of the last check by a slow path */
+	uint64_t depot_traffic_prev;    /* depot_alloc + depot_free at the last check */
+	uint64_t depot_traffic_time;    /* clock time of the last check */
 	uint64_t depot_alloc;
 	uint64_t depot_free;
 

@@ -137,7 +137,8 @@ usable_size(const void *ptr, const char *caller)
 
 /* ---- the family ---- */
 
-static void *
+/* Out of line, so that kmem_malloc() stays a leaf with no stack frame. */
+static __attribute__((noinline, cold)) void *
 malloc_slow(size_t size)
 {
 	if (size > KMEM_MAXBUF)
@@ -164,7 +165,8 @@ kmem_malloc(size_t size)
 	return (malloc_slow(size));
 }
 
-static void
+/* Out of line, so that kmem_malloc_free() stays a leaf with no stack frame. */
+static __attribute__((noinline, cold)) void
 free_slow(void *ptr)
 {
 	if (ptr == NULL)

@@ -451,7 +451,9 @@ test_update_reaps_beyond_the_working_set(void)
 	counts_t c = { 0 };
 	kmem_cache_t *cp = kmem_cache_create("workingset", 64, 0,
 	    count_construct, count_destruct, NULL, &c, NULL, 0);
-	enum { N = 3000 };
+	/* Few enough exchanges with the depot that the magazines keep their
+	 * size (test_depot_traffic_grows_magazines): 100 full ones. */
+	enum { N = 1500 };
 	static void *bufs[N];
 	for (int i = 0; i < N; i++)
 		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
@@ -469,6 +471,33 @@ test_update_reaps_beyond_the_working_set(void)
 	st = stats_of(cp);
 	CHECK_EQ(st.full_magazines, 0);
 	CHECK(c.destructed >= (int)(full * (st.magazine_size)));
+	kmem_cache_destroy(cp);
+}
+
+/*
+ * A thread whose working set is bigger than its two magazines trades them
+ * with the depot all the time, contended or not: the cache's magazines
+ * grow until the batch fits.
+ */
+static void
+test_depot_traffic_grows_magazines(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("traffic", 512, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	unsigned first = stats_of(cp).magazine_size;
+	CHECK(first > 0 && first < 50);
+	enum { BATCH = 100 };
+	void *bufs[BATCH];
+	for (int round = 0; round < 100000 &&
+	    stats_of(cp).magazine_size < 50; round++) {
+		for (int i = 0; i < BATCH; i++)
+			bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+		for (int i = 0; i < BATCH; i++)
+			kmem_cache_free(cp, bufs[i]);
+	}
+	kmem_cache_stats_t st = stats_of(cp);
+	CHECK(st.magazine_size >= 50);
+	CHECK_EQ(st.depot_contention, 0);       /* one thread: traffic alone */
 	kmem_cache_destroy(cp);
 }
 
@@ -491,6 +520,7 @@ main(void)
 	test_vmem_quantum_caches();
 	test_stats_and_table();
 	test_update_reaps_beyond_the_working_set();
+	test_depot_traffic_grows_magazines();
 	printf("kmem_api_test: all passed\n");
 	return (0);
 }
