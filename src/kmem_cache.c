@@ -430,33 +430,115 @@ pace_update(void)
 		kmem_update_maybe();
 }
 
+/*
+ * Make a buffer fresh from the slab layer ready for a caller: check its
+ * debug tag, construct it.  False if it cannot be had (a failing
+ * constructor's buffer goes back to its slab).
+ */
+static bool
+slab_buffer_ready(kmem_cache_t *cp, void *buf, int kmflag)
+{
+	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_alloc(cp, buf))
+		return (false);
+	if (cp->constructor != NULL &&
+	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {
+		if (cp->flags & KMF_BUFTAG)
+			kmem_buftag_init(cp, buf);
+		kmem_slab_free(cp, buf);
+		return (false);
+	}
+	return (true);
+}
+
+/*
+ * Put n constructed buffers, fresh from the slabs, into the thread's
+ * magazines; returns how many they took.  They were never allocated, so
+ * they are not counted as frees.
+ */
+static unsigned
+thread_magazine_load(kmem_cache_t *cp, void **bufs, unsigned n)
+{
+	kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
+	unsigned done = 0;
+	if (cc == NULL)
+		return (0);
+	for (bool retried = false;; retried = true) {
+		kmem_mutex_enter(&kmem_self->lock);
+		uint64_t frees = cc->free;
+		while (done < n && magazine_free(cp, cc, bufs[done]))
+			done++;
+		__atomic_store_n(&cc->free, frees, __ATOMIC_RELAXED);
+		kmem_mutex_exit(&kmem_self->lock);
+		if (done == n || retried)
+			return (done);
+		kmem_magazine_t *emp = kmem_magazine_alloc(__atomic_load_n(
+		    &cp->magtype, __ATOMIC_ACQUIRE), KM_NOSLEEP);
+		if (emp == NULL)
+			return (done);
+		kmem_depot_free(cp, emp, 0);
+	}
+}
+
+/*
+ * The thread's magazines and the depot are empty: take a magazine's worth
+ * of buffers from the slabs at once, return one and load the others.  One
+ * trip to the slab layer instead of one per allocation, and the thread gets
+ * a run of neighbouring buffers of its own, rather than buffers interleaved
+ * with other threads' that would share their cache lines.  Only for caches
+ * without a constructor: an object is constructed when someone asks for
+ * one, never ahead.  NULL when the slabs gave nothing (the caller tries the
+ * one-buffer path).
+ */
+/* The largest magazine's rounds (143, kmem_depot.c) and one to return. */
+#define KMEM_FILL_MAX   144
+
+static void *
+magazine_fill(kmem_cache_t *cp, int kmflag)
+{
+	void *bufs[KMEM_FILL_MAX];
+	const kmem_magtype_t *mtp = __atomic_load_n(&cp->magtype,
+	    __ATOMIC_ACQUIRE);
+	unsigned want = mtp->rounds + 1;        /* one to return */
+	if (want <= 2 || cp->constructor != NULL)
+		return (NULL);
+	if (want > KMEM_FILL_MAX)
+		want = KMEM_FILL_MAX;
+	unsigned got = kmem_slab_alloc_many(cp, bufs, want, kmflag);
+	unsigned ready = 0;
+	for (unsigned i = 0; i < got; i++)
+		if (slab_buffer_ready(cp, bufs[i], kmflag))
+			bufs[ready++] = bufs[i];
+	if (ready == 0)
+		return (NULL);
+	unsigned loaded = thread_magazine_load(cp, bufs + 1, ready - 1);
+	for (unsigned i = 1 + loaded; i < ready; i++)
+		kmem_cache_free_to_slab(cp, bufs[i]);
+	return (bufs[0]);
+}
+
 void *
 kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 {
 	if (cp->flags & KMF_NULL)
 		return (NULL);
+	void *buf = NULL;
 	if (has_magazines(cp)) {
-		void *buf = thread_magazine_alloc(cp);
+		buf = thread_magazine_alloc(cp);
 		pace_update();
 		if (buf != NULL)
 			return (buf);
+		buf = magazine_fill(cp, kmflag);
 	}
 
-	void *buf = kmem_slab_alloc(cp, kmflag);
 	if (buf == NULL) {
-		/* The arena ran dry: ask every cache to give back, retry. */
-		kmem_reap_soon();
 		buf = kmem_slab_alloc(cp, kmflag);
-	}
-	if (buf != NULL && (cp->flags & KMF_BUFTAG) &&
-	    !kmem_debug_alloc(cp, buf))
-		buf = NULL;
-	if (buf != NULL && cp->constructor != NULL &&
-	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {
-		if (cp->flags & KMF_BUFTAG)
-			kmem_buftag_init(cp, buf);
-		kmem_slab_free(cp, buf);
-		buf = NULL;
+		if (buf == NULL) {
+			/* The arena ran dry: ask every cache to give back. */
+			kmem_reap_soon();
+			buf = kmem_slab_alloc(cp, kmflag);
+		}
+		if (buf != NULL && !slab_buffer_ready(cp, buf, kmflag))
+			buf = NULL;
 	}
 	if (buf == NULL) {
 		__atomic_fetch_add(&cp->alloc_fail, 1, __ATOMIC_RELAXED);

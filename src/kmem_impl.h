@@ -260,6 +260,8 @@ void kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf);
 /* ---- kmem_slab.c ---- */
 void kmem_slab_init(kmem_cache_t *cp);
 void *kmem_slab_alloc(kmem_cache_t *cp, int kmflag);
+unsigned kmem_slab_alloc_many(kmem_cache_t *cp, void **bufs, unsigned n,
+    int kmflag);
 void kmem_slab_free(kmem_cache_t *cp, void *buf);
 bool kmem_slab_accepts(kmem_cache_t *cp, void *buf);
 size_t kmem_slab_reap(kmem_cache_t *cp);

@@ -151,9 +151,15 @@ slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
 	vmem_free(cp->arena, mem, cp->slabsize);
 }
 
-void *
-kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
+/*
+ * Take up to n buffers, in slab order, into bufs; returns how many.  A new
+ * slab is made only when no slab has a free buffer and none was taken yet,
+ * so a batch never grows the cache just to be topped up.
+ */
+unsigned
+kmem_slab_alloc_many(kmem_cache_t *cp, void **bufs, unsigned n, int kmflag)
 {
+	unsigned got = 0;
 	kmem_mutex_enter(&cp->slab_lock);
 	kmem_slab_t *sp = cp->freelist;
 	if (sp == &cp->slabs) {
@@ -161,7 +167,7 @@ kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
 		kmem_mutex_exit(&cp->slab_lock);
 		sp = slab_create(cp, color, kmflag);
 		if (sp == NULL)
-			return (NULL);
+			return (0);
 		kmem_mutex_enter(&cp->slab_lock);
 		slab_link_before(&cp->slabs, sp);
 		if (cp->freelist == &cp->slabs)
@@ -170,24 +176,33 @@ kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
 		cp->buf_total += sp->chunks;
 		if (cp->buf_total > cp->buf_max)
 			cp->buf_max = cp->buf_total;
-		sp = cp->freelist;
 	}
 
-	void *buf;
-	if (cp->flags & KMF_HASH) {
-		kmem_bufctl_t *bcp = sp->head;
-		sp->head = bcp->next;
-		kmem_hash_insert(&cp->hash, bcp);
-		buf = (void *)bcp->addr;
-	} else {
-		buf = sp->head;
-		sp->head = *(void **)((uintptr_t)buf + cp->link_offset);
+	while (got < n && (sp = cp->freelist) != &cp->slabs) {
+		void *buf;
+		if (cp->flags & KMF_HASH) {
+			kmem_bufctl_t *bcp = sp->head;
+			sp->head = bcp->next;
+			kmem_hash_insert(&cp->hash, bcp);
+			buf = (void *)bcp->addr;
+		} else {
+			buf = sp->head;
+			sp->head = *(void **)((uintptr_t)buf + cp->link_offset);
+		}
+		if (++sp->refcnt == sp->chunks)
+			cp->freelist = sp->next;
+		bufs[got++] = buf;
 	}
-	if (++sp->refcnt == sp->chunks)
-		cp->freelist = sp->next;
-	cp->slab_alloc++;
+	cp->slab_alloc += got;
 	kmem_mutex_exit(&cp->slab_lock);
-	return (buf);
+	return (got);
+}
+
+void *
+kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
+{
+	void *buf;
+	return (kmem_slab_alloc_many(cp, &buf, 1, kmflag) == 1 ? buf : NULL);
 }
 
 static void

@@ -782,6 +782,55 @@ test_update_thread(void)
 	CHECK_EQ(kmem_update_thread(0), 0);
 }
 
+/* ---- a thread's run of buffers ---- */
+
+static kmem_cache_t *run_cache;
+static pthread_barrier_t run_barrier;
+
+/* Take a buffer, and stay until the other thread has taken its own (an
+ * exiting thread's magazines would go to the depot for it). */
+static void *
+take_one(void *arg)
+{
+	*(void **)arg = kmem_cache_alloc(run_cache, KM_SLEEP);
+	pthread_barrier_wait(&run_barrier);
+	return (NULL);
+}
+
+/*
+ * Threads that find their magazines and the depot empty take a magazine's
+ * worth of neighbouring buffers from the slabs at once (kmem_cache.c), so
+ * two threads' first buffers of a fresh cache are a run apart, not on one
+ * cache line; the buffers loaded ahead are neither allocations nor frees.
+ */
+static void
+test_threads_get_runs_of_their_own(void)
+{
+	run_cache = kmem_cache_create("runs", 16, 16, NULL, NULL, NULL, NULL,
+	    NULL, 0);
+	unsigned rounds = stats_of(run_cache).magazine_size;
+	CHECK(rounds >= 3);
+	void *first = NULL, *second = NULL;
+	pthread_t t1, t2;
+	CHECK_EQ(pthread_barrier_init(&run_barrier, NULL, 2), 0);
+	CHECK_EQ(pthread_create(&t1, NULL, take_one, &first), 0);
+	CHECK_EQ(pthread_create(&t2, NULL, take_one, &second), 0);
+	CHECK_EQ(pthread_join(t1, NULL), 0);
+	CHECK_EQ(pthread_join(t2, NULL), 0);
+	CHECK_EQ(pthread_barrier_destroy(&run_barrier), 0);
+	uintptr_t a = (uintptr_t)first, b = (uintptr_t)second;
+	CHECK_EQ(b > a ? b - a : a - b, (uintptr_t)16 * (rounds + 1));
+
+	kmem_cache_stats_t st = stats_of(run_cache);
+	CHECK_EQ(st.alloc, 2);
+	CHECK_EQ(st.free, 0);
+	CHECK_EQ(st.buf_inuse, 2);
+	CHECK_EQ(st.buf_constructed, 2 * rounds);       /* in the magazines */
+	kmem_cache_free(run_cache, first);
+	kmem_cache_free(run_cache, second);
+	kmem_cache_destroy(run_cache);
+}
+
 int
 main(void)
 {
@@ -794,6 +843,7 @@ main(void)
 	test_exit_holding_magazines();
 	test_destroy_after_users();
 	test_magazines_grow();
+	test_threads_get_runs_of_their_own();
 	test_update_thread();
 	check_no_reports();
 	printf("kmem_thread_test: all passed\n");
