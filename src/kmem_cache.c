@@ -392,7 +392,7 @@ thread_magazine_alloc(kmem_cache_t *cp)
 	kmem_mutex_enter(&kmem_self->lock);
 	void *buf = magazine_alloc(cp, cc);
 	kmem_mutex_exit(&kmem_self->lock);
-	kmem_depot_resize_soon(cp);
+	kmem_depot_tend(cp);
 	return (buf);
 }
 
@@ -410,7 +410,7 @@ thread_magazine_free(kmem_cache_t *cp, void *buf)
 		kmem_mutex_enter(&kmem_self->lock);
 		bool kept = magazine_free(cp, cc, buf);
 		kmem_mutex_exit(&kmem_self->lock);
-		kmem_depot_resize_soon(cp);
+		kmem_depot_tend(cp);
 		if (kept || retried)
 			return (kept);
 		kmem_magazine_t *emp = kmem_magazine_alloc(__atomic_load_n(

@@ -25,6 +25,16 @@
  * depot later (from a thread that exits) waits on the stale list for the
  * next update to destroy it.
  *
+ * A bound.  The working set below gives back what sat unused for a whole
+ * update interval (15 s by default), which is long: a program whose
+ * buffers pass through a size on their way to bigger ones (strings grown
+ * by realloc) would keep every class's whole turnover that long.  So the
+ * full list also has a ceiling of KMEM_DEPOT_FULL_MAX bytes of rounds per
+ * cache: a free that takes it past the ceiling asks for a trim, which the
+ * freeing thread's slow path does once it holds no lock (kmem_depot_tend),
+ * destroying the newest full magazines (their rounds go to the slabs, whose
+ * empty slabs go back to the arena for any cache to use).
+ *
  * Working set.  Each list remembers the fewest magazines it held during
  * the current update interval (min).  At each update that minimum becomes
  * the reap limit: magazines that sat unused for a whole interval.  The
@@ -46,6 +56,8 @@
 #define KMEM_DEPOT_CONTENTION 3
 /* The shortest time between two checks made by slow paths. */
 #define KMEM_DEPOT_RESIZE_SPACING       (10 * 1000 * 1000)      /* 10 ms */
+/* The most bytes of rounds a cache's full magazines may hold in the depot. */
+#define KMEM_DEPOT_FULL_MAX             (1u << 20)
 /* Exchanges that grow a cache's magazines if they come within the window. */
 #define KMEM_DEPOT_TRAFFIC              256
 #define KMEM_DEPOT_TRAFFIC_WINDOW       (100 * 1000 * 1000)     /* 100 ms */
@@ -124,6 +136,13 @@ depot_enter(kmem_cache_t *cp)
 	}
 }
 
+/* The bytes of rounds on the full list (depot_lock held). */
+static uint64_t
+full_bytes(const kmem_cache_t *cp)
+{
+	return (cp->full.total * cp->magtype->rounds * cp->chunksize);
+}
+
 /* Count an exchange (depot_lock held); enough of them want a check. */
 static void
 depot_traffic(kmem_cache_t *cp)
@@ -168,6 +187,9 @@ kmem_depot_free(kmem_cache_t *cp, kmem_magazine_t *mp, unsigned count)
 		mlp->total++;
 		cp->depot_free++;
 		depot_traffic(cp);
+		if (count != 0 && full_bytes(cp) > KMEM_DEPOT_FULL_MAX)
+			__atomic_store_n(&cp->depot_trim_wanted, true,
+			    __ATOMIC_RELAXED);
 	}
 	kmem_mutex_exit(&cp->depot_lock);
 }
@@ -297,9 +319,31 @@ kmem_depot_resize_check(kmem_cache_t *cp)
 	destroy_chain(cp, empty);
 }
 
-void
-kmem_depot_resize_soon(kmem_cache_t *cp)
+/* Bring the full list back under its ceiling. */
+static void
+depot_trim(kmem_cache_t *cp)
 {
+	kmem_magazine_t *taken = NULL;
+	kmem_mutex_enter(&cp->depot_lock);
+	__atomic_store_n(&cp->depot_trim_wanted, false, __ATOMIC_RELAXED);
+	while (cp->magtype != NULL && full_bytes(cp) > KMEM_DEPOT_FULL_MAX) {
+		kmem_magazine_t *mp = cp->full.list;
+		cp->full.list = mp->next;
+		if (--cp->full.total < cp->full.min)
+			cp->full.min = cp->full.total;
+		cp->depot_trim++;
+		mp->next = taken;
+		taken = mp;
+	}
+	kmem_mutex_exit(&cp->depot_lock);
+	destroy_chain(cp, taken);
+}
+
+void
+kmem_depot_tend(kmem_cache_t *cp)
+{
+	if (__atomic_load_n(&cp->depot_trim_wanted, __ATOMIC_RELAXED))
+		depot_trim(cp);
 	if (!__atomic_load_n(&cp->depot_resize_wanted, __ATOMIC_RELAXED))
 		return;
 	uint64_t now = kmem_clock_ns();

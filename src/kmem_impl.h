@@ -200,6 +200,8 @@ struct kmem_cache {
 	uint64_t depot_contention;
 	uint64_t depot_contention_prev;
 	bool depot_resize_wanted;       /* contention or traffic passed the threshold */
+	bool depot_trim_wanted;         /* the full list passed its ceiling */
+	uint64_t depot_trim;            /* full magazines destroyed at the ceiling */
 	uint64_t depot_resize_time;     /* of the last check by a slow path */
 	uint64_t depot_traffic_prev;    /* depot_alloc + depot_free at the last check */
 	uint64_t depot_traffic_time;    /* clock time of the last check */
@@ -287,8 +289,9 @@ void kmem_depot_ws_reap(kmem_cache_t *cp);
 void kmem_depot_ws_zero(kmem_cache_t *cp);
 void kmem_depot_purge(kmem_cache_t *cp);
 void kmem_depot_resize_check(kmem_cache_t *cp);
-/* From a slow path, no lock held: the check, now, if contention asks. */
-void kmem_depot_resize_soon(kmem_cache_t *cp);
+/* From a slow path, no lock held: trim the full list if it passed its
+ * ceiling, and the resize check if contention or traffic asks. */
+void kmem_depot_tend(kmem_cache_t *cp);
 
 /* ---- kmem_thread.c ---- */
 extern kmem_mutex_t kmem_threads_lock;

@@ -25,12 +25,18 @@
  * in successive slabs, so the buffers of different slabs start at
  * different cache-line offsets.
  *
- * Empty slabs stay on the list until kmem_slab_reap() gives them back to
- * the arena (the reaper calls it; see kmem_update.c).
+ * A cache keeps one empty slab, the one emptied last: when another slab
+ * empties, the kept one goes back to the arena at once, where any cache
+ * can use its pages.  One is enough to stop a cache that frees and
+ * allocates across a slab boundary from making and destroying a slab
+ * every time; more would hold memory other caches need (the magazines and
+ * the depot above are where constructed buffers wait).  kmem_slab_reap()
+ * gives back the kept one too (the reaper calls it; see kmem_update.c).
  *
  * Invariants: slabs before freelist are full, slabs from it on have a free
- * buffer, partial ones before empty ones; refcnt counts allocated buffers;
- * buf_total counts the chunks of all slabs.  Locking: slab_lock protects
+ * buffer, partial ones before the empty one (at most one); refcnt counts
+ * allocated buffers; buf_total counts the chunks of all slabs.
+ * Locking: slab_lock protects
  * the list and the hash; it is dropped while a slab is created or
  * destroyed, because that calls into vmem and the internal caches.
  */
@@ -254,11 +260,21 @@ kmem_slab_free(kmem_cache_t *cp, void *buf)
 	}
 
 	bool was_full = sp->refcnt == sp->chunks;
+	kmem_slab_t *victim = NULL;
 	if (--sp->refcnt == 0) {
-		/* Empty: to the end, where the reaper finds it. */
+		/* Empty: to the end, and the one kept empty before goes. */
 		if (cp->freelist == sp)
 			cp->freelist = sp->next;
 		slab_unlink(sp);
+		kmem_slab_t *kept = cp->slabs.prev;
+		if (kept != &cp->slabs && kept->refcnt == 0) {
+			if (cp->freelist == kept)
+				cp->freelist = &cp->slabs;
+			slab_unlink(kept);
+			cp->buf_total -= kept->chunks;
+			cp->slab_destroy++;
+			victim = kept;
+		}
 		slab_link_before(&cp->slabs, sp);
 		if (cp->freelist == &cp->slabs)
 			cp->freelist = sp;
@@ -270,6 +286,8 @@ kmem_slab_free(kmem_cache_t *cp, void *buf)
 	}
 	cp->slab_free++;
 	kmem_mutex_exit(&cp->slab_lock);
+	if (victim != NULL)
+		slab_destroy(cp, victim);
 }
 
 /* Take the empty slabs off the list (slab_lock held); returns them. */

@@ -47,6 +47,7 @@ kmem_cache_stats(kmem_cache_t *cp, kmem_cache_stats_t *st)
 	st->depot_alloc = cp->depot_alloc;
 	st->depot_free = cp->depot_free;
 	st->depot_contention = cp->depot_contention;
+	st->depot_trim = cp->depot_trim;
 	st->full_magazines = cp->full.total;
 	st->empty_magazines = cp->empty.total;
 	st->magazine_size = cp->magtype != NULL ? cp->magtype->rounds : 0;

@@ -214,7 +214,9 @@ test_reap_returns_memory(void)
 		CHECK(vmem_size(arena, VMEM_ALLOC) >= N * sizes[s]);
 		for (int i = 0; i < N; i++)
 			kmem_cache_free(cp, bufs[i]);
-		CHECK(vmem_size(arena, VMEM_ALLOC) >= N * sizes[s]);
+		/* The magazines and the depot keep some (up to the depot's
+		 * ceiling) until the reap. */
+		CHECK(vmem_size(arena, VMEM_ALLOC) > 0);
 		kmem_cache_reap_now(cp);
 		CHECK_EQ(vmem_size(arena, VMEM_ALLOC), 0);
 		CHECK_EQ(c.constructed, c.destructed);
@@ -501,6 +503,49 @@ test_depot_traffic_grows_magazines(void)
 	kmem_cache_destroy(cp);
 }
 
+/*
+ * Memory the cache holds for nobody has bounds short of the working set's
+ * interval: the depot's full magazines stop at a ceiling (1 MiB of rounds),
+ * and the slab layer keeps one empty slab.
+ */
+static void
+test_depot_ceiling_and_one_empty_slab(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("ceiling", 4000, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	enum { N = 1000 };      /* 4 MB */
+	static void *bufs[N];
+	for (int i = 0; i < N; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (int i = 0; i < N; i++)
+		kmem_cache_free(cp, bufs[i]);
+	kmem_cache_stats_t st = stats_of(cp);
+	CHECK(st.depot_trim > 0);
+	CHECK(st.full_magazines * st.magazine_size * st.chunk_size <=
+	    (1u << 20));
+	CHECK(st.slab_destroy > 0);
+	/* Out of the slabs: the depot's rounds, the thread's magazines and
+	 * nothing else; of the slabs, only those holding them and one empty. */
+	CHECK_EQ(st.buf_inuse, 0);
+	CHECK(st.buf_constructed <= (st.full_magazines + 2) * st.magazine_size);
+	kmem_cache_destroy(cp);
+
+	cp = kmem_cache_create("one_empty", 100, 0, NULL, NULL, NULL, NULL,
+	    NULL, KMC_NOMAGAZINE);
+	unsigned per_slab = stats_of(cp).buf_per_slab;
+	for (unsigned i = 0; i < 3 * per_slab; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	CHECK_EQ(stats_of(cp).slab_create, 3);
+	for (unsigned i = 0; i < 3 * per_slab; i++)
+		kmem_cache_free(cp, bufs[i]);
+	st = stats_of(cp);
+	CHECK_EQ(st.slab_destroy, 2);
+	CHECK_EQ(st.buf_total, per_slab);
+	kmem_cache_reap_now(cp);
+	CHECK_EQ(stats_of(cp).buf_total, 0);
+	kmem_cache_destroy(cp);
+}
+
 int
 main(void)
 {
@@ -521,6 +566,7 @@ main(void)
 	test_stats_and_table();
 	test_update_reaps_beyond_the_working_set();
 	test_depot_traffic_grows_magazines();
+	test_depot_ceiling_and_one_empty_slab();
 	printf("kmem_api_test: all passed\n");
 	return (0);
 }

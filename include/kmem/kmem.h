@@ -114,6 +114,7 @@ typedef struct kmem_cache_stats {
 	uint64_t depot_alloc;   /* magazines taken from the depot */
 	uint64_t depot_free;    /* magazines given to the depot */
 	uint64_t depot_contention; /* depot lock found busy */
+	uint64_t depot_trim;    /* full magazines destroyed at the depot's ceiling */
 	uint64_t full_magazines;
 	uint64_t empty_magazines;
 	unsigned magazine_size;
