@@ -8,6 +8,8 @@
  *	                                message must contain the substring
  *	CHECK_WARNING(stmt, "substring"); the same for a warning
  *	CHECK_NO_REPORT(stmt);
+ *	check_run_child(fn)		fn, run in a child process: its status
+ *					and standard error (check_child_t)
  *	check_child_aborts(fn, "text");	fn, run in a child process, must abort
  *					with the text on standard error
  *	check_random(&state)            the next of a seeded pseudo-random
@@ -123,33 +125,51 @@ check_report_expected(const char *file, int line, const char *stmt,
 
 /* ---- other helpers ---- */
 
-/* Run fn in a child process: it must abort, saying expected on stderr. */
-static inline void
-check_child_aborts(void (*fn)(void), const char *expected)
+/* What a child process did: its wait status and its standard error. */
+typedef struct check_child {
+	int status;
+	char err[2048];
+} check_child_t;
+
+/*
+ * Run fn in a child process and wait for it; a child that hangs is killed
+ * after 10 s, one whose fn returns exits with 100.
+ */
+static inline check_child_t
+check_run_child(void (*fn)(void))
 {
+	check_child_t c = { 0 };
 	int fds[2];
 	CHECK(pipe(fds) == 0);
 	fflush(NULL);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
+		close(fds[0]);
 		dup2(fds[1], STDERR_FILENO);
+		alarm(10);
 		fn();
-		_exit(0);
+		_exit(100);
 	}
 	close(fds[1]);
-	char out[2048] = { 0 };
 	size_t len = 0;
 	ssize_t n;
-	while ((n = read(fds[0], out + len, sizeof (out) - 1 - len)) > 0)
+	while ((n = read(fds[0], c.err + len, sizeof (c.err) - 1 - len)) > 0)
 		len += (size_t)n;
 	close(fds[0]);
-	int status;
-	CHECK(waitpid(pid, &status, 0) == pid);
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT ||
-	    strstr(out, expected) == NULL) {
+	CHECK(waitpid(pid, &c.status, 0) == pid);
+	return (c);
+}
+
+/* Run fn in a child process: it must abort, saying expected on stderr. */
+static inline void
+check_child_aborts(void (*fn)(void), const char *expected)
+{
+	check_child_t c = check_run_child(fn);
+	if (!WIFSIGNALED(c.status) || WTERMSIG(c.status) != SIGABRT ||
+	    strstr(c.err, expected) == NULL) {
 		fprintf(stderr, "child should abort saying \"%s\"; status 0x%x, "
-		    "said \"%s\"\n", expected, status, out);
+		    "said \"%s\"\n", expected, c.status, c.err);
 		CHECK(!"the child aborts with the expected message");
 	}
 }

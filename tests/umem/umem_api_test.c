@@ -587,39 +587,8 @@ test_nofail_retry_on_failing_constructor(void)
 
 /* ---- UMEM_NOFAIL's exits, in child processes ---- */
 
-typedef struct child {
-	int status;             /* from waitpid() */
-	char err[2048];         /* what it wrote on standard error */
-} child_t;
-
-static child_t
-run_child(void (*fn)(void))
-{
-	child_t c = { 0 };
-	int fds[2];
-	CHECK(pipe(fds) == 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		close(fds[0]);
-		dup2(fds[1], STDERR_FILENO);
-		alarm(10);      /* a child that hangs fails the test */
-		fn();
-		_exit(100);     /* fn should not have returned */
-	}
-	close(fds[1]);
-	size_t len = 0;
-	ssize_t n;
-	while ((n = read(fds[0], c.err + len, sizeof (c.err) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fds[0]);
-	CHECK(waitpid(pid, &c.status, 0) == pid);
-	return (c);
-}
-
 static void
-check_exited(const child_t *c, int code)
+check_exited(const check_child_t *c, int code)
 {
 	if (!WIFEXITED(c->status) || WEXITSTATUS(c->status) != code) {
 		fprintf(stderr, "child should exit with %d; status 0x%x, said "
@@ -756,30 +725,30 @@ child_recursive_exit_in_time(void)
 static void
 test_nofail_exits(void)
 {
-	child_t c;
+	check_child_t c;
 
-	c = run_child(child_alloc_exit_42);
+	c = check_run_child(child_alloc_exit_42);
 	check_exited(&c, 42);
-	c = run_child(child_zalloc_exit_42);
+	c = check_run_child(child_zalloc_exit_42);
 	check_exited(&c, 42);
 	/* No callback, or a NULL one: UMEM_CALLBACK_EXIT(255). */
-	c = run_child(child_no_callback);
+	c = check_run_child(child_no_callback);
 	check_exited(&c, 255);
-	c = run_child(child_callback_reset);
+	c = check_run_child(child_callback_reset);
 	check_exited(&c, 255);
 	/* RETRY runs the callback again on the next failure. */
-	c = run_child(child_retry_then_exit);
+	c = check_run_child(child_retry_then_exit);
 	check_exited(&c, 7);
-	c = run_child(child_exit_status_low_byte);
+	c = check_run_child(child_exit_status_low_byte);
 	check_exited(&c, 300 & 0xff);
 	/* Neither RETRY nor EXIT(): a warning, then exit(255). */
-	c = run_child(child_bad_callback_value);
+	c = check_run_child(child_bad_callback_value);
 	check_exited(&c, 255);
 	CHECK(strstr(c.err, "returned 0x7") != NULL);
 	/* Caches: an empty arena, and a constructor that always fails. */
-	c = run_child(child_cache_exit_3);
+	c = check_run_child(child_cache_exit_3);
 	check_exited(&c, 3);
-	c = run_child(child_constructor_exit_3);
+	c = check_run_child(child_constructor_exit_3);
 	check_exited(&c, 3);
 
 	check_child_aborts(child_recursive_exit_in_time,
