@@ -14,14 +14,6 @@
 
 #include "netbsd_test.h"
 
-static pool_stats_t
-stats_of(struct pool *pp)
-{
-	pool_stats_t st;
-	CHECK_EQ(pool_stats(pp, &st), 0);
-	return (st);
-}
-
 static void
 test_init_bad_alignment(void)
 {
@@ -65,7 +57,7 @@ test_init_bad_arguments(void)
 	CHECK_REPORT(pool_sethardlimit(&pp, -1, NULL, 0),
 	    "pool_sethardlimit(\"t_twice\", -1): the count is negative");
 	CHECK_REPORT(pool_setlowat(&pp, -5), "the count is negative");
-	CHECK_EQ(stats_of(&pp).hardlimit, UINT_MAX);
+	CHECK_EQ(pool_stats_of(&pp).hardlimit, UINT_MAX);
 	pool_destroy(&pp);
 }
 
@@ -80,7 +72,7 @@ test_get_bad_flags(void)
 	    "exactly one of PR_WAITOK and PR_NOWAIT");
 	CHECK_REPORT(CHECK(pool_get(&pp, PR_WAITOK | 0x40) == NULL),
 	    "flags has bits that are not PR_WAITOK");
-	CHECK_EQ(stats_of(&pp).nget, 0);
+	CHECK_EQ(pool_stats_of(&pp).nget, 0);
 	pool_destroy(&pp);
 }
 
@@ -106,8 +98,8 @@ test_put_foreign_item(void)
 	CHECK_REPORT(pool_put(&a, NULL), "not an item of this pool");
 
 	/* Nothing changed: both items are still out. */
-	CHECK_EQ(stats_of(&a).nout, 1);
-	CHECK_EQ(stats_of(&b).nout, 1);
+	CHECK_EQ(pool_stats_of(&a).nout, 1);
+	CHECK_EQ(pool_stats_of(&b).nout, 1);
 	pool_put(&a, ia);
 	pool_put(&b, ib);
 	pool_destroy(&a);
@@ -132,7 +124,7 @@ test_put_foreign_large_and_notouch(void)
 	pool_put(&big, ib);
 	pool_put(&nt, in);
 	pool_put(&other, io);
-	CHECK_EQ(stats_of(&nt).nout, 0);
+	CHECK_EQ(pool_stats_of(&nt).nout, 0);
 	pool_destroy(&big);
 	pool_destroy(&nt);
 	pool_destroy(&other);
@@ -150,12 +142,12 @@ test_double_put(void)
 	snprintf(expect, sizeof (expect), "pool_put(\"t_double\", %p): put "
 	    "twice: it is the item this thread put back last", a);
 	CHECK_REPORT(pool_put(&pp, a), expect);
-	CHECK_EQ(stats_of(&pp).nout, 1);
+	CHECK_EQ(pool_stats_of(&pp).nout, 1);
 	pool_put(&pp, b);
 	/* b was put last, but no item is out: a put of a is one too many. */
 	CHECK_REPORT(pool_put(&pp, a), "more puts than gets: no item of the "
 	    "pool is out (a double put?)");
-	pool_stats_t st = stats_of(&pp);
+	pool_stats_t st = pool_stats_of(&pp);
 	CHECK_EQ(st.nout, 0);
 	CHECK_EQ(st.nput, 2);
 	pool_destroy(&pp);
@@ -244,7 +236,7 @@ test_allocator_breaks_contract(void)
 	CHECK_EQ(test_pa.allocs, check_reports.count);
 	CHECK_EQ(test_pa.frees, test_pa.allocs);  /* given back by pa_free */
 	check_reports.count = 0;
-	CHECK_EQ(stats_of(&pp).nfail, 1);
+	CHECK_EQ(pool_stats_of(&pp).nfail, 1);
 	pool_destroy(&pp);
 }
 

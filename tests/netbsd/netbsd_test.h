@@ -17,6 +17,15 @@
 
 #include "check.h"
 
+/* A pool's statistics, which must be readable. */
+static inline pool_stats_t
+pool_stats_of(struct pool *pp)
+{
+	pool_stats_t st;
+	CHECK_EQ(pool_stats(pp, &st), 0);
+	return (st);
+}
+
 #define TEST_PAGES_MAX 1024
 
 static __attribute__((unused)) struct {

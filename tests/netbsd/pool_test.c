@@ -20,14 +20,6 @@
 
 #define U(p) ((uintptr_t)(p))
 
-static pool_stats_t
-stats_of(struct pool *pp)
-{
-	pool_stats_t st;
-	CHECK_EQ(pool_stats(pp, &st), 0);
-	return (st);
-}
-
 static void
 test_get_put_counts(void)
 {
@@ -42,7 +34,7 @@ test_get_put_counts(void)
 		for (int j = 0; j < i; j++)
 			CHECK(items[j] != items[i]);
 	}
-	pool_stats_t st = stats_of(&pp);
+	pool_stats_t st = pool_stats_of(&pp);
 	CHECK(strcmp(st.name, "t_basic") == 0);
 	CHECK(strcmp(st.cache, "pool_t_basic") == 0);
 	CHECK_EQ(st.size, 48);
@@ -62,13 +54,13 @@ test_get_put_counts(void)
 		CHECK_EQ(((unsigned char *)items[i])[47], i);
 		pool_put(&pp, items[i]);
 	}
-	st = stats_of(&pp);
+	st = pool_stats_of(&pp);
 	CHECK_EQ(st.nget, 20);
 	CHECK_EQ(st.nput, 5);
 	CHECK_EQ(st.nout, 15);
 	for (int i = 5; i < 20; i++)
 		pool_put(&pp, items[i]);
-	st = stats_of(&pp);
+	st = pool_stats_of(&pp);
 	CHECK_EQ(st.nput, 20);
 	CHECK_EQ(st.nout, 0);
 	CHECK_EQ(st.nitems, st.npages * st.items_per_page);
@@ -90,7 +82,7 @@ test_alignment(void)
 		memset(ia[i], 0x11, 40);
 		memset(ib[i], 0x22, 40);
 	}
-	pool_stats_t st = stats_of(&b);
+	pool_stats_t st = pool_stats_of(&b);
 	CHECK_EQ(st.align, 64);
 	CHECK_EQ(st.align_offset, 8);
 	for (int i = 0; i < 10; i++) {
@@ -153,7 +145,7 @@ test_hardlimit_fails(void)
 	CHECK_NO_REPORT(more = pool_get(&pp, PR_NOWAIT));
 	CHECK(more == NULL);
 
-	pool_stats_t st = stats_of(&pp);
+	pool_stats_t st = pool_stats_of(&pp);
 	CHECK_EQ(st.hardlimit, 3);
 	CHECK_EQ(st.nget, 3);
 	CHECK_EQ(st.nout, 3);
@@ -214,7 +206,7 @@ test_warning_rate_cap(void)
 	/* No message: failures are only counted. */
 	pool_sethardlimit(&pp, 1, NULL, 0);
 	CHECK_NO_REPORT(CHECK(pool_get(&pp, PR_NOWAIT) == NULL));
-	CHECK_EQ(stats_of(&pp).nfail, 8);
+	CHECK_EQ(pool_stats_of(&pp).nfail, 8);
 	pool_put(&pp, held);
 	pool_destroy(&pp);
 }
@@ -226,7 +218,7 @@ test_allocator_supplies_pages(void)
 	struct pool pp;
 	pool_init(&pp, 200, 0, 0, 0, "t_palloc", &test_allocator, IPL_VM);
 	CHECK_EQ(test_pa.allocs, 0);
-	pool_stats_t st = stats_of(&pp);
+	pool_stats_t st = pool_stats_of(&pp);
 	CHECK_EQ(st.has_allocator, 1);
 	CHECK_EQ(st.page_size, 4096);
 
@@ -238,7 +230,7 @@ test_allocator_supplies_pages(void)
 	}
 	CHECK(test_pa.last_pool == &pp);
 	CHECK_EQ(test_pa.last_flags, PR_WAITOK);
-	st = stats_of(&pp);
+	st = pool_stats_of(&pp);
 	unsigned ipp = st.items_per_page;
 	CHECK(ipp >= 1 && ipp <= 4096 / 200);
 	CHECK_EQ(test_pa.allocs, (100 + ipp - 1) / ipp);
@@ -250,7 +242,7 @@ test_allocator_supplies_pages(void)
 		pool_put(&pp, items[i]);
 	CHECK_EQ(pool_reclaim(&pp), 1);
 	CHECK(test_pa.frees >= 1);
-	st = stats_of(&pp);
+	st = pool_stats_of(&pp);
 	CHECK_EQ(st.npages, test_pa.npages);
 	CHECK_EQ(st.npagefree, test_pa.frees);
 
@@ -282,7 +274,7 @@ test_allocator_large_items(void)
 		CHECK(test_pa_holds(items[i], 1500));
 		memset(items[i], 0x77, 1500);
 	}
-	pool_stats_t st = stats_of(&pp);
+	pool_stats_t st = pool_stats_of(&pp);
 	CHECK_EQ(st.items_per_page, 2);
 	CHECK_EQ(st.page_size, 4096);
 	CHECK_EQ(test_pa.allocs, 3);
@@ -299,7 +291,7 @@ test_allocator_large_items(void)
 		CHECK((items[i] = pool_get(&pp, PR_WAITOK)) != NULL);
 		CHECK(test_pa_holds(items[i], 3000));
 	}
-	CHECK_EQ(stats_of(&pp).items_per_page, 2);
+	CHECK_EQ(pool_stats_of(&pp).items_per_page, 2);
 	CHECK_EQ(test_pa.allocs, 3);
 	for (int i = 0; i < 5; i++)
 		pool_put(&pp, items[i]);
@@ -314,7 +306,7 @@ test_prime(void)
 	struct pool pp;
 	pool_init(&pp, 100, 0, 0, 0, "t_prime", &test_allocator, IPL_NONE);
 	CHECK_EQ(pool_prime(&pp, 10), 0);
-	pool_stats_t st = stats_of(&pp);
+	pool_stats_t st = pool_stats_of(&pp);
 	unsigned ipp = st.items_per_page;
 	CHECK(ipp >= 10);
 	CHECK_EQ(test_pa.allocs, 1);    /* one page holds the ten */
@@ -332,7 +324,7 @@ test_prime(void)
 		CHECK(test_pa_holds(items[i], 100));
 	}
 	CHECK(pool_get(&pp, PR_NOWAIT) == NULL);
-	st = stats_of(&pp);
+	st = pool_stats_of(&pp);
 	CHECK_EQ(test_pa.allocs, 1);
 	CHECK_EQ(st.nfail, 1);
 	CHECK_EQ(st.nget, ipp);
@@ -342,7 +334,7 @@ test_prime(void)
 	test_pa.fail = false;
 	for (unsigned i = 0; i < ipp; i++)
 		pool_put(&pp, items[i]);
-	st = stats_of(&pp);
+	st = pool_stats_of(&pp);
 	CHECK_EQ(st.nreserved, ipp);
 	CHECK_EQ(st.nout, 0);
 	/* A failing allocator makes pool_prime() say ENOMEM. */
@@ -359,18 +351,18 @@ test_setlowat(void)
 	struct pool pp;
 	pool_init(&pp, 64, 0, 0, 0, "t_lowat", NULL, IPL_NONE);
 	pool_setlowat(&pp, 5);
-	pool_stats_t st = stats_of(&pp);
+	pool_stats_t st = pool_stats_of(&pp);
 	CHECK_EQ(st.minitems, 5);
 	CHECK_EQ(st.reserve_target, 5);
 	CHECK_EQ(st.nreserved, 5);
 	CHECK_EQ(st.minpages, 1);
 	CHECK_EQ(st.nout, 0);
 	pool_setlowat(&pp, 2);
-	st = stats_of(&pp);
+	st = pool_stats_of(&pp);
 	CHECK_EQ(st.nreserved, 2);
 	CHECK_EQ(st.reserve_target, 2);
 	pool_setlowat(&pp, 0);
-	st = stats_of(&pp);
+	st = pool_stats_of(&pp);
 	CHECK_EQ(st.nreserved, 0);
 	CHECK_EQ(st.minpages, 0);
 	pool_destroy(&pp);
@@ -425,7 +417,7 @@ test_drain_hook(void)
 	    "t_drain: full");
 	CHECK_EQ(ctx.calls, 3);
 	CHECK_EQ(ctx.flags, PR_WAITOK | PR_LIMITFAIL);
-	CHECK_EQ(stats_of(&pp).ndrain, 3);
+	CHECK_EQ(pool_stats_of(&pp).ndrain, 3);
 	pool_put(&pp, b);
 	pool_put(&pp, c);
 	pool_destroy(&pp);
@@ -440,7 +432,7 @@ test_hiwat_gives_pages_back(void)
 	pool_init(&keep, 64, 0, 0, 0, "t_nohiwat", NULL, IPL_NONE);
 	pool_init(&trim, 64, 0, 0, 0, "t_hiwat", NULL, IPL_NONE);
 	pool_sethiwat(&trim, 0);
-	CHECK_EQ(stats_of(&trim).maxpages, 0);
+	CHECK_EQ(pool_stats_of(&trim).maxpages, 0);
 
 	for (int round = 0; round < 2; round++) {
 		struct pool *pp = round == 0 ? &keep : &trim;
@@ -449,7 +441,7 @@ test_hiwat_gives_pages_back(void)
 		for (int i = 0; i < N; i++)
 			pool_put(pp, items[i]);
 	}
-	pool_stats_t k = stats_of(&keep), t = stats_of(&trim);
+	pool_stats_t k = pool_stats_of(&keep), t = pool_stats_of(&trim);
 	CHECK_EQ(k.npages, k.hiwat_pages);      /* kept them all */
 	CHECK(t.hiwat_pages >= N / t.items_per_page);
 	CHECK(t.npages < t.hiwat_pages / 2);    /* gave most back */
@@ -476,7 +468,7 @@ test_table_and_walk(void)
 	void *c = pool_get(&pp, PR_WAITOK);
 	pool_put(&pp, b);
 	pool_sethiwat(&pp, 1000);
-	pool_stats_t st = stats_of(&pp);
+	pool_stats_t st = pool_stats_of(&pp);
 
 	tl.n = 0;
 	pool_table(test_lines_emit, &tl);

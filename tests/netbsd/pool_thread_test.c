@@ -26,19 +26,11 @@ sleep_ms(long ms)
 		continue;
 }
 
-static pool_stats_t
-stats_of(struct pool *pp)
-{
-	pool_stats_t st;
-	CHECK_EQ(pool_stats(pp, &st), 0);
-	return (st);
-}
-
 /* Wait (up to ten seconds) until the pool has counted `waits` sleepers. */
 static void
 await_sleepers(struct pool *pp, uint64_t waits)
 {
-	for (int i = 0; stats_of(pp).nwait < waits; i++) {
+	for (int i = 0; pool_stats_of(pp).nwait < waits; i++) {
 		CHECK(i < 10000);
 		sleep_ms(1);
 	}
@@ -76,13 +68,13 @@ test_hardlimit_blocks_until_put(void)
 	sleep_ms(50);
 	/* Still asleep: no item, and no warning for a waiting get. */
 	CHECK_EQ(__atomic_load_n(&g.done, __ATOMIC_ACQUIRE), 0);
-	CHECK_EQ(stats_of(&pp).nout, 2);
+	CHECK_EQ(pool_stats_of(&pp).nout, 2);
 
 	pool_put(&pp, a);
 	CHECK_EQ(pthread_join(t, NULL), 0);
 	CHECK_EQ(g.done, 1);
 	CHECK(g.item != NULL);
-	pool_stats_t st = stats_of(&pp);
+	pool_stats_t st = pool_stats_of(&pp);
 	CHECK_EQ(st.nout, 2);
 	CHECK_EQ(st.nwait, 1);
 	CHECK_EQ(st.nfail, 0);
@@ -97,7 +89,7 @@ test_hardlimit_blocks_until_put(void)
 	pool_sethardlimit(&pp, 3, "t_block: full", 0);
 	CHECK_EQ(pthread_join(t, NULL), 0);
 	CHECK(h.item != NULL);
-	CHECK_EQ(stats_of(&pp).nout, 3);
+	CHECK_EQ(pool_stats_of(&pp).nout, 3);
 
 	pool_put(&pp, b);
 	pool_put(&pp, g.item);
@@ -149,7 +141,7 @@ test_limit_under_contention(void)
 		    (void *)(i + 1)), 0);
 	for (int i = 0; i < THREADS; i++)
 		CHECK_EQ(pthread_join(t[i], NULL), 0);
-	pool_stats_t st = stats_of(&stress_pool);
+	pool_stats_t st = pool_stats_of(&stress_pool);
 	CHECK_EQ(st.nout, 0);
 	CHECK_EQ(st.nget, THREADS * ROUNDS);
 	CHECK_EQ(st.nput, THREADS * ROUNDS);
