@@ -56,7 +56,8 @@ bits_fill(uint64_t *map, size_t from, size_t to, bool value)
 	}
 }
 
-static bool
+/* Are pages [from, from + n) all used (or all free)?  For assertions. */
+static __attribute__((unused)) bool
 pages_all(const classic_pages_t *pp, size_t from, size_t n, bool used)
 {
 	return (pages_find(pp, from, !used) >= from + n);

@@ -80,8 +80,11 @@ entry_end(const struct rmap_entry *ep)
 	return (ep->base + ep->size);
 }
 
-/* The invariants for the entries that a change at index i can touch. */
-static bool
+/*
+ * The invariants for the entries that a change at index i can touch.  Only
+ * assertions call it, and they are compiled out unless KMEM_ASSERTS is set.
+ */
+static __attribute__((unused)) bool
 rmap_sorted_near(const struct map *mp, size_t i)
 {
 	size_t lo = i >= 2 ? i - 2 : 0;
