@@ -54,13 +54,13 @@ typedef struct kmem_cache kmem_cache_t;
 #define KMF_LITE        0x00000100  /* cheap checks only */
 #define KMF_DEBUG_FLAGS 0x0000016F
 
-typedef int kmem_constructor_t(void *buf, void *private, int kmflag);
-typedef void kmem_destructor_t(void *buf, void *private);
-typedef void kmem_reclaim_t(void *private);
+typedef int kmem_constructor_t(void *buf, void *arg, int kmflag);
+typedef void kmem_destructor_t(void *buf, void *arg);
+typedef void kmem_reclaim_t(void *arg);
 
 KMEM_API kmem_cache_t *kmem_cache_create(const char *name, size_t bufsize,
     size_t align, kmem_constructor_t *constructor,
-    kmem_destructor_t *destructor, kmem_reclaim_t *reclaim, void *private,
+    kmem_destructor_t *destructor, kmem_reclaim_t *reclaim, void *arg,
     vmem_t *vmp, int cflags);
 KMEM_API void kmem_cache_destroy(kmem_cache_t *cp);
 KMEM_API void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag);
