@@ -49,7 +49,7 @@
 #define UPDATE_PASSES   6
 
 static const char *const columns[] = { "glibc", "jemalloc", "mimalloc",
-	"tcmalloc", "kmem_alloc" };
+	"tcmalloc", "kmem_malloc", "kmem_alloc" };
 
 #define NCOLUMNS (sizeof (columns) / sizeof (columns[0]))
 

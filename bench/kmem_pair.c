@@ -38,7 +38,7 @@ static const size_t sizes[] = { 16, 32, 64, 128, 256, 512, 1024, 2048,
 #define NSIZES  (sizeof (sizes) / sizeof (sizes[0]))
 
 static const char *const columns[] = { "glibc", "jemalloc", "mimalloc",
-	"tcmalloc", "kmem_cache", "kmem_alloc" };
+	"tcmalloc", "kmem_malloc", "kmem_cache", "kmem_alloc" };
 
 #define NCOLUMNS (sizeof (columns) / sizeof (columns[0]))
 

@@ -56,7 +56,8 @@
 #define SPINS           1000
 
 static const char *const columns[] = { "glibc", "jemalloc", "mimalloc",
-	"tcmalloc", "kmem_cache", "kmem_alloc", "kmem_cache_grown" };
+	"tcmalloc", "kmem_malloc", "kmem_cache", "kmem_alloc",
+	"kmem_cache_grown" };
 
 #define NCOLUMNS (sizeof (columns) / sizeof (columns[0]))
 

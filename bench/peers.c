@@ -32,13 +32,43 @@ typedef struct kind {
 	const char *malloc_in;          /* part of the name of malloc's object */
 } kind_t;
 
+/* The preload of kmem_malloc: our libkmem_malloc.so, found at run time. */
+#define KMEM_MALLOC_PRELOAD     "libkmem_malloc.so"
+
 static const kind_t kinds[] = {
 	{ "glibc", NULL, "libc.so" },
 	{ "jemalloc", "libjemalloc.so.2", "libjemalloc" },
 	{ "mimalloc", "libmimalloc.so.2", "libmimalloc" },
 	{ "tcmalloc", "libtcmalloc_minimal.so.4", "libtcmalloc" },
+	{ "kmem_malloc", KMEM_MALLOC_PRELOAD, "libkmem_malloc" },
 	{ "kmem", NULL, "libc.so" },
 };
+
+/*
+ * What to put in LD_PRELOAD for k: its soname, or for kmem_malloc the
+ * library of this build, $KMEM_MALLOC or ../lib/libkmem_malloc.so beside
+ * the directory of the program (build-bench/bench/ and build-bench/lib/).
+ */
+static const char *
+preload_of(const kind_t *k, char *buf, size_t size)
+{
+	if (k->preload == NULL || strcmp(k->preload, KMEM_MALLOC_PRELOAD) != 0)
+		return (k->preload);
+	const char *env = getenv("KMEM_MALLOC");
+	if (env != NULL && env[0] != '\0')
+		return (env);
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof (exe) - 1);
+	if (n <= 0)
+		return (k->preload);
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash == NULL)
+		return (k->preload);
+	*slash = '\0';
+	snprintf(buf, size, "%s/../lib/" KMEM_MALLOC_PRELOAD, exe);
+	return (buf);
+}
 
 #define NKINDS (sizeof (kinds) / sizeof (kinds[0]))
 
@@ -102,6 +132,19 @@ peer_release_memory(const char *kind)
 		if (release != NULL) {
 			release();
 			return ("MallocExtension_ReleaseFreeMemory()");
+		}
+	} else if (strcmp(kind, "kmem_malloc") == 0) {
+		/* kmem_reap() of the preloaded library, not of this program's
+		 * own copy of libkmem: look it up in malloc's object. */
+		Dl_info info;
+		void *h = NULL;
+		if (dladdr(dlsym(RTLD_DEFAULT, "malloc"), &info) != 0)
+			h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+		void (*reap)(void) = h != NULL ?
+		    (void (*)(void))dlsym(h, "kmem_reap") : NULL;
+		if (reap != NULL) {
+			reap();
+			return ("kmem_reap()");
 		}
 	} else {
 		malloc_trim(0);
@@ -215,8 +258,10 @@ run_worker(const peer_program_t *prog, table_data_t *tds, const kind_t *k,
 		dup2(fd[1], STDOUT_FILENO);
 		close(fd[0]);
 		close(fd[1]);
-		if (k->preload != NULL)
-			setenv("LD_PRELOAD", k->preload, 1);
+		char path[4096 + 64];
+		const char *preload = preload_of(k, path, sizeof (path));
+		if (preload != NULL)
+			setenv("LD_PRELOAD", preload, 1);
 		else
 			unsetenv("LD_PRELOAD");
 		execl("/proc/self/exe", prog->name, "--worker", k->name,

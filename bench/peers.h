@@ -5,8 +5,9 @@
  * A program built on this has two sides.  Started by the user it is the
  * driver: for each of --runs runs it starts itself once per process kind
  * -- glibc (no preload), jemalloc, mimalloc and tcmalloc (each through
- * LD_PRELOAD of its Debian library), and kmem (no preload: the program
- * calls kmem directly) -- in a rotating order, so that a slow drift of
+ * LD_PRELOAD of its Debian library), kmem_malloc (LD_PRELOAD of this
+ * build's libkmem_malloc.so: our malloc, measured as the peers are), and
+ * kmem (no preload: the program calls kmem directly) -- in a rotating order, so that a slow drift of
  * the machine hits every allocator alike.  Each such worker runs the
  * measurements for its allocator and prints its results on a pipe, one
  * line per table cell; the driver takes, cell by cell, the median over the
