@@ -4,8 +4,9 @@
  * fork() is bracketed (the platform's kmem_fork_hooks_install()):
  *
  * - prepare: take every library lock, in the lock order of lock_order.h
- *   (each cache's depot and slab locks, every thread cache's, every arena's),
- *   so no lock is mid-operation at the moment of the copy;
+ *   (every arena's, every pool's and malloc type's, every thread cache's,
+ *   each cache's depot and slab locks), so no lock is mid-operation at the
+ *   moment of the copy;
  * - parent: release them all;
  * - child: release them all, then give the magazines of the threads that
  *   do not exist in the child back to the depots, and forget the update
@@ -15,6 +16,7 @@
  * lock-order bookkeeping (it would hold hundreds of locks at once).
  */
 #include "kmem_impl.h"
+#include "netbsd_fork.h"
 
 #include "report.h"
 #include "vmem_impl.h"
@@ -26,6 +28,8 @@ kmem_fork_prepare(void)
 	kmem_mutex_enter_for_fork(&kmem_init_lock);
 	kmem_mutex_enter_for_fork(&kmem_caches_lock);
 	vmem_fork_enter();
+	pool_fork_enter();
+	mtype_fork_enter();
 	kmem_mutex_enter_for_fork(&kmem_threads_lock);
 	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
 	    tc = tc->next)
@@ -55,6 +59,8 @@ fork_release(void)
 	    tc = tc->next)
 		kmem_mutex_exit_for_fork(&tc->lock);
 	kmem_mutex_exit_for_fork(&kmem_threads_lock);
+	mtype_fork_exit();
+	pool_fork_exit();
 	vmem_fork_exit();
 	kmem_mutex_exit_for_fork(&kmem_caches_lock);
 	kmem_mutex_exit_for_fork(&kmem_init_lock);

@@ -50,6 +50,7 @@
 #include "format.h"
 #include "kmem_impl.h"
 #include "lock_order.h"
+#include "netbsd_fork.h"
 #include "report.h"
 
 #define TAG_LIVE        0x6c6976656d747970ull   /* "livemtyp" */
@@ -658,4 +659,29 @@ mtype_table(void (*emit)(void *arg, const char *line), void *arg)
 	table_line(&out, MTYPE_HEAD_FORMAT, "Type", "InUse", "MemUse",
 	    "HighUse", "Limit", "Requests", "Fail", "Size(s)");
 	mtype_walk(table_row, &out);
+}
+
+/* ---- fork (kmem_fork.c) ---- */
+
+/*
+ * Take the list lock, then the lock of every type in use; fork() runs
+ * between this and mtype_fork_exit().  A type's state is made under the
+ * list lock, so none appears meanwhile.  Nobody holds two of these at once.
+ */
+void
+mtype_fork_enter(void)
+{
+	kmem_mutex_enter_for_fork(&mtype_list_lock);
+	for (struct malloc_type *t = mtype_list; t != NULL; t = t->ks_next)
+		if (t->ks_state != NULL)
+			kmem_mutex_enter_for_fork(&t->ks_state->lock);
+}
+
+void
+mtype_fork_exit(void)
+{
+	for (struct malloc_type *t = mtype_list; t != NULL; t = t->ks_next)
+		if (t->ks_state != NULL)
+			kmem_mutex_exit_for_fork(&t->ks_state->lock);
+	kmem_mutex_exit_for_fork(&mtype_list_lock);
 }

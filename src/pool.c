@@ -47,6 +47,7 @@
  * lock, so pool_destroy() waits for it before tearing the pool down.
  */
 #include "pool_impl.h"
+#include "netbsd_fork.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -1150,4 +1151,30 @@ pool_table(void (*emit)(void *arg, const char *line), void *arg)
 	    (unsigned long long)((out.total + 1023) / 1024),
 	    (unsigned long long)(permille / 10),
 	    (unsigned long long)(permille % 10));
+}
+
+/* ---- fork (kmem_fork.c) ---- */
+
+/*
+ * Take the list lock, then every pool's lock; fork() runs between this and
+ * pool_fork_exit(), so the child never inherits one held halfway through
+ * a change.  Nobody holds two of these at once, so taking them all cannot
+ * deadlock with a thread that holds one.
+ */
+void
+pool_fork_enter(void)
+{
+	kmem_mutex_enter_for_fork(&pool_list_lock);
+	for (pool_state_t *ps = pool_list.list_next; ps != &pool_list;
+	    ps = ps->list_next)
+		kmem_mutex_enter_for_fork(&ps->lock);
+}
+
+void
+pool_fork_exit(void)
+{
+	for (pool_state_t *ps = pool_list.list_next; ps != &pool_list;
+	    ps = ps->list_next)
+		kmem_mutex_exit_for_fork(&ps->lock);
+	kmem_mutex_exit_for_fork(&pool_list_lock);
 }

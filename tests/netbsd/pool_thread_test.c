@@ -3,8 +3,8 @@
  * get at the hard limit sleeps until another thread puts an item back (or
  * the limit rises), never more items out than the limit under contention,
  * constructed objects shared between threads with every constructor
- * matched by a destructor, and an M_WAITOK allocation at a malloc type's
- * limit sleeping until a free.  Labelled "threaded": it runs under TSan.
+ * matched by a destructor, an M_WAITOK allocation at a malloc type's
+ * limit sleeping until a free, and fork() while other threads use pools.  Labelled "threaded": it runs under TSan.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -276,11 +276,72 @@ test_malloc_limit_waits_for_free(void)
 		mtype_free(held[i], M_TLIMIT);
 }
 
+/* ---- fork while other threads use pools and malloc types ---- */
+
+MALLOC_DEFINE(M_FORKED, "forked", "the fork test");
+
+static int fork_stop;
+
+static void *
+churn(void *arg)
+{
+	struct pool *pp = arg;
+	while (!__atomic_load_n(&fork_stop, __ATOMIC_ACQUIRE)) {
+		void *item = pool_get(pp, PR_WAITOK);
+		void *mem = mtype_malloc(100, M_FORKED, M_WAITOK);
+		pool_put(pp, item);
+		mtype_free(mem, M_FORKED);
+	}
+	return (NULL);
+}
+
+/*
+ * fork() takes every pool's and malloc type's lock (kmem_fork.c), so a child
+ * forked while other threads hold them finds them free: it gets, puts,
+ * allocates and frees, and exits.  A child that hangs on an inherited lock
+ * is killed by its alarm and fails the test.
+ */
+static void
+test_fork_while_threads_use_pools(void)
+{
+	struct pool pp;
+	pool_init(&pp, 64, 0, 0, 0, "t_fork", NULL, IPL_NONE);
+	pthread_t t[THREADS];
+	__atomic_store_n(&fork_stop, 0, __ATOMIC_RELEASE);
+	for (int i = 0; i < THREADS; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, churn, &pp), 0);
+	for (int round = 0; round < 20; round++) {
+		fflush(NULL);
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			alarm(10);
+			for (int i = 0; i < 1000; i++) {
+				void *item = pool_get(&pp, PR_WAITOK);
+				void *mem = mtype_malloc(64, M_FORKED, M_WAITOK);
+				if (item == NULL || mem == NULL)
+					_exit(2);
+				pool_put(&pp, item);
+				mtype_free(mem, M_FORKED);
+			}
+			_exit(0);
+		}
+		int status;
+		CHECK(waitpid(pid, &status, 0) == pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	__atomic_store_n(&fork_stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < THREADS; i++)
+		CHECK_EQ(pthread_join(t[i], NULL), 0);
+	pool_destroy(&pp);
+}
+
 static const netbsd_test_t tests[] = {
 	TEST(test_hardlimit_blocks_until_put),
 	TEST(test_limit_under_contention),
 	TEST(test_cache_shared_by_threads),
 	TEST(test_malloc_limit_waits_for_free),
+	TEST(test_fork_while_threads_use_pools),
 };
 
 int

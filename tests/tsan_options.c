@@ -1,6 +1,6 @@
 /*
- * Linked into the umem tests that fork.  fork() holds every cache's and
- * arena's locks at once (src/kmem_fork.c), more than ThreadSanitizer's
+ * Linked into the threaded tests that fork.  fork() holds every cache's,
+ * arena's and pool's locks at once (src/kmem_fork.c), more than ThreadSanitizer's
  * deadlock detector can track (64): it would stop the test with an
  * internal CHECK.  Races are still detected; the library checks its lock
  * order itself (KMEM_ASSERTS).  Without ThreadSanitizer nothing reads this.
