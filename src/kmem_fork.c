@@ -28,8 +28,10 @@ kmem_fork_prepare(void)
 	kmem_mutex_enter_for_fork(&kmem_init_lock);
 	kmem_mutex_enter_for_fork(&kmem_caches_lock);
 	vmem_fork_enter();
-	pool_fork_enter();
-	mtype_fork_enter();
+	if (pool_fork_enter != NULL)
+		pool_fork_enter();
+	if (mtype_fork_enter != NULL)
+		mtype_fork_enter();
 	kmem_mutex_enter_for_fork(&kmem_threads_lock);
 	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
 	    tc = tc->next)
@@ -59,8 +61,10 @@ fork_release(void)
 	    tc = tc->next)
 		kmem_mutex_exit_for_fork(&tc->lock);
 	kmem_mutex_exit_for_fork(&kmem_threads_lock);
-	mtype_fork_exit();
-	pool_fork_exit();
+	if (mtype_fork_exit != NULL)
+		mtype_fork_exit();
+	if (pool_fork_exit != NULL)
+		pool_fork_exit();
 	vmem_fork_exit();
 	kmem_mutex_exit_for_fork(&kmem_caches_lock);
 	kmem_mutex_exit_for_fork(&kmem_init_lock);
