@@ -12,12 +12,16 @@
  * - the slab layer (slabs, buffers, slow-path counts), under slab_lock.
  * Derived: buffers in use = allocations - frees; buffers constructed in
  * magazines = buffers out of the slabs - buffers in use.
+ *
+ * The table is printed by kmem_table_of() from a source of rows
+ * (stats_tables.h): the live caches here, a snapshot in stats.c.
  */
 #include "kmem_impl.h"
 
 #include <stdarg.h>
 
 #include "format.h"
+#include "stats_tables.h"
 #include "vmem_impl.h"
 
 static uint64_t
@@ -88,9 +92,15 @@ kmem_cache_stats(kmem_cache_t *cp, kmem_cache_stats_t *st)
 #define HEAD_FORMAT "%-28s %7s %9s %9s %11s %11s %6s %4s %10s"
 #define ROW_FORMAT "%-28s %7zu %9llu %9llu %11zu %11llu %6llu %4u %10llu"
 
+/* The printer's state: the arena whose caches are being listed, and their
+ * sums for its total line. */
 typedef struct table_out {
-	void (*emit)(void *, const char *);
+	kmem_emit_t *emit;
 	void *arg;
+	char arena[VMEM_NAMELEN];
+	bool any;
+	size_t mem;
+	uint64_t alloc, fail;
 } table_out_t;
 
 static void
@@ -104,57 +114,97 @@ emit_line(const table_out_t *out, const char *fmt, ...)
 	out->emit(out->arg, line);
 }
 
-/* The caches of one arena, then their total (kmem_caches_lock held). */
+/* The total of the arena group that ends here, if it had caches. */
 static void
-table_arena(const table_out_t *out, vmem_t *vmp)
+table_arena_total(table_out_t *out)
 {
-	size_t mem = 0;
-	uint64_t alloc = 0, fail = 0;
-	bool any = false;
-	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
-	    cp = cp->list_next) {
-		if (cp->arena != vmp)
-			continue;
-		kmem_cache_stats_t st;
-		kmem_cache_stats(cp, &st);
-		emit_line(out, ROW_FORMAT, st.name, st.buf_size,
-		    (unsigned long long)st.buf_inuse,
-		    (unsigned long long)st.buf_total, st.mem_total,
-		    (unsigned long long)st.alloc,
-		    (unsigned long long)st.alloc_fail, st.magazine_size,
-		    (unsigned long long)st.depot_contention);
-		mem += st.mem_total;
-		alloc += st.alloc;
-		fail += st.alloc_fail;
-		any = true;
+	if (!out->any)
+		return;
+	char total[VMEM_NAMELEN + 16];
+	kmem_snprintf(total, sizeof (total), "Total [%s]", out->arena);
+	emit_line(out, "%-28s %7s %9s %9s %11zu %11llu %6llu", total, "", "",
+	    "", out->mem, (unsigned long long)out->alloc,
+	    (unsigned long long)out->fail);
+	emit_line(out, "");
+	out->any = false;
+	out->mem = 0;
+	out->alloc = out->fail = 0;
+}
+
+static bool
+same_name(const char *a, const char *b)
+{
+	for (size_t i = 0; i < VMEM_NAMELEN; i++) {
+		if (a[i] != b[i])
+			return (false);
+		if (a[i] == '\0')
+			break;
 	}
-	if (any) {
-		char total[VMEM_NAMELEN + 16];
-		kmem_snprintf(total, sizeof (total), "Total [%s]", vmp->name);
-		emit_line(out, "%-28s %7s %9s %9s %11zu %11llu %6llu", total, "",
-		    "", "", mem, (unsigned long long)alloc,
-		    (unsigned long long)fail);
-		emit_line(out, "");
-	}
+	return (true);
+}
+
+static void
+table_row(void *arg, const kmem_cache_stats_t *st)
+{
+	table_out_t *out = arg;
+	if (out->any && !same_name(out->arena, st->arena))
+		table_arena_total(out);
+	kmem_snprintf(out->arena, sizeof (out->arena), "%s", st->arena);
+	emit_line(out, ROW_FORMAT, st->name, st->buf_size,
+	    (unsigned long long)st->buf_inuse,
+	    (unsigned long long)st->buf_total, st->mem_total,
+	    (unsigned long long)st->alloc,
+	    (unsigned long long)st->alloc_fail, st->magazine_size,
+	    (unsigned long long)st->depot_contention);
+	out->mem += st->mem_total;
+	out->alloc += st->alloc;
+	out->fail += st->alloc_fail;
+	out->any = true;
 }
 
 void
-kmem_table(void (*emit)(void *arg, const char *line), void *arg)
+kmem_table_of(kmem_cache_rows_t *rows, void *src, kmem_emit_t *emit,
+    void *arg)
 {
-	table_out_t out = { emit, arg };
-	kmem_init();
+	table_out_t out = { .emit = emit, .arg = arg };
 	emit_line(&out, HEAD_FORMAT, "cache", "buf", "buf", "buf", "memory",
 	    "alloc", "alloc", "mag", "depot");
 	emit_line(&out, HEAD_FORMAT, "name", "size", "in use", "total",
 	    "in use", "succeed", "fail", "size", "contention");
 	emit_line(&out, "%s", "---------------------------- ------- --------- "
 	    "--------- ----------- ----------- ------ ---- ----------");
+	rows(src, table_row, &out);
+	table_arena_total(&out);
+}
 
-	/* Arenas in creation order; each once, with all its caches. */
+/*
+ * Every cache, arena by arena in creation order, each arena's caches in
+ * creation order; row is called with the cache list and arena list held.
+ */
+void
+kmem_cache_rows_live(void *src,
+    void (*row)(void *row_arg, const kmem_cache_stats_t *st), void *row_arg)
+{
+	(void) src;
+	kmem_init();
 	kmem_mutex_enter(&kmem_caches_lock);
 	kmem_mutex_enter(&vmem_list_lock);
-	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next)
-		table_arena(&out, vmp);
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next) {
+		for (kmem_cache_t *cp = kmem_caches.list_next;
+		    cp != &kmem_caches; cp = cp->list_next) {
+			if (cp->arena != vmp)
+				continue;
+			kmem_cache_stats_t st;
+			kmem_cache_stats(cp, &st);
+			row(row_arg, &st);
+		}
+	}
 	kmem_mutex_exit(&vmem_list_lock);
 	kmem_mutex_exit(&kmem_caches_lock);
+}
+
+void
+kmem_table(void (*emit)(void *arg, const char *line), void *arg)
+{
+	kmem_table_of(kmem_cache_rows_live, NULL, emit, arg);
 }

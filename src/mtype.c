@@ -52,6 +52,7 @@
 #include "lock_order.h"
 #include "netbsd_fork.h"
 #include "report.h"
+#include "stats_tables.h"
 
 #define TAG_LIVE        0x6c6976656d747970ull   /* "livemtyp" */
 #define TAG_FREED       0x667265656d747970ull   /* "freemtyp" */
@@ -652,13 +653,27 @@ table_row(void *arg, const mtype_stats_t *st)
 }
 
 void
-mtype_table(void (*emit)(void *arg, const char *line), void *arg)
+mtype_table_of(mtype_rows_t *rows, void *src, kmem_emit_t *emit, void *arg)
 {
 	mtype_table_out_t out = { emit, arg };
 	table_line(&out, "%s", "Memory statistics by type");
 	table_line(&out, MTYPE_HEAD_FORMAT, "Type", "InUse", "MemUse",
 	    "HighUse", "Limit", "Requests", "Fail", "Size(s)");
-	mtype_walk(table_row, &out);
+	rows(src, table_row, &out);
+}
+
+static void
+live_rows(void *src, void (*row)(void *row_arg, const mtype_stats_t *st),
+    void *row_arg)
+{
+	(void) src;
+	mtype_walk(row, row_arg);
+}
+
+void
+mtype_table(void (*emit)(void *arg, const char *line), void *arg)
+{
+	mtype_table_of(live_rows, NULL, emit, arg);
 }
 
 /* ---- fork (kmem_fork.c) ---- */

@@ -56,6 +56,7 @@
 #include "format.h"
 #include "lock_order.h"
 #include "report.h"
+#include "stats_tables.h"
 
 struct pool_allocator pool_allocator_kmem = { NULL, NULL, 0 };
 struct pool_allocator pool_allocator_nointr = { NULL, NULL, 0 };
@@ -1137,20 +1138,34 @@ table_row(void *arg, const pool_stats_t *st)
 }
 
 void
-pool_table(void (*emit)(void *arg, const char *line), void *arg)
+pool_table_of(pool_rows_t *rows, void *src, kmem_emit_t *emit, void *arg)
 {
 	pool_table_out_t out = { emit, arg, 0, 0 };
 	table_line(&out, "%s", "Memory resource pool statistics");
 	table_line(&out, POOL_HEAD_FORMAT, "Name", "Size", "Requests", "Fail",
 	    "Releases", "Pgreq", "Pgrel", "Npage", "Hiwat", "Minpg", "Maxpg",
 	    "Idle");
-	pool_walk(table_row, &out);
+	rows(src, table_row, &out);
 	uint64_t permille = out.total != 0 ? out.inuse * 1000 / out.total : 0;
 	table_line(&out, "In use %lluK, total allocated %lluK; utilization "
 	    "%llu.%llu%%", (unsigned long long)((out.inuse + 1023) / 1024),
 	    (unsigned long long)((out.total + 1023) / 1024),
 	    (unsigned long long)(permille / 10),
 	    (unsigned long long)(permille % 10));
+}
+
+static void
+live_rows(void *src, void (*row)(void *row_arg, const pool_stats_t *st),
+    void *row_arg)
+{
+	(void) src;
+	pool_walk(row, row_arg);
+}
+
+void
+pool_table(void (*emit)(void *arg, const char *line), void *arg)
+{
+	pool_table_of(live_rows, NULL, emit, arg);
 }
 
 /* ---- fork (kmem_fork.c) ---- */

@@ -6,11 +6,14 @@
  * also holds vmem_list_lock so the set of arenas cannot change under it
  * (its emit callback must therefore not create or destroy arenas).
  * Messages are formatted under the lock and reported after it is dropped.
+ * The table is printed by vmem_table_of() from a source of rows
+ * (stats_tables.h): the live arenas here, a snapshot in stats.c.
  */
 #include "vmem_impl.h"
 
 #include "format.h"
 #include "report.h"
+#include "stats_tables.h"
 
 int
 vmem_stats(vmem_t *vmp, vmem_stats_t *st)
@@ -57,63 +60,84 @@ vmem_stats(vmem_t *vmp, vmem_stats_t *st)
 	"%8zu %6zu %8zu %5zu"
 
 typedef struct table_out {
-	void (*emit)(void *, const char *);
+	kmem_emit_t *emit;
 	void *arg;
 } table_out_t;
 
 static void
-table_header(const table_out_t *out)
+table_row(void *arg, const vmem_stats_t *st)
 {
+	const table_out_t *out = arg;
+	char name[VMEM_NAMELEN + 2 * 8];
+	char line[256];
+	unsigned indent = st->depth < 8 ? st->depth : 8;
+	kmem_snprintf(name, sizeof (name), "%*s%s", (int)(2 * indent), "",
+	    st->name);
+	kmem_snprintf(line, sizeof (line), ROW_FORMAT, name, st->quantum,
+	    st->mem_inuse, st->mem_total, st->mem_import,
+	    (unsigned long long)st->alloc, (unsigned long long)st->free,
+	    (unsigned long long)st->fail, (unsigned long long)st->wait,
+	    st->segs_alloc + st->segs_free, st->spans, st->hash_buckets,
+	    st->hash_longest_chain);
+	out->emit(out->arg, line);
+}
+
+void
+vmem_table_of(vmem_rows_t *rows, void *src, kmem_emit_t *emit, void *arg)
+{
+	table_out_t out = { emit, arg };
 	char line[256];
 	kmem_snprintf(line, sizeof (line), TABLE_FORMAT, "NAME", "QUANTUM",
 	    "INUSE", "TOTAL", "IMPORTED", "ALLOC", "FREE", "FAIL", "WAIT",
 	    "SEGS", "SPANS", "BUCKETS", "CHAIN");
-	out->emit(out->arg, line);
+	emit(arg, line);
+	rows(src, table_row, &out);
 }
 
+typedef struct live_rows {
+	void (*row)(void *, const vmem_stats_t *);
+	void *row_arg;
+} live_rows_t;
+
 static void
-table_row(const table_out_t *out, vmem_t *vmp)
+live_row(const live_rows_t *lr, vmem_t *vmp)
 {
 	vmem_stats_t st;
-	char name[VMEM_NAMELEN + 2 * 8];
-	char line[256];
-
 	vmem_stats(vmp, &st);
-	unsigned indent = st.depth < 8 ? st.depth : 8;
-	kmem_snprintf(name, sizeof (name), "%*s%s", (int)(2 * indent), "",
-	    st.name);
-	kmem_snprintf(line, sizeof (line), ROW_FORMAT, name, st.quantum,
-	    st.mem_inuse, st.mem_total, st.mem_import,
-	    (unsigned long long)st.alloc, (unsigned long long)st.free,
-	    (unsigned long long)st.fail, (unsigned long long)st.wait,
-	    st.segs_alloc + st.segs_free, st.spans, st.hash_buckets,
-	    st.hash_longest_chain);
-	out->emit(out->arg, line);
+	lr->row(lr->row_arg, &st);
 }
 
-/* Print the arenas importing from source (NULL: the roots) and theirs. */
+/* The arenas importing from source (NULL: the roots), each with theirs. */
 static void
-table_subtree(const table_out_t *out, const vmem_t *source)
+live_subtree(const live_rows_t *lr, const vmem_t *source)
 {
 	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next) {
 		if (vmp->source == source) {
-			table_row(out, vmp);
-			table_subtree(out, vmp);
+			live_row(lr, vmp);
+			live_subtree(lr, vmp);
 		}
 	}
+}
+
+/* Every arena in tree order (src NULL), or the one arena src; row is
+ * called with the arena list held. */
+void
+vmem_rows_live(void *src, void (*row)(void *row_arg, const vmem_stats_t *st),
+    void *row_arg)
+{
+	live_rows_t lr = { row, row_arg };
+	kmem_mutex_enter(&vmem_list_lock);
+	if (src != NULL)
+		live_row(&lr, src);
+	else
+		live_subtree(&lr, NULL);
+	kmem_mutex_exit(&vmem_list_lock);
 }
 
 void
 vmem_table(vmem_t *vmp, void (*emit)(void *arg, const char *line), void *arg)
 {
-	table_out_t out = { emit, arg };
-	table_header(&out);
-	kmem_mutex_enter(&vmem_list_lock);
-	if (vmp != NULL)
-		table_row(&out, vmp);
-	else
-		table_subtree(&out, NULL);
-	kmem_mutex_exit(&vmem_list_lock);
+	vmem_table_of(vmem_rows_live, vmp, emit, arg);
 }
 
 /* ---- verification ---- */
