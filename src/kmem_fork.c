@@ -4,19 +4,21 @@
  * fork() is bracketed (the platform's kmem_fork_hooks_install()):
  *
  * - prepare: take every library lock, in the lock order of lock_order.h
- *   (every arena's, every pool's and malloc type's, every thread cache's,
- *   each cache's depot and slab locks), so no lock is mid-operation at the
- *   moment of the copy;
+ *   (the statistics publisher's, every arena's, every pool's and malloc
+ *   type's, every thread cache's, each cache's depot and slab locks), so
+ *   no lock is mid-operation at the moment of the copy;
  * - parent: release them all;
  * - child: release them all, then give the magazines of the threads that
  *   do not exist in the child back to the depots, and forget the update
- *   thread, which does not exist either.
+ *   thread and the statistics publisher, which do not exist either (nor is
+ *   the parent's statistics segment the child's).
  *
  * The locks are taken with the platform's _for_fork calls, which skip the
  * lock-order bookkeeping (it would hold hundreds of locks at once).
  */
 #include "kmem_impl.h"
 #include "netbsd_fork.h"
+#include "stats_publish.h"
 
 #include "report.h"
 #include "vmem_impl.h"
@@ -26,6 +28,8 @@ kmem_fork_prepare(void)
 {
 	kmem_mutex_enter_for_fork(&kmem_update_lock);
 	kmem_mutex_enter_for_fork(&kmem_init_lock);
+	if (stats_publish_fork_enter != NULL)
+		stats_publish_fork_enter();
 	kmem_mutex_enter_for_fork(&kmem_caches_lock);
 	vmem_fork_enter();
 	if (pool_fork_enter != NULL)
@@ -67,6 +71,8 @@ fork_release(void)
 		pool_fork_exit();
 	vmem_fork_exit();
 	kmem_mutex_exit_for_fork(&kmem_caches_lock);
+	if (stats_publish_fork_exit != NULL)
+		stats_publish_fork_exit();
 	kmem_mutex_exit_for_fork(&kmem_init_lock);
 	kmem_mutex_exit_for_fork(&kmem_update_lock);
 }
@@ -83,4 +89,6 @@ kmem_fork_child(void)
 	fork_release();
 	kmem_update_fork_child();
 	kmem_thread_fork_child();
+	if (stats_publish_fork_child != NULL)
+		stats_publish_fork_child();
 }

@@ -428,6 +428,8 @@ kmem_cache_free_inline(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 
 /* ---- kmem_update.c ---- */
 extern kmem_mutex_t kmem_update_lock;
+/* Called after every maintenance pass, with no lock held (or NULL). */
+extern void (*kmem_update_done_hook)(void);
 void kmem_update_maybe(void);
 void kmem_update_fork_child(void);
 void kmem_reap_soon(void);

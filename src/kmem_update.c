@@ -28,6 +28,8 @@
  * Locking: a pass holds kmem_caches_lock, so caches cannot be destroyed
  * under it (callbacks and destructors must not create or destroy caches).
  * kmem_update_lock guards the thread's state and is never held during a pass.
+ * After a pass, with no lock held, kmem_update_done_hook (if set) is called:
+ * the statistics publisher (stats_publish.c) sets it to wake its thread.
  */
 #include "kmem_impl.h"
 
@@ -57,6 +59,18 @@ cache_update(kmem_cache_t *cp)
 }
 
 /* The pass itself; kmem_caches_lock held. */
+void (*kmem_update_done_hook)(void);
+
+/* After a pass, with no lock held: tell the hook (stats_publish.c). */
+static void
+update_done(void)
+{
+	void (*hook)(void) = __atomic_load_n(&kmem_update_done_hook,
+	    __ATOMIC_ACQUIRE);
+	if (hook != NULL)
+		hook();
+}
+
 static void
 update_pass(void)
 {
@@ -74,6 +88,7 @@ kmem_update_now(void)
 	kmem_mutex_enter(&kmem_caches_lock);
 	update_pass();
 	kmem_mutex_exit(&kmem_caches_lock);
+	update_done();
 }
 
 void
@@ -85,6 +100,7 @@ kmem_update_maybe(void)
 	if (kmem_mutex_tryenter(&kmem_caches_lock)) {
 		update_pass();
 		kmem_mutex_exit(&kmem_caches_lock);
+		update_done();
 	}
 }
 

@@ -17,14 +17,19 @@
  * directory still writes where it was asked; standard error is duplicated
  * then too, since many programs close it on their way out.
  *
+ * Applying "publish" starts publishing the statistics for kmstat
+ * (stats_publish.c) without waiting for the first snapshot.
+ *
  * The options are set before threads exist (from a constructor or early in
  * main), so their state takes no lock; the exit handler only reads it.
  */
 #define _GNU_SOURCE             /* program_invocation_short_name */
 #include <kmem/kmem.h>
 #include <kmem/malloc.h>
+#include <kmem/stats.h>
 
 #include "format.h"
+#include "stats_publish.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +45,7 @@ typedef struct options {
 	char stats_file[PATH_MAX];      /* "" for standard error */
 	uint64_t reap_interval_ns;      /* 0: leave as it is */
 	int reap_thread;                /* -1: leave as it is */
+	bool publish;                   /* publish statistics (stats_publish.c) */
 } options_t;
 
 static options_t applied = { .reap_thread = -1 };
@@ -143,6 +149,16 @@ opt_reap_thread(const char *value, options_t *o)
 	return (parse_bool(value, &o->reap_thread));
 }
 
+static bool
+opt_publish(const char *value, options_t *o)
+{
+	int on;
+	if (!parse_bool(value, &on))
+		return (false);
+	o->publish = on;
+	return (true);
+}
+
 static const struct option_spec {
 	const char *name;
 	const char *expects;            /* for the error message */
@@ -152,6 +168,7 @@ static const struct option_spec {
 	{ "stats_file", "a file name", opt_stats_file },
 	{ "reap_interval", "a time such as 500ms or 15s", opt_reap_interval },
 	{ "reap_thread", "nothing, or 0 or 1", opt_reap_thread },
+	{ "publish", "nothing, or 0 or 1", opt_publish },
 };
 
 static const struct option_spec *
@@ -246,6 +263,7 @@ stats_at_exit(void)
 static void
 apply(const options_t *o)
 {
+	bool was_publishing = applied.publish;
 	applied = *o;
 	if (o->stats && stats_stderr < 0)
 		stats_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
@@ -256,6 +274,10 @@ apply(const options_t *o)
 		kmem_update_interval_set(o->reap_interval_ns);
 	if (o->reap_thread >= 0)
 		kmem_update_thread(o->reap_thread);
+	if (o->publish && !was_publishing)
+		kmem_stats_publish_start();
+	else if (!o->publish && was_publishing)
+		kmem_stats_publish(0);
 }
 
 int

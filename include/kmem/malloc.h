@@ -46,6 +46,9 @@ KMEM_API size_t kmem_malloc_usable_size(void *ptr);
  *	                        is a number with ns, us, ms or s
  *	reap_thread[=0|1]       run maintenance on a background thread, so
  *	                        an idle program gives memory back too
+ *	publish[=0|1]           publish the statistics for kmstat, refreshed
+ *	                        every second (kmem/stats.h); implies
+ *	                        reap_thread
  *
  * Returns 0, or -1 with a message naming the bad option or value in
  * err[0 .. errlen - 1]; nothing is applied then.

@@ -1,0 +1,200 @@
+/*
+ * The statistics snapshot (include/kmem/stats.h): every arena, cache, pool
+ * and malloc type of this process, and the tables printed from it.
+ *
+ * The rows come from the same row sources the live tables use
+ * (stats_tables.h), so a snapshot holds exactly what the tables show, in
+ * their order.  The cache and arena sources call back with the list locks
+ * held, where nothing may allocate; so each family is collected into an
+ * array allocated beforehand, and if more rows came than it holds (objects
+ * were created meanwhile) the array grows and the family is read again.
+ * No lock is held while memory is allocated.
+ */
+#define _GNU_SOURCE             /* program_invocation_short_name */
+#include <kmem/stats.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "stats_tables.h"
+
+/* Rows of one family, collected by a row callback that never allocates. */
+typedef struct collector {
+	size_t row_size;
+	void *rows;
+	size_t cap;
+	size_t n;                       /* rows seen; beyond cap not kept */
+} collector_t;
+
+static void
+collect(collector_t *c, const void *row)
+{
+	if (c->n < c->cap)
+		memcpy((char *)c->rows + c->n * c->row_size, row, c->row_size);
+	c->n++;
+}
+
+static void
+collect_cache(void *c, const kmem_cache_stats_t *st)
+{
+	collect(c, st);
+}
+
+static void
+collect_arena(void *c, const vmem_stats_t *st)
+{
+	collect(c, st);
+}
+
+static void
+collect_pool(void *c, const pool_stats_t *st)
+{
+	collect(c, st);
+}
+
+static void
+collect_type(void *c, const mtype_stats_t *st)
+{
+	collect(c, st);
+}
+
+/* A family's rows read by read_rows(c); the array of them, or false. */
+static bool
+collect_all(collector_t *c, void (*read_rows)(collector_t *c))
+{
+	for (size_t cap = 16;; cap = c->n + c->n / 4 + 8) {
+		free(c->rows);
+		c->rows = calloc(cap, c->row_size);
+		if (c->rows == NULL)
+			return (false);
+		c->cap = cap;
+		c->n = 0;
+		read_rows(c);
+		if (c->n <= c->cap)
+			return (true);
+	}
+}
+
+static void
+read_caches(collector_t *c)
+{
+	kmem_cache_rows_live(NULL, collect_cache, c);
+}
+
+static void
+read_arenas(collector_t *c)
+{
+	vmem_rows_live(NULL, collect_arena, c);
+}
+
+static void
+read_pools(collector_t *c)
+{
+	pool_walk(collect_pool, c);
+}
+
+static void
+read_types(collector_t *c)
+{
+	mtype_walk(collect_type, c);
+}
+
+kmem_stats_t *
+kmem_stats_snapshot(void)
+{
+	kmem_stats_t *st = calloc(1, sizeof (*st));
+	if (st == NULL)
+		return (NULL);
+	st->pid = (long)getpid();
+	kmem_snprintf(st->program, sizeof (st->program), "%s",
+	    program_invocation_short_name);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	st->time_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+
+	collector_t caches = { sizeof (kmem_cache_stats_t), NULL, 0, 0 };
+	collector_t arenas = { sizeof (vmem_stats_t), NULL, 0, 0 };
+	collector_t pools = { sizeof (pool_stats_t), NULL, 0, 0 };
+	collector_t types = { sizeof (mtype_stats_t), NULL, 0, 0 };
+	bool ok = collect_all(&caches, read_caches) &&
+	    collect_all(&arenas, read_arenas) &&
+	    collect_all(&pools, read_pools) && collect_all(&types, read_types);
+	st->caches = caches.rows;
+	st->ncaches = caches.n;
+	st->arenas = arenas.rows;
+	st->narenas = arenas.n;
+	st->pools = pools.rows;
+	st->npools = pools.n;
+	st->types = types.rows;
+	st->ntypes = types.n;
+	if (!ok) {
+		kmem_stats_free(st);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	return (st);
+}
+
+void
+kmem_stats_free(kmem_stats_t *st)
+{
+	if (st == NULL)
+		return;
+	free(st->caches);
+	free(st->arenas);
+	free(st->pools);
+	free(st->types);
+	free(st);
+}
+
+/* ---- tables ---- */
+
+/* A snapshot's rows of one family as a row source. */
+typedef struct snapshot_rows {
+	const void *rows;
+	size_t n;
+} snapshot_rows_t;
+
+#define SNAPSHOT_ROW_SOURCE(name, type)                                 \
+static void                                                             \
+name(void *src, void (*row)(void *, const type *), void *row_arg)      \
+{                                                                       \
+	const snapshot_rows_t *s = src;                                 \
+	for (size_t i = 0; i < s->n; i++)                               \
+		row(row_arg, (const type *)s->rows + i);                \
+}
+SNAPSHOT_ROW_SOURCE(snapshot_caches, kmem_cache_stats_t)
+SNAPSHOT_ROW_SOURCE(snapshot_arenas, vmem_stats_t)
+SNAPSHOT_ROW_SOURCE(snapshot_pools, struct pool_stats)
+SNAPSHOT_ROW_SOURCE(snapshot_types, struct mtype_stats)
+
+void
+kmem_stats_tables(const kmem_stats_t *st, int tables,
+    void (*emit)(void *arg, const char *line), void *arg)
+{
+	if (tables & KMEM_STATS_CACHES) {
+		snapshot_rows_t s = { st->caches, st->ncaches };
+		kmem_table_of(snapshot_caches, &s, emit, arg);
+		emit(arg, "");
+	}
+	if (tables & KMEM_STATS_ARENAS) {
+		snapshot_rows_t s = { st->arenas, st->narenas };
+		vmem_table_of(snapshot_arenas, &s, emit, arg);
+		emit(arg, "");
+	}
+	if (tables & KMEM_STATS_POOLS) {
+		snapshot_rows_t s = { st->pools, st->npools };
+		pool_table_of(snapshot_pools, &s, emit, arg);
+		emit(arg, "");
+	}
+	if (tables & KMEM_STATS_TYPES) {
+		snapshot_rows_t s = { st->types, st->ntypes };
+		mtype_table_of(snapshot_types, &s, emit, arg);
+		emit(arg, "");
+	}
+}

@@ -1,0 +1,217 @@
+/*
+ * Reading another process's statistics segment (include/kmem/stats.h;
+ * the layout and the protocol in stats_segment.h).
+ *
+ * The segment is written while we read, and its content is not trusted: a
+ * read copies the header and rows out, then keeps the copy only if the
+ * sequence count was even and unchanged across the copy and the checksum
+ * matches; otherwise it tries again, a bounded number of times.  Before
+ * anything is copied the header must name this layout (magic, version,
+ * header and row sizes) and its rows must fit in the segment, so a
+ * corrupt or foreign segment is refused, never followed.  Names are cut
+ * at their arrays' ends.  The reader takes no library lock.
+ */
+#include <kmem/stats.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stats_segment.h"
+
+#define READ_ATTEMPTS   200
+#define RETRY_NS        (5 * 1000 * 1000)       /* 1 s in all */
+
+static const uint64_t row_sizes[STATS_SEGMENT_FAMILIES] = {
+	sizeof (vmem_stats_t), sizeof (kmem_cache_stats_t),
+	sizeof (pool_stats_t), sizeof (mtype_stats_t),
+};
+
+typedef enum attempt {
+	ATTEMPT_DONE,
+	ATTEMPT_AGAIN,                  /* being written: try again */
+	ATTEMPT_REMAP,                  /* the segment grew */
+	ATTEMPT_CORRUPT,
+} attempt_t;
+
+/* The bytes of rows the header announces, or 0 if it is not our layout. */
+static size_t
+rows_size(const stats_segment_t *h, long pid)
+{
+	if (h->magic != STATS_SEGMENT_MAGIC ||
+	    h->version != STATS_SEGMENT_VERSION ||
+	    h->header_size != sizeof (*h) || h->pid != pid)
+		return (0);
+	uint64_t total = 0;
+	for (unsigned f = 0; f < STATS_SEGMENT_FAMILIES; f++) {
+		if (h->row_size[f] != row_sizes[f] ||
+		    h->count[f] > (UINT64_MAX / 2 - total) / row_sizes[f])
+			return (0);
+		total += h->count[f] * row_sizes[f];
+	}
+	return (total != 0 ? (size_t)total : 1);
+}
+
+/* One try at copying a whole snapshot out of the mapping. */
+static attempt_t
+read_once(const stats_segment_t *seg, size_t mapped, long pid,
+    stats_segment_t *header, char **rows)
+{
+	uint64_t seq = __atomic_load_n(&seg->seq, __ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&seg->magic, __ATOMIC_ACQUIRE) == 0 || (seq & 1))
+		return (ATTEMPT_AGAIN);
+	memcpy(header, seg, sizeof (*header));
+	size_t size = rows_size(header, pid);
+	if (size == 0)
+		return (__atomic_load_n(&seg->seq, __ATOMIC_ACQUIRE) == seq ?
+		    ATTEMPT_CORRUPT : ATTEMPT_AGAIN);
+	if (size == 1)
+		size = 0;
+	if (size > mapped - sizeof (*header))
+		return (ATTEMPT_REMAP);
+	char *copy = malloc(size + 1);
+	if (copy == NULL)
+		return (ATTEMPT_CORRUPT);
+	memcpy(copy, seg + 1, size);
+	uint64_t sum = stats_checksum(STATS_CHECKSUM_START, copy, size);
+	sum = stats_checksum(sum, (char *)header + STATS_SEGMENT_CHECKED_OFFSET,
+	    sizeof (*header) - STATS_SEGMENT_CHECKED_OFFSET);
+	if (__atomic_load_n(&seg->seq, __ATOMIC_ACQUIRE) != seq ||
+	    sum != header->checksum) {
+		free(copy);
+		return (ATTEMPT_AGAIN);
+	}
+	*rows = copy;
+	return (ATTEMPT_DONE);
+}
+
+/* One family's rows, copied out of the rows read; false if out of memory. */
+static bool
+take_rows(void **out, size_t *n, const char **at, const stats_segment_t *h,
+    unsigned family)
+{
+	size_t bytes = h->count[family] * row_sizes[family];
+	*n = h->count[family];
+	*out = malloc(bytes != 0 ? bytes : 1);
+	if (*out == NULL)
+		return (false);
+	memcpy(*out, *at, bytes);
+	*at += bytes;
+	return (true);
+}
+
+#define TERMINATE(a)    ((a)[sizeof (a) - 1] = '\0')
+
+static kmem_stats_t *
+snapshot_of(const stats_segment_t *h, const char *rows)
+{
+	kmem_stats_t *st = calloc(1, sizeof (*st));
+	if (st == NULL)
+		return (NULL);
+	st->pid = (long)h->pid;
+	memcpy(st->program, h->program, sizeof (st->program));
+	TERMINATE(st->program);
+	st->time_ns = h->time_ns;
+	const char *at = rows;
+	if (!take_rows((void **)&st->arenas, &st->narenas, &at, h, 0) ||
+	    !take_rows((void **)&st->caches, &st->ncaches, &at, h, 1) ||
+	    !take_rows((void **)&st->pools, &st->npools, &at, h, 2) ||
+	    !take_rows((void **)&st->types, &st->ntypes, &at, h, 3)) {
+		kmem_stats_free(st);
+		return (NULL);
+	}
+	for (size_t i = 0; i < st->narenas; i++) {
+		TERMINATE(st->arenas[i].name);
+		TERMINATE(st->arenas[i].source);
+	}
+	for (size_t i = 0; i < st->ncaches; i++) {
+		TERMINATE(st->caches[i].name);
+		TERMINATE(st->caches[i].arena);
+	}
+	for (size_t i = 0; i < st->npools; i++) {
+		TERMINATE(st->pools[i].name);
+		TERMINATE(st->pools[i].cache);
+	}
+	for (size_t i = 0; i < st->ntypes; i++)
+		TERMINATE(st->types[i].name);
+	return (st);
+}
+
+/* Map the whole segment as it is now; NULL (errno set) if it cannot. */
+static const stats_segment_t *
+map_segment(int fd, size_t *size)
+{
+	struct stat sb;
+	if (fstat(fd, &sb) != 0)
+		return (NULL);
+	*size = (size_t)sb.st_size;
+	if (*size < sizeof (stats_segment_t)) {
+		errno = EAGAIN;         /* being made */
+		return (NULL);
+	}
+	void *p = mmap(NULL, *size, PROT_READ, MAP_SHARED, fd, 0);
+	return (p != MAP_FAILED ? p : NULL);
+}
+
+static void
+pause_before_retry(void)
+{
+	struct timespec ts = { 0, RETRY_NS };
+	nanosleep(&ts, NULL);
+}
+
+int
+kmem_stats_read(long pid, kmem_stats_t **out)
+{
+	*out = NULL;
+	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+		return (KMEM_STATS_NOPROCESS);
+	char name[STATS_SEGMENT_NAME_MAX];
+	stats_segment_name(name, sizeof (name), pid);
+	int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return (errno == ENOENT ? KMEM_STATS_UNPUBLISHED :
+		    KMEM_STATS_UNREADABLE);
+
+	int result = KMEM_STATS_CORRUPT;
+	const stats_segment_t *seg = NULL;
+	size_t mapped = 0;
+	for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+		if (seg == NULL && (seg = map_segment(fd, &mapped)) == NULL) {
+			if (errno != EAGAIN) {
+				result = KMEM_STATS_UNREADABLE;
+				break;
+			}
+			pause_before_retry();
+			continue;
+		}
+		stats_segment_t header;
+		char *rows = NULL;
+		attempt_t a = read_once(seg, mapped, pid, &header, &rows);
+		if (a == ATTEMPT_DONE) {
+			*out = snapshot_of(&header, rows);
+			free(rows);
+			result = *out != NULL ? 0 : KMEM_STATS_UNREADABLE;
+			break;
+		}
+		if (a == ATTEMPT_CORRUPT)
+			break;
+		if (a == ATTEMPT_REMAP) {
+			munmap((void *)seg, mapped);
+			seg = NULL;
+			continue;
+		}
+		pause_before_retry();
+	}
+	if (seg != NULL)
+		munmap((void *)seg, mapped);
+	close(fd);
+	return (result);
+}
