@@ -162,10 +162,12 @@ kmem_update_thread(int enable)
 	return (result);
 }
 
-/* In a forked child the update thread does not exist. */
+/* In a forked child the update thread does not exist; its condition
+ * variable, which it may have been waiting on, is made anew. */
 void
 kmem_update_fork_child(void)
 {
+	kmem_cv_init(&update_cv);
 	thread_wanted = false;
 	thread_running = false;
 }

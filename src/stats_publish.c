@@ -287,10 +287,14 @@ stats_publish_fork_exit(void)
 	kmem_mutex_exit_for_fork(&publish_lock);
 }
 
-/* In the child: no thread, and the segment is the parent's. */
+/*
+ * In the child: no thread, and the segment is the parent's.  The condition
+ * variable may have had the parent's publisher waiting on it: made anew.
+ */
 void
 stats_publish_fork_child(void)
 {
+	kmem_cv_init(&publish_cv);
 	wanted = false;
 	running = false;
 	if (segment != NULL)
