@@ -6,6 +6,7 @@
  * kmem_options_set() parses the whole string into a pending set first and
  * applies it only when every option and value is good, so a bad string
  * changes nothing; the error names the option and says what was expected.
+ * kmem_options_check() only parses (kmrun checks what it passes on).
  * Applying "stats" registers one atexit() handler (once), which prints a
  * header naming the process, the kmem cache table and the vmem arena table
  * to standard error or to the stats file.  The options travel in the
@@ -280,10 +281,11 @@ apply(const options_t *o)
 		kmem_stats_publish(0);
 }
 
-int
-kmem_options_set(const char *options, char *err, size_t errlen)
+/* Parse options into *pending; 0, or -1 with the message in err. */
+static int
+parse_options(const char *options, options_t *pending, char *err,
+    size_t errlen)
 {
-	options_t pending = applied;
 	char value[PATH_MAX];
 	const char *p = options != NULL ? options : "";
 
@@ -299,7 +301,7 @@ kmem_options_set(const char *options, char *err, size_t errlen)
 		if (spec == NULL) {
 			kmem_snprintf(err, errlen, "unknown option '%.*s' "
 			    "(known: stats, stats_file, reap_interval, "
-			    "reap_thread)", (int)name_len, p);
+			    "reap_thread, publish)", (int)name_len, p);
 			return (-1);
 		}
 		size_t value_len = has_value ? len - name_len - 1 : 0;
@@ -310,7 +312,7 @@ kmem_options_set(const char *options, char *err, size_t errlen)
 		}
 		memcpy(value, p + name_len + 1, value_len);
 		value[value_len] = '\0';
-		if (!spec->parse(has_value ? value : NULL, &pending)) {
+		if (!spec->parse(has_value ? value : NULL, pending)) {
 			kmem_snprintf(err, errlen, "option '%s': bad value "
 			    "'%s' (expected %s)", spec->name,
 			    has_value ? value : "", spec->expects);
@@ -320,6 +322,22 @@ kmem_options_set(const char *options, char *err, size_t errlen)
 		if (*p == ',')
 			p++;
 	}
+	return (0);
+}
+
+int
+kmem_options_set(const char *options, char *err, size_t errlen)
+{
+	options_t pending = applied;
+	if (parse_options(options, &pending, err, errlen) != 0)
+		return (-1);
 	apply(&pending);
 	return (0);
+}
+
+int
+kmem_options_check(const char *options, char *err, size_t errlen)
+{
+	options_t pending = applied;
+	return (parse_options(options, &pending, err, errlen));
 }

@@ -54,6 +54,9 @@ KMEM_API size_t kmem_malloc_usable_size(void *ptr);
  * err[0 .. errlen - 1]; nothing is applied then.
  */
 KMEM_API int kmem_options_set(const char *options, char *err, size_t errlen);
+/* The same check, applying nothing. */
+KMEM_API int kmem_options_check(const char *options, char *err,
+    size_t errlen);
 
 /* Print the kmem cache table and the vmem arena table to file descriptor fd. */
 KMEM_API void kmem_stats_print(int fd);

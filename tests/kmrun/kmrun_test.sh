@@ -72,7 +72,7 @@ help)
 	expect_rc 0
 	expect_out "usage: kmrun [options] [--] PROGRAM [ARGS...]"
 	for option in --stats --stats-file --reap-interval --reap-thread \
-	    --options --library --help --version "(default 15s)"; do
+	    --publish --options --library --help --version "(default 15s)"; do
 		expect_out "$option"
 	done
 	# The default search, starting beside kmrun.
@@ -279,6 +279,42 @@ stats)
 	grep -q "^libkmem statistics: process [0-9]* (sort) at exit" "$tmp/err" ||
 	    fail "sort closed standard error and its tables were lost"
 	expect_err "Total [kmem_default]"
+	;;
+
+publish)
+	# --publish: kmstat (beside kmrun) reads the running program's tables;
+	# the segment goes when the program exits.  cat reads a fifo, so it
+	# runs until the test closes it.
+	kmstat=$(dirname "$kmrun")/kmstat
+	run "$kmrun" --publish -- sh -c 'echo "$KMEM_OPTIONS"'
+	expect_line "publish"
+	mkfifo feed
+	"$kmrun" --publish -- cat <feed >/dev/null &
+	pid=$!
+	exec 3>feed
+	# The library starts publishing at cat's first allocation, from
+	# another thread: poll, with a generous bound.
+	tries=0
+	until "$kmstat" "$pid" >"$tmp/out" 2>"$tmp/err"; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 300 ] || { rc=1; fail "cat never published"; }
+		sleep 0.1
+	done
+	rc=0
+	expect_out "libkmem statistics: process $pid (cat) at "
+	expect_out "Total [kmem_default]"
+	expect_out "NAME                     QUANTUM         INUSE"
+	expect_out "Memory resource pool statistics"
+	expect_out "Memory statistics by type"
+	[ -e "/dev/shm/libkmem.$pid" ] || fail "no segment while cat runs"
+	exec 3>&-
+	wait "$pid"
+	rc=$?
+	expect_rc 0
+	[ ! -e "/dev/shm/libkmem.$pid" ] || fail "cat's segment outlived it"
+	run "$kmstat" "$pid"
+	expect_rc 1
+	expect_err "kmstat: process $pid is not running"
 	;;
 
 *)

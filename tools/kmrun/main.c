@@ -8,7 +8,7 @@
  *
  *   1. It builds KMEM_OPTIONS: what the environment already had, then its
  *      own options in the order given, comma-separated; and it checks the
- *      result with the library's own parser, kmem_options_set(), before
+ *      result with the library's own parser, kmem_options_check(), before
  *      anything runs, so that a bad value is an error here, naming the
  *      option, and not a surprise inside the program.  A relative
  *      --stats-file is made absolute here, against kmrun's directory, so
@@ -26,10 +26,10 @@
  * libkmem too, with the same options, and prints its own tables under a
  * header naming it.
  *
- * kmem_options_set() applies what it accepts to this process's copy of
- * the library (kmem_static, linked in).  That copy allocates nothing for
- * kmrun, but from the first check on kmrun leaves by execvp() or _exit(),
- * never by exit(), so that nothing registered to run at exit runs here.
+ * kmem_options_check() applies nothing to this process's copy of the
+ * library (kmem_static, linked in): kmrun starts no thread, opens no
+ * statistics file and publishes no statistics of its own.  From the first
+ * check on kmrun leaves by execvp() or _exit(), never by exit().
  *
  * Exit status: the program's; 1 when the library is not found; 2 for bad
  * options; 126 when the program cannot be executed, 127 when it is not
@@ -80,6 +80,9 @@ static const char usage_text[] =
     "      --reap-thread        do that on a thread of its own, so an idle\n"
     "                           program gives memory back too (default: off;\n"
     "                           the program's own allocations do it)\n"
+    "      --publish            publish the program's statistics for\n"
+    "                           kmstat PID (refreshed every second; implies\n"
+    "                           --reap-thread)\n"
     "      --options LIST       more options, \"name[=value],...\", appended\n"
     "                           as they are (the syntax of KMEM_OPTIONS)\n"
     "      --library PATH       the library to preload (default: see below)\n"
@@ -271,7 +274,7 @@ typedef struct options {
 
 enum {
 	OPT_STATS = 256, OPT_STATS_FILE, OPT_REAP_INTERVAL, OPT_REAP_THREAD,
-	OPT_OPTIONS, OPT_LIBRARY, OPT_VERSION
+	OPT_PUBLISH, OPT_OPTIONS, OPT_LIBRARY, OPT_VERSION
 };
 
 static const struct option long_options[] = {
@@ -279,6 +282,7 @@ static const struct option long_options[] = {
 	{ "stats-file", required_argument, NULL, OPT_STATS_FILE },
 	{ "reap-interval", required_argument, NULL, OPT_REAP_INTERVAL },
 	{ "reap-thread", no_argument, NULL, OPT_REAP_THREAD },
+	{ "publish", no_argument, NULL, OPT_PUBLISH },
 	{ "options", required_argument, NULL, OPT_OPTIONS },
 	{ "library", required_argument, NULL, OPT_LIBRARY },
 	{ "help", no_argument, NULL, 'h' },
@@ -370,6 +374,9 @@ parse_options(int argc, char **argv, options_t *o)
 			add_piece(o, "--reap-thread", NULL,
 			    xstrdup("reap_thread"));
 			break;
+		case OPT_PUBLISH:
+			add_piece(o, "--publish", NULL, xstrdup("publish"));
+			break;
 		case OPT_OPTIONS:
 			if (optarg[0] != '\0')
 				add_piece(o, "--options", optarg,
@@ -409,7 +416,7 @@ check_options(const char *source, const char *options)
 {
 	char err[512];
 	err[0] = '\0';
-	if (kmem_options_set(options, err, sizeof (err)) != 0) {
+	if (kmem_options_check(options, err, sizeof (err)) != 0) {
 		fprintf(stderr, "kmrun: %s: %s\n(kmrun --help for the "
 		    "options)\n", source, err[0] != '\0' ? err :
 		    "not accepted by the library");
