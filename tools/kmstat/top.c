@@ -96,7 +96,8 @@ typedef struct screen {
 	unsigned used;                  /* lines drawn */
 } screen_t;
 
-/* One line, cut at the terminal's width, the rest of the line cleared. */
+/* One line at the next row, cut at the terminal's width, the rest of the
+ * row cleared; no newline, so the last row never scrolls the screen. */
 static void
 put_line(screen_t *s, const char *fmt, ...)
 {
@@ -107,7 +108,7 @@ put_line(screen_t *s, const char *fmt, ...)
 	va_end(ap);
 	if (strlen(line) >= s->columns)
 		line[s->columns - 1] = '\0';
-	printf("%s\033[K\r\n", line);
+	printf("\033[%u;1H%s\033[K", s->used + 1, line);
 	s->used++;
 }
 
@@ -230,14 +231,15 @@ quit_typed(void)
 int
 kmstat_top(long pid)
 {
-	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-		fprintf(stderr, "kmstat: --top needs a terminal\n");
-		return (EXIT_RUNTIME);
-	}
 	kmem_stats_t *st;
 	int error = kmem_stats_read(pid, &st);
 	if (error != 0) {
 		kmstat_explain(pid, error);
+		return (EXIT_RUNTIME);
+	}
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "kmstat: --top needs a terminal\n");
+		kmem_stats_free(st);
 		return (EXIT_RUNTIME);
 	}
 	catch_signals();

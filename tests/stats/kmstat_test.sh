@@ -1,0 +1,270 @@
+#!/bin/sh
+# kmstat's tests (tools/kmstat) against stats_program, which allocates
+# known amounts (stats_fixture.h), publishes, and waits for its standard
+# input to end.  One case per run, as CMakeLists.txt registers them:
+#
+#   kmstat_test.sh CASE KMSTAT STATS_PROGRAM
+#
+# Exit 0 passes, 77 skips (top without tmux outside CI).
+set -u
+
+if [ $# -ne 3 ]; then
+	echo "usage: kmstat_test.sh CASE KMSTAT STATS_PROGRAM" >&2
+	exit 2
+fi
+case_name=$1
+kmstat=$(realpath "$2") || exit 1
+program=$(realpath "$3") || exit 1
+
+tmp=$(mktemp -d) || exit 1
+socket=kmstat_test_$$
+program_pid=
+cleanup() {
+	exec 3>&- 2>/dev/null
+	[ -z "$program_pid" ] || kill "$program_pid" 2>/dev/null
+	tmux -L "$socket" kill-server 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+cd "$tmp" || exit 1
+unset KMEM_OPTIONS LD_PRELOAD TMUX
+rc=0
+
+fail() {
+	echo "FAIL ($case_name): $*"
+	echo "--- exit status: $rc"
+	for f in out err pane; do
+		[ -e "$tmp/$f" ] || continue
+		echo "--- $f:"
+		cat "$tmp/$f"
+	done
+	exit 1
+}
+
+run() {
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+
+expect_rc() {
+	[ "$rc" -eq "$1" ] || fail "exit status $rc, expected $1"
+}
+
+expect_out() {
+	grep -qF -- "$1" "$tmp/out" || fail "standard output lacks \"$1\""
+}
+
+expect_err() {
+	grep -qF -- "$1" "$tmp/err" || fail "standard error lacks \"$1\""
+}
+
+# wait_for CONDITION...: poll until the command succeeds, with a generous
+# bound (the machine may be busy); fail with the command otherwise.
+wait_for() {
+	tries=0
+	until "$@"; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 600 ] || fail "timed out waiting for: $*"
+		sleep 0.05
+	done
+}
+
+# start_program publish|quiet: run stats_program, its input a fifo held
+# open on descriptor 3, and wait until it is ready; its pid in $pid.
+start_program() {
+	rm -f ready feed
+	mkfifo feed
+	"$program" "$1" ready <feed >/dev/null &
+	program_pid=$!
+	exec 3>feed
+	wait_for test -s ready
+	pid=$(cat ready)
+}
+
+stop_program() {
+	exec 3>&-
+	wait "$program_pid"
+	rc=$?
+	program_pid=
+	expect_rc 0
+}
+
+# field LINE_START N: the Nth word of the output line that starts with
+# LINE_START (after leading blanks).
+field() {
+	awk -v name="$1" -v n="$2" '$1 == name { print $n; exit }' "$tmp/out"
+}
+
+expect_field() {
+	value=$(field "$1" "$2")
+	[ "$value" = "$3" ] ||
+	    fail "column $2 of \"$1\" is \"$value\", expected \"$3\""
+}
+
+case $case_name in
+tables)
+	# The four tables, with the figures the program allocated.
+	start_program publish
+	run "$kmstat" "$pid"
+	expect_rc 0
+	expect_out "libkmem statistics: process $pid (stats_program) at "
+	expect_out "cache                            buf       buf       buf      memory"
+	expect_field stats_cache 2 200          # buf size
+	expect_field stats_cache 3 10           # buf in use
+	expect_out "Total [kmem_default]"
+	expect_out "NAME                     QUANTUM         INUSE"
+	expect_field stats_arena 2 4096         # quantum
+	expect_field stats_arena 3 24576        # in use: 3 x 8192
+	expect_field stats_arena 4 16777216     # total
+	expect_out "Memory resource pool statistics"
+	expect_field stats_pool 2 64            # Size
+	expect_field stats_pool 3 7             # Requests
+	expect_field stats_pcache 3 5
+	expect_out "Memory statistics by type"
+	expect_field stats_type 2 4             # InUse
+	expect_field stats_type 8 128           # Size(s)
+	stop_program
+	;;
+
+json)
+	start_program publish
+	run "$kmstat" --json "$pid"
+	expect_rc 0
+	python3 - "$tmp/out" "$pid" <<'PY' || fail "the JSON does not hold what the program allocated"
+import json, sys
+snap = json.load(open(sys.argv[1]))
+assert snap["pid"] == int(sys.argv[2]) and snap["program"] == "stats_program"
+caches = {c["name"]: c for c in snap["caches"]}
+assert caches["stats_cache"]["buf_inuse"] == 10
+arenas = {a["name"]: a for a in snap["arenas"]}
+assert arenas["stats_arena"]["mem_inuse"] == 3 * 8192
+pools = {p["name"]: p for p in snap["pools"]}
+assert pools["stats_pool"]["nget"] == 7 and pools["stats_pcache"]["nget"] == 5
+types = {t["name"]: t for t in snap["malloc_types"]}
+assert types["stats_type"]["inuse"] == 4
+PY
+	run "$kmstat" -j "$pid"
+	expect_rc 0
+	stop_program
+	;;
+
+usage)
+	run "$kmstat" --help
+	expect_rc 0
+	for text in "usage: kmstat [--json] PID" "kmstat --top PID" --json \
+	    --top --help "Exit status"; do
+		expect_out "$text"
+	done
+	run "$kmstat"
+	expect_rc 2
+	expect_err "kmstat: no process ID"
+	expect_err "(kmstat --help for the options)"
+	run "$kmstat" 12x
+	expect_rc 2
+	expect_err "kmstat: \"12x\" is not a process ID"
+	run "$kmstat" 0
+	expect_rc 2
+	run "$kmstat" --bogus 1
+	expect_rc 2
+	expect_err "kmstat: unknown option \"--bogus\""
+	run "$kmstat" -x 1
+	expect_rc 2
+	expect_err "kmstat: unknown option \"-x\""
+	run "$kmstat" 1 2
+	expect_rc 2
+	expect_err "one process ID only"
+	run "$kmstat" --json --top 1
+	expect_rc 2
+	expect_err "--json and --top do not go together"
+	;;
+
+errors)
+	# Not running: a process that has exited (and been waited for).
+	sh -c 'exit 0' &
+	gone=$!
+	wait "$gone"
+	run "$kmstat" "$gone"
+	expect_rc 1
+	expect_err "kmstat: process $gone is not running"
+	# Running, not publishing: also for --json and --top.
+	start_program quiet
+	for option in "" --json --top; do
+		run "$kmstat" $option "$pid"
+		expect_rc 1
+		expect_err "kmstat: process $pid does not publish statistics (start it under \`kmrun --publish\` or set KMEM_OPTIONS=publish)"
+	done
+	stop_program
+	# After it exits its segment is gone.
+	start_program publish
+	[ -e "/dev/shm/libkmem.$pid" ] || fail "no segment while it runs"
+	stop_program
+	[ ! -e "/dev/shm/libkmem.$pid" ] || fail "the segment outlived it"
+	# --top needs a terminal.
+	start_program publish
+	run "$kmstat" --top "$pid" </dev/null
+	expect_rc 1
+	expect_err "kmstat: --top needs a terminal"
+	stop_program
+	;;
+
+top)
+	if ! command -v tmux >/dev/null; then
+		if [ "${CI:-}" = true ] && [ "$(id -u)" = 0 ]; then
+			apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+		fi
+		if ! command -v tmux >/dev/null; then
+			echo "SKIP (top): tmux is not installed"
+			exit 77
+		fi
+	fi
+	start_program publish
+	pane() {
+		tmux -L "$socket" capture-pane -p -t kmstat >"$tmp/pane"
+	}
+	pane_has() {
+		pane && grep -qF -- "$1" "$tmp/pane"
+	}
+	# The pane runs kmstat --top between two snapshots of the terminal
+	# settings, then records its exit status, then idles.  The tmux
+	# server must not hold the program's fifo open (3>&-).
+	tmux -L "$socket" -f /dev/null new-session -d -s kmstat -x 120 -y 30 \
+	    "stty -g >before; '$kmstat' --top $pid; echo \$? >status.tmp; mv status.tmp status; stty -g >after; sleep 600" 3>&- ||
+	    fail "tmux cannot start"
+	wait_for pane_has "stats_cache (kmem_default)"
+	pane_has "kmstat --top  process $pid (stats_program)" ||
+	    fail "no header naming the process"
+	pane_has "MEMORY    IN USE     TOTAL" || fail "no column heads"
+	# Too small, then large again: it follows the terminal's size.
+	tmux -L "$socket" resize-window -t kmstat -x 30 -y 4
+	wait_for pane_has "terminal too small"
+	tmux -L "$socket" resize-window -t kmstat -x 120 -y 30
+	wait_for pane_has "stats_cache (kmem_default)"
+	# q quits; the terminal is as it was.
+	tmux -L "$socket" send-keys -t kmstat q
+	wait_for test -e status
+	[ "$(cat status)" = 0 ] || fail "kmstat --top exited with $(cat status)"
+	wait_for test -e after
+	cmp -s before after || fail "the terminal settings were not restored"
+	pane
+	! grep -qF "stats_cache" "$tmp/pane" ||
+	    fail "the view was left on the screen"
+	tmux -L "$socket" kill-session -t kmstat
+
+	# The program ends under the view: the view ends with the message.
+	rm -f status before after
+	tmux -L "$socket" -f /dev/null new-session -d -s kmstat -x 120 -y 30 \
+	    "'$kmstat' --top $pid; echo \$? >status.tmp; mv status.tmp status; sleep 600" 3>&-
+	wait_for pane_has "stats_cache (kmem_default)"
+	stop_program
+	wait_for test -e status
+	[ "$(cat status)" = 1 ] || fail "kmstat --top exited with $(cat status)"
+	wait_for pane_has "kmstat: process $pid is not running"
+	;;
+
+*)
+	echo "kmstat_test.sh: no case \"$case_name\"" >&2
+	exit 2
+	;;
+esac
+echo "ok ($case_name)"
+exit 0
