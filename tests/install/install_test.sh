@@ -2,7 +2,7 @@
 # install_test.sh BUILD_DIR PROGRAM.c CC: install BUILD_DIR into a scratch
 # prefix; build PROGRAM.c with the installed libkmem.pc and run it; run a
 # program under the installed kmrun, which must find the installed
-# libkmem_malloc.so beside itself.
+# libkmem_malloc.so beside itself; run the installed kmstat.
 set -u
 build=$1 program=$2 cc=$3
 fail() { echo "install_test: $*" >&2; exit 1; }
@@ -38,4 +38,7 @@ case $err in
 *"libkmem statistics: process"*) ;;
 *) fail "the installed kmrun printed no statistics: $err" ;;
 esac
+[ -f "$prefix/include/kmem/stats.h" ] || fail "kmem/stats.h not installed"
+"$prefix/bin/kmstat" --help | grep -q "usage: kmstat" ||
+	fail "the installed kmstat does not run"
 echo "install_test: ok ($libdir)"

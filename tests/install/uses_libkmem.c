@@ -1,13 +1,15 @@
 /*
  * A program of a libkmem user, built by install_test.sh against the
  * installed headers and library with pkg-config: an object cache,
- * kmem_alloc, and the malloc family under its kmem_ names.
+ * kmem_alloc, the malloc family under its kmem_ names, and a statistics
+ * snapshot.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <kmem/kmem.h>
 #include <kmem/malloc.h>
+#include <kmem/stats.h>
 
 int
 main(void)
@@ -19,6 +21,10 @@ main(void)
 	char *s = kmem_malloc(32);
 	if (cp == NULL || obj == NULL || buf == NULL || s == NULL)
 		return (1);
+	kmem_stats_t *st = kmem_stats_snapshot();
+	if (st == NULL || st->ncaches == 0)
+		return (1);
+	kmem_stats_free(st);
 	strcpy(s, "linked against libkmem");
 	printf("%s\n", s);
 	kmem_malloc_free(s);

@@ -3,7 +3,8 @@
  * (CMakeLists.txt copies it to a .cpp), so it keeps to what both languages
  * accept -- no designated initialisers, casts from void *.  It checks that
  * MALLOC_DEFINE attaches before main() and that each interface links and
- * answers.
+ * answers.  kmem/stats.h, which includes all the families' headers, is
+ * checked here too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <kmem/kmem_netbsd.h>
 #include <kmem/mtype.h>
 #include <kmem/pool.h>
+#include <kmem/stats.h>
 
 MALLOC_DEFINE(M_HEADERS, "headers", "the headers test");
 
@@ -47,6 +49,9 @@ main(void)
 	int attached = 0;
 	mtype_walk(see_type, &attached);
 	REQUIRE(attached);
+	kmem_stats_t *snapshot = kmem_stats_snapshot();
+	REQUIRE(snapshot != NULL && snapshot->ntypes > 0);
+	kmem_stats_free(snapshot);
 
 	struct pool pp;
 	pool_init(&pp, 32, 0, 0, 0, "headers_pool", NULL, IPL_NONE);
