@@ -173,28 +173,52 @@ SNAPSHOT_ROW_SOURCE(snapshot_arenas, vmem_stats_t)
 SNAPSHOT_ROW_SOURCE(snapshot_pools, struct pool_stats)
 SNAPSHOT_ROW_SOURCE(snapshot_types, struct mtype_stats)
 
+/* The tables' lines, passed on; a table that already ends with an empty
+ * line (the cache table does) gets no second one after it. */
+typedef struct tables_out {
+	void (*emit)(void *arg, const char *line);
+	void *arg;
+	bool blank;                     /* the last line was empty */
+} tables_out_t;
+
+static void
+tables_line(void *arg, const char *line)
+{
+	tables_out_t *out = arg;
+	out->blank = line[0] == '\0';
+	out->emit(out->arg, line);
+}
+
+static void
+tables_end(tables_out_t *out)
+{
+	if (!out->blank)
+		tables_line(out, "");
+}
+
 void
 kmem_stats_tables(const kmem_stats_t *st, int tables,
     void (*emit)(void *arg, const char *line), void *arg)
 {
+	tables_out_t out = { emit, arg, false };
 	if (tables & KMEM_STATS_CACHES) {
 		snapshot_rows_t s = { st->caches, st->ncaches };
-		kmem_table_of(snapshot_caches, &s, emit, arg);
-		emit(arg, "");
+		kmem_table_of(snapshot_caches, &s, tables_line, &out);
+		tables_end(&out);
 	}
 	if (tables & KMEM_STATS_ARENAS) {
 		snapshot_rows_t s = { st->arenas, st->narenas };
-		vmem_table_of(snapshot_arenas, &s, emit, arg);
-		emit(arg, "");
+		vmem_table_of(snapshot_arenas, &s, tables_line, &out);
+		tables_end(&out);
 	}
 	if (tables & KMEM_STATS_POOLS) {
 		snapshot_rows_t s = { st->pools, st->npools };
-		pool_table_of(snapshot_pools, &s, emit, arg);
-		emit(arg, "");
+		pool_table_of(snapshot_pools, &s, tables_line, &out);
+		tables_end(&out);
 	}
 	if (tables & KMEM_STATS_TYPES) {
 		snapshot_rows_t s = { st->types, st->ntypes };
-		mtype_table_of(snapshot_types, &s, emit, arg);
-		emit(arg, "");
+		mtype_table_of(snapshot_types, &s, tables_line, &out);
+		tables_end(&out);
 	}
 }

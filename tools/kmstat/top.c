@@ -166,9 +166,9 @@ draw(const kmem_stats_t *st, screen_t *s)
 	strftime(when, sizeof (when), "%H:%M:%S", localtime_r(&taken, &tm));
 	put_line(s, "kmstat --top  process %ld (%s)  %s  (q quits)", st->pid,
 	    st->program, when);
-	put_line(s, "Caches %zu (%u with slabs)  Buffers in use / total %llu / "
-	    "%llu (%.1f%%)  Memory in use / total %s / %s", st->ncaches,
-	    active, (unsigned long long)inuse, (unsigned long long)total,
+	put_line(s, "%zu caches, %u with slabs; buffers %llu of %llu in use "
+	    "(%.1f%%); memory %s of %s in use", st->ncaches, active,
+	    (unsigned long long)inuse, (unsigned long long)total,
 	    total != 0 ? 100.0 * (double)inuse / (double)total : 0.0,
 	    human(inuse_bytes, a, sizeof (a)), human(memory, b, sizeof (b)));
 	put_line(s, "");
