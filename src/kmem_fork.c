@@ -4,9 +4,9 @@
  * fork() is bracketed (the platform's kmem_fork_hooks_install()):
  *
  * - prepare: take every library lock, in the lock order of lock_order.h
- *   (the statistics publisher's, every arena's, every pool's and malloc
- *   type's, every thread cache's, each cache's depot and slab locks), so
- *   no lock is mid-operation at the moment of the copy;
+ *   (every arena's, every pool's and malloc type's, every thread cache's,
+ *   each cache's depot and slab locks, the page map's, the statistics
+ *   publisher's), so no lock is mid-operation at the moment of the copy;
  * - parent: release them all;
  * - child: release them all, then give the magazines of the threads that
  *   do not exist in the child back to the depots, and forget the update
@@ -28,8 +28,6 @@ kmem_fork_prepare(void)
 {
 	kmem_mutex_enter_for_fork(&kmem_update_lock);
 	kmem_mutex_enter_for_fork(&kmem_init_lock);
-	if (stats_publish_fork_enter != NULL)
-		stats_publish_fork_enter();
 	kmem_mutex_enter_for_fork(&kmem_caches_lock);
 	vmem_fork_enter();
 	if (pool_fork_enter != NULL)
@@ -47,6 +45,8 @@ kmem_fork_prepare(void)
 	    cp = cp->list_next)
 		kmem_mutex_enter_for_fork(&cp->slab_lock);
 	kmem_mutex_enter_for_fork(&kmem_pagemap_lock);
+	if (stats_publish_fork_enter != NULL)
+		stats_publish_fork_enter();
 	kmem_report_fork_enter();
 }
 
@@ -55,6 +55,8 @@ static void
 fork_release(void)
 {
 	kmem_report_fork_exit();
+	if (stats_publish_fork_exit != NULL)
+		stats_publish_fork_exit();
 	kmem_mutex_exit_for_fork(&kmem_pagemap_lock);
 	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
 	    cp = cp->list_next) {
@@ -71,8 +73,6 @@ fork_release(void)
 		pool_fork_exit();
 	vmem_fork_exit();
 	kmem_mutex_exit_for_fork(&kmem_caches_lock);
-	if (stats_publish_fork_exit != NULL)
-		stats_publish_fork_exit();
 	kmem_mutex_exit_for_fork(&kmem_init_lock);
 	kmem_mutex_exit_for_fork(&kmem_update_lock);
 }

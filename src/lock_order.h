@@ -16,7 +16,6 @@
 enum kmem_lock_rank {
 	KMEM_RANK_UPDATE = 1,           /* the update thread's state */
 	KMEM_RANK_INIT = 2,             /* kmem's bootstrap */
-	KMEM_RANK_PUBLISH = 3,          /* the statistics publisher's state */
 	KMEM_RANK_CACHE_LIST = 5,       /* all caches; held by reap and update */
 	KMEM_RANK_VMEM_LIST = 10,       /* the list of all arenas */
 	KMEM_RANK_VMEM_ARENA = 20,      /* one arena's segments and counters */
@@ -28,6 +27,7 @@ enum kmem_lock_rank {
 	KMEM_RANK_DEPOT = 60,           /* one cache's depot */
 	KMEM_RANK_SLAB = 65,            /* one cache's slab layer */
 	KMEM_RANK_PAGEMAP = 70,         /* page map insertions (a leaf) */
+	KMEM_RANK_PUBLISH = 75,         /* the statistics publisher's state (a leaf) */
 };
 
 #endif /* KMEM_LOCK_ORDER_H */

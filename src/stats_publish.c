@@ -9,11 +9,15 @@
  * after its call is in.  So the pass itself never formats or copies
  * anything, and no kmem lock is held while the segment is written.
  *
- * State, under publish_lock (rank KMEM_RANK_PUBLISH; nothing is taken or
- * allocated while it is held): whether publishing is wanted, whether the
- * thread runs, and two generation counts, asked and published.  The
- * segment's mapping and descriptor belong to the publisher thread while it
- * runs and to kmem_stats_publish() otherwise.
+ * State, under publish_lock (rank KMEM_RANK_PUBLISH, a leaf: nothing is
+ * taken or allocated while it is held, so the end of a pass may take it
+ * whatever it holds): whether publishing is wanted, whether the thread
+ * runs, whether the process is exiting, and two generation counts, asked
+ * and published.  The segment's mapping and descriptor belong to the
+ * publisher thread while it runs and to kmem_stats_publish() otherwise;
+ * the segment is made (shm_open) under publish_lock, so that the exit
+ * handler, which sets exiting under it, either sees the segment and
+ * unlinks it or keeps it from being made: none is left behind.
  *
  * Publishing implies the update thread (kmem_update_thread(1)).  At exit
  * the segment is unlinked; fork() takes publish_lock like every library
@@ -45,6 +49,7 @@ static uint64_t asked;                  /* publish_lock: generations asked */
 static uint64_t published;              /* publish_lock: ... and written */
 static int publish_error;               /* publish_lock: errno of the last */
 static bool exit_handler_registered;    /* publish_lock */
+static bool exiting;                    /* publish_lock: exit() has begun */
 
 /* The segment; see above for who owns it. */
 static long segment_pid;                /* 0: none; atomic (the exit
@@ -80,12 +85,19 @@ segment_reserve(size_t size)
 		char name[STATS_SEGMENT_NAME_MAX];
 		long pid = (long)getpid();
 		stats_segment_name(name, sizeof (name), pid);
-		shm_unlink(name);       /* left by a dead process of this pid */
-		segment_fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL |
-		    O_CLOEXEC, 0600);
+		kmem_mutex_enter(&publish_lock);
+		if (!exiting) {
+			shm_unlink(name);       /* a dead process's, same pid */
+			segment_fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL |
+			    O_CLOEXEC, 0600);
+		}
+		if (segment_fd >= 0)
+			__atomic_store_n(&segment_pid, pid, __ATOMIC_RELAXED);
+		else if (exiting)
+			errno = ECANCELED;
+		kmem_mutex_exit(&publish_lock);
 		if (segment_fd < 0)
 			return (false);
-		__atomic_store_n(&segment_pid, pid, __ATOMIC_RELAXED);
 	}
 	if (size <= segment_size)
 		return (true);
@@ -197,6 +209,9 @@ update_done(void)
 static void
 unpublish_at_exit(void)
 {
+	kmem_mutex_enter(&publish_lock);
+	exiting = true;
+	kmem_mutex_exit(&publish_lock);
 	long pid = __atomic_load_n(&segment_pid, __ATOMIC_RELAXED);
 	if (pid == (long)getpid()) {
 		char name[STATS_SEGMENT_NAME_MAX];

@@ -1,7 +1,7 @@
 /*
  * stats_publish.c's entries for the rest of the library: the "publish"
  * option (options.c) and fork (kmem_fork.c, which takes publish_lock
- * after the update and bootstrap locks, rank KMEM_RANK_PUBLISH).  The fork
+ * last but for the report lock: rank KMEM_RANK_PUBLISH, a leaf).  The fork
  * references are weak, so the freestanding core links without them.
  */
 #ifndef KMEM_STATS_PUBLISH_H
