@@ -109,10 +109,8 @@ segment_reserve(size_t size)
 	    segment_fd, 0);
 	if (p == MAP_FAILED)
 		return (false);
-	if (segment != NULL) {
-		memcpy(p, segment, sizeof (*segment));  /* magic and seq */
-		munmap(segment, segment_size);
-	}
+	if (segment != NULL)
+		munmap(segment, segment_size);  /* p maps the same object */
 	segment = p;
 	segment_size = grown;
 	__atomic_store_n(&segment->capacity, grown, __ATOMIC_RELEASE);
