@@ -12,7 +12,9 @@
  * drawn for the new size; a terminal too small for the header gets a
  * one-line message instead.  Lines are cut at the terminal's width, so
  * nothing wraps.  If the process ends, the view ends with the message
- * kmstat prints for a process that is not running.
+ * kmstat prints for a process that is not running, or, if the process is
+ * still exiting (its segment is removed at exit) or called
+ * kmem_stats_publish(0), with one saying it stopped publishing.
  */
 #include <errno.h>
 #include <poll.h>
@@ -269,6 +271,12 @@ kmstat_top(long pid)
 			break;
 	}
 	restore_terminal();
+	if (error == KMEM_STATS_UNPUBLISHED) {
+		/* It did publish: it is exiting, or stopped publishing. */
+		fprintf(stderr, "kmstat: process %ld stopped publishing "
+		    "statistics\n", pid);
+		return (EXIT_RUNTIME);
+	}
 	if (error != 0) {
 		kmstat_explain(pid, error);
 		return (EXIT_RUNTIME);
