@@ -111,21 +111,30 @@ cache_layout(kmem_cache_t *cp, size_t align)
 		return ("align is larger than the arena's quantum");
 	if ((cp->flags & KMC_NOHASH) && (cp->flags & KMC_NOTOUCH))
 		return ("KMC_NOHASH and KMC_NOTOUCH exclude each other");
+	if (!(cp->flags & (KMC_NODEBUG | KMC_QCACHE)))
+		cp->flags |= kmem_debug_config.flags;
 	if (cp->flags & KMC_NODEBUG)
 		cp->flags &= ~KMF_DEBUG_FLAGS;
 	if (cp->flags & KMC_NOTOUCH)
-		cp->flags &= ~KMF_BUFTAG;
-	if (cp->flags & KMF_BUFTAG)
+		cp->flags &= ~(KMF_BUFTAG | KMF_FIREWALL);
+	if (cp->flags & (KMF_BUFTAG | KMF_FIREWALL))
 		cp->flags |= KMF_NOMAGAZINE;
 
 	cp->align = align;
 	cp->chunksize = p2_roundup(cp->bufsize, align);
+	cp->link_offset = p2_align(cp->bufsize - 1, sizeof (void *));
 	if (cp->flags & KMF_BUFTAG) {
 		cp->buftag_offset = p2_roundup(cp->bufsize, sizeof (uint64_t));
-		cp->chunksize = p2_roundup(cp->buftag_offset +
-		    sizeof (kmem_buftag_t), align);
+		cp->link_offset = cp->buftag_offset +
+		    offsetof(kmem_buftag_t, link);
+		size_t tag = sizeof (kmem_buftag_t);
+		if (cp->flags & KMF_AUDIT) {
+			cp->audit_depth = kmem_debug_config.audit_depth;
+			tag += sizeof (kmem_audit_t) +
+			    cp->audit_depth * sizeof (uintptr_t);
+		}
+		cp->chunksize = p2_roundup(cp->buftag_offset + tag, align);
 	}
-	cp->link_offset = p2_align(cp->bufsize - 1, sizeof (void *));
 
 	bool pagemap = !(cp->flags & KMC_NOTOUCH) && quantum >= page;
 	bool inband = pagemap && ((cp->flags & KMC_NOHASH) ||
@@ -436,9 +445,9 @@ pace_update(void)
  * constructor's buffer goes back to its slab).
  */
 static bool
-slab_buffer_ready(kmem_cache_t *cp, void *buf, int kmflag)
+slab_buffer_ready(kmem_cache_t *cp, void *buf, int kmflag, size_t requested)
 {
-	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_alloc(cp, buf))
+	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_alloc(cp, buf, requested))
 		return (false);
 	if (cp->constructor != NULL &&
 	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {
@@ -506,7 +515,7 @@ magazine_fill(kmem_cache_t *cp, int kmflag)
 	unsigned got = kmem_slab_alloc_many(cp, bufs, want, kmflag);
 	unsigned ready = 0;
 	for (unsigned i = 0; i < got; i++)
-		if (slab_buffer_ready(cp, bufs[i], kmflag))
+		if (slab_buffer_ready(cp, bufs[i], kmflag, cp->bufsize))
 			bufs[ready++] = bufs[i];
 	if (ready == 0)
 		return (NULL);
@@ -516,12 +525,39 @@ magazine_fill(kmem_cache_t *cp, int kmflag)
 	return (bufs[0]);
 }
 
+/*
+ * A firewalled buffer (kmem_firewall.c) for a KMF_FIREWALL cache: every
+ * buffer of a cache created with the flag, the requests at or above the
+ * firewall size of one of kmem_alloc()'s classes.
+ */
+static void *
+firewall_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
+{
+	bool class = cp->flags & KMF_CLASS;
+	void *buf = kmem_firewall_alloc(class ? NULL : cp, requested,
+	    cp->align);
+	if (buf != NULL && !class && cp->constructor != NULL &&
+	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {
+		kmem_firewall_free(cp, buf, SIZE_MAX);
+		buf = NULL;
+	}
+	return (buf);
+}
+
 void *
-kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
+kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 {
 	if (cp->flags & KMF_NULL)
 		return (NULL);
 	void *buf = NULL;
+	if ((cp->flags & KMF_FIREWALL) && (!(cp->flags & KMF_CLASS) ||
+	    requested >= kmem_debug_config.firewall_size)) {
+		buf = firewall_buffer(cp, kmflag, requested);
+		if (buf == NULL)
+			goto failed;
+		__atomic_fetch_add(&cp->slow_alloc, 1, __ATOMIC_RELAXED);
+		return (buf);
+	}
 	if (has_magazines(cp)) {
 		buf = thread_magazine_alloc(cp);
 		pace_update();
@@ -537,11 +573,14 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 			kmem_reap_soon();
 			buf = kmem_slab_alloc(cp, kmflag);
 		}
-		if (buf != NULL && !slab_buffer_ready(cp, buf, kmflag))
+		if (buf != NULL && !slab_buffer_ready(cp, buf, kmflag,
+		    requested))
 			buf = NULL;
 	}
 	if (buf == NULL) {
+failed:
 		__atomic_fetch_add(&cp->alloc_fail, 1, __ATOMIC_RELAXED);
+		kmem_debug_alloc_failed(cp, requested);
 		if (kmflag & KM_PANIC)
 			kmem_report("kmem_cache_alloc(\"%s\"): cannot satisfy "
 			    "mandatory allocation (KM_PANIC)", cp->name);
@@ -554,7 +593,7 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 void *
 kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
-	return (kmem_cache_alloc_inline(cp, kmflag));
+	return (kmem_cache_alloc_inline(cp, kmflag, cp->bufsize));
 }
 
 /* ---- free ---- */
@@ -573,11 +612,13 @@ kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
 			return;
 		cp->destructor(buf, cp->private);
 	}
+	if (cp->flags & KMF_BUFTAG)
+		kmem_debug_freed(cp, buf);
 	kmem_slab_free(cp, buf);
 }
 
 void
-kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
+kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	if (cp->flags & KMF_NULL) {
 		kmem_bad_free(cp, buf, SIZE_MAX);
@@ -593,7 +634,8 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 	bool tag_decides = (cp->flags & KMF_BUFTAG) && (cp->flags & KMF_PAGEMAP);
 	if (!has_magazines(cp) && !tag_decides && !kmem_slab_accepts(cp, buf))
 		return;
-	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_free(cp, buf))
+	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_free(cp, buf,
+	    kmem_free_size))
 		return;
 	if (has_magazines(cp)) {
 		bool kept = thread_magazine_free(cp, buf);
@@ -609,25 +651,27 @@ void
 kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
     const void *buf)
 {
-	const kmem_cache_t *cp = sp->cache;
+	kmem_cache_t *cp = sp->cache;
 	if ((uintptr_t)buf < sp->first || (uintptr_t)buf - sp->first >=
 	    (uintptr_t)sp->chunks * cp->chunksize) {
-		kmem_report("%s: not a buffer: the address is in a slab of cache "
-		    "\"%s\" but outside its buffers (colour slack, slab header "
-		    "or tail)", where, cp->name);
+		kmem_debug_report(NULL, NULL, "%s: not a buffer: the address "
+		    "is in a slab of cache \"%s\" but outside its buffers "
+		    "(colour slack, slab header or tail)", where, cp->name);
 	} else {
 		uintptr_t off = (uintptr_t)buf - sp->first;
-		kmem_report("%s: not the start of a buffer: %zu bytes into the "
-		    "buffer at %p of cache \"%s\"", where,
-		    (size_t)(off % cp->chunksize),
-		    (void *)(sp->first + off / cp->chunksize * cp->chunksize),
-		    cp->name);
+		void *start = (void *)(sp->first + off / cp->chunksize *
+		    cp->chunksize);
+		kmem_debug_report(sp->cache, start, "%s: not the start of a "
+		    "buffer: %zu bytes into the buffer at %p of cache \"%s\"",
+		    where, (size_t)(off % cp->chunksize), start, cp->name);
 	}
 }
 
 void
 kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
+	if (kmem_firewall_free(cp, buf, kmem_free_size))
+		return;
 	char where[64];
 	if (kmem_free_size == SIZE_MAX)
 		kmem_snprintf(where, sizeof (where), "kmem_cache_free(\"%s\", %p)",
@@ -638,16 +682,22 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
 	if (sp == NULL) {
-		kmem_report("%s: not a buffer of any cache (never allocated, "
-		    "or not memory of this allocator)", where);
+		kmem_debug_report(NULL, buf, "%s: not a buffer of any cache "
+		    "(never allocated, or not memory of this allocator)",
+		    where);
 	} else if (sp->cache != cp) {
-		if (kmem_free_size == SIZE_MAX)
-			kmem_report("%s: the buffer belongs to cache \"%s\"",
-			    where, sp->cache->name);
+		kmem_cache_t *owner = sp->cache;
+		if (!kmem_slab_holds(owner, sp, buf))
+			kmem_report_not_buffer_start(where, sp, buf);
+		else if (kmem_free_size == SIZE_MAX)
+			kmem_debug_report(owner, buf, "%s: wrong cache: the "
+			    "buffer belongs to cache \"%s\"", where,
+			    owner->name);
 		else
-			kmem_report("%s: wrong size: the buffer was allocated "
-			    "from cache \"%s\" (buffers of %zu bytes)", where,
-			    sp->cache->name, sp->cache->bufsize);
+			kmem_debug_report(owner, buf, "%s: wrong size: the "
+			    "buffer was allocated from cache \"%s\" (buffers "
+			    "of %zu bytes)", where, owner->name,
+			    owner->bufsize);
 	} else {
 		kmem_report_not_buffer_start(where, sp, buf);
 	}
@@ -656,8 +706,8 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 void
 kmem_double_free(kmem_cache_t *cp, void *buf)
 {
-	kmem_report("double free of %p: it is the buffer last freed to cache "
-	    "\"%s\"", buf, cp->name);
+	kmem_debug_report(cp, buf, "double free of %p: it is the buffer last "
+	    "freed to cache \"%s\"", buf, cp->name);
 }
 
 void

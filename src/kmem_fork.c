@@ -43,6 +43,8 @@ kmem_fork_prepare(void)
 	    cp = cp->list_next)
 		kmem_mutex_enter_for_fork(&cp->slab_lock);
 	kmem_mutex_enter_for_fork(&kmem_pagemap_lock);
+	kmem_mutex_enter_for_fork(&kmem_firewall_lock);
+	kmem_mutex_enter_for_fork(&kmem_debug_log_lock);
 	kmem_report_fork_enter();
 }
 
@@ -51,6 +53,8 @@ static void
 fork_release(void)
 {
 	kmem_report_fork_exit();
+	kmem_mutex_exit_for_fork(&kmem_debug_log_lock);
+	kmem_mutex_exit_for_fork(&kmem_firewall_lock);
 	kmem_mutex_exit_for_fork(&kmem_pagemap_lock);
 	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
 	    cp = cp->list_next) {

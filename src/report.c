@@ -5,7 +5,9 @@
  * spin lock (an atomic flag: this must work before any other library state
  * exists and inside a kernel).  A report copies the pair under the lock and
  * calls the handler outside it.  Messages are formatted on the stack with
- * the core's own formatter and never allocate.
+ * the core's own formatter and never allocate; the debugging layer's have
+ * several lines (kmem_debug.c).  The default handler aborts on an error
+ * unless the debug option "noabort" turned that off.
  */
 #include "report.h"
 
@@ -15,11 +17,12 @@
 #include "format.h"
 #include "platform/platform.h"
 
-#define REPORT_MAX 1024
+#define REPORT_MAX 6144
 
 static atomic_flag handler_lock = ATOMIC_FLAG_INIT;
 static kmem_report_handler_t *handler;
 static void *handler_arg;
+static bool abort_on_error = true;      /* false: the "noabort" option */
 
 static void
 lock_handler(void)
@@ -85,8 +88,14 @@ deliver(kmem_report_kind_t kind, const char *message)
 		return;
 	}
 	write_to_console(kind, message);
-	if (kind == KMEM_REPORT_ERROR)
+	if (kind == KMEM_REPORT_ERROR && abort_on_error)
 		kmem_abort();
+}
+
+void
+kmem_report_abort_set(bool abort)
+{
+	abort_on_error = abort;
 }
 
 /* Format and deliver one report of the given kind. */

@@ -19,11 +19,17 @@
 #ifndef KMEM_REPORT_H
 #define KMEM_REPORT_H
 
+#include <stdbool.h>
+
 #include <kmem/common.h>
 
 void kmem_report(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
 void kmem_warn(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
 _Noreturn void kmem_panic(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
+
+/* Whether the default handler aborts after an error (the debug option
+ * "noabort" says not). */
+void kmem_report_abort_set(bool abort);
 
 /* Around fork(): hold the handler's lock so the child gets it free. */
 void kmem_report_fork_enter(void);

@@ -122,7 +122,7 @@ static void
 check_quiet(void)
 {
 	if (check_reports.count != 0) {
-		char msg[1200];
+		char msg[8192 + 64];
 		snprintf(msg, sizeof (msg), "unexpected report: \"%s\"",
 		    check_reports.last);
 		model_failed(__FILE__, __LINE__, msg);
@@ -522,7 +522,9 @@ derive(mcache_t *mc)
 	    !(mc->cflags & KMC_NODEBUG) && !notouch;
 	mc->magazines = !(mc->cflags & KMC_NOMAGAZINE) && !mc->debug;
 	size_t align = mc->align == 0 ? 8 : mc->align;
-	mc->chunk = mc->debug ? roundup(roundup(mc->size, 8) + 24, align) :
+	/* The tag (40 bytes) and, with KMF_AUDIT, a record of 15 frames. */
+	size_t tag = 40 + ((mc->cflags & KMF_AUDIT) ? 24 + 15 * 8 : 0);
+	mc->chunk = mc->debug ? roundup(roundup(mc->size, 8) + tag, align) :
 	    roundup(mc->size, align);
 	mc->magsize = mc->magazines ? magazine_rounds(mc->chunk) : 0;
 	size_t cap = CACHE_BYTES / mc->size;

@@ -89,6 +89,26 @@ void kmem_fork_prepare(void);                   /* defined by the core */
 void kmem_fork_parent(void);                    /* defined by the core */
 void kmem_fork_child(void);                     /* defined by the core */
 
+/*
+ * For the debugging layer (kmem_debug*.c), which must also build without an
+ * operating system: each may do nothing (no environment, no stacks, no
+ * symbols, no page protection) and the layer still works, with less to say.
+ * - kmem_environment(): the value of an environment variable, or NULL.
+ * - kmem_backtrace(): up to max return addresses of the caller's stack,
+ *   innermost first, skipping skip frames of the caller's own; 0 when the
+ *   stack cannot be had, or when called again from inside itself (the
+ *   unwinder may allocate, and so come back through the allocator).
+ * - kmem_symbolize(): "function+0xoff (object)" for pc into buf, or false.
+ * - kmem_thread_id(): a number naming the calling thread.
+ * - kmem_pages_protect(): make pages inaccessible (false) or readable and
+ *   writable again (true); false if it cannot.
+ */
+const char *kmem_environment(const char *name);
+unsigned kmem_backtrace(uintptr_t *pcs, unsigned max, unsigned skip);
+bool kmem_symbolize(uintptr_t pc, char *buf, size_t len);
+uint64_t kmem_thread_id(void);
+bool kmem_pages_protect(void *addr, size_t size, bool accessible);
+
 /* Write text to the console (standard error); never allocates. */
 void kmem_console_write(const char *text, size_t len);
 _Noreturn void kmem_abort(void);

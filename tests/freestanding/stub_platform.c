@@ -181,3 +181,44 @@ kmem_abort(void)
 {
 	__builtin_trap();
 }
+
+/* No environment, stacks, symbols or page protection in this "kernel". */
+const char *
+kmem_environment(const char *name)
+{
+	(void) name;
+	return (0);
+}
+
+unsigned
+kmem_backtrace(uintptr_t *pcs, unsigned max, unsigned skip)
+{
+	(void) pcs;
+	(void) max;
+	(void) skip;
+	return (0);
+}
+
+bool
+kmem_symbolize(uintptr_t pc, char *buf, size_t len)
+{
+	(void) pc;
+	(void) buf;
+	(void) len;
+	return (false);
+}
+
+uint64_t
+kmem_thread_id(void)
+{
+	return (1);
+}
+
+bool
+kmem_pages_protect(void *addr, size_t size, bool accessible)
+{
+	(void) addr;
+	(void) size;
+	(void) accessible;
+	return (false);
+}
