@@ -621,7 +621,9 @@ void
 kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	if (cp->flags & KMF_NULL) {
-		kmem_bad_free(cp, buf, SIZE_MAX);
+		/* Nothing was allocated yet; start kmem for the debug settings. */
+		kmem_init();
+		kmem_bad_free(cp, buf, kmem_free_size);
 		return;
 	}
 	/*
