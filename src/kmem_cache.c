@@ -534,8 +534,15 @@ static void *
 firewall_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 {
 	bool class = cp->flags & KMF_CLASS;
-	void *buf = kmem_firewall_alloc(class ? NULL : cp, requested,
-	    cp->align);
+	/*
+	 * A class promises its alignment only to requests that are multiples
+	 * of it (memalign() asks for those): the others end nearer the guard.
+	 */
+	size_t align = cp->align;
+	if (class && (requested & (0 - requested)) < align)
+		align = (requested & (0 - requested)) > 16 ?
+		    (requested & (0 - requested)) : 16;
+	void *buf = kmem_firewall_alloc(class ? NULL : cp, requested, align);
 	if (buf != NULL && !class && cp->constructor != NULL &&
 	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {
 		kmem_firewall_free(cp, buf, SIZE_MAX);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Run one bug program under the debug options and check what it reports.
 # Usage: run_bug.sh MODE KMRUN PROGRAM KIND FUNCTION [DEBUG]
-#   MODE      kmem (KMEM_DEBUG=DEBUG, default "default") or malloc
-#             (kmrun --debug=DEBUG -- PROGRAM malloc)
+#   MODE      kmem (KMEM_DEBUG=DEBUG, default "default"), umem (the same
+#             in libumem's UMEM_DEBUG) or malloc (kmrun --debug=DEBUG --
+#             PROGRAM malloc)
 #   KIND      what the report must name ("double free", ...); "clean" for
 #             no report at all; "baddcafe" for the uninitialised pattern in
 #             the program's output
@@ -17,6 +18,8 @@ trap 'rm -f "$tmp".*' EXIT
 
 if [ "$mode" = kmem ]; then
 	KMEM_DEBUG=$debug "$program" kmem >"$tmp.out" 2>"$tmp.err"
+elif [ "$mode" = umem ]; then
+	UMEM_DEBUG=$debug "$program" kmem >"$tmp.out" 2>"$tmp.err"
 else
 	"$kmrun" --debug="$debug" -- "$program" malloc >"$tmp.out" 2>"$tmp.err"
 fi
@@ -32,6 +35,13 @@ fail() {
 }
 
 case $kind in
+bad_option:*)
+	# A bad KMEM_DEBUG: the program aborts at its first allocation,
+	# naming the option.
+	[ $status -eq 134 ] || fail "a bad option must abort the program"
+	grep -q "^libkmem: ${kind#bad_option:}" "$tmp.err" ||
+		fail "the error must say \"${kind#bad_option:}\""
+	;;
 clean)
 	[ $status -eq 0 ] || fail "a clean program must exit 0"
 	[ -s "$tmp.err" ] && fail "a clean program must report nothing"

@@ -96,6 +96,14 @@ bad_value)
 	expect_rc 2
 	expect_err "--reap-interval \"0\""
 	expect_nothing_ran
+	run "$kmrun" --debug=guards,firewall=lots -- touch ran
+	expect_rc 2
+	expect_err "option 'firewall': bad value 'lots'"
+	expect_nothing_ran
+	run "$kmrun" --logging=everything -- touch ran
+	expect_rc 2
+	expect_err "logging: unknown option 'everything'"
+	expect_nothing_ran
 	run "$kmrun" --options stats=maybe -- touch ran
 	expect_rc 2
 	expect_err "--options \"stats=maybe\""
