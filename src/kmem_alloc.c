@@ -107,7 +107,8 @@ kmem_alloc_init(void)
 	KMEM_ASSERT(n == KMEM_ALLOC_CLASSES);
 }
 
-static void *
+/* Out of line, so that kmem_alloc() keeps no registers for it. */
+static __attribute__((noinline)) void *
 oversize_alloc(size_t size, int kmflag)
 {
 	if (size == 0) {
@@ -147,17 +148,25 @@ kmem_zalloc(size_t size, int kmflag)
 	return (buf);
 }
 
+/* Out of line, so that kmem_free() keeps no registers for it. */
+static __attribute__((noinline)) void
+oversize_free(void *buf, size_t size)
+{
+	if (size == 0) {
+		if (buf != NULL)
+			kmem_report("kmem_free(%p, 0): size 0, but kmem_alloc(0) "
+			    "never returns a buffer", buf);
+	} else if (!kmem_firewall_free(NULL, buf, size)) {
+		vmem_free(kmem_oversize, buf, size);
+	}
+}
+
 void
 kmem_free(void *buf, size_t size)
 {
 	kmem_cache_t *cp = kmem_alloc_cache(size);
-	if (cp != NULL) {
+	if (cp != NULL)
 		kmem_cache_free_inline(cp, buf, size);
-	} else if (size != 0) {
-		if (!kmem_firewall_free(NULL, buf, size))
-			vmem_free(kmem_oversize, buf, size);
-	} else if (buf != NULL) {
-		kmem_report("kmem_free(%p, 0): size 0, but kmem_alloc(0) never "
-		    "returns a buffer", buf);
-	}
+	else
+		oversize_free(buf, size);
 }

@@ -556,6 +556,8 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 {
 	if (cp->flags & KMF_NULL)
 		return (NULL);
+	if (requested == 0)
+		requested = cp->bufsize;
 	void *buf = NULL;
 	if ((cp->flags & KMF_FIREWALL) && (!(cp->flags & KMF_CLASS) ||
 	    requested >= kmem_debug_config.firewall_size)) {
@@ -600,7 +602,7 @@ failed:
 void *
 kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
-	return (kmem_cache_alloc_inline(cp, kmflag, cp->bufsize));
+	return (kmem_cache_alloc_inline(cp, kmflag, 0));
 }
 
 /* ---- free ---- */

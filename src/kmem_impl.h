@@ -464,7 +464,7 @@ kmem_cache_owns(const kmem_cache_t *cp, const void *buf)
 
 /*
  * The slow paths.  requested is the size kmem_alloc() or malloc() asked
- * for (cp->bufsize for kmem_cache_alloc()), kmem_free_size as for
+ * for (0 for kmem_cache_alloc(): the cache's size), kmem_free_size as for
  * kmem_bad_free(): only debug caches use them, and as the inline fast
  * paths pass them only to these calls, they cost the fast paths nothing.
  */
