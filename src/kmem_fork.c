@@ -5,8 +5,9 @@
  *
  * - prepare: take every library lock, in the lock order of lock_order.h
  *   (every arena's, every pool's and malloc type's, every thread cache's,
- *   each cache's depot and slab locks), so no lock is mid-operation at the
- *   moment of the copy;
+ *   each cache's depot and slab locks, the page map's, the firewall's and
+ *   the debug logs'), so no lock is mid-operation at the moment of the
+ *   copy;
  * - parent: release them all;
  * - child: release them all, then give the magazines of the threads that
  *   do not exist in the child back to the depots, and forget the update
