@@ -354,6 +354,10 @@ pool_setup(struct pool *pp, size_t size, unsigned int align,
 		}
 	}
 	int cflags = (flags & (PR_NOTOUCH | PR_PSERIALIZE)) ? KMC_NOTOUCH : 0;
+	/* A page allocator's pool needs slabs of exactly one page, which a
+	 * debug tag after each item would change (KMEM_DEBUG). */
+	if (pagesz != 0)
+		cflags |= KMC_NODEBUG;
 	ps->cache = kmem_cache_create(name, bufsize, kalign, kctor, kdtor,
 	    pool_kmem_reclaim, ps, ps->arena, cflags);
 	if (ps->cache == NULL) {
