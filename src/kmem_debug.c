@@ -194,7 +194,7 @@ kmem_debug_report(kmem_cache_t *cp, const void *buf, const char *fmt, ...)
 	va_start(ap, fmt);
 	text_report(&t, cp, buf, fmt, ap);
 	va_end(ap);
-	kmem_report("%s", buffer);
+	kmem_report_heap(!kmem_debug_config.noabort, "%s", buffer);
 }
 
 /* ---- audit ---- */

@@ -18,7 +18,6 @@
 #include <kmem/debug.h>
 
 #include "format.h"
-#include "report.h"
 
 #define AUDIT_DEPTH_DEFAULT     15
 #define CONTENTS_DEFAULT        256
@@ -289,7 +288,6 @@ kmem_debug_configure(const char *debug, const char *logging, char *err,
 		return (-1);
 	kmem_debug_config = pending;
 	configured = true;
-	kmem_report_abort_set(!pending.noabort);
 	return (0);
 }
 
@@ -321,6 +319,5 @@ kmem_debug_from_environment(char *err, size_t errlen)
 	if (kmem_debug_parse(debug, logging, &pending, err, errlen) != 0)
 		return (false);
 	kmem_debug_config = pending;
-	kmem_report_abort_set(!pending.noabort);
 	return (true);
 }

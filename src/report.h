@@ -27,9 +27,13 @@ void kmem_report(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
 void kmem_warn(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
 _Noreturn void kmem_panic(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
 
-/* Whether the default handler aborts after an error (the debug option
- * "noabort" says not). */
-void kmem_report_abort_set(bool abort);
+/*
+ * kmem_report() for heap errors found by the debugging layer (kmem_debug.c):
+ * the default handler aborts only if may_abort (the "noabort" option says
+ * not); bad arguments and KM_PANIC failures always abort.
+ */
+void kmem_report_heap(bool may_abort, const char *fmt, ...)
+    KMEM_PRINTFLIKE(2, 3);
 
 /* Around fork(): hold the handler's lock so the child gets it free. */
 void kmem_report_fork_enter(void);
