@@ -12,10 +12,10 @@
  * then further lines, indented, give the stack that found the error and the
  * buffer's last transaction.  The default handler writes "libkmem:
  * <message>" to standard error and calls abort() (for the heap errors the
- * debugging layer finds, not with its option "noabort").  Warnings (KMEM_REPORT_WARNING: something was lost or refused
- * that the program may live with, such as a resource map overflow) go to the
- * same handler; the default one prints "libkmem: warning: <message>" and
- * carries on.
+ * debugging layer finds, not with its option "noabort").  Warnings
+ * (KMEM_REPORT_WARNING: something was lost or refused that the program may
+ * live with, such as a resource map overflow) go to the same handler; the
+ * default one prints "libkmem: warning: <message>" and carries on.
  *
  * A program (or a test) may install its own handler.  If the handler
  * returns, the call that detected the error gives up without touching any
