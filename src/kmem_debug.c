@@ -6,7 +6,8 @@
  * no magazine layer, so every allocation and free of its buffers passes
  * here while the fast paths of all other caches pay nothing.  What the tag
  * and the flags buy:
- * - state: the buffer's address XORed with ALLOC or FREE.  A double free,
+ * - state: the buffer's address XORed with ALLOC or FREE (BUSY between the
+ *   two, while the checks, patterns and destructor run).  A double free,
  *   a free of a pointer that is not a buffer's start or of another cache's
  *   buffer are caught at free time (the page map finds the slab, the state
  *   word tells allocated from free);
@@ -47,6 +48,24 @@ static kmem_buftag_t *
 buftag_of(const kmem_cache_t *cp, const void *buf)
 {
 	return ((kmem_buftag_t *)((uintptr_t)buf + cp->buftag_offset));
+}
+
+/*
+ * The state word is written with release and read with acquire stores, so
+ * that kmem_debug_verify(), from another thread, sees a buffer's other tag
+ * fields and patterns as they were when the state was set.
+ */
+static void
+state_set(kmem_buftag_t *bt, const void *buf, uintptr_t state)
+{
+	__atomic_store_n(&bt->state, (uintptr_t)buf ^ state, __ATOMIC_RELEASE);
+}
+
+static bool
+state_is(const kmem_buftag_t *bt, const void *buf, uintptr_t state)
+{
+	return (__atomic_load_n(&bt->state, __ATOMIC_ACQUIRE) ==
+	    ((uintptr_t)buf ^ state));
 }
 
 static bool
@@ -270,7 +289,6 @@ kmem_buftag_init(kmem_cache_t *cp, void *buf)
 {
 	kmem_buftag_t *bt = buftag_of(cp, buf);
 	bt->redzone = KMEM_REDZONE_PATTERN;
-	bt->state = (uintptr_t)buf ^ KMEM_BUFTAG_FREE;
 	bt->requested = 0;
 	bt->audit = NULL;
 	if (cp->flags & KMF_AUDIT) {
@@ -280,6 +298,7 @@ kmem_buftag_init(kmem_cache_t *cp, void *buf)
 	}
 	if (checks_pattern(cp))
 		fill(buf, pattern_length(cp), KMEM_FREE_PATTERN);
+	state_set(bt, buf, KMEM_BUFTAG_FREE);
 }
 
 size_t
@@ -304,7 +323,7 @@ bool
 kmem_debug_alloc(kmem_cache_t *cp, void *buf, size_t requested)
 {
 	kmem_buftag_t *bt = buftag_of(cp, buf);
-	if (bt->state != ((uintptr_t)buf ^ KMEM_BUFTAG_FREE)) {
+	if (!state_is(bt, buf, KMEM_BUFTAG_FREE)) {
 		kmem_debug_report(cp, buf, "buffer overrun or write after free: "
 		    "the free buffer %p of cache \"%s\" (%zu bytes) has a "
 		    "damaged tag: something wrote past the end of the buffer "
@@ -322,7 +341,7 @@ kmem_debug_alloc(kmem_cache_t *cp, void *buf, size_t requested)
 		    (unsigned long long)KMEM_FREE_PATTERN);
 		/* The program goes on (noabort): hand out a clean buffer. */
 	}
-	bt->state = (uintptr_t)buf ^ KMEM_BUFTAG_ALLOC;
+	state_set(bt, buf, KMEM_BUFTAG_BUSY);
 	bt->requested = requested;
 	if ((cp->flags & KMF_DEADBEEF) && !check_lite(cp))
 		fill(buf, cp->buftag_offset, KMEM_UNINITIALIZED_PATTERN);
@@ -330,6 +349,7 @@ kmem_debug_alloc(kmem_cache_t *cp, void *buf, size_t requested)
 		__builtin_memset((char *)buf + requested, KMEM_REDZONE_BYTE,
 		    cp->buftag_offset - requested);
 	audit_record(cp, buf, bt, KMEM_OP_ALLOC);
+	state_set(bt, buf, KMEM_BUFTAG_ALLOC);
 	return (true);
 }
 
@@ -356,13 +376,13 @@ bool
 kmem_debug_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	kmem_buftag_t *bt = buftag_of(cp, buf);
-	if (bt->state == ((uintptr_t)buf ^ KMEM_BUFTAG_FREE)) {
+	if (state_is(bt, buf, KMEM_BUFTAG_FREE)) {
 		kmem_debug_report(cp, buf, "double free: buffer %p (cache "
 		    "\"%s\", %zu bytes) is already free", buf, cp->name,
 		    cp->bufsize);
 		return (false);
 	}
-	if (bt->state != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC) ||
+	if (!state_is(bt, buf, KMEM_BUFTAG_ALLOC) ||
 	    bt->requested > cp->bufsize) {
 		kmem_debug_report(cp, buf, "buffer overrun: buffer %p (cache "
 		    "\"%s\", %zu bytes): its tag is damaged: something wrote "
@@ -387,9 +407,9 @@ kmem_debug_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		    (unsigned long long)bt->requested, off);
 		bt->redzone = KMEM_REDZONE_PATTERN;
 	}
+	state_set(bt, buf, KMEM_BUFTAG_BUSY);
 	if (cp->flags & KMF_CONTENTS)
 		contents_record(cp, buf, bt);
-	bt->state = (uintptr_t)buf ^ KMEM_BUFTAG_FREE;
 	audit_record(cp, buf, bt, KMEM_OP_FREE);
 	return (true);
 }
@@ -399,6 +419,7 @@ kmem_debug_freed(kmem_cache_t *cp, void *buf)
 {
 	if (checks_pattern(cp))
 		fill(buf, pattern_length(cp), KMEM_FREE_PATTERN);
+	state_set(buftag_of(cp, buf), buf, KMEM_BUFTAG_FREE);
 }
 
 /* ---- verifying on demand ---- */
@@ -410,15 +431,24 @@ static const char *
 buffer_problem(const kmem_cache_t *cp, const void *buf)
 {
 	const kmem_buftag_t *bt = buftag_of(cp, buf);
-	if (bt->state == ((uintptr_t)buf ^ KMEM_BUFTAG_FREE))
-		return (checks_pattern(cp) && pattern_damage(cp, buf) !=
-		    SIZE_MAX ? "write after free" : NULL);
-	if (bt->state != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC) ||
-	    bt->requested > cp->bufsize)
-		return ("buffer overrun (damaged tag)");
-	if (checks_redzone(cp) && overrun_offset(cp, buf, bt) != SIZE_MAX)
-		return ("buffer overrun");
-	return (NULL);
+	const char *problem = NULL;
+	uintptr_t state = __atomic_load_n(&bt->state, __ATOMIC_ACQUIRE);
+	if (state == ((uintptr_t)buf ^ KMEM_BUFTAG_BUSY))
+		return (NULL);
+	if (state == ((uintptr_t)buf ^ KMEM_BUFTAG_FREE)) {
+		if (checks_pattern(cp) && pattern_damage(cp, buf) != SIZE_MAX)
+			problem = "write after free";
+	} else if (state != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC) ||
+	    bt->requested > cp->bufsize) {
+		problem = "buffer overrun (damaged tag)";
+	} else if (checks_redzone(cp) &&
+	    overrun_offset(cp, buf, bt) != SIZE_MAX) {
+		problem = "buffer overrun";
+	}
+	/* Its owner may have freed or allocated it meanwhile: not a problem. */
+	if (__atomic_load_n(&bt->state, __ATOMIC_ACQUIRE) != state)
+		return (NULL);
+	return (problem);
 }
 
 /*

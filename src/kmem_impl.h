@@ -63,7 +63,9 @@ typedef struct kmem_bufctl {
  * KMEM_BUFTAG_FREE, so a tag copied from elsewhere or overwritten is told
  * apart from a genuine state; redzone holds KMEM_REDZONE_PATTERN;
  * requested is what the allocation asked for (the bytes between it and
- * the redzone hold KMEM_REDZONE_BYTE while allocated); link is the slab
+ * the redzone hold KMEM_REDZONE_BYTE while allocated); while the debugging
+ * layer works on a buffer being allocated or freed its state says BUSY,
+ * so kmem_debug_verify() skips it; link is the slab
  * free list's link (cache->link_offset), so a free buffer's own bytes hold
  * nothing but the freed pattern.  With KMF_AUDIT the buffer's last
  * transaction follows the tag, and audit points at it.
@@ -86,6 +88,7 @@ typedef struct kmem_buftag {
 
 #define KMEM_BUFTAG_ALLOC       0xa110c8edUL
 #define KMEM_BUFTAG_FREE        0xf4eef4eeUL
+#define KMEM_BUFTAG_BUSY        0xb5b5b5b5UL    /* being allocated or freed */
 #define KMEM_REDZONE_PATTERN    0xfeedfacefeedfaceULL
 #define KMEM_REDZONE_BYTE       0xbb
 #define KMEM_FREE_PATTERN       0xdeadbeefdeadbeefULL
