@@ -545,7 +545,7 @@ firewall_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 	void *buf = kmem_firewall_alloc(class ? NULL : cp, requested, align);
 	if (buf != NULL && !class && cp->constructor != NULL &&
 	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {
-		kmem_firewall_free(cp, buf, SIZE_MAX);
+		kmem_firewall_discard(buf);
 		buf = NULL;
 	}
 	return (buf);
@@ -559,15 +559,12 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 	if (requested == 0)
 		requested = cp->bufsize;
 	void *buf = NULL;
-	if ((cp->flags & KMF_FIREWALL) && (!(cp->flags & KMF_CLASS) ||
-	    requested >= kmem_debug_config.firewall_size)) {
+	bool firewalled = (cp->flags & KMF_FIREWALL) &&
+	    (!(cp->flags & KMF_CLASS) ||
+	    requested >= kmem_debug_config.firewall_size);
+	if (firewalled) {
 		buf = firewall_buffer(cp, kmflag, requested);
-		if (buf == NULL)
-			goto failed;
-		__atomic_fetch_add(&cp->slow_alloc, 1, __ATOMIC_RELAXED);
-		return (buf);
-	}
-	if (has_magazines(cp)) {
+	} else if (has_magazines(cp)) {
 		buf = thread_magazine_alloc(cp);
 		pace_update();
 		if (buf != NULL)
@@ -575,7 +572,7 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 		buf = magazine_fill(cp, kmflag);
 	}
 
-	if (buf == NULL) {
+	if (buf == NULL && !firewalled) {
 		buf = kmem_slab_alloc(cp, kmflag);
 		if (buf == NULL) {
 			/* The arena ran dry: ask every cache to give back. */
@@ -587,7 +584,6 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 			buf = NULL;
 	}
 	if (buf == NULL) {
-failed:
 		__atomic_fetch_add(&cp->alloc_fail, 1, __ATOMIC_RELAXED);
 		kmem_debug_alloc_failed(cp, requested);
 		if (kmflag & KM_PANIC)

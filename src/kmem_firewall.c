@@ -217,6 +217,16 @@ kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	return (true);
 }
 
+void
+kmem_firewall_discard(void *buf)
+{
+	kmem_mutex_enter(&kmem_firewall_lock);
+	firewall_header_t *h = unhash(buf);
+	kmem_mutex_exit(&kmem_firewall_lock);
+	KMEM_ASSERT(h != NULL);
+	kmem_pages_free(h, h->region_size);
+}
+
 size_t
 kmem_firewall_size(const void *buf)
 {

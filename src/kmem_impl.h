@@ -376,6 +376,9 @@ void *kmem_firewall_alloc(kmem_cache_t *cp, size_t size, size_t align);
 /* Free buf if it is a firewalled buffer (reports a bad size or cache, a
  * double free); false if it is none of the firewall's. */
 bool kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
+/* Unmap buf, a firewalled buffer never handed out (its constructor
+ * failed), with no checks. */
+void kmem_firewall_discard(void *buf);
 /* The requested size of a live firewalled buffer, or 0. */
 size_t kmem_firewall_size(const void *buf);
 

@@ -340,6 +340,37 @@ test_firewall(void)
 	kmem_cache_destroy(cp);
 }
 
+/* A constructor that fails, and a destructor that must then not run. */
+static int destructed;
+
+static int
+refuse(void *buf, void *arg, int kmflag)
+{
+	(void) buf;
+	(void) arg;
+	(void) kmflag;
+	return (-1);
+}
+
+static void
+count_destructor(void *buf, void *arg)
+{
+	(void) buf;
+	(void) arg;
+	destructed++;
+}
+
+static void
+test_firewall_constructor_fails(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("dbg_fw_ctor", 64, 0, refuse,
+	    count_destructor, NULL, NULL, NULL, KMF_FIREWALL);
+	CHECK(kmem_cache_alloc(cp, KM_NOSLEEP) == NULL);
+	CHECK_EQ(destructed, 0);
+	CHECK_EQ(stats_of(cp).alloc_fail, 1);
+	kmem_cache_destroy(cp);
+}
+
 /* ---- the runner ---- */
 
 typedef struct test {
@@ -359,6 +390,7 @@ static const test_t tests[] = {
 	TEST(test_double_free_names_last_free),
 	TEST(test_logs),
 	TEST(test_firewall),
+	TEST(test_firewall_constructor_fails),
 };
 
 int
