@@ -70,3 +70,13 @@ kmem_debug_free(kmem_cache_t *cp, void *buf)
 	bt->state = (uintptr_t)buf ^ KMEM_BUFTAG_FREE;
 	return (true);
 }
+
+unsigned
+kmem_audit_stack(kmem_cache_t *cp, void *buf, uintptr_t *pcs, unsigned max)
+{
+	(void) cp;
+	(void) buf;
+	(void) pcs;
+	(void) max;
+	return (0);
+}

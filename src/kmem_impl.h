@@ -12,6 +12,7 @@
  *	kmem_stats.c    statistics and the ::kmastat table
  *	kmem_fork.c     fork() handlers
  *	kmem_init.c     bootstrap: the default arena and internal caches
+ *	kmem_leaks.c    the leak detector
  *
  * The theory is at the top of kmem_cache.c; docs/kmem.md is the long
  * version.
@@ -142,6 +143,8 @@ typedef struct kmem_thread_cache {
 	unsigned nslots;
 	unsigned slow_calls;    /* paces the lazy update (kmem_update.c) */
 	kmem_mutex_t lock;      /* slots[] itself, and other threads' access */
+	uintptr_t stack_lo;     /* the owner's stack, for the leak detector */
+	uintptr_t stack_hi;     /* (both 0 when unknown) */
 	struct kmem_thread_cache *next;         /* kmem_threads_lock */
 	struct kmem_thread_cache *prev;
 } kmem_thread_cache_t;
@@ -273,6 +276,18 @@ uint64_t kmem_slab_destroy_all(kmem_cache_t *cp);
 void kmem_buftag_init(kmem_cache_t *cp, void *buf);
 bool kmem_debug_alloc(kmem_cache_t *cp, void *buf);
 bool kmem_debug_free(kmem_cache_t *cp, void *buf);
+
+/*
+ * The stack of buf's last transaction (for an allocated buffer, its
+ * allocation) into pcs[0 .. max): how many it stored, 0 when cp keeps no
+ * audit trail.
+ */
+unsigned kmem_audit_stack(kmem_cache_t *cp, void *buf, uintptr_t *pcs,
+    unsigned max);
+
+/* ---- kmem_leaks.c ---- */
+/* Scan for leaks when the process exits (true), or no longer (false). */
+void kmem_leaks_at_exit(bool on);
 
 /* ---- kmem_depot.c ---- */
 extern kmem_magtype_t kmem_magtypes[];

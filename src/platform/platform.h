@@ -89,6 +89,25 @@ void kmem_fork_prepare(void);                   /* defined by the core */
 void kmem_fork_parent(void);                    /* defined by the core */
 void kmem_fork_child(void);                     /* defined by the core */
 
+/*
+ * For the leak detector (kmem_leaks.c), which reads memory it does not own:
+ * - kmem_thread_stack(): the calling thread's stack, [*lo, *hi) (including
+ *   its thread-local storage where the system keeps it there); false if
+ *   unknown.  May allocate: call it with no library lock held.
+ * - kmem_writable_segments(): fn(arg, lo, hi) for every writable segment
+ *   (data and bss) of every loaded object; fn must not allocate or take
+ *   library locks.
+ * - kmem_symbolize(): "name+0xoff (object)" for a code address into buf.
+ * - kmem_fd_write(): text to a file descriptor; never allocates.
+ * - kmem_at_exit(): call fn once when the process exits normally.
+ */
+bool kmem_thread_stack(uintptr_t *lo, uintptr_t *hi);
+void kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
+    void *arg);
+void kmem_symbolize(uintptr_t pc, char *buf, size_t size);
+void kmem_fd_write(int fd, const char *text, size_t len);
+bool kmem_at_exit(void (*fn)(void));
+
 /* Write text to the console (standard error); never allocates. */
 void kmem_console_write(const char *text, size_t len);
 _Noreturn void kmem_abort(void);

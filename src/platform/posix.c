@@ -14,17 +14,24 @@
  * skip it.
  *
  * Thread exit is noticed through one pthread key whose destructor calls the
- * core; fork() through pthread_atfork().
+ * core; fork() through pthread_atfork().  The leak detector's view of the
+ * process (stacks, writable segments, symbols) comes from
+ * pthread_getattr_np(), dl_iterate_phdr() and dladdr().
  */
+#define _GNU_SOURCE     /* pthread_getattr_np, dladdr, dl_iterate_phdr */
 #include "platform/platform.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "report.h"
 
 _Static_assert(sizeof(pthread_mutex_t) <= sizeof(((kmem_mutex_t *)0)->opaque),
@@ -327,11 +334,74 @@ kmem_fork_hooks_install(void)
 	pthread_once(&fork_once, fork_hooks_register);
 }
 
+bool
+kmem_thread_stack(uintptr_t *lo, uintptr_t *hi)
+{
+	pthread_attr_t attr;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return (false);
+	void *addr;
+	size_t size;
+	bool ok = pthread_attr_getstack(&attr, &addr, &size) == 0;
+	pthread_attr_destroy(&attr);
+	if (ok) {
+		*lo = (uintptr_t)addr;
+		*hi = (uintptr_t)addr + size;
+	}
+	return (ok);
+}
+
+typedef struct segments_walk {
+	void (*fn)(void *arg, uintptr_t lo, uintptr_t hi);
+	void *arg;
+} segments_walk_t;
+
+static int
+segments_of_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void) size;
+	segments_walk_t *walk = data;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		walk->fn(walk->arg, lo, lo + ph->p_memsz);
+	}
+	return (0);
+}
+
 void
-kmem_console_write(const char *text, size_t len)
+kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
+    void *arg)
+{
+	segments_walk_t walk = { fn, arg };
+	dl_iterate_phdr(segments_of_object, &walk);
+}
+
+void
+kmem_symbolize(uintptr_t pc, char *buf, size_t size)
+{
+	Dl_info info;
+	if (dladdr((void *)pc, &info) == 0 || info.dli_fname == NULL) {
+		kmem_snprintf(buf, size, "0x%lx", (unsigned long)pc);
+		return;
+	}
+	const char *object = strrchr(info.dli_fname, '/');
+	object = object != NULL ? object + 1 : info.dli_fname;
+	if (info.dli_sname != NULL)
+		kmem_snprintf(buf, size, "%s+0x%lx (%s)", info.dli_sname,
+		    (unsigned long)(pc - (uintptr_t)info.dli_saddr), object);
+	else
+		kmem_snprintf(buf, size, "%s+0x%lx", object,
+		    (unsigned long)(pc - (uintptr_t)info.dli_fbase));
+}
+
+void
+kmem_fd_write(int fd, const char *text, size_t len)
 {
 	while (len > 0) {
-		ssize_t n = write(STDERR_FILENO, text, len);
+		ssize_t n = write(fd, text, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -339,6 +409,18 @@ kmem_console_write(const char *text, size_t len)
 		text += n;
 		len -= (size_t)n;
 	}
+}
+
+bool
+kmem_at_exit(void (*fn)(void))
+{
+	return (atexit(fn) == 0);
+}
+
+void
+kmem_console_write(const char *text, size_t len)
+{
+	kmem_fd_write(STDERR_FILENO, text, len);
 }
 
 _Noreturn void

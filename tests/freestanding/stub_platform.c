@@ -176,6 +176,44 @@ kmem_console_write(const char *text, size_t len)
 		stub_console[stub_console_len++] = text[i];
 }
 
+bool
+kmem_thread_stack(uintptr_t *lo, uintptr_t *hi)
+{
+	(void) lo;
+	(void) hi;
+	return (false);
+}
+
+void
+kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
+    void *arg)
+{
+	(void) fn;
+	(void) arg;
+}
+
+void
+kmem_symbolize(uintptr_t pc, char *buf, size_t size)
+{
+	(void) pc;
+	if (size > 0)
+		buf[0] = '\0';
+}
+
+void
+kmem_fd_write(int fd, const char *text, size_t len)
+{
+	(void) fd;
+	kmem_console_write(text, len);
+}
+
+bool
+kmem_at_exit(void (*fn)(void))
+{
+	(void) fn;
+	return (false);
+}
+
 _Noreturn void
 kmem_abort(void)
 {
