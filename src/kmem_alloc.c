@@ -113,7 +113,10 @@ oversize_alloc(size_t size, int kmflag)
 		return (NULL);
 	}
 	kmem_init();
-	return (vmem_alloc(kmem_oversize, size, kmflag & KM_VMFLAGS));
+	void *buf = vmem_alloc(kmem_oversize, size, kmflag & KM_VMFLAGS);
+	if (buf != NULL)
+		kmem_block_allocated(buf, size, false);
+	return (buf);
 }
 
 void *
@@ -123,10 +126,15 @@ kmem_alloc(size_t size, int kmflag)
 	if (cp == NULL)
 		return (oversize_alloc(size, kmflag));
 	void *buf = kmem_cache_alloc_inline(cp, kmflag);
-	if (__builtin_expect(buf == NULL, 0) && cp == &kmem_null_cache) {
+	if (__builtin_expect(buf == NULL, 0)) {
+		if (cp != &kmem_null_cache)
+			return (NULL);
 		kmem_init();
 		return (kmem_alloc(size, kmflag));
 	}
+	/* Only what was asked for may be touched (poison.h). */
+	kmem_poison((char *)buf + size, cp->bufsize - size);
+	kmem_block_allocated(buf, size, false);
 	return (buf);
 }
 
@@ -142,6 +150,8 @@ kmem_zalloc(size_t size, int kmflag)
 void
 kmem_free(void *buf, size_t size)
 {
+	if (buf != NULL)
+		kmem_block_freed(buf);
 	kmem_cache_t *cp = kmem_alloc_cache(size);
 	if (cp != NULL) {
 		kmem_cache_free_inline(cp, buf, size);

@@ -330,6 +330,7 @@ magazine_alloc(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
 			    __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->alloc, cc->alloc + 1,
 			    __ATOMIC_RELAXED);
+			kmem_buffer_unpoison(cp, buf);
 			return (buf);
 		}
 		if (cc->prounds > 0) {
@@ -362,6 +363,7 @@ magazine_free(kmem_cache_t *cp, kmem_cpu_cache_t *cc, void *buf)
 			    __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->free, cc->free + 1,
 			    __ATOMIC_RELAXED);
+			kmem_buffer_poison(cp, buf);
 			return (true);
 		}
 		if (cc->prounds == 0) {
@@ -554,7 +556,10 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 void *
 kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
-	return (kmem_cache_alloc_inline(cp, kmflag));
+	void *buf = kmem_cache_alloc_inline(cp, kmflag);
+	if (buf != NULL)
+		kmem_block_allocated(buf, cp->bufsize, cp->constructor != NULL);
+	return (buf);
 }
 
 /* ---- free ---- */
@@ -571,6 +576,7 @@ kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
 	if (cp->destructor != NULL) {
 		if (has_magazines(cp) && !kmem_slab_accepts(cp, buf))
 			return;
+		kmem_buffer_unpoison(cp, buf);  /* it may come from a magazine */
 		cp->destructor(buf, cp->private);
 	}
 	kmem_slab_free(cp, buf);
@@ -663,5 +669,6 @@ kmem_double_free(kmem_cache_t *cp, void *buf)
 void
 kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
+	kmem_block_freed(buf);
 	kmem_cache_free_inline(cp, buf, SIZE_MAX);
 }

@@ -28,6 +28,7 @@
 
 #include "bits.h"
 #include "platform/platform.h"
+#include "poison.h"
 
 #define KMEM_ALIGN              8       /* least buffer alignment */
 #define KMEM_VOID_FRACTION      8       /* waste at most 1/8 of a slab */
@@ -356,6 +357,32 @@ kmem_pagemap_find(uintptr_t addr)
 
 /* ---- the fast paths (kmem_cache.c), shared with kmem_alloc.c ---- */
 
+/*
+ * A buffer of cp becomes free (in a magazine, on a slab's free list) or
+ * stops being free: its bytes poisoned or unpoisoned (poison.h).
+ */
+static inline void
+kmem_buffer_poison(const kmem_cache_t *cp, const void *buf)
+{
+#if defined(KMEM_ASAN) || defined(KMEM_VALGRIND)
+	if (!(cp->flags & KMC_NOTOUCH))
+		kmem_poison(buf, cp->bufsize);
+#endif
+	(void) cp;
+	(void) buf;
+}
+
+static inline void
+kmem_buffer_unpoison(const kmem_cache_t *cp, const void *buf)
+{
+#if defined(KMEM_ASAN) || defined(KMEM_VALGRIND)
+	if (!(cp->flags & KMC_NOTOUCH))
+		kmem_unpoison(buf, cp->bufsize);
+#endif
+	(void) cp;
+	(void) buf;
+}
+
 /* Is buf the start of one of the buffers of sp, a slab of cp? */
 static inline bool
 kmem_slab_holds(const kmem_cache_t *cp, const kmem_slab_t *sp, const void *buf)
@@ -399,6 +426,7 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag)
 			__atomic_store_n(&cc->rounds, rounds - 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->alloc, cc->alloc + 1,
 			    __ATOMIC_RELAXED);
+			kmem_buffer_unpoison(cp, buf);
 			return (buf);
 		}
 	}
@@ -425,6 +453,7 @@ kmem_cache_free_owned(kmem_cache_t *cp, void *buf)
 			cc->loaded->rounds[rounds] = buf;
 			__atomic_store_n(&cc->rounds, rounds + 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->free, cc->free + 1, __ATOMIC_RELAXED);
+			kmem_buffer_poison(cp, buf);
 			return;
 		}
 	}

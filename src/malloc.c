@@ -80,6 +80,8 @@ large_alloc(size_t size, size_t align)
 	    VM_NOSLEEP);
 	if (buf == NULL)
 		errno = ENOMEM;
+	else
+		kmem_block_allocated(buf, size, false);
 	return (buf);
 }
 
@@ -146,10 +148,12 @@ malloc_slow(size_t size)
 	if (size == 0)
 		size = 1;
 	kmem_init();    /* the class tables held kmem_null_cache until now */
-	void *buf = kmem_cache_alloc(kmem_alloc_cache(p2_roundup(size,
-	    MALLOC_ALIGN)), KM_NOSLEEP);
+	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
+	void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP);
 	if (buf == NULL)
 		errno = ENOMEM;
+	else
+		kmem_block_allocated(buf, cp->bufsize, false);
 	return (buf);
 }
 
@@ -159,8 +163,10 @@ kmem_malloc(size_t size)
 	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
 	if (__builtin_expect(cp != NULL, 1)) {
 		void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP);
-		if (__builtin_expect(buf != NULL, 1))
+		if (__builtin_expect(buf != NULL, 1)) {
+			kmem_block_allocated(buf, cp->bufsize, false);
 			return (buf);
+		}
 	}
 	return (malloc_slow(size));
 }
@@ -186,6 +192,8 @@ free_slow(void *ptr)
 void
 kmem_malloc_free(void *ptr)
 {
+	if (ptr != NULL)
+		kmem_block_freed(ptr);
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)ptr);
 	if (__builtin_expect(sp != NULL, 1)) {
 		kmem_cache_t *cp = sp->cache;

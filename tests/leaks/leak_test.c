@@ -62,6 +62,20 @@ leak_some(void)
 		CHECK(kmem_cache_alloc(test_cache, KM_SLEEP) != NULL);
 }
 
+/*
+ * Leak from deep below the caller's frame, so that the frames which held
+ * the pointers lie where clobber_stack()'s array, not its frame header or
+ * a sanitizer's redzones, will overwrite them.
+ */
+__attribute__((noinline)) static void
+leak_deep(void)
+{
+	char pad[4096];
+	memset(pad, 0, sizeof (pad));
+	__asm__ volatile("" : : "r"(pad) : "memory");
+	leak_some();
+}
+
 /* Buffers allocated and freed again: in magazines or on slab free lists. */
 __attribute__((noinline)) static void
 churn(void)
@@ -201,7 +215,7 @@ main(void)
 	pthread_mutex_unlock(&lock);
 
 	churn();
-	leak_some();
+	leak_deep();
 	clobber_stack();
 	check_walk();
 	clobber_stack();
