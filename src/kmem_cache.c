@@ -326,6 +326,7 @@ magazine_alloc(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
 	for (;;) {
 		if (cc->rounds > 0) {
 			void *buf = cc->loaded->rounds[cc->rounds - 1];
+			kmem_round_taken(&cc->loaded->rounds[cc->rounds - 1]);
 			__atomic_store_n(&cc->rounds, cc->rounds - 1,
 			    __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->alloc, cc->alloc + 1,
@@ -557,7 +558,8 @@ void *
 kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
 	void *buf = kmem_cache_alloc_inline(cp, kmflag);
-	if (buf != NULL)
+	/* Not a quantum cache's: its buffers hold other caches' blocks. */
+	if (buf != NULL && !(cp->flags & KMC_NOTOUCH))
 		kmem_block_allocated(buf, cp->bufsize, cp->constructor != NULL);
 	return (buf);
 }
@@ -669,6 +671,7 @@ kmem_double_free(kmem_cache_t *cp, void *buf)
 void
 kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
-	kmem_block_freed(buf);
+	if (!(cp->flags & KMC_NOTOUCH))
+		kmem_block_freed(buf);
 	kmem_cache_free_inline(cp, buf, SIZE_MAX);
 }

@@ -423,6 +423,7 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag)
 		int rounds = cc->rounds;
 		if (__builtin_expect(rounds > 0, 1)) {
 			void *buf = cc->loaded->rounds[rounds - 1];
+			kmem_round_taken(&cc->loaded->rounds[rounds - 1]);
 			__atomic_store_n(&cc->rounds, rounds - 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->alloc, cc->alloc + 1,
 			    __ATOMIC_RELAXED);

@@ -128,4 +128,17 @@ kmem_block_freed(const void *addr)
 	(void) addr;
 }
 
+/*
+ * A magazine round just taken out: memcheck's leak check would take the
+ * stale copy for a pointer to the buffer, so it is cleared for memcheck.
+ */
+static inline void
+kmem_round_taken(void **round)
+{
+#ifdef KMEM_VALGRIND
+	*round = NULL;
+#endif
+	(void) round;
+}
+
 #endif /* KMEM_POISON_H */
