@@ -39,7 +39,8 @@
  * particular): they are neither candidates nor scanned.  The readers of
  * memory the program owns (free links inside free buffers, buffers'
  * contents, other threads' stacks) are LEAKS_UNCHECKED: that memory may be
- * poisoned for AddressSanitizer or written concurrently by its owner.
+ * poisoned for AddressSanitizer or written concurrently by its owner; for
+ * memcheck, error reports are off while the scan reads.
  */
 #include "kmem_impl.h"
 
@@ -553,6 +554,7 @@ leaks_run(kmem_leak_walker_t *walker, void *arg)
 	kmem_writable_segments(add_segment, &s);
 
 	lock_everything();
+	kmem_memcheck_quiet(true);
 	for (kmem_cache_t *cp = kmem_caches.list_next;
 	    cp != &kmem_caches && !s.failed; cp = cp->list_next) {
 		if (cache_is_scanned(cp) && !collect_cache(&s, cp))
@@ -565,6 +567,7 @@ leaks_run(kmem_leak_walker_t *walker, void *arg)
 		    sizeof (candidate_t), candidate_compare);
 		mark_from_roots(&s, stack_lo, stack_hi);
 	}
+	kmem_memcheck_quiet(false);
 	unlock_everything();
 
 	scratch_t groups = { .elem = sizeof (group_t) };

@@ -77,6 +77,23 @@ kmem_free_word(const void *addr)
 #endif
 }
 
+/*
+ * Around code that reads whatever memory holds, free or uninitialised (the
+ * leak scan): memcheck keeps quiet meanwhile.  (AddressSanitizer is told
+ * per function, with no_sanitize.)
+ */
+static inline void
+kmem_memcheck_quiet(bool quiet)
+{
+#ifdef KMEM_VALGRIND
+	if (quiet)
+		VALGRIND_DISABLE_ERROR_REPORTING;
+	else
+		VALGRIND_ENABLE_ERROR_REPORTING;
+#endif
+	(void) quiet;
+}
+
 /* [addr, addr + size) is free memory of ours: no access. */
 static inline void
 kmem_poison(const void *addr, size_t size)

@@ -2,7 +2,9 @@
  * valgrind's memcheck sees into our caches (src/poison.h); built with
  * -DKMEM_VALGRIND=ON and run under valgrind by CTest:
  *
- *	valgrind_poison_test clean	correct use of every API: no error
+ *	valgrind_poison_test clean	correct use of every API and a leak
+ *					scan (which reads free memory): no
+ *					error
  *	valgrind_poison_test uaf	a write to a cache buffer after
  *					kmem_cache_free(): memcheck reports
  *					the invalid write inside a freed block
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <kmem/debug.h>
 #include <kmem/kmem.h>
 #include <kmem/malloc.h>
 
@@ -61,6 +64,7 @@ clean(void)
 		m = kmem_realloc(m, size + 10);
 		kmem_malloc_free(m);
 	}
+	bad += kmem_findleaks(1) != 0;
 	return (bad);
 }
 
