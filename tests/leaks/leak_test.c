@@ -9,7 +9,8 @@
  * buffer, the last link an interior pointer; a local of another thread,
  * blocked meanwhile; and buffers freed again, which are no leaks at all.
  * The scan must find exactly the dropped ones, grouped by cache and size
- * (no audit trail in this build), and kmem_findleaks() must say so.
+ * (no audit trail in this build), and kmem_findleaks() must say so.  And a
+ * child process that asked for a scan at exit prints one when it exits.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@
 #include <kmem/kmem.h>
 
 #include "check.h"
+#include "kmem_impl.h"      /* kmem_leaks_at_exit() */
 
 #define LARGE_SIZE      (300 * 4096)
 
@@ -151,6 +153,37 @@ check_group(const seen_list_t *list, const char *cache, size_t bufsize,
 	CHECK_EQ(s->depth, 0);          /* no audit trail without KMF_AUDIT */
 }
 
+/* Two 56-byte buffers dropped, then exit() with a scan at exit asked for. */
+__attribute__((noinline)) static void
+leak_two_deep(void)
+{
+	char pad[4096];
+	memset(pad, 0, sizeof (pad));
+	__asm__ volatile("" : : "r"(pad) : "memory");
+	for (int i = 0; i < 2; i++)
+		CHECK(kmem_alloc(56, KM_SLEEP) != NULL);
+}
+
+static void
+exit_with_leaks(void)
+{
+	kmem_leaks_at_exit(true);
+	leak_two_deep();
+	clobber_stack();
+	exit(0);
+}
+
+static void
+check_at_exit(void)
+{
+	check_child_t c = check_run_child(exit_with_leaks);
+	CHECK(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+	CHECK(strstr(c.err, "kmem_findleaks: 2 buffers, 112 bytes, cache "
+	    "kmem_alloc_56, size 56") != NULL);
+	CHECK(strstr(c.err, "kmem_findleaks: 2 leaked buffers, 112 bytes, in "
+	    "1 group") != NULL);
+}
+
 __attribute__((noinline)) static void
 check_walk(void)
 {
@@ -193,6 +226,7 @@ check_report(void)
 int
 main(void)
 {
+	check_at_exit();
 	test_cache = kmem_cache_create("leak_test_cache", 40, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
 	CHECK(test_cache != NULL);
