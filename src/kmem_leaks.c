@@ -162,6 +162,7 @@ typedef struct scan {
 	scratch_t free_map;     /* uint64_t: one slab's free chunks */
 	scratch_t marks;        /* size_t: candidates to scan */
 	scratch_t roots;        /* root_t: writable segments */
+	uintptr_t candidates_end;       /* above every candidate, once sorted */
 	bool failed;            /* out of scratch pages: no result */
 } scan_t;
 
@@ -364,7 +365,7 @@ candidate_find(const scan_t *s, uintptr_t addr)
 {
 	candidate_t *c = (candidate_t *)s->candidates.base;
 	size_t lo = 0, hi = s->candidates.count;
-	if (hi == 0 || addr < c[0].addr)
+	if (hi == 0 || addr < c[0].addr || addr >= s->candidates_end)
 		return (NULL);
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -565,6 +566,11 @@ leaks_run(kmem_leak_walker_t *walker, void *arg)
 	if (!s.failed) {
 		heap_sort(s.candidates.base, s.candidates.count,
 		    sizeof (candidate_t), candidate_compare);
+		if (s.candidates.count > 0) {
+			const candidate_t *last = &((candidate_t *)
+			    s.candidates.base)[s.candidates.count - 1];
+			s.candidates_end = last->addr + last->size;
+		}
 		mark_from_roots(&s, stack_lo, stack_hi);
 	}
 	kmem_memcheck_quiet(false);

@@ -6,7 +6,8 @@
  * buffers, one of 1024 bytes, a large one from kmem_oversize and two of a
  * cache of our own.  Kept, each through a different kind of root: a
  * global; a local of main(); a chain from a global through a buffer to a
- * buffer, the last link an interior pointer; a local of another thread,
+ * buffer, the last link an interior pointer; a list of 100000 buffers from
+ * a global (marking iterates); a local of another thread,
  * blocked meanwhile; and buffers freed again, which are no leaks at all.
  * The scan must find exactly the dropped ones, grouped by cache and size
  * (no audit trail in this build), and kmem_findleaks() must say so.  And a
@@ -26,7 +27,10 @@
 
 #define LARGE_SIZE      (300 * 4096)
 
+#define LIST_LENGTH     100000
+
 static void *volatile kept_global;
+static void **volatile long_list;       /* a list far longer than any stack */
 static void **volatile chain_head;
 static kmem_cache_t *test_cache;
 
@@ -240,6 +244,11 @@ main(void)
 	chain_head[0] = (char *)middle + 8;
 	middle[1] = kmem_alloc(3000, KM_SLEEP);
 	middle = NULL;
+	for (int i = 0; i < LIST_LENGTH; i++) {
+		void **node = kmem_alloc(32, KM_SLEEP);
+		node[0] = long_list;
+		long_list = node;
+	}
 
 	pthread_t holder;
 	CHECK(pthread_create(&holder, NULL, holder_main, NULL) == 0);
@@ -265,6 +274,11 @@ main(void)
 	pthread_mutex_unlock(&lock);
 	CHECK(pthread_join(holder, NULL) == 0);
 
+	while (long_list != NULL) {
+		void **node = long_list;
+		long_list = node[0];
+		kmem_free(node, 32);
+	}
 	kmem_free(on_stack, 48);
 	kmem_cache_free(test_cache, kept_object);
 	printf("leak_test: ok\n");
