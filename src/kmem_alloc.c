@@ -122,6 +122,8 @@ oversize_alloc(size_t size, int kmflag)
 	    vmem_alloc(kmem_oversize, size, kmflag & KM_VMFLAGS);
 	if (buf == NULL)
 		kmem_debug_alloc_failed(NULL, size);
+	else
+		kmem_block_allocated(buf, size, false);
 	return (buf);
 }
 
@@ -132,10 +134,15 @@ kmem_alloc(size_t size, int kmflag)
 	if (cp == NULL)
 		return (oversize_alloc(size, kmflag));
 	void *buf = kmem_cache_alloc_inline(cp, kmflag, size);
-	if (__builtin_expect(buf == NULL, 0) && cp == &kmem_null_cache) {
+	if (__builtin_expect(buf == NULL, 0)) {
+		if (cp != &kmem_null_cache)
+			return (NULL);
 		kmem_init();
 		return (kmem_alloc(size, kmflag));
 	}
+	/* Only what was asked for may be touched (poison.h). */
+	kmem_poison((char *)buf + size, cp->bufsize - size);
+	kmem_block_allocated(buf, size, false);
 	return (buf);
 }
 
@@ -164,6 +171,8 @@ oversize_free(void *buf, size_t size)
 void
 kmem_free(void *buf, size_t size)
 {
+	if (buf != NULL)
+		kmem_block_freed(buf);
 	kmem_cache_t *cp = kmem_alloc_cache(size);
 	if (cp != NULL)
 		kmem_cache_free_inline(cp, buf, size);

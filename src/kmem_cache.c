@@ -335,10 +335,12 @@ magazine_alloc(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
 	for (;;) {
 		if (cc->rounds > 0) {
 			void *buf = cc->loaded->rounds[cc->rounds - 1];
+			kmem_round_taken(&cc->loaded->rounds[cc->rounds - 1]);
 			__atomic_store_n(&cc->rounds, cc->rounds - 1,
 			    __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->alloc, cc->alloc + 1,
 			    __ATOMIC_RELAXED);
+			kmem_buffer_unpoison(cp, buf);
 			return (buf);
 		}
 		if (cc->prounds > 0) {
@@ -371,6 +373,7 @@ magazine_free(kmem_cache_t *cp, kmem_cpu_cache_t *cc, void *buf)
 			    __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->free, cc->free + 1,
 			    __ATOMIC_RELAXED);
+			kmem_buffer_poison(cp, buf);
 			return (true);
 		}
 		if (cc->prounds == 0) {
@@ -598,7 +601,11 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 void *
 kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
-	return (kmem_cache_alloc_inline(cp, kmflag, 0));
+	void *buf = kmem_cache_alloc_inline(cp, kmflag, 0);
+	/* Not a quantum cache's: its buffers hold other caches' blocks. */
+	if (buf != NULL && !(cp->flags & KMC_NOTOUCH))
+		kmem_block_allocated(buf, cp->bufsize, cp->constructor != NULL);
+	return (buf);
 }
 
 /* ---- free ---- */
@@ -612,11 +619,14 @@ kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 void
 kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
 {
-	if (cp->destructor != NULL) {
+	if (cp->destructor != NULL || (cp->flags & KMF_BUFTAG)) {
 		if (has_magazines(cp) && !kmem_slab_accepts(cp, buf))
 			return;
-		cp->destructor(buf, cp->private);
+		/* It may come from a magazine, or the caller's free. */
+		kmem_buffer_unpoison(cp, buf);
 	}
+	if (cp->destructor != NULL)
+		cp->destructor(buf, cp->private);
 	if (cp->flags & KMF_BUFTAG)
 		kmem_debug_freed(cp, buf);
 	kmem_slab_free(cp, buf);
@@ -720,5 +730,7 @@ kmem_double_free(kmem_cache_t *cp, void *buf)
 void
 kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
+	if (!(cp->flags & KMC_NOTOUCH))
+		kmem_block_freed(buf);
 	kmem_cache_free_inline(cp, buf, SIZE_MAX);
 }

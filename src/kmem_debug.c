@@ -141,10 +141,8 @@ text_stack(text_t *t, const uintptr_t *pcs, unsigned depth)
 		text_add(t, "\n      (no stack)");
 	for (unsigned i = 0; i < depth; i++) {
 		char name[192];
-		if (kmem_symbolize(pcs[i], name, sizeof (name)))
-			text_add(t, "\n      #%u %s", i, name);
-		else
-			text_add(t, "\n      #%u 0x%zx", i, (size_t)pcs[i]);
+		(void) kmem_symbolize(pcs[i], name, sizeof (name));
+		text_add(t, "\n      #%u %s", i, name);
 	}
 }
 
@@ -308,7 +306,7 @@ kmem_debug_requested(kmem_cache_t *cp, const void *buf)
 }
 
 /* The offset of the first word of buf that lost the freed pattern, or -1. */
-static size_t
+KMEM_READS_FREED static size_t
 pattern_damage(const kmem_cache_t *cp, const void *buf)
 {
 	const uint64_t *p = buf;
@@ -354,7 +352,7 @@ kmem_debug_alloc(kmem_cache_t *cp, void *buf, size_t requested)
 }
 
 /* The offset of the first byte past the requested size that was written. */
-static size_t
+KMEM_READS_FREED static size_t
 overrun_offset(const kmem_cache_t *cp, const void *buf,
     const kmem_buftag_t *bt)
 {
@@ -397,6 +395,8 @@ kmem_debug_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		    (unsigned long long)bt->requested);
 		return (false);
 	}
+	/* kmem_alloc() poisoned the slack, the caller's free the rest. */
+	kmem_unpoison(buf, cp->bufsize);
 	size_t off = checks_redzone(cp) ? overrun_offset(cp, buf, bt) :
 	    SIZE_MAX;
 	if (off != SIZE_MAX) {
@@ -488,7 +488,10 @@ kmem_debug_verify(void)
 			continue;
 		const void *bufs[VERIFY_BATCH];
 		const char *why[VERIFY_BATCH];
+		/* Free buffers and allocated ones' slack are poisoned. */
+		kmem_memcheck_quiet(true);
 		unsigned found = verify_cache(cp, bufs, why);
+		kmem_memcheck_quiet(false);
 		/* Reports run the handler: not under the cache list's lock. */
 		kmem_mutex_exit(&kmem_caches_lock);
 		for (unsigned i = 0; i < found; i++)

@@ -176,9 +176,7 @@ history_entry(void *arg, const kmem_debug_record_t *rec)
 	history_add(h, line);
 	for (unsigned i = 0; i < rec->depth; i++) {
 		char name[192];
-		if (!kmem_symbolize(rec->stack[i], name, sizeof (name)))
-			kmem_snprintf(name, sizeof (name), "0x%zx",
-			    (size_t)rec->stack[i]);
+		(void) kmem_symbolize(rec->stack[i], name, sizeof (name));
 		kmem_snprintf(line, sizeof (line), "\n        #%u %s", i, name);
 		history_add(h, line);
 	}

@@ -39,6 +39,8 @@ typedef struct firewall_header {
 	size_t size;                    /* requested */
 	size_t region_size;             /* with the guard page */
 	kmem_cache_t *cache;            /* NULL: kmem_alloc() or malloc() */
+	unsigned depth;                 /* KMF_AUDIT: the allocation's stack */
+	uintptr_t pcs[KMEM_AUDIT_DEPTH_MAX];
 } firewall_header_t;
 
 typedef struct quarantined {
@@ -90,6 +92,8 @@ kmem_firewall_alloc(kmem_cache_t *cp, size_t size, size_t align)
 	h->size = size;
 	h->region_size = region_size;
 	h->cache = cp;
+	h->depth = (kmem_debug_config.flags & KMF_AUDIT) ? kmem_backtrace(h->pcs,
+	    kmem_debug_config.audit_depth, 0) : 0;
 	kmem_mutex_enter(&kmem_firewall_lock);
 	firewall_header_t **b = bucket_of(buf);
 	h->next = *b;
@@ -138,9 +142,7 @@ report_double_free(const quarantined_t *q)
 	stack[0] = '\0';
 	for (unsigned i = 0; i < q->depth && len + 1 < sizeof (stack); i++) {
 		char name[160];
-		if (!kmem_symbolize(q->pcs[i], name, sizeof (name)))
-			kmem_snprintf(name, sizeof (name), "0x%zx",
-			    (size_t)q->pcs[i]);
+		(void) kmem_symbolize(q->pcs[i], name, sizeof (name));
 		len += kmem_snprintf(stack + len, sizeof (stack) - len,
 		    "\n      #%u %s", i, name);
 	}
@@ -215,6 +217,34 @@ kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	if (old.region != NULL)
 		kmem_pages_free(old.region, old.region_size);
 	return (true);
+}
+
+bool
+kmem_firewall_walk(bool (*fn)(void *arg, void *buf, size_t size,
+    kmem_cache_t *cp), void *arg)
+{
+	for (size_t i = 0; i < FIREWALL_BUCKETS; i++)
+		for (firewall_header_t *h = buckets[i]; h != NULL; h = h->next)
+			if (!fn(arg, h->buf, h->size, h->cache))
+				return (false);
+	return (true);
+}
+
+unsigned
+kmem_firewall_stack(const void *buf, uintptr_t *pcs, unsigned max)
+{
+	unsigned depth = 0;
+	kmem_mutex_enter(&kmem_firewall_lock);
+	for (const firewall_header_t *h = *bucket_of(buf); h != NULL;
+	    h = h->next) {
+		if (h->buf == buf) {
+			depth = h->depth < max ? h->depth : max;
+			__builtin_memcpy(pcs, h->pcs, depth * sizeof (pcs[0]));
+			break;
+		}
+	}
+	kmem_mutex_exit(&kmem_firewall_lock);
+	return (depth);
 }
 
 void

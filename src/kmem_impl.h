@@ -15,6 +15,7 @@
  *	kmem_debug.c    the debugging layer's checks and reports
  *	kmem_debug_options.c  its settings; kmem_debug_log.c  its logs
  *	kmem_firewall.c buffers against an unmapped page
+ *	kmem_leaks.c    the leak detector
  *
  * The theory is at the top of kmem_cache.c; docs/kmem.md is the long
  * version.
@@ -31,6 +32,7 @@
 
 #include "bits.h"
 #include "platform/platform.h"
+#include "poison.h"
 
 #define KMEM_ALIGN              8       /* least buffer alignment */
 #define KMEM_VOID_FRACTION      8       /* waste at most 1/8 of a slab */
@@ -184,6 +186,8 @@ typedef struct kmem_thread_cache {
 	unsigned nslots;
 	unsigned slow_calls;    /* paces the lazy update (kmem_update.c) */
 	kmem_mutex_t lock;      /* slots[] itself, and other threads' access */
+	uintptr_t stack_lo;     /* the owner's stack, for the leak detector */
+	uintptr_t stack_hi;     /* (both 0 when unknown) */
 	struct kmem_thread_cache *next;         /* kmem_threads_lock */
 	struct kmem_thread_cache *prev;
 } kmem_thread_cache_t;
@@ -376,11 +380,22 @@ void *kmem_firewall_alloc(kmem_cache_t *cp, size_t size, size_t align);
 /* Free buf if it is a firewalled buffer (reports a bad size or cache, a
  * double free); false if it is none of the firewall's. */
 bool kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
+/* fn(arg, buffer, requested size, cache) for every live firewalled buffer,
+ * until it returns false (the leak scan; kmem_firewall_lock held). */
+bool kmem_firewall_walk(bool (*fn)(void *arg, void *buf, size_t size,
+    kmem_cache_t *cp), void *arg);
+/* The allocation stack of buf, a live firewalled buffer (KMF_AUDIT), into
+ * pcs[0 .. max): how many frames; 0 when none or buf is not live. */
+unsigned kmem_firewall_stack(const void *buf, uintptr_t *pcs, unsigned max);
 /* Unmap buf, a firewalled buffer never handed out (its constructor
  * failed), with no checks. */
 void kmem_firewall_discard(void *buf);
 /* The requested size of a live firewalled buffer, or 0. */
 size_t kmem_firewall_size(const void *buf);
+
+/* ---- kmem_leaks.c ---- */
+/* Scan for leaks when the process exits (true), or no longer (false). */
+void kmem_leaks_at_exit(bool on);
 
 /* ---- kmem_depot.c ---- */
 extern kmem_magtype_t kmem_magtypes[];
@@ -449,6 +464,32 @@ kmem_pagemap_find(uintptr_t addr)
 
 /* ---- the fast paths (kmem_cache.c), shared with kmem_alloc.c ---- */
 
+/*
+ * A buffer of cp becomes free (in a magazine, on a slab's free list) or
+ * stops being free: its bytes poisoned or unpoisoned (poison.h).
+ */
+static inline void
+kmem_buffer_poison(const kmem_cache_t *cp, const void *buf)
+{
+#if defined(KMEM_ASAN) || defined(KMEM_VALGRIND)
+	if (!(cp->flags & KMC_NOTOUCH))
+		kmem_poison(buf, cp->bufsize);
+#endif
+	(void) cp;
+	(void) buf;
+}
+
+static inline void
+kmem_buffer_unpoison(const kmem_cache_t *cp, const void *buf)
+{
+#if defined(KMEM_ASAN) || defined(KMEM_VALGRIND)
+	if (!(cp->flags & KMC_NOTOUCH))
+		kmem_unpoison(buf, cp->bufsize);
+#endif
+	(void) cp;
+	(void) buf;
+}
+
 /* Is buf the start of one of the buffers of sp, a slab of cp? */
 static inline bool
 kmem_slab_holds(const kmem_cache_t *cp, const kmem_slab_t *sp, const void *buf)
@@ -495,9 +536,11 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 		int rounds = cc->rounds;
 		if (__builtin_expect(rounds > 0, 1)) {
 			void *buf = cc->loaded->rounds[rounds - 1];
+			kmem_round_taken(&cc->loaded->rounds[rounds - 1]);
 			__atomic_store_n(&cc->rounds, rounds - 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->alloc, cc->alloc + 1,
 			    __ATOMIC_RELAXED);
+			kmem_buffer_unpoison(cp, buf);
 			return (buf);
 		}
 	}
@@ -524,6 +567,7 @@ kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 			cc->loaded->rounds[rounds] = buf;
 			__atomic_store_n(&cc->rounds, rounds + 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->free, cc->free + 1, __ATOMIC_RELAXED);
+			kmem_buffer_poison(cp, buf);
 			return;
 		}
 	}

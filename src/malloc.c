@@ -84,6 +84,8 @@ large_alloc(size_t size, size_t align)
 	if (buf == NULL) {
 		kmem_debug_alloc_failed(NULL, size);
 		errno = ENOMEM;
+	} else {
+		kmem_block_allocated(buf, size, false);
 	}
 	return (buf);
 }
@@ -155,10 +157,12 @@ malloc_slow(size_t size)
 	if (size == 0)
 		size = 1;
 	kmem_init();    /* the class tables held kmem_null_cache until now */
-	void *buf = kmem_cache_alloc_inline(kmem_alloc_cache(p2_roundup(size,
-	    MALLOC_ALIGN)), KM_NOSLEEP, size);
+	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
+	void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP, size);
 	if (buf == NULL)
 		errno = ENOMEM;
+	else
+		kmem_block_allocated(buf, cp->bufsize, false);
 	return (buf);
 }
 
@@ -168,8 +172,10 @@ kmem_malloc(size_t size)
 	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
 	if (__builtin_expect(cp != NULL, 1)) {
 		void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP, size);
-		if (__builtin_expect(buf != NULL, 1))
+		if (__builtin_expect(buf != NULL, 1)) {
+			kmem_block_allocated(buf, cp->bufsize, false);
 			return (buf);
+		}
 	}
 	return (malloc_slow(size));
 }
@@ -197,6 +203,8 @@ free_slow(void *ptr)
 void
 kmem_malloc_free(void *ptr)
 {
+	if (ptr != NULL)
+		kmem_block_freed(ptr);
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)ptr);
 	if (__builtin_expect(sp != NULL, 1)) {
 		kmem_cache_t *cp = sp->cache;

@@ -261,7 +261,11 @@ apply(const options_t *o)
 int
 kmem_options_set(const char *options, char *err, size_t errlen)
 {
+	/* The stats options are state and carry over from earlier calls;
+	 * the reap options are actions, taken only when this call names them. */
 	options_t pending = applied;
+	pending.reap_interval_ns = 0;
+	pending.reap_thread = -1;
 	char value[PATH_MAX];
 	const char *p = options != NULL ? options : "";
 

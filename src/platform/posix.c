@@ -19,15 +19,17 @@
  * Stacks come from glibc's backtrace(), names from dladdr() (so a program
  * linked with -rdynamic shows its own functions).  backtrace() loads the
  * unwinder on its first call, and that allocates: a thread-local flag
- * makes a nested call return no frames instead of recursing.
+ * makes a nested call return no frames instead of recursing.  The leak
+ * detector's view of the process (stacks, writable segments) comes from
+ * pthread_getattr_np() and dl_iterate_phdr().
  */
-#define _GNU_SOURCE             /* dladdr(), dl_iterate_phdr() */
+#define _GNU_SOURCE     /* dladdr, dl_iterate_phdr, pthread_getattr_np */
 #include "platform/platform.h"
 
 #include <dlfcn.h>
-#include <link.h>
 #include <errno.h>
 #include <execinfo.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,11 +341,56 @@ kmem_fork_hooks_install(void)
 	pthread_once(&fork_once, fork_hooks_register);
 }
 
+bool
+kmem_thread_stack(uintptr_t *lo, uintptr_t *hi)
+{
+	pthread_attr_t attr;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return (false);
+	void *addr;
+	size_t size;
+	bool ok = pthread_attr_getstack(&attr, &addr, &size) == 0;
+	pthread_attr_destroy(&attr);
+	if (ok) {
+		*lo = (uintptr_t)addr;
+		*hi = (uintptr_t)addr + size;
+	}
+	return (ok);
+}
+
+typedef struct segments_walk {
+	void (*fn)(void *arg, uintptr_t lo, uintptr_t hi);
+	void *arg;
+} segments_walk_t;
+
+static int
+segments_of_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void) size;
+	segments_walk_t *walk = data;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		walk->fn(walk->arg, lo, lo + ph->p_memsz);
+	}
+	return (0);
+}
+
 void
-kmem_console_write(const char *text, size_t len)
+kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
+    void *arg)
+{
+	segments_walk_t walk = { fn, arg };
+	dl_iterate_phdr(segments_of_object, &walk);
+}
+
+void
+kmem_fd_write(int fd, const char *text, size_t len)
 {
 	while (len > 0) {
-		ssize_t n = write(STDERR_FILENO, text, len);
+		ssize_t n = write(fd, text, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -351,6 +398,18 @@ kmem_console_write(const char *text, size_t len)
 		text += n;
 		len -= (size_t)n;
 	}
+}
+
+bool
+kmem_at_exit(void (*fn)(void))
+{
+	return (atexit(fn) == 0);
+}
+
+void
+kmem_console_write(const char *text, size_t len)
+{
+	kmem_fd_write(STDERR_FILENO, text, len);
 }
 
 _Noreturn void
@@ -431,8 +490,10 @@ bool
 kmem_symbolize(uintptr_t pc, char *buf, size_t len)
 {
 	Dl_info info;
-	if (dladdr((void *)pc, &info) == 0)
+	if (dladdr((void *)pc, &info) == 0) {
+		kmem_snprintf(buf, len, "0x%zx", (size_t)pc);
 		return (false);
+	}
 	const char *object = info.dli_fname != NULL ? info.dli_fname : "?";
 	const char *base = strrchr(object, '/');
 	object = base != NULL ? base + 1 : object;

@@ -10,6 +10,8 @@
  */
 #include "platform/platform.h"
 
+#include "format.h"
+
 #define STUB_PAGE 4096
 #define STUB_PAGES 4096
 
@@ -176,6 +178,36 @@ kmem_console_write(const char *text, size_t len)
 		stub_console[stub_console_len++] = text[i];
 }
 
+bool
+kmem_thread_stack(uintptr_t *lo, uintptr_t *hi)
+{
+	(void) lo;
+	(void) hi;
+	return (false);
+}
+
+void
+kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
+    void *arg)
+{
+	(void) fn;
+	(void) arg;
+}
+
+void
+kmem_fd_write(int fd, const char *text, size_t len)
+{
+	(void) fd;
+	kmem_console_write(text, len);
+}
+
+bool
+kmem_at_exit(void (*fn)(void))
+{
+	(void) fn;
+	return (false);
+}
+
 _Noreturn void
 kmem_abort(void)
 {
@@ -202,9 +234,7 @@ kmem_backtrace(uintptr_t *pcs, unsigned max, unsigned skip)
 bool
 kmem_symbolize(uintptr_t pc, char *buf, size_t len)
 {
-	(void) pc;
-	(void) buf;
-	(void) len;
+	kmem_snprintf(buf, len, "0x%zx", (size_t)pc);
 	return (false);
 }
 
