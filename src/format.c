@@ -258,3 +258,33 @@ kmem_snprintf(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 	return (n);
 }
+
+bool
+kmem_parse_size(const char *text, size_t len, uint64_t *out)
+{
+	uint64_t n = 0;
+	size_t i = 0;
+	for (; i < len && text[i] >= '0' && text[i] <= '9'; i++) {
+		unsigned digit = (unsigned)(text[i] - '0');
+		if (n > (UINT64_MAX - digit) / 10)
+			return (false);
+		n = n * 10 + digit;
+	}
+	if (i == 0)
+		return (false);
+	unsigned shift = 0;
+	if (i + 1 == len) {
+		switch (text[i]) {
+		case 'k': case 'K': shift = 10; break;
+		case 'm': case 'M': shift = 20; break;
+		case 'g': case 'G': shift = 30; break;
+		default: return (false);
+		}
+	} else if (i != len) {
+		return (false);
+	}
+	if (n > (UINT64_MAX >> shift))
+		return (false);
+	*out = n << shift;
+	return (true);
+}

@@ -14,12 +14,21 @@
 #define KMEM_FORMAT_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <kmem/common.h>
 
 size_t kmem_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 size_t kmem_snprintf(char *buf, size_t size, const char *fmt, ...)
     KMEM_PRINTFLIKE(3, 4);
+
+/*
+ * A size: decimal digits, then optionally k, m or g (KiB, MiB, GiB; either
+ * case), in the len characters at text.  False if that is not what they
+ * are or the value overflows.  Shared by every option parser.
+ */
+bool kmem_parse_size(const char *text, size_t len, uint64_t *out);
 
 #endif /* KMEM_FORMAT_H */

@@ -56,8 +56,10 @@ class_create(size_t size)
 {
 	char name[VMEM_NAMELEN];
 	kmem_snprintf(name, sizeof (name), "kmem_alloc_%zu", size);
+	size_t firewall = kmem_debug_config.firewall_size;
 	kmem_cache_t *cp = kmem_cache_create_internal(name, size, class_align(size),
-	    NULL, NULL, NULL, NULL, kmem_default, 0);
+	    NULL, NULL, NULL, NULL, kmem_default,
+	    firewall != 0 && size >= firewall ? KMF_FIREWALL : 0);
 	if (cp == NULL)
 		kmem_panic("kmem: cannot create %s", name);
 	cp->flags |= KMF_CLASS;
@@ -105,7 +107,8 @@ kmem_alloc_init(void)
 	KMEM_ASSERT(n == KMEM_ALLOC_CLASSES);
 }
 
-static void *
+/* Out of line, so that kmem_alloc() keeps no registers for it. */
+static __attribute__((noinline)) void *
 oversize_alloc(size_t size, int kmflag)
 {
 	if (size == 0) {
@@ -113,7 +116,15 @@ oversize_alloc(size_t size, int kmflag)
 		return (NULL);
 	}
 	kmem_init();
-	return (vmem_alloc(kmem_oversize, size, kmflag & KM_VMFLAGS));
+	size_t firewall = kmem_debug_config.firewall_size;
+	void *buf = firewall != 0 && size >= firewall ?
+	    kmem_firewall_alloc(NULL, size, KMEM_ALIGN) :
+	    vmem_alloc(kmem_oversize, size, kmflag & KM_VMFLAGS);
+	if (buf == NULL)
+		kmem_debug_alloc_failed(NULL, size);
+	else
+		kmem_block_allocated(buf, size, false);
+	return (buf);
 }
 
 void *
@@ -122,11 +133,16 @@ kmem_alloc(size_t size, int kmflag)
 	kmem_cache_t *cp = kmem_alloc_cache(size);
 	if (cp == NULL)
 		return (oversize_alloc(size, kmflag));
-	void *buf = kmem_cache_alloc_inline(cp, kmflag);
-	if (__builtin_expect(buf == NULL, 0) && cp == &kmem_null_cache) {
+	void *buf = kmem_cache_alloc_inline(cp, kmflag, size);
+	if (__builtin_expect(buf == NULL, 0)) {
+		if (cp != &kmem_null_cache)
+			return (NULL);
 		kmem_init();
 		return (kmem_alloc(size, kmflag));
 	}
+	/* Only what was asked for may be touched (poison.h). */
+	kmem_poison((char *)buf + size, cp->bufsize - size);
+	kmem_block_allocated(buf, size, false);
 	return (buf);
 }
 
@@ -139,16 +155,27 @@ kmem_zalloc(size_t size, int kmflag)
 	return (buf);
 }
 
+/* Out of line, so that kmem_free() keeps no registers for it. */
+static __attribute__((noinline)) void
+oversize_free(void *buf, size_t size)
+{
+	if (size == 0) {
+		if (buf != NULL)
+			kmem_report("kmem_free(%p, 0): size 0, but kmem_alloc(0) "
+			    "never returns a buffer", buf);
+	} else if (!kmem_firewall_free(NULL, buf, size)) {
+		vmem_free(kmem_oversize, buf, size);
+	}
+}
+
 void
 kmem_free(void *buf, size_t size)
 {
+	if (buf != NULL)
+		kmem_block_freed(buf);
 	kmem_cache_t *cp = kmem_alloc_cache(size);
-	if (cp != NULL) {
+	if (cp != NULL)
 		kmem_cache_free_inline(cp, buf, size);
-	} else if (size != 0) {
-		vmem_free(kmem_oversize, buf, size);
-	} else if (buf != NULL) {
-		kmem_report("kmem_free(%p, 0): size 0, but kmem_alloc(0) never "
-		    "returns a buffer", buf);
-	}
+	else
+		oversize_free(buf, size);
 }

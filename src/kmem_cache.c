@@ -111,21 +111,30 @@ cache_layout(kmem_cache_t *cp, size_t align)
 		return ("align is larger than the arena's quantum");
 	if ((cp->flags & KMC_NOHASH) && (cp->flags & KMC_NOTOUCH))
 		return ("KMC_NOHASH and KMC_NOTOUCH exclude each other");
+	if (!(cp->flags & (KMC_NODEBUG | KMC_QCACHE)))
+		cp->flags |= kmem_debug_config.flags;
 	if (cp->flags & KMC_NODEBUG)
 		cp->flags &= ~KMF_DEBUG_FLAGS;
 	if (cp->flags & KMC_NOTOUCH)
-		cp->flags &= ~KMF_BUFTAG;
-	if (cp->flags & KMF_BUFTAG)
+		cp->flags &= ~(KMF_BUFTAG | KMF_FIREWALL);
+	if (cp->flags & (KMF_BUFTAG | KMF_FIREWALL))
 		cp->flags |= KMF_NOMAGAZINE;
 
 	cp->align = align;
 	cp->chunksize = p2_roundup(cp->bufsize, align);
+	cp->link_offset = p2_align(cp->bufsize - 1, sizeof (void *));
 	if (cp->flags & KMF_BUFTAG) {
 		cp->buftag_offset = p2_roundup(cp->bufsize, sizeof (uint64_t));
-		cp->chunksize = p2_roundup(cp->buftag_offset +
-		    sizeof (kmem_buftag_t), align);
+		cp->link_offset = cp->buftag_offset +
+		    offsetof(kmem_buftag_t, link);
+		size_t tag = sizeof (kmem_buftag_t);
+		if (cp->flags & KMF_AUDIT) {
+			cp->audit_depth = kmem_debug_config.audit_depth;
+			tag += sizeof (kmem_audit_t) +
+			    cp->audit_depth * sizeof (uintptr_t);
+		}
+		cp->chunksize = p2_roundup(cp->buftag_offset + tag, align);
 	}
-	cp->link_offset = p2_align(cp->bufsize - 1, sizeof (void *));
 
 	bool pagemap = !(cp->flags & KMC_NOTOUCH) && quantum >= page;
 	bool inband = pagemap && ((cp->flags & KMC_NOHASH) ||
@@ -326,10 +335,12 @@ magazine_alloc(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
 	for (;;) {
 		if (cc->rounds > 0) {
 			void *buf = cc->loaded->rounds[cc->rounds - 1];
+			kmem_round_taken(&cc->loaded->rounds[cc->rounds - 1]);
 			__atomic_store_n(&cc->rounds, cc->rounds - 1,
 			    __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->alloc, cc->alloc + 1,
 			    __ATOMIC_RELAXED);
+			kmem_buffer_unpoison(cp, buf);
 			return (buf);
 		}
 		if (cc->prounds > 0) {
@@ -362,6 +373,7 @@ magazine_free(kmem_cache_t *cp, kmem_cpu_cache_t *cc, void *buf)
 			    __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->free, cc->free + 1,
 			    __ATOMIC_RELAXED);
+			kmem_buffer_poison(cp, buf);
 			return (true);
 		}
 		if (cc->prounds == 0) {
@@ -436,9 +448,9 @@ pace_update(void)
  * constructor's buffer goes back to its slab).
  */
 static bool
-slab_buffer_ready(kmem_cache_t *cp, void *buf, int kmflag)
+slab_buffer_ready(kmem_cache_t *cp, void *buf, int kmflag, size_t requested)
 {
-	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_alloc(cp, buf))
+	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_alloc(cp, buf, requested))
 		return (false);
 	if (cp->constructor != NULL &&
 	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {
@@ -506,7 +518,7 @@ magazine_fill(kmem_cache_t *cp, int kmflag)
 	unsigned got = kmem_slab_alloc_many(cp, bufs, want, kmflag);
 	unsigned ready = 0;
 	for (unsigned i = 0; i < got; i++)
-		if (slab_buffer_ready(cp, bufs[i], kmflag))
+		if (slab_buffer_ready(cp, bufs[i], kmflag, cp->bufsize))
 			bufs[ready++] = bufs[i];
 	if (ready == 0)
 		return (NULL);
@@ -516,13 +528,46 @@ magazine_fill(kmem_cache_t *cp, int kmflag)
 	return (bufs[0]);
 }
 
+/*
+ * A firewalled buffer (kmem_firewall.c) for a KMF_FIREWALL cache: every
+ * buffer of a cache created with the flag, the requests at or above the
+ * firewall size of one of kmem_alloc()'s classes.
+ */
+static void *
+firewall_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
+{
+	bool class = cp->flags & KMF_CLASS;
+	/*
+	 * A class promises its alignment only to requests that are multiples
+	 * of it (memalign() asks for those): the others end nearer the guard.
+	 */
+	size_t align = cp->align;
+	if (class && (requested & (0 - requested)) < align)
+		align = (requested & (0 - requested)) > 16 ?
+		    (requested & (0 - requested)) : 16;
+	void *buf = kmem_firewall_alloc(class ? NULL : cp, requested, align);
+	if (buf != NULL && !class && cp->constructor != NULL &&
+	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {
+		kmem_firewall_discard(buf);
+		buf = NULL;
+	}
+	return (buf);
+}
+
 void *
-kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
+kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 {
 	if (cp->flags & KMF_NULL)
 		return (NULL);
+	if (requested == 0)
+		requested = cp->bufsize;
 	void *buf = NULL;
-	if (has_magazines(cp)) {
+	bool firewalled = (cp->flags & KMF_FIREWALL) &&
+	    (!(cp->flags & KMF_CLASS) ||
+	    requested >= kmem_debug_config.firewall_size);
+	if (firewalled) {
+		buf = firewall_buffer(cp, kmflag, requested);
+	} else if (has_magazines(cp)) {
 		buf = thread_magazine_alloc(cp);
 		pace_update();
 		if (buf != NULL)
@@ -530,18 +575,20 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 		buf = magazine_fill(cp, kmflag);
 	}
 
-	if (buf == NULL) {
+	if (buf == NULL && !firewalled) {
 		buf = kmem_slab_alloc(cp, kmflag);
 		if (buf == NULL) {
 			/* The arena ran dry: ask every cache to give back. */
 			kmem_reap_soon();
 			buf = kmem_slab_alloc(cp, kmflag);
 		}
-		if (buf != NULL && !slab_buffer_ready(cp, buf, kmflag))
+		if (buf != NULL && !slab_buffer_ready(cp, buf, kmflag,
+		    requested))
 			buf = NULL;
 	}
 	if (buf == NULL) {
 		__atomic_fetch_add(&cp->alloc_fail, 1, __ATOMIC_RELAXED);
+		kmem_debug_alloc_failed(cp, requested);
 		if (kmflag & KM_PANIC)
 			kmem_report("kmem_cache_alloc(\"%s\"): cannot satisfy "
 			    "mandatory allocation (KM_PANIC)", cp->name);
@@ -554,7 +601,11 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 void *
 kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
-	return (kmem_cache_alloc_inline(cp, kmflag));
+	void *buf = kmem_cache_alloc_inline(cp, kmflag, 0);
+	/* Not a quantum cache's: its buffers hold other caches' blocks. */
+	if (buf != NULL && !(cp->flags & KMC_NOTOUCH))
+		kmem_block_allocated(buf, cp->bufsize, cp->constructor != NULL);
+	return (buf);
 }
 
 /* ---- free ---- */
@@ -568,19 +619,26 @@ kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 void
 kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
 {
-	if (cp->destructor != NULL) {
+	if (cp->destructor != NULL || (cp->flags & KMF_BUFTAG)) {
 		if (has_magazines(cp) && !kmem_slab_accepts(cp, buf))
 			return;
-		cp->destructor(buf, cp->private);
+		/* It may come from a magazine, or the caller's free. */
+		kmem_buffer_unpoison(cp, buf);
 	}
+	if (cp->destructor != NULL)
+		cp->destructor(buf, cp->private);
+	if (cp->flags & KMF_BUFTAG)
+		kmem_debug_freed(cp, buf);
 	kmem_slab_free(cp, buf);
 }
 
 void
-kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
+kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	if (cp->flags & KMF_NULL) {
-		kmem_bad_free(cp, buf, SIZE_MAX);
+		/* Nothing was allocated yet; start kmem for the debug settings. */
+		kmem_init();
+		kmem_bad_free(cp, buf, kmem_free_size);
 		return;
 	}
 	/*
@@ -593,7 +651,8 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 	bool tag_decides = (cp->flags & KMF_BUFTAG) && (cp->flags & KMF_PAGEMAP);
 	if (!has_magazines(cp) && !tag_decides && !kmem_slab_accepts(cp, buf))
 		return;
-	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_free(cp, buf))
+	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_free(cp, buf,
+	    kmem_free_size))
 		return;
 	if (has_magazines(cp)) {
 		bool kept = thread_magazine_free(cp, buf);
@@ -609,25 +668,27 @@ void
 kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
     const void *buf)
 {
-	const kmem_cache_t *cp = sp->cache;
+	kmem_cache_t *cp = sp->cache;
 	if ((uintptr_t)buf < sp->first || (uintptr_t)buf - sp->first >=
 	    (uintptr_t)sp->chunks * cp->chunksize) {
-		kmem_report("%s: not a buffer: the address is in a slab of cache "
-		    "\"%s\" but outside its buffers (colour slack, slab header "
-		    "or tail)", where, cp->name);
+		kmem_debug_report(NULL, NULL, "%s: not a buffer: the address "
+		    "is in a slab of cache \"%s\" but outside its buffers "
+		    "(colour slack, slab header or tail)", where, cp->name);
 	} else {
 		uintptr_t off = (uintptr_t)buf - sp->first;
-		kmem_report("%s: not the start of a buffer: %zu bytes into the "
-		    "buffer at %p of cache \"%s\"", where,
-		    (size_t)(off % cp->chunksize),
-		    (void *)(sp->first + off / cp->chunksize * cp->chunksize),
-		    cp->name);
+		void *start = (void *)(sp->first + off / cp->chunksize *
+		    cp->chunksize);
+		kmem_debug_report(sp->cache, start, "%s: not the start of a "
+		    "buffer: %zu bytes into the buffer at %p of cache \"%s\"",
+		    where, (size_t)(off % cp->chunksize), start, cp->name);
 	}
 }
 
 void
 kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
+	if (kmem_firewall_free(cp, buf, kmem_free_size))
+		return;
 	char where[64];
 	if (kmem_free_size == SIZE_MAX)
 		kmem_snprintf(where, sizeof (where), "kmem_cache_free(\"%s\", %p)",
@@ -638,16 +699,22 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
 	if (sp == NULL) {
-		kmem_report("%s: not a buffer of any cache (never allocated, "
-		    "or not memory of this allocator)", where);
+		kmem_debug_report(NULL, buf, "%s: not a buffer of any cache "
+		    "(never allocated, or not memory of this allocator)",
+		    where);
 	} else if (sp->cache != cp) {
-		if (kmem_free_size == SIZE_MAX)
-			kmem_report("%s: the buffer belongs to cache \"%s\"",
-			    where, sp->cache->name);
+		kmem_cache_t *owner = sp->cache;
+		if (!kmem_slab_holds(owner, sp, buf))
+			kmem_report_not_buffer_start(where, sp, buf);
+		else if (kmem_free_size == SIZE_MAX)
+			kmem_debug_report(owner, buf, "%s: wrong cache: the "
+			    "buffer belongs to cache \"%s\"", where,
+			    owner->name);
 		else
-			kmem_report("%s: wrong size: the buffer was allocated "
-			    "from cache \"%s\" (buffers of %zu bytes)", where,
-			    sp->cache->name, sp->cache->bufsize);
+			kmem_debug_report(owner, buf, "%s: wrong size: the "
+			    "buffer was allocated from cache \"%s\" (buffers "
+			    "of %zu bytes)", where, owner->name,
+			    owner->bufsize);
 	} else {
 		kmem_report_not_buffer_start(where, sp, buf);
 	}
@@ -656,12 +723,14 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 void
 kmem_double_free(kmem_cache_t *cp, void *buf)
 {
-	kmem_report("double free of %p: it is the buffer last freed to cache "
-	    "\"%s\"", buf, cp->name);
+	kmem_debug_report(cp, buf, "double free of %p: it is the buffer last "
+	    "freed to cache \"%s\"", buf, cp->name);
 }
 
 void
 kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
+	if (!(cp->flags & KMC_NOTOUCH))
+		kmem_block_freed(buf);
 	kmem_cache_free_inline(cp, buf, SIZE_MAX);
 }

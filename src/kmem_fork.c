@@ -5,8 +5,9 @@
  *
  * - prepare: take every library lock, in the lock order of lock_order.h
  *   (every arena's, every pool's and malloc type's, every thread cache's,
- *   each cache's depot and slab locks, the page map's, the statistics
- *   publisher's), so no lock is mid-operation at the moment of the copy;
+ *   each cache's depot and slab locks, the page map's, the firewall's,
+ *   the debug logs' and the statistics publisher's), so no lock is
+ *   mid-operation at the moment of the copy;
  * - parent: release them all;
  * - child: release them all, then give the magazines of the threads that
  *   do not exist in the child back to the depots, and forget the update
@@ -45,6 +46,8 @@ kmem_fork_prepare(void)
 	    cp = cp->list_next)
 		kmem_mutex_enter_for_fork(&cp->slab_lock);
 	kmem_mutex_enter_for_fork(&kmem_pagemap_lock);
+	kmem_mutex_enter_for_fork(&kmem_firewall_lock);
+	kmem_mutex_enter_for_fork(&kmem_debug_log_lock);
 	if (stats_publish_fork_enter != NULL)
 		stats_publish_fork_enter();
 	kmem_report_fork_enter();
@@ -57,6 +60,8 @@ fork_release(void)
 	kmem_report_fork_exit();
 	if (stats_publish_fork_exit != NULL)
 		stats_publish_fork_exit();
+	kmem_mutex_exit_for_fork(&kmem_debug_log_lock);
+	kmem_mutex_exit_for_fork(&kmem_firewall_lock);
 	kmem_mutex_exit_for_fork(&kmem_pagemap_lock);
 	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
 	    cp = cp->list_next) {

@@ -12,6 +12,10 @@
  *	kmem_stats.c    statistics and the ::kmastat table
  *	kmem_fork.c     fork() handlers
  *	kmem_init.c     bootstrap: the default arena and internal caches
+ *	kmem_debug.c    the debugging layer's checks and reports
+ *	kmem_debug_options.c  its settings; kmem_debug_log.c  its logs
+ *	kmem_firewall.c buffers against an unmapped page
+ *	kmem_leaks.c    the leak detector
  *
  * The theory is at the top of kmem_cache.c; docs/kmem.md is the long
  * version.
@@ -23,10 +27,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <kmem/debug.h>
 #include <kmem/kmem.h>
 
 #include "bits.h"
 #include "platform/platform.h"
+#include "poison.h"
 
 #define KMEM_ALIGN              8       /* least buffer alignment */
 #define KMEM_VOID_FRACTION      8       /* waste at most 1/8 of a slab */
@@ -54,20 +60,58 @@ typedef struct kmem_bufctl {
 } kmem_bufctl_t;
 
 /*
- * The tag after each buffer of a debug cache (KMF_BUFTAG).  state is the
- * buffer's address XORed with KMEM_BUFTAG_ALLOC or KMEM_BUFTAG_FREE, so a
- * tag copied from elsewhere or overwritten is told apart from a genuine
- * state; redzone holds KMEM_REDZONE_PATTERN.
+ * The tag after each buffer of a debug cache (KMF_BUFTAG; kmem_debug.c).
+ * state is the buffer's address XORed with KMEM_BUFTAG_ALLOC or
+ * KMEM_BUFTAG_FREE, so a tag copied from elsewhere or overwritten is told
+ * apart from a genuine state; redzone holds KMEM_REDZONE_PATTERN;
+ * requested is what the allocation asked for (the bytes between it and
+ * the redzone hold KMEM_REDZONE_BYTE while allocated); while the debugging
+ * layer works on a buffer being allocated or freed its state says BUSY,
+ * so kmem_debug_verify() skips it; link is the slab
+ * free list's link (cache->link_offset), so a free buffer's own bytes hold
+ * nothing but the freed pattern.  With KMF_AUDIT the buffer's last
+ * transaction follows the tag, and audit points at it.
  */
+typedef struct kmem_audit {
+	uint64_t thread;
+	uint64_t time_ns;
+	uint32_t op;            /* KMEM_OP_ALLOC or KMEM_OP_FREE */
+	uint32_t depth;
+	uintptr_t pcs[];        /* cache->audit_depth slots */
+} kmem_audit_t;
+
 typedef struct kmem_buftag {
 	uint64_t redzone;
 	uintptr_t state;
-	void *audit;            /* for the debugging layer */
+	uint64_t requested;
+	void *link;
+	kmem_audit_t *audit;
 } kmem_buftag_t;
 
 #define KMEM_BUFTAG_ALLOC       0xa110c8edUL
 #define KMEM_BUFTAG_FREE        0xf4eef4eeUL
+#define KMEM_BUFTAG_BUSY        0xb5b5b5b5UL    /* being allocated or freed */
 #define KMEM_REDZONE_PATTERN    0xfeedfacefeedfaceULL
+#define KMEM_REDZONE_BYTE       0xbb
+#define KMEM_FREE_PATTERN       0xdeadbeefdeadbeefULL
+#define KMEM_UNINITIALIZED_PATTERN 0xbaddcafebaddcafeULL
+#define KMEM_AUDIT_DEPTH_MAX    64
+#define KMEM_CONTENTS_MAX       4096
+
+/*
+ * The global debug settings (kmem_debug_options.c): set before kmem
+ * starts, read-only after.  log_size[] is 0 for a log that is off.
+ */
+typedef struct kmem_debug_config {
+	int flags;                      /* KMF_* for caches created later */
+	unsigned audit_depth;
+	size_t contents_bytes;
+	size_t firewall_size;           /* 0: no firewall */
+	size_t maxverify;
+	bool verbose;
+	bool noabort;
+	size_t log_size[3];             /* by kmem_debug_log_t */
+} kmem_debug_config_t;
 
 /*
  * A slab: one piece of the cache's arena cut into chunks.  In a cache of
@@ -142,6 +186,8 @@ typedef struct kmem_thread_cache {
 	unsigned nslots;
 	unsigned slow_calls;    /* paces the lazy update (kmem_update.c) */
 	kmem_mutex_t lock;      /* slots[] itself, and other threads' access */
+	uintptr_t stack_lo;     /* the owner's stack, for the leak detector */
+	uintptr_t stack_hi;     /* (both 0 when unknown) */
 	struct kmem_thread_cache *next;         /* kmem_threads_lock */
 	struct kmem_thread_cache *prev;
 } kmem_thread_cache_t;
@@ -175,6 +221,7 @@ struct kmem_cache {
 	size_t slabsize;
 	size_t link_offset;             /* the free link in small slabs */
 	size_t buftag_offset;           /* KMF_BUFTAG */
+	unsigned audit_depth;           /* KMF_AUDIT: frames per record */
 	unsigned chunks;                /* buffers per slab */
 	size_t mincolor;
 	size_t maxcolor;
@@ -240,6 +287,7 @@ extern kmem_cache_t *kmem_thread_cache_cache;
 extern kmem_cache_t *kmem_cache_cache;
 extern kmem_mutex_t kmem_init_lock;
 void kmem_init(void);
+bool kmem_initialized(void);
 vmem_t *kmem_metadata_arena(void);
 /* Give back the free spans kmem_oversize kept for reuse (update, reap). */
 void kmem_release_idle(void);
@@ -270,9 +318,84 @@ size_t kmem_slab_reap(kmem_cache_t *cp);
 uint64_t kmem_slab_destroy_all(kmem_cache_t *cp);
 
 /* ---- kmem_debug.c ---- */
+/* The tag of a fresh (or given back) free buffer, its freed pattern. */
 void kmem_buftag_init(kmem_cache_t *cp, void *buf);
-bool kmem_debug_alloc(kmem_cache_t *cp, void *buf);
-bool kmem_debug_free(kmem_cache_t *cp, void *buf);
+/* buf leaves the slab layer for an allocation of requested bytes: check
+ * its pattern and tag, mark it allocated; false if it must not be used. */
+bool kmem_debug_alloc(kmem_cache_t *cp, void *buf, size_t requested);
+/* buf is freed (kmem_free_size as for kmem_bad_free()): check its tag and
+ * redzone, mark it free; false if the free must be refused. */
+bool kmem_debug_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
+/* After the destructor: paint the freed pattern. */
+void kmem_debug_freed(kmem_cache_t *cp, void *buf);
+/* The stack of buf's last transaction (KMF_AUDIT), 0 when none. */
+unsigned kmem_audit_stack(kmem_cache_t *cp, void *buf, uintptr_t *pcs,
+    unsigned max);
+/* The size the allocation of buf, a debug cache's buffer, asked for. */
+size_t kmem_debug_requested(kmem_cache_t *cp, const void *buf);
+/* An allocation from cp (NULL: kmem_alloc) of size bytes failed. */
+void kmem_debug_alloc_failed(kmem_cache_t *cp, size_t size);
+/*
+ * Report an error about buf (of cp, either may be NULL): the message,
+ * then, when debugging is on, the stack that found it and buf's last
+ * transaction if cp audits.
+ */
+void kmem_debug_report(kmem_cache_t *cp, const void *buf, const char *fmt,
+    ...) KMEM_PRINTFLIKE(3, 4);
+
+/* ---- kmem_debug_options.c ---- */
+extern kmem_debug_config_t kmem_debug_config;
+/* Parse into *c (from the defaults); 0, or -1 with err naming the option. */
+int kmem_debug_parse(const char *debug, const char *logging,
+    kmem_debug_config_t *c, char *err, size_t errlen);
+/* Apply KMEM_DEBUG / UMEM_DEBUG etc. unless kmem_debug_configure() ran;
+ * false with err set when they are bad. */
+bool kmem_debug_from_environment(char *err, size_t errlen);
+
+/* ---- kmem_debug_log.c ---- */
+extern kmem_mutex_t kmem_debug_log_lock;
+/* Allocate the rings kmem_debug_config asks for (bootstrap). */
+void kmem_debug_logs_init(void);
+/*
+ * A transaction as the logs and reports see it: the stack is pcs[0 ..
+ * depth - 1], innermost first.
+ */
+typedef struct kmem_transaction {
+	kmem_debug_op_t op;
+	uint64_t thread;
+	uint64_t time_ns;
+	unsigned depth;
+	const uintptr_t *pcs;
+} kmem_transaction_t;
+/* Append a record of buf (contents: how many of its bytes to keep). */
+void kmem_debug_log_append(int log, const kmem_cache_t *cp, const void *buf,
+    size_t size, const kmem_transaction_t *tx, size_t contents);
+/* Format the transaction log's entries for buf into out (verbose). */
+size_t kmem_debug_log_history(const void *buf, char *out, size_t len);
+
+/* ---- kmem_firewall.c ---- */
+extern kmem_mutex_t kmem_firewall_lock;
+/* A firewalled buffer of size bytes for cp (NULL: kmem_alloc/malloc). */
+void *kmem_firewall_alloc(kmem_cache_t *cp, size_t size, size_t align);
+/* Free buf if it is a firewalled buffer (reports a bad size or cache, a
+ * double free); false if it is none of the firewall's. */
+bool kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
+/* fn(arg, buffer, requested size, cache) for every live firewalled buffer,
+ * until it returns false (the leak scan; kmem_firewall_lock held). */
+bool kmem_firewall_walk(bool (*fn)(void *arg, void *buf, size_t size,
+    kmem_cache_t *cp), void *arg);
+/* The allocation stack of buf, a live firewalled buffer (KMF_AUDIT), into
+ * pcs[0 .. max): how many frames; 0 when none or buf is not live. */
+unsigned kmem_firewall_stack(const void *buf, uintptr_t *pcs, unsigned max);
+/* Unmap buf, a firewalled buffer never handed out (its constructor
+ * failed), with no checks. */
+void kmem_firewall_discard(void *buf);
+/* The requested size of a live firewalled buffer, or 0. */
+size_t kmem_firewall_size(const void *buf);
+
+/* ---- kmem_leaks.c ---- */
+/* Scan for leaks when the process exits (true), or no longer (false). */
+void kmem_leaks_at_exit(bool on);
 
 /* ---- kmem_depot.c ---- */
 extern kmem_magtype_t kmem_magtypes[];
@@ -341,6 +464,32 @@ kmem_pagemap_find(uintptr_t addr)
 
 /* ---- the fast paths (kmem_cache.c), shared with kmem_alloc.c ---- */
 
+/*
+ * A buffer of cp becomes free (in a magazine, on a slab's free list) or
+ * stops being free: its bytes poisoned or unpoisoned (poison.h).
+ */
+static inline void
+kmem_buffer_poison(const kmem_cache_t *cp, const void *buf)
+{
+#if defined(KMEM_ASAN) || defined(KMEM_VALGRIND)
+	if (!(cp->flags & KMC_NOTOUCH))
+		kmem_poison(buf, cp->bufsize);
+#endif
+	(void) cp;
+	(void) buf;
+}
+
+static inline void
+kmem_buffer_unpoison(const kmem_cache_t *cp, const void *buf)
+{
+#if defined(KMEM_ASAN) || defined(KMEM_VALGRIND)
+	if (!(cp->flags & KMC_NOTOUCH))
+		kmem_unpoison(buf, cp->bufsize);
+#endif
+	(void) cp;
+	(void) buf;
+}
+
 /* Is buf the start of one of the buffers of sp, a slab of cp? */
 static inline bool
 kmem_slab_holds(const kmem_cache_t *cp, const kmem_slab_t *sp, const void *buf)
@@ -360,8 +509,14 @@ kmem_cache_owns(const kmem_cache_t *cp, const void *buf)
 	return (sp != NULL && sp->cache == cp && kmem_slab_holds(cp, sp, buf));
 }
 
-void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag);
-void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
+/*
+ * The slow paths.  requested is the size kmem_alloc() or malloc() asked
+ * for (0 for kmem_cache_alloc(): the cache's size), kmem_free_size as for
+ * kmem_bad_free(): only debug caches use them, and as the inline fast
+ * paths pass them only to these calls, they cost the fast paths nothing.
+ */
+void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested);
+void kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
 /* Report buf, freed to cp; kmem_free_size is the size kmem_free() got,
  * or SIZE_MAX for kmem_cache_free(). */
 void kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
@@ -373,7 +528,7 @@ void kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
     const void *buf);
 
 static inline void *
-kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag)
+kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 {
 	kmem_thread_cache_t *tc = kmem_self;
 	if (__builtin_expect(cp->index < tc->nslots, 1)) {
@@ -381,13 +536,15 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag)
 		int rounds = cc->rounds;
 		if (__builtin_expect(rounds > 0, 1)) {
 			void *buf = cc->loaded->rounds[rounds - 1];
+			kmem_round_taken(&cc->loaded->rounds[rounds - 1]);
 			__atomic_store_n(&cc->rounds, rounds - 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->alloc, cc->alloc + 1,
 			    __ATOMIC_RELAXED);
+			kmem_buffer_unpoison(cp, buf);
 			return (buf);
 		}
 	}
-	return (kmem_cache_alloc_slow(cp, kmflag));
+	return (kmem_cache_alloc_slow(cp, kmflag, requested));
 }
 
 /*
@@ -395,7 +552,7 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag)
  * buffer equal to the one freed last is a double free, and cheap to see.
  */
 static inline void
-kmem_cache_free_owned(kmem_cache_t *cp, void *buf)
+kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	kmem_thread_cache_t *tc = kmem_self;
 	if (__builtin_expect(cp->index < tc->nslots, 1)) {
@@ -410,10 +567,11 @@ kmem_cache_free_owned(kmem_cache_t *cp, void *buf)
 			cc->loaded->rounds[rounds] = buf;
 			__atomic_store_n(&cc->rounds, rounds + 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->free, cc->free + 1, __ATOMIC_RELAXED);
+			kmem_buffer_poison(cp, buf);
 			return;
 		}
 	}
-	kmem_cache_free_slow(cp, buf);
+	kmem_cache_free_slow(cp, buf, kmem_free_size);
 }
 
 static inline void
@@ -423,7 +581,7 @@ kmem_cache_free_inline(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		kmem_bad_free(cp, buf, kmem_free_size);
 		return;
 	}
-	kmem_cache_free_owned(cp, buf);
+	kmem_cache_free_owned(cp, buf, kmem_free_size);
 }
 
 /* ---- kmem_update.c ---- */

@@ -117,23 +117,46 @@ bootstrap(void)
 	kmem_thread_cache_cache = internal_cache("kmem_thread_cache",
 	    sizeof (kmem_thread_cache_t), 64);
 	kmem_magtypes_init();
+	kmem_debug_logs_init();
 
 	vmem_qcache_create(kmem_default, 8 * page);
 	kmem_alloc_init();
 	kmem_fork_hooks_install();
 }
 
+/*
+ * The debug settings of the environment are read first, so that every
+ * cache the bootstrap creates (kmem_alloc's classes) gets them; a bad
+ * setting is reported once the lock is dropped, and kmem starts without.
+ * The scan for leaks at exit is registered then too, outside the lock
+ * (atexit() may allocate).
+ */
 void
 kmem_init(void)
 {
+	char err[256];
+	bool debug_ok = true, started = false;
 	if (__atomic_load_n(&kmem_ready, __ATOMIC_ACQUIRE))
 		return;
 	kmem_mutex_enter(&kmem_init_lock);
 	if (!kmem_ready) {
+		debug_ok = kmem_debug_from_environment(err, sizeof (err));
 		bootstrap();
 		__atomic_store_n(&kmem_ready, true, __ATOMIC_RELEASE);
+		started = true;
 	}
 	kmem_mutex_exit(&kmem_init_lock);
+	if (!debug_ok)
+		kmem_report("%s", err);
+	/* With allocation stacks to group them by, leaks are told at exit. */
+	if (started && (kmem_debug_config.flags & KMF_AUDIT))
+		kmem_leaks_at_exit(true);
+}
+
+bool
+kmem_initialized(void)
+{
+	return (__atomic_load_n(&kmem_ready, __ATOMIC_ACQUIRE));
 }
 
 void

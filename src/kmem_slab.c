@@ -33,6 +33,10 @@
  * the depot above are where constructed buffers wait).  kmem_slab_reap()
  * gives back the kept one too (the reaper calls it; see kmem_update.c).
  *
+ * Free buffers are poisoned for AddressSanitizer and memcheck (poison.h):
+ * a buffer is unpoisoned before its free link is read or written, and a
+ * slab as a whole before its memory goes back to the arena.
+ *
  * Invariants: slabs before freelist are full, slabs from it on have a free
  * buffer, partial ones before the empty one (at most one); refcnt counts
  * allocated buffers; buf_total counts the chunks of all slabs.
@@ -90,6 +94,18 @@ slab_free_bufctls(kmem_bufctl_t *bcp)
 	}
 }
 
+/* Make a slab's memory clean for whoever its arena gives it to next. */
+static void
+slab_unpoison(const kmem_cache_t *cp, uintptr_t base)
+{
+#if defined(KMEM_ASAN) || defined(KMEM_VALGRIND)
+	if (!(cp->flags & KMC_NOTOUCH))
+		kmem_unpoison((void *)base, cp->slabsize);
+#endif
+	(void) cp;
+	(void) base;
+}
+
 /* A new slab with all its buffers free, or NULL; no lock held. */
 static kmem_slab_t *
 slab_create(kmem_cache_t *cp, size_t color, int kmflag)
@@ -126,6 +142,7 @@ slab_create(kmem_cache_t *cp, size_t color, int kmflag)
 		}
 		if (cp->flags & KMF_BUFTAG)
 			kmem_buftag_init(cp, (void *)buf);
+		kmem_buffer_poison(cp, (void *)buf);
 	}
 
 	if ((cp->flags & KMF_PAGEMAP) &&
@@ -134,6 +151,7 @@ slab_create(kmem_cache_t *cp, size_t color, int kmflag)
 	return (sp);
 
 fail_bufctls:
+	slab_unpoison(cp, base);
 	if (cp->flags & KMF_HASH) {
 		slab_free_bufctls(sp->head);
 		kmem_cache_free(kmem_slab_cache, sp);
@@ -148,6 +166,7 @@ static void
 slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
 {
 	void *mem = (void *)sp->base;
+	slab_unpoison(cp, sp->base);
 	if (cp->flags & KMF_PAGEMAP)
 		kmem_pagemap_remove(sp->base, cp->slabsize);
 	if (cp->flags & KMF_HASH) {
@@ -191,8 +210,10 @@ kmem_slab_alloc_many(kmem_cache_t *cp, void **bufs, unsigned n, int kmflag)
 			sp->head = bcp->next;
 			kmem_hash_insert(&cp->hash, bcp);
 			buf = (void *)bcp->addr;
+			kmem_buffer_unpoison(cp, buf);
 		} else {
 			buf = sp->head;
+			kmem_buffer_unpoison(cp, buf);
 			sp->head = *(void **)((uintptr_t)buf + cp->link_offset);
 		}
 		if (++sp->refcnt == sp->chunks)
@@ -255,9 +276,11 @@ kmem_slab_free(kmem_cache_t *cp, void *buf)
 	} else {
 		sp = kmem_pagemap_find((uintptr_t)buf);
 		KMEM_ASSERT(sp != NULL && sp->cache == cp);
+		kmem_buffer_unpoison(cp, buf);  /* it may come from a magazine */
 		*(void **)((uintptr_t)buf + cp->link_offset) = sp->head;
 		sp->head = buf;
 	}
+	kmem_buffer_poison(cp, buf);
 
 	bool was_full = sp->refcnt == sp->chunks;
 	kmem_slab_t *victim = NULL;

@@ -13,6 +13,10 @@
  * a thread's first call into any cache takes the slow path, which creates
  * its thread cache.
  *
+ * A thread cache also records its thread's stack bounds (asked once, when
+ * it is made, while kmem_self keeps any allocation this needs away from
+ * the magazines), so that the leak detector can scan other threads' stacks.
+ *
  * Memory held per thread is bounded by the magazines: at most two per cache
  * it has used, of the cache's magazine size.
  *
@@ -141,6 +145,8 @@ thread_cache_create(void)
 		return (NULL);
 	}
 	*tc = (kmem_thread_cache_t){ 0 };
+	if (!kmem_thread_stack(&tc->stack_lo, &tc->stack_hi))
+		tc->stack_lo = tc->stack_hi = 0;
 	kmem_mutex_init(&tc->lock, KMEM_RANK_THREAD_CACHE);
 	if (!kmem_thread_exit_notify(tc)) {
 		kmem_mutex_destroy(&tc->lock);

@@ -74,12 +74,19 @@ large_alloc(size_t size, size_t align)
 		return (NULL);
 	}
 	kmem_init();
-	void *buf = align <= kmem_pagesize() ?
+	size_t firewall = kmem_debug_config.firewall_size;
+	void *buf = firewall != 0 && size >= firewall && align <=
+	    kmem_pagesize() ? kmem_firewall_alloc(NULL, size, kmem_pagesize()) :
+	    align <= kmem_pagesize() ?
 	    vmem_alloc(kmem_oversize, size, VM_NOSLEEP | VM_BESTFIT) :
 	    vmem_xalloc(kmem_oversize, size, align, 0, 0, NULL, NULL,
 	    VM_NOSLEEP);
-	if (buf == NULL)
+	if (buf == NULL) {
+		kmem_debug_alloc_failed(NULL, size);
 		errno = ENOMEM;
+	} else {
+		kmem_block_allocated(buf, size, false);
+	}
 	return (buf);
 }
 
@@ -90,13 +97,15 @@ large_alloc(size_t size, size_t align)
 static size_t
 large_size(const void *ptr, const char *caller)
 {
-	size_t size = 0;
+	size_t size = kmem_firewall_size(ptr);
+	if (size != 0)
+		return (size);
 	if (((uintptr_t)ptr & (kmem_pagesize() - 1)) == 0 &&
 	    kmem_oversize != NULL)
 		size = vmem_alloc_size(kmem_oversize, ptr);
 	if (size == 0)
-		kmem_report("%s(%p): not a pointer malloc returned, or one "
-		    "already freed", caller, ptr);
+		kmem_debug_report(NULL, ptr, "%s(%p): not a pointer malloc "
+		    "returned, or one already freed", caller, ptr);
 	return (size);
 }
 
@@ -116,8 +125,8 @@ class_of(const void *ptr, const kmem_slab_t *sp, const char *caller)
 		return (cp);
 	kmem_snprintf(where, sizeof (where), "%s(%p)", caller, ptr);
 	if (!(cp->flags & KMF_CLASS))
-		kmem_report("%s: the buffer belongs to cache \"%s\", not to "
-		    "malloc", where, cp->name);
+		kmem_debug_report(cp, ptr, "%s: wrong cache: the buffer "
+		    "belongs to cache \"%s\", not to malloc", where, cp->name);
 	else
 		kmem_report_not_buffer_start(where, sp, ptr);
 	return (NULL);
@@ -130,6 +139,8 @@ usable_size(const void *ptr, const char *caller)
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)ptr);
 	if (sp != NULL) {
 		kmem_cache_t *cp = class_of(ptr, sp, caller);
+		if (cp != NULL && (cp->flags & KMF_BUFTAG))
+			return (kmem_debug_requested(cp, ptr));
 		return (cp != NULL ? cp->bufsize : 0);
 	}
 	return (large_size(ptr, caller));
@@ -146,10 +157,12 @@ malloc_slow(size_t size)
 	if (size == 0)
 		size = 1;
 	kmem_init();    /* the class tables held kmem_null_cache until now */
-	void *buf = kmem_cache_alloc(kmem_alloc_cache(p2_roundup(size,
-	    MALLOC_ALIGN)), KM_NOSLEEP);
+	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
+	void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP, size);
 	if (buf == NULL)
 		errno = ENOMEM;
+	else
+		kmem_block_allocated(buf, cp->bufsize, false);
 	return (buf);
 }
 
@@ -158,9 +171,11 @@ kmem_malloc(size_t size)
 {
 	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
 	if (__builtin_expect(cp != NULL, 1)) {
-		void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP);
-		if (__builtin_expect(buf != NULL, 1))
+		void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP, size);
+		if (__builtin_expect(buf != NULL, 1)) {
+			kmem_block_allocated(buf, cp->bufsize, false);
 			return (buf);
+		}
 	}
 	return (malloc_slow(size));
 }
@@ -175,9 +190,11 @@ free_slow(void *ptr)
 	if (sp != NULL) {
 		kmem_cache_t *cp = class_of(ptr, sp, "free");
 		if (cp != NULL)
-			kmem_cache_free_owned(cp, ptr);
+			kmem_cache_free_owned(cp, ptr, SIZE_MAX);
 		return;
 	}
+	if (kmem_firewall_free(NULL, ptr, SIZE_MAX))
+		return;
 	size_t size = large_size(ptr, "free");
 	if (size != 0)
 		vmem_free(kmem_oversize, ptr, size);
@@ -186,12 +203,14 @@ free_slow(void *ptr)
 void
 kmem_malloc_free(void *ptr)
 {
+	if (ptr != NULL)
+		kmem_block_freed(ptr);
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)ptr);
 	if (__builtin_expect(sp != NULL, 1)) {
 		kmem_cache_t *cp = sp->cache;
 		if (__builtin_expect((cp->flags & KMF_CLASS) &&
 		    kmem_slab_holds(cp, sp, ptr), 1)) {
-			kmem_cache_free_owned(cp, ptr);
+			kmem_cache_free_owned(cp, ptr, SIZE_MAX);
 			return;
 		}
 	}

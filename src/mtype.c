@@ -429,7 +429,7 @@ type_known(const struct malloc_type *type)
 }
 
 /* Report what is wrong with addr, given to caller with type. */
-static void
+KMEM_READS_FREED static void
 header_report(void *addr, struct malloc_type *type, const char *caller,
     const mtype_header_t *hdr)
 {
@@ -462,7 +462,7 @@ header_report(void *addr, struct malloc_type *type, const char *caller,
 }
 
 /* addr's header, after checking it was allocated with type; or NULL. */
-static mtype_header_t *
+KMEM_READS_FREED static mtype_header_t *
 header_check(void *addr, struct malloc_type *type, const char *caller)
 {
 	mtype_header_t *hdr = (mtype_header_t *)((uintptr_t)addr -

@@ -328,7 +328,12 @@ parse_options(const char *options, options_t *pending, char *err,
 int
 kmem_options_set(const char *options, char *err, size_t errlen)
 {
+	/* The stats and publish options are state and carry over from earlier
+	 * calls; the reap options are actions, taken only when this call
+	 * names them. */
 	options_t pending = applied;
+	pending.reap_interval_ns = 0;
+	pending.reap_thread = -1;
 	if (parse_options(options, &pending, err, errlen) != 0)
 		return (-1);
 	apply(&pending);

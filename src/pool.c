@@ -355,6 +355,10 @@ pool_setup(struct pool *pp, size_t size, unsigned int align,
 		}
 	}
 	int cflags = (flags & (PR_NOTOUCH | PR_PSERIALIZE)) ? KMC_NOTOUCH : 0;
+	/* A page allocator's pool needs slabs of exactly one page, which a
+	 * debug tag after each item would change (KMEM_DEBUG). */
+	if (pagesz != 0)
+		cflags |= KMC_NODEBUG;
 	ps->cache = kmem_cache_create(name, bufsize, kalign, kctor, kdtor,
 	    pool_kmem_reclaim, ps, ps->arena, cflags);
 	if (ps->cache == NULL) {
@@ -388,14 +392,14 @@ pool_setup(struct pool *pp, size_t size, unsigned int align,
 	return (true);
 }
 
-/* Give every reserved item back to kmem and forget the reserve. */
+/* Give reserved items back to kmem until at most keep are left. */
 static void
-reserve_drain(pool_state_t *ps)
+reserve_trim_to(pool_state_t *ps, unsigned keep)
 {
 	for (;;) {
-		kmem_mutex_enter(&ps->lock);
 		void *buf = NULL;
-		if (ps->nreserve > 0) {
+		kmem_mutex_enter(&ps->lock);
+		if (ps->nreserve > keep) {
 			buf = ps->reserve[ps->nreserve - 1];
 			__atomic_store_n(&ps->nreserve, ps->nreserve - 1,
 			    __ATOMIC_RELAXED);
@@ -428,7 +432,7 @@ pool_teardown(struct pool *pp, const char *caller)
 		kmem_cv_wait(&pool_list_cv, &pool_list_lock);
 	kmem_mutex_exit(&pool_list_lock);
 
-	reserve_drain(ps);
+	reserve_trim_to(ps, 0);
 	kmem_mutex_enter(&ps->lock);
 	void **reserve = ps->reserve;
 	size_t cap = ps->reserve_cap;
@@ -671,20 +675,7 @@ reserve_retarget(pool_state_t *ps, unsigned primed, unsigned minitems)
 		kmem_free(array, (size_t)target * sizeof (void *));
 
 	/* Beyond a lowered target: back to kmem. */
-	for (;;) {
-		void *buf = NULL;
-		kmem_mutex_enter(&ps->lock);
-		if (ps->nreserve > ps->reserve_target) {
-			buf = ps->reserve[ps->nreserve - 1];
-			__atomic_store_n(&ps->nreserve, ps->nreserve - 1,
-			    __ATOMIC_RELAXED);
-		}
-		kmem_mutex_exit(&ps->lock);
-		if (buf == NULL)
-			break;
-		__atomic_fetch_add(&ps->reserve_frees, 1, __ATOMIC_RELAXED);
-		kmem_cache_free(ps->cache, buf);
-	}
+	reserve_trim_to(ps, target);
 	return (reserve_fill(ps));
 }
 
@@ -981,7 +972,7 @@ pool_reclaim(struct pool *pp)
 void
 pool_invalidate_state(pool_state_t *ps)
 {
-	reserve_drain(ps);
+	reserve_trim_to(ps, 0);
 	kmem_cache_reap_now(ps->cache);
 	(void) reserve_fill(ps);
 }

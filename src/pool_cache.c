@@ -58,7 +58,7 @@ pool_cache_destruct(void *buf, void *private)
  * The cache's pool state, or NULL (reported).  kmem_free()d memory stays
  * mapped, so a pool cache destroyed a moment ago still says so.
  */
-static pool_state_t *
+KMEM_READS_FREED static pool_state_t *
 pool_cache_state(pool_cache_t pc, const char *caller, const void *object)
 {
 	if (pc == NULL) {

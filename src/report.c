@@ -5,7 +5,9 @@
  * spin lock (an atomic flag: this must work before any other library state
  * exists and inside a kernel).  A report copies the pair under the lock and
  * calls the handler outside it.  Messages are formatted on the stack with
- * the core's own formatter and never allocate.
+ * the core's own formatter and never allocate; the debugging layer's have
+ * several lines (kmem_debug.c).  The default handler aborts on an error,
+ * except on a heap error when the debug option "noabort" is set.
  */
 #include "report.h"
 
@@ -15,7 +17,7 @@
 #include "format.h"
 #include "platform/platform.h"
 
-#define REPORT_MAX 1024
+#define REPORT_MAX 6144
 
 static atomic_flag handler_lock = ATOMIC_FLAG_INIT;
 static kmem_report_handler_t *handler;
@@ -71,9 +73,12 @@ write_to_console(kmem_report_kind_t kind, const char *message)
 	kmem_console_write(line, n < sizeof (line) ? n : sizeof (line) - 1);
 }
 
-/* Deliver message; an error returns only if an installed handler returns. */
+/*
+ * Deliver message; an error returns only if an installed handler returns,
+ * or if may_abort is false.
+ */
 static void
-deliver(kmem_report_kind_t kind, const char *message)
+deliver(kmem_report_kind_t kind, const char *message, bool may_abort)
 {
 	lock_handler();
 	kmem_report_handler_t *h = handler;
@@ -85,7 +90,7 @@ deliver(kmem_report_kind_t kind, const char *message)
 		return;
 	}
 	write_to_console(kind, message);
-	if (kind == KMEM_REPORT_ERROR)
+	if (kind == KMEM_REPORT_ERROR && may_abort)
 		kmem_abort();
 }
 
@@ -95,7 +100,7 @@ vreport(kmem_report_kind_t kind, const char *fmt, va_list ap)
 {
 	char message[REPORT_MAX];
 	kmem_vsnprintf(message, sizeof (message), fmt, ap);
-	deliver(kind, message);
+	deliver(kind, message, true);
 }
 
 void
@@ -105,6 +110,17 @@ kmem_report(const char *fmt, ...)
 	va_start(ap, fmt);
 	vreport(KMEM_REPORT_ERROR, fmt, ap);
 	va_end(ap);
+}
+
+void
+kmem_report_heap(bool may_abort, const char *fmt, ...)
+{
+	char message[REPORT_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	kmem_vsnprintf(message, sizeof (message), fmt, ap);
+	va_end(ap);
+	deliver(KMEM_REPORT_ERROR, message, may_abort);
 }
 
 void
@@ -124,7 +140,7 @@ kmem_panic(const char *fmt, ...)
 	va_start(ap, fmt);
 	kmem_vsnprintf(message, sizeof (message), fmt, ap);
 	va_end(ap);
-	deliver(KMEM_REPORT_ERROR, message);
+	deliver(KMEM_REPORT_ERROR, message, true);
 	/* An installed handler returned: the panic still stands. */
 	write_to_console(KMEM_REPORT_ERROR, message);
 	kmem_abort();

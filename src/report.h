@@ -19,11 +19,21 @@
 #ifndef KMEM_REPORT_H
 #define KMEM_REPORT_H
 
+#include <stdbool.h>
+
 #include <kmem/common.h>
 
 void kmem_report(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
 void kmem_warn(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
 _Noreturn void kmem_panic(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
+
+/*
+ * kmem_report() for heap errors found by the debugging layer (kmem_debug.c):
+ * the default handler aborts only if may_abort (the "noabort" option says
+ * not); bad arguments and KM_PANIC failures always abort.
+ */
+void kmem_report_heap(bool may_abort, const char *fmt, ...)
+    KMEM_PRINTFLIKE(2, 3);
 
 /* Around fork(): hold the handler's lock so the child gets it free. */
 void kmem_report_fork_enter(void);

@@ -62,7 +62,7 @@ check_failed(const char *file, int line, const char *what)
 typedef struct check_reports {
 	int count;
 	kmem_report_kind_t kind;        /* of the last report */
-	char last[1024];
+	char last[8192];
 } check_reports_t;
 
 static check_reports_t check_reports;
@@ -87,7 +87,7 @@ static inline void
 check_report_expected(const char *file, int line, const char *stmt,
     kmem_report_kind_t kind, const char *substring)
 {
-	char msg[1536];
+	char msg[8192 + 512];
 	if (check_reports.count != 1 || check_reports.kind != kind ||
 	    strstr(check_reports.last, substring) == NULL) {
 		snprintf(msg, sizeof (msg), "%s should %s once with \"%s\"; "
@@ -116,7 +116,7 @@ check_report_expected(const char *file, int line, const char *stmt,
 #define CHECK_NO_REPORT(stmt) do {                                      \
 	stmt;                                                           \
 	if (check_reports.count != 0) {                                 \
-		char check_msg_[1536];                                  \
+		char check_msg_[8192 + 256];                                  \
 		snprintf(check_msg_, sizeof (check_msg_),               \
 		    "%s reported \"%s\"", #stmt, check_reports.last);   \
 		check_failed(__FILE__, __LINE__, check_msg_);           \
@@ -128,7 +128,7 @@ check_report_expected(const char *file, int line, const char *stmt,
 /* What a child process did: its wait status and its standard error. */
 typedef struct check_child {
 	int status;
-	char err[2048];
+	char err[8192];
 } check_child_t;
 
 /*

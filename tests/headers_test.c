@@ -9,6 +9,7 @@
 
 #include <kmem/classic.h>
 #include <kmem/common.h>
+#include <kmem/debug.h>
 #include <kmem/kmem.h>
 #include <kmem/malloc.h>
 #include <kmem/umem.h>
@@ -55,6 +56,9 @@ main(void)
 	void *u = umem_alloc(10, UMEM_DEFAULT);
 	REQUIRE(u != NULL);
 	umem_free(u, 10);
+
+	REQUIRE(kmem_debug_flags() == 0);
+	REQUIRE(kmem_debug_verify() == 0);
 
 	printf("headers_test: ok\n");
 	return (0);

@@ -290,7 +290,7 @@ test_debug_layout_adds_a_tag(void)
 	kmem_cache_t *nodebug = kmem_cache_create("nodebug", 40, 0, NULL,
 	    NULL, NULL, NULL, NULL, KMF_REDZONE | KMC_NODEBUG);
 	CHECK_EQ(stats_of(plain).chunk_size, 40);
-	CHECK_EQ(stats_of(tagged).chunk_size, 40 + 24);
+	CHECK_EQ(stats_of(tagged).chunk_size, 40 + 40);
 	CHECK_EQ(stats_of(tagged).magazine_size, 0);
 	CHECK_EQ(stats_of(nodebug).chunk_size, 40);
 	void *b = kmem_cache_alloc(tagged, KM_SLEEP);

@@ -175,9 +175,9 @@ test_wrong_cache(void)
 	kmem_cache_stats_t sbig = stats_of(big), snomag = stats_of(nomag);
 
 	CHECK_REPORT(kmem_cache_free(b, x), fmt("kmem_cache_free(\"err_b\", "
-	    "%p): the buffer belongs to cache \"err_a\"", x));
+	    "%p): wrong cache: the buffer belongs to cache \"err_a\"", x));
 	CHECK_REPORT(kmem_cache_free(a, y), fmt("kmem_cache_free(\"err_a\", "
-	    "%p): the buffer belongs to cache \"err_big\"", y));
+	    "%p): wrong cache: the buffer belongs to cache \"err_big\"", y));
 	CHECK_REPORT(kmem_cache_free(big, x), "belongs to cache \"err_a\"");
 	CHECK_REPORT(kmem_cache_free(b, k),
 	    "belongs to cache \"kmem_alloc_64\"");
@@ -452,8 +452,8 @@ check_double_free(const char *name, size_t size, int cflags)
 	kmem_cache_stats_t before = stats_of(cp);
 	int destructed = c.destructed;
 
-	CHECK_REPORT(kmem_cache_free(cp, b), fmt("kmem_cache_free(\"%s\", %p): "
-	    "double free", name, b));
+	CHECK_REPORT(kmem_cache_free(cp, b), fmt("double free: buffer %p "
+	    "(cache \"%s\"", b, name));
 	CHECK_REPORT(kmem_cache_free(cp, b), "double free");
 	CHECK_UNCHANGED(cp, before);
 	CHECK_EQ(c.destructed, destructed);
@@ -491,9 +491,9 @@ check_redzone(const char *name, size_t size, size_t poke)
 	b = kmem_cache_alloc(cp, KM_SLEEP);
 	kmem_cache_stats_t before = stats_of(cp);
 	b[poke] ^= 0xff;
-	CHECK_REPORT(kmem_cache_free(cp, b), fmt("kmem_cache_free(\"%s\", %p): "
-	    "redzone overrun: something wrote past the end of the %zu-byte "
-	    "buffer", name, (void *)b, size));
+	CHECK_REPORT(kmem_cache_free(cp, b), fmt("buffer overrun: buffer %p "
+	    "(cache \"%s\", %zu bytes requested) was written past its end",
+	    (void *)b, name, size));
 	/*
 	 * The free itself was valid, so it went through (kmem_debug.c) and the
 	 * redzone was repaired: the buffer is free, and comes back clean.

@@ -53,6 +53,7 @@
 #include <kmem/kmem.h>
 
 #include "check.h"
+#include "poison.h"
 
 #define DEFAULT_OPS     1200000
 #define PHASE_OPS       20000   /* operations between grow and shrink */
@@ -122,7 +123,7 @@ static void
 check_quiet(void)
 {
 	if (check_reports.count != 0) {
-		char msg[1200];
+		char msg[8192 + 64];
 		snprintf(msg, sizeof (msg), "unexpected report: \"%s\"",
 		    check_reports.last);
 		model_failed(__FILE__, __LINE__, msg);
@@ -522,7 +523,9 @@ derive(mcache_t *mc)
 	    !(mc->cflags & KMC_NODEBUG) && !notouch;
 	mc->magazines = !(mc->cflags & KMC_NOMAGAZINE) && !mc->debug;
 	size_t align = mc->align == 0 ? 8 : mc->align;
-	mc->chunk = mc->debug ? roundup(roundup(mc->size, 8) + 24, align) :
+	/* The tag (40 bytes) and, with KMF_AUDIT, a record of 15 frames. */
+	size_t tag = 40 + ((mc->cflags & KMF_AUDIT) ? 24 + 15 * 8 : 0);
+	mc->chunk = mc->debug ? roundup(roundup(mc->size, 8) + tag, align) :
 	    roundup(mc->size, align);
 	mc->magsize = mc->magazines ? magazine_rounds(mc->chunk) : 0;
 	size_t cap = CACHE_BYTES / mc->size;
@@ -800,6 +803,22 @@ ka_random_size(void)
 	return (128 * 1024 + 1 + rnd(300000));
 }
 
+/*
+ * The bytes of a kmem_alloc(size) buffer the test writes: the whole class,
+ * which is the caller's -- except under AddressSanitizer, where kmem_alloc
+ * poisons the class beyond size so an overrun is caught (src/poison.h).
+ */
+static size_t
+ka_usable(size_t size)
+{
+#ifdef KMEM_ASAN
+	return (size);
+#else
+	size_t c = class_of(size);
+	return (c != 0 ? c : size);
+#endif
+}
+
 static void
 ka_alloc(void)
 {
@@ -824,7 +843,7 @@ ka_alloc(void)
 		fill_check(p, size, 0, "kmem_zalloc");
 	kbuf_t *b = &ka_live[ka_nlive++];
 	*b = (kbuf_t){ a, size, (uint32_t)check_random(&rng) };
-	pattern_write(p, c != 0 ? c : size, b->seed);
+	pattern_write(p, ka_usable(size), b->seed);
 	ka_bytes += size;
 	if (c != 0)
 		class_live[class_index(c)]++;
@@ -841,7 +860,7 @@ ka_free_at(size_t i)
 	set_op("kmem_free(%#jx, %zu), allocated with %zu", (uintmax_t)b.addr,
 	    size, b.size);
 	MCHECK_EQ(class_of(size), c);
-	pattern_check((void *)b.addr, c != 0 ? c : b.size, b.seed,
+	pattern_check((void *)b.addr, ka_usable(b.size), b.seed,
 	    "kmem_alloc buffer");
 	ka_live[i] = ka_live[--ka_nlive];
 	iset_remove(&mem_set, b.addr, c != 0 ? c : b.size);

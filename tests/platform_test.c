@@ -6,6 +6,8 @@
  * the thread does not hold stops the program with a clear message.
  */
 #include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -55,6 +57,66 @@ test_clock_and_cpus(void)
 	CHECK(kmem_cpu_count() >= 1);
 }
 
+/* ---- what the debugging layer asks of the platform ---- */
+
+static void *
+thread_id_of(void *arg)
+{
+	*(uint64_t *)arg = kmem_thread_id();
+	return (NULL);
+}
+
+static __attribute__((noinline)) unsigned
+stack_here(uintptr_t *pcs, unsigned max)
+{
+	return (kmem_backtrace(pcs, max, 0));
+}
+
+static unsigned char *protected_page;
+
+static void
+write_protected_page(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigaction(SIGSEGV, &sa, NULL);
+	protected_page[0] = 1;
+}
+
+static void
+test_debugging_support(void)
+{
+	CHECK(setenv("KMEM_PLATFORM_TEST", "here", 1) == 0);
+	CHECK(strcmp(kmem_environment("KMEM_PLATFORM_TEST"), "here") == 0);
+	CHECK(unsetenv("KMEM_PLATFORM_TEST") == 0);
+	CHECK(kmem_environment("KMEM_PLATFORM_TEST") == NULL);
+
+	uintptr_t pcs[8];
+	unsigned depth = stack_here(pcs, 8);
+	CHECK(depth >= 2);              /* test_debugging_support, main, ... */
+	CHECK_EQ(stack_here(pcs, 1), 1);
+	CHECK_EQ(stack_here(pcs, 0), 0);
+	char name[256];
+	CHECK(kmem_symbolize(pcs[0], name, sizeof (name)));
+	CHECK(strstr(name, "platform_test") != NULL);
+	CHECK(!kmem_symbolize(0, name, sizeof (name)));
+
+	uint64_t mine = kmem_thread_id(), other = 0;
+	CHECK_EQ(kmem_thread_id(), mine);
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, thread_id_of, &other) == 0);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK(other != 0 && other != mine);
+
+	size_t page = kmem_pagesize();
+	protected_page = kmem_pages_alloc(page);
+	CHECK(kmem_pages_protect(protected_page, page, false));
+	check_child_t c = check_run_child(write_protected_page);
+	CHECK(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGSEGV);
+	CHECK(kmem_pages_protect(protected_page, page, true));
+	protected_page[0] = 1;
+	kmem_pages_free(protected_page, page);
+}
+
 #ifdef KMEM_ASSERTS
 static kmem_mutex_t low = KMEM_MUTEX_INITIALIZER(10);
 static kmem_mutex_t high = KMEM_MUTEX_INITIALIZER(20);
@@ -99,6 +161,7 @@ main(void)
 	test_zero_is_initialised();
 	test_pages();
 	test_clock_and_cpus();
+	test_debugging_support();
 #ifdef KMEM_ASSERTS
 	test_lock_order_checks();
 #endif

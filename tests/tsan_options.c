@@ -1,6 +1,7 @@
 /*
- * Linked into the threaded tests that fork.  fork() holds every cache's,
- * arena's and pool's locks at once (src/kmem_fork.c), more than ThreadSanitizer's
+ * Linked into the threaded tests that fork or scan for leaks.  fork() holds
+ * every cache's, arena's and pool's locks at once (src/kmem_fork.c), and so
+ * does the leak scan (src/kmem_leaks.c), more than ThreadSanitizer's
  * deadlock detector can track (64): it would stop the test with an
  * internal CHECK.  Races are still detected; the library checks its lock
  * order itself (KMEM_ASSERTS).  Without ThreadSanitizer nothing reads this.

@@ -6,13 +6,16 @@
  *
  * Reports.  When the library sees bad input (a free of an address it never
  * handed out, a double free, a wrong size, inconsistent arguments) it formats
- * one line that names the function, the arena or cache, the address and what
- * is wrong, and passes it to the report handler as KMEM_REPORT_ERROR.  The
- * default handler writes "libkmem: <message>" to standard error and calls
- * abort().  Warnings (KMEM_REPORT_WARNING: something was lost or refused
- * that the program may live with, such as a resource map overflow) go to the
- * same handler; the default one prints "libkmem: warning: <message>" and
- * carries on.
+ * a message that names the function, the arena or cache, the address and
+ * what is wrong, and passes it to the report handler as KMEM_REPORT_ERROR.
+ * The message is one line, except when debugging is on (include/kmem/debug.h):
+ * then further lines, indented, give the stack that found the error and the
+ * buffer's last transaction.  The default handler writes "libkmem:
+ * <message>" to standard error and calls abort() (for the heap errors the
+ * debugging layer finds, not with its option "noabort").  Warnings
+ * (KMEM_REPORT_WARNING: something was lost or refused that the program may
+ * live with, such as a resource map overflow) go to the same handler; the
+ * default one prints "libkmem: warning: <message>" and carries on.
  *
  * A program (or a test) may install its own handler.  If the handler
  * returns, the call that detected the error gives up without touching any
@@ -40,7 +43,7 @@ typedef enum kmem_report_kind {
 	KMEM_REPORT_WARNING     /* the default handler prints and goes on */
 } kmem_report_kind_t;
 
-/* Receives one report: a single line without a trailing newline. */
+/* Receives one report, without a trailing newline. */
 typedef void kmem_report_handler_t(void *arg, kmem_report_kind_t kind,
     const char *message);
 

@@ -43,7 +43,8 @@ typedef struct kmem_cache kmem_cache_t;
  * Debug flags, also accepted in kmem_cache_create's cflags (values as in
  * illumos's KMF_*).  They select the buffer layout: a tag after each buffer
  * holding a redzone and a state word, found through the buffer's control
- * structure; the checks themselves belong to the debugging layer.
+ * structure; the checks themselves belong to the debugging layer
+ * (include/kmem/debug.h, docs/debugging.md).
  */
 #define KMF_AUDIT       0x00000001  /* record the last transaction */
 #define KMF_DEADBEEF    0x00000002  /* fill freed buffers with a pattern */

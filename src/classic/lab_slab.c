@@ -263,8 +263,8 @@ slab_lab_walk_cache(void *arg, kmem_cache_t *cp)
 				w->fn(w->arg, (void *)bcp->addr, cp->chunksize,
 				    KMEM_LAB_CACHED);
 		} else {
-			for (void *buf = sp->head; buf != NULL;
-			    buf = *(void **)((uintptr_t)buf + cp->link_offset))
+			for (void *buf = sp->head; buf != NULL; buf =
+			    kmem_free_word((char *)buf + cp->link_offset))
 				w->fn(w->arg, buf, cp->chunksize,
 				    KMEM_LAB_CACHED);
 		}

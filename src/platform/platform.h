@@ -89,6 +89,44 @@ void kmem_fork_prepare(void);                   /* defined by the core */
 void kmem_fork_parent(void);                    /* defined by the core */
 void kmem_fork_child(void);                     /* defined by the core */
 
+/*
+ * For the debugging layer (kmem_debug*.c), which must also build without an
+ * operating system: each may do nothing (no environment, no stacks, no
+ * symbols, no page protection) and the layer still works, with less to say.
+ * - kmem_environment(): the value of an environment variable, or NULL.
+ * - kmem_backtrace(): up to max return addresses of the caller's stack,
+ *   innermost first, skipping skip frames of the caller's own; 0 when the
+ *   stack cannot be had, or when called again from inside itself (the
+ *   unwinder may allocate, and so come back through the allocator).
+ * - kmem_symbolize(): "function+0xoff (object)" for pc into buf; false,
+ *   with the bare address in buf, when pc names nothing known.
+ * - kmem_thread_id(): a number naming the calling thread.
+ * - kmem_pages_protect(): make pages inaccessible (false) or readable and
+ *   writable again (true); false if it cannot.
+ */
+const char *kmem_environment(const char *name);
+unsigned kmem_backtrace(uintptr_t *pcs, unsigned max, unsigned skip);
+bool kmem_symbolize(uintptr_t pc, char *buf, size_t len);
+uint64_t kmem_thread_id(void);
+bool kmem_pages_protect(void *addr, size_t size, bool accessible);
+
+/*
+ * For the leak detector (kmem_leaks.c), which reads memory it does not own:
+ * - kmem_thread_stack(): the calling thread's stack, [*lo, *hi) (including
+ *   its thread-local storage where the system keeps it there); false if
+ *   unknown.  May allocate: call it with no library lock held.
+ * - kmem_writable_segments(): fn(arg, lo, hi) for every writable segment
+ *   (data and bss) of every loaded object; fn must not allocate or take
+ *   library locks.
+ * - kmem_fd_write(): text to a file descriptor; never allocates.
+ * - kmem_at_exit(): call fn once when the process exits normally.
+ */
+bool kmem_thread_stack(uintptr_t *lo, uintptr_t *hi);
+void kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
+    void *arg);
+void kmem_fd_write(int fd, const char *text, size_t len);
+bool kmem_at_exit(void (*fn)(void));
+
 /* Write text to the console (standard error); never allocates. */
 void kmem_console_write(const char *text, size_t len);
 _Noreturn void kmem_abort(void);

@@ -15,16 +15,30 @@
  *
  * Thread exit is noticed through one pthread key whose destructor calls the
  * core; fork() through pthread_atfork().
+ *
+ * Stacks come from glibc's backtrace(), names from dladdr() (so a program
+ * linked with -rdynamic shows its own functions).  backtrace() loads the
+ * unwinder on its first call, and that allocates: a thread-local flag
+ * makes a nested call return no frames instead of recursing.  The leak
+ * detector's view of the process (stacks, writable segments) comes from
+ * pthread_getattr_np() and dl_iterate_phdr().
  */
+#define _GNU_SOURCE     /* dladdr, dl_iterate_phdr, pthread_getattr_np */
 #include "platform/platform.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "report.h"
 
 _Static_assert(sizeof(pthread_mutex_t) <= sizeof(((kmem_mutex_t *)0)->opaque),
@@ -327,11 +341,56 @@ kmem_fork_hooks_install(void)
 	pthread_once(&fork_once, fork_hooks_register);
 }
 
+bool
+kmem_thread_stack(uintptr_t *lo, uintptr_t *hi)
+{
+	pthread_attr_t attr;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return (false);
+	void *addr;
+	size_t size;
+	bool ok = pthread_attr_getstack(&attr, &addr, &size) == 0;
+	pthread_attr_destroy(&attr);
+	if (ok) {
+		*lo = (uintptr_t)addr;
+		*hi = (uintptr_t)addr + size;
+	}
+	return (ok);
+}
+
+typedef struct segments_walk {
+	void (*fn)(void *arg, uintptr_t lo, uintptr_t hi);
+	void *arg;
+} segments_walk_t;
+
+static int
+segments_of_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void) size;
+	segments_walk_t *walk = data;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		walk->fn(walk->arg, lo, lo + ph->p_memsz);
+	}
+	return (0);
+}
+
 void
-kmem_console_write(const char *text, size_t len)
+kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
+    void *arg)
+{
+	segments_walk_t walk = { fn, arg };
+	dl_iterate_phdr(segments_of_object, &walk);
+}
+
+void
+kmem_fd_write(int fd, const char *text, size_t len)
 {
 	while (len > 0) {
-		ssize_t n = write(STDERR_FILENO, text, len);
+		ssize_t n = write(fd, text, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -341,8 +400,121 @@ kmem_console_write(const char *text, size_t len)
 	}
 }
 
+bool
+kmem_at_exit(void (*fn)(void))
+{
+	return (atexit(fn) == 0);
+}
+
+void
+kmem_console_write(const char *text, size_t len)
+{
+	kmem_fd_write(STDERR_FILENO, text, len);
+}
+
 _Noreturn void
 kmem_abort(void)
 {
 	abort();
+}
+
+const char *
+kmem_environment(const char *name)
+{
+	return (getenv(name));
+}
+
+#define BACKTRACE_MAX 128
+#define LIBRARY_FRAMES_MAX 16   /* the most a stack can spend inside us */
+
+/*
+ * The text of the shared object this file is in, when it is a library of
+ * its own (libkmem.so, libkmem_malloc.so): its frames at the top of a stack
+ * are the allocator's, not the program's, and are left out.  Linked into
+ * the program itself, nothing is left out.
+ */
+static uintptr_t library_text_lo, library_text_hi;
+
+static int
+find_library_text(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void) size;
+	uintptr_t self = (uintptr_t)arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    self >= lo && self < lo + ph->p_memsz) {
+			if (info->dlpi_name != NULL && info->dlpi_name[0] != '\0') {
+				library_text_lo = lo;
+				library_text_hi = lo + ph->p_memsz;
+			}
+			return (1);
+		}
+	}
+	return (0);
+}
+
+static void
+library_text_init(void)
+{
+	dl_iterate_phdr(find_library_text, (void *)(uintptr_t)kmem_backtrace);
+}
+
+unsigned
+kmem_backtrace(uintptr_t *pcs, unsigned max, unsigned skip)
+{
+	static __thread bool unwinding
+	    __attribute__((tls_model("initial-exec")));
+	static pthread_once_t text_once = PTHREAD_ONCE_INIT;
+	void *frames[BACKTRACE_MAX];
+	if (unwinding || max == 0)
+		return (0);
+	unwinding = true;
+	pthread_once(&text_once, library_text_init);
+	unsigned want = max + skip + 1 + LIBRARY_FRAMES_MAX;
+	int n = backtrace(frames, (int)(want < BACKTRACE_MAX ? want :
+	    BACKTRACE_MAX));
+	unwinding = false;
+	int i = (int)skip + 1;
+	while (i < n && (uintptr_t)frames[i] >= library_text_lo &&
+	    (uintptr_t)frames[i] < library_text_hi)
+		i++;
+	unsigned got = 0;
+	for (; i < n && got < max; i++)
+		pcs[got++] = (uintptr_t)frames[i];
+	return (got);
+}
+
+bool
+kmem_symbolize(uintptr_t pc, char *buf, size_t len)
+{
+	Dl_info info;
+	if (dladdr((void *)pc, &info) == 0) {
+		kmem_snprintf(buf, len, "0x%zx", (size_t)pc);
+		return (false);
+	}
+	const char *object = info.dli_fname != NULL ? info.dli_fname : "?";
+	const char *base = strrchr(object, '/');
+	object = base != NULL ? base + 1 : object;
+	if (info.dli_sname != NULL)
+		kmem_snprintf(buf, len, "%s+0x%zx (%s)", info.dli_sname,
+		    (size_t)(pc - (uintptr_t)info.dli_saddr), object);
+	else
+		kmem_snprintf(buf, len, "%s+0x%zx", object,
+		    (size_t)(pc - (uintptr_t)info.dli_fbase));
+	return (true);
+}
+
+uint64_t
+kmem_thread_id(void)
+{
+	return ((uint64_t)syscall(SYS_gettid));
+}
+
+bool
+kmem_pages_protect(void *addr, size_t size, bool accessible)
+{
+	return (mprotect(addr, size, accessible ? PROT_READ | PROT_WRITE :
+	    PROT_NONE) == 0);
 }

@@ -10,6 +10,8 @@
  */
 #include "platform/platform.h"
 
+#include "format.h"
+
 #define STUB_PAGE 4096
 #define STUB_PAGES 4096
 
@@ -176,8 +178,77 @@ kmem_console_write(const char *text, size_t len)
 		stub_console[stub_console_len++] = text[i];
 }
 
+bool
+kmem_thread_stack(uintptr_t *lo, uintptr_t *hi)
+{
+	(void) lo;
+	(void) hi;
+	return (false);
+}
+
+void
+kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
+    void *arg)
+{
+	(void) fn;
+	(void) arg;
+}
+
+void
+kmem_fd_write(int fd, const char *text, size_t len)
+{
+	(void) fd;
+	kmem_console_write(text, len);
+}
+
+bool
+kmem_at_exit(void (*fn)(void))
+{
+	(void) fn;
+	return (false);
+}
+
 _Noreturn void
 kmem_abort(void)
 {
 	__builtin_trap();
+}
+
+/* No environment, stacks, symbols or page protection in this "kernel". */
+const char *
+kmem_environment(const char *name)
+{
+	(void) name;
+	return (0);
+}
+
+unsigned
+kmem_backtrace(uintptr_t *pcs, unsigned max, unsigned skip)
+{
+	(void) pcs;
+	(void) max;
+	(void) skip;
+	return (0);
+}
+
+bool
+kmem_symbolize(uintptr_t pc, char *buf, size_t len)
+{
+	kmem_snprintf(buf, len, "0x%zx", (size_t)pc);
+	return (false);
+}
+
+uint64_t
+kmem_thread_id(void)
+{
+	return (1);
+}
+
+bool
+kmem_pages_protect(void *addr, size_t size, bool accessible)
+{
+	(void) addr;
+	(void) size;
+	(void) accessible;
+	return (false);
 }

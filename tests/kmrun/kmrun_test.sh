@@ -72,7 +72,7 @@ help)
 	expect_rc 0
 	expect_out "usage: kmrun [options] [--] PROGRAM [ARGS...]"
 	for option in --stats --stats-file --reap-interval --reap-thread \
-	    --publish --options --library --help --version "(default 15s)"; do
+	    --publish --debug --logging --options --library --help --version "(default 15s)"; do
 		expect_out "$option"
 	done
 	# The default search, starting beside kmrun.
@@ -95,6 +95,14 @@ bad_value)
 	run "$kmrun" --reap-interval 0 -- touch ran
 	expect_rc 2
 	expect_err "--reap-interval \"0\""
+	expect_nothing_ran
+	run "$kmrun" --debug=guards,firewall=lots -- touch ran
+	expect_rc 2
+	expect_err "option 'firewall': bad value 'lots'"
+	expect_nothing_ran
+	run "$kmrun" --logging=everything -- touch ran
+	expect_rc 2
+	expect_err "logging: unknown option 'everything'"
 	expect_nothing_ran
 	run "$kmrun" --options stats=maybe -- touch ran
 	expect_rc 2

@@ -20,6 +20,9 @@
  *   3. It puts the library first in LD_PRELOAD, by its absolute path,
  *      keeping what was there (and not adding it twice).
  *
+ * --debug and --logging become KMEM_DEBUG and KMEM_LOGGING (the debugging
+ * layer, docs/debugging.md), checked first with kmem_debug_configure().
+ *
  * The statistics at exit are printed by the library inside the program;
  * kmrun only asks for them (and empties the stats file first).  Both
  * variables are inherited, so every process the program starts runs on
@@ -47,6 +50,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <kmem/debug.h>
 #include <kmem/malloc.h>
 
 #ifndef KMRUN_VERSION
@@ -83,6 +87,11 @@ static const char usage_text[] =
     "      --publish            publish the program's statistics for\n"
     "                           kmstat PID (refreshed every second; implies\n"
     "                           --reap-thread)\n"
+    "      --debug[=LIST]       find heap corruption: KMEM_DEBUG=LIST for the\n"
+    "                           program (default: \"default\"; the options of\n"
+    "                           libumem's UMEM_DEBUG, docs/debugging.md)\n"
+    "      --logging=LIST       KMEM_LOGGING=LIST: transaction[=size],\n"
+    "                           contents[=size], fail[=size]\n"
     "      --options LIST       more options, \"name[=value],...\", appended\n"
     "                           as they are (the syntax of KMEM_OPTIONS)\n"
     "      --library PATH       the library to preload (default: see below)\n"
@@ -269,12 +278,14 @@ typedef struct options {
 	piece_t *pieces;
 	size_t npieces;
 	const char *library;
+	const char *debug;      /* KMEM_DEBUG for the program, or NULL */
+	const char *logging;    /* KMEM_LOGGING, or NULL */
 	char **program;         /* argv of the program, NULL-terminated */
 } options_t;
 
 enum {
 	OPT_STATS = 256, OPT_STATS_FILE, OPT_REAP_INTERVAL, OPT_REAP_THREAD,
-	OPT_PUBLISH, OPT_OPTIONS, OPT_LIBRARY, OPT_VERSION
+	OPT_PUBLISH, OPT_OPTIONS, OPT_LIBRARY, OPT_VERSION, OPT_DEBUG, OPT_LOGGING
 };
 
 static const struct option long_options[] = {
@@ -284,6 +295,8 @@ static const struct option long_options[] = {
 	{ "reap-thread", no_argument, NULL, OPT_REAP_THREAD },
 	{ "publish", no_argument, NULL, OPT_PUBLISH },
 	{ "options", required_argument, NULL, OPT_OPTIONS },
+	{ "debug", optional_argument, NULL, OPT_DEBUG },
+	{ "logging", required_argument, NULL, OPT_LOGGING },
 	{ "library", required_argument, NULL, OPT_LIBRARY },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -381,6 +394,12 @@ parse_options(int argc, char **argv, options_t *o)
 			if (optarg[0] != '\0')
 				add_piece(o, "--options", optarg,
 				    xstrdup(optarg));
+			break;
+		case OPT_DEBUG:
+			o->debug = optarg != NULL ? optarg : "default";
+			break;
+		case OPT_LOGGING:
+			o->logging = optarg;
 			break;
 		case OPT_LIBRARY:
 			if (optarg[0] == '\0')
@@ -492,6 +511,23 @@ preload_list(const char *library)
 	return (list);
 }
 
+/*
+ * Check --debug and --logging with the library's parser (before anything
+ * else starts kmrun's copy of the library) and put them in the environment.
+ */
+static void
+set_debug(const options_t *o)
+{
+	char err[512];
+	if (o->debug == NULL && o->logging == NULL)
+		return;
+	if (kmem_debug_configure(o->debug, o->logging, err, sizeof (err)) != 0)
+		usage_error("%s", err);
+	if ((o->debug != NULL && setenv("KMEM_DEBUG", o->debug, 1) != 0) ||
+	    (o->logging != NULL && setenv("KMEM_LOGGING", o->logging, 1) != 0))
+		out_of_memory();
+}
+
 static void
 set_environment(const char *library, const char *kmem_options)
 {
@@ -509,6 +545,7 @@ main(int argc, char **argv)
 {
 	options_t o;
 	parse_options(argc, argv, &o);
+	set_debug(&o);
 	char *kmem_options = build_kmem_options(&o);
 	char *library = find_library(o.library);
 	set_environment(library, kmem_options);
