@@ -24,6 +24,39 @@
 #include "report.h"
 #include "vmem_impl.h"
 
+/*
+ * Every thread cache's, depot's and slab layer's lock, in the order of
+ * lock_order.h (the caller holds kmem_caches_lock and kmem_threads_lock):
+ * for fork() and for the leak scan, which need every cache still.  Many
+ * locks of one rank nest here, so the _for_fork calls, unchecked.
+ */
+void
+kmem_caches_hold_all(void)
+{
+	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
+	    tc = tc->next)
+		kmem_mutex_enter_for_fork(&tc->lock);
+	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
+	    cp = cp->list_next)
+		kmem_mutex_enter_for_fork(&cp->depot_lock);
+	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
+	    cp = cp->list_next)
+		kmem_mutex_enter_for_fork(&cp->slab_lock);
+}
+
+void
+kmem_caches_release_all(void)
+{
+	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
+	    cp = cp->list_next) {
+		kmem_mutex_exit_for_fork(&cp->slab_lock);
+		kmem_mutex_exit_for_fork(&cp->depot_lock);
+	}
+	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
+	    tc = tc->next)
+		kmem_mutex_exit_for_fork(&tc->lock);
+}
+
 void
 kmem_fork_prepare(void)
 {
@@ -36,15 +69,7 @@ kmem_fork_prepare(void)
 	if (mtype_fork_enter != NULL)
 		mtype_fork_enter();
 	kmem_mutex_enter_for_fork(&kmem_threads_lock);
-	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
-	    tc = tc->next)
-		kmem_mutex_enter_for_fork(&tc->lock);
-	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
-	    cp = cp->list_next)
-		kmem_mutex_enter_for_fork(&cp->depot_lock);
-	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
-	    cp = cp->list_next)
-		kmem_mutex_enter_for_fork(&cp->slab_lock);
+	kmem_caches_hold_all();
 	kmem_mutex_enter_for_fork(&kmem_pagemap_lock);
 	kmem_mutex_enter_for_fork(&kmem_firewall_lock);
 	kmem_mutex_enter_for_fork(&kmem_debug_log_lock);
@@ -63,14 +88,7 @@ fork_release(void)
 	kmem_mutex_exit_for_fork(&kmem_debug_log_lock);
 	kmem_mutex_exit_for_fork(&kmem_firewall_lock);
 	kmem_mutex_exit_for_fork(&kmem_pagemap_lock);
-	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
-	    cp = cp->list_next) {
-		kmem_mutex_exit_for_fork(&cp->slab_lock);
-		kmem_mutex_exit_for_fork(&cp->depot_lock);
-	}
-	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
-	    tc = tc->next)
-		kmem_mutex_exit_for_fork(&tc->lock);
+	kmem_caches_release_all();
 	kmem_mutex_exit_for_fork(&kmem_threads_lock);
 	if (mtype_fork_exit != NULL)
 		mtype_fork_exit();

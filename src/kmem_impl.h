@@ -393,6 +393,12 @@ void kmem_firewall_discard(void *buf);
 /* The requested size of a live firewalled buffer, or 0. */
 size_t kmem_firewall_size(const void *buf);
 
+/* ---- kmem_fork.c ---- */
+/* Take (release) every thread cache's, depot's and slab layer's lock, as
+ * fork() does; kmem_caches_lock and kmem_threads_lock held. */
+void kmem_caches_hold_all(void);
+void kmem_caches_release_all(void);
+
 /* ---- kmem_leaks.c ---- */
 /* Scan for leaks when the process exits (true), or no longer (false). */
 void kmem_leaks_at_exit(bool on);

@@ -344,16 +344,7 @@ lock_everything(void)
 	kmem_mutex_enter(&kmem_caches_lock);
 	kmem_mutex_enter(&kmem_oversize->lock);
 	kmem_mutex_enter(&kmem_threads_lock);
-	/* Many locks of one rank at once: as fork() does, unchecked. */
-	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
-	    tc = tc->next)
-		kmem_mutex_enter_for_fork(&tc->lock);
-	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
-	    cp = cp->list_next)
-		kmem_mutex_enter_for_fork(&cp->depot_lock);
-	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
-	    cp = cp->list_next)
-		kmem_mutex_enter_for_fork(&cp->slab_lock);
+	kmem_caches_hold_all();
 	kmem_mutex_enter(&kmem_firewall_lock);
 }
 
@@ -361,14 +352,7 @@ static void
 unlock_everything(void)
 {
 	kmem_mutex_exit(&kmem_firewall_lock);
-	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
-	    cp = cp->list_next) {
-		kmem_mutex_exit_for_fork(&cp->slab_lock);
-		kmem_mutex_exit_for_fork(&cp->depot_lock);
-	}
-	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
-	    tc = tc->next)
-		kmem_mutex_exit_for_fork(&tc->lock);
+	kmem_caches_release_all();
 	kmem_mutex_exit(&kmem_threads_lock);
 	kmem_mutex_exit(&kmem_oversize->lock);
 	kmem_mutex_exit(&kmem_caches_lock);
