@@ -9,6 +9,7 @@
 # program examples/malloc_workload.  Each case checks exit statuses,
 # messages and the environment the program sees; exit 0 passes, 77 skips.
 set -u
+. "$(dirname "$0")/../expect.sh"
 
 if [ $# -ne 4 ]; then
 	echo "usage: kmrun_test.sh CASE KMRUN LIBRARY WORKLOAD" >&2
@@ -25,35 +26,6 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 here=$(pwd -P)
 unset KMRUN_LIBRARY KMEM_OPTIONS LD_PRELOAD
-
-fail() {
-	echo "FAIL ($case_name): $*"
-	echo "--- exit status: $rc"
-	echo "--- standard output:"
-	cat "$tmp/out"
-	echo "--- standard error:"
-	cat "$tmp/err"
-	exit 1
-}
-
-# run COMMAND...: its exit status in $rc, its output in out and err.
-run() {
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-}
-
-expect_rc() {
-	[ "$rc" -eq "$1" ] || fail "exit status $rc, expected $1"
-}
-
-# expect_out/expect_err STRING: the output contains STRING.
-expect_out() {
-	grep -qF -- "$1" "$tmp/out" || fail "standard output lacks \"$1\""
-}
-
-expect_err() {
-	grep -qF -- "$1" "$tmp/err" || fail "standard error lacks \"$1\""
-}
 
 # expect_line LINE: standard output is exactly LINE.
 expect_line() {

@@ -7,6 +7,8 @@
 #
 # Exit 0 passes, 77 skips (top without tmux outside CI).
 set -u
+captures="out err pane"
+. "$(dirname "$0")/../expect.sh"
 
 if [ $# -ne 3 ]; then
 	echo "usage: kmstat_test.sh CASE KMSTAT STATS_PROGRAM" >&2
@@ -28,36 +30,6 @@ cleanup() {
 trap cleanup EXIT
 cd "$tmp" || exit 1
 unset KMEM_OPTIONS LD_PRELOAD TMUX
-rc=0
-
-fail() {
-	echo "FAIL ($case_name): $*"
-	echo "--- exit status: $rc"
-	for f in out err pane; do
-		[ -e "$tmp/$f" ] || continue
-		echo "--- $f:"
-		cat "$tmp/$f"
-	done
-	exit 1
-}
-
-run() {
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-}
-
-expect_rc() {
-	[ "$rc" -eq "$1" ] || fail "exit status $rc, expected $1"
-}
-
-expect_out() {
-	grep -qF -- "$1" "$tmp/out" || fail "standard output lacks \"$1\""
-}
-
-expect_err() {
-	grep -qF -- "$1" "$tmp/err" || fail "standard error lacks \"$1\""
-}
-
 # wait_for CONDITION...: poll until the command succeeds, with a generous
 # bound (the machine may be busy); fail with the command otherwise.
 wait_for() {
