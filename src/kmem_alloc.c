@@ -140,8 +140,10 @@ kmem_alloc(size_t size, int kmflag)
 		kmem_init();
 		return (kmem_alloc(size, kmflag));
 	}
-	/* Only what was asked for may be touched (poison.h). */
-	kmem_poison((char *)buf + size, cp->bufsize - size);
+	/* Only what was asked for may be touched (poison.h); a firewalled
+	 * buffer ends before the class size does, against its guard page. */
+	if (!(cp->flags & KMF_FIREWALL))
+		kmem_poison((char *)buf + size, cp->bufsize - size);
 	kmem_block_allocated(buf, size, false);
 	return (buf);
 }

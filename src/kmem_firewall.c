@@ -191,6 +191,8 @@ kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	}
 	unsigned char *region = (unsigned char *)h;
 	unsigned char *end = region + h->region_size - kmem_pagesize();
+	/* The caller's free announced the block gone (poison.h): ours now. */
+	kmem_unpoison(buf, (size_t)(end - (unsigned char *)buf));
 	for (unsigned char *p = (unsigned char *)buf + h->size; p < end; p++) {
 		if (*p != KMEM_REDZONE_BYTE) {
 			kmem_debug_report(NULL, buf, "buffer overrun: firewalled "

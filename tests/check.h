@@ -14,6 +14,11 @@
  *					with the text on standard error
  *	check_random(&state)            the next of a seeded pseudo-random
  *					sequence (splitmix64)
+ *	CHECK_TEST(fn), check_run_tests(tests, n, argc, argv)
+ *					a table of test functions, run in
+ *					order (or those named by the
+ *					arguments), each with the report
+ *					catcher installed
  *
  * A failed check prints file, line, the expression and the values, then
  * exits 1 (CTest counts the test as failed).  The report catcher is
@@ -182,6 +187,56 @@ check_random(uint64_t *state)
 	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
 	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
 	return (z ^ (z >> 31));
+}
+
+/* ---- a table of tests ---- */
+
+typedef struct check_test {
+	const char *name;
+	void (*fn)(void);
+} check_test_t;
+
+#define CHECK_TEST(fn) { #fn, fn }
+
+/* Is name chosen by the arguments (all tests when none names one)? */
+static inline int
+check_test_selected(int argc, char **argv, const char *name)
+{
+	int any = 0;
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-')
+			continue;
+		any = 1;
+		if (strcmp(argv[i], name) == 0)
+			return (1);
+	}
+	return (!any);
+}
+
+/* One test, with the report catcher: a report no check expected fails it. */
+static inline void
+check_run_test(const check_test_t *t)
+{
+	check_catch_reports();
+	t->fn();
+	if (check_reports.count != 0) {
+		fprintf(stderr, "%s: unexpected report: \"%s\"\n", t->name,
+		    check_reports.last);
+		exit(1);
+	}
+}
+
+/* The selected tests of the table, in order; 0 when all passed. */
+static inline int
+check_run_tests(const check_test_t *tests, size_t n, int argc, char **argv)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!check_test_selected(argc, argv, tests[i].name))
+			continue;
+		check_run_test(&tests[i]);
+		printf("ok   %s\n", tests[i].name);
+	}
+	return (0);
 }
 
 #endif /* KMEM_TESTS_CHECK_H */

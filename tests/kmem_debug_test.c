@@ -23,6 +23,13 @@
 #include "kmem_impl.h"
 #include "kmem_objects.h"
 
+/*
+ * On a test that commits a bug for the debugging layer to find (a write
+ * after free, an overrun into the slack): in an AddressSanitizer build the
+ * library must see it, not ASan, which knows the memory is poisoned.
+ */
+#define BUG_ON_PURPOSE KMEM_READS_FREED
+
 #define FIREWALL        8192
 
 /* ---- the parser ---- */
@@ -164,7 +171,7 @@ test_classes_are_debug_caches(void)
 	kmem_cache_destroy(plain);
 }
 
-static void
+BUG_ON_PURPOSE static void
 test_patterns(void)
 {
 	uint32_t *b = kmem_alloc(64, KM_SLEEP);
@@ -179,7 +186,7 @@ test_patterns(void)
 	CHECK_EQ(kmem_debug_verify(), 0);
 }
 
-static void
+BUG_ON_PURPOSE static void
 test_requested_size(void)
 {
 	unsigned char *b = kmem_alloc(10, KM_SLEEP);
@@ -197,7 +204,7 @@ test_requested_size(void)
 	kmem_malloc_free(bigger);
 }
 
-static void
+BUG_ON_PURPOSE static void
 test_write_after_free_and_verify(void)
 {
 	kmem_cache_t *cp = kmem_cache_create("dbg_waf", 100, 0, NULL, NULL,
@@ -215,7 +222,7 @@ test_write_after_free_and_verify(void)
 	kmem_cache_destroy(cp);
 }
 
-static void
+BUG_ON_PURPOSE static void
 test_double_free_names_last_free(void)
 {
 	void *b = kmem_alloc(200, KM_SLEEP);
@@ -250,7 +257,7 @@ look(void *arg, const kmem_debug_record_t *rec)
 	return (0);
 }
 
-static void
+BUG_ON_PURPOSE static void
 test_logs(void)
 {
 	char *b = kmem_alloc(24, KM_SLEEP);
@@ -297,7 +304,7 @@ use_after_free_firewalled(void)
 	((volatile char *)firewalled)[0] = 1;
 }
 
-static void
+BUG_ON_PURPOSE static void
 test_firewall(void)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -373,40 +380,24 @@ test_firewall_constructor_fails(void)
 
 /* ---- the runner ---- */
 
-typedef struct test {
-	const char *name;
-	void (*fn)(void);
-} test_t;
-
-#define TEST(fn) { #fn, fn }
-
-static const test_t tests[] = {
-	TEST(test_parser_options),
-	TEST(test_parser_errors),
-	TEST(test_classes_are_debug_caches),
-	TEST(test_patterns),
-	TEST(test_requested_size),
-	TEST(test_write_after_free_and_verify),
-	TEST(test_double_free_names_last_free),
-	TEST(test_logs),
-	TEST(test_firewall),
-	TEST(test_firewall_constructor_fails),
+static const check_test_t tests[] = {
+	CHECK_TEST(test_parser_options),
+	CHECK_TEST(test_parser_errors),
+	CHECK_TEST(test_classes_are_debug_caches),
+	CHECK_TEST(test_patterns),
+	CHECK_TEST(test_requested_size),
+	CHECK_TEST(test_write_after_free_and_verify),
+	CHECK_TEST(test_double_free_names_last_free),
+	CHECK_TEST(test_logs),
+	CHECK_TEST(test_firewall),
+	CHECK_TEST(test_firewall_constructor_fails),
 };
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	check_catch_reports();
 	configure();
-	for (size_t i = 0; i < sizeof (tests) / sizeof (tests[0]); i++) {
-		tests[i].fn();
-		if (check_reports.count != 0) {
-			fprintf(stderr, "%s: unexpected report: \"%s\"\n",
-			    tests[i].name, check_reports.last);
-			return (1);
-		}
-		printf("ok   %s\n", tests[i].name);
-	}
-	printf("kmem_debug_test: all passed\n");
-	return (0);
+	return (check_run_tests(tests, sizeof (tests) / sizeof (tests[0]), argc,
+	    argv));
 }

@@ -896,60 +896,27 @@ test_default_handler_aborts(void)
 
 /* ---- the runner ---- */
 
-typedef struct test {
-	const char *name;
-	void (*fn)(void);
-} test_t;
-
-#define TEST(fn) { #fn, fn }
-
-static const test_t tests[] = {
-	TEST(test_wrong_cache),
-	TEST(test_interior_pointers),
-	TEST(test_slab_slack_is_no_buffer),
-	TEST(test_never_allocated),
-	TEST(test_kmem_free_wrong_size),
-	TEST(test_kmem_free_size_zero),
-	TEST(test_debug_double_free),
-	TEST(test_redzone_overrun),
-	TEST(test_hash_double_free),
-	TEST(test_hash_wrong_cache),
-	TEST(test_notouch_caught_at_slab_layer),
-	TEST(test_identifier_cache_bad_frees),
-	TEST(test_debug_hash_wrong_cache),
-	TEST(test_bad_creates),
-	TEST(test_destroy_with_outstanding_buffers),
-	TEST(test_km_panic),
-	TEST(test_km_panic_oversize),
-	TEST(test_update_interval_zero),
-	TEST(test_default_handler_aborts),
+static const check_test_t tests[] = {
+	CHECK_TEST(test_wrong_cache),
+	CHECK_TEST(test_interior_pointers),
+	CHECK_TEST(test_slab_slack_is_no_buffer),
+	CHECK_TEST(test_never_allocated),
+	CHECK_TEST(test_kmem_free_wrong_size),
+	CHECK_TEST(test_kmem_free_size_zero),
+	CHECK_TEST(test_debug_double_free),
+	CHECK_TEST(test_redzone_overrun),
+	CHECK_TEST(test_hash_double_free),
+	CHECK_TEST(test_hash_wrong_cache),
+	CHECK_TEST(test_notouch_caught_at_slab_layer),
+	CHECK_TEST(test_identifier_cache_bad_frees),
+	CHECK_TEST(test_debug_hash_wrong_cache),
+	CHECK_TEST(test_bad_creates),
+	CHECK_TEST(test_destroy_with_outstanding_buffers),
+	CHECK_TEST(test_km_panic),
+	CHECK_TEST(test_km_panic_oversize),
+	CHECK_TEST(test_update_interval_zero),
+	CHECK_TEST(test_default_handler_aborts),
 };
-
-static void
-run_one(const test_t *t)
-{
-	check_catch_reports();
-	t->fn();
-	if (check_reports.count != 0) {
-		fprintf(stderr, "%s: unexpected report: \"%s\"\n", t->name,
-		    check_reports.last);
-		exit(1);
-	}
-}
-
-static bool
-selected(int argc, char **argv, const char *name)
-{
-	bool any = false;
-	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] == '-')
-			continue;
-		any = true;
-		if (strcmp(argv[i], name) == 0)
-			return (true);
-	}
-	return (!any);
-}
 
 int
 main(int argc, char **argv)
@@ -961,11 +928,11 @@ main(int argc, char **argv)
 
 	int failed = 0;
 	for (size_t i = 0; i < sizeof (tests) / sizeof (tests[0]); i++) {
-		const test_t *t = &tests[i];
-		if (!selected(argc, argv, t->name))
+		const check_test_t *t = &tests[i];
+		if (!check_test_selected(argc, argv, t->name))
 			continue;
 		if (inline_run) {
-			run_one(t);
+			check_run_test(t);
 			printf("ok   %s\n", t->name);
 			continue;
 		}
@@ -973,7 +940,7 @@ main(int argc, char **argv)
 		pid_t pid = fork();
 		CHECK(pid >= 0);
 		if (pid == 0) {
-			run_one(t);
+			check_run_test(t);
 			fflush(NULL);
 			_exit(0);
 		}

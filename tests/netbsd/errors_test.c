@@ -272,17 +272,17 @@ test_default_handler_aborts(void)
 	    "allocated with type \"devbuf\"");
 }
 
-static const netbsd_test_t tests[] = {
-	TEST(test_init_bad_alignment),
-	TEST(test_init_bad_arguments),
-	TEST(test_get_bad_flags),
-	TEST(test_put_foreign_item),
-	TEST(test_put_foreign_large_and_notouch),
-	TEST(test_double_put),
-	TEST(test_cache_bad_input),
-	TEST(test_put_to_destroyed_pool),
-	TEST(test_allocator_breaks_contract),
-	TEST(test_default_handler_aborts),
+static const check_test_t tests[] = {
+	CHECK_TEST(test_init_bad_alignment),
+	CHECK_TEST(test_init_bad_arguments),
+	CHECK_TEST(test_get_bad_flags),
+	CHECK_TEST(test_put_foreign_item),
+	CHECK_TEST(test_put_foreign_large_and_notouch),
+	CHECK_TEST(test_double_put),
+	CHECK_TEST(test_cache_bad_input),
+	CHECK_TEST(test_put_to_destroyed_pool),
+	CHECK_TEST(test_allocator_breaks_contract),
+	CHECK_TEST(test_default_handler_aborts),
 };
 
 int

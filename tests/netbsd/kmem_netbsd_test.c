@@ -139,14 +139,14 @@ test_bad_input(void)
 	CHECK(s == NULL);
 }
 
-static const netbsd_test_t tests[] = {
-	TEST(test_intr_variants),
-	TEST(test_asprintf),
-	TEST(test_strdupsize),
-	TEST(test_strndup),
-	TEST(test_strfree_size),
-	TEST(test_tmpbuf),
-	TEST(test_bad_input),
+static const check_test_t tests[] = {
+	CHECK_TEST(test_intr_variants),
+	CHECK_TEST(test_asprintf),
+	CHECK_TEST(test_strdupsize),
+	CHECK_TEST(test_strndup),
+	CHECK_TEST(test_strfree_size),
+	CHECK_TEST(test_tmpbuf),
+	CHECK_TEST(test_bad_input),
 };
 
 int

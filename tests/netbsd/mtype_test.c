@@ -300,14 +300,14 @@ test_bad_frees(void)
 	CHECK_REPORT(mtype_malloc(8, M_TESTA, 0x4), "flags has bits");
 }
 
-static const netbsd_test_t tests[] = {
-	TEST(test_exact_statistics),
-	TEST(test_zero_and_roundup),
-	TEST(test_realloc),
-	TEST(test_limit),
-	TEST(test_attach_detach_walk),
-	TEST(test_table),
-	TEST(test_bad_frees),
+static const check_test_t tests[] = {
+	CHECK_TEST(test_exact_statistics),
+	CHECK_TEST(test_zero_and_roundup),
+	CHECK_TEST(test_realloc),
+	CHECK_TEST(test_limit),
+	CHECK_TEST(test_attach_detach_walk),
+	CHECK_TEST(test_table),
+	CHECK_TEST(test_bad_frees),
 };
 
 int

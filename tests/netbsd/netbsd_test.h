@@ -150,40 +150,16 @@ test_words(const char *line, char words[][64], int max)
 
 /* ---- the runner ---- */
 
-typedef struct netbsd_test {
-	const char *name;
-	void (*fn)(void);
-} netbsd_test_t;
-
-#define TEST(fn) { #fn, fn }
-
 /*
- * Run the tests named on the command line, or all of them, each with the
- * report catcher installed; a report no check expected fails the test.
- * kmem's lazy update is put off for an hour first, so that no working-set
- * reap moves cached objects while a test counts constructors.
+ * check_run_tests(), with kmem's lazy update put off for an hour first, so
+ * that no working-set reap moves cached objects while a test counts
+ * constructors.
  */
 static inline int
-test_main(const netbsd_test_t *tests, size_t n, int argc, char **argv)
+test_main(const check_test_t *tests, size_t n, int argc, char **argv)
 {
 	kmem_update_interval_set(3600ull * 1000 * 1000 * 1000);
-	for (size_t i = 0; i < n; i++) {
-		bool chosen = argc < 2;
-		for (int a = 1; a < argc; a++)
-			if (strcmp(argv[a], tests[i].name) == 0)
-				chosen = true;
-		if (!chosen)
-			continue;
-		check_catch_reports();
-		tests[i].fn();
-		if (check_reports.count != 0) {
-			fprintf(stderr, "%s: unexpected report: \"%s\"\n",
-			    tests[i].name, check_reports.last);
-			return (1);
-		}
-		printf("%s: ok\n", tests[i].name);
-	}
-	return (0);
+	return (check_run_tests(tests, n, argc, argv));
 }
 
 #endif /* KMEM_TESTS_NETBSD_TEST_H */

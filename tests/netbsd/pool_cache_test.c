@@ -280,14 +280,14 @@ test_zero_without_constructor(void)
 	pool_cache_destroy(pc);
 }
 
-static const netbsd_test_t tests[] = {
-	TEST(test_constructed_once_then_cached),
-	TEST(test_constructor_fails),
-	TEST(test_drain_hook_on_reclaim),
-	TEST(test_paddr),
-	TEST(test_lowat_keeps_constructed),
-	TEST(test_cache_hardlimit),
-	TEST(test_zero_without_constructor),
+static const check_test_t tests[] = {
+	CHECK_TEST(test_constructed_once_then_cached),
+	CHECK_TEST(test_constructor_fails),
+	CHECK_TEST(test_drain_hook_on_reclaim),
+	CHECK_TEST(test_paddr),
+	CHECK_TEST(test_lowat_keeps_constructed),
+	CHECK_TEST(test_cache_hardlimit),
+	CHECK_TEST(test_zero_without_constructor),
 };
 
 int

@@ -514,19 +514,19 @@ test_table_and_walk(void)
 	CHECK_EQ(seen, 0);
 }
 
-static const netbsd_test_t tests[] = {
-	TEST(test_get_put_counts),
-	TEST(test_alignment),
-	TEST(test_pr_zero),
-	TEST(test_hardlimit_fails),
-	TEST(test_warning_rate_cap),
-	TEST(test_allocator_supplies_pages),
-	TEST(test_allocator_large_items),
-	TEST(test_prime),
-	TEST(test_setlowat),
-	TEST(test_drain_hook),
-	TEST(test_hiwat_gives_pages_back),
-	TEST(test_table_and_walk),
+static const check_test_t tests[] = {
+	CHECK_TEST(test_get_put_counts),
+	CHECK_TEST(test_alignment),
+	CHECK_TEST(test_pr_zero),
+	CHECK_TEST(test_hardlimit_fails),
+	CHECK_TEST(test_warning_rate_cap),
+	CHECK_TEST(test_allocator_supplies_pages),
+	CHECK_TEST(test_allocator_large_items),
+	CHECK_TEST(test_prime),
+	CHECK_TEST(test_setlowat),
+	CHECK_TEST(test_drain_hook),
+	CHECK_TEST(test_hiwat_gives_pages_back),
+	CHECK_TEST(test_table_and_walk),
 };
 
 int

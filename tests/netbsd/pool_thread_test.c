@@ -336,12 +336,12 @@ test_fork_while_threads_use_pools(void)
 	pool_destroy(&pp);
 }
 
-static const netbsd_test_t tests[] = {
-	TEST(test_hardlimit_blocks_until_put),
-	TEST(test_limit_under_contention),
-	TEST(test_cache_shared_by_threads),
-	TEST(test_malloc_limit_waits_for_free),
-	TEST(test_fork_while_threads_use_pools),
+static const check_test_t tests[] = {
+	CHECK_TEST(test_hardlimit_blocks_until_put),
+	CHECK_TEST(test_limit_under_contention),
+	CHECK_TEST(test_cache_shared_by_threads),
+	CHECK_TEST(test_malloc_limit_waits_for_free),
+	CHECK_TEST(test_fork_while_threads_use_pools),
 };
 
 int
