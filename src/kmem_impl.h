@@ -15,7 +15,7 @@
  *	kmem_debug.c    the debugging layer's checks and reports
  *	kmem_debug_options.c  its settings; kmem_debug_log.c  its logs
  *	kmem_firewall.c buffers against an unmapped page
- *	kmem_leaks.c    the leak detector
+ *	kmem_leaks.c    the leak detector (its working memory: scratch.c)
  *
  * The theory is at the top of kmem_cache.c; docs/kmem.md is the long
  * version.
