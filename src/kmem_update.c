@@ -148,7 +148,7 @@ kmem_update_thread(int enable)
 	kmem_mutex_enter(&kmem_update_lock);
 	if (enable && !thread_running) {
 		thread_wanted = true;
-		if (kmem_thread_create(update_thread_main, NULL))
+		if (kmem_thread_create(update_thread_main, NULL, "kmem_update"))
 			__atomic_store_n(&thread_running, true, __ATOMIC_RELAXED);
 		else
 			result = -1;

@@ -251,7 +251,7 @@ publish_start(bool wait)
 
 	if (register_exit)
 		atexit(unpublish_at_exit);
-	if (start && !kmem_thread_create(publisher_main, NULL)) {
+	if (start && !kmem_thread_create(publisher_main, NULL, "kmem_publish")) {
 		kmem_mutex_enter(&publish_lock);
 		running = false;
 		wanted = false;

@@ -75,8 +75,9 @@ void kmem_pages_free(void *addr, size_t size);
 uint64_t kmem_clock_ns(void);       /* monotonic */
 unsigned kmem_cpu_count(void);      /* online CPUs, at least 1 */
 
-/* Start a detached thread running fn(arg); false if it cannot. */
-bool kmem_thread_create(void (*fn)(void *), void *arg);
+/* Start a detached thread named name (at most 15 characters, as ps and
+ * debuggers show it) running fn(arg); false if it cannot. */
+bool kmem_thread_create(void (*fn)(void *), void *arg, const char *name);
 /*
  * Call kmem_thread_exiting(arg) when the calling thread exits (once per
  * call; call again to be notified again).  False if it cannot.

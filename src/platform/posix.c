@@ -279,6 +279,7 @@ kmem_cpu_count(void)
 typedef struct thread_start {
 	void (*fn)(void *);
 	void *arg;
+	const char *name;       /* a string literal of the caller's */
 } thread_start_t;
 
 static void *
@@ -286,18 +287,19 @@ thread_main(void *p)
 {
 	thread_start_t start = *(thread_start_t *)p;
 	kmem_pages_free(p, kmem_pagesize());
+	(void) pthread_setname_np(pthread_self(), start.name);
 	start.fn(start.arg);
 	return (NULL);
 }
 
 bool
-kmem_thread_create(void (*fn)(void *), void *arg)
+kmem_thread_create(void (*fn)(void *), void *arg, const char *name)
 {
 	/* The start record comes from pages: this may run inside malloc. */
 	thread_start_t *start = kmem_pages_alloc(kmem_pagesize());
 	if (start == NULL)
 		return (false);
-	*start = (thread_start_t){ fn, arg };
+	*start = (thread_start_t){ fn, arg, name };
 	pthread_attr_t attr;
 	pthread_t thread;
 	pthread_attr_init(&attr);

@@ -151,10 +151,11 @@ kmem_cpu_count(void)
 }
 
 bool
-kmem_thread_create(void (*fn)(void *), void *arg)
+kmem_thread_create(void (*fn)(void *), void *arg, const char *name)
 {
 	(void) fn;
 	(void) arg;
+	(void) name;
 	return (false);         /* one thread only */
 }
 
