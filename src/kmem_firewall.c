@@ -236,7 +236,7 @@ unsigned
 kmem_firewall_stack(const void *buf, uintptr_t *pcs, unsigned max)
 {
 	unsigned depth = 0;
-	kmem_mutex_enter(&kmem_firewall_lock);
+	KMEM_ASSERT(kmem_mutex_held(&kmem_firewall_lock));
 	for (const firewall_header_t *h = *bucket_of(buf); h != NULL;
 	    h = h->next) {
 		if (h->buf == buf) {
@@ -245,7 +245,6 @@ kmem_firewall_stack(const void *buf, uintptr_t *pcs, unsigned max)
 			break;
 		}
 	}
-	kmem_mutex_exit(&kmem_firewall_lock);
 	return (depth);
 }
 

@@ -385,7 +385,8 @@ bool kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
 bool kmem_firewall_walk(bool (*fn)(void *arg, void *buf, size_t size,
     kmem_cache_t *cp), void *arg);
 /* The allocation stack of buf, a live firewalled buffer (KMF_AUDIT), into
- * pcs[0 .. max): how many frames; 0 when none or buf is not live. */
+ * pcs[0 .. max): how many frames; 0 when none or buf is not live.  For the
+ * leak scan, which holds kmem_firewall_lock. */
 unsigned kmem_firewall_stack(const void *buf, uintptr_t *pcs, unsigned max);
 /* Unmap buf, a firewalled buffer never handed out (its constructor
  * failed), with no checks. */

@@ -26,9 +26,11 @@
  *    by word; a hit on an unmarked candidate marks it and pushes it on the
  *    mark stack, which is then drained, scanning each buffer's contents in
  *    turn: iteration, not recursion, however long a list is.
- * 5. Unlock.  The unmarked candidates are grouped by allocation stack
- *    (kmem_audit_stack()), or by cache and size for caches without an
- *    audit trail, in a hash table; the groups are sorted by bytes.
+ * 5. Still under the locks, so that a leaked buffer's tag stays mapped:
+ *    the unmarked candidates are grouped by allocation stack
+ *    (kmem_audit_stack(), or a firewalled buffer's header), or by cache
+ *    and size without an audit trail, in a hash table; the groups are
+ *    sorted by bytes.  Then unlock, and hand the groups to the walker.
  *
  * Invariants: the scan's own memory (candidates, mark stack, groups) comes
  * from the platform's pages, never from the allocators being scanned, and
@@ -416,6 +418,11 @@ group_leaks(scan_t *s, scratch_t *groups, size_t *leaked)
 			    c[i].firewalled ? "kmem_firewall" : "kmem_oversize",
 			.bufsize = c[i].size,
 		};
+		/* A debug cache's buffer knows the size it was asked for. */
+		if (c[i].cache != NULL && !c[i].firewalled &&
+		    (c[i].cache->flags & KMF_BUFTAG))
+			key.bufsize = kmem_debug_requested(c[i].cache,
+			    (void *)c[i].addr);
 		/* A firewalled buffer keeps its stack in its own header. */
 		if (c[i].firewalled)
 			key.depth = kmem_firewall_stack((void *)c[i].addr,
@@ -442,7 +449,7 @@ group_leaks(scan_t *s, scratch_t *groups, size_t *leaked)
 			slot[h] = groups->count;
 		}
 		g->leak.count++;
-		g->leak.bytes += c[i].size;
+		g->leak.bytes += key.bufsize;
 	}
 	scratch_free(&table);
 	heap_sort(groups->base, groups->count, sizeof (group_t), group_compare);
@@ -491,13 +498,15 @@ leaks_run(kmem_leak_walker_t *walker, void *arg)
 		}
 		mark_from_roots(&s, stack_lo, stack_hi);
 	}
-	kmem_memcheck_quiet(false);
-	unlock_everything();
-
+	/* Grouped under the locks too: a leaked buffer's tag and audit
+	 * record stay mapped only while no slab can go away. */
 	scratch_t groups = { .elem = sizeof (group_t) };
 	size_t leaked = SIZE_MAX;
 	if (!s.failed && !group_leaks(&s, &groups, &leaked))
 		leaked = SIZE_MAX;
+	kmem_memcheck_quiet(false);
+	unlock_everything();
+
 	scratch_free(&s.candidates);
 	scratch_free(&s.rounds);
 	scratch_free(&s.free_map);
