@@ -542,9 +542,9 @@ firewall_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 	 * of it (memalign() asks for those): the others end nearer the guard.
 	 */
 	size_t align = cp->align;
-	if (class && (requested & (0 - requested)) < align)
-		align = (requested & (0 - requested)) > 16 ?
-		    (requested & (0 - requested)) : 16;
+	size_t lowest_bit = requested & (0 - requested);
+	if (class && lowest_bit < align)
+		align = lowest_bit > 16 ? lowest_bit : 16;
 	void *buf = kmem_firewall_alloc(class ? NULL : cp, requested, align);
 	if (buf != NULL && !class && cp->constructor != NULL &&
 	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {

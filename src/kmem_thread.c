@@ -15,7 +15,9 @@
  *
  * A thread cache also records its thread's stack bounds (asked once, when
  * it is made, while kmem_self keeps any allocation this needs away from
- * the magazines), so that the leak detector can scan other threads' stacks.
+ * the magazines), so that the leak detector can scan other threads' stacks;
+ * 0 for unknown (the platform cannot say, or was asked from inside its own
+ * query: kmem_thread_stack() in posix.c), and such a stack is not scanned.
  *
  * Memory held per thread is bounded by the magazines: at most two per cache
  * it has used, of the cache's magazine size.
