@@ -56,10 +56,9 @@ class_create(size_t size)
 {
 	char name[VMEM_NAMELEN];
 	kmem_snprintf(name, sizeof (name), "kmem_alloc_%zu", size);
-	size_t firewall = kmem_debug_config.firewall_size;
 	kmem_cache_t *cp = kmem_cache_create_internal(name, size, class_align(size),
 	    NULL, NULL, NULL, NULL, kmem_default,
-	    firewall != 0 && size >= firewall ? KMF_FIREWALL : 0);
+	    kmem_firewall_wants(size) ? KMF_FIREWALL : 0);
 	if (cp == NULL)
 		kmem_panic("kmem: cannot create %s", name);
 	cp->flags |= KMF_CLASS;
@@ -116,8 +115,7 @@ oversize_alloc(size_t size, int kmflag)
 		return (NULL);
 	}
 	kmem_init();
-	size_t firewall = kmem_debug_config.firewall_size;
-	void *buf = firewall != 0 && size >= firewall ?
+	void *buf = kmem_firewall_wants(size) ?
 	    kmem_firewall_alloc(NULL, size, KMEM_ALIGN) :
 	    vmem_alloc(kmem_oversize, size, kmflag & KM_VMFLAGS);
 	if (buf == NULL)

@@ -563,8 +563,7 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 		requested = cp->bufsize;
 	void *buf = NULL;
 	bool firewalled = (cp->flags & KMF_FIREWALL) &&
-	    (!(cp->flags & KMF_CLASS) ||
-	    requested >= kmem_debug_config.firewall_size);
+	    (!(cp->flags & KMF_CLASS) || kmem_firewall_wants(requested));
 	if (firewalled) {
 		buf = firewall_buffer(cp, kmflag, requested);
 	} else if (has_magazines(cp)) {

@@ -345,6 +345,14 @@ void kmem_debug_report(kmem_cache_t *cp, const void *buf, const char *fmt,
 
 /* ---- kmem_debug_options.c ---- */
 extern kmem_debug_config_t kmem_debug_config;
+
+/* Does a request of size bytes get pages of its own (firewall=size)? */
+static inline bool
+kmem_firewall_wants(size_t size)
+{
+	size_t firewall = kmem_debug_config.firewall_size;
+	return (firewall != 0 && size >= firewall);
+}
 /* Parse into *c (from the defaults); 0, or -1 with err naming the option. */
 int kmem_debug_parse(const char *debug, const char *logging,
     kmem_debug_config_t *c, char *err, size_t errlen);

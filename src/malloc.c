@@ -74,13 +74,14 @@ large_alloc(size_t size, size_t align)
 		return (NULL);
 	}
 	kmem_init();
-	size_t firewall = kmem_debug_config.firewall_size;
-	void *buf = firewall != 0 && size >= firewall && align <=
-	    kmem_pagesize() ? kmem_firewall_alloc(NULL, size, kmem_pagesize()) :
-	    align <= kmem_pagesize() ?
-	    vmem_alloc(kmem_oversize, size, VM_NOSLEEP | VM_BESTFIT) :
-	    vmem_xalloc(kmem_oversize, size, align, 0, 0, NULL, NULL,
-	    VM_NOSLEEP);
+	void *buf;
+	if (align > kmem_pagesize())
+		buf = vmem_xalloc(kmem_oversize, size, align, 0, 0, NULL, NULL,
+		    VM_NOSLEEP);
+	else if (kmem_firewall_wants(size))
+		buf = kmem_firewall_alloc(NULL, size, kmem_pagesize());
+	else
+		buf = vmem_alloc(kmem_oversize, size, VM_NOSLEEP | VM_BESTFIT);
 	if (buf == NULL) {
 		kmem_debug_alloc_failed(NULL, size);
 		errno = ENOMEM;
