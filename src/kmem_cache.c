@@ -14,7 +14,10 @@
  * runs when a buffer leaves the slab layer, the destructor when it goes
  * back (kmem_cache_free_to_slab()), never in between.  A constructor that
  * fails sends its buffer straight back to its slab and the allocation
- * returns NULL.
+ * returns NULL.  Debug caches (KMF_BUFTAG) are the exception: their
+ * magazines hold free buffers, destructed and checked as in the slabs, and
+ * every allocation and free takes the slow paths, which run the checks
+ * (kmem_debug.c) around the same magazines.
  *
  * The fast paths (kmem_impl.h): allocation pops the thread's loaded
  * magazine; free first checks through the page map that the buffer is the
@@ -56,7 +59,8 @@ kmem_cache_t kmem_caches = { .list_next = &kmem_caches,
 	.list_prev = &kmem_caches };
 
 /* kmem_alloc()'s tables point here until kmem is initialised. */
-kmem_cache_t kmem_null_cache = { .index = UINT32_MAX, .flags = KMF_NULL,
+kmem_cache_t kmem_null_cache = { .fast_index = UINT32_MAX,
+	.index = UINT32_MAX, .flags = KMF_NULL,
 	.name = "kmem_null_cache" };
 
 /* ---- creation ---- */
@@ -117,7 +121,7 @@ cache_layout(kmem_cache_t *cp, size_t align)
 		cp->flags &= ~KMF_DEBUG_FLAGS;
 	if (cp->flags & KMC_NOTOUCH)
 		cp->flags &= ~(KMF_BUFTAG | KMF_FIREWALL);
-	if (cp->flags & (KMF_BUFTAG | KMF_FIREWALL))
+	if (cp->flags & KMF_FIREWALL)
 		cp->flags |= KMF_NOMAGAZINE;
 
 	cp->align = align;
@@ -215,6 +219,7 @@ kmem_cache_create_in(kmem_cache_t *cp, const char *name, size_t bufsize,
 
 	kmem_mutex_enter(&kmem_caches_lock);
 	cp->index = kmem_index_get(cp);
+	cp->fast_index = (cp->flags & KMF_BUFTAG) ? UINT32_MAX : cp->index;
 	if (cp->index < KMEM_CACHES_MAX) {
 		cp->list_next = &kmem_caches;
 		cp->list_prev = kmem_caches.list_prev;
@@ -442,24 +447,53 @@ pace_update(void)
 		kmem_update_maybe();
 }
 
+/* Construct a free buffer; false if that failed and it went back to its
+ * slab. */
+static bool
+buffer_construct(kmem_cache_t *cp, void *buf, int kmflag)
+{
+	if (cp->constructor == NULL ||
+	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) == 0)
+		return (true);
+	if (cp->flags & KMF_BUFTAG)
+		kmem_buftag_init(cp, buf);
+	kmem_slab_free(cp, buf);
+	return (false);
+}
+
 /*
- * Make a buffer fresh from the slab layer ready for a caller: check its
- * debug tag, construct it.  False if it cannot be had (a failing
- * constructor's buffer goes back to its slab).
+ * Make a free buffer ready for a caller: check its debug tag, construct it.
+ * False if it cannot be had (a damaged one is reported and kept out of
+ * use; a failing constructor's goes back to its slab).
  */
 static bool
 slab_buffer_ready(kmem_cache_t *cp, void *buf, int kmflag, size_t requested)
 {
 	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_alloc(cp, buf, requested))
 		return (false);
-	if (cp->constructor != NULL &&
-	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {
-		if (cp->flags & KMF_BUFTAG)
-			kmem_buftag_init(cp, buf);
-		kmem_slab_free(cp, buf);
-		return (false);
-	}
-	return (true);
+	return (buffer_construct(cp, buf, kmflag));
+}
+
+/*
+ * A buffer from the thread's magazines, ready for the caller, or NULL.  A
+ * debug cache's rounds are free buffers, as in its slabs, so they are
+ * checked and constructed here, each as it is handed out.
+ */
+static void *
+magazine_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
+{
+	void *buf = thread_magazine_alloc(cp);
+	pace_update();
+	if (buf == NULL || !(cp->flags & KMF_BUFTAG))
+		return (buf);
+	if (!kmem_debug_alloc(cp, buf, requested))
+		return (NULL);  /* reported; kept out of use, as allocated */
+	if (buffer_construct(cp, buf, kmflag))
+		return (buf);
+	/* Back in its slab: the magazine's count of it is taken back. */
+	kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
+	__atomic_store_n(&cc->alloc, cc->alloc - 1, __ATOMIC_RELAXED);
+	return (NULL);
 }
 
 /*
@@ -498,8 +532,9 @@ thread_magazine_load(kmem_cache_t *cp, void **bufs, unsigned n)
  * a run of neighbouring buffers of its own, rather than buffers interleaved
  * with other threads' that would share their cache lines.  Only for caches
  * without a constructor: an object is constructed when someone asks for
- * one, never ahead.  NULL when the slabs gave nothing (the caller tries the
- * one-buffer path).
+ * one, never ahead; nor for debug caches, whose buffers are checked one by
+ * one as they are handed out.  NULL when the slabs gave nothing (the caller
+ * tries the one-buffer path).
  */
 /* The largest magazine's rounds (143, kmem_depot.c) and one to return. */
 #define KMEM_FILL_MAX   144
@@ -511,7 +546,7 @@ magazine_fill(kmem_cache_t *cp, int kmflag)
 	const kmem_magtype_t *mtp = __atomic_load_n(&cp->magtype,
 	    __ATOMIC_ACQUIRE);
 	unsigned want = mtp->rounds + 1;        /* one to return */
-	if (want <= 2 || cp->constructor != NULL)
+	if (want <= 2 || cp->constructor != NULL || (cp->flags & KMF_BUFTAG))
 		return (NULL);
 	if (want > KMEM_FILL_MAX)
 		want = KMEM_FILL_MAX;
@@ -567,8 +602,7 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 	if (firewalled) {
 		buf = firewall_buffer(cp, kmflag, requested);
 	} else if (has_magazines(cp)) {
-		buf = thread_magazine_alloc(cp);
-		pace_update();
+		buf = magazine_buffer(cp, kmflag, requested);
 		if (buf != NULL)
 			return (buf);
 		buf = magazine_fill(cp, kmflag);
@@ -610,24 +644,22 @@ kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 /* ---- free ---- */
 
 /*
- * A constructed buffer goes back to its slab: destructor first, but never on
- * a buffer the slab layer would refuse.  kmem_cache_free_slow() has already
- * checked the buffers of a cache without magazines; one with magazines may
- * bring a buffer nobody checked (KMC_NOTOUCH), so it is asked here.
+ * A cached buffer goes back to its slab: destructor first, but never on a
+ * buffer the slab layer would refuse.  kmem_cache_free_slow() has already
+ * checked the buffers of a cache without magazines, and of a debug cache,
+ * whose buffers it also destructed; a cache with magazines may bring a
+ * buffer nobody checked (KMC_NOTOUCH), so it is asked here.
  */
 void
 kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
 {
-	if (cp->destructor != NULL || (cp->flags & KMF_BUFTAG)) {
+	if (cp->destructor != NULL && !(cp->flags & KMF_BUFTAG)) {
 		if (has_magazines(cp) && !kmem_slab_accepts(cp, buf))
 			return;
 		/* It may come from a magazine, or the caller's free. */
 		kmem_buffer_unpoison(cp, buf);
-	}
-	if (cp->destructor != NULL)
 		cp->destructor(buf, cp->private);
-	if (cp->flags & KMF_BUFTAG)
-		kmem_debug_freed(cp, buf);
+	}
 	kmem_slab_free(cp, buf);
 }
 
@@ -641,18 +673,30 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		return;
 	}
 	/*
-	 * Without magazines the buffer goes to its slab now, so a bad free is
-	 * refused before it is counted or its debug tag touched: a hash cache
-	 * asks its hash.  When the page map has already vouched that buf is
-	 * one of cp's buffers, a debug tag is the better witness (it tells a
-	 * double free from a stranger) and is asked instead.
+	 * Without magazines the buffer goes to its slab now, and a debug
+	 * cache's tag is read now, so a bad free is refused before it is
+	 * counted or a tag touched: a hash cache asks its hash.  When the page
+	 * map has already vouched that buf is one of cp's buffers, a debug tag
+	 * is the better witness (it tells a double free from a stranger) and
+	 * is asked instead.
 	 */
-	bool tag_decides = (cp->flags & KMF_BUFTAG) && (cp->flags & KMF_PAGEMAP);
-	if (!has_magazines(cp) && !tag_decides && !kmem_slab_accepts(cp, buf))
+	bool debug = cp->flags & KMF_BUFTAG;
+	bool tag_decides = debug && (cp->flags & KMF_PAGEMAP);
+	if ((!has_magazines(cp) || debug) && !tag_decides &&
+	    !kmem_slab_accepts(cp, buf))
 		return;
-	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_free(cp, buf,
-	    kmem_free_size))
-		return;
+	if (debug) {
+		if (!kmem_debug_free(cp, buf, kmem_free_size))
+			return;
+		/*
+		 * A debug cache caches free buffers, not objects: destructed
+		 * and patterned now, the buffer is what its slab would hold,
+		 * in a magazine or not.
+		 */
+		if (cp->destructor != NULL)
+			cp->destructor(buf, cp->private);
+		kmem_debug_freed(cp, buf);
+	}
 	if (has_magazines(cp)) {
 		bool kept = thread_magazine_free(cp, buf);
 		pace_update();

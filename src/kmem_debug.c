@@ -3,9 +3,12 @@
  * the reports that name what went wrong (docs/debugging.md).
  *
  * A debug cache (KMF_BUFTAG) has a tag after each buffer (kmem_impl.h) and
- * no magazine layer, so every allocation and free of its buffers passes
- * here while the fast paths of all other caches pay nothing.  What the tag
- * and the flags buy:
+ * takes no fast path (its fast_index matches no slot), so every allocation
+ * and free of its buffers passes here while the fast paths of all other
+ * caches pay nothing.  Its magazines hold free buffers: a free is checked,
+ * destructed and patterned before it reaches a magazine or a slab, and an
+ * allocation checked and constructed after it leaves one
+ * (kmem_cache.c).  What the tag and the flags buy:
  * - state: the buffer's address XORed with ALLOC or FREE (BUSY between the
  *   two, while the checks, patterns and destructor run).  A double free,
  *   a free of a pointer that is not a buffer's start or of another cache's

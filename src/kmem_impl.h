@@ -204,8 +204,13 @@ typedef struct kmem_hash {
 } kmem_hash_t;
 
 struct kmem_cache {
-	/* Read on the fast paths; set at creation. */
-	unsigned index;                 /* slot in every thread cache */
+	/*
+	 * Read on the fast paths; set at creation.  fast_index is index, the
+	 * cache's slot in every thread cache, except for a debug cache
+	 * (KMF_BUFTAG): UINT32_MAX sends its every allocation and free to the
+	 * slow paths, which run the checks around the same magazines.
+	 */
+	unsigned fast_index;
 	int flags;                      /* KMC_*, KMF_* */
 	size_t bufsize;
 	kmem_constructor_t *constructor;
@@ -213,6 +218,7 @@ struct kmem_cache {
 	kmem_reclaim_t *reclaim;
 	void *private;
 	char name[VMEM_NAMELEN];
+	unsigned index;                 /* slot in every thread cache */
 
 	/* Layout, set at creation. */
 	vmem_t *arena;
@@ -546,8 +552,8 @@ static inline void *
 kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 {
 	kmem_thread_cache_t *tc = kmem_self;
-	if (__builtin_expect(cp->index < tc->nslots, 1)) {
-		kmem_cpu_cache_t *cc = &tc->slots[cp->index];
+	if (__builtin_expect(cp->fast_index < tc->nslots, 1)) {
+		kmem_cpu_cache_t *cc = &tc->slots[cp->fast_index];
 		int rounds = cc->rounds;
 		if (__builtin_expect(rounds > 0, 1)) {
 			void *buf = cc->loaded->rounds[rounds - 1];
@@ -570,8 +576,8 @@ static inline void
 kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	kmem_thread_cache_t *tc = kmem_self;
-	if (__builtin_expect(cp->index < tc->nslots, 1)) {
-		kmem_cpu_cache_t *cc = &tc->slots[cp->index];
+	if (__builtin_expect(cp->fast_index < tc->nslots, 1)) {
+		kmem_cpu_cache_t *cc = &tc->slots[cp->fast_index];
 		int rounds = cc->rounds;
 		if (__builtin_expect((unsigned)rounds < (unsigned)cc->magsize, 1)) {
 			if (__builtin_expect(rounds > 0 &&

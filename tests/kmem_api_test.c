@@ -291,7 +291,7 @@ test_debug_layout_adds_a_tag(void)
 	    NULL, NULL, NULL, NULL, KMF_REDZONE | KMC_NODEBUG);
 	CHECK_EQ(stats_of(plain).chunk_size, 40);
 	CHECK_EQ(stats_of(tagged).chunk_size, 40 + 40);
-	CHECK_EQ(stats_of(tagged).magazine_size, 0);
+	CHECK(stats_of(tagged).magazine_size > 0);   /* kept, checked around */
 	CHECK_EQ(stats_of(nodebug).chunk_size, 40);
 	void *b = kmem_cache_alloc(tagged, KM_SLEEP);
 	memset(b, 0xff, 40);            /* the whole buffer, not beyond */
@@ -299,6 +299,58 @@ test_debug_layout_adds_a_tag(void)
 	kmem_cache_destroy(plain);
 	kmem_cache_destroy(tagged);
 	kmem_cache_destroy(nodebug);
+}
+
+/*
+ * A debug cache keeps its magazines, but they hold free buffers: destructed
+ * at each free, constructed again at each allocation, and they never go
+ * back to the slabs in between.
+ */
+static void
+test_debug_cache_magazines_hold_free_buffers(void)
+{
+	counts_t c = { 0 };
+	kmem_cache_t *cp = kmem_cache_create("debug_magazines", 48, 0,
+	    count_construct, count_destruct, NULL, &c, NULL,
+	    KMF_DEADBEEF | KMF_REDZONE);
+	enum { N = 100 };
+	void *bufs[N];
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < N; i++) {
+			bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+			CHECK(((unsigned char *)bufs[i])[0] == 0xc5);
+		}
+		for (int i = 0; i < N; i++)
+			kmem_cache_free(cp, bufs[i]);
+		CHECK_EQ(c.constructed, (round + 1) * N);
+		CHECK_EQ(c.destructed, (round + 1) * N);
+	}
+	kmem_cache_stats_t st = stats_of(cp);
+	CHECK(st.magazine_size > 0);
+	CHECK_EQ(st.alloc, 3 * N);
+	CHECK_EQ(st.buf_inuse, 0);
+	CHECK_EQ(st.slab_alloc, N);             /* rounds 2 and 3: magazines */
+	CHECK_EQ(st.slab_free, 0);
+	CHECK_EQ(st.buf_constructed, N);        /* cached, though destructed */
+
+	/* A constructor that fails on a magazine's buffer: nothing is lost. */
+	c.fail = true;
+	CHECK(kmem_cache_alloc(cp, KM_NOSLEEP) == NULL);
+	c.fail = false;
+	st = stats_of(cp);
+	CHECK_EQ(st.alloc, 3 * N);
+	CHECK_EQ(st.alloc_fail, 1);
+	CHECK_EQ(st.buf_inuse, 0);
+	CHECK_EQ(st.slab_alloc - st.slab_free, N - 1);
+
+	/* The reap takes them to their slabs without a second destructor. */
+	kmem_cache_reap_now(cp);
+	CHECK_EQ(c.destructed, 3 * N);
+	st = stats_of(cp);
+	CHECK_EQ(st.buf_total, 0);
+	CHECK_EQ(st.slab_alloc, st.slab_free);
+	kmem_cache_destroy(cp);
+	CHECK_EQ(c.constructed, c.destructed);
 }
 
 /* ---- kmem_alloc ---- */
@@ -559,6 +611,7 @@ main(void)
 	test_no_magazine_cache_uses_slabs_only();
 	test_notouch_cache_keeps_out_of_buffers();
 	test_debug_layout_adds_a_tag();
+	test_debug_cache_magazines_hold_free_buffers();
 	test_kmem_alloc_classes();
 	test_kmem_zalloc_zeroes();
 	test_kmem_alloc_zero_and_free_null();

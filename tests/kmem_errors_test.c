@@ -445,7 +445,8 @@ check_double_free(const char *name, size_t size, int cflags)
 {
 	counts_t c = { .magic = 0xdb1ef4ee };
 	kmem_cache_t *cp = create(name, size, 0, &c, NULL, cflags);
-	CHECK_EQ(stats_of(cp).magazine_size, 0);
+	/* Caught through the magazines, which debug caches keep. */
+	CHECK(stats_of(cp).magazine_size > 0);
 	void *keep = kmem_cache_alloc(cp, KM_SLEEP);
 	void *b = kmem_cache_alloc(cp, KM_SLEEP);
 	kmem_cache_free(cp, b);

@@ -28,8 +28,10 @@
  *   the free; objects of caches with a constructor arrive in their
  *   constructed state, which the destructor finds again; kmem_zalloc zeroes;
  * - constructors and destructors balance: constructed - destructed equals
- *   the buffers outside their slabs (live + cached in magazines), and after
- *   kmem_cache_reap_now of a cache with nothing live they are equal;
+ *   the buffers outside their slabs (live + cached in magazines; only the
+ *   live ones for a debug cache, whose magazines hold destructed buffers),
+ *   and after kmem_cache_reap_now of a cache with nothing live they are
+ *   equal;
  * - statistics: alloc and free counts, buf_inuse = live, no failures, the
  *   layout (chunk size, magazine size) documented in docs/kmem.md, slabs
  *   and memory agree, a private arena holds exactly the cache's slabs, and
@@ -521,7 +523,7 @@ derive(mcache_t *mc)
 	mc->touch = mc->arena_kind != ARENA_IDS;
 	mc->debug = (mc->cflags & (KMF_REDZONE | KMF_AUDIT | KMF_DEADBEEF)) &&
 	    !(mc->cflags & KMC_NODEBUG) && !notouch;
-	mc->magazines = !(mc->cflags & KMC_NOMAGAZINE) && !mc->debug;
+	mc->magazines = !(mc->cflags & KMC_NOMAGAZINE);
 	size_t align = mc->align == 0 ? 8 : mc->align;
 	/* The tag (40 bytes) and, with KMF_AUDIT, a record of 15 frames. */
 	size_t tag = 40 + ((mc->cflags & KMF_AUDIT) ? 24 + 15 * 8 : 0);
@@ -666,7 +668,8 @@ cache_check(mcache_t *mc, bool reaped)
 	if (!mc->magazines)
 		MCHECK_EQ(st.buf_constructed, 0);
 	if (mc->ctor)
-		MCHECK_EQ(mc->constructed - mc->destructed, out);
+		MCHECK_EQ(mc->constructed - mc->destructed,
+		    mc->debug ? mc->nlive : out);
 	uint64_t slabs = st.slab_create - st.slab_destroy;
 	MCHECK_EQ(st.buf_total, slabs * st.buf_per_slab);
 	MCHECK_EQ(st.mem_total, slabs * st.slab_size);

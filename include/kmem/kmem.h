@@ -102,7 +102,8 @@ typedef struct kmem_cache_stats {
 	unsigned buf_per_slab;
 	uint64_t buf_inuse;     /* allocated and not yet freed */
 	uint64_t buf_total;     /* buffers in all slabs */
-	uint64_t buf_constructed; /* cached in magazines, constructed */
+	uint64_t buf_constructed; /* cached in magazines, constructed
+				   * (free, in a debug cache's) */
 	uint64_t buf_max;       /* high-water mark of buf_total */
 	size_t mem_total;       /* bytes of slabs */
 	uint64_t alloc;         /* successful allocations */
