@@ -290,6 +290,16 @@ kmem_option_next(const char **textp, kmem_option_t *option)
 }
 
 bool
+kmem_option_is(const kmem_option_t *option, const char *name)
+{
+	size_t i = 0;
+	for (; i < option->name_len && name[i] != '\0'; i++)
+		if (name[i] != option->name[i])
+			return (false);
+	return (i == option->name_len && name[i] == '\0');
+}
+
+bool
 kmem_parse_size(const char *text, size_t len, uint64_t *out)
 {
 	uint64_t n = 0;

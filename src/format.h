@@ -48,6 +48,9 @@ typedef struct kmem_option {
  */
 bool kmem_option_next(const char **textp, kmem_option_t *option);
 
+/* Whether the option's name is name. */
+bool kmem_option_is(const kmem_option_t *option, const char *name);
+
 /*
  * A size: decimal digits, then optionally k, m or g (KiB, MiB, GiB; either
  * case), in the len characters at text.  False if that is not what they

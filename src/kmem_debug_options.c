@@ -187,16 +187,6 @@ static const option_spec_t logging_options[] = {
 	{ NULL, NULL }
 };
 
-static bool
-name_is(const char *name, const char *text, size_t len)
-{
-	size_t i = 0;
-	for (; i < len && name[i] != '\0'; i++)
-		if (name[i] != text[i])
-			return (false);
-	return (i == len && name[i] == '\0');
-}
-
 /*
  * Parse the options of text (called what) from specs into *c; false with
  * err set at the first bad one.
@@ -208,8 +198,7 @@ parse_options(const char *what, const char *text, const option_spec_t *specs,
 	kmem_option_t o;
 	while (kmem_option_next(&text, &o)) {
 		const option_spec_t *spec = specs;
-		while (spec->name != NULL &&
-		    !name_is(spec->name, o.name, o.name_len))
+		while (spec->name != NULL && !kmem_option_is(&o, spec->name))
 			spec++;
 		if (spec->name == NULL) {
 			size_t n = kmem_snprintf(err, errlen, "%s: unknown "

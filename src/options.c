@@ -175,12 +175,11 @@ static const struct option_spec {
 };
 
 static const struct option_spec *
-option_lookup(const char *name, size_t len)
+option_lookup(const kmem_option_t *o)
 {
 	for (size_t i = 0; i < sizeof (option_specs) / sizeof (option_specs[0]);
 	    i++) {
-		if (strlen(option_specs[i].name) == len &&
-		    strncmp(option_specs[i].name, name, len) == 0)
+		if (kmem_option_is(o, option_specs[i].name))
 			return (&option_specs[i]);
 	}
 	return (NULL);
@@ -290,8 +289,7 @@ parse_options(const char *options, options_t *pending, char *err,
 {
 	kmem_option_t o;
 	while (kmem_option_next(&options, &o)) {
-		const struct option_spec *spec = option_lookup(o.name,
-		    o.name_len);
+		const struct option_spec *spec = option_lookup(&o);
 		if (spec == NULL) {
 			kmem_snprintf(err, errlen, "unknown option '%.*s' "
 			    "(known: stats, stats_file, reap_interval, "

@@ -131,11 +131,14 @@ test_parser_errors(void)
 	check_bad(NULL, "transaction=99999999999999999999999",
 	    "option 'transaction'");
 
-	/* The name ends at the first "=", the value is the rest. */
+	/* The name ends at the first "=" and must be whole; the value is the
+	 * rest. */
 	check_bad("=4k", NULL, "debug: unknown option '' (known: default");
 	check_bad(",,=", NULL, "debug: unknown option '' (known: default");
 	check_bad("audit,,bogus=1,lite=1", NULL, "debug: unknown option "
 	    "'bogus' (known:");
+	check_bad("audi", NULL, "debug: unknown option 'audi' (known:");
+	check_bad("audits=2", NULL, "debug: unknown option 'audits' (known:");
 	check_bad("audit=1=2", NULL, "debug: option 'audit': bad value '1=2' "
 	    "(expected a number of stack frames from 1 to 64)");
 	check_bad("lite=", NULL, "debug: option 'lite': bad value '' "

@@ -66,7 +66,7 @@ refused(const char *options)
 /*
  * How a string splits into options: empty ones are skipped, the name ends
  * at the first "=", the value is the rest (even an empty one, or one with
- * "=" in it), and "name" alone has no value.
+ * "=" in it), and "name" alone has no value; a name must be whole.
  */
 static void
 test_splitting(void)
@@ -86,6 +86,9 @@ test_splitting(void)
 	CHECK(strcmp(refused("stats,bogus=1,publish=maybe"), "unknown option "
 	    "'bogus' (known: stats, stats_file, reap_interval, reap_thread, "
 	    "publish)") == 0);
+	CHECK(strstr(refused("stat"), "unknown option 'stat' (known:") != NULL);
+	CHECK(strstr(refused("stats_files=x"), "unknown option 'stats_files' "
+	    "(known:") != NULL);
 	CHECK(strcmp(refused("stats="), "option 'stats': bad value '' "
 	    "(expected nothing, or 0 or 1)") == 0);
 	CHECK(strcmp(refused("stats=1=1"), "option 'stats': bad value '1=1' "
