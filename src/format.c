@@ -8,8 +8,8 @@
  * length.
  *
  * After it, what every option parser shares (format.h): kmem_option_next()
- * splits a "name[=value],..." string into its options, kmem_parse_size()
- * reads a size.
+ * splits a "name[=value],..." string into its options, kmem_option_is()
+ * matches their names, kmem_parse_size() reads a size.
  */
 #include "format.h"
 

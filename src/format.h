@@ -12,7 +12,7 @@
  *
  * Also what every option parser shares, the C library's and the
  * freestanding core's: splitting "name[=value],..." strings into options,
- * and reading sizes.
+ * matching their names, and reading sizes.
  */
 #ifndef KMEM_FORMAT_H
 #define KMEM_FORMAT_H
