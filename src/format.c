@@ -6,6 +6,10 @@
  * and stores only those that fit, leaving room for the terminating NUL; so
  * truncation is handled in one place and the return value is the untruncated
  * length.
+ *
+ * After it, what every option parser shares (format.h): kmem_option_next()
+ * splits a "name[=value],..." string into its options, kmem_option_is()
+ * matches their names, kmem_parse_size() reads a size.
  */
 #include "format.h"
 
@@ -257,6 +261,42 @@ kmem_snprintf(char *buf, size_t size, const char *fmt, ...)
 	size_t n = kmem_vsnprintf(buf, size, fmt, ap);
 	va_end(ap);
 	return (n);
+}
+
+bool
+kmem_option_next(const char **textp, kmem_option_t *option)
+{
+	const char *p = *textp;
+	if (p == NULL)
+		return (false);
+	while (*p == ',')
+		p++;
+	if (*p == '\0') {
+		*textp = p;
+		return (false);
+	}
+	size_t len = 0;
+	while (p[len] != '\0' && p[len] != ',')
+		len++;
+	*option = (kmem_option_t){ .name = p };
+	while (option->name_len < len && p[option->name_len] != '=')
+		option->name_len++;
+	if (option->name_len < len) {
+		option->value = p + option->name_len + 1;
+		option->value_len = len - option->name_len - 1;
+	}
+	*textp = p + len;
+	return (true);
+}
+
+bool
+kmem_option_is(const kmem_option_t *option, const char *name)
+{
+	size_t i = 0;
+	for (; i < option->name_len && name[i] != '\0'; i++)
+		if (name[i] != option->name[i])
+			return (false);
+	return (i == option->name_len && name[i] == '\0');
 }
 
 bool

@@ -9,6 +9,10 @@
  * conversions d i u x X p s c %.  Like vsnprintf, the result is always
  * NUL-terminated when size > 0 and the return value is the length the whole
  * output would have had.
+ *
+ * Also what every option parser shares, the C library's and the
+ * freestanding core's: splitting "name[=value],..." strings into options,
+ * matching their names, and reading sizes.
  */
 #ifndef KMEM_FORMAT_H
 #define KMEM_FORMAT_H
@@ -23,6 +27,29 @@
 size_t kmem_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 size_t kmem_snprintf(char *buf, size_t size, const char *fmt, ...)
     KMEM_PRINTFLIKE(3, 4);
+
+/*
+ * One option of a "name[=value],name[=value],..." string: the name runs to
+ * the first "=" (it may be empty, as in "=x"), the value is the rest of
+ * the option (it may be empty, as in "name=", or hold "=").
+ */
+typedef struct kmem_option {
+	const char *name;
+	size_t name_len;
+	const char *value;      /* NULL when there is no "=" */
+	size_t value_len;
+} kmem_option_t;
+
+/*
+ * The next option of the string at *textp into *option, moving *textp past
+ * it; false at the end.  Empty options (",,", a leading or trailing comma)
+ * are skipped, and a NULL string holds none.  Shared by every option
+ * parser, as is kmem_parse_size().
+ */
+bool kmem_option_next(const char **textp, kmem_option_t *option);
+
+/* Whether the option's name is name. */
+bool kmem_option_is(const kmem_option_t *option, const char *name);
 
 /*
  * A size: decimal digits, then optionally k, m or g (KiB, MiB, GiB; either

@@ -10,8 +10,9 @@
  * they take no lock.  The log rings are allocated when the settings are
  * applied (kmem_debug_log.c).
  *
- * Part of the freestanding core: no C library, values go through
- * kmem_parse_size() (format.c), the environment through the platform.
+ * Part of the freestanding core: no C library; the strings are split by
+ * kmem_option_next(), sizes read by kmem_parse_size() (format.c), and the
+ * environment comes through the platform.
  */
 #include "kmem_impl.h"
 
@@ -31,27 +32,19 @@ kmem_debug_config_t kmem_debug_config = {
 
 static bool configured;         /* by kmem_debug_configure() */
 
-/* An option's name and value, in the string being parsed. */
-typedef struct option_text {
-	const char *name;
-	size_t name_len;
-	const char *value;      /* NULL when there is no "=value" */
-	size_t value_len;
-} option_text_t;
-
 /* Apply one option to *c; NULL or what its value should have been. */
-typedef const char *option_apply_t(const option_text_t *o,
+typedef const char *option_apply_t(const kmem_option_t *o,
     kmem_debug_config_t *c);
 
 static bool
-value_size(const option_text_t *o, uint64_t min, uint64_t max, uint64_t *out)
+value_size(const kmem_option_t *o, uint64_t min, uint64_t max, uint64_t *out)
 {
 	return (kmem_parse_size(o->value, o->value_len, out) && *out >= min &&
 	    *out <= max);
 }
 
 static const char *
-debug_default(const option_text_t *o, kmem_debug_config_t *c)
+debug_default(const kmem_option_t *o, kmem_debug_config_t *c)
 {
 	if (o->value != NULL)
 		return ("no value");
@@ -60,7 +53,7 @@ debug_default(const option_text_t *o, kmem_debug_config_t *c)
 }
 
 static const char *
-debug_audit(const option_text_t *o, kmem_debug_config_t *c)
+debug_audit(const kmem_option_t *o, kmem_debug_config_t *c)
 {
 	uint64_t frames;
 	if (o->value != NULL) {
@@ -73,7 +66,7 @@ debug_audit(const option_text_t *o, kmem_debug_config_t *c)
 }
 
 static const char *
-debug_contents(const option_text_t *o, kmem_debug_config_t *c)
+debug_contents(const kmem_option_t *o, kmem_debug_config_t *c)
 {
 	uint64_t bytes;
 	if (o->value != NULL) {
@@ -86,7 +79,7 @@ debug_contents(const option_text_t *o, kmem_debug_config_t *c)
 }
 
 static const char *
-debug_guards(const option_text_t *o, kmem_debug_config_t *c)
+debug_guards(const kmem_option_t *o, kmem_debug_config_t *c)
 {
 	if (o->value != NULL)
 		return ("no value");
@@ -95,7 +88,7 @@ debug_guards(const option_text_t *o, kmem_debug_config_t *c)
 }
 
 static const char *
-debug_verbose(const option_text_t *o, kmem_debug_config_t *c)
+debug_verbose(const kmem_option_t *o, kmem_debug_config_t *c)
 {
 	if (o->value != NULL)
 		return ("no value");
@@ -104,7 +97,7 @@ debug_verbose(const option_text_t *o, kmem_debug_config_t *c)
 }
 
 static const char *
-debug_firewall(const option_text_t *o, kmem_debug_config_t *c)
+debug_firewall(const kmem_option_t *o, kmem_debug_config_t *c)
 {
 	uint64_t size;
 	if (o->value == NULL || !value_size(o, 1, SIZE_MAX, &size))
@@ -114,7 +107,7 @@ debug_firewall(const option_text_t *o, kmem_debug_config_t *c)
 }
 
 static const char *
-debug_lite(const option_text_t *o, kmem_debug_config_t *c)
+debug_lite(const kmem_option_t *o, kmem_debug_config_t *c)
 {
 	if (o->value != NULL)
 		return ("no value");
@@ -123,7 +116,7 @@ debug_lite(const option_text_t *o, kmem_debug_config_t *c)
 }
 
 static const char *
-debug_maxverify(const option_text_t *o, kmem_debug_config_t *c)
+debug_maxverify(const kmem_option_t *o, kmem_debug_config_t *c)
 {
 	uint64_t size;
 	if (o->value == NULL || !value_size(o, 0, SIZE_MAX, &size))
@@ -133,7 +126,7 @@ debug_maxverify(const option_text_t *o, kmem_debug_config_t *c)
 }
 
 static const char *
-debug_noabort(const option_text_t *o, kmem_debug_config_t *c)
+debug_noabort(const kmem_option_t *o, kmem_debug_config_t *c)
 {
 	if (o->value != NULL)
 		return ("no value");
@@ -142,7 +135,7 @@ debug_noabort(const option_text_t *o, kmem_debug_config_t *c)
 }
 
 static const char *
-log_size(const option_text_t *o, kmem_debug_config_t *c, kmem_debug_log_t log)
+log_size(const kmem_option_t *o, kmem_debug_config_t *c, kmem_debug_log_t log)
 {
 	uint64_t size = LOG_SIZE_DEFAULT;
 	if (o->value != NULL && !value_size(o, 1, (uint64_t)1 << 32, &size))
@@ -152,19 +145,19 @@ log_size(const option_text_t *o, kmem_debug_config_t *c, kmem_debug_log_t log)
 }
 
 static const char *
-logging_transaction(const option_text_t *o, kmem_debug_config_t *c)
+logging_transaction(const kmem_option_t *o, kmem_debug_config_t *c)
 {
 	return (log_size(o, c, KMEM_LOG_TRANSACTION));
 }
 
 static const char *
-logging_contents(const option_text_t *o, kmem_debug_config_t *c)
+logging_contents(const kmem_option_t *o, kmem_debug_config_t *c)
 {
 	return (log_size(o, c, KMEM_LOG_CONTENTS));
 }
 
 static const char *
-logging_fail(const option_text_t *o, kmem_debug_config_t *c)
+logging_fail(const kmem_option_t *o, kmem_debug_config_t *c)
 {
 	return (log_size(o, c, KMEM_LOG_FAIL));
 }
@@ -194,16 +187,6 @@ static const option_spec_t logging_options[] = {
 	{ NULL, NULL }
 };
 
-static bool
-name_is(const char *name, const char *text, size_t len)
-{
-	size_t i = 0;
-	for (; i < len && name[i] != '\0'; i++)
-		if (name[i] != text[i])
-			return (false);
-	return (i == len && name[i] == '\0');
-}
-
 /*
  * Parse the options of text (called what) from specs into *c; false with
  * err set at the first bad one.
@@ -212,47 +195,31 @@ static bool
 parse_options(const char *what, const char *text, const option_spec_t *specs,
     kmem_debug_config_t *c, char *err, size_t errlen)
 {
-	const char *p = text != NULL ? text : "";
-	while (*p != '\0') {
-		option_text_t o = { .name = p };
-		size_t len = 0;
-		while (p[len] != '\0' && p[len] != ',')
-			len++;
-		while (o.name_len < len && p[o.name_len] != '=')
-			o.name_len++;
-		if (o.name_len < len) {
-			o.value = p + o.name_len + 1;
-			o.value_len = len - o.name_len - 1;
+	kmem_option_t o;
+	while (kmem_option_next(&text, &o)) {
+		const option_spec_t *spec = specs;
+		while (spec->name != NULL && !kmem_option_is(&o, spec->name))
+			spec++;
+		if (spec->name == NULL) {
+			size_t n = kmem_snprintf(err, errlen, "%s: unknown "
+			    "option '%.*s' (known:", what, (int)o.name_len,
+			    o.name);
+			for (spec = specs; spec->name != NULL; spec++)
+				n += kmem_snprintf(err + (n < errlen ? n :
+				    errlen), n < errlen ? errlen - n : 0, " %s",
+				    spec->name);
+			if (n < errlen)
+				kmem_snprintf(err + n, errlen - n, ")");
+			return (false);
 		}
-		if (len != 0) {
-			const option_spec_t *spec = specs;
-			while (spec->name != NULL &&
-			    !name_is(spec->name, o.name, o.name_len))
-				spec++;
-			if (spec->name == NULL) {
-				size_t n = kmem_snprintf(err, errlen, "%s: unknown "
-				    "option '%.*s' (known:", what,
-				    (int)o.name_len, o.name);
-				for (spec = specs; spec->name != NULL; spec++)
-					n += kmem_snprintf(err + (n < errlen ? n :
-					    errlen), n < errlen ? errlen - n : 0,
-					    " %s", spec->name);
-				if (n < errlen)
-					kmem_snprintf(err + n, errlen - n, ")");
-				return (false);
-			}
-			const char *expected = spec->apply(&o, c);
-			if (expected != NULL) {
-				kmem_snprintf(err, errlen, "%s: option '%s': bad "
-				    "value '%.*s' (expected %s)", what, spec->name,
-				    (int)o.value_len, o.value != NULL ? o.value :
-				    "", expected);
-				return (false);
-			}
+		const char *expected = spec->apply(&o, c);
+		if (expected != NULL) {
+			kmem_snprintf(err, errlen, "%s: option '%s': bad value "
+			    "'%.*s' (expected %s)", what, spec->name,
+			    (int)o.value_len, o.value != NULL ? o.value : "",
+			    expected);
+			return (false);
 		}
-		p += len;
-		if (*p == ',')
-			p++;
 	}
 	return (true);
 }

@@ -6,6 +6,8 @@
  * kmem_options_set() parses the whole string into a pending set first and
  * applies it only when every option and value is good, so a bad string
  * changes nothing; the error names the option and says what was expected.
+ * The string is split by kmem_option_next() (format.c), which the debugging
+ * layer's options share.
  * kmem_options_check() only parses (kmrun checks what it passes on).
  * Applying "stats" registers one atexit() handler (once), which prints a
  * header naming the process, the kmem cache table and the vmem arena table
@@ -173,12 +175,11 @@ static const struct option_spec {
 };
 
 static const struct option_spec *
-option_lookup(const char *name, size_t len)
+option_lookup(const kmem_option_t *o)
 {
 	for (size_t i = 0; i < sizeof (option_specs) / sizeof (option_specs[0]);
 	    i++) {
-		if (strlen(option_specs[i].name) == len &&
-		    strncmp(option_specs[i].name, name, len) == 0)
+		if (kmem_option_is(o, option_specs[i].name))
 			return (&option_specs[i]);
 	}
 	return (NULL);
@@ -286,41 +287,31 @@ static int
 parse_options(const char *options, options_t *pending, char *err,
     size_t errlen)
 {
-	char value[PATH_MAX];
-	const char *p = options != NULL ? options : "";
-
-	while (*p != '\0') {
-		size_t len = strcspn(p, ",");
-		size_t name_len = strcspn(p, "=,");
-		const struct option_spec *spec = option_lookup(p, name_len);
-		bool has_value = name_len < len;
-		if (len == 0) {
-			p++;
-			continue;
-		}
+	kmem_option_t o;
+	while (kmem_option_next(&options, &o)) {
+		const struct option_spec *spec = option_lookup(&o);
 		if (spec == NULL) {
 			kmem_snprintf(err, errlen, "unknown option '%.*s' "
 			    "(known: stats, stats_file, reap_interval, "
-			    "reap_thread, publish)", (int)name_len, p);
+			    "reap_thread, publish)", (int)o.name_len, o.name);
 			return (-1);
 		}
-		size_t value_len = has_value ? len - name_len - 1 : 0;
-		if (value_len >= sizeof (value)) {
+		/* The value, NUL-terminated for the value parsers. */
+		char value[PATH_MAX];
+		if (o.value_len >= sizeof (value)) {
 			kmem_snprintf(err, errlen, "option '%s': value too long",
 			    spec->name);
 			return (-1);
 		}
-		memcpy(value, p + name_len + 1, value_len);
-		value[value_len] = '\0';
-		if (!spec->parse(has_value ? value : NULL, pending)) {
+		if (o.value != NULL)
+			memcpy(value, o.value, o.value_len);
+		value[o.value_len] = '\0';
+		if (!spec->parse(o.value != NULL ? value : NULL, pending)) {
 			kmem_snprintf(err, errlen, "option '%s': bad value "
-			    "'%s' (expected %s)", spec->name,
-			    has_value ? value : "", spec->expects);
+			    "'%s' (expected %s)", spec->name, value,
+			    spec->expects);
 			return (-1);
 		}
-		p += len;
-		if (*p == ',')
-			p++;
 	}
 	return (0);
 }

@@ -87,6 +87,10 @@ test_parser_options(void)
 	c = parsed("guards,,audit=3,", NULL);
 	CHECK_EQ(c.flags, KMF_DEADBEEF | KMF_REDZONE | KMF_AUDIT);
 	CHECK_EQ(c.audit_depth, 3);
+	CHECK_EQ(parsed(",", ",,").flags, 0);
+	c = parsed(",lite", ",fail=1k,,");
+	CHECK_EQ(c.flags, KMF_LITE);
+	CHECK_EQ(c.log_size[KMEM_LOG_FAIL], 1024);
 
 	c = parsed(NULL, "transaction,contents=1m,fail=8K");
 	CHECK_EQ(c.log_size[KMEM_LOG_TRANSACTION], 64 * 1024);
@@ -126,6 +130,21 @@ test_parser_errors(void)
 	check_bad(NULL, "contents=8g", "option 'contents': bad value '8g'");
 	check_bad(NULL, "transaction=99999999999999999999999",
 	    "option 'transaction'");
+
+	/* The name ends at the first "=" and must be whole; the value is the
+	 * rest. */
+	check_bad("=4k", NULL, "debug: unknown option '' (known: default");
+	check_bad(",,=", NULL, "debug: unknown option '' (known: default");
+	check_bad("audit,,bogus=1,lite=1", NULL, "debug: unknown option "
+	    "'bogus' (known:");
+	check_bad("audi", NULL, "debug: unknown option 'audi' (known:");
+	check_bad("audits=2", NULL, "debug: unknown option 'audits' (known:");
+	check_bad("audit=1=2", NULL, "debug: option 'audit': bad value '1=2' "
+	    "(expected a number of stack frames from 1 to 64)");
+	check_bad("lite=", NULL, "debug: option 'lite': bad value '' "
+	    "(expected no value)");
+	check_bad(NULL, ",fail=,", "logging: option 'fail': bad value '' "
+	    "(expected a size in bytes up to 4g");
 }
 
 /* ---- configured for the rest of the process ---- */

@@ -2,8 +2,10 @@
  * kmem_options_set(): a bad string changes nothing and names the option;
  * the reap options act only when a call names them, so a later call about
  * something else does not undo what the program did through the API.
+ * Then how a string splits into options, through kmem_options_check().
  */
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +53,61 @@ update_threads_settled(unsigned expected)
 	return (n);
 }
 
+/* The message of a string kmem_options_check() refuses. */
+static const char *
+refused(const char *options)
+{
+	static char err[256];
+	err[0] = '\0';
+	CHECK_EQ(kmem_options_check(options, err, sizeof (err)), -1);
+	return (err);
+}
+
+/*
+ * How a string splits into options: empty ones are skipped, the name ends
+ * at the first "=", the value is the rest (even an empty one, or one with
+ * "=" in it), and "name" alone has no value; a name must be whole.
+ */
+static void
+test_splitting(void)
+{
+	char err[256];
+	CHECK_EQ(kmem_options_check(NULL, err, sizeof (err)), 0);
+	CHECK_EQ(kmem_options_check("", err, sizeof (err)), 0);
+	CHECK_EQ(kmem_options_check(",", err, sizeof (err)), 0);
+	CHECK_EQ(kmem_options_check(",,stats=0,,publish=0,", err,
+	    sizeof (err)), 0);
+	CHECK_EQ(kmem_options_check("stats", err, sizeof (err)), 0);
+	CHECK_EQ(kmem_options_check("stats_file=/tmp/a=b", err, sizeof (err)),
+	    0);
+
+	CHECK(strcmp(refused("=1"), "unknown option '' (known: stats, "
+	    "stats_file, reap_interval, reap_thread, publish)") == 0);
+	CHECK(strcmp(refused("stats,bogus=1,publish=maybe"), "unknown option "
+	    "'bogus' (known: stats, stats_file, reap_interval, reap_thread, "
+	    "publish)") == 0);
+	CHECK(strstr(refused("stat"), "unknown option 'stat' (known:") != NULL);
+	CHECK(strstr(refused("stats_files=x"), "unknown option 'stats_files' "
+	    "(known:") != NULL);
+	CHECK(strcmp(refused("stats="), "option 'stats': bad value '' "
+	    "(expected nothing, or 0 or 1)") == 0);
+	CHECK(strcmp(refused("stats=1=1"), "option 'stats': bad value '1=1' "
+	    "(expected nothing, or 0 or 1)") == 0);
+	CHECK(strcmp(refused(",reap_interval,"), "option 'reap_interval': "
+	    "bad value '' (expected a time such as 500ms or 15s)") == 0);
+
+	/* A value as long as a path can be is too long for a file name. */
+	char option[PATH_MAX + 16] = "stats_file=";
+	size_t len = strlen(option);
+	memset(option + len, 'a', PATH_MAX);
+	option[len + PATH_MAX] = '\0';
+	CHECK(strcmp(refused(option), "option 'stats_file': value too long")
+	    == 0);
+	option[len + PATH_MAX - 1] = '\0';
+	CHECK(strstr(refused(option), "option 'stats_file': bad value") !=
+	    NULL);
+}
+
 int
 main(void)
 {
@@ -73,5 +130,7 @@ main(void)
 	CHECK_EQ(kmem_options_set("reap_interval=soon", err, sizeof (err)), -1);
 	CHECK(strstr(err, "reap_interval") != NULL);
 	CHECK_EQ(update_threads(), 0);
+
+	test_splitting();
 	return (0);
 }
