@@ -82,6 +82,13 @@ write_protected_page(void)
 	protected_page[0] = 1;
 }
 
+/* In a child, whose one thread's id is its process id. */
+static void
+child_checks_its_thread_id(void)
+{
+	_exit(kmem_thread_id() == (uint64_t)getpid() ? 0 : 1);
+}
+
 static void
 test_debugging_support(void)
 {
@@ -106,6 +113,10 @@ test_debugging_support(void)
 	CHECK(pthread_create(&t, NULL, thread_id_of, &other) == 0);
 	CHECK(pthread_join(t, NULL) == 0);
 	CHECK(other != 0 && other != mine);
+	/* The id is kept per thread; a fork child's one thread gets its own. */
+	kmem_fork_hooks_install();
+	check_child_t child = check_run_child(child_checks_its_thread_id);
+	CHECK(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0);
 
 	size_t page = kmem_pagesize();
 	protected_page = kmem_pages_alloc(page);

@@ -339,11 +339,25 @@ kmem_thread_exit_notify(void *arg)
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
+/*
+ * The calling thread's id, asked of the kernel once (the debug layer names
+ * the thread of every transaction); 0 until then, and again in a fork
+ * child, whose only thread has a new id.
+ */
+static __thread uint64_t thread_id;
+
+static void
+fork_child(void)
+{
+	thread_id = 0;
+	kmem_fork_child();
+}
+
 static void
 fork_hooks_register(void)
 {
 	posix_check(pthread_atfork(kmem_fork_prepare, kmem_fork_parent,
-	    kmem_fork_child), "pthread_atfork");
+	    fork_child), "pthread_atfork");
 }
 
 void
@@ -535,7 +549,9 @@ kmem_symbolize(uintptr_t pc, char *buf, size_t len)
 uint64_t
 kmem_thread_id(void)
 {
-	return ((uint64_t)syscall(SYS_gettid));
+	if (thread_id == 0)
+		thread_id = (uint64_t)syscall(SYS_gettid);
+	return (thread_id);
 }
 
 bool
