@@ -289,6 +289,35 @@ clean)
 	expect_rc 1
 	expect_err "kmstat: cannot remove /libkmem.$gone, the statistics of process $gone, which is gone: "
 	[ -d "$leftover" ] || fail "the directory is gone"
+	rmdir "$leftover"
+	leftover=
+
+	# As another user, when root can run kmstat as nobody: root's running
+	# publisher is running (kill() fails with EPERM), its name cannot be
+	# read, and --clean leaves it; root's stale segment cannot be removed.
+	nobody() {
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+	}
+	if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null ||
+	    ! nobody "$kmstat" --help >/dev/null 2>&1; then
+		echo "(not as another user: not root, or no setpriv)"
+	else
+		start_program publish
+		run nobody "$kmstat" --list
+		expect_rc 0
+		expect_field "$pid" 2 running
+		expect_field "$pid" 3 -
+		run nobody "$kmstat" --clean
+		expect_rc 0
+		[ -e "/dev/shm/libkmem.$pid" ] || fail "the segment of $pid is gone"
+		stop_program
+		gone_pid
+		leftover=/dev/shm/libkmem.$gone
+		: >"$leftover" || fail "cannot make $leftover"
+		run nobody "$kmstat" --clean
+		expect_rc 1
+		expect_err "kmstat: cannot remove /libkmem.$gone, the statistics of process $gone, which is gone: Permission denied"
+	fi
 	;;
 
 top)
