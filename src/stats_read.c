@@ -10,9 +10,22 @@
  * header and row sizes) and its rows must fit in the segment, so a
  * corrupt or foreign segment is refused, never followed.  Names are cut
  * at their arrays' ends.  The reader takes no library lock.
+ *
+ * Listing and removing segments.  Linux shows the POSIX shared-memory
+ * objects as the files of /dev/shm, so the segments are its entries whose
+ * name is exactly one stats_segment_name() makes.  Whether the process
+ * exists is kill(pid, 0)'s answer: only ESRCH means it does not (EPERM is
+ * another user's process).  The program's name is read from the header
+ * without the sequence count: the magic, version, header size, pid and
+ * name are the same at every write, so no torn copy of them can differ,
+ * even from a process killed while it wrote.  A stale
+ * segment is removed by its name, after kill() says the process is gone:
+ * a new process given that pid in between, and publishing already, would
+ * lose its segment, but pids are not reused that fast.
  */
 #include <kmem/stats.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -160,6 +173,13 @@ map_segment(int fd, size_t *size)
 	return (p != MAP_FAILED ? p : NULL);
 }
 
+/* Whether process pid exists (kill(pid, 0) fails with ESRCH if not). */
+static bool
+process_exists(long pid)
+{
+	return (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
+}
+
 static void
 pause_before_retry(void)
 {
@@ -171,7 +191,7 @@ int
 kmem_stats_read(long pid, kmem_stats_t **out)
 {
 	*out = NULL;
-	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+	if (pid <= 0 || !process_exists(pid))
 		return (KMEM_STATS_NOPROCESS);
 	char name[STATS_SEGMENT_NAME_MAX];
 	stats_segment_name(name, sizeof (name), pid);
@@ -214,4 +234,130 @@ kmem_stats_read(long pid, kmem_stats_t **out)
 		munmap((void *)seg, mapped);
 	close(fd);
 	return (result);
+}
+
+/* ---- listing and removing segments ---- */
+
+/* The pid a directory entry is the segment of, or 0 if it is not one. */
+static long
+segment_pid_of(const char *entry)
+{
+	size_t len = strlen(STATS_SEGMENT_PREFIX) - 1;  /* without the '/' */
+	if (strncmp(entry, STATS_SEGMENT_PREFIX + 1, len) != 0)
+		return (0);
+	const char *digits = entry + len;
+	if (*digits < '1' || *digits > '9')
+		return (0);
+	char *end;
+	errno = 0;
+	long pid = strtol(digits, &end, 10);
+	if (*end != '\0' || errno != 0 || (long)(pid_t)pid != pid)
+		return (0);
+	return (pid);
+}
+
+/* The program name in segment seg->name of process seg->pid, or "". */
+static void
+segment_program(kmem_stats_segment_t *seg)
+{
+	seg->program[0] = '\0';
+	int fd = shm_open(seg->name, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	size_t mapped;
+	const stats_segment_t *map = map_segment(fd, &mapped);
+	close(fd);
+	if (map == NULL)
+		return;
+	stats_segment_t h;
+	memcpy(&h, map, sizeof (h));
+	munmap((void *)map, mapped);
+	if (h.magic == STATS_SEGMENT_MAGIC &&
+	    h.version == STATS_SEGMENT_VERSION &&
+	    h.header_size == sizeof (h) && h.pid == seg->pid) {
+		memcpy(seg->program, h.program, sizeof (seg->program));
+		TERMINATE(seg->program);
+	}
+}
+
+static int
+compare_pids(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return ((x > y) - (x < y));
+}
+
+/* The pids of the segments in STATS_SEGMENT_DIR, sorted; false, errno. */
+static bool
+segment_pids(long **pids, size_t *n)
+{
+	*pids = NULL;
+	*n = 0;
+	DIR *dir = opendir(STATS_SEGMENT_DIR);
+	if (dir == NULL)
+		return (false);
+	size_t room = 0;
+	struct dirent *d;
+	for (;;) {
+		errno = 0;
+		if ((d = readdir(dir)) == NULL)
+			break;
+		long pid = segment_pid_of(d->d_name);
+		if (pid == 0)
+			continue;
+		if (*n == room) {
+			room = room != 0 ? 2 * room : 16;
+			long *grown = realloc(*pids, room * sizeof (long));
+			if (grown == NULL)
+				break;
+			*pids = grown;
+		}
+		(*pids)[(*n)++] = pid;
+	}
+	int error = errno;
+	closedir(dir);
+	if (error != 0) {
+		free(*pids);
+		*pids = NULL;
+		errno = error;
+		return (false);
+	}
+	qsort(*pids, *n, sizeof (long), compare_pids);
+	return (true);
+}
+
+int
+kmem_stats_segments_walk(void (*visit)(void *arg,
+    const kmem_stats_segment_t *seg), void *arg)
+{
+	long *pids;
+	size_t n;
+	if (!segment_pids(&pids, &n))
+		return (-1);
+	for (size_t i = 0; i < n; i++) {
+		kmem_stats_segment_t seg;
+		seg.pid = pids[i];
+		seg.running = process_exists(seg.pid);
+		stats_segment_name(seg.name, sizeof (seg.name), seg.pid);
+		segment_program(&seg);
+		visit(arg, &seg);
+	}
+	free(pids);
+	return (0);
+}
+
+int
+kmem_stats_remove_stale(long pid)
+{
+	if (pid <= 0 || (long)(pid_t)pid != pid) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (process_exists(pid)) {
+		errno = EBUSY;
+		return (-1);
+	}
+	char name[STATS_SEGMENT_NAME_MAX];
+	stats_segment_name(name, sizeof (name), pid);
+	return (shm_unlink(name));
 }

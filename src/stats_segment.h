@@ -1,6 +1,7 @@
 /*
  * The shared-memory statistics segment "/libkmem.<pid>": written by the
- * publishing process (stats_publish.c), read by others (stats_read.c).
+ * publishing process (stats_publish.c), read by others (stats_read.c),
+ * which also list the segments and remove those whose process is gone.
  *
  *   header | arenas | caches | pools | malloc types
  *
@@ -29,6 +30,10 @@
 #define STATS_SEGMENT_VERSION   1
 #define STATS_SEGMENT_FAMILIES  4       /* arenas, caches, pools, types */
 #define STATS_SEGMENT_NAME_MAX  32
+/* Every segment's name is the prefix and the pid, in decimal. */
+#define STATS_SEGMENT_PREFIX    "/libkmem."
+/* Where Linux shows the POSIX shared-memory objects, each as a file. */
+#define STATS_SEGMENT_DIR       "/dev/shm"
 
 typedef struct stats_segment {
 	uint64_t magic;                 /* written last when made */
@@ -51,7 +56,7 @@ typedef struct stats_segment {
 static inline void
 stats_segment_name(char *buf, size_t size, long pid)
 {
-	kmem_snprintf(buf, size, "/libkmem.%ld", pid);
+	kmem_snprintf(buf, size, STATS_SEGMENT_PREFIX "%ld", pid);
 }
 
 /* FNV-1a, continued from hash (start with STATS_CHECKSUM_START). */

@@ -17,7 +17,10 @@
  * (KMEM_OPTIONS, kmrun --publish).  The segment is removed at exit and by
  * kmem_stats_publish(0); a forked child does not publish (it may call
  * kmem_stats_publish(1) to publish its own).  kmem_stats_read() reads the
- * segment of any process run by the same user.
+ * segment of any process run by the same user.  A process killed before
+ * it could exit leaves its segment behind: kmem_stats_segments_walk()
+ * lists the segments, and kmem_stats_remove_stale() removes one whose
+ * process is gone.
  */
 #ifndef KMEM_STATS_H
 #define KMEM_STATS_H
@@ -97,6 +100,34 @@ KMEM_API int kmem_stats_publish(int enable);
  * kmem_stats_free()): 0, or one of the codes above.
  */
 KMEM_API int kmem_stats_read(long pid, kmem_stats_t **out);
+
+/* A statistics segment, as kmem_stats_segments_walk() finds it. */
+typedef struct kmem_stats_segment {
+	long pid;                       /* the process it is named after */
+	int running;                    /* that process exists */
+	char name[32];                  /* "/libkmem.<pid>" */
+	char program[64];               /* the process's short name, as the
+					   segment holds it; "" if it cannot
+					   be read or is not libkmem's */
+} kmem_stats_segment_t;
+
+/*
+ * Call visit(arg, seg) for each statistics segment on this machine, of
+ * every user, in the order of their pids; running and program are found
+ * just before each call.  0, or -1 with errno set (the segments cannot be
+ * listed, or memory ran out).  Linux only: the segments are the files of
+ * /dev/shm.
+ */
+KMEM_API int kmem_stats_segments_walk(void (*visit)(void *arg,
+    const kmem_stats_segment_t *seg), void *arg);
+
+/*
+ * Remove the segment process pid left behind, if no process pid exists:
+ * 0, or -1 with errno set: EBUSY if the process exists (whoever's it is),
+ * ENOENT if there is no segment (never made, or already removed), EINVAL
+ * if pid cannot be a process ID, or shm_unlink()'s error.
+ */
+KMEM_API int kmem_stats_remove_stale(long pid);
 
 #ifdef __cplusplus
 }

@@ -21,10 +21,12 @@ program=$(realpath "$3") || exit 1
 tmp=$(mktemp -d) || exit 1
 socket=kmstat_test_$$
 program_pid=
+leftover=                       # a file in /dev/shm the case made
 cleanup() {
 	exec 3>&- 2>/dev/null
 	[ -z "$program_pid" ] || kill "$program_pid" 2>/dev/null
 	tmux -L "$socket" kill-server 2>/dev/null
+	[ -z "$leftover" ] || rm -rf "$leftover"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -59,6 +61,28 @@ stop_program() {
 	rc=$?
 	program_pid=
 	expect_rc 0
+}
+
+# kill_program: SIGKILL it and wait for it, so that it is gone and its
+# segment is left behind.
+kill_program() {
+	kill -KILL "$program_pid"
+	wait "$program_pid"
+	program_pid=
+	exec 3>&-
+}
+
+# gone_pid: a pid no process has (a shell that exited and was waited for).
+gone_pid() {
+	sh -c 'exit 0' &
+	gone=$!
+	wait "$gone"
+}
+
+# removed PID: --clean's output says it removed the segment of PID.
+removed() {
+	awk -v name="/libkmem.$1" '$1 == "removed" && $2 == name { found = 1 }
+	    END { exit !found }' "$tmp/out"
 }
 
 # field LINE_START N: the Nth word of the output line that starts with
@@ -123,8 +147,9 @@ PY
 usage)
 	run "$kmstat" --help
 	expect_rc 0
-	for text in "usage: kmstat [--json] PID" "kmstat --top PID" --json \
-	    --top --help "Exit status"; do
+	for text in "usage: kmstat [--json] PID" "kmstat --top PID" \
+	    "kmstat --list | --clean" --json --top --list --clean --help \
+	    "Exit status"; do
 		expect_out "$text"
 	done
 	run "$kmstat"
@@ -148,13 +173,26 @@ usage)
 	run "$kmstat" --json --top 1
 	expect_rc 2
 	expect_err "--json and --top do not go together"
+	run "$kmstat" --list 1
+	expect_rc 2
+	expect_err "kmstat: --list takes no process ID"
+	run "$kmstat" --clean 1
+	expect_rc 2
+	expect_err "kmstat: --clean takes no process ID"
+	run "$kmstat" -l -c
+	expect_rc 2
+	expect_err "kmstat: --list and --clean do not go together"
+	run "$kmstat" --top --list
+	expect_rc 2
+	expect_err "kmstat: --top and --list do not go together"
+	run "$kmstat" --clean --json
+	expect_rc 2
+	expect_err "kmstat: --clean and --json do not go together"
 	;;
 
 errors)
 	# Not running: a process that has exited (and been waited for).
-	sh -c 'exit 0' &
-	gone=$!
-	wait "$gone"
+	gone_pid
 	run "$kmstat" "$gone"
 	expect_rc 1
 	expect_err "kmstat: process $gone is not running"
@@ -177,6 +215,109 @@ errors)
 	expect_rc 1
 	expect_err "kmstat: --top needs a terminal"
 	stop_program
+	;;
+
+list)
+	# A publisher killed, a quiet one and a publisher running: the first
+	# is listed as gone, the last as running, the quiet one not at all.
+	start_program publish
+	gone=$pid
+	leftover=/dev/shm/libkmem.$gone
+	kill_program
+	[ -e "/dev/shm/libkmem.$gone" ] || fail "no segment left behind"
+	start_program quiet
+	quiet=$pid
+	quiet_pid=$program_pid
+	exec 4>&3 3>&-
+	start_program publish
+	run "$kmstat" --list
+	expect_rc 0
+	expect_field PID 2 STATE
+	expect_field PID 3 PROGRAM
+	expect_field "$gone" 2 gone
+	expect_field "$gone" 3 stats_program
+	expect_field "$pid" 2 running
+	expect_field "$pid" 3 stats_program
+	[ -z "$(field "$quiet" 1)" ] || fail "process $quiet does not publish"
+	# In the order of their pids.
+	awk 'NR > 1 { if ($1 + 0 <= last) exit 1; last = $1 + 0 }' "$tmp/out" ||
+	    fail "not in the order of the pids"
+	run "$kmstat" -l
+	expect_rc 0
+	expect_field "$gone" 2 gone
+	stop_program
+	exec 4>&-
+	wait "$quiet_pid"
+	;;
+
+clean)
+	# A publisher killed and one running: --clean removes the segment of
+	# the first, says so, and leaves the second's.
+	start_program publish
+	gone=$pid
+	leftover=/dev/shm/libkmem.$gone
+	kill_program
+	start_program publish
+	run "$kmstat" --clean
+	expect_rc 0
+	expect_out "removed /libkmem.$gone (stats_program)"
+	! removed "$pid" || fail "it removed the segment of running process $pid"
+	[ ! -e "/dev/shm/libkmem.$gone" ] || fail "the stale segment is still there"
+	[ -e "/dev/shm/libkmem.$pid" ] || fail "the running process's segment is gone"
+	run "$kmstat" --list
+	expect_field "$pid" 2 running
+	[ -z "$(field "$gone" 1)" ] || fail "process $gone is still listed"
+	# Again: nothing of ours to remove, and the reader still reads.
+	run "$kmstat" -c
+	expect_rc 0
+	! removed "$gone" && ! removed "$pid" ||
+	    fail "a second --clean removed one of ours"
+	run "$kmstat" "$pid"
+	expect_rc 0
+	stop_program
+
+	# A stale name that cannot be removed (a directory: shm_unlink fails
+	# with EISDIR): exit status 1, and a message naming it.
+	gone_pid
+	leftover=/dev/shm/libkmem.$gone
+	mkdir "$leftover" || fail "cannot make $leftover"
+	run "$kmstat" --list
+	expect_rc 0
+	expect_field "$gone" 2 gone
+	expect_field "$gone" 3 -
+	run "$kmstat" --clean
+	expect_rc 1
+	expect_err "kmstat: cannot remove /libkmem.$gone, the statistics of process $gone, which is gone: "
+	[ -d "$leftover" ] || fail "the directory is gone"
+	rmdir "$leftover"
+	leftover=
+
+	# As another user, when root can run kmstat as nobody: root's running
+	# publisher is running (kill() fails with EPERM), its name cannot be
+	# read, and --clean leaves it; root's stale segment cannot be removed.
+	nobody() {
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+	}
+	if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null ||
+	    ! nobody "$kmstat" --help >/dev/null 2>&1; then
+		echo "(not as another user: not root, or no setpriv)"
+	else
+		start_program publish
+		run nobody "$kmstat" --list
+		expect_rc 0
+		expect_field "$pid" 2 running
+		expect_field "$pid" 3 -
+		run nobody "$kmstat" --clean
+		expect_rc 0
+		[ -e "/dev/shm/libkmem.$pid" ] || fail "the segment of $pid is gone"
+		stop_program
+		gone_pid
+		leftover=/dev/shm/libkmem.$gone
+		: >"$leftover" || fail "cannot make $leftover"
+		run nobody "$kmstat" --clean
+		expect_rc 1
+		expect_err "kmstat: cannot remove /libkmem.$gone, the statistics of process $gone, which is gone: Permission denied"
+	fi
 	;;
 
 top)

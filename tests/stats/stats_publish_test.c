@@ -9,6 +9,9 @@
  *   when it exits, and can publish its own;
  * - no process, not publishing, and a segment that is not libkmem's are
  *   told apart;
+ * - the walk of the segments finds ours, running, with our name, and one
+ *   a process that is gone left behind, which kmem_stats_remove_stale()
+ *   removes, refusing to remove ours;
  * - kmem_stats_publish(0) removes the segment.
  */
 #include <errno.h>
@@ -103,6 +106,75 @@ check_fork(void)
 	kmem_stats_free(st);
 }
 
+typedef struct found {
+	long last;                      /* the pids come in order */
+	long stale;                     /* the stale segment's pid */
+	int ours, stales;               /* times each was visited */
+} found_t;
+
+static void
+visit_segment(void *arg, const kmem_stats_segment_t *seg)
+{
+	found_t *found = arg;
+	CHECK(seg->pid > found->last);
+	found->last = seg->pid;
+	char name[64];
+	snprintf(name, sizeof (name), "/libkmem.%ld", seg->pid);
+	CHECK(strcmp(seg->name, name) == 0);
+	if (seg->pid == (long)getpid()) {
+		CHECK(seg->running);
+		CHECK(strcmp(seg->program, "stats_publish_test") == 0);
+		found->ours++;
+	} else if (seg->pid == found->stale) {
+		CHECK(!seg->running);
+		CHECK(strcmp(seg->program, "") == 0);  /* never written */
+		found->stales++;
+	}
+}
+
+/*
+ * The segment of a process that is gone: a child that exited at once (and
+ * was waited for), under its pid, made by us.
+ */
+static void
+check_stale(void)
+{
+	pid_t child = fork();
+	CHECK(child >= 0);
+	if (child == 0)
+		_exit(0);
+	CHECK_EQ(waitpid(child, NULL, 0), child);
+	char name[64];
+	snprintf(name, sizeof (name), "/libkmem.%ld", (long)child);
+	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+
+	found_t found = { 0, (long)child, 0, 0 };
+	CHECK_EQ(kmem_stats_segments_walk(visit_segment, &found), 0);
+	CHECK_EQ(found.ours, 1);
+	CHECK_EQ(found.stales, 1);
+
+	/* Ours, and init's, are not stale. */
+	CHECK_EQ(kmem_stats_remove_stale((long)getpid()), -1);
+	CHECK_EQ(errno, EBUSY);
+	CHECK_EQ(kmem_stats_remove_stale(1), -1);
+	CHECK_EQ(errno, EBUSY);
+	CHECK_EQ(kmem_stats_remove_stale(0), -1);
+	CHECK_EQ(errno, EINVAL);
+	kmem_stats_t *st = read_self();         /* ours is still there */
+	kmem_stats_free(st);
+
+	CHECK_EQ(kmem_stats_remove_stale((long)child), 0);
+	CHECK(shm_open(name, O_RDONLY, 0) < 0 && errno == ENOENT);
+	CHECK_EQ(kmem_stats_remove_stale((long)child), -1);
+	CHECK_EQ(errno, ENOENT);
+	found = (found_t){ 0, (long)child, 0, 0 };
+	CHECK_EQ(kmem_stats_segments_walk(visit_segment, &found), 0);
+	CHECK_EQ(found.ours, 1);
+	CHECK_EQ(found.stales, 0);
+}
+
 /* A segment of our name that libkmem did not write. */
 static void
 check_corrupt(void)
@@ -148,6 +220,7 @@ main(void)
 
 	check_no_torn_reads();
 	check_fork();
+	check_stale();
 
 	CHECK_EQ(kmem_stats_publish(0), 0);
 	CHECK_EQ(kmem_stats_read((long)getpid(), &st), KMEM_STATS_UNPUBLISHED);

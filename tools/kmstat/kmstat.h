@@ -1,7 +1,8 @@
 /*
- * kmstat's parts: main.c reads the arguments and prints the tables or the
- * JSON; top.c is the live view.  Both read the target's statistics with
- * kmem_stats_read() and explain a failure with kmstat_explain().
+ * kmstat's parts: main.c reads the arguments, prints the tables or the
+ * JSON, and lists or cleans the segments; top.c is the live view.  Both
+ * read the target's statistics with kmem_stats_read() and explain a
+ * failure with kmstat_explain().
  */
 #ifndef KMSTAT_H
 #define KMSTAT_H
@@ -9,7 +10,8 @@
 #include <kmem/stats.h>
 
 #define EXIT_OK         0
-#define EXIT_RUNTIME    1       /* no such process, not publishing, corrupt */
+#define EXIT_RUNTIME    1       /* no such process, not publishing, corrupt;
+				   cannot list or clean the segments */
 #define EXIT_USAGE      2
 
 /* Print why kmem_stats_read(pid) returned error to standard error. */
