@@ -133,6 +133,19 @@ test_slabs_are_colored(void)
 
 /* ---- object caching ---- */
 
+/* Allocate n objects of a count_construct cache, each constructed, then
+ * free them all. */
+static void
+use_objects(kmem_cache_t *cp, void **bufs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+		CHECK(((unsigned char *)bufs[i])[0] == 0xc5);
+	}
+	for (int i = 0; i < n; i++)
+		kmem_cache_free(cp, bufs[i]);
+}
+
 static void
 test_constructed_objects_are_cached(void)
 {
@@ -141,15 +154,9 @@ test_constructed_objects_are_cached(void)
 	    count_construct, count_destruct, count_reclaim, &c, NULL, 0);
 	enum { N = 500 };
 	void *bufs[N];
-	for (int round = 0; round < 3; round++) {
-		for (int i = 0; i < N; i++) {
-			bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
-			/* Constructed state survives the trip through the cache. */
-			CHECK(((unsigned char *)bufs[i])[0] == 0xc5);
-		}
-		for (int i = 0; i < N; i++)
-			kmem_cache_free(cp, bufs[i]);
-	}
+	/* Constructed state survives the trips through the cache. */
+	for (int round = 0; round < 3; round++)
+		use_objects(cp, bufs, N);
 	/* Each buffer was constructed once, however often it was used. */
 	CHECK_EQ(c.constructed, N);
 	CHECK_EQ(c.destructed, 0);
@@ -316,12 +323,7 @@ test_debug_cache_magazines_hold_free_buffers(void)
 	enum { N = 100 };
 	void *bufs[N];
 	for (int round = 0; round < 3; round++) {
-		for (int i = 0; i < N; i++) {
-			bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
-			CHECK(((unsigned char *)bufs[i])[0] == 0xc5);
-		}
-		for (int i = 0; i < N; i++)
-			kmem_cache_free(cp, bufs[i]);
+		use_objects(cp, bufs, N);
 		CHECK_EQ(c.constructed, (round + 1) * N);
 		CHECK_EQ(c.destructed, (round + 1) * N);
 	}
