@@ -2,8 +2,8 @@
  * umem: the API of illumos's libumem -- umem_alloc(3MALLOC) and
  * umem_cache_create(3MALLOC) -- on top of libkmem's kmem layer, so that a
  * program written for libumem compiles and links unchanged.  Programs that
- * say #include <umem.h> get this header by adding an include directory
- * whose umem.h includes <kmem/umem.h>.  See docs/umem.md.
+ * say #include <umem.h> get this header through include/kmem/compat,
+ * whose umem.h includes it (pkg-config libkmem-umem).  See docs/umem.md.
  *
  * The names and values are illumos's.  Two things are wider than there:
  * umem_cache_create() takes a const name (so C++ may pass a string

@@ -1,10 +1,12 @@
 #!/bin/sh
-# install_test.sh BUILD_DIR PROGRAM.c CC: install BUILD_DIR into a scratch
-# prefix; build PROGRAM.c with the installed libkmem.pc and run it; run a
-# program under the installed kmrun, which must find the installed
-# libkmem_malloc.so beside itself; run the installed kmstat.
+# install_test.sh BUILD_DIR PROGRAM.c UMEM_PROGRAM.c CC: install BUILD_DIR
+# into a scratch prefix; build PROGRAM.c with the installed libkmem.pc and
+# UMEM_PROGRAM.c, a libumem program that says #include <umem.h>, with the
+# installed libkmem-umem.pc, and run them; run a program under the
+# installed kmrun, which must find the installed libkmem_malloc.so beside
+# itself; run the installed kmstat.
 set -u
-build=$1 program=$2 cc=$3
+build=$1 program=$2 umem_program=$3 cc=$4
 fail() { echo "install_test: $*" >&2; exit 1; }
 command -v pkg-config >/dev/null || {
 	echo "install_test: pkg-config is not installed" >&2
@@ -31,6 +33,19 @@ flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --define-prefix \
 out=$(LD_LIBRARY_PATH=$libdir "$prefix/uses_libkmem") ||
 	fail "the program built with pkg-config failed"
 [ "$out" = "linked against libkmem" ] || fail "unexpected output: $out"
+
+[ -f "$prefix/include/kmem/compat/umem.h" ] || fail "kmem/compat/umem.h not installed"
+[ ! -e "$prefix/include/umem.h" ] || fail "a bare umem.h is installed"
+flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --define-prefix \
+	--cflags --libs libkmem-umem) || fail "pkg-config does not know libkmem-umem"
+"$cc" -o "$prefix/uses_umem" "$umem_program" $flags ||
+	fail "cannot build a libumem program with: $flags"
+out=$(LD_LIBRARY_PATH=$libdir "$prefix/uses_umem") ||
+	fail "the libumem program built with pkg-config failed"
+case $out in
+*"umem_ex_reap: ok") ;;
+*) fail "unexpected output from the libumem program: $out" ;;
+esac
 
 err=$("$prefix/bin/kmrun" --stats -- cat /dev/null 2>&1) ||
 	fail "the installed kmrun failed: $err"

@@ -1,1 +1,0 @@
-#include <kmem/umem.h>
