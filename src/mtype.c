@@ -662,8 +662,8 @@ mtype_table_of(mtype_rows_t *rows, void *src, kmem_emit_t *emit, void *arg)
 	rows(src, table_row, &out);
 }
 
-static void
-live_rows(void *src, void (*row)(void *row_arg, const mtype_stats_t *st),
+void
+mtype_rows_live(void *src, void (*row)(void *row_arg, const mtype_stats_t *st),
     void *row_arg)
 {
 	(void) src;
@@ -673,7 +673,7 @@ live_rows(void *src, void (*row)(void *row_arg, const mtype_stats_t *st),
 void
 mtype_table(void (*emit)(void *arg, const char *line), void *arg)
 {
-	mtype_table_of(live_rows, NULL, emit, arg);
+	mtype_table_of(mtype_rows_live, NULL, emit, arg);
 }
 
 /* ---- fork (kmem_fork.c) ---- */

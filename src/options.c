@@ -10,8 +10,9 @@
  * layer's options share.
  * kmem_options_check() only parses (kmrun checks what it passes on).
  * Applying "stats" registers one atexit() handler (once), which prints a
- * header naming the process, the kmem cache table and the vmem arena table
- * to standard error or to the stats file.  The options travel in the
+ * header naming the process and the tables kmstat prints (kmem caches,
+ * vmem arenas, pools and pool caches, malloc types: kmem_stats_print()) to
+ * standard error or to the stats file.  The options travel in the
  * environment, so every process a program starts prints its own tables:
  * the header tells them apart, the file is opened for appending (one
  * process does not overwrite another's tables) and "%p" in its name
@@ -33,6 +34,7 @@
 
 #include "format.h"
 #include "stats_publish.h"
+#include "stats_tables.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -202,12 +204,15 @@ emit_line(void *arg, const char *line)
 	(void) !write(fd, "\n", 1);
 }
 
+/*
+ * The tables kmstat prints, by the same code (stats.c), from the live
+ * objects: a snapshot would allocate, at exit and perhaps from the caches
+ * it reports on.  This allocates nothing, and writes each line as it comes.
+ */
 void
 kmem_stats_print(int fd)
 {
-	kmem_table(emit_line, &fd);
-	emit_line(&fd, "");
-	vmem_table(NULL, emit_line, &fd);
+	kmem_stats_tables_live(KMEM_STATS_ALL, emit_line, &fd);
 }
 
 /* The stats file's name with each "%p" replaced by the process ID. */
@@ -254,8 +259,8 @@ stats_at_exit(void)
 	    "process %ld (%s) at exit", (long)getpid(),
 	    program_invocation_short_name);
 	emit_line(&fd, header);
-	kmem_stats_print(fd);
 	emit_line(&fd, "");
+	kmem_stats_print(fd);
 	if (fd != stats_stderr)
 		close(fd);
 }

@@ -1145,8 +1145,8 @@ pool_table_of(pool_rows_t *rows, void *src, kmem_emit_t *emit, void *arg)
 	    (unsigned long long)(permille % 10));
 }
 
-static void
-live_rows(void *src, void (*row)(void *row_arg, const pool_stats_t *st),
+void
+pool_rows_live(void *src, void (*row)(void *row_arg, const pool_stats_t *st),
     void *row_arg)
 {
 	(void) src;
@@ -1156,7 +1156,7 @@ live_rows(void *src, void (*row)(void *row_arg, const pool_stats_t *st),
 void
 pool_table(void (*emit)(void *arg, const char *line), void *arg)
 {
-	pool_table_of(live_rows, NULL, emit, arg);
+	pool_table_of(pool_rows_live, NULL, emit, arg);
 }
 
 /* ---- fork (kmem_fork.c) ---- */

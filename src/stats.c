@@ -9,6 +9,12 @@
  * array allocated beforehand, and if more rows came than it holds (objects
  * were created meanwhile) the array grows and the family is read again.
  * No lock is held while memory is allocated.
+ *
+ * The four tables are printed by tables_print(), from a snapshot
+ * (kmem_stats_tables(): kmstat) or from the live objects
+ * (kmem_stats_tables_live(): kmem_stats_print() and the statistics at
+ * exit), so what a program prints at exit and what kmstat prints for it
+ * cannot drift apart.  The live tables allocate nothing.
  */
 #define _GNU_SOURCE             /* program_invocation_short_name */
 #include <kmem/stats.h>
@@ -95,13 +101,13 @@ read_arenas(collector_t *c)
 static void
 read_pools(collector_t *c)
 {
-	pool_walk(collect_pool, c);
+	pool_rows_live(NULL, collect_pool, c);
 }
 
 static void
 read_types(collector_t *c)
 {
-	mtype_walk(collect_type, c);
+	mtype_rows_live(NULL, collect_type, c);
 }
 
 kmem_stats_t *
@@ -196,29 +202,69 @@ tables_end(tables_out_t *out)
 		tables_line(out, "");
 }
 
-void
-kmem_stats_tables(const kmem_stats_t *st, int tables,
+/* Where the four families' rows come from: a snapshot, or the live objects. */
+typedef struct table_sources {
+	kmem_cache_rows_t *caches;
+	void *caches_src;
+	vmem_rows_t *arenas;
+	void *arenas_src;
+	pool_rows_t *pools;
+	void *pools_src;
+	mtype_rows_t *types;
+	void *types_src;
+} table_sources_t;
+
+/*
+ * Every copy of the tables is printed here: kmstat's (a snapshot read from
+ * another process), the snapshot's in-process and the live ones printed at
+ * exit (kmem_stats_print()).  The table printers use no memory but the
+ * stack, so neither does this.
+ */
+static void
+tables_print(const table_sources_t *s, int tables,
     void (*emit)(void *arg, const char *line), void *arg)
 {
 	tables_out_t out = { emit, arg, false };
 	if (tables & KMEM_STATS_CACHES) {
-		snapshot_rows_t s = { st->caches, st->ncaches };
-		kmem_table_of(snapshot_caches, &s, tables_line, &out);
+		kmem_table_of(s->caches, s->caches_src, tables_line, &out);
 		tables_end(&out);
 	}
 	if (tables & KMEM_STATS_ARENAS) {
-		snapshot_rows_t s = { st->arenas, st->narenas };
-		vmem_table_of(snapshot_arenas, &s, tables_line, &out);
+		vmem_table_of(s->arenas, s->arenas_src, tables_line, &out);
 		tables_end(&out);
 	}
 	if (tables & KMEM_STATS_POOLS) {
-		snapshot_rows_t s = { st->pools, st->npools };
-		pool_table_of(snapshot_pools, &s, tables_line, &out);
+		pool_table_of(s->pools, s->pools_src, tables_line, &out);
 		tables_end(&out);
 	}
 	if (tables & KMEM_STATS_TYPES) {
-		snapshot_rows_t s = { st->types, st->ntypes };
-		mtype_table_of(snapshot_types, &s, tables_line, &out);
+		mtype_table_of(s->types, s->types_src, tables_line, &out);
 		tables_end(&out);
 	}
+}
+
+void
+kmem_stats_tables(const kmem_stats_t *st, int tables,
+    void (*emit)(void *arg, const char *line), void *arg)
+{
+	snapshot_rows_t caches = { st->caches, st->ncaches };
+	snapshot_rows_t arenas = { st->arenas, st->narenas };
+	snapshot_rows_t pools = { st->pools, st->npools };
+	snapshot_rows_t types = { st->types, st->ntypes };
+	table_sources_t s = {
+		snapshot_caches, &caches, snapshot_arenas, &arenas,
+		snapshot_pools, &pools, snapshot_types, &types,
+	};
+	tables_print(&s, tables, emit, arg);
+}
+
+void
+kmem_stats_tables_live(int tables, void (*emit)(void *arg, const char *line),
+    void *arg)
+{
+	table_sources_t s = {
+		kmem_cache_rows_live, NULL, vmem_rows_live, NULL,
+		pool_rows_live, NULL, mtype_rows_live, NULL,
+	};
+	tables_print(&s, tables, emit, arg);
 }

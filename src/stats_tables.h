@@ -5,7 +5,9 @@
  * counters.  The library's own tables (kmem_table() and the others) pass
  * a source that reads the live objects; kmem_stats_tables() passes one
  * that reads a snapshot (stats.c), which may come from another process
- * (kmstat).  So every copy of a table is formatted by the same code.
+ * (kmstat).  So every copy of a table is formatted by the same code; and
+ * the four tables together are printed by one function in stats.c, from
+ * a snapshot (kmstat) or live (kmem_stats_tables_live(): at exit).
  *
  * Row orders: caches grouped by arena (a total follows each group);
  * arenas in tree order, each followed by the arenas importing from it,
@@ -41,10 +43,24 @@ void pool_table_of(pool_rows_t *rows, void *src, kmem_emit_t *emit,
 void mtype_table_of(mtype_rows_t *rows, void *src, kmem_emit_t *emit,
     void *arg);
 
-/* The live row sources, in the order above (they take the list locks). */
+/* The live row sources, in the order above (they take the list locks);
+ * src is NULL for every object (vmem_rows_live() takes one arena too). */
 void kmem_cache_rows_live(void *src,
     void (*row)(void *row_arg, const kmem_cache_stats_t *st), void *row_arg);
 void vmem_rows_live(void *src,
     void (*row)(void *row_arg, const vmem_stats_t *st), void *row_arg);
+void pool_rows_live(void *src,
+    void (*row)(void *row_arg, const struct pool_stats *st), void *row_arg);
+void mtype_rows_live(void *src,
+    void (*row)(void *row_arg, const struct mtype_stats *st), void *row_arg);
+
+/*
+ * The tables kmem_stats_tables() prints from a snapshot (tables: the
+ * KMEM_STATS_* bits of <kmem/stats.h>), printed by the same code from the
+ * live objects instead.  It allocates nothing, so kmem_stats_print() and
+ * the statistics at exit can use it.
+ */
+void kmem_stats_tables_live(int tables,
+    void (*emit)(void *arg, const char *line), void *arg);
 
 #endif /* KMEM_STATS_TABLES_H */

@@ -39,7 +39,8 @@ KMEM_API size_t kmem_malloc_usable_size(void *ptr);
  * KMEM_OPTIONS environment variable, which libkmem_malloc.so reads at its
  * first allocation (kmrun sets it):
  *
- *	stats                   print the cache and arena tables at exit
+ *	stats                   print the statistics tables at exit (those
+ *	                        kmem_stats_print() prints)
  *	stats_file=PATH         ... to PATH instead of standard error,
  *	                        appending; "%p" in PATH becomes the process ID
  *	reap_interval=TIME      the maintenance interval (default 15s); TIME
@@ -58,7 +59,13 @@ KMEM_API int kmem_options_set(const char *options, char *err, size_t errlen);
 KMEM_API int kmem_options_check(const char *options, char *err,
     size_t errlen);
 
-/* Print the kmem cache table and the vmem arena table to file descriptor fd. */
+/*
+ * Print the tables kmstat prints (<kmem/stats.h>), by the same code, to
+ * file descriptor fd: the kmem cache table, the vmem arena table, the pool
+ * table and the malloc type table, each followed by an empty line (a
+ * table with no rows keeps its heading).  The "stats" option prints them
+ * at exit.  It allocates no memory.
+ */
 KMEM_API void kmem_stats_print(int fd);
 
 #ifdef __cplusplus

@@ -71,7 +71,9 @@ KMEM_API int kmem_stats_json_fd(const kmem_stats_t *st, int fd);
  * The tables kmstat prints, from a snapshot, one line per call of emit:
  * the kmem cache table (kmem_table()), the vmem arena table (vmem_table()),
  * the pool table (pool_table()) and the malloc type table (mtype_table()),
- * each followed by an empty line.
+ * each followed by an empty line.  kmem_stats_print() (<kmem/malloc.h>,
+ * the statistics at exit) prints all four the same way, from the live
+ * objects.
  */
 #define KMEM_STATS_CACHES       0x1
 #define KMEM_STATS_ARENAS       0x2

@@ -216,7 +216,9 @@ not_found)
 	;;
 
 stats)
-	# The demo: the library prints its tables at the program's exit.
+	# The demo: the library prints its tables at the program's exit, the
+	# four kmstat prints, in its order (a program that uses only malloc
+	# has no pools: that table is its headings and a total).
 	run "$kmrun" --stats -- "$workload" 20000 2
 	expect_rc 0
 	expect_out "2 threads wrote 40000 words of text"
@@ -226,6 +228,15 @@ stats)
 	expect_err "kmem_alloc_32 "
 	expect_err "Total [kmem_default]"
 	expect_err "NAME                     QUANTUM         INUSE"
+	expect_err "  kmem_default              4096"
+	expect_err "Memory resource pool statistics"
+	expect_err "In use 0K, total allocated 0K; utilization 0.0%"
+	expect_err "Memory statistics by type"
+	awk '/^cache  / { t = t "c" } /^NAME  / { t = t "v" }
+	    /^Memory resource pool statistics$/ { t = t "p" }
+	    /^Memory statistics by type$/ { t = t "m" }
+	    END { exit t != "cvpm" }' "$tmp/err" ||
+	    fail "not the four tables, once each, in kmstat's order"
 	# To a file instead.
 	run "$kmrun" --stats-file tables.txt -- "$workload" 20000 2
 	expect_rc 0

@@ -7,7 +7,7 @@
 #
 # Exit 0 passes, 77 skips (top without tmux outside CI).
 set -u
-captures="out err pane"
+captures="out err pane kmstat.txt"
 . "$(dirname "$0")/../expect.sh"
 
 if [ $# -ne 3 ]; then
@@ -43,12 +43,13 @@ wait_for() {
 	done
 }
 
-# start_program publish|quiet: run stats_program, its input a fifo held
-# open on descriptor 3, and wait until it is ready; its pid in $pid.
+# start_program publish|quiet [OPTIONS]: run stats_program, with OPTIONS
+# in KMEM_OPTIONS if given, its input a fifo held open on descriptor 3,
+# and wait until it is ready; its pid in $pid.
 start_program() {
 	rm -f ready feed
 	mkfifo feed
-	"$program" "$1" ready <feed >/dev/null &
+	env ${2:+"KMEM_OPTIONS=$2"} "$program" "$1" ready <feed >/dev/null &
 	program_pid=$!
 	exec 3>feed
 	wait_for test -s ready
@@ -120,6 +121,42 @@ tables)
 	expect_field stats_type 2 4             # InUse
 	expect_field stats_type 8 128           # Size(s)
 	stop_program
+	;;
+
+at_exit)
+	# The tables the program prints at exit (the "stats" option, here to
+	# a file) are the four kmstat prints of it, laid out alike: the same
+	# lines, each starting with the same word (the figures may move on).
+	start_program publish "stats_file=$tmp/exit.txt"
+	run "$kmstat" "$pid"
+	expect_rc 0
+	mv "$tmp/out" "$tmp/kmstat.txt"
+	stop_program
+	[ ! -s "$tmp/err" ] || fail "kmstat wrote to standard error"
+	cp "$tmp/exit.txt" "$tmp/out"
+	grep -qx "libkmem statistics: process $pid (stats_program) at exit" \
+	    "$tmp/out" || fail "no header naming the process"
+	awk 'NR > 1 { print $1 }' "$tmp/kmstat.txt" >"$tmp/kmstat.words"
+	awk 'NR > 1 { print $1 }' "$tmp/out" >"$tmp/exit.words"
+	cmp -s "$tmp/kmstat.words" "$tmp/exit.words" ||
+	    fail "the tables at exit are not kmstat's: $(diff "$tmp/kmstat.words" "$tmp/exit.words" | head -20)"
+	# With the program's figures, in every table.
+	expect_out "Total [kmem_default]"
+	expect_field stats_cache 2 200          # buf size
+	expect_field stats_cache 3 10           # buf in use
+	expect_out "NAME                     QUANTUM         INUSE"
+	expect_field stats_arena 3 24576        # in use: 3 x 8192
+	expect_out "Memory resource pool statistics"
+	expect_field stats_pool 2 64            # Size
+	expect_field stats_pool 3 7             # Requests
+	expect_field stats_pcache 3 5
+	expect_out "Memory statistics by type"
+	expect_field stats_type 2 4             # InUse
+	expect_field stats_type 8 128           # Size(s)
+	# One empty line after each table, none doubled.
+	[ -z "$(tail -n 1 "$tmp/out")" ] || fail "no empty line at the end"
+	awk 'prev == "" && $0 == "" && NR > 1 { exit 1 } { prev = $0 }' \
+	    "$tmp/out" || fail "two empty lines in a row"
 	;;
 
 json)

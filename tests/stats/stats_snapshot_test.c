@@ -2,7 +2,9 @@
  * The statistics snapshot in-process (include/kmem/stats.h): its figures
  * are what the test allocated in an arena, a cache, a pool, a pool cache
  * and a malloc type; the tables printed from it are the live tables, line
- * for line; the JSON is measured like snprintf and escapes what it must.
+ * for line, and kmem_stats_print() (the tables at exit) prints all four
+ * exactly as they are printed from a snapshot (kmstat's); the JSON is
+ * measured like snprintf and escapes what it must.
  *
  * With "--json FILE" it also writes the snapshot's JSON, and that of a
  * snapshot whose names need escaping, to FILE, one object per line, for
@@ -12,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <kmem/malloc.h>
 
 #include "stats_fixture.h"
 
@@ -115,6 +119,46 @@ check_tables(const kmem_stats_t *st)
 	free(t);
 }
 
+/*
+ * kmem_stats_print() prints, byte for byte, what the snapshot's tables
+ * are: nothing here allocates from the library between the two (the
+ * snapshot's arrays come from libc's malloc).
+ */
+static void
+check_print(void)
+{
+	kmem_stats_t *st = kmem_stats_snapshot();
+	CHECK(st != NULL);
+	FILE *f = tmpfile();
+	CHECK(f != NULL);
+	kmem_stats_print(fileno(f));
+	long len = lseek(fileno(f), 0, SEEK_END);
+	CHECK(len > 0);
+	char *printed = calloc(1, (size_t)len + 1);
+	CHECK(printed != NULL);
+	CHECK_EQ(pread(fileno(f), printed, (size_t)len, 0), len);
+	CHECK_EQ(fclose(f), 0);
+
+	lines_t *t = snapshot_table(st, KMEM_STATS_ALL);
+	CHECK(t->n < 512);              /* every line collected */
+	const char *p = printed;
+	for (unsigned i = 0; i < t->n; i++) {
+		size_t n = strlen(t->text[i]);
+		CHECK(strncmp(p, t->text[i], n) == 0 && p[n] == '\n');
+		p += n + 1;
+	}
+	CHECK(*p == '\0');
+	/* All four tables, the last one's empty line last. */
+	CHECK(strstr(printed, "Total [kmem_default]") != NULL);
+	CHECK(strstr(printed, "\nNAME ") != NULL);
+	CHECK(strstr(printed, "\nMemory resource pool statistics\n") != NULL);
+	CHECK(strstr(printed, "\nMemory statistics by type\n") != NULL);
+	CHECK(len >= 2 && strcmp(printed + len - 2, "\n\n") == 0);
+	free(t);
+	free(printed);
+	kmem_stats_free(st);
+}
+
 /* A snapshot with one arena whose names need escaping. */
 static kmem_stats_t *
 awkward_snapshot(void)
@@ -176,6 +220,7 @@ main(int argc, char **argv)
 	stats_fixture_check(st);
 	check_tables(st);
 	check_json(st);
+	check_print();
 	if (argc == 3 && strcmp(argv[1], "--json") == 0)
 		write_json(st, argv[2]);
 	kmem_stats_free(st);
