@@ -275,6 +275,8 @@ kmem_cache_destroy(kmem_cache_t *cp)
 	kmem_thread_flush_cache(cp);
 	kmem_depot_purge(cp);
 	uint64_t leaked = kmem_slab_destroy_all(cp);
+	if (cp->flags & KMF_FIREWALL)
+		leaked += kmem_firewall_forget(cp);
 	if (leaked != 0)
 		kmem_report("kmem_cache_destroy(\"%s\"): %llu buffer%s never "
 		    "freed; leaked", cp->name, (unsigned long long)leaked,
@@ -580,7 +582,8 @@ firewall_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 	size_t lowest_bit = requested & (0 - requested);
 	if (class && lowest_bit < align)
 		align = lowest_bit > 16 ? lowest_bit : 16;
-	void *buf = kmem_firewall_alloc(class ? NULL : cp, requested, align);
+	void *buf = kmem_firewall_alloc(class ? NULL : cp, cp, requested,
+	    align);
 	if (buf != NULL && !class && cp->constructor != NULL &&
 	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {
 		kmem_firewall_discard(buf);

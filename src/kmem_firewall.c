@@ -11,7 +11,11 @@
  * The buffer starts at the highest address of its alignment that leaves
  * room for it; the few bytes between its end and the guard (alignment
  * slack) hold KMEM_REDZONE_BYTE and are checked at free.  The header says
- * what was asked for and by which cache.
+ * what was asked for and by which cache, and which cache's statistics
+ * count the buffer (a kmem_alloc() class counts its firewalled buffers as
+ * its own): its free is counted there too.  A cache destroyed with
+ * firewalled buffers outstanding forgets them (kmem_firewall_forget()):
+ * they stay mapped, leaked, as a leaked slab does.
  *
  * A freed buffer's pages become inaccessible at once, so a use after free
  * faults too; the last FIREWALL_QUARANTINE freed regions stay that way (and
@@ -39,6 +43,7 @@ typedef struct firewall_header {
 	size_t size;                    /* requested */
 	size_t region_size;             /* with the guard page */
 	kmem_cache_t *cache;            /* NULL: kmem_alloc() or malloc() */
+	kmem_cache_t *counted;          /* whose statistics count it, or NULL */
 	unsigned depth;                 /* KMF_AUDIT: the allocation's stack */
 	uintptr_t pcs[KMEM_AUDIT_DEPTH_MAX];
 } firewall_header_t;
@@ -64,7 +69,8 @@ bucket_of(const void *buf)
 }
 
 void *
-kmem_firewall_alloc(kmem_cache_t *cp, size_t size, size_t align)
+kmem_firewall_alloc(kmem_cache_t *cp, kmem_cache_t *counted, size_t size,
+    size_t align)
 {
 	size_t page = kmem_pagesize();
 	if (align == 0 || align > page)
@@ -92,6 +98,7 @@ kmem_firewall_alloc(kmem_cache_t *cp, size_t size, size_t align)
 	h->size = size;
 	h->region_size = region_size;
 	h->cache = cp;
+	h->counted = counted;
 	h->depth = (kmem_debug_config.flags & KMF_AUDIT) ? kmem_backtrace(h->pcs,
 	    kmem_debug_config.audit_depth, 0) : 0;
 	kmem_mutex_enter(&kmem_firewall_lock);
@@ -205,6 +212,8 @@ kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	}
 	if (cp != NULL && cp->destructor != NULL)
 		cp->destructor(buf, cp->private);
+	if (h->counted != NULL)
+		__atomic_fetch_add(&h->counted->slow_free, 1, __ATOMIC_RELAXED);
 
 	quarantined_t q = { .buf = buf, .region = region,
 	    .region_size = h->region_size, .thread = kmem_thread_id() };
@@ -246,6 +255,25 @@ kmem_firewall_stack(const void *buf, uintptr_t *pcs, unsigned max)
 		}
 	}
 	return (depth);
+}
+
+uint64_t
+kmem_firewall_forget(const kmem_cache_t *cp)
+{
+	uint64_t forgotten = 0;
+	kmem_mutex_enter(&kmem_firewall_lock);
+	for (size_t i = 0; i < FIREWALL_BUCKETS; i++) {
+		for (firewall_header_t **hp = &buckets[i]; *hp != NULL;) {
+			if ((*hp)->cache == cp || (*hp)->counted == cp) {
+				*hp = (*hp)->next;
+				forgotten++;
+			} else {
+				hp = &(*hp)->next;
+			}
+		}
+	}
+	kmem_mutex_exit(&kmem_firewall_lock);
+	return (forgotten);
 }
 
 void

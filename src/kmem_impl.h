@@ -389,8 +389,10 @@ size_t kmem_debug_log_history(const void *buf, char *out, size_t len);
 
 /* ---- kmem_firewall.c ---- */
 extern kmem_mutex_t kmem_firewall_lock;
-/* A firewalled buffer of size bytes for cp (NULL: kmem_alloc/malloc). */
-void *kmem_firewall_alloc(kmem_cache_t *cp, size_t size, size_t align);
+/* A firewalled buffer of size bytes for cp (NULL: kmem_alloc/malloc),
+ * counted in the statistics of counted (NULL: none). */
+void *kmem_firewall_alloc(kmem_cache_t *cp, kmem_cache_t *counted,
+    size_t size, size_t align);
 /* Free buf if it is a firewalled buffer (reports a bad size or cache, a
  * double free); false if it is none of the firewall's. */
 bool kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
@@ -402,6 +404,9 @@ bool kmem_firewall_walk(bool (*fn)(void *arg, void *buf, size_t size,
  * pcs[0 .. max): how many frames; 0 when none or buf is not live.  For the
  * leak scan, which holds kmem_firewall_lock. */
 unsigned kmem_firewall_stack(const void *buf, uintptr_t *pcs, unsigned max);
+/* cp is being destroyed: forget its live firewalled buffers, which stay
+ * mapped; how many there were. */
+uint64_t kmem_firewall_forget(const kmem_cache_t *cp);
 /* Unmap buf, a firewalled buffer never handed out (its constructor
  * failed), with no checks. */
 void kmem_firewall_discard(void *buf);

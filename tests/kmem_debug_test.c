@@ -327,8 +327,11 @@ BUG_ON_PURPOSE static void
 test_firewall(void)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	/* Its class counts a firewalled buffer as its own, both ways. */
+	uint64_t inuse = stats_of(class_cache(FIREWALL)).buf_inuse;
 	firewalled = kmem_alloc(FIREWALL, KM_SLEEP);
 	CHECK_EQ(((uintptr_t)firewalled + FIREWALL) % page, 0);
+	CHECK_EQ(stats_of(class_cache(FIREWALL)).buf_inuse, inuse + 1);
 	memset(firewalled, 7, FIREWALL);
 	check_child_t c = check_run_child(overrun_firewalled);
 	CHECK(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGSEGV);
@@ -336,8 +339,10 @@ test_firewall(void)
 	CHECK(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGSEGV);
 	CHECK_REPORT(kmem_free(firewalled, FIREWALL + 8), "wrong size");
 	kmem_free(firewalled, FIREWALL);
+	CHECK_EQ(stats_of(class_cache(FIREWALL)).buf_inuse, inuse);
 	CHECK_REPORT(kmem_free(firewalled, FIREWALL), "double free: "
 	    "firewalled buffer");
+	CHECK_EQ(stats_of(class_cache(FIREWALL)).buf_inuse, inuse);
 
 	/* Below the size: a tagged slab buffer.  Above KMEM_MAXBUF too. */
 	void *small = kmem_alloc(FIREWALL - 8, KM_SLEEP);
@@ -361,9 +366,17 @@ test_firewall(void)
 	kmem_cache_t *other = kmem_cache_create("dbg_fw2", 40, 0, NULL, NULL,
 	    NULL, NULL, NULL, KMF_FIREWALL);
 	CHECK_REPORT(kmem_cache_free(other, b), "wrong cache");
+	CHECK_EQ(stats_of(cp).buf_inuse, 1);
 	kmem_cache_free(cp, b);
+	kmem_cache_stats_t st = stats_of(cp);
+	CHECK_EQ(st.alloc, 1);
+	CHECK_EQ(st.free, 1);
+	CHECK_EQ(st.buf_inuse, 0);
 	kmem_cache_destroy(other);
-	kmem_cache_destroy(cp);
+	/* Destroyed with one outstanding: a leak, as of a slab buffer. */
+	(void) kmem_cache_alloc(cp, KM_SLEEP);
+	CHECK_REPORT(kmem_cache_destroy(cp), "kmem_cache_destroy(\"dbg_fw\"): "
+	    "1 buffer never freed; leaked");
 }
 
 /* A constructor that fails, and a destructor that must then not run. */
