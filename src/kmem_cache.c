@@ -266,11 +266,14 @@ kmem_cache_create_internal(const char *name, size_t bufsize, size_t align,
 void
 kmem_cache_destroy(kmem_cache_t *cp)
 {
-	/* Off the list, so no reap or update pass reaches it any more. */
+	/* Off the list, so no reap, update or verify pass reaches it any
+	 * more (a verify pass in progress finishes first). */
+	kmem_mutex_enter(&kmem_debug_verify_lock);
 	kmem_mutex_enter(&kmem_caches_lock);
 	cp->list_prev->list_next = cp->list_next;
 	cp->list_next->list_prev = cp->list_prev;
 	kmem_mutex_exit(&kmem_caches_lock);
+	kmem_mutex_exit(&kmem_debug_verify_lock);
 
 	kmem_thread_flush_cache(cp);
 	kmem_depot_purge(cp);

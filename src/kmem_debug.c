@@ -35,13 +35,18 @@
  *
  * The checks touch only the buffer and its tag, which the caller owns (an
  * allocated buffer) or the slab layer handed over (a free one); no lock is
- * taken here but the log's (kmem_debug_log.c), a leaf.
+ * taken here but the log's (kmem_debug_log.c), a leaf.  kmem_debug_verify()
+ * reads buffers other threads own: it takes kmem_debug_verify_lock, then
+ * the cache list and one slab lock at a time, and reports with only the
+ * verify lock held, which keeps kmem_cache_destroy() from taking a cache
+ * off the list meanwhile.
  */
 #include "kmem_impl.h"
 
 #include <stdarg.h>
 
 #include "format.h"
+#include "lock_order.h"
 #include "report.h"
 
 #define DEBUG_REPORT_MAX        6144
@@ -429,6 +434,8 @@ kmem_debug_freed(kmem_cache_t *cp, void *buf)
 
 #define VERIFY_BATCH    8
 
+kmem_mutex_t kmem_debug_verify_lock = KMEM_MUTEX_INITIALIZER(KMEM_RANK_VERIFY);
+
 /* The problem with buf, a buffer of a slab of cp, or NULL. */
 static const char *
 buffer_problem(const kmem_cache_t *cp, const void *buf)
@@ -484,6 +491,11 @@ unsigned
 kmem_debug_verify(void)
 {
 	unsigned total = 0;
+	/*
+	 * The cache list's lock is dropped while the reports run the handler;
+	 * the verify lock keeps every cache on the list meanwhile.
+	 */
+	kmem_mutex_enter(&kmem_debug_verify_lock);
 	kmem_mutex_enter(&kmem_caches_lock);
 	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
 	    cp = cp->list_next) {
@@ -505,5 +517,6 @@ kmem_debug_verify(void)
 		kmem_mutex_enter(&kmem_caches_lock);
 	}
 	kmem_mutex_exit(&kmem_caches_lock);
+	kmem_mutex_exit(&kmem_debug_verify_lock);
 	return (total);
 }

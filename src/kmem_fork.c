@@ -62,6 +62,7 @@ kmem_fork_prepare(void)
 {
 	kmem_mutex_enter_for_fork(&kmem_update_lock);
 	kmem_mutex_enter_for_fork(&kmem_init_lock);
+	kmem_mutex_enter_for_fork(&kmem_debug_verify_lock);
 	kmem_mutex_enter_for_fork(&kmem_caches_lock);
 	vmem_fork_enter();
 	if (pool_fork_enter != NULL)
@@ -96,6 +97,7 @@ fork_release(void)
 		pool_fork_exit();
 	vmem_fork_exit();
 	kmem_mutex_exit_for_fork(&kmem_caches_lock);
+	kmem_mutex_exit_for_fork(&kmem_debug_verify_lock);
 	kmem_mutex_exit_for_fork(&kmem_init_lock);
 	kmem_mutex_exit_for_fork(&kmem_update_lock);
 }

@@ -366,6 +366,10 @@ int kmem_debug_parse(const char *debug, const char *logging,
  * false with err set when they are bad. */
 bool kmem_debug_from_environment(char *err, size_t errlen);
 
+/* Held by kmem_debug_verify() throughout, and by kmem_cache_destroy()
+ * while it takes the cache off the list, so none goes while it is checked. */
+extern kmem_mutex_t kmem_debug_verify_lock;
+
 /* ---- kmem_debug_log.c ---- */
 extern kmem_mutex_t kmem_debug_log_lock;
 /* Allocate the rings kmem_debug_config asks for (bootstrap). */

@@ -85,8 +85,8 @@ KMEM_API int kmem_debug_flags(void);
 /*
  * Check every buffer of every debug cache now: free buffers' patterns and
  * tags, allocated buffers' redzones.  Each problem is reported (up to 8 per
- * cache); returns how many were found.  No cache may be destroyed while it
- * runs.
+ * cache); returns how many were found.  A cache being destroyed meanwhile
+ * waits until it is done (so a report handler must not destroy caches).
  */
 KMEM_API unsigned kmem_debug_verify(void);
 
