@@ -242,8 +242,9 @@ kmem_stats_read(long pid, kmem_stats_t **out)
 static long
 segment_pid_of(const char *entry)
 {
-	size_t len = strlen(STATS_SEGMENT_PREFIX) - 1;  /* without the '/' */
-	if (strncmp(entry, STATS_SEGMENT_PREFIX + 1, len) != 0)
+	const char *file = &STATS_SEGMENT_PREFIX[1];   /* without the '/' */
+	size_t len = strlen(file);
+	if (strncmp(entry, file, len) != 0)
 		return (0);
 	const char *digits = entry + len;
 	if (*digits < '1' || *digits > '9')
