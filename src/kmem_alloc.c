@@ -7,8 +7,8 @@
  * power of two up to 128 KiB (144, 160, ... 256, 288, ... 512, ...), so a
  * request never gets more than 1/8 more than it asked for, beyond the
  * 8-byte rounding of the smallest classes.  A size up to 1024 finds its
- * cache in one table lookup indexed by (size + 7) / 8; a larger one by the
- * position of its highest bit and the three bits below it (kmem_impl.h).
+ * cache in one table lookup indexed by (size + 7) / 8, a larger one in
+ * another indexed by (size - 1) / 128 (kmem_impl.h).
  * A class's buffers are aligned to the largest power of two that divides
  * its size, up to a page: 16 for 48, 64 for 192, a page for 12 KiB.
  *
@@ -30,11 +30,10 @@
 #include "report.h"
 
 #define CLASSES_PER_P2  8
-#define LARGE_LAST_HB   17              /* highbit(KMEM_MAXBUF - 1) */
-#define LARGE_SLOTS     ((LARGE_LAST_HB - KMEM_ALLOC_LARGE_HB + 1) * \
-	CLASSES_PER_P2)
+#define LARGE_SLOTS     (KMEM_MAXBUF >> KMEM_ALLOC_LARGE_SHIFT)
 
-_Static_assert(KMEM_MAXBUF == (1 << LARGE_LAST_HB), "class table bounds");
+_Static_assert(KMEM_ALLOC_SMALL / CLASSES_PER_P2 ==
+    (1 << KMEM_ALLOC_LARGE_SHIFT), "large classes fill whole slots");
 
 kmem_cache_t *kmem_alloc_small[KMEM_ALLOC_SMALL / 8 + 1] = {
 	[0 ... KMEM_ALLOC_SMALL / 8] = &kmem_null_cache
@@ -96,8 +95,11 @@ kmem_alloc_init(void)
 				__atomic_store_n(&kmem_alloc_small[++small_filled],
 				    cp, __ATOMIC_RELEASE);
 		} else {
-			__atomic_store_n(&kmem_alloc_large[
-			    kmem_alloc_large_index(size)], cp, __ATOMIC_RELEASE);
+			/* The slots of the sizes above the class before. */
+			for (size_t slot = kmem_alloc_large_index(size - step + 1);
+			    slot <= kmem_alloc_large_index(size); slot++)
+				__atomic_store_n(&kmem_alloc_large[slot], cp,
+				    __ATOMIC_RELEASE);
 		}
 		KMEM_ASSERT(kmem_alloc_cache(size) == cp);
 		if (size >= 128 && is_p2(size))

@@ -14,6 +14,7 @@
 #include <kmem/kmem.h>
 
 #include "check.h"
+#include "kmem_impl.h"          /* the class tables, against their rule */
 #include "kmem_objects.h"
 
 #define U(p) ((uintptr_t)(p))
@@ -374,6 +375,24 @@ test_kmem_alloc_classes(void)
 	kmem_free(p, 961);
 }
 
+/*
+ * Every size up to KMEM_MAXBUF finds the smallest class that holds it: the
+ * two tables agree, size by size, with the rule kmem_alloc_class() states.
+ */
+static void
+test_kmem_alloc_tables_follow_the_classes(void)
+{
+	kmem_free(kmem_alloc(1, KM_SLEEP), 1);  /* the tables are filled */
+	for (size_t size = 1; size <= KMEM_MAXBUF; size++) {
+		size_t class_size;
+		(void) kmem_alloc_class(size, &class_size);
+		const kmem_cache_t *cp = kmem_alloc_cache(size);
+		CHECK(cp != NULL && cp->bufsize == class_size);
+	}
+	CHECK(kmem_alloc_cache(0) == NULL);
+	CHECK(kmem_alloc_cache(KMEM_MAXBUF + 1) == NULL);
+}
+
 static void
 test_kmem_zalloc_zeroes(void)
 {
@@ -615,6 +634,7 @@ main(void)
 	test_debug_layout_adds_a_tag();
 	test_debug_cache_magazines_hold_free_buffers();
 	test_kmem_alloc_classes();
+	test_kmem_alloc_tables_follow_the_classes();
 	test_kmem_zalloc_zeroes();
 	test_kmem_alloc_zero_and_free_null();
 	test_vmem_quantum_caches();
