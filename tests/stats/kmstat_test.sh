@@ -56,6 +56,23 @@ start_program() {
 	pid=$(cat ready)
 }
 
+# expect_fixture_figures: $tmp/out holds the four tables with the
+# program's figures (stats_fixture.h).
+expect_fixture_figures() {
+	expect_out "Total [kmem_default]"
+	expect_field stats_cache 2 200          # buf size
+	expect_field stats_cache 3 10           # buf in use
+	expect_out "NAME                     QUANTUM         INUSE"
+	expect_field stats_arena 3 24576        # in use: 3 x 8192
+	expect_out "Memory resource pool statistics"
+	expect_field stats_pool 2 64            # Size
+	expect_field stats_pool 3 7             # Requests
+	expect_field stats_pcache 3 5
+	expect_out "Memory statistics by type"
+	expect_field stats_type 2 4             # InUse
+	expect_field stats_type 8 128           # Size(s)
+}
+
 stop_program() {
 	exec 3>&-
 	wait "$program_pid"
@@ -106,20 +123,9 @@ tables)
 	expect_rc 0
 	expect_out "libkmem statistics: process $pid (stats_program) at "
 	expect_out "cache                            buf       buf       buf      memory"
-	expect_field stats_cache 2 200          # buf size
-	expect_field stats_cache 3 10           # buf in use
-	expect_out "Total [kmem_default]"
-	expect_out "NAME                     QUANTUM         INUSE"
+	expect_fixture_figures
 	expect_field stats_arena 2 4096         # quantum
-	expect_field stats_arena 3 24576        # in use: 3 x 8192
 	expect_field stats_arena 4 16777216     # total
-	expect_out "Memory resource pool statistics"
-	expect_field stats_pool 2 64            # Size
-	expect_field stats_pool 3 7             # Requests
-	expect_field stats_pcache 3 5
-	expect_out "Memory statistics by type"
-	expect_field stats_type 2 4             # InUse
-	expect_field stats_type 8 128           # Size(s)
 	stop_program
 	;;
 
@@ -141,18 +147,7 @@ at_exit)
 	cmp -s "$tmp/kmstat.words" "$tmp/exit.words" ||
 	    fail "the tables at exit are not kmstat's: $(diff "$tmp/kmstat.words" "$tmp/exit.words" | head -20)"
 	# With the program's figures, in every table.
-	expect_out "Total [kmem_default]"
-	expect_field stats_cache 2 200          # buf size
-	expect_field stats_cache 3 10           # buf in use
-	expect_out "NAME                     QUANTUM         INUSE"
-	expect_field stats_arena 3 24576        # in use: 3 x 8192
-	expect_out "Memory resource pool statistics"
-	expect_field stats_pool 2 64            # Size
-	expect_field stats_pool 3 7             # Requests
-	expect_field stats_pcache 3 5
-	expect_out "Memory statistics by type"
-	expect_field stats_type 2 4             # InUse
-	expect_field stats_type 8 128           # Size(s)
+	expect_fixture_figures
 	# One empty line after each table, none doubled.
 	[ -z "$(tail -n 1 "$tmp/out")" ] || fail "no empty line at the end"
 	awk 'prev == "" && $0 == "" && NR > 1 { exit 1 } { prev = $0 }' \
