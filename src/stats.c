@@ -6,7 +6,8 @@
  * (stats_tables.h), so a snapshot holds exactly what the tables show, in
  * their order.  The cache and arena sources call back with the list locks
  * held, where nothing may allocate; so each family is collected into an
- * array allocated beforehand, and if more rows came than it holds (objects
+ * array allocated beforehand, sized from the family's count in the last
+ * snapshot; if more rows came than it holds (the first snapshot, or objects
  * were created meanwhile) the array grows and the family is read again.
  * No lock is held while memory is allocated.
  *
@@ -32,10 +33,13 @@
 /* Rows of one family, collected by a row callback that never allocates. */
 typedef struct collector {
 	size_t row_size;
+	size_t *last;                   /* the rows of the last snapshot */
 	void *rows;
 	size_t cap;
 	size_t n;                       /* rows seen; beyond cap not kept */
 } collector_t;
+
+static size_t last_caches, last_arenas, last_pools, last_types;
 
 static void
 collect(collector_t *c, const void *row)
@@ -69,11 +73,16 @@ collect_type(void *c, const mtype_stats_t *st)
 	collect(c, st);
 }
 
-/* A family's rows read by read_rows(c); the array of them, or false. */
+/*
+ * A family's rows read by read_rows(c); the array of them, or false.  The
+ * room for the last snapshot's count and some more, so that a process
+ * whose objects come and go a little is read once per snapshot.
+ */
 static bool
 collect_all(collector_t *c, void (*read_rows)(collector_t *c))
 {
-	for (size_t cap = 16;; cap = c->n + c->n / 4 + 8) {
+	size_t last = __atomic_load_n(c->last, __ATOMIC_RELAXED);
+	for (size_t cap = last + last / 4 + 16;; cap = c->n + c->n / 4 + 8) {
 		free(c->rows);
 		c->rows = calloc(cap, c->row_size);
 		if (c->rows == NULL)
@@ -81,8 +90,10 @@ collect_all(collector_t *c, void (*read_rows)(collector_t *c))
 		c->cap = cap;
 		c->n = 0;
 		read_rows(c);
-		if (c->n <= c->cap)
+		if (c->n <= c->cap) {
+			__atomic_store_n(c->last, c->n, __ATOMIC_RELAXED);
 			return (true);
+		}
 	}
 }
 
@@ -123,10 +134,14 @@ kmem_stats_snapshot(void)
 	clock_gettime(CLOCK_REALTIME, &now);
 	st->time_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 
-	collector_t caches = { sizeof (kmem_cache_stats_t), NULL, 0, 0 };
-	collector_t arenas = { sizeof (vmem_stats_t), NULL, 0, 0 };
-	collector_t pools = { sizeof (pool_stats_t), NULL, 0, 0 };
-	collector_t types = { sizeof (mtype_stats_t), NULL, 0, 0 };
+	collector_t caches = { .row_size = sizeof (kmem_cache_stats_t),
+	    .last = &last_caches };
+	collector_t arenas = { .row_size = sizeof (vmem_stats_t),
+	    .last = &last_arenas };
+	collector_t pools = { .row_size = sizeof (pool_stats_t),
+	    .last = &last_pools };
+	collector_t types = { .row_size = sizeof (mtype_stats_t),
+	    .last = &last_types };
 	bool ok = collect_all(&caches, read_caches) &&
 	    collect_all(&arenas, read_arenas) &&
 	    collect_all(&pools, read_pools) && collect_all(&types, read_types);
