@@ -173,11 +173,13 @@ map_segment(int fd, size_t *size)
 	return (p != MAP_FAILED ? p : NULL);
 }
 
-/* Whether process pid exists (kill(pid, 0) fails with ESRCH if not). */
+/* Whether pid is a pid_t of a process that exists, whoever's (kill(pid, 0)
+ * fails with ESRCH if not). */
 static bool
 process_exists(long pid)
 {
-	return (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
+	return (pid > 0 && (long)(pid_t)pid == pid &&
+	    (kill((pid_t)pid, 0) == 0 || errno != ESRCH));
 }
 
 static void
@@ -191,7 +193,7 @@ int
 kmem_stats_read(long pid, kmem_stats_t **out)
 {
 	*out = NULL;
-	if (pid <= 0 || !process_exists(pid))
+	if (!process_exists(pid))
 		return (KMEM_STATS_NOPROCESS);
 	char name[STATS_SEGMENT_NAME_MAX];
 	stats_segment_name(name, sizeof (name), pid);

@@ -203,6 +203,9 @@ main(void)
 	kmem_stats_t *st;
 	CHECK_EQ(kmem_stats_read((long)getpid(), &st), KMEM_STATS_UNPUBLISHED);
 	CHECK_EQ(kmem_stats_read(0, &st), KMEM_STATS_NOPROCESS);
+	/* Not a pid_t: not taken for the process its low bits name. */
+	CHECK_EQ(kmem_stats_read(((long)1 << 40) + getpid(), &st),
+	    KMEM_STATS_NOPROCESS);
 
 	CHECK_EQ(kmem_stats_publish(1), 0);
 	st = read_self();
