@@ -5,7 +5,11 @@
  * The segment is written while we read, and its content is not trusted: a
  * read copies the header and rows out, then keeps the copy only if the
  * sequence count was even and unchanged across the copy and the checksum
- * matches; otherwise it tries again, a bounded number of times.  Before
+ * matches; otherwise it tries again, after a pause short next to a
+ * publication (so that some try falls in a gap between the writes of even
+ * a writer that publishes without pause), for up to READ_PATIENCE_NS.
+ * Then a segment that changed under every try is busy (EBUSY), one that
+ * never did is not libkmem's or was left half made (corrupt).  Before
  * anything is copied the header must name this layout (magic, version,
  * header and row sizes) and its rows must fit in the segment, so a
  * corrupt or foreign segment is refused, never followed.  Names are cut
@@ -39,8 +43,8 @@
 
 #include "stats_segment.h"
 
-#define READ_ATTEMPTS   200
-#define RETRY_NS        (5 * 1000 * 1000)       /* 1 s in all */
+#define READ_PATIENCE_NS        (1000ull * 1000 * 1000)
+#define RETRY_NS                (100 * 1000)
 
 static const uint64_t row_sizes[STATS_SEGMENT_FAMILIES] = {
 	sizeof (vmem_stats_t), sizeof (kmem_cache_stats_t),
@@ -50,6 +54,7 @@ static const uint64_t row_sizes[STATS_SEGMENT_FAMILIES] = {
 typedef enum attempt {
 	ATTEMPT_DONE,
 	ATTEMPT_AGAIN,                  /* being written: try again */
+	ATTEMPT_TORN,                   /* written during the copy: again */
 	ATTEMPT_REMAP,                  /* the segment grew */
 	ATTEMPT_CORRUPT,
 } attempt_t;
@@ -84,7 +89,7 @@ read_once(const stats_segment_t *seg, size_t mapped, long pid,
 	size_t size = rows_size(header, pid);
 	if (size == 0)
 		return (__atomic_load_n(&seg->seq, __ATOMIC_ACQUIRE) == seq ?
-		    ATTEMPT_CORRUPT : ATTEMPT_AGAIN);
+		    ATTEMPT_CORRUPT : ATTEMPT_TORN);
 	if (size == 1)
 		size = 0;
 	if (size > mapped - sizeof (*header))
@@ -96,8 +101,11 @@ read_once(const stats_segment_t *seg, size_t mapped, long pid,
 	uint64_t sum = stats_checksum(STATS_CHECKSUM_START, copy, size);
 	sum = stats_checksum(sum, (char *)header + STATS_SEGMENT_CHECKED_OFFSET,
 	    sizeof (*header) - STATS_SEGMENT_CHECKED_OFFSET);
-	if (__atomic_load_n(&seg->seq, __ATOMIC_ACQUIRE) != seq ||
-	    sum != header->checksum) {
+	if (__atomic_load_n(&seg->seq, __ATOMIC_ACQUIRE) != seq) {
+		free(copy);
+		return (ATTEMPT_TORN);
+	}
+	if (sum != header->checksum) {
 		free(copy);
 		return (ATTEMPT_AGAIN);
 	}
@@ -182,11 +190,21 @@ process_exists(long pid)
 	    (kill((pid_t)pid, 0) == 0 || errno != ESRCH));
 }
 
-static void
-pause_before_retry(void)
+static uint64_t
+monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
+/* Pause before the next try; false when the patience is spent. */
+static bool
+pause_before_retry(uint64_t deadline)
 {
 	struct timespec ts = { 0, RETRY_NS };
 	nanosleep(&ts, NULL);
+	return (monotonic_ns() < deadline);
 }
 
 int
@@ -202,16 +220,20 @@ kmem_stats_read(long pid, kmem_stats_t **out)
 		return (errno == ENOENT ? KMEM_STATS_UNPUBLISHED :
 		    KMEM_STATS_UNREADABLE);
 
-	int result = KMEM_STATS_CORRUPT;
+	int result = KMEM_STATS_CORRUPT, error = 0;
+	bool torn = false;
 	const stats_segment_t *seg = NULL;
 	size_t mapped = 0;
-	for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+	uint64_t deadline = monotonic_ns() + READ_PATIENCE_NS;
+	for (;;) {
 		if (seg == NULL && (seg = map_segment(fd, &mapped)) == NULL) {
 			if (errno != EAGAIN) {
 				result = KMEM_STATS_UNREADABLE;
+				error = errno;
 				break;
 			}
-			pause_before_retry();
+			if (!pause_before_retry(deadline))
+				break;
 			continue;
 		}
 		stats_segment_t header;
@@ -221,6 +243,7 @@ kmem_stats_read(long pid, kmem_stats_t **out)
 			*out = snapshot_of(&header, rows);
 			free(rows);
 			result = *out != NULL ? 0 : KMEM_STATS_UNREADABLE;
+			error = ENOMEM;
 			break;
 		}
 		if (a == ATTEMPT_CORRUPT)
@@ -230,11 +253,20 @@ kmem_stats_read(long pid, kmem_stats_t **out)
 			seg = NULL;
 			continue;
 		}
-		pause_before_retry();
+		torn |= a == ATTEMPT_TORN;
+		if (!pause_before_retry(deadline)) {
+			if (torn) {
+				result = KMEM_STATS_UNREADABLE;
+				error = EBUSY;
+			}
+			break;
+		}
 	}
 	if (seg != NULL)
 		munmap((void *)seg, mapped);
 	close(fd);
+	if (result == KMEM_STATS_UNREADABLE)
+		errno = error;
 	return (result);
 }
 

@@ -96,7 +96,9 @@ KMEM_API int kmem_stats_publish(int enable);
 #define KMEM_STATS_UNPUBLISHED  2       /* it does not publish */
 #define KMEM_STATS_CORRUPT      3       /* the segment is not libkmem's,
 					   or of another version */
-#define KMEM_STATS_UNREADABLE   4       /* errno says why */
+#define KMEM_STATS_UNREADABLE   4       /* errno says why; EBUSY: it was
+					   rewritten under every try for
+					   a second */
 /*
  * Read the statistics process pid publishes into *out (free it with
  * kmem_stats_free()): 0, or one of the codes above.
