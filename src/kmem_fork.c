@@ -3,7 +3,9 @@
  * fork(), but a copy of all memory, including locks other threads held.  So
  * fork() is bracketed (the platform's kmem_fork_hooks_install()):
  *
- * - prepare: take every library lock, in the lock order of lock_order.h
+ * - prepare: give the forking thread its thread cache if it has none (the
+ *   child must not ask libc for its stack: kmem_thread_fork_prepare());
+ *   then take every library lock, in the lock order of lock_order.h
  *   (every arena's, every pool's and malloc type's, every thread cache's,
  *   each cache's depot and slab locks, the page map's, the firewall's,
  *   the debug logs' and the statistics publisher's), so no lock is
@@ -60,6 +62,7 @@ kmem_caches_release_all(void)
 void
 kmem_fork_prepare(void)
 {
+	kmem_thread_fork_prepare();     /* before any lock is held */
 	kmem_mutex_enter_for_fork(&kmem_update_lock);
 	kmem_mutex_enter_for_fork(&kmem_init_lock);
 	kmem_mutex_enter_for_fork(&kmem_debug_verify_lock);

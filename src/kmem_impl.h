@@ -455,6 +455,7 @@ kmem_cpu_cache_t *kmem_thread_slot(kmem_cache_t *cp);
 void kmem_thread_slot_to_depot(kmem_cache_t *cp, kmem_cpu_cache_t *cc);
 void kmem_thread_flush_cache(kmem_cache_t *cp);
 void kmem_thread_counts(kmem_cache_t *cp, uint64_t *alloc, uint64_t *free);
+void kmem_thread_fork_prepare(void);
 void kmem_thread_fork_child(void);
 unsigned kmem_index_get(kmem_cache_t *cp);
 void kmem_index_put(unsigned index);

@@ -166,6 +166,20 @@ thread_cache_create(void)
 	return (tc);
 }
 
+/*
+ * Before fork(): the forking thread gets its thread cache now, while it may
+ * still call the C library freely, so that the child -- where only
+ * async-signal-safe calls are safe, and the allocator behind malloc() may
+ * keep a lock another thread held at the copy (AddressSanitizer's does) --
+ * never asks for its stack bounds: pthread_getattr_np() allocates.
+ */
+void
+kmem_thread_fork_prepare(void)
+{
+	if (kmem_initialized() && kmem_self == &kmem_no_thread)
+		(void) thread_cache_create();
+}
+
 kmem_cpu_cache_t *
 kmem_thread_slot(kmem_cache_t *cp)
 {
