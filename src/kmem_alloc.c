@@ -118,7 +118,7 @@ oversize_alloc(size_t size, int kmflag)
 	}
 	kmem_init();
 	void *buf = kmem_firewall_wants(size) ?
-	    kmem_firewall_alloc(NULL, NULL, size, KMEM_ALIGN) :
+	    kmem_firewall_alloc(NULL, size, KMEM_ALIGN) :
 	    vmem_alloc(kmem_oversize, size, kmflag & KM_VMFLAGS);
 	if (buf == NULL)
 		kmem_debug_alloc_failed(NULL, size);

@@ -585,8 +585,7 @@ firewall_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 	size_t lowest_bit = requested & (0 - requested);
 	if (class && lowest_bit < align)
 		align = lowest_bit > 16 ? lowest_bit : 16;
-	void *buf = kmem_firewall_alloc(class ? NULL : cp, cp, requested,
-	    align);
+	void *buf = kmem_firewall_alloc(cp, requested, align);
 	if (buf != NULL && !class && cp->constructor != NULL &&
 	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {
 		kmem_firewall_discard(buf);

@@ -11,9 +11,10 @@
  * The buffer starts at the highest address of its alignment that leaves
  * room for it; the few bytes between its end and the guard (alignment
  * slack) hold KMEM_REDZONE_BYTE and are checked at free.  The header says
- * what was asked for and by which cache, and which cache's statistics
- * count the buffer (a kmem_alloc() class counts its firewalled buffers as
- * its own): its free is counted there too.  A cache destroyed with
+ * what was asked for and by which cache, whose statistics count the buffer
+ * from its allocation to its free: a kmem_alloc() class counts the
+ * requests it sends here as its own, though they are freed by size or
+ * address, not to the class (owner()).  A cache destroyed with
  * firewalled buffers outstanding forgets them (kmem_firewall_forget()):
  * they stay mapped, leaked, as a leaked slab does.
  *
@@ -42,8 +43,7 @@ typedef struct firewall_header {
 	void *buf;
 	size_t size;                    /* requested */
 	size_t region_size;             /* with the guard page */
-	kmem_cache_t *cache;            /* NULL: kmem_alloc() or malloc() */
-	kmem_cache_t *counted;          /* whose statistics count it, or NULL */
+	kmem_cache_t *cache;            /* NULL: large kmem_alloc(), malloc() */
 	unsigned depth;                 /* KMF_AUDIT: the allocation's stack */
 	uintptr_t pcs[KMEM_AUDIT_DEPTH_MAX];
 } firewall_header_t;
@@ -69,8 +69,7 @@ bucket_of(const void *buf)
 }
 
 void *
-kmem_firewall_alloc(kmem_cache_t *cp, kmem_cache_t *counted, size_t size,
-    size_t align)
+kmem_firewall_alloc(kmem_cache_t *cp, size_t size, size_t align)
 {
 	size_t page = kmem_pagesize();
 	if (align == 0 || align > page)
@@ -98,7 +97,6 @@ kmem_firewall_alloc(kmem_cache_t *cp, kmem_cache_t *counted, size_t size,
 	h->size = size;
 	h->region_size = region_size;
 	h->cache = cp;
-	h->counted = counted;
 	h->depth = (kmem_debug_config.flags & KMF_AUDIT) ? kmem_backtrace(h->pcs,
 	    kmem_debug_config.audit_depth, 0) : 0;
 	kmem_mutex_enter(&kmem_firewall_lock);
@@ -132,6 +130,15 @@ rehash(firewall_header_t *h)
 	h->next = *b;
 	*b = h;
 	kmem_mutex_exit(&kmem_firewall_lock);
+}
+
+/* The cache h's buffer must be freed to; NULL for kmem_alloc()'s and
+ * malloc()'s, which are freed by size or by address. */
+static kmem_cache_t *
+owner(const firewall_header_t *h)
+{
+	return (h->cache != NULL && !(h->cache->flags & KMF_CLASS) ? h->cache :
+	    NULL);
 }
 
 static const char *
@@ -182,10 +189,10 @@ kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	if (h == NULL)
 		return (again);
 
-	if (h->cache != cp) {
+	if (owner(h) != cp) {
 		rehash(h);
 		kmem_debug_report(NULL, buf, "wrong cache: firewalled buffer %p "
-		    "of %s freed to %s", buf, cache_name(h->cache),
+		    "of %s freed to %s", buf, cache_name(owner(h)),
 		    cache_name(cp));
 		return (true);
 	}
@@ -205,15 +212,15 @@ kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 			kmem_debug_report(NULL, buf, "buffer overrun: firewalled "
 			    "buffer %p (%s, %zu bytes requested) was written "
 			    "past its end, at offset %zu", buf,
-			    cache_name(h->cache), h->size,
+			    cache_name(owner(h)), h->size,
 			    (size_t)(p - (unsigned char *)buf));
 			break;
 		}
 	}
 	if (cp != NULL && cp->destructor != NULL)
 		cp->destructor(buf, cp->private);
-	if (h->counted != NULL)
-		__atomic_fetch_add(&h->counted->slow_free, 1, __ATOMIC_RELAXED);
+	if (h->cache != NULL)
+		__atomic_fetch_add(&h->cache->slow_free, 1, __ATOMIC_RELAXED);
 
 	quarantined_t q = { .buf = buf, .region = region,
 	    .region_size = h->region_size, .thread = kmem_thread_id() };
@@ -236,7 +243,7 @@ kmem_firewall_walk(bool (*fn)(void *arg, void *buf, size_t size,
 {
 	for (size_t i = 0; i < FIREWALL_BUCKETS; i++)
 		for (firewall_header_t *h = buckets[i]; h != NULL; h = h->next)
-			if (!fn(arg, h->buf, h->size, h->cache))
+			if (!fn(arg, h->buf, h->size, owner(h)))
 				return (false);
 	return (true);
 }
@@ -264,7 +271,7 @@ kmem_firewall_forget(const kmem_cache_t *cp)
 	kmem_mutex_enter(&kmem_firewall_lock);
 	for (size_t i = 0; i < FIREWALL_BUCKETS; i++) {
 		for (firewall_header_t **hp = &buckets[i]; *hp != NULL;) {
-			if ((*hp)->cache == cp || (*hp)->counted == cp) {
+			if ((*hp)->cache == cp) {
 				*hp = (*hp)->next;
 				forgotten++;
 			} else {

@@ -393,10 +393,9 @@ size_t kmem_debug_log_history(const void *buf, char *out, size_t len);
 
 /* ---- kmem_firewall.c ---- */
 extern kmem_mutex_t kmem_firewall_lock;
-/* A firewalled buffer of size bytes for cp (NULL: kmem_alloc/malloc),
- * counted in the statistics of counted (NULL: none). */
-void *kmem_firewall_alloc(kmem_cache_t *cp, kmem_cache_t *counted,
-    size_t size, size_t align);
+/* A firewalled buffer of size bytes, counted as cp's (a kmem_alloc() class
+ * for the requests it sends; NULL for large ones). */
+void *kmem_firewall_alloc(kmem_cache_t *cp, size_t size, size_t align);
 /* Free buf if it is a firewalled buffer (reports a bad size or cache, a
  * double free); false if it is none of the firewall's. */
 bool kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);

@@ -79,7 +79,7 @@ large_alloc(size_t size, size_t align)
 		buf = vmem_xalloc(kmem_oversize, size, align, 0, 0, NULL, NULL,
 		    VM_NOSLEEP);
 	else if (kmem_firewall_wants(size))
-		buf = kmem_firewall_alloc(NULL, NULL, size, kmem_pagesize());
+		buf = kmem_firewall_alloc(NULL, size, kmem_pagesize());
 	else
 		buf = vmem_alloc(kmem_oversize, size, VM_NOSLEEP | VM_BESTFIT);
 	if (buf == NULL) {
