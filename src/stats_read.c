@@ -181,13 +181,19 @@ map_segment(int fd, size_t *size)
 	return (p != MAP_FAILED ? p : NULL);
 }
 
-/* Whether pid is a pid_t of a process that exists, whoever's (kill(pid, 0)
- * fails with ESRCH if not). */
+/* Can pid name a process (a positive pid_t)? */
+static bool
+is_pid(long pid)
+{
+	return (pid > 0 && (long)(pid_t)pid == pid);
+}
+
+/* Whether pid is a process that exists, whoever's (kill(pid, 0) fails with
+ * ESRCH if not). */
 static bool
 process_exists(long pid)
 {
-	return (pid > 0 && (long)(pid_t)pid == pid &&
-	    (kill((pid_t)pid, 0) == 0 || errno != ESRCH));
+	return (is_pid(pid) && (kill((pid_t)pid, 0) == 0 || errno != ESRCH));
 }
 
 static uint64_t
@@ -242,8 +248,11 @@ kmem_stats_read(long pid, kmem_stats_t **out)
 		if (a == ATTEMPT_DONE) {
 			*out = snapshot_of(&header, rows);
 			free(rows);
-			result = *out != NULL ? 0 : KMEM_STATS_UNREADABLE;
-			error = ENOMEM;
+			result = 0;
+			if (*out == NULL) {
+				result = KMEM_STATS_UNREADABLE;
+				error = ENOMEM;
+			}
 			break;
 		}
 		if (a == ATTEMPT_CORRUPT)
@@ -286,7 +295,7 @@ segment_pid_of(const char *entry)
 	char *end;
 	errno = 0;
 	long pid = strtol(digits, &end, 10);
-	if (*end != '\0' || errno != 0 || (long)(pid_t)pid != pid)
+	if (*end != '\0' || errno != 0 || !is_pid(pid))
 		return (0);
 	return (pid);
 }
@@ -384,7 +393,7 @@ kmem_stats_segments_walk(void (*visit)(void *arg,
 int
 kmem_stats_remove_stale(long pid)
 {
-	if (pid <= 0 || (long)(pid_t)pid != pid) {
+	if (!is_pid(pid)) {
 		errno = EINVAL;
 		return (-1);
 	}
