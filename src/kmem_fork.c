@@ -1,7 +1,8 @@
 /*
  * fork() in a threaded program.  The child has only the thread that called
  * fork(), but a copy of all memory, including locks other threads held.  So
- * fork() is bracketed (the platform's kmem_fork_hooks_install()):
+ * fork() is bracketed (the platform calls these hooks around every fork,
+ * from before the library's first lock can be taken):
  *
  * - prepare: give the forking thread its thread cache if it has none (the
  *   child must not ask libc for its stack: kmem_thread_fork_prepare());
@@ -18,6 +19,19 @@
  *
  * The locks are taken with the platform's _for_fork calls, which skip the
  * lock-order bookkeeping (it would hold hundreds of locks at once).
+ *
+ * fork() from a signal handler.  If the handler interrupted the library in
+ * the forking thread, that thread holds (or is taking) a library lock
+ * (kmem_locks_held()): prepare would wait for itself, or take locks out of
+ * order.  Then all three hooks stand aside and take nothing: the operation
+ * the signal interrupted finishes in the parent and in the child alike,
+ * where its thread is the one that goes on, so both see whole state.  (In
+ * a process with other threads, one of theirs may then be held in the
+ * child: a fork from a handler can promise no more there, as glibc's own
+ * malloc promises no more.)  The hooks stand aside in nested pairs -- a
+ * handler may fork while an interrupted fork runs its hooks -- so each
+ * thread counts the prepares it let pass, and the parent or child hook
+ * after each one lets itself pass too.
  */
 #include "kmem_impl.h"
 #include "netbsd_fork.h"
@@ -59,9 +73,17 @@ kmem_caches_release_all(void)
 		kmem_mutex_exit_for_fork(&tc->lock);
 }
 
+/* Prepares that stood aside, in this thread, whose fork has not returned. */
+static __thread unsigned forks_standing_aside
+    __attribute__((tls_model("initial-exec")));
+
 void
 kmem_fork_prepare(void)
 {
+	if (kmem_locks_held()) {
+		forks_standing_aside++;
+		return;
+	}
 	kmem_thread_fork_prepare();     /* before any lock is held */
 	kmem_mutex_enter_for_fork(&kmem_update_lock);
 	kmem_mutex_enter_for_fork(&kmem_init_lock);
@@ -105,18 +127,35 @@ fork_release(void)
 	kmem_mutex_exit_for_fork(&kmem_update_lock);
 }
 
-void
-kmem_fork_parent(void)
+/* Did the prepare of this fork stand aside?  Then so does its other half. */
+static bool
+fork_stood_aside(void)
 {
-	fork_release();
+	if (forks_standing_aside == 0)
+		return (false);
+	forks_standing_aside--;
+	return (true);
 }
 
 void
+kmem_fork_parent(void)
+{
+	if (!fork_stood_aside())
+		fork_release();
+}
+
+/*
+ * The update thread and the statistics publisher are forgotten even when
+ * the hooks stood aside: neither exists in the child.
+ */
+void
 kmem_fork_child(void)
 {
-	fork_release();
+	if (!fork_stood_aside()) {
+		fork_release();
+		kmem_thread_fork_child();
+	}
 	kmem_update_fork_child();
-	kmem_thread_fork_child();
 	if (stats_publish_fork_child != NULL)
 		stats_publish_fork_child();
 }

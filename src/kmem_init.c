@@ -21,8 +21,9 @@
  * inside their slabs, so they need nothing but the slab layer and the page
  * map: nothing they do comes back to them.  Order matters: arenas without
  * quantum caches, the cache of caches, the other internal caches, the
- * magazine caches, kmem_default's quantum caches, kmem_alloc's classes,
- * then the fork hooks.
+ * magazine caches, kmem_default's quantum caches, kmem_alloc's classes.
+ * (The fork hooks need no installing: the platform calls them around
+ * every fork, so a fork while this runs waits for it.)
  *
  * kmem_init() is idempotent and thread-safe, and cheap once done; every
  * entry point that can come first calls it (kmem_cache_create(), the first
@@ -121,7 +122,6 @@ bootstrap(void)
 
 	vmem_qcache_create(kmem_default, 8 * page);
 	kmem_alloc_init();
-	kmem_fork_hooks_install();
 }
 
 /*

@@ -23,9 +23,11 @@ static atomic_flag handler_lock = ATOMIC_FLAG_INIT;
 static kmem_report_handler_t *handler;
 static void *handler_arg;
 
+/* Counted as a library lock, for fork() from a signal handler (platform.h). */
 static void
 lock_handler(void)
 {
+	kmem_lock_note(1);
 	while (atomic_flag_test_and_set_explicit(&handler_lock,
 	    memory_order_acquire))
 		continue;
@@ -35,6 +37,7 @@ static void
 unlock_handler(void)
 {
 	atomic_flag_clear_explicit(&handler_lock, memory_order_release);
+	kmem_lock_note(-1);
 }
 
 /* fork() must not leave the handler's spin lock held in the child. */

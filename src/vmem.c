@@ -1141,8 +1141,6 @@ vmem_create_common(const char *caller, const char *name, void *base,
 		return (NULL);
 	}
 
-	/* Arenas must survive fork() in a threaded program (kmem_fork.c). */
-	kmem_fork_hooks_install();
 	vmem_t *vmp = kmem_pages_alloc(arena_bytes());
 	if (vmp == NULL)
 		return (NULL);

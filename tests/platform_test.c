@@ -114,7 +114,6 @@ test_debugging_support(void)
 	CHECK(pthread_join(t, NULL) == 0);
 	CHECK(other != 0 && other != mine);
 	/* The id is kept per thread; a fork child's one thread gets its own. */
-	kmem_fork_hooks_install();
 	check_child_t child = check_run_child(child_checks_its_thread_id);
 	CHECK(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0);
 

@@ -22,8 +22,13 @@
  * - The platform calls back into the core at three moments, through
  *   functions the core defines: kmem_thread_exiting(arg) when a thread that
  *   asked with kmem_thread_exit_notify() exits, and kmem_fork_prepare(),
- *   kmem_fork_parent(), kmem_fork_child() around fork() once
- *   kmem_fork_hooks_install() has run.
+ *   kmem_fork_parent(), kmem_fork_child() around every fork(), from before
+ *   the core's first lock can be taken (so no fork can copy a lock the
+ *   hooks do not know is held).
+ * - Each thread counts the library locks it holds or is taking (every
+ *   kmem_mutex_t by itself, any other lock through kmem_lock_note()), so
+ *   that kmem_locks_held() can tell a fork() from a signal handler that
+ *   interrupted the library in the forking thread.
  */
 #ifndef KMEM_PLATFORM_H
 #define KMEM_PLATFORM_H
@@ -54,10 +59,17 @@ void kmem_mutex_exit(kmem_mutex_t *mp);
 bool kmem_mutex_held(kmem_mutex_t *mp);
 /*
  * For fork(), which must hold every library lock at once: no rank check
- * and no bookkeeping beyond the owner.
+ * and no bookkeeping beyond the owner and the count.
  */
 void kmem_mutex_enter_for_fork(kmem_mutex_t *mp);
 void kmem_mutex_exit_for_fork(kmem_mutex_t *mp);
+/*
+ * A library lock that is not a kmem_mutex_t is being taken (+1) or was
+ * let go (-1) by the calling thread; does the calling thread hold (or is
+ * it taking) any library lock?
+ */
+void kmem_lock_note(int delta);
+bool kmem_locks_held(void);
 
 void kmem_cv_init(kmem_cv_t *cvp);
 void kmem_cv_destroy(kmem_cv_t *cvp);
@@ -84,8 +96,6 @@ bool kmem_thread_create(void (*fn)(void *), void *arg, const char *name);
  */
 bool kmem_thread_exit_notify(void *arg);
 void kmem_thread_exiting(void *arg);            /* defined by the core */
-/* Have fork() call the three hooks below (idempotent). */
-void kmem_fork_hooks_install(void);
 void kmem_fork_prepare(void);                   /* defined by the core */
 void kmem_fork_parent(void);                    /* defined by the core */
 void kmem_fork_child(void);                     /* defined by the core */

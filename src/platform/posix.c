@@ -11,10 +11,19 @@
  * order violation and panics, as does releasing a lock the thread does not
  * hold.  The bookkeeping is thread-local, so it needs no lock of its own.
  * fork() takes every lock at once through the _for_fork variants, which
- * skip it.
+ * skip it.  Those builds also count the locks held in the whole process,
+ * and a fork child checks that its one thread holds all of them: a lock
+ * the fork hooks do not take, held by another thread at the copy, would
+ * stay held in the child forever.
+ *
+ * In every build each thread counts the library locks it holds or is
+ * taking (kmem_locks_held(), for fork() from a signal handler).
  *
  * Thread exit is noticed through one pthread key whose destructor calls the
- * core; fork() through pthread_atfork().
+ * core; fork() through pthread_atfork(), registered by a constructor when
+ * the library is loaded: before any of its code can take a lock, and before
+ * the program's own fork handlers, so that ours run last before the fork
+ * and first after it (the program's may allocate).
  *
  * Stacks come from libunwind's unw_backtrace() when the build found it
  * (KMEM_HAVE_LIBUNWIND: it caches each return address's frame layout, about
@@ -40,6 +49,7 @@
 #endif
 #include <link.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -67,9 +77,55 @@ posix_check(int error, const char *what)
 		kmem_panic("%s failed: error %d", what, error);
 }
 
+/*
+ * The library locks the calling thread holds or is taking.  Counted before
+ * a lock is taken and after it is let go, so that a signal arriving in
+ * between finds the count too high rather than too low: a fork() from its
+ * handler then stands aside (kmem_fork.c), which is right for a lock held
+ * and harmless for one not yet taken.  The signal fences keep the compiler
+ * from moving the count across the lock calls.
+ */
+static __thread unsigned locks_held __attribute__((tls_model("initial-exec")));
+
+void
+kmem_lock_note(int delta)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	locks_held += (unsigned)delta;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+bool
+kmem_locks_held(void)
+{
+	return (locks_held != 0);
+}
+
 #ifdef KMEM_ASSERTS
 
 #define LOCK_DEPTH_MAX 16
+
+/* Library locks held by all threads (taken, not merely waited for). */
+static unsigned long locks_held_total;
+
+static void
+total_add(long delta)
+{
+	__atomic_add_fetch(&locks_held_total, (unsigned long)delta,
+	    __ATOMIC_RELAXED);
+}
+
+/* In a fork child: a lock held by a thread the child does not have? */
+static void
+check_no_orphaned_locks(void)
+{
+	unsigned long total = __atomic_load_n(&locks_held_total,
+	    __ATOMIC_RELAXED);
+	if (total != held_count)
+		kmem_panic("fork: %lu library lock%s held at the fork by "
+		    "threads the child does not have", total - held_count,
+		    total - held_count == 1 ? " was" : "s were");
+}
 
 static __thread unsigned held_ranks[LOCK_DEPTH_MAX];
 static __thread unsigned held_count;
@@ -84,6 +140,7 @@ self(void)
 static void
 note_acquired(kmem_mutex_t *mp)
 {
+	total_add(1);
 	__atomic_store_n(&mp->owner, self(), __ATOMIC_RELAXED);
 	if (held_count == LOCK_DEPTH_MAX)
 		kmem_panic("more than %d library locks held", LOCK_DEPTH_MAX);
@@ -108,6 +165,7 @@ note_released(kmem_mutex_t *mp)
 		kmem_panic("releasing a lock of rank %u that this thread does "
 		    "not hold", mp->rank);
 	__atomic_store_n(&mp->owner, 0, __ATOMIC_RELAXED);
+	total_add(-1);
 	for (unsigned i = held_count; i-- > 0;) {
 		if (held_ranks[i] == mp->rank) {
 			held_ranks[i] = held_ranks[--held_count];
@@ -127,6 +185,8 @@ kmem_mutex_held(kmem_mutex_t *mp)
 #define check_order(mp) ((void)0)
 #define note_acquired(mp) ((void)0)
 #define note_released(mp) ((void)0)
+#define total_add(delta) ((void)0)
+#define check_no_orphaned_locks() ((void)0)
 
 bool
 kmem_mutex_held(kmem_mutex_t *mp)
@@ -156,6 +216,7 @@ void
 kmem_mutex_enter(kmem_mutex_t *mp)
 {
 	check_order(mp);
+	kmem_lock_note(1);
 	posix_check(pthread_mutex_lock(NATIVE_MUTEX(mp)), "pthread_mutex_lock");
 	note_acquired(mp);
 }
@@ -164,9 +225,12 @@ kmem_mutex_enter(kmem_mutex_t *mp)
 bool
 kmem_mutex_tryenter(kmem_mutex_t *mp)
 {
+	kmem_lock_note(1);
 	int error = pthread_mutex_trylock(NATIVE_MUTEX(mp));
-	if (error == EBUSY)
+	if (error == EBUSY) {
+		kmem_lock_note(-1);
 		return (false);
+	}
 	posix_check(error, "pthread_mutex_trylock");
 	note_acquired(mp);
 	return (true);
@@ -178,19 +242,24 @@ kmem_mutex_exit(kmem_mutex_t *mp)
 	note_released(mp);
 	posix_check(pthread_mutex_unlock(NATIVE_MUTEX(mp)),
 	    "pthread_mutex_unlock");
+	kmem_lock_note(-1);
 }
 
 void
 kmem_mutex_enter_for_fork(kmem_mutex_t *mp)
 {
+	kmem_lock_note(1);
 	posix_check(pthread_mutex_lock(NATIVE_MUTEX(mp)), "pthread_mutex_lock");
+	total_add(1);
 }
 
 void
 kmem_mutex_exit_for_fork(kmem_mutex_t *mp)
 {
+	total_add(-1);
 	posix_check(pthread_mutex_unlock(NATIVE_MUTEX(mp)),
 	    "pthread_mutex_unlock");
+	kmem_lock_note(-1);
 }
 
 void
@@ -207,6 +276,11 @@ kmem_cv_destroy(kmem_cv_t *cvp)
 	    "pthread_cond_destroy");
 }
 
+/*
+ * A thread waiting on a condition variable does not hold the mutex; it
+ * still counts as holding it for fork() from a signal handler (a handler
+ * may run while the wait takes the mutex back).
+ */
 void
 kmem_cv_wait(kmem_cv_t *cvp, kmem_mutex_t *mp)
 {
@@ -309,12 +383,21 @@ kmem_thread_create(void (*fn)(void *), void *arg, const char *name)
 	if (start == NULL)
 		return (false);
 	*start = (thread_start_t){ fn, arg, name };
+	/*
+	 * The library's threads take no signals: the program's handlers run
+	 * in the program's threads, never in one that sleeps holding (in the
+	 * count of kmem_locks_held()) a library lock.
+	 */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_t attr;
 	pthread_t thread;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	int error = pthread_create(&thread, &attr, thread_main, start);
 	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (error != 0)
 		kmem_pages_free(start, kmem_pagesize());
 	return (error == 0);
@@ -337,8 +420,6 @@ kmem_thread_exit_notify(void *arg)
 	return (exit_key_ok && pthread_setspecific(exit_key, arg) == 0);
 }
 
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-
 /*
  * The calling thread's id, asked of the kernel once (the debug layer names
  * the thread of every transaction); 0 until then, and again in a fork
@@ -351,19 +432,14 @@ fork_child(void)
 {
 	thread_id = 0;
 	kmem_fork_child();
+	check_no_orphaned_locks();
 }
 
-static void
+__attribute__((constructor)) static void
 fork_hooks_register(void)
 {
 	posix_check(pthread_atfork(kmem_fork_prepare, kmem_fork_parent,
 	    fork_child), "pthread_atfork");
-}
-
-void
-kmem_fork_hooks_install(void)
-{
-	pthread_once(&fork_once, fork_hooks_register);
 }
 
 /*

@@ -166,9 +166,17 @@ kmem_thread_exit_notify(void *arg)
 	return (true);          /* the one thread never exits */
 }
 
+/* One thread, no signals: nothing ever interrupts the library. */
 void
-kmem_fork_hooks_install(void)
+kmem_lock_note(int delta)
 {
+	(void) delta;
+}
+
+bool
+kmem_locks_held(void)
+{
+	return (false);
 }
 
 void
