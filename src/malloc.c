@@ -315,7 +315,7 @@ kmem_posix_memalign(void **ptrp, size_t align, size_t size)
 void *
 kmem_aligned_alloc(size_t align, size_t size)
 {
-	if (!is_p2(align)) {
+	if (align == 0 || !is_p2(align)) {
 		errno = EINVAL;
 		return (NULL);
 	}

@@ -171,6 +171,16 @@ test_aligned(void)
 	errno = 0;
 	CHECK(kmem_aligned_alloc(48, 10) == NULL);
 	CHECK_EQ(errno, EINVAL);
+	/* 0 is no alignment (C17 7.22.3.1; glibc's tst-aligned-alloc). */
+	errno = 0;
+	CHECK(kmem_aligned_alloc(0, 64) == NULL);
+	CHECK_EQ(errno, EINVAL);
+	errno = 0;
+	CHECK(kmem_aligned_alloc(SIZE_MAX / 2 + 1, 64) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	p = kmem_aligned_alloc(1, 64);
+	CHECK(p != NULL);
+	kmem_malloc_free(p);
 	errno = 0;
 	CHECK(kmem_memalign(SIZE_MAX, 10) == NULL);
 	CHECK_EQ(errno, EINVAL);
