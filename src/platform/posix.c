@@ -11,10 +11,7 @@
  * order violation and panics, as does releasing a lock the thread does not
  * hold.  The bookkeeping is thread-local, so it needs no lock of its own.
  * fork() takes every lock at once through the _for_fork variants, which
- * skip it.  Those builds also count the locks held in the whole process,
- * and a fork child checks that its one thread holds all of them: a lock
- * the fork hooks do not take, held by another thread at the copy, would
- * stay held in the child forever.
+ * skip it.
  *
  * In every build each thread counts the library locks it holds or is
  * taking (kmem_locks_held(), for fork() from a signal handler).
@@ -105,28 +102,6 @@ kmem_locks_held(void)
 
 #define LOCK_DEPTH_MAX 16
 
-/* Library locks held by all threads (taken, not merely waited for). */
-static unsigned long locks_held_total;
-
-static void
-total_add(long delta)
-{
-	__atomic_add_fetch(&locks_held_total, (unsigned long)delta,
-	    __ATOMIC_RELAXED);
-}
-
-/* In a fork child: a lock held by a thread the child does not have? */
-static void
-check_no_orphaned_locks(void)
-{
-	unsigned long total = __atomic_load_n(&locks_held_total,
-	    __ATOMIC_RELAXED);
-	if (total != held_count)
-		kmem_panic("fork: %lu library lock%s held at the fork by "
-		    "threads the child does not have", total - held_count,
-		    total - held_count == 1 ? " was" : "s were");
-}
-
 static __thread unsigned held_ranks[LOCK_DEPTH_MAX];
 static __thread unsigned held_count;
 static __thread char thread_identity;
@@ -140,7 +115,6 @@ self(void)
 static void
 note_acquired(kmem_mutex_t *mp)
 {
-	total_add(1);
 	__atomic_store_n(&mp->owner, self(), __ATOMIC_RELAXED);
 	if (held_count == LOCK_DEPTH_MAX)
 		kmem_panic("more than %d library locks held", LOCK_DEPTH_MAX);
@@ -165,7 +139,6 @@ note_released(kmem_mutex_t *mp)
 		kmem_panic("releasing a lock of rank %u that this thread does "
 		    "not hold", mp->rank);
 	__atomic_store_n(&mp->owner, 0, __ATOMIC_RELAXED);
-	total_add(-1);
 	for (unsigned i = held_count; i-- > 0;) {
 		if (held_ranks[i] == mp->rank) {
 			held_ranks[i] = held_ranks[--held_count];
@@ -185,8 +158,6 @@ kmem_mutex_held(kmem_mutex_t *mp)
 #define check_order(mp) ((void)0)
 #define note_acquired(mp) ((void)0)
 #define note_released(mp) ((void)0)
-#define total_add(delta) ((void)0)
-#define check_no_orphaned_locks() ((void)0)
 
 bool
 kmem_mutex_held(kmem_mutex_t *mp)
@@ -250,13 +221,11 @@ kmem_mutex_enter_for_fork(kmem_mutex_t *mp)
 {
 	kmem_lock_note(1);
 	posix_check(pthread_mutex_lock(NATIVE_MUTEX(mp)), "pthread_mutex_lock");
-	total_add(1);
 }
 
 void
 kmem_mutex_exit_for_fork(kmem_mutex_t *mp)
 {
-	total_add(-1);
 	posix_check(pthread_mutex_unlock(NATIVE_MUTEX(mp)),
 	    "pthread_mutex_unlock");
 	kmem_lock_note(-1);
@@ -432,7 +401,6 @@ fork_child(void)
 {
 	thread_id = 0;
 	kmem_fork_child();
-	check_no_orphaned_locks();
 }
 
 __attribute__((constructor)) static void
