@@ -294,6 +294,8 @@ extern kmem_cache_t *kmem_cache_cache;
 extern kmem_mutex_t kmem_init_lock;
 void kmem_init(void);
 bool kmem_initialized(void);
+/* Has a thread started kmem_init()'s bootstrap (it may not be done)? */
+bool kmem_init_begun(void);
 vmem_t *kmem_metadata_arena(void);
 /* Give back the free spans kmem_oversize kept for reuse (update, reap). */
 void kmem_release_idle(void);

@@ -47,7 +47,8 @@ kmem_cache_t *kmem_thread_cache_cache;
 static kmem_cache_t kmem_cache_cache_storage;
 
 kmem_mutex_t kmem_init_lock = KMEM_MUTEX_INITIALIZER(KMEM_RANK_INIT);
-static bool kmem_ready;
+static bool kmem_begun;         /* a thread has started the bootstrap */
+static bool kmem_ready;         /* and it is done */
 
 #define INTERNAL_FLAGS  (KMC_NOHASH | KMC_NOMAGAZINE | KMC_NODEBUG)
 /*
@@ -140,6 +141,7 @@ kmem_init(void)
 		return;
 	kmem_mutex_enter(&kmem_init_lock);
 	if (!kmem_ready) {
+		__atomic_store_n(&kmem_begun, true, __ATOMIC_RELAXED);
 		debug_ok = kmem_debug_from_environment(err, sizeof (err));
 		bootstrap();
 		__atomic_store_n(&kmem_ready, true, __ATOMIC_RELEASE);
@@ -157,6 +159,12 @@ bool
 kmem_initialized(void)
 {
 	return (__atomic_load_n(&kmem_ready, __ATOMIC_ACQUIRE));
+}
+
+bool
+kmem_init_begun(void)
+{
+	return (__atomic_load_n(&kmem_begun, __ATOMIC_RELAXED));
 }
 
 void

@@ -171,12 +171,17 @@ thread_cache_create(void)
  * still call the C library freely, so that the child -- where only
  * async-signal-safe calls are safe, and the allocator behind malloc() may
  * keep a lock another thread held at the copy (AddressSanitizer's does) --
- * never asks for its stack bounds: pthread_getattr_np() allocates.
+ * never asks for its stack bounds: pthread_getattr_np() allocates.  If
+ * another thread is still setting kmem up, the fork waits for it here, so
+ * that the cache can be made.
  */
 void
 kmem_thread_fork_prepare(void)
 {
-	if (kmem_initialized() && kmem_self == &kmem_no_thread)
+	if (!kmem_init_begun())
+		return;
+	kmem_init();
+	if (kmem_self == &kmem_no_thread)
 		(void) thread_cache_create();
 }
 

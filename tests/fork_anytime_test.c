@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +45,7 @@
 #include <kmem/vmem.h>
 
 #include "check.h"
+#include "poison.h"     /* KMEM_ASAN */
 
 #define WAIT_BOUND_S    20
 #define SETUP_TRIALS    32
@@ -252,10 +254,19 @@ fork_during(const char *what, void (*first_call)(void))
 /*
  * This process must reach none of the entry points before these tests:
  * each trial is a fresh copy of it.
+ *
+ * Not under AddressSanitizer: its allocator (GCC 12's) keeps a lock another
+ * thread held at the copy, and a child's first thread cache asks libc for
+ * the thread's stack bounds, which allocates (pthread_getattr_np()), so the
+ * child would wait forever for ASan, not for libkmem.
  */
 static void
 test_fork_during_setup(void)
 {
+#ifdef KMEM_ASAN
+	fprintf(stderr, "skipped under AddressSanitizer\n");
+	return;
+#endif
 	fork_during("kmem_cache_create", first_cache);
 	fork_during("vmem_create", first_arena);
 	fork_during("kmem_alloc", first_kmem_alloc);
@@ -267,7 +278,8 @@ test_fork_during_setup(void)
 
 /* ---- fork from a signal handler ---- */
 
-static volatile sig_atomic_t handler_forks;
+/* Forks the handler made: in shared memory, so the sender can pace itself. */
+static volatile sig_atomic_t *handler_forks;
 static volatile sig_atomic_t handler_failed;
 
 static void
@@ -286,7 +298,7 @@ fork_and_reap_handler(int sig)
 			continue;
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			handler_failed = 1;
-		handler_forks++;
+		(*handler_forks)++;
 	}
 	errno = saved;
 }
@@ -347,9 +359,9 @@ test_fork_in_handler_holding_lock(void)
 }
 
 /*
- * Send SIGUSR1 to the parent at random moments, on average every five
- * milliseconds (a handler's fork and wait take about three on a slow
- * machine), until the parent kills it or is gone.
+ * Send SIGUSR1 to the parent at a random moment up to a millisecond after
+ * its handler finished with the last one (so the parent, however slow its
+ * forks, spends most of its time allocating), until it is gone.
  */
 static pid_t
 start_sender(unsigned seed)
@@ -359,12 +371,16 @@ start_sender(unsigned seed)
 		return (pid);
 	pid_t target = getppid();
 	uint64_t rng = seed;
+	struct timespec poll = { 0, 50 * 1000 };
 	while (getppid() == target) {
 		struct timespec pause = { 0,
-		    (long)(check_random(&rng) % 10000000) };
+		    (long)(check_random(&rng) % 1000000) };
 		nanosleep(&pause, NULL);
+		sig_atomic_t seen = *handler_forks;
 		if (kill(target, SIGUSR1) != 0)
 			break;
+		while (*handler_forks == seen && getppid() == target)
+			nanosleep(&poll, NULL);
 	}
 	_exit(0);
 }
@@ -374,6 +390,9 @@ start_sender(unsigned seed)
 static void
 signals_while_allocating(void)
 {
+	handler_forks = mmap(NULL, sizeof (*handler_forks),
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(handler_forks != MAP_FAILED);
 	struct sigaction sa = { .sa_handler = fork_and_reap_handler };
 	sigemptyset(&sa.sa_mask);
 	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
@@ -387,7 +406,7 @@ signals_while_allocating(void)
 
 	struct { void *p; size_t size; int kind; } obj[OBJECTS] = { 0 };
 	uint64_t rng = 42;
-	for (unsigned i = 0; i < 40000; i++) {
+	for (unsigned i = 0; i < 20000; i++) {
 		unsigned slot = (unsigned)(check_random(&rng) % OBJECTS);
 		switch (obj[slot].kind) {
 		case 1: kmem_free(obj[slot].p, obj[slot].size); break;
@@ -420,8 +439,8 @@ signals_while_allocating(void)
 	kill(sender, SIGKILL);
 	waitpid(sender, NULL, 0);
 	fprintf(stderr, "forks from the signal handler: %d\n",
-	    (int)handler_forks);
-	CHECK(handler_forks > 0);
+	    (int)*handler_forks);
+	CHECK(*handler_forks > 0);
 }
 
 static void
