@@ -6,7 +6,9 @@
  *
  * - prepare: give the forking thread its thread cache if it has none (the
  *   child must not ask libc for its stack: kmem_thread_fork_prepare());
- *   then take every library lock, in the lock order of lock_order.h
+ *   take the C library's locks its fork() takes after the handlers
+ *   (kmem_fork_libc_enter(): glibc's list of streams); then take every
+ *   library lock, in the lock order of lock_order.h
  *   (every arena's, every pool's and malloc type's, every thread cache's,
  *   each cache's depot and slab locks, the page map's, the firewall's,
  *   the debug logs' and the statistics publisher's), so no lock is
@@ -85,6 +87,7 @@ kmem_fork_prepare(void)
 		return;
 	}
 	kmem_thread_fork_prepare();     /* before any lock is held */
+	kmem_fork_libc_enter();
 	kmem_mutex_enter_for_fork(&kmem_update_lock);
 	kmem_mutex_enter_for_fork(&kmem_init_lock);
 	kmem_mutex_enter_for_fork(&kmem_debug_verify_lock);
@@ -106,7 +109,7 @@ kmem_fork_prepare(void)
 
 /* Release what prepare took, in the reverse order. */
 static void
-fork_release(void)
+fork_release(bool child)
 {
 	kmem_report_fork_exit();
 	if (stats_publish_fork_exit != NULL)
@@ -125,6 +128,7 @@ fork_release(void)
 	kmem_mutex_exit_for_fork(&kmem_debug_verify_lock);
 	kmem_mutex_exit_for_fork(&kmem_init_lock);
 	kmem_mutex_exit_for_fork(&kmem_update_lock);
+	kmem_fork_libc_exit(child);
 }
 
 /* Did the prepare of this fork stand aside?  Then so does its other half. */
@@ -141,7 +145,7 @@ void
 kmem_fork_parent(void)
 {
 	if (!fork_stood_aside())
-		fork_release();
+		fork_release(false);
 }
 
 /*
@@ -152,7 +156,7 @@ void
 kmem_fork_child(void)
 {
 	if (!fork_stood_aside()) {
-		fork_release();
+		fork_release(true);
 		kmem_thread_fork_child();
 	}
 	kmem_update_fork_child();

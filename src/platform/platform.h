@@ -97,6 +97,16 @@ bool kmem_thread_create(void (*fn)(void *), void *arg, const char *name);
 bool kmem_thread_exit_notify(void *arg);
 void kmem_thread_exiting(void *arg);            /* defined by the core */
 void kmem_fork_prepare(void);                   /* defined by the core */
+/*
+ * Locks of the C library's that the fork hooks take before their own
+ * (enter) and release after (exit, in the parent or the child): a C
+ * library whose fork() takes a lock of its own after the fork handlers
+ * (glibc's stdio list lock) would otherwise wait for it while holding ours,
+ * for a thread that holds it and waits on a stream another thread holds
+ * while it waits for us.
+ */
+void kmem_fork_libc_enter(void);
+void kmem_fork_libc_exit(bool child);
 void kmem_fork_parent(void);                    /* defined by the core */
 void kmem_fork_child(void);                     /* defined by the core */
 

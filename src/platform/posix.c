@@ -403,6 +403,38 @@ fork_child(void)
 	kmem_fork_child();
 }
 
+/*
+ * glibc's fork() takes its list of streams' lock after the fork handlers,
+ * and holds it across the fork; getline() and friends allocate while they
+ * hold a stream's lock, and fflush(NULL) takes the list's lock and then
+ * each stream's.  So the hooks take the list's lock first, as glibc does
+ * for its own malloc (which it locks inside fork(), after the list): the
+ * lock is recursive, so fork() takes it again, and glibc resets it in the
+ * child (we do too: in a fork from a single-threaded process glibc leaves
+ * it alone).  Weak, so that another C library simply has none.
+ */
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+extern void _IO_list_resetlock(void) __attribute__((weak));
+
+void
+kmem_fork_libc_enter(void)
+{
+	if (_IO_list_lock != NULL)
+		_IO_list_lock();
+}
+
+void
+kmem_fork_libc_exit(bool child)
+{
+	if (_IO_list_lock == NULL)
+		return;
+	if (child)
+		_IO_list_resetlock();
+	else
+		_IO_list_unlock();
+}
+
 __attribute__((constructor)) static void
 fork_hooks_register(void)
 {

@@ -166,6 +166,18 @@ kmem_thread_exit_notify(void *arg)
 	return (true);          /* the one thread never exits */
 }
 
+/* No C library whose locks matter at a fork. */
+void
+kmem_fork_libc_enter(void)
+{
+}
+
+void
+kmem_fork_libc_exit(bool child)
+{
+	(void) child;
+}
+
 /* One thread, no signals: nothing ever interrupts the library. */
 void
 kmem_lock_note(int delta)

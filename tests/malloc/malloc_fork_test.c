@@ -1,0 +1,221 @@
+/*
+ * fork() under the preloaded library, where the C library itself allocates
+ * from it (what glibc's malloc/tst-malloc-fork-deadlock and
+ * tst-mallocfork2 check of glibc's own malloc):
+ *
+ *	malloc_fork_test stdio     threads fork in a loop while others read
+ *	                           a long line with getline() (which
+ *	                           allocates while it holds its stream's
+ *	                           lock) and one calls fflush(NULL) (which
+ *	                           takes the list of streams, then each
+ *	                           stream): glibc's fork() takes that list
+ *	                           after the fork handlers, so handlers that
+ *	                           held the allocator's locks first waited
+ *	                           for it forever
+ *	malloc_fork_test signals   one thread mallocs and frees (and forks
+ *	                           now and then) while another process
+ *	                           sends it signals whose handler forks
+ *
+ * Every child must exit with the status it was given, and the program must
+ * finish: a hang is the failure (alarm() ends it, and CTest's timeout).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+
+#define WATCHDOG_S      150
+
+/* ---- stdio ---- */
+
+#define FORK_THREADS    4
+#define READ_THREADS    8
+#define FORKS_EACH      10
+
+static char line_file[] = "/tmp/malloc_fork_test.XXXXXX";
+static bool stop;
+
+static void *
+fork_loop(void *arg)
+{
+	(void) arg;
+	for (int i = 0; i < FORKS_EACH; i++) {
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0)
+			_exit(17);
+		int status;
+		CHECK(waitpid(pid, &status, 0) == pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 17);
+	}
+	return (NULL);
+}
+
+static void *
+read_loop(void *arg)
+{
+	(void) arg;
+	FILE *f = fopen(line_file, "r");
+	CHECK(f != NULL);
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		rewind(f);
+		char *line = NULL;
+		size_t cap = 0;
+		CHECK(getline(&line, &cap, f) == 50001);
+		free(line);
+	}
+	fclose(f);
+	return (NULL);
+}
+
+/* With a pause, or it would keep the list of streams from the forks. */
+static void *
+flush_loop(void *arg)
+{
+	(void) arg;
+	struct timespec pause = { 0, 20 * 1000 };
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		CHECK(fflush(NULL) == 0);
+		nanosleep(&pause, NULL);
+	}
+	return (NULL);
+}
+
+static void
+fork_while_streams_allocate(void)
+{
+	int fd = mkstemp(line_file);
+	CHECK(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	CHECK(f != NULL);
+	for (int i = 0; i < 50000; i++)
+		fputc('x', f);
+	fputc('\n', f);
+	CHECK(fclose(f) == 0);
+
+	pthread_t forkers[FORK_THREADS], readers[READ_THREADS], flusher;
+	for (int i = 0; i < READ_THREADS; i++)
+		CHECK(pthread_create(&readers[i], NULL, read_loop, NULL) == 0);
+	CHECK(pthread_create(&flusher, NULL, flush_loop, NULL) == 0);
+	for (int i = 0; i < FORK_THREADS; i++)
+		CHECK(pthread_create(&forkers[i], NULL, fork_loop, NULL) == 0);
+	for (int i = 0; i < FORK_THREADS; i++)
+		CHECK(pthread_join(forkers[i], NULL) == 0);
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	for (int i = 0; i < READ_THREADS; i++)
+		CHECK(pthread_join(readers[i], NULL) == 0);
+	CHECK(pthread_join(flusher, NULL) == 0);
+	unlink(line_file);
+}
+
+/* ---- signals ---- */
+
+#define OBJECTS         1009
+#define MAX_SIZE        70000
+#define ROUNDS          20000
+
+static volatile sig_atomic_t *handled;  /* shared with the sender */
+static volatile sig_atomic_t handler_failed;
+
+static void
+fork_in_handler(int sig)
+{
+	(void) sig;
+	int saved = errno;
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(0);
+	int status;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		handler_failed = 1;
+	(*handled)++;
+	errno = saved;
+}
+
+/* Signal the parent up to a millisecond after its last handler finished. */
+static pid_t
+start_sender(void)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return (pid);
+	pid_t parent = getppid();
+	uint64_t rng = 7;
+	struct timespec poll = { 0, 50 * 1000 };
+	while (getppid() == parent) {
+		struct timespec pause = { 0,
+		    (long)(check_random(&rng) % 1000000) };
+		nanosleep(&pause, NULL);
+		sig_atomic_t seen = *handled;
+		if (kill(parent, SIGUSR1) != 0)
+			break;
+		while (*handled == seen && getppid() == parent)
+			nanosleep(&poll, NULL);
+	}
+	_exit(0);
+}
+
+static void
+fork_in_handlers_while_allocating(void)
+{
+	handled = mmap(NULL, sizeof (*handled), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(handled != MAP_FAILED);
+	struct sigaction sa = { .sa_handler = fork_in_handler };
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	pid_t sender = start_sender();
+
+	static void *objects[OBJECTS];
+	uint64_t rng = 1;
+	for (int i = 0; i < ROUNDS; i++) {
+		unsigned slot = (unsigned)(check_random(&rng) % OBJECTS);
+		free(objects[slot]);
+		objects[slot] = malloc(check_random(&rng) % MAX_SIZE);
+		CHECK(objects[slot] != NULL);
+		if (check_random(&rng) % 512 == 0) {
+			pid_t pid = fork();
+			if (pid == 0) {
+				free(malloc(100));
+				_exit(0);
+			}
+			int status;
+			while (waitpid(pid, &status, 0) < 0)
+				CHECK(errno == EINTR);
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		}
+		CHECK(!handler_failed);
+	}
+	kill(sender, SIGKILL);
+	waitpid(sender, NULL, 0);
+	for (int i = 0; i < OBJECTS; i++)
+		free(objects[i]);
+	printf("forks from the signal handler: %d\n", (int)*handled);
+	CHECK(*handled > 0);
+}
+
+int
+main(int argc, char **argv)
+{
+	alarm(WATCHDOG_S);
+	if (argc == 2 && strcmp(argv[1], "stdio") == 0)
+		fork_while_streams_allocate();
+	else if (argc == 2 && strcmp(argv[1], "signals") == 0)
+		fork_in_handlers_while_allocating();
+	else
+		CHECK(!"usage: malloc_fork_test stdio|signals");
+	printf("malloc_fork_test %s: ok\n", argv[1]);
+	return (0);
+}
