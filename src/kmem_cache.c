@@ -243,8 +243,11 @@ kmem_cache_create_in(kmem_cache_t *cp, const char *name, size_t bufsize,
 	}
 	kmem_mutex_exit(&kmem_caches_lock);
 	if (cp->index >= KMEM_CACHES_MAX) {
-		kmem_report("kmem_cache_create(\"%s\"): already %d caches, the "
-		    "most there can be", cp->name, KMEM_CACHES_MAX);
+		/* vmem goes on without quantum caches, and warns itself. */
+		if (!(cp->flags & KMC_QCACHE))
+			kmem_report("kmem_cache_create(\"%s\"): already %d "
+			    "caches, the most there can be", cp->name,
+			    KMEM_CACHES_MAX);
 		kmem_mutex_destroy(&cp->depot_lock);
 		kmem_mutex_destroy(&cp->slab_lock);
 		return (NULL);

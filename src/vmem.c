@@ -1172,8 +1172,11 @@ vmem_qcache_create(vmem_t *vmp, size_t qcache_max)
 		    vmp->quantum, NULL, NULL, NULL, NULL, vmp,
 		    KMC_QCACHE | KMC_NOTOUCH);
 		if (vmp->qcache[i] == NULL) {
+			/* The table of caches is full, or memory ran out:
+			 * the arena works without them. */
 			kmem_warn("vmem_create(\"%s\"): no quantum caches: "
-			    "cannot create %s", vmp->name, name);
+			    "cannot create cache %s (%d caches alive at most)",
+			    vmp->name, name, KMEM_CACHES_MAX);
 			vmem_qcache_destroy(vmp);
 			return;
 		}

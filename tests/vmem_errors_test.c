@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <kmem/kmem.h>
 #include <kmem/vmem.h>
 
 #include "check.h"
@@ -270,6 +271,68 @@ test_identifier_qcache_bad_frees(void)
 	CHECK_NO_REPORT(vmem_destroy(ids));
 }
 
+/*
+ * With the cache table full, an arena goes on without quantum caches and
+ * says so once; a user's kmem_cache_create() still reports.
+ */
+static void
+test_qcaches_when_table_full(void)
+{
+	static kmem_cache_t *fill[8192];
+	size_t n = 0;
+	for (;;) {
+		CHECK(n < sizeof (fill) / sizeof (fill[0]));
+		check_reports.count = 0;
+		fill[n] = kmem_cache_create("filler", 64, 0, NULL, NULL, NULL,
+		    NULL, NULL, 0);
+		if (fill[n] == NULL)
+			break;
+		n++;
+	}
+	CHECK_EQ(check_reports.count, 1);
+	CHECK(strstr(check_reports.last, "kmem_cache_create(\"filler\"): "
+	    "already 4096 caches") != NULL);
+	check_reports.count = 0;
+
+	vmem_t *vmp;
+	CHECK_WARNING(vmp = vmem_create("full", A(0x100000), 0x10000, 8, NULL,
+	    NULL, NULL, 64, VM_SLEEP), "vmem_create(\"full\"): no quantum "
+	    "caches");
+	CHECK(vmp != NULL);
+	/* No quantum cache: a cached size is the arena's own segment. */
+	void *a;
+	CHECK_NO_REPORT(a = vmem_alloc(vmp, 24, VM_SLEEP));
+	CHECK_EQ(vmem_size(vmp, VMEM_ALLOC), 24);
+	CHECK_NO_REPORT(vmem_free(vmp, a, 24));
+	CHECK_REPORT(vmem_free(vmp, a, 24), "a double free");
+	CHECK_EQ(vmem_verify(vmp), 0);
+	CHECK_NO_REPORT(vmem_destroy(vmp));
+
+	/* Room for a few, not all eight: none are kept, and the room is
+	 * there again afterwards. */
+	for (size_t i = 0; i < 3; i++)
+		kmem_cache_destroy(fill[--n]);
+	CHECK_WARNING(vmp = vmem_create("nearly", A(0x100000), 0x10000, 8,
+	    NULL, NULL, NULL, 64, VM_SLEEP), "no quantum caches");
+	CHECK_NO_REPORT(a = vmem_alloc(vmp, 8, VM_SLEEP));
+	CHECK_EQ(vmem_size(vmp, VMEM_ALLOC), 8);
+	vmem_free(vmp, a, 8);
+	vmem_destroy(vmp);
+	for (size_t i = 0; i < 3; i++)
+		CHECK_NO_REPORT(CHECK((fill[n++] = kmem_cache_create("refill",
+		    64, 0, NULL, NULL, NULL, NULL, NULL, 0)) != NULL));
+
+	while (n > 0)
+		kmem_cache_destroy(fill[--n]);
+	/* The table has room again: an arena gets its quantum caches. */
+	CHECK_NO_REPORT(vmp = vmem_create("roomy", A(0x100000), 0x10000, 8,
+	    NULL, NULL, NULL, 64, VM_SLEEP));
+	CHECK_NO_REPORT(a = vmem_alloc(vmp, 24, VM_SLEEP));
+	CHECK(vmem_size(vmp, VMEM_ALLOC) > 24);        /* a slab */
+	vmem_free(vmp, a, 24);
+	vmem_destroy(vmp);
+}
+
 static void
 test_bad_adds(void)
 {
@@ -490,6 +553,7 @@ main(int argc, char **argv)
 		CHECK_TEST(test_bad_frees),
 		CHECK_TEST(test_qcache_bad_frees),
 		CHECK_TEST(test_identifier_qcache_bad_frees),
+		CHECK_TEST(test_qcaches_when_table_full),
 		CHECK_TEST(test_bad_adds),
 		CHECK_TEST(test_bad_requests),
 		CHECK_TEST(test_bad_creates),
