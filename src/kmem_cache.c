@@ -33,16 +33,18 @@
  * most one in M operations.
  *
  * Caches that may not touch their buffers (KMC_NOTOUCH: vmem's quantum
- * caches, identifier arenas) take no fast path either.  A buffer cannot
- * say whether it is allocated, and without a check a bad free would wait
- * in a magazine to be handed out twice; so the bufctl of each buffer out
- * of its slab says whether a client holds it or a magazine does.  A free
+ * caches, identifier arenas) cannot mark a buffer as free, and without a
+ * check a bad free would wait in a magazine to be handed out twice; so
+ * with magazines, the bufctl of each buffer out of its slab says whether a
+ * client holds it or a magazine does.  kmem_cache_free() (and vmem_free())
  * looks the buffer up in the cache's hash under slab_lock and refuses one
  * that no client holds (never allocated, another cache's, a double free)
- * before it reaches a magazine; an allocation from a magazine marks its
- * buffer held again.  That is one locked lookup per operation, paid by
- * these caches only (docs/benchmarks.md).  A quantum cache's refusal is
- * reported by its arena, as vmem_free() (vmem_qcache_bad_free()).
+ * before the fast path may push it; kmem_cache_alloc() marks what the fast
+ * path popped as held again.  Both sit in the branch those functions
+ * already take for KMC_NOTOUCH, so other caches pay nothing; these pay a
+ * locked lookup per operation (docs/benchmarks.md).  A quantum cache's
+ * refusal is reported by its arena, as vmem_free() would
+ * (vmem_qcache_bad_free()).
  *
  * Layout (cache_layout()).  chunksize is the buffer size rounded up to the
  * alignment, plus a tag when debug flags ask for one.  Small buffers in
@@ -231,10 +233,7 @@ kmem_cache_create_in(kmem_cache_t *cp, const char *name, size_t bufsize,
 
 	kmem_mutex_enter(&kmem_caches_lock);
 	cp->index = kmem_index_get(cp);
-	/* Debug caches and KMC_NOTOUCH caches check every buffer in the slow
-	 * paths: no fast path for them. */
-	cp->fast_index = (cp->flags & (KMF_BUFTAG | KMC_NOTOUCH)) ?
-	    UINT32_MAX : cp->index;
+	cp->fast_index = (cp->flags & KMF_BUFTAG) ? UINT32_MAX : cp->index;
 	if (cp->index < KMEM_CACHES_MAX) {
 		cp->list_next = &kmem_caches;
 		cp->list_prev = kmem_caches.list_prev;
@@ -507,8 +506,6 @@ magazine_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 {
 	void *buf = thread_magazine_alloc(cp);
 	pace_update();
-	if (buf != NULL && (cp->flags & KMC_NOTOUCH))
-		kmem_slab_set_cached(cp, &buf, 1, false);
 	if (buf == NULL || !(cp->flags & KMF_BUFTAG))
 		return (buf);
 	if (!kmem_debug_alloc(cp, buf, requested))
@@ -583,7 +580,7 @@ magazine_fill(kmem_cache_t *cp, int kmflag)
 	if (ready == 0)
 		return (NULL);
 	if (cp->flags & KMC_NOTOUCH)
-		kmem_slab_set_cached(cp, bufs + 1, ready - 1, true);
+		kmem_slab_set_cached(cp, bufs + 1, ready - 1);
 	unsigned loaded = thread_magazine_load(cp, bufs + 1, ready - 1);
 	for (unsigned i = 1 + loaded; i < ready; i++)
 		kmem_cache_free_to_slab(cp, bufs[i]);
@@ -662,9 +659,13 @@ void *
 kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
 	void *buf = kmem_cache_alloc_inline(cp, kmflag, 0);
+	if (buf == NULL)
+		return (NULL);
 	/* Not a quantum cache's: its buffers hold other caches' blocks. */
-	if (buf != NULL && !(cp->flags & KMC_NOTOUCH))
+	if (!(cp->flags & KMC_NOTOUCH))
 		kmem_block_allocated(buf, cp->bufsize, cp->constructor != NULL);
+	else if (has_magazines(cp))
+		kmem_slab_set_held(cp, buf);    /* it may come from a magazine */
 	return (buf);
 }
 
@@ -674,7 +675,8 @@ kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
  * A cached buffer goes back to its slab: destructor first, but never on a
  * buffer the slab layer would refuse.  kmem_cache_free_slow() has already
  * checked the buffers of a cache without magazines, and of a debug cache,
- * whose buffers it also destructed, and of a KMC_NOTOUCH cache; a hash
+ * whose buffers it also destructed, and kmem_notouch_free() those of a
+ * KMC_NOTOUCH cache; a hash
  * cache with magazines outside the page map (an arena of less than a
  * page) may bring a buffer nobody checked, so it is asked here.
  */
@@ -695,7 +697,7 @@ kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
  * A free to a KMC_NOTOUCH cache that its hash refused (state, as
  * kmem_slab_cache_buffer() said): a quantum cache's is vmem_free()'s bad
  * free, reported by its arena (kmem_free_size is the size vmem_free()
- * got); another cache's is kmem_cache_free()'s.
+ * got); another cache's is kmem_cache_free()'s.  Before anything changed.
  */
 static void
 notouch_refuse(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
@@ -729,18 +731,6 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	 * is asked instead.
 	 */
 	bool debug = cp->flags & KMF_BUFTAG;
-	/*
-	 * A KMC_NOTOUCH cache's buffer cannot say whether it is allocated, so
-	 * its bufctl does: one locked hash lookup per free, and per
-	 * allocation from a magazine (magazine_buffer()).
-	 */
-	if ((cp->flags & KMC_NOTOUCH) && has_magazines(cp)) {
-		kmem_buf_state_t state = kmem_slab_cache_buffer(cp, buf);
-		if (state != KMEM_BUF_ALLOCATED) {
-			notouch_refuse(cp, buf, kmem_free_size, state);
-			return;
-		}
-	}
 	bool tag_decides = debug && (cp->flags & KMF_PAGEMAP);
 	if ((!has_magazines(cp) || debug) && !tag_decides &&
 	    !kmem_slab_accepts(cp, buf))
@@ -831,9 +821,25 @@ kmem_double_free(kmem_cache_t *cp, void *buf)
 }
 
 void
+kmem_notouch_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+{
+	if (has_magazines(cp)) {
+		kmem_buf_state_t state = kmem_slab_cache_buffer(cp, buf);
+		if (state != KMEM_BUF_ALLOCATED) {
+			notouch_refuse(cp, buf, kmem_free_size, state);
+			return;
+		}
+	}
+	kmem_cache_free_inline(cp, buf, kmem_free_size);
+}
+
+void
 kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
-	if (!(cp->flags & KMC_NOTOUCH))
-		kmem_block_freed(buf);
+	if (cp->flags & KMC_NOTOUCH) {
+		kmem_notouch_free(cp, buf, SIZE_MAX);
+		return;
+	}
+	kmem_block_freed(buf);
 	kmem_cache_free_inline(cp, buf, SIZE_MAX);
 }

@@ -347,10 +347,12 @@ void kmem_slab_refuse(kmem_cache_t *cp, void *buf);
  * slab of this cache).
  */
 kmem_buf_state_t kmem_slab_cache_buffer(kmem_cache_t *cp, void *buf);
-/* Mark n buffers of a KMC_NOTOUCH cache, out of their slabs, as waiting in
- * a magazine (cached) or handed to a client (!cached). */
-void kmem_slab_set_cached(kmem_cache_t *cp, void *const *bufs, unsigned n,
-    bool cached);
+/* Mark n buffers of a KMC_NOTOUCH cache, fresh from their slabs, as
+ * waiting in a magazine. */
+void kmem_slab_set_cached(kmem_cache_t *cp, void *const *bufs, unsigned n);
+/* Mark a buffer of a KMC_NOTOUCH cache, out of its slab, as its client's
+ * (whether it came from a magazine or from the slab). */
+void kmem_slab_set_held(kmem_cache_t *cp, void *buf);
 /*
  * What cp knows of addr, for a report (a linear search of the slabs): with
  * KMEM_BUF_INSIDE, [*start, *end) is the allocated buffer addr is inside,
@@ -591,6 +593,12 @@ void kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
 /* Report buf, freed to cp; kmem_free_size is the size kmem_free() got,
  * or SIZE_MAX for kmem_cache_free(). */
 void kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
+/*
+ * kmem_cache_free() to cp, a KMC_NOTOUCH cache: checked against its hash
+ * before it may reach a magazine.  kmem_free_size as for the slow paths
+ * (SIZE_MAX, or vmem_free()'s size for a quantum cache).
+ */
+void kmem_notouch_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
 /* Report buf, freed to cp a second time in a row (kmem_cache.c). */
 void kmem_double_free(kmem_cache_t *cp, void *buf);
 /* Report buf, in slab sp but not the start of a buffer; where names the

@@ -293,16 +293,25 @@ kmem_slab_cache_buffer(kmem_cache_t *cp, void *buf)
 }
 
 void
-kmem_slab_set_cached(kmem_cache_t *cp, void *const *bufs, unsigned n,
-    bool cached)
+kmem_slab_set_cached(kmem_cache_t *cp, void *const *bufs, unsigned n)
 {
 	kmem_mutex_enter(&cp->slab_lock);
 	for (unsigned i = 0; i < n; i++) {
 		kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash,
 		    (uintptr_t)bufs[i]);
-		KMEM_ASSERT(bcp != NULL && bcp->cached != cached);
-		bcp->cached = cached;
+		KMEM_ASSERT(bcp != NULL && !bcp->cached);
+		bcp->cached = true;
 	}
+	kmem_mutex_exit(&cp->slab_lock);
+}
+
+void
+kmem_slab_set_held(kmem_cache_t *cp, void *buf)
+{
+	kmem_mutex_enter(&cp->slab_lock);
+	kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash, (uintptr_t)buf);
+	KMEM_ASSERT(bcp != NULL);
+	bcp->cached = false;
 	kmem_mutex_exit(&cp->slab_lock);
 }
 

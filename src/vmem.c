@@ -962,7 +962,7 @@ vmem_free(vmem_t *vmp, void *vaddr, size_t size)
 {
 	/* The size goes along for the cache's report of a bad free. */
 	if (size - 1 < vmp->qcache_max)
-		kmem_cache_free_inline(vmp->qcache[(size - 1) >> vmp->qshift],
+		kmem_notouch_free(vmp->qcache[(size - 1) >> vmp->qshift],
 		    vaddr, size);
 	else
 		vmem_free_common(vmp, "vmem_free", vaddr, size, false);
