@@ -13,7 +13,11 @@
  * allocation from a magazine); the ratio column says what the quantum
  * caches still buy over the segment path.
  *
- * Usage: vmem_qcache [--quick] [--markdown] [--rounds R]
+ * --pairs N does nothing but N pairs of 64 bytes in the "qcache" arena,
+ * untimed: for counting instructions under valgrind, which this noisy
+ * machine's timings cannot replace (docs/benchmarks.md).
+ *
+ * Usage: vmem_qcache [--quick] [--markdown] [--rounds R] [--pairs N]
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -108,6 +112,7 @@ main(int argc, char **argv)
 {
 	static const size_t sizes[] = { 16, 64, 256 };
 	bool quick = false, markdown = false;
+	uint64_t count_pairs = 0;
 	bench_options_t opt = { .target_ns = 20 * 1000 * 1000, .rounds = 5 };
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0)
@@ -116,9 +121,17 @@ main(int argc, char **argv)
 			markdown = true;
 		else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
 			opt.rounds = (unsigned)strtoul(argv[++i], NULL, 0);
+		else if (strcmp(argv[i], "--pairs") == 0 && i + 1 < argc)
+			count_pairs = strtoull(argv[++i], NULL, 0);
 		else
 			die("usage: vmem_qcache [--quick] [--markdown] "
-			    "[--rounds R]");
+			    "[--rounds R] [--pairs N]");
+	}
+	if (count_pairs != 0) {
+		work_arg_t a = { .vmp = arena("qbench_count", 0), .size = 64 };
+		pairs(&a, count_pairs);
+		vmem_destroy(a.vmp);
+		return (0);
 	}
 	if (quick)
 		opt = (bench_options_t){ .target_ns = 100 * 1000, .rounds = 1 };

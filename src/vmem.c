@@ -865,11 +865,18 @@ qcache_explain(const vmem_t *vmp, uintptr_t addr, char *buf, size_t len)
  * the lock held, on the error path only, so linear scans are fine.
  */
 static void
-explain_bad_free(const vmem_t *vmp, uintptr_t addr, const vmem_seg_t *found,
-    char *buf, size_t len)
+explain_bad_free(const vmem_t *vmp, uintptr_t addr, size_t size,
+    const vmem_seg_t *found, char *buf, size_t len)
 {
 	if (qcache_explain(vmp, addr, buf, len))
 		return;
+	if (found != NULL && seg_size(found) == p2_roundup(size, vmp->quantum)) {
+		/* Only a quantum cache refuses a segment of the right size. */
+		kmem_snprintf(buf, len, "the segment at this address was "
+		    "allocated by vmem_xalloc, not from the quantum caches: "
+		    "free it with vmem_xfree");
+		return;
+	}
 	if (found != NULL) {
 		kmem_snprintf(buf, len, "wrong size: the segment at this "
 		    "address was allocated with size %zu", seg_size(found));
@@ -898,7 +905,7 @@ vmem_refuse_free(vmem_t *vmp, const char *caller, void *vaddr, size_t size,
     const vmem_seg_t *found)
 {
 	char why[160];
-	explain_bad_free(vmp, (uintptr_t)vaddr, found, why, sizeof (why));
+	explain_bad_free(vmp, (uintptr_t)vaddr, size, found, why, sizeof (why));
 	kmem_mutex_exit(&vmp->lock);
 	kmem_report("%s(\"%s\", %p, %zu): %s", caller, vmp->name, vaddr, size,
 	    why);

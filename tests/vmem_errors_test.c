@@ -190,6 +190,16 @@ test_qcache_bad_frees(void)
 	    "wrong size: the segment at this address was allocated with "
 	    "size 128", big));
 
+	/* A segment of a cached size from vmem_xalloc is not the caches'. */
+	void *x = vmem_xalloc(vmp, 24, 0, 0, 0, NULL, NULL, VM_SLEEP);
+	live_add(x, 24);
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, x, 24), fmt("vmem_free("
+	    "\"qc\", %p, 24): the segment at this address was allocated by "
+	    "vmem_xalloc, not from the quantum caches: free it with "
+	    "vmem_xfree", x));
+	CHECK_NO_REPORT(vmem_xfree(vmp, x, 24));
+	live_remove(x);
+
 	/* a's slab is the arena's segment, but only its cache may free it. */
 	uintptr_t slab[3] = { U(a), 0, 0 };
 	vmem_walk(vmp, VMEM_ALLOC, find_segment, slab);
