@@ -8,6 +8,7 @@
  *	vmem_errors_test [test-name...]
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -279,6 +280,99 @@ test_identifier_qcache_bad_frees(void)
 	CHECK_NO_REPORT(vmem_free(ids, z, 3));
 	live.n = 0;
 	CHECK_NO_REPORT(vmem_destroy(ids));
+}
+
+/* Is [addr, addr + size) the start of a range the test holds? */
+static bool
+live_holds(uintptr_t addr)
+{
+	for (size_t i = 0; i < live.n; i++)
+		if (live.start[i] == addr)
+			return (true);
+	return (false);
+}
+
+/*
+ * Random good and bad operations on an arena with quantum caches: every
+ * bad free reports once and changes nothing, and no allocation overlaps a
+ * range the test holds.
+ */
+static void
+random_qcache_run(vmem_t *vmp, size_t quantum, size_t qcache_max,
+    uint64_t seed)
+{
+	enum { STEPS = 6000, FREED = 64 };
+	uintptr_t freed[FREED] = { 0 };
+	size_t freed_size[FREED] = { 0 };
+	unsigned nfreed = 0;
+	const char *prefix = "vmem_free(\"rq\", ";
+	live.n = 0;
+	for (unsigned step = 0; step < STEPS; step++) {
+		uint64_t r = check_random(&seed);
+		size_t quanta = 1 + (size_t)(r >> 8) % (qcache_max / quantum + 2);
+		size_t size = quanta * quantum;
+		if (live.n == 0 || (r % 8 < 3 && live.n < 1000)) {
+			void *p;
+			CHECK_NO_REPORT(p = vmem_alloc(vmp, size, VM_NOSLEEP));
+			for (size_t i = 0; i < live.n; i++)
+				CHECK(U(p) + size <= live.start[i] ||
+				    live.start[i] + live.size[i] <= U(p));
+			live_add(p, size);
+			continue;
+		}
+		size_t i = (size_t)(r >> 20) % live.n;
+		uintptr_t addr = live.start[i];
+		size_t held = live.size[i];
+		size_t inuse = vmem_size(vmp, VMEM_ALLOC);
+		switch (r % 8) {
+		case 3:         /* wrong size */
+			if (size == held)
+				size += quantum;
+			CHECK_REPORT(vmem_free(vmp, A(addr), size), prefix);
+			break;
+		case 4:         /* interior */
+			if (held == quantum)
+				continue;
+			CHECK_REPORT(vmem_free(vmp, A(addr + quantum),
+			    held - quantum), prefix);
+			break;
+		case 5:         /* a double free, unless handed out again */
+			if (nfreed == 0 || live_holds(freed[(r >> 40) %
+			    nfreed]))
+				continue;
+			CHECK_REPORT(vmem_free(vmp, A(freed[(r >> 40) % nfreed]),
+			    freed_size[(r >> 40) % nfreed]), prefix);
+			break;
+		default:        /* a good free */
+			CHECK_NO_REPORT(vmem_free(vmp, A(addr), held));
+			live_remove(A(addr));
+			freed[nfreed % FREED] = addr;
+			freed_size[nfreed % FREED] = held;
+			if (nfreed < FREED)
+				nfreed++;
+			continue;
+		}
+		CHECK_EQ(vmem_size(vmp, VMEM_ALLOC), inuse);
+		if (step % 64 == 0)
+			CHECK_NO_REPORT(CHECK_EQ(vmem_verify(vmp), 0));
+	}
+	CHECK_NO_REPORT(CHECK_EQ(vmem_verify(vmp), 0));
+	while (live.n > 0) {
+		live.n--;
+		CHECK_NO_REPORT(vmem_free(vmp, A(live.start[live.n]),
+		    live.size[live.n]));
+	}
+	CHECK_NO_REPORT(vmem_destroy(vmp));
+}
+
+static void
+test_qcache_random_bad_frees(void)
+{
+	uint64_t seed = 0x9c0ffee;
+	random_qcache_run(vmem_create("rq", A(0x100000), 0x400000, 8, NULL,
+	    NULL, NULL, 64, VM_SLEEP), 8, 64, check_random(&seed));
+	random_qcache_run(vmem_create("rq", A(1), 1 << 20, 1, NULL, NULL,
+	    NULL, 16, VMC_IDENTIFIER), 1, 16, check_random(&seed));
 }
 
 /*
@@ -563,6 +657,7 @@ main(int argc, char **argv)
 		CHECK_TEST(test_bad_frees),
 		CHECK_TEST(test_qcache_bad_frees),
 		CHECK_TEST(test_identifier_qcache_bad_frees),
+		CHECK_TEST(test_qcache_random_bad_frees),
 		CHECK_TEST(test_qcaches_when_table_full),
 		CHECK_TEST(test_bad_adds),
 		CHECK_TEST(test_bad_requests),
