@@ -676,9 +676,9 @@ kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
  * buffer the slab layer would refuse.  kmem_cache_free_slow() has already
  * checked the buffers of a cache without magazines, and of a debug cache,
  * whose buffers it also destructed, and kmem_notouch_free() those of a
- * KMC_NOTOUCH cache; a hash
- * cache with magazines outside the page map (an arena of less than a
- * page) may bring a buffer nobody checked, so it is asked here.
+ * KMC_NOTOUCH cache; a hash cache with magazines outside the page map (on
+ * an arena of less than a page) may bring a buffer nobody checked, so it
+ * is asked here.
  */
 void
 kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
