@@ -32,6 +32,20 @@
  * allocations and of frees proceed without the depot: the depot sees at
  * most one in M operations.
  *
+ * Caches that may not touch their buffers (KMC_NOTOUCH: vmem's quantum
+ * caches, identifier arenas) cannot mark a buffer as free, and without a
+ * check a bad free would wait in a magazine to be handed out twice; so
+ * with magazines, the bufctl of each buffer out of its slab says whether a
+ * client holds it or a magazine does.  kmem_cache_free() (and vmem_free())
+ * looks the buffer up in the cache's hash under slab_lock and refuses one
+ * that no client holds (never allocated, another cache's, a double free)
+ * before the fast path may push it; kmem_cache_alloc() marks what the fast
+ * path popped as held again.  Both sit in the branch those functions
+ * already take for KMC_NOTOUCH, so other caches pay nothing; these pay a
+ * locked lookup per operation (docs/benchmarks.md).  A quantum cache's
+ * refusal is reported by its arena, as vmem_free() would
+ * (vmem_qcache_bad_free()).
+ *
  * Layout (cache_layout()).  chunksize is the buffer size rounded up to the
  * alignment, plus a tag when debug flags ask for one.  Small buffers in
  * touchable memory get slabs that carry their own bookkeeping; large
@@ -228,8 +242,11 @@ kmem_cache_create_in(kmem_cache_t *cp, const char *name, size_t bufsize,
 	}
 	kmem_mutex_exit(&kmem_caches_lock);
 	if (cp->index >= KMEM_CACHES_MAX) {
-		kmem_report("kmem_cache_create(\"%s\"): already %d caches, the "
-		    "most there can be", cp->name, KMEM_CACHES_MAX);
+		/* vmem goes on without quantum caches, and warns itself. */
+		if (!(cp->flags & KMC_QCACHE))
+			kmem_report("kmem_cache_create(\"%s\"): already %d "
+			    "caches, the most there can be", cp->name,
+			    KMEM_CACHES_MAX);
 		kmem_mutex_destroy(&cp->depot_lock);
 		kmem_mutex_destroy(&cp->slab_lock);
 		return (NULL);
@@ -562,6 +579,8 @@ magazine_fill(kmem_cache_t *cp, int kmflag)
 			bufs[ready++] = bufs[i];
 	if (ready == 0)
 		return (NULL);
+	if (cp->flags & KMC_NOTOUCH)
+		kmem_slab_set_cached(cp, bufs + 1, ready - 1);
 	unsigned loaded = thread_magazine_load(cp, bufs + 1, ready - 1);
 	for (unsigned i = 1 + loaded; i < ready; i++)
 		kmem_cache_free_to_slab(cp, bufs[i]);
@@ -640,9 +659,13 @@ void *
 kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
 	void *buf = kmem_cache_alloc_inline(cp, kmflag, 0);
+	if (buf == NULL)
+		return (NULL);
 	/* Not a quantum cache's: its buffers hold other caches' blocks. */
-	if (buf != NULL && !(cp->flags & KMC_NOTOUCH))
+	if (!(cp->flags & KMC_NOTOUCH))
 		kmem_block_allocated(buf, cp->bufsize, cp->constructor != NULL);
+	else if (has_magazines(cp))
+		kmem_slab_set_held(cp, buf);    /* it may come from a magazine */
 	return (buf);
 }
 
@@ -652,8 +675,10 @@ kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
  * A cached buffer goes back to its slab: destructor first, but never on a
  * buffer the slab layer would refuse.  kmem_cache_free_slow() has already
  * checked the buffers of a cache without magazines, and of a debug cache,
- * whose buffers it also destructed; a cache with magazines may bring a
- * buffer nobody checked (KMC_NOTOUCH), so it is asked here.
+ * whose buffers it also destructed, and kmem_notouch_free() those of a
+ * KMC_NOTOUCH cache; a hash cache with magazines outside the page map (on
+ * an arena of less than a page) may bring a buffer nobody checked, so it
+ * is asked here.
  */
 void
 kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
@@ -666,6 +691,26 @@ kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
 		cp->destructor(buf, cp->private);
 	}
 	kmem_slab_free(cp, buf);
+}
+
+/*
+ * A free to a KMC_NOTOUCH cache that its hash refused (state, as
+ * kmem_slab_cache_buffer() said): a quantum cache's is vmem_free()'s bad
+ * free, reported by its arena (kmem_free_size is the size vmem_free()
+ * got); another cache's is kmem_cache_free()'s.  Before anything changed.
+ */
+static void
+notouch_refuse(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
+    kmem_buf_state_t state)
+{
+	if (cp->flags & KMC_QCACHE)
+		vmem_qcache_bad_free(cp->arena, buf, kmem_free_size);
+	else if (state == KMEM_BUF_CACHED)
+		kmem_debug_report(cp, buf, "kmem_cache_free(\"%s\", %p): double "
+		    "free: the buffer is already free, in the cache's "
+		    "magazines", cp->name, buf);
+	else
+		kmem_slab_refuse(cp, buf);
 }
 
 void
@@ -776,9 +821,25 @@ kmem_double_free(kmem_cache_t *cp, void *buf)
 }
 
 void
+kmem_notouch_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+{
+	if (has_magazines(cp)) {
+		kmem_buf_state_t state = kmem_slab_cache_buffer(cp, buf);
+		if (state != KMEM_BUF_ALLOCATED) {
+			notouch_refuse(cp, buf, kmem_free_size, state);
+			return;
+		}
+	}
+	kmem_cache_free_inline(cp, buf, kmem_free_size);
+}
+
+void
 kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
-	if (!(cp->flags & KMC_NOTOUCH))
-		kmem_block_freed(buf);
+	if (cp->flags & KMC_NOTOUCH) {
+		kmem_notouch_free(cp, buf, SIZE_MAX);
+		return;
+	}
+	kmem_block_freed(buf);
 	kmem_cache_free_inline(cp, buf, SIZE_MAX);
 }

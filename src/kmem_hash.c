@@ -125,7 +125,13 @@ hash_slot(kmem_hash_t *h, uintptr_t addr)
 bool
 kmem_hash_contains(kmem_hash_t *h, uintptr_t addr)
 {
-	return (*hash_slot(h, addr) != NULL);
+	return (kmem_hash_find(h, addr) != NULL);
+}
+
+kmem_bufctl_t *
+kmem_hash_find(kmem_hash_t *h, uintptr_t addr)
+{
+	return (*hash_slot(h, addr));
 }
 
 kmem_bufctl_t *

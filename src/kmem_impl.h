@@ -51,12 +51,18 @@
 
 /*
  * A buffer's control structure in a cache with external slabs (KMF_HASH):
- * on its slab's free list while free, in the cache's hash while allocated.
+ * on its slab's free list while free, in the cache's hash while out of its
+ * slab.  cached tells a KMC_NOTOUCH cache's buffer out of its slab that
+ * waits in a magazine (true) from one its client holds (false): such a
+ * cache cannot mark the buffer itself, and without this a bad free into a
+ * magazine would go unseen until the buffer was handed out twice.  Only
+ * those caches keep it (under slab_lock); it is false in all others.
  */
 typedef struct kmem_bufctl {
 	struct kmem_bufctl *next;
 	uintptr_t addr;
 	struct kmem_slab *slab;
+	bool cached;
 } kmem_bufctl_t;
 
 /*
@@ -316,12 +322,46 @@ kmem_cache_t *kmem_cache_create_internal(const char *name, size_t bufsize,
 void kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf);
 
 /* ---- kmem_slab.c ---- */
+/*
+ * What a cache knows of an address: for the checks on the buffers of a
+ * KMC_NOTOUCH cache with magazines, and the reports of bad frees.
+ */
+typedef enum kmem_buf_state {
+	KMEM_BUF_NONE,          /* in no slab of the cache */
+	KMEM_BUF_ALLOCATED,     /* a buffer's start; its client has it */
+	KMEM_BUF_CACHED,        /* in a buffer free in a magazine */
+	KMEM_BUF_FREE,          /* in a buffer free in its slab */
+	KMEM_BUF_INSIDE,        /* inside an allocated buffer, or no buffer */
+} kmem_buf_state_t;
+
 void kmem_slab_init(kmem_cache_t *cp);
 void *kmem_slab_alloc(kmem_cache_t *cp, int kmflag);
 unsigned kmem_slab_alloc_many(kmem_cache_t *cp, void **bufs, unsigned n,
     int kmflag);
 void kmem_slab_free(kmem_cache_t *cp, void *buf);
 bool kmem_slab_accepts(kmem_cache_t *cp, void *buf);
+/* Report buf, freed to cp, a hash cache, but not out of any of its slabs. */
+void kmem_slab_refuse(kmem_cache_t *cp, void *buf);
+/*
+ * A KMC_NOTOUCH cache's buffer is freed into a magazine: if its client had
+ * it, mark it cached and return KMEM_BUF_ALLOCATED; else change nothing and
+ * return KMEM_BUF_CACHED (a double free) or KMEM_BUF_NONE (not out of a
+ * slab of this cache).
+ */
+kmem_buf_state_t kmem_slab_cache_buffer(kmem_cache_t *cp, void *buf);
+/* Mark n buffers of a KMC_NOTOUCH cache, fresh from their slabs, as
+ * waiting in a magazine. */
+void kmem_slab_set_cached(kmem_cache_t *cp, void *const *bufs, unsigned n);
+/* Mark a buffer of a KMC_NOTOUCH cache, out of its slab, as its client's
+ * (whether it came from a magazine or from the slab). */
+void kmem_slab_set_held(kmem_cache_t *cp, void *buf);
+/*
+ * What cp knows of addr, for a report (a linear search of the slabs): with
+ * KMEM_BUF_INSIDE, [*start, *end) is the allocated buffer addr is inside,
+ * or the slab when addr is in no buffer (colour slack, tail).
+ */
+kmem_buf_state_t kmem_slab_describe(kmem_cache_t *cp, uintptr_t addr,
+    uintptr_t *start, uintptr_t *end);
 size_t kmem_slab_reap(kmem_cache_t *cp);
 uint64_t kmem_slab_destroy_all(kmem_cache_t *cp);
 
@@ -467,6 +507,7 @@ void kmem_hash_fini(kmem_hash_t *h);
 void kmem_hash_insert(kmem_hash_t *h, kmem_bufctl_t *bcp);
 kmem_bufctl_t *kmem_hash_remove(kmem_hash_t *h, uintptr_t addr);
 bool kmem_hash_contains(kmem_hash_t *h, uintptr_t addr);
+kmem_bufctl_t *kmem_hash_find(kmem_hash_t *h, uintptr_t addr);
 
 /* ---- kmem_pagemap.c ---- */
 extern kmem_mutex_t kmem_pagemap_lock;
@@ -544,14 +585,22 @@ kmem_cache_owns(const kmem_cache_t *cp, const void *buf)
 /*
  * The slow paths.  requested is the size kmem_alloc() or malloc() asked
  * for (0 for kmem_cache_alloc(): the cache's size), kmem_free_size as for
- * kmem_bad_free(): only debug caches use them, and as the inline fast
- * paths pass them only to these calls, they cost the fast paths nothing.
+ * kmem_bad_free(), or for a vmem quantum cache the size vmem_free() got:
+ * only debug caches and the reports of bad frees use them, and as the
+ * inline fast paths pass them only to these calls, they cost the fast
+ * paths nothing.
  */
 void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested);
 void kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
 /* Report buf, freed to cp; kmem_free_size is the size kmem_free() got,
  * or SIZE_MAX for kmem_cache_free(). */
 void kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
+/*
+ * kmem_cache_free() to cp, a KMC_NOTOUCH cache: checked against its hash
+ * before it may reach a magazine.  kmem_free_size as for the slow paths
+ * (SIZE_MAX, or vmem_free()'s size for a quantum cache).
+ */
+void kmem_notouch_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
 /* Report buf, freed to cp a second time in a row (kmem_cache.c). */
 void kmem_double_free(kmem_cache_t *cp, void *buf);
 /* Report buf, in slab sp but not the start of a buffer; where names the

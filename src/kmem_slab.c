@@ -18,7 +18,9 @@
  * - Large buffers, and caches that may not touch their memory (KMF_HASH):
  *   the slab structure and one bufctl per buffer come from internal caches;
  *   free bufctls hang on their slab, allocated ones in the cache's hash,
- *   which is also what finds a freed buffer's slab.
+ *   which is also what finds a freed buffer's slab.  In a KMC_NOTOUCH
+ *   cache the hash holds buffers in magazines too, and a bufctl's cached
+ *   says which of its buffers those are (kmem_slab_cache_buffer()).
  *
  * Coloring: the slack a slab cannot fill is put before its first buffer in
  * steps of a cache line (or the alignment, if larger), a different amount
@@ -39,14 +41,17 @@
  *
  * Invariants: slabs before freelist are full, slabs from it on have a free
  * buffer, partial ones before the empty one (at most one); refcnt counts
- * allocated buffers; buf_total counts the chunks of all slabs.
- * Locking: slab_lock protects
- * the list and the hash; it is dropped while a slab is created or
- * destroyed, because that calls into vmem and the internal caches.
+ * allocated buffers (with clients or in magazines); buf_total counts the
+ * chunks of all slabs; only a KMC_NOTOUCH cache's bufctls are ever marked
+ * cached, and a bufctl leaves its slab marked not cached.
+ * Locking: slab_lock protects the list, the hash and the bufctls' cached;
+ * it is dropped while a slab is created or destroyed, because that calls
+ * into vmem and the internal caches.
  */
 #include "kmem_impl.h"
 
 #include "report.h"
+#include "vmem_impl.h"
 
 void
 kmem_slab_init(kmem_cache_t *cp)
@@ -106,11 +111,23 @@ slab_unpoison(const kmem_cache_t *cp, uintptr_t base)
 	(void) base;
 }
 
+/* Give a slab's memory back to the arena. */
+static void
+slab_give_back(kmem_cache_t *cp, void *mem)
+{
+	if (cp->flags & KMC_QCACHE)
+		vmem_qcache_slab_free(cp->arena, mem);
+	else
+		vmem_free(cp->arena, mem, cp->slabsize);
+}
+
 /* A new slab with all its buffers free, or NULL; no lock held. */
 static kmem_slab_t *
 slab_create(kmem_cache_t *cp, size_t color, int kmflag)
 {
-	void *mem = vmem_alloc(cp->arena, cp->slabsize, kmflag & KM_VMFLAGS);
+	void *mem = (cp->flags & KMC_QCACHE) ?
+	    vmem_qcache_slab_alloc(cp->arena, kmflag & KM_VMFLAGS) :
+	    vmem_alloc(cp->arena, cp->slabsize, kmflag & KM_VMFLAGS);
 	if (mem == NULL)
 		return (NULL);
 	uintptr_t base = (uintptr_t)mem;
@@ -157,7 +174,7 @@ fail_bufctls:
 		kmem_cache_free(kmem_slab_cache, sp);
 	}
 fail_slab:
-	vmem_free(cp->arena, mem, cp->slabsize);
+	slab_give_back(cp, mem);
 	return (NULL);
 }
 
@@ -173,7 +190,7 @@ slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
 		slab_free_bufctls(sp->head);
 		kmem_cache_free(kmem_slab_cache, sp);
 	}
-	vmem_free(cp->arena, mem, cp->slabsize);
+	slab_give_back(cp, mem);
 }
 
 /*
@@ -208,6 +225,7 @@ kmem_slab_alloc_many(kmem_cache_t *cp, void **bufs, unsigned n, int kmflag)
 		if (cp->flags & KMF_HASH) {
 			kmem_bufctl_t *bcp = sp->head;
 			sp->head = bcp->next;
+			bcp->cached = false;
 			kmem_hash_insert(&cp->hash, bcp);
 			buf = (void *)bcp->addr;
 			kmem_buffer_unpoison(cp, buf);
@@ -232,8 +250,8 @@ kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
 	return (kmem_slab_alloc_many(cp, &buf, 1, kmflag) == 1 ? buf : NULL);
 }
 
-static void
-slab_refuse(kmem_cache_t *cp, void *buf)
+void
+kmem_slab_refuse(kmem_cache_t *cp, void *buf)
 {
 	kmem_report("kmem_cache_free(\"%s\", %p): not a buffer allocated from "
 	    "this cache (a double free, a buffer of another cache, or never "
@@ -254,8 +272,89 @@ kmem_slab_accepts(kmem_cache_t *cp, void *buf)
 	bool known = kmem_hash_contains(&cp->hash, (uintptr_t)buf);
 	kmem_mutex_exit(&cp->slab_lock);
 	if (!known)
-		slab_refuse(cp, buf);
+		kmem_slab_refuse(cp, buf);
 	return (known);
+}
+
+kmem_buf_state_t
+kmem_slab_cache_buffer(kmem_cache_t *cp, void *buf)
+{
+	kmem_buf_state_t state = KMEM_BUF_NONE;
+	kmem_mutex_enter(&cp->slab_lock);
+	kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash, (uintptr_t)buf);
+	if (bcp != NULL && bcp->cached) {
+		state = KMEM_BUF_CACHED;
+	} else if (bcp != NULL) {
+		bcp->cached = true;
+		state = KMEM_BUF_ALLOCATED;
+	}
+	kmem_mutex_exit(&cp->slab_lock);
+	return (state);
+}
+
+void
+kmem_slab_set_cached(kmem_cache_t *cp, void *const *bufs, unsigned n)
+{
+	kmem_mutex_enter(&cp->slab_lock);
+	for (unsigned i = 0; i < n; i++) {
+		kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash,
+		    (uintptr_t)bufs[i]);
+		KMEM_ASSERT(bcp != NULL && !bcp->cached);
+		bcp->cached = true;
+	}
+	kmem_mutex_exit(&cp->slab_lock);
+}
+
+void
+kmem_slab_set_held(kmem_cache_t *cp, void *buf)
+{
+	kmem_mutex_enter(&cp->slab_lock);
+	kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash, (uintptr_t)buf);
+	KMEM_ASSERT(bcp != NULL);
+	bcp->cached = false;
+	kmem_mutex_exit(&cp->slab_lock);
+}
+
+/* What the slab sp, which holds addr, knows of it (slab_lock held). */
+static kmem_buf_state_t
+slab_describe(kmem_cache_t *cp, kmem_slab_t *sp, uintptr_t addr,
+    uintptr_t *start, uintptr_t *end)
+{
+	if (addr < sp->first || addr - sp->first >= cp->slab_span) {
+		*start = sp->base;      /* colour slack or the tail */
+		*end = sp->base + cp->slabsize;
+		return (KMEM_BUF_INSIDE);
+	}
+	uintptr_t buf = sp->first + (addr - sp->first) / cp->chunksize *
+	    cp->chunksize;
+	kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash, buf);
+	if (bcp == NULL)
+		return (KMEM_BUF_FREE);
+	if (bcp->cached)
+		return (KMEM_BUF_CACHED);
+	if (buf == addr)
+		return (KMEM_BUF_ALLOCATED);
+	*start = buf;
+	*end = buf + cp->bufsize;
+	return (KMEM_BUF_INSIDE);
+}
+
+kmem_buf_state_t
+kmem_slab_describe(kmem_cache_t *cp, uintptr_t addr, uintptr_t *start,
+    uintptr_t *end)
+{
+	kmem_buf_state_t state = KMEM_BUF_NONE;
+	KMEM_ASSERT(cp->flags & KMF_HASH);
+	kmem_mutex_enter(&cp->slab_lock);
+	for (kmem_slab_t *sp = cp->slabs.next; sp != &cp->slabs;
+	    sp = sp->next) {
+		if (addr - sp->base < cp->slabsize) {
+			state = slab_describe(cp, sp, addr, start, end);
+			break;
+		}
+	}
+	kmem_mutex_exit(&cp->slab_lock);
+	return (state);
 }
 
 void
@@ -267,7 +366,7 @@ kmem_slab_free(kmem_cache_t *cp, void *buf)
 		kmem_bufctl_t *bcp = kmem_hash_remove(&cp->hash, (uintptr_t)buf);
 		if (bcp == NULL) {
 			kmem_mutex_exit(&cp->slab_lock);
-			slab_refuse(cp, buf);
+			kmem_slab_refuse(cp, buf);
 			return;
 		}
 		sp = bcp->slab;

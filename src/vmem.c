@@ -63,8 +63,12 @@
  * Quantum caches.  An arena created with qcache_max gets kmem caches for
  * 1 .. qcache_max / quantum quanta (vmem_qcache_create()); vmem_alloc()
  * and vmem_free() of those sizes go to them, so the common small sizes
- * take a per-thread magazine rather than the arena lock.  Their slabs are
- * segments of the arena.
+ * take a per-thread magazine rather than the arena lock.  They never touch
+ * their buffers (KMC_NOTOUCH): each free is checked against what the cache
+ * handed out (kmem_cache.c), and one it refuses is explained and reported
+ * by the arena, as for any other size (vmem_qcache_bad_free()).  Their
+ * slabs are segments of the arena marked qcache_slab, which vmem_free()
+ * and vmem_xfree() refuse: only the cache gives a slab back.
  *
  * Sleeping.  VM_SLEEP requests wait on the arena's condition variable, which
  * every insertion into a free list signals while someone waits.  Arenas
@@ -313,6 +317,7 @@ vmem_seg_alloc(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t addr, size_t size)
 		vsp->end = addr_end;
 	}
 	vsp->type = VMEM_ALLOC;
+	vsp->qcache_slab = false;
 	vmem_hash_insert(vmp, vsp);
 	vmp->st.mem_inuse += size;
 	vmp->st.alloc++;
@@ -790,6 +795,24 @@ vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
 }
 
 void *
+vmem_qcache_slab_alloc(vmem_t *vmp, int vmflag)
+{
+	vmem_req_t req;
+	if (!vmem_req_init(vmp, &req, "vmem_alloc", vmp->qcache_slab, 0, 0, 0,
+	    NULL, NULL, vmflag))
+		return (NULL);
+	void *slab = vmem_alloc_req(vmp, &req);
+	/* Until it is marked, a bad vmem_free() could take it: a client's
+	 * race with its own quantum cache, not worth a flag in every request. */
+	if (slab != NULL) {
+		kmem_mutex_enter(&vmp->lock);
+		vmem_hash_find(vmp, (uintptr_t)slab)->qcache_slab = true;
+		kmem_mutex_exit(&vmp->lock);
+	}
+	return (slab);
+}
+
+void *
 vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase,
     size_t nocross, void *minaddr, void *maxaddr, int vmflag)
 {
@@ -803,13 +826,57 @@ vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase,
 /* ---- freeing ---- */
 
 /*
+ * Explain addr as the quantum caches see it; false if it is in none of
+ * their slabs.  A slab is one allocated segment to the arena, so an address
+ * in one is explained by the buffers of its cache instead.
+ */
+static bool
+qcache_explain(const vmem_t *vmp, uintptr_t addr, char *buf, size_t len)
+{
+	for (size_t i = 0; i < VMEM_NQCACHE_MAX && vmp->qcache[i] != NULL;
+	    i++) {
+		kmem_cache_t *cp = vmp->qcache[i];
+		uintptr_t start, end;
+		switch (kmem_slab_describe(cp, addr, &start, &end)) {
+		case KMEM_BUF_NONE:
+			continue;
+		case KMEM_BUF_ALLOCATED:
+			kmem_snprintf(buf, len, "wrong size: the segment at "
+			    "this address was allocated with size %zu",
+			    cp->bufsize);
+			return (true);
+		case KMEM_BUF_CACHED:
+		case KMEM_BUF_FREE:
+			kmem_snprintf(buf, len, "the address is free: a double "
+			    "free, or it was never allocated");
+			return (true);
+		case KMEM_BUF_INSIDE:
+			kmem_snprintf(buf, len, "the address is inside the "
+			    "allocated segment [%p, %p), not at its start",
+			    (void *)start, (void *)end);
+			return (true);
+		}
+	}
+	return (false);
+}
+
+/*
  * Explain why addr cannot be freed with size, for the report.  Called with
- * the lock held, on the error path only, so a linear scan is fine.
+ * the lock held, on the error path only, so linear scans are fine.
  */
 static void
-explain_bad_free(const vmem_t *vmp, uintptr_t addr, const vmem_seg_t *found,
-    char *buf, size_t len)
+explain_bad_free(const vmem_t *vmp, uintptr_t addr, size_t size,
+    const vmem_seg_t *found, char *buf, size_t len)
 {
+	if (qcache_explain(vmp, addr, buf, len))
+		return;
+	if (found != NULL && seg_size(found) == p2_roundup(size, vmp->quantum)) {
+		/* Only a quantum cache refuses a segment of the right size. */
+		kmem_snprintf(buf, len, "the segment at this address was "
+		    "allocated by vmem_xalloc, not from the quantum caches: "
+		    "free it with vmem_xfree");
+		return;
+	}
 	if (found != NULL) {
 		kmem_snprintf(buf, len, "wrong size: the segment at this "
 		    "address was allocated with size %zu", seg_size(found));
@@ -832,8 +899,33 @@ explain_bad_free(const vmem_t *vmp, uintptr_t addr, const vmem_seg_t *found,
 	kmem_snprintf(buf, len, "the address is not in any span of the arena");
 }
 
+/* Report the bad free of vaddr, size by caller (the lock held; drops it). */
 static void
-vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size)
+vmem_refuse_free(vmem_t *vmp, const char *caller, void *vaddr, size_t size,
+    const vmem_seg_t *found)
+{
+	char why[160];
+	explain_bad_free(vmp, (uintptr_t)vaddr, size, found, why, sizeof (why));
+	kmem_mutex_exit(&vmp->lock);
+	kmem_report("%s(\"%s\", %p, %zu): %s", caller, vmp->name, vaddr, size,
+	    why);
+}
+
+void
+vmem_qcache_bad_free(vmem_t *vmp, void *vaddr, size_t size)
+{
+	kmem_mutex_enter(&vmp->lock);
+	vmem_refuse_free(vmp, "vmem_free", vaddr, size,
+	    vmem_hash_find(vmp, (uintptr_t)vaddr));
+}
+
+/*
+ * Free [vaddr, vaddr + size), a segment allocated from the arena itself; a
+ * quantum cache's slab only when qcache_slab says the cache gives it back.
+ */
+static void
+vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size,
+    bool qcache_slab)
 {
 	uintptr_t addr = (uintptr_t)vaddr;
 	vmem_release_t rel = { 0, 0 };
@@ -841,13 +933,9 @@ vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size)
 	kmem_mutex_enter(&vmp->lock);
 	vmem_seg_t **slot = vmem_hash_slot(vmp, addr);
 	vmem_seg_t *vsp = *slot;
-	if (vsp == NULL || size == 0 ||
+	if (vsp == NULL || size == 0 || vsp->qcache_slab != qcache_slab ||
 	    seg_size(vsp) != p2_roundup(size, vmp->quantum)) {
-		char why[160];
-		explain_bad_free(vmp, addr, vsp, why, sizeof (why));
-		kmem_mutex_exit(&vmp->lock);
-		kmem_report("%s(\"%s\", %p, %zu): %s", caller, vmp->name, vaddr,
-		    size, why);
+		vmem_refuse_free(vmp, caller, vaddr, size, vsp);
 		return;
 	}
 	vmem_hash_unlink(vmp, slot);
@@ -879,16 +967,24 @@ vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size)
 void
 vmem_free(vmem_t *vmp, void *vaddr, size_t size)
 {
+	/* The size goes along for the cache's report of a bad free. */
 	if (size - 1 < vmp->qcache_max)
-		kmem_cache_free(vmp->qcache[(size - 1) >> vmp->qshift], vaddr);
+		kmem_notouch_free(vmp->qcache[(size - 1) >> vmp->qshift],
+		    vaddr, size);
 	else
-		vmem_free_common(vmp, "vmem_free", vaddr, size);
+		vmem_free_common(vmp, "vmem_free", vaddr, size, false);
 }
 
 void
 vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
 {
-	vmem_free_common(vmp, "vmem_xfree", vaddr, size);
+	vmem_free_common(vmp, "vmem_xfree", vaddr, size, false);
+}
+
+void
+vmem_qcache_slab_free(vmem_t *vmp, void *vaddr)
+{
+	vmem_free_common(vmp, "vmem_free", vaddr, vmp->qcache_slab, true);
 }
 
 /* ---- retention ---- */
@@ -1083,8 +1179,11 @@ vmem_qcache_create(vmem_t *vmp, size_t qcache_max)
 		    vmp->quantum, NULL, NULL, NULL, NULL, vmp,
 		    KMC_QCACHE | KMC_NOTOUCH);
 		if (vmp->qcache[i] == NULL) {
+			/* The table of caches is full, or memory ran out:
+			 * the arena works without them. */
 			kmem_warn("vmem_create(\"%s\"): no quantum caches: "
-			    "cannot create %s", vmp->name, name);
+			    "cannot create cache %s (%d caches alive at most)",
+			    vmp->name, name, KMEM_CACHES_MAX);
 			vmem_qcache_destroy(vmp);
 			return;
 		}

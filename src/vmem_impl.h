@@ -35,6 +35,7 @@ struct vmem_seg {
 	vmem_seg_t *kprev;      /* (free list and span list only) */
 	uint8_t type;
 	bool imported;          /* spans: imported from the source */
+	bool qcache_slab;       /* allocated: a quantum cache's slab */
 };
 
 static inline size_t
@@ -124,6 +125,20 @@ extern vmem_t *vmem_list;
  * and vmem_free() of those sizes go through them.
  */
 void vmem_qcache_create(vmem_t *vmp, size_t qcache_max);
+
+/*
+ * A quantum cache's slab of vmp->qcache_slab bytes, and its return.  The
+ * segment is marked, so that vmem_free() and vmem_xfree() refuse it: only
+ * its cache may give it back (kmem_slab.c).
+ */
+void *vmem_qcache_slab_alloc(vmem_t *vmp, int vmflag);
+void vmem_qcache_slab_free(vmem_t *vmp, void *vaddr);
+
+/*
+ * Report vmem_free(vmp, vaddr, size) of a quantum cache's size, which that
+ * cache refused: explained as the arena would explain it (vmem.c).
+ */
+void vmem_qcache_bad_free(vmem_t *vmp, void *vaddr, size_t size);
 
 /* fork(): every vmem lock, taken and released in order (vmem.c). */
 void vmem_fork_enter(void);

@@ -587,26 +587,98 @@ test_hash_wrong_cache(void)
 }
 
 /*
- * A cache with magazines that may not touch its buffers cannot check a
- * free at once: the buffer waits in a magazine and is caught when it
- * reaches the slab layer, here at the reap.
+ * Many allocations from cp must all be distinct from each other and from
+ * the n buffers in held; they are freed again without a report.
  */
 static void
-test_notouch_caught_at_slab_layer(void)
+check_no_buffer_twice(kmem_cache_t *cp, void *const *held, size_t n)
 {
-	kmem_cache_t *nt = create("late_nt", 64, 0, NULL, NULL, KMC_NOTOUCH);
-	kmem_cache_t *other = create("late_other", 64, 0, NULL, NULL, 0);
-	void *mine = kmem_cache_alloc(nt, KM_SLEEP);
+	enum { MANY = 600 };
+	static void *got[MANY];
+	for (size_t i = 0; i < MANY; i++) {
+		CHECK_NO_REPORT(got[i] = kmem_cache_alloc(cp, KM_SLEEP));
+		for (size_t j = 0; j < n; j++)
+			CHECK(got[i] != held[j]);
+		for (size_t j = 0; j < i; j++)
+			CHECK(got[i] != got[j]);
+	}
+	for (size_t i = 0; i < MANY; i++)
+		CHECK_NO_REPORT(kmem_cache_free(cp, got[i]));
+}
+
+/*
+ * A cache with magazines that may not touch its buffers: its bufctls say
+ * which buffers its clients hold, so every bad free is refused at once,
+ * before the buffer reaches a magazine, and nothing is handed out twice.
+ */
+static void
+test_notouch_bad_frees(void)
+{
+	counts_t c = { .magic = 0x7e7e7e7e };
+	kmem_cache_t *nt = create("nt", 64, 0, &c, NULL, KMC_NOTOUCH);
+	kmem_cache_t *other = create("nt_other", 64, 0, NULL, NULL, 0);
+	CHECK(stats_of(nt).magazine_size > 0);
+	void *held[3];
+	for (size_t i = 0; i < 3; i++)
+		held[i] = kmem_cache_alloc(nt, KM_SLEEP);
 	void *x = kmem_cache_alloc(other, KM_SLEEP);
-	CHECK_NO_REPORT(kmem_cache_free(nt, x));
-	CHECK_REPORT(kmem_cache_reap_now(nt), fmt("kmem_cache_free(\"late_nt\", "
+	kmem_cache_stats_t before = stats_of(nt);
+	counts_t cbefore = c;
+
+	CHECK_REPORT(kmem_cache_free(nt, x), fmt("kmem_cache_free(\"nt\", "
 	    "%p): not a buffer allocated from this cache", x));
-	CHECK_NO_REPORT(kmem_cache_free(nt, mine));
+	CHECK_REPORT(kmem_cache_free(nt, (char *)held[0] + 8), "not a buffer "
+	    "allocated from this cache");
+	CHECK_REPORT(kmem_cache_free(nt, P(0x900000)), "not a buffer "
+	    "allocated from this cache");
+	CHECK_UNCHANGED(nt, before);
+	check_no_buffer_twice(nt, held, 3);
+
+	/* Double frees, not back to back and back to back. */
+	CHECK_NO_REPORT(kmem_cache_free(nt, held[1]));
+	CHECK_NO_REPORT(kmem_cache_free(nt, held[2]));
+	before = stats_of(nt);
+	CHECK_REPORT(kmem_cache_free(nt, held[1]), fmt("kmem_cache_free("
+	    "\"nt\", %p): double free: the buffer is already free, in the "
+	    "cache's magazines", held[1]));
+	CHECK_REPORT(kmem_cache_free(nt, held[2]), "double free");
+	CHECK_UNCHANGED(nt, before);
+	CHECK_EQ(c.destructed, cbefore.destructed);
+	check_no_buffer_twice(nt, held, 1);
+
+	CHECK_NO_REPORT(kmem_cache_free(nt, held[0]));
 	CHECK_NO_REPORT(kmem_cache_reap_now(nt));
-	CHECK_EQ(stats_of(nt).buf_total, 0);
+	CHECK_NO_REPORT(kmem_cache_destroy(nt));
+	CHECK_EQ(c.constructed, c.destructed);
+	CHECK_EQ(c.foreign, 0);
 	CHECK_NO_REPORT(kmem_cache_free(other, x));
-	kmem_cache_destroy(nt);
 	kmem_cache_destroy(other);
+}
+
+/* The same for a cache of identifiers, with magazines. */
+static void
+test_identifier_cache_with_magazines(void)
+{
+	vmem_t *ids = vmem_create("mag_ids", P(0x1000), 1 << 16, 8, NULL,
+	    NULL, NULL, 0, VMC_IDENTIFIER);
+	kmem_cache_t *ic = create("mag_idc", 8, 8, NULL, ids, 0);
+	CHECK(stats_of(ic).magazine_size > 0);
+	void *held[2] = { kmem_cache_alloc(ic, KM_SLEEP),
+		kmem_cache_alloc(ic, KM_SLEEP) };
+	void *gone = kmem_cache_alloc(ic, KM_SLEEP);
+	CHECK_NO_REPORT(kmem_cache_free(ic, gone));
+	CHECK_NO_REPORT(kmem_cache_free(ic, held[1]));
+	kmem_cache_stats_t before = stats_of(ic);
+	CHECK_REPORT(kmem_cache_free(ic, gone), fmt("kmem_cache_free("
+	    "\"mag_idc\", %p): double free", gone));
+	CHECK_REPORT(kmem_cache_free(ic, P(0x20000)), "not a buffer allocated "
+	    "from this cache");
+	CHECK_UNCHANGED(ic, before);
+	check_no_buffer_twice(ic, held, 1);
+	CHECK_NO_REPORT(kmem_cache_free(ic, held[0]));
+	CHECK_NO_REPORT(kmem_cache_destroy(ic));
+	CHECK_EQ(vmem_size(ids, VMEM_ALLOC), 0);
+	vmem_destroy(ids);
 }
 
 /*
@@ -908,7 +980,8 @@ static const check_test_t tests[] = {
 	CHECK_TEST(test_redzone_overrun),
 	CHECK_TEST(test_hash_double_free),
 	CHECK_TEST(test_hash_wrong_cache),
-	CHECK_TEST(test_notouch_caught_at_slab_layer),
+	CHECK_TEST(test_notouch_bad_frees),
+	CHECK_TEST(test_identifier_cache_with_magazines),
 	CHECK_TEST(test_identifier_cache_bad_frees),
 	CHECK_TEST(test_debug_hash_wrong_cache),
 	CHECK_TEST(test_bad_creates),

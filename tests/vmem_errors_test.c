@@ -4,16 +4,36 @@
  * leave the arena exactly as it was (vmem_verify, sizes, and the next
  * operations still work).  The last case checks the default handler: the
  * message on standard error, then abort().
+ *
+ *	vmem_errors_test [test-name...]
  */
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include <kmem/kmem.h>
 #include <kmem/vmem.h>
 
 #include "check.h"
 
 #define A(x) ((void *)(uintptr_t)(x))
 #define U(p) ((uintptr_t)(p))
+
+/* printf into one of a few static buffers: for expected messages. */
+static const char *
+fmt(const char *f, ...)
+{
+	static char bufs[8][512];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+	va_list ap;
+	va_start(ap, f);
+	vsnprintf(b, sizeof (bufs[0]), f, ap);
+	va_end(ap);
+	return (b);
+}
 
 /* The arena must still hold exactly inuse bytes and pass verification. */
 static void
@@ -50,6 +70,370 @@ test_bad_frees(void)
 	CHECK_REPORT(vmem_free(vmp, a, 0x40), "double free");
 	check_intact(vmp, 0x20);
 	vmem_free(vmp, b, 0x20);
+	vmem_destroy(vmp);
+}
+
+/* ---- quantum caches ---- */
+
+/*
+ * Allocations handed out and not freed: a test's view of what a client
+ * holds, checked for overlap.
+ */
+#define LIVE_MAX 4096
+
+typedef struct live {
+	uintptr_t start[LIVE_MAX];
+	size_t size[LIVE_MAX];
+	size_t n;
+} live_t;
+
+static live_t live;
+
+static void
+live_add(void *p, size_t size)
+{
+	CHECK(p != NULL && live.n < LIVE_MAX);
+	live.start[live.n] = U(p);
+	live.size[live.n++] = size;
+}
+
+static void
+live_remove(void *p)
+{
+	for (size_t i = 0; i < live.n; i++) {
+		if (live.start[i] == U(p)) {
+			live.start[i] = live.start[--live.n];
+			live.size[i] = live.size[live.n];
+			return;
+		}
+	}
+	CHECK(!"freed a range the test does not hold");
+}
+
+static void
+live_check_disjoint(void)
+{
+	for (size_t i = 0; i < live.n; i++)
+		for (size_t j = i + 1; j < live.n; j++)
+			CHECK(live.start[i] + live.size[i] <= live.start[j] ||
+			    live.start[j] + live.size[j] <= live.start[i]);
+}
+
+/*
+ * After a refused free: the arena verifies, holds what it held, and many
+ * allocations of every cached size (and one above) overlap nothing the
+ * client holds; they are freed again.
+ */
+static void
+check_refused(vmem_t *vmp, size_t inuse, size_t qcache_max, size_t quantum)
+{
+	CHECK_NO_REPORT(CHECK_EQ(vmem_verify(vmp), 0));
+	CHECK_EQ(vmem_size(vmp, VMEM_ALLOC), inuse);
+	size_t first = live.n;
+	for (unsigned i = 0; i < 400; i++) {
+		size_t size = (i % (qcache_max / quantum + 1) + 1) * quantum;
+		void *p;
+		CHECK_NO_REPORT(p = vmem_alloc(vmp, size, VM_NOSLEEP));
+		live_add(p, size);
+	}
+	live_check_disjoint();
+	while (live.n > first) {
+		live.n--;
+		CHECK_NO_REPORT(vmem_free(vmp, A(live.start[live.n]),
+		    live.size[live.n]));
+	}
+	CHECK_NO_REPORT(CHECK_EQ(vmem_verify(vmp), 0));
+}
+
+/* stmt, a bad free, must report text once and be refused (check_refused). */
+#define CHECK_REFUSED(vmp, qcache_max, quantum, stmt, text) do {        \
+	size_t inuse_ = vmem_size(vmp, VMEM_ALLOC);                     \
+	CHECK_REPORT(stmt, text);                                       \
+	check_refused(vmp, inuse_, qcache_max, quantum);                \
+} while (0)
+
+/* vmem_walk(): the allocated segment (a slab, for a cached size) holding
+ * the address in *(uintptr_t *)arg, into arg[1] and arg[2]. */
+static void
+find_segment(void *arg, void *start, size_t size)
+{
+	uintptr_t *want = arg;
+	if (want[0] - U(start) < size) {
+		want[1] = U(start);
+		want[2] = size;
+	}
+}
+
+static void
+test_qcache_bad_frees(void)
+{
+	vmem_t *vmp = vmem_create("qc", A(0x100000), 0x100000, 8, NULL, NULL,
+	    NULL, 64, VM_SLEEP);
+	void *a = vmem_alloc(vmp, 24, VM_SLEEP);
+	void *b = vmem_alloc(vmp, 24, VM_SLEEP);
+	void *big = vmem_alloc(vmp, 128, VM_SLEEP);
+	live.n = 0;
+	live_add(a, 24);
+	live_add(b, 24);
+	live_add(big, 128);
+
+	/* Wrong sizes: smaller and larger cached ones, one beyond. */
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 16), fmt("vmem_free(\"qc\", %p, 16): "
+	    "wrong size: the segment at this address was allocated with "
+	    "size 24", a));
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 40), fmt("vmem_free(\"qc\", %p, 40): "
+	    "wrong size: the segment at this address was allocated with "
+	    "size 24", a));
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 128), fmt("vmem_free(\"qc\", %p, 128): "
+	    "wrong size: the segment at this address was allocated with "
+	    "size 24", a));
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, big, 32), fmt("vmem_free(\"qc\", %p, 32): "
+	    "wrong size: the segment at this address was allocated with "
+	    "size 128", big));
+
+	/* A segment of a cached size from vmem_xalloc is not the caches'. */
+	void *x = vmem_xalloc(vmp, 24, 0, 0, 0, NULL, NULL, VM_SLEEP);
+	live_add(x, 24);
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, x, 24), fmt("vmem_free("
+	    "\"qc\", %p, 24): the segment at this address was allocated by "
+	    "vmem_xalloc, not from the quantum caches: free it with "
+	    "vmem_xfree", x));
+	CHECK_NO_REPORT(vmem_xfree(vmp, x, 24));
+	live_remove(x);
+
+	/* a's slab is the arena's segment, but only its cache may free it. */
+	uintptr_t slab[3] = { U(a), 0, 0 };
+	vmem_walk(vmp, VMEM_ALLOC, find_segment, slab);
+	CHECK(slab[2] > 64);
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, A(slab[1]), slab[2]), "vmem_free(\"qc\"");
+	CHECK_REFUSED(vmp, 64, 8, vmem_xfree(vmp, A(slab[1]), slab[2]),
+	    "vmem_xfree(\"qc\"");
+
+	/* Never allocated: in no slab, and in a's slab. */
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, A(0x1c0000), 24), "vmem_free(\"qc\", "
+	    "0x1c0000, 24): the address is free: a double free, or it was "
+	    "never allocated");
+	void *spare = U(a) + 24 == U(b) ? (char *)b + 24 : (char *)a + 24;
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, spare, 24), fmt("vmem_free(\"qc\", %p, "
+	    "24): the address is free: a double free, or it was never "
+	    "allocated", spare));
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, A(0x300000), 24), "vmem_free(\"qc\", "
+	    "0x300000, 24): the address is not in any span of the arena");
+
+	/* Interior addresses, freed with a cached size and a larger one. */
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, (char *)a + 8, 16), fmt("vmem_free(\"qc\", "
+	    "%p, 16): the address is inside the allocated segment [%p, %p), "
+	    "not at its start", (char *)a + 8, a, (char *)a + 24));
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, (char *)big + 8, 8), "the address is "
+	    "inside the allocated segment");
+
+	/* Double frees, not back to back and back to back. */
+	CHECK_NO_REPORT(vmem_free(vmp, a, 24));
+	CHECK_NO_REPORT(vmem_free(vmp, b, 24));
+	live_remove(a);
+	live_remove(b);
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 24), fmt("vmem_free(\"qc\", %p, 24): "
+	    "the address is free: a double free, or it was never allocated",
+	    a));
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, b, 20), "the address is free: a double "
+	    "free");
+	/* Freed with another cached size, it is still no wrong size. */
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 32), "the address is free: a double "
+	    "free");
+
+	CHECK_NO_REPORT(vmem_free(vmp, big, 128));
+	live.n = 0;
+	CHECK_NO_REPORT(vmem_destroy(vmp));
+}
+
+/* An identifier arena's quantum caches: integers, never touched. */
+static void
+test_identifier_qcache_bad_frees(void)
+{
+	vmem_t *ids = vmem_create("qids", A(1), 100000, 1, NULL, NULL, NULL,
+	    8, VMC_IDENTIFIER);
+	void *x = vmem_alloc(ids, 1, VM_SLEEP);
+	void *y = vmem_alloc(ids, 1, VM_SLEEP);
+	void *z = vmem_alloc(ids, 3, VM_SLEEP);
+	live.n = 0;
+	live_add(x, 1);
+	live_add(y, 1);
+	live_add(z, 3);
+
+	CHECK_REFUSED(ids, 8, 1, vmem_free(ids, x, 2), fmt("vmem_free(\"qids\", %p, 2): "
+	    "wrong size: the segment at this address was allocated with "
+	    "size 1", x));
+	CHECK_REFUSED(ids, 8, 1, vmem_free(ids, (char *)z + 1, 1), "inside the allocated "
+	    "segment");
+	CHECK_REFUSED(ids, 8, 1, vmem_free(ids, A(90000), 1), "vmem_free(\"qids\", "
+	    "0x15f90, 1): the address is free");
+
+	CHECK_NO_REPORT(vmem_free(ids, x, 1));
+	CHECK_NO_REPORT(vmem_free(ids, y, 1));
+	live_remove(x);
+	live_remove(y);
+	CHECK_REFUSED(ids, 8, 1, vmem_free(ids, x, 1), fmt("vmem_free(\"qids\", %p, 1): "
+	    "the address is free: a double free, or it was never allocated",
+	    x));
+	CHECK_REFUSED(ids, 8, 1, vmem_free(ids, y, 1), "a double free");
+
+	CHECK_NO_REPORT(vmem_free(ids, z, 3));
+	live.n = 0;
+	CHECK_NO_REPORT(vmem_destroy(ids));
+}
+
+/* Is [addr, addr + size) the start of a range the test holds? */
+static bool
+live_holds(uintptr_t addr)
+{
+	for (size_t i = 0; i < live.n; i++)
+		if (live.start[i] == addr)
+			return (true);
+	return (false);
+}
+
+/*
+ * Random good and bad operations on an arena with quantum caches: every
+ * bad free reports once and changes nothing, and no allocation overlaps a
+ * range the test holds.
+ */
+static void
+random_qcache_run(vmem_t *vmp, size_t quantum, size_t qcache_max,
+    uint64_t seed)
+{
+	enum { STEPS = 6000, FREED = 64 };
+	uintptr_t freed[FREED] = { 0 };
+	size_t freed_size[FREED] = { 0 };
+	unsigned nfreed = 0;
+	const char *prefix = "vmem_free(\"rq\", ";
+	live.n = 0;
+	for (unsigned step = 0; step < STEPS; step++) {
+		uint64_t r = check_random(&seed);
+		size_t quanta = 1 + (size_t)(r >> 8) % (qcache_max / quantum + 2);
+		size_t size = quanta * quantum;
+		if (live.n == 0 || (r % 8 < 3 && live.n < 1000)) {
+			void *p;
+			CHECK_NO_REPORT(p = vmem_alloc(vmp, size, VM_NOSLEEP));
+			for (size_t i = 0; i < live.n; i++)
+				CHECK(U(p) + size <= live.start[i] ||
+				    live.start[i] + live.size[i] <= U(p));
+			live_add(p, size);
+			continue;
+		}
+		size_t i = (size_t)(r >> 20) % live.n;
+		uintptr_t addr = live.start[i];
+		size_t held = live.size[i];
+		size_t inuse = vmem_size(vmp, VMEM_ALLOC);
+		switch (r % 8) {
+		case 3:         /* wrong size */
+			if (size == held)
+				size += quantum;
+			CHECK_REPORT(vmem_free(vmp, A(addr), size), prefix);
+			break;
+		case 4:         /* interior */
+			if (held == quantum)
+				continue;
+			CHECK_REPORT(vmem_free(vmp, A(addr + quantum),
+			    held - quantum), prefix);
+			break;
+		case 5:         /* a double free, unless handed out again */
+			if (nfreed == 0 || live_holds(freed[(r >> 40) %
+			    nfreed]))
+				continue;
+			CHECK_REPORT(vmem_free(vmp, A(freed[(r >> 40) % nfreed]),
+			    freed_size[(r >> 40) % nfreed]), prefix);
+			break;
+		default:        /* a good free */
+			CHECK_NO_REPORT(vmem_free(vmp, A(addr), held));
+			live_remove(A(addr));
+			freed[nfreed % FREED] = addr;
+			freed_size[nfreed % FREED] = held;
+			if (nfreed < FREED)
+				nfreed++;
+			continue;
+		}
+		CHECK_EQ(vmem_size(vmp, VMEM_ALLOC), inuse);
+		if (step % 64 == 0)
+			CHECK_NO_REPORT(CHECK_EQ(vmem_verify(vmp), 0));
+	}
+	CHECK_NO_REPORT(CHECK_EQ(vmem_verify(vmp), 0));
+	while (live.n > 0) {
+		live.n--;
+		CHECK_NO_REPORT(vmem_free(vmp, A(live.start[live.n]),
+		    live.size[live.n]));
+	}
+	CHECK_NO_REPORT(vmem_destroy(vmp));
+}
+
+static void
+test_qcache_random_bad_frees(void)
+{
+	uint64_t seed = 0x9c0ffee;
+	random_qcache_run(vmem_create("rq", A(0x100000), 0x400000, 8, NULL,
+	    NULL, NULL, 64, VM_SLEEP), 8, 64, check_random(&seed));
+	random_qcache_run(vmem_create("rq", A(1), 1 << 20, 1, NULL, NULL,
+	    NULL, 16, VMC_IDENTIFIER), 1, 16, check_random(&seed));
+}
+
+/*
+ * With the cache table full, an arena goes on without quantum caches and
+ * says so once; a user's kmem_cache_create() still reports.
+ */
+static void
+test_qcaches_when_table_full(void)
+{
+	static kmem_cache_t *fill[8192];
+	size_t n = 0;
+	for (;;) {
+		CHECK(n < sizeof (fill) / sizeof (fill[0]));
+		check_reports.count = 0;
+		fill[n] = kmem_cache_create("filler", 64, 0, NULL, NULL, NULL,
+		    NULL, NULL, 0);
+		if (fill[n] == NULL)
+			break;
+		n++;
+	}
+	CHECK_EQ(check_reports.count, 1);
+	CHECK(strstr(check_reports.last, "kmem_cache_create(\"filler\"): "
+	    "already 4096 caches") != NULL);
+	check_reports.count = 0;
+
+	vmem_t *vmp;
+	CHECK_WARNING(vmp = vmem_create("full", A(0x100000), 0x10000, 8, NULL,
+	    NULL, NULL, 64, VM_SLEEP), "vmem_create(\"full\"): no quantum "
+	    "caches");
+	CHECK(vmp != NULL);
+	/* No quantum cache: a cached size is the arena's own segment. */
+	void *a;
+	CHECK_NO_REPORT(a = vmem_alloc(vmp, 24, VM_SLEEP));
+	CHECK_EQ(vmem_size(vmp, VMEM_ALLOC), 24);
+	CHECK_NO_REPORT(vmem_free(vmp, a, 24));
+	CHECK_REPORT(vmem_free(vmp, a, 24), "a double free");
+	CHECK_EQ(vmem_verify(vmp), 0);
+	CHECK_NO_REPORT(vmem_destroy(vmp));
+
+	/* Room for a few, not all eight: none are kept, and the room is
+	 * there again afterwards. */
+	for (size_t i = 0; i < 3; i++)
+		kmem_cache_destroy(fill[--n]);
+	CHECK_WARNING(vmp = vmem_create("nearly", A(0x100000), 0x10000, 8,
+	    NULL, NULL, NULL, 64, VM_SLEEP), "no quantum caches");
+	CHECK_NO_REPORT(a = vmem_alloc(vmp, 8, VM_SLEEP));
+	CHECK_EQ(vmem_size(vmp, VMEM_ALLOC), 8);
+	vmem_free(vmp, a, 8);
+	vmem_destroy(vmp);
+	for (size_t i = 0; i < 3; i++)
+		CHECK_NO_REPORT(CHECK((fill[n++] = kmem_cache_create("refill",
+		    64, 0, NULL, NULL, NULL, NULL, NULL, 0)) != NULL));
+
+	while (n > 0)
+		kmem_cache_destroy(fill[--n]);
+	/* The table has room again: an arena gets its quantum caches. */
+	CHECK_NO_REPORT(vmp = vmem_create("roomy", A(0x100000), 0x10000, 8,
+	    NULL, NULL, NULL, 64, VM_SLEEP));
+	CHECK_NO_REPORT(a = vmem_alloc(vmp, 24, VM_SLEEP));
+	CHECK(vmem_size(vmp, VMEM_ALLOC) > 24);        /* a slab */
+	vmem_free(vmp, a, 24);
 	vmem_destroy(vmp);
 }
 
@@ -267,17 +651,23 @@ test_default_handler_aborts(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	check_catch_reports();
-	test_bad_frees();
-	test_bad_adds();
-	test_bad_requests();
-	test_bad_creates();
-	test_broken_import_is_given_back();
-	test_destroy_reports();
-	test_handler_set_returns_previous();
-	test_default_handler_aborts();
+	static const check_test_t tests[] = {
+		CHECK_TEST(test_bad_frees),
+		CHECK_TEST(test_qcache_bad_frees),
+		CHECK_TEST(test_identifier_qcache_bad_frees),
+		CHECK_TEST(test_qcache_random_bad_frees),
+		CHECK_TEST(test_qcaches_when_table_full),
+		CHECK_TEST(test_bad_adds),
+		CHECK_TEST(test_bad_requests),
+		CHECK_TEST(test_bad_creates),
+		CHECK_TEST(test_broken_import_is_given_back),
+		CHECK_TEST(test_destroy_reports),
+		CHECK_TEST(test_handler_set_returns_previous),
+		CHECK_TEST(test_default_handler_aborts),
+	};
+	check_run_tests(tests, sizeof (tests) / sizeof (tests[0]), argc, argv);
 	printf("vmem_errors_test: all passed\n");
 	return (0);
 }

@@ -3,6 +3,10 @@
  * - several threads allocate and free with every policy in a child arena
  *   that imports from a parent, while another thread walks it reentrantly;
  *   a shared owner map proves no two threads ever hold the same range;
+ * - threads allocate from an arena's quantum caches and free each other's
+ *   ranges, handed over through mailboxes, with the owner map again: each
+ *   free is checked against the cache's hash while other threads allocate
+ *   and free, and no range is ever handed out twice;
  * - VM_SLEEP waits and wakes: in an arena with no source (woken by a free),
  *   with next fit, and in an arena whose source is exhausted (retrying the
  *   import until the source has room again).
@@ -244,10 +248,89 @@ test_sleep_until_source_has_room(vmem_alloc_t *import, bool sleeps_in_source)
 	vmem_destroy(src);
 }
 
+/*
+ * Ranges in transit from one thread to another: the address (a multiple of
+ * QUANTUM) plus the size in quanta (1 to 8) in one word; 0 when empty.
+ */
+#define MAILBOXES       8
+static _Atomic uintptr_t mailbox[MAILBOXES];
+static vmem_t *qarena;
+
+/* Free a range another thread left in a mailbox, if there is one. */
+static void
+free_from_mailbox(unsigned i)
+{
+	uintptr_t letter = atomic_exchange(&mailbox[i], 0);
+	if (letter == 0)
+		return;
+	uintptr_t addr = letter & ~(uintptr_t)(QUANTUM - 1);
+	size_t size = (letter & (QUANTUM - 1)) * QUANTUM;
+	unclaim(addr, size, 1);
+	vmem_free(qarena, A(addr), size);
+}
+
+static void *
+qcache_worker(void *arg)
+{
+	uint64_t rng = (uintptr_t)arg;
+	held_t held[32] = { { 0 } };
+	for (int round = 0; round < ROUNDS; round++) {
+		uint64_t r = check_random(&rng);
+		held_t *h = &held[r % 32];
+		if (h->addr != NULL) {
+			unsigned box = (unsigned)(r >> 8) % MAILBOXES;
+			if ((r >> 16) % 4 == 0) {
+				uintptr_t empty = 0;
+				if (atomic_compare_exchange_strong(&mailbox[box],
+				    &empty, U(h->addr) | h->size / QUANTUM)) {
+					h->addr = NULL;
+					continue;
+				}
+			}
+			unclaim(U(h->addr), h->size, 1);
+			vmem_free(qarena, h->addr, h->size);
+			h->addr = NULL;
+			free_from_mailbox(box);
+		} else {
+			h->size = QUANTUM * (1 + (r >> 24) % 8);
+			h->addr = vmem_alloc(qarena, h->size, VM_NOSLEEP);
+			CHECK(h->addr != NULL);
+			claim(U(h->addr), h->size, 1);
+		}
+	}
+	for (int i = 0; i < 32; i++) {
+		if (held[i].addr != NULL) {
+			unclaim(U(held[i].addr), held[i].size, 1);
+			vmem_free(qarena, held[i].addr, held[i].size);
+		}
+	}
+	return (NULL);
+}
+
+static void
+test_quantum_caches_shared(void)
+{
+	qarena = vmem_create("thr_qcache", A(BASE), (size_t)NQUANTA * QUANTUM,
+	    QUANTUM, NULL, NULL, NULL, 8 * QUANTUM, VM_SLEEP);
+	check_catch_reports();
+	pthread_t threads[NTHREADS];
+	for (uintptr_t i = 0; i < NTHREADS; i++)
+		CHECK(pthread_create(&threads[i], NULL, qcache_worker,
+		    (void *)(i + 7)) == 0);
+	for (int i = 0; i < NTHREADS; i++)
+		CHECK(pthread_join(threads[i], NULL) == 0);
+	for (unsigned i = 0; i < MAILBOXES; i++)
+		free_from_mailbox(i);
+	CHECK_NO_REPORT(CHECK_EQ(vmem_verify(qarena), 0));
+	CHECK_NO_REPORT(vmem_destroy(qarena));
+	kmem_report_handler_set(NULL, NULL, NULL);
+}
+
 int
 main(void)
 {
 	test_many_threads_one_arena();
+	test_quantum_caches_shared();
 	test_sleep_until_free(0);
 	test_sleep_until_free(VM_NEXTFIT);
 	test_sleep_until_free(VM_BESTFIT);
