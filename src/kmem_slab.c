@@ -258,6 +258,29 @@ kmem_slab_accepts(kmem_cache_t *cp, void *buf)
 	return (known);
 }
 
+/* Is buf on its slab's free list (slab_lock held)?  Small slabs: walk it. */
+static bool
+slab_list_holds(const kmem_cache_t *cp, const kmem_slab_t *sp, const void *buf)
+{
+	for (const void *free = sp->head; free != NULL;
+	    free = kmem_free_word((const char *)free + cp->link_offset))
+		if (free == buf)
+			return (true);
+	return (false);
+}
+
+bool
+kmem_slab_buffer_free(kmem_cache_t *cp, const void *buf)
+{
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
+	kmem_mutex_enter(&cp->slab_lock);
+	bool free = (cp->flags & KMF_HASH) ?
+	    !kmem_hash_contains(&cp->hash, (uintptr_t)buf) :
+	    sp != NULL && sp->cache == cp && slab_list_holds(cp, sp, buf);
+	kmem_mutex_exit(&cp->slab_lock);
+	return (free);
+}
+
 void
 kmem_slab_free(kmem_cache_t *cp, void *buf)
 {
