@@ -262,9 +262,9 @@ kmem_slab_accepts(kmem_cache_t *cp, void *buf)
 static bool
 slab_list_holds(const kmem_cache_t *cp, const kmem_slab_t *sp, const void *buf)
 {
-	for (const void *free = sp->head; free != NULL;
-	    free = kmem_free_word((const char *)free + cp->link_offset))
-		if (free == buf)
+	for (const void *f = sp->head; f != NULL;
+	    f = kmem_free_word((const char *)f + cp->link_offset))
+		if (f == buf)
 			return (true);
 	return (false);
 }
@@ -274,11 +274,11 @@ kmem_slab_buffer_free(kmem_cache_t *cp, const void *buf)
 {
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
 	kmem_mutex_enter(&cp->slab_lock);
-	bool free = (cp->flags & KMF_HASH) ?
+	bool is_free = (cp->flags & KMF_HASH) ?
 	    !kmem_hash_contains(&cp->hash, (uintptr_t)buf) :
 	    sp != NULL && sp->cache == cp && slab_list_holds(cp, sp, buf);
 	kmem_mutex_exit(&cp->slab_lock);
-	return (free);
+	return (is_free);
 }
 
 void
