@@ -66,8 +66,13 @@
  * debug caches (KMF_BUFTAG, KMF_FIREWALL: their tags and guard pages do
  * it better), only caches in the page map (which vouches that a freed
  * pointer is a buffer before its word is read), and not kmem's own
- * caches: a freed slab structure is still read by lock-free page-map
- * lookups racing its removal.  So: kmem_alloc()'s and malloc's classes
+ * caches (slab structures, bufctls, magazines, thread caches): only kmem
+ * frees their buffers, never twice, and a lock-free page-map lookup that
+ * races a slab's removal may still read the first word (the cache) of the
+ * slab structure just freed.  The search takes the thread list's, a
+ * thread cache's, the depot's and the slab layer's locks, so a free that
+ * may need it must hold none of kmem's locks: kmem_cache_create()'s and
+ * kmem_alloc()'s users do not.  So: kmem_alloc()'s and malloc's classes
  * and plain kmem_cache_create() caches.
  *
  * Layout (cache_layout()).  chunksize is the buffer size rounded up to the
