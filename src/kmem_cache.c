@@ -882,14 +882,14 @@ kmem_free_where(kmem_cache_t *cp, const void *buf)
 	return (NULL);
 }
 
-bool
-kmem_free_marked_twice(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+void
+kmem_cache_free_marked(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	const char *where = kmem_free_where(cp, buf);
-	if (where == NULL)
-		return (false);
-	kmem_double_free(cp, buf, kmem_free_size, where);
-	return (true);
+	if (where != NULL)
+		kmem_double_free(cp, buf, kmem_free_size, where);
+	else
+		kmem_cache_free_slow(cp, buf, kmem_free_size);  /* marked */
 }
 
 void

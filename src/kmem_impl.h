@@ -588,9 +588,13 @@ kmem_free_mark_clear(const kmem_cache_t *cp, void *buf)
  * none, and so live (the mark was the program's own data).
  */
 const char *kmem_free_where(kmem_cache_t *cp, const void *buf);
-/* buf, freed to cp, carries the mark: report it and return true if it is
- * free already, else false (kmem_free_size as for kmem_bad_free()). */
-bool kmem_free_marked_twice(kmem_cache_t *cp, void *buf,
+/*
+ * buf, freed to cp, carries the mark already: report it if it is free
+ * already, else free it by the slow path (kmem_free_size as for
+ * kmem_bad_free()).  Called last, so the fast path calls it as a tail
+ * call and keeps no stack frame.
+ */
+void kmem_cache_free_marked(kmem_cache_t *cp, void *buf,
     size_t kmem_free_size);
 
 /*
@@ -654,9 +658,10 @@ static inline void
 kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	if (cp->free_key != 0) {
-		if (__builtin_expect(kmem_free_marked(cp, buf), 0) &&
-		    kmem_free_marked_twice(cp, buf, kmem_free_size))
+		if (__builtin_expect(kmem_free_marked(cp, buf), 0)) {
+			kmem_cache_free_marked(cp, buf, kmem_free_size);
 			return;
+		}
 		kmem_unpoison(buf, sizeof (uintptr_t));	/* poisoned below */
 		*(uintptr_t *)buf = kmem_free_mark(cp, buf);
 	}
