@@ -848,7 +848,9 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	}
 }
 
-void
+/* Never inlined into kmem_cache_free(): its buffer would cost every free
+ * a stack frame. */
+__attribute__((noinline, cold)) void
 kmem_double_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
     const char *where)
 {
@@ -882,7 +884,8 @@ kmem_free_where(kmem_cache_t *cp, const void *buf)
 	return (NULL);
 }
 
-void
+/* Never inlined into kmem_cache_free(), for the same reason. */
+__attribute__((noinline, cold)) void
 kmem_cache_free_marked(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	const char *where = kmem_free_where(cp, buf);
