@@ -649,15 +649,17 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
  * Free buf, known to be one of cp's buffers, to the thread's magazine.  In
  * a cache with free marks, a buffer that carries the mark already is
  * looked for among the free ones (out of line, rare) and refused if found;
- * any other gets the mark.  A buffer equal to the one freed last is a
- * double free too, and cheap to see in caches without marks.  The round
+ * any other gets the mark.  In a cache without marks, a buffer equal to
+ * the one freed last is a double free, cheap to see (the mark catches it
+ * in the others, so they skip this compare).  The round
  * is stored atomically (relaxed: a plain store) for kmem_free_where(),
  * which reads other threads' magazines.
  */
 static inline void
 kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
-	if (cp->free_key != 0) {
+	uintptr_t key = cp->free_key;
+	if (key != 0) {
 		if (__builtin_expect(kmem_free_marked(cp, buf), 0)) {
 			kmem_cache_free_marked(cp, buf, kmem_free_size);
 			return;
@@ -670,7 +672,7 @@ kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		kmem_cpu_cache_t *cc = &tc->slots[cp->fast_index];
 		int rounds = cc->rounds;
 		if (__builtin_expect((unsigned)rounds < (unsigned)cc->magsize, 1)) {
-			if (__builtin_expect(rounds > 0 &&
+			if (__builtin_expect(key == 0 && rounds > 0 &&
 			    cc->loaded->rounds[rounds - 1] == buf, 0)) {
 				kmem_double_free(cp, buf, kmem_free_size,
 				    "the buffer freed last");
