@@ -159,6 +159,19 @@ test_kmem_free(void)
 	kmem_free(e, SIZE);
 }
 
+/* Above KMEM_MAXBUF, vmem's hash of allocated segments knows. */
+static void
+test_kmem_free_large(void)
+{
+	enum { LARGE = 256 * 1024 };
+	void *a = kmem_alloc(LARGE, KM_SLEEP);
+	void *b = kmem_alloc(LARGE, KM_SLEEP);
+	kmem_free(a, LARGE);
+	kmem_free(b, LARGE);
+	CHECK_REPORT(kmem_free(a, LARGE), "double free");
+	kmem_free(kmem_alloc(LARGE, KM_SLEEP), LARGE);	/* nothing broken */
+}
+
 /* ---- another thread's magazines ---- */
 
 static pthread_mutex_t step_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -346,6 +359,7 @@ main(int argc, char **argv)
 		CHECK_TEST(test_apart_in_slab),
 		CHECK_TEST(test_apart_large),
 		CHECK_TEST(test_kmem_free),
+		CHECK_TEST(test_kmem_free_large),
 		CHECK_TEST(test_first_free_in_live_thread),
 		CHECK_TEST(test_first_free_in_exited_thread),
 		CHECK_TEST(test_program_data),
