@@ -61,6 +61,7 @@ class_create(size_t size)
 	if (cp == NULL)
 		kmem_panic("kmem: cannot create %s", name);
 	cp->flags |= KMF_CLASS;
+	kmem_cache_mark_frees(cp);
 	return (cp);
 }
 

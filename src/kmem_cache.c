@@ -46,6 +46,49 @@
  * refusal is reported by its arena, as vmem_free() would
  * (vmem_qcache_bad_free()).
  *
+ * Free marks: double frees caught without debugging.  A buffer freed
+ * twice, with other frees between (free a, free b, free a), sits in a
+ * magazine twice and is then handed out twice: the magazine layer's own
+ * check sees only the buffer freed last.  So the free paths of a cache
+ * with marks (cp->free_key, kmem_cache_mark_frees()) write the mark
+ * key ^ address into the first word of every buffer they take, and the
+ * allocation paths clear that word to 0 in every buffer they hand out: a
+ * free buffer carries its mark, a live one carries it only if the program
+ * wrote that very value, and the key is drawn at random per process
+ * (kmem_random_u64(), with the top bit set so that no mark is 0 or an
+ * address).  A free that finds the mark already there asks where the
+ * buffer is (kmem_free_where(), out of line): the calling thread's
+ * magazines, the depot's, every other thread's (under each thread
+ * cache's lock, reading rounds their owners store atomically), then its
+ * slab's free list.  Found: a double free, reported and refused, nothing
+ * changed.  Not found: the mark was the program's data, and the free goes
+ * on.  The search is not atomic across layers, so a magazine moving
+ * between a thread and the depot while it looks can hide a double free
+ * (a miss), never invent one.  The common free pays one load, a compare
+ * and a store to a line it is about to own anyway; allocation pays a
+ * store (docs/benchmarks.md).  The first word is the one the slab layer
+ * leaves alone: a free buffer's slab link is at link_offset, the last
+ * word, which is the first only in 8-byte buffers; those carry the mark in
+ * magazines, where frees go, but lose it when they go back to their slab,
+ * so a second free of one that sits in its slab is missed.
+ *
+ * Which caches: those whose buffers hold nothing of ours while free and
+ * may be written -- no constructor or destructor (an object cached
+ * constructed keeps its state in every word, which the mark would break;
+ * debugging's tags catch their double frees), not KMC_NOTOUCH or vmem's
+ * quantum caches (their buffers stand for addresses, not memory), not
+ * debug caches (KMF_BUFTAG, KMF_FIREWALL: their tags and guard pages do
+ * it better), only caches in the page map (which vouches that a freed
+ * pointer is a buffer before its word is read), and not kmem's own
+ * caches (slab structures, bufctls, magazines, thread caches): only kmem
+ * frees their buffers, never twice, and a lock-free page-map lookup that
+ * races a slab's removal may still read the first word (the cache) of the
+ * slab structure just freed.  The search takes the thread list's, a
+ * thread cache's, the depot's and the slab layer's locks, so a free that
+ * may need it must hold none of kmem's locks: kmem_cache_create()'s and
+ * kmem_alloc()'s users do not.  So: kmem_alloc()'s and malloc's classes
+ * and plain kmem_cache_create() caches.
+ *
  * Layout (cache_layout()).  chunksize is the buffer size rounded up to the
  * alignment, plus a tag when debug flags ask for one.  Small buffers in
  * touchable memory get slabs that carry their own bookkeeping; large
@@ -78,6 +121,26 @@ kmem_cache_t kmem_null_cache = { .fast_index = UINT32_MAX,
 	.name = "kmem_null_cache" };
 
 /* ---- creation ---- */
+
+/* The free marks' key (see above): 0 until kmem_init() draws it. */
+static uintptr_t free_mark_key;
+
+void
+kmem_free_marks_init(void)
+{
+	free_mark_key = (uintptr_t)kmem_random_u64() | ((uintptr_t)1 << 63);
+}
+
+void
+kmem_cache_mark_frees(kmem_cache_t *cp)
+{
+	const int unmarked = KMC_NOTOUCH | KMC_QCACHE | KMF_BUFTAG |
+	    KMF_FIREWALL;
+	if (cp->constructor == NULL && cp->destructor == NULL &&
+	    !(cp->flags & unmarked) && (cp->flags & KMF_PAGEMAP) &&
+	    cp->bufsize >= sizeof (uintptr_t))
+		cp->free_key = free_mark_key;
+}
 
 /* The modular inverse of odd modulo 2^64 (Newton's iteration). */
 static uint64_t
@@ -260,8 +323,11 @@ kmem_cache_create(const char *name, size_t bufsize, size_t align,
     kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags)
 {
 	kmem_init();
-	return (kmem_cache_create_internal(name, bufsize, align, constructor,
-	    destructor, reclaim, private, vmp, cflags));
+	kmem_cache_t *cp = kmem_cache_create_internal(name, bufsize, align,
+	    constructor, destructor, reclaim, private, vmp, cflags);
+	if (cp != NULL)
+		kmem_cache_mark_frees(cp);
+	return (cp);
 }
 
 kmem_cache_t *
@@ -395,7 +461,8 @@ magazine_free(kmem_cache_t *cp, kmem_cpu_cache_t *cc, void *buf)
 {
 	for (;;) {
 		if ((unsigned)cc->rounds < (unsigned)cc->magsize) {
-			cc->loaded->rounds[cc->rounds] = buf;
+			__atomic_store_n(&cc->loaded->rounds[cc->rounds], buf,
+			    __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->rounds, cc->rounds + 1,
 			    __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->free, cc->free + 1,
@@ -627,8 +694,10 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 		buf = firewall_buffer(cp, kmflag, requested);
 	} else if (has_magazines(cp)) {
 		buf = magazine_buffer(cp, kmflag, requested);
-		if (buf != NULL)
+		if (buf != NULL) {
+			kmem_free_mark_clear(cp, buf);
 			return (buf);
+		}
 		buf = magazine_fill(cp, kmflag);
 	}
 
@@ -652,6 +721,7 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 		return (NULL);
 	}
 	__atomic_fetch_add(&cp->slow_alloc, 1, __ATOMIC_RELAXED);
+	kmem_free_mark_clear(cp, buf);
 	return (buf);
 }
 
@@ -777,18 +847,28 @@ kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
 	}
 }
 
+/* Name the call that freed buf to cp, as reports begin. */
+static void
+free_call(char *out, size_t len, const kmem_cache_t *cp, const void *buf,
+    size_t kmem_free_size)
+{
+	if (kmem_free_size == KMEM_FREE_UNSIZED)
+		kmem_snprintf(out, len, "kmem_cache_free(\"%s\", %p)", cp->name,
+		    buf);
+	else if (kmem_free_size == KMEM_FREE_MALLOC)
+		kmem_snprintf(out, len, "free(%p)", buf);
+	else
+		kmem_snprintf(out, len, "kmem_free(%p, %zu)", buf,
+		    kmem_free_size);
+}
+
 void
 kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	if (kmem_firewall_free(cp, buf, kmem_free_size))
 		return;
 	char where[64];
-	if (kmem_free_size == SIZE_MAX)
-		kmem_snprintf(where, sizeof (where), "kmem_cache_free(\"%s\", %p)",
-		    cp->name, buf);
-	else
-		kmem_snprintf(where, sizeof (where), "kmem_free(%p, %zu)", buf,
-		    kmem_free_size);
+	free_call(where, sizeof (where), cp, buf, kmem_free_size);
 
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
 	if (sp == NULL) {
@@ -799,7 +879,7 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		kmem_cache_t *owner = sp->cache;
 		if (!kmem_slab_holds(owner, sp, buf))
 			kmem_report_not_buffer_start(where, sp, buf);
-		else if (kmem_free_size == SIZE_MAX)
+		else if (kmem_free_size == KMEM_FREE_UNSIZED)
 			kmem_debug_report(owner, buf, "%s: wrong cache: the "
 			    "buffer belongs to cache \"%s\"", where,
 			    owner->name);
@@ -813,11 +893,51 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	}
 }
 
-void
-kmem_double_free(kmem_cache_t *cp, void *buf)
+/* Never inlined into kmem_cache_free(): its buffer would cost every free
+ * a stack frame. */
+__attribute__((noinline, cold)) void
+kmem_double_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
+    const char *where)
 {
-	kmem_debug_report(cp, buf, "double free of %p: it is the buffer last "
-	    "freed to cache \"%s\"", buf, cp->name);
+	if (kmem_free_size == KMEM_FREE_MALLOC) {
+		/* glibc's words, which people search for. */
+		kmem_debug_report(cp, buf, "free(): double free of %p: it is "
+		    "free already (%s; cache \"%s\")", buf, where, cp->name);
+		return;
+	}
+	char call[64];
+	free_call(call, sizeof (call), cp, buf, kmem_free_size);
+	kmem_debug_report(cp, buf, "%s: double free: the buffer is free "
+	    "already (%s; cache \"%s\")", call, where, cp->name);
+}
+
+const char *
+kmem_free_where(kmem_cache_t *cp, const void *buf)
+{
+	switch (kmem_thread_magazines_hold(cp, buf)) {
+	case KMEM_HELD_BY_CALLER:
+		return ("in this thread's magazines");
+	case KMEM_HELD_BY_OTHER:
+		return ("in another thread's magazines");
+	case KMEM_HELD_BY_NONE:
+		break;
+	}
+	if (kmem_depot_holds(cp, buf))
+		return ("in the depot's magazines");
+	if (kmem_slab_buffer_free(cp, buf))
+		return ("on its slab's free list");
+	return (NULL);
+}
+
+/* Never inlined into kmem_cache_free(), for the same reason. */
+__attribute__((noinline, cold)) void
+kmem_cache_free_marked(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+{
+	const char *where = kmem_free_where(cp, buf);
+	if (where != NULL)
+		kmem_double_free(cp, buf, kmem_free_size, where);
+	else
+		kmem_cache_free_slow(cp, buf, kmem_free_size);  /* marked */
 }
 
 void
@@ -837,9 +957,9 @@ void
 kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
 	if (cp->flags & KMC_NOTOUCH) {
-		kmem_notouch_free(cp, buf, SIZE_MAX);
+		kmem_notouch_free(cp, buf, KMEM_FREE_UNSIZED);
 		return;
 	}
 	kmem_block_freed(buf);
-	kmem_cache_free_inline(cp, buf, SIZE_MAX);
+	kmem_cache_free_inline(cp, buf, KMEM_FREE_UNSIZED);
 }

@@ -396,7 +396,7 @@ kmem_debug_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		    buf, cp->name, cp->bufsize);
 		return (false);
 	}
-	if (kmem_free_size != SIZE_MAX && kmem_free_size != bt->requested) {
+	if (kmem_free_size < KMEM_FREE_MALLOC && kmem_free_size != bt->requested) {
 		kmem_debug_report(cp, buf, "wrong size: kmem_free(%p, %zu), "
 		    "but the buffer (cache \"%s\") was allocated with "
 		    "%llu bytes", buf, kmem_free_size, cp->name,

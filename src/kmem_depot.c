@@ -217,6 +217,27 @@ destroy_chain(kmem_cache_t *cp, kmem_magazine_t *mp)
 	}
 }
 
+/* Does one of the chain of magazines from mp hold buf?  depot_lock held. */
+static bool
+chain_holds(const kmem_magazine_t *mp, const void *buf)
+{
+	for (; mp != NULL; mp = mp->next)
+		for (uint32_t i = 0; i < mp->count; i++)
+			if (mp->rounds[i] == buf)
+				return (true);
+	return (false);
+}
+
+bool
+kmem_depot_holds(kmem_cache_t *cp, const void *buf)
+{
+	kmem_mutex_enter(&cp->depot_lock);
+	bool held = chain_holds(cp->full.list, buf) ||
+	    chain_holds(cp->stale, buf);
+	kmem_mutex_exit(&cp->depot_lock);
+	return (held);
+}
+
 /* Take the stale list (depot_lock held). */
 static kmem_magazine_t *
 take_stale(kmem_cache_t *cp)

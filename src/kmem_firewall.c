@@ -196,7 +196,7 @@ kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		    cache_name(cp));
 		return (true);
 	}
-	if (kmem_free_size != SIZE_MAX && kmem_free_size != h->size) {
+	if (kmem_free_size < KMEM_FREE_MALLOC && kmem_free_size != h->size) {
 		rehash(h);
 		kmem_debug_report(NULL, buf, "wrong size: kmem_free(%p, %zu), "
 		    "but the firewalled buffer was allocated with %zu bytes",

@@ -218,6 +218,7 @@ struct kmem_cache {
 	 */
 	unsigned fast_index;
 	int flags;                      /* KMC_*, KMF_* */
+	uintptr_t free_key;             /* free marks' key; 0: none (kmem_cache.c) */
 	size_t bufsize;
 	kmem_constructor_t *constructor;
 	kmem_destructor_t *destructor;
@@ -362,6 +363,8 @@ void kmem_slab_set_held(kmem_cache_t *cp, void *buf);
  */
 kmem_buf_state_t kmem_slab_describe(kmem_cache_t *cp, uintptr_t addr,
     uintptr_t *start, uintptr_t *end);
+/* Is buf, a buffer of cp (a KMF_PAGEMAP cache), free in its slab? */
+bool kmem_slab_buffer_free(kmem_cache_t *cp, const void *buf);
 size_t kmem_slab_reap(kmem_cache_t *cp);
 uint64_t kmem_slab_destroy_all(kmem_cache_t *cp);
 
@@ -482,12 +485,21 @@ void kmem_depot_ws_update(kmem_cache_t *cp);
 void kmem_depot_ws_reap(kmem_cache_t *cp);
 void kmem_depot_ws_zero(kmem_cache_t *cp);
 void kmem_depot_purge(kmem_cache_t *cp);
+/* Does a magazine in cp's depot (full or stale) hold buf? */
+bool kmem_depot_holds(kmem_cache_t *cp, const void *buf);
 void kmem_depot_resize_check(kmem_cache_t *cp);
 /* From a slow path, no lock held: trim the full list if it passed its
  * ceiling, and the resize check if contention or traffic asks. */
 void kmem_depot_tend(kmem_cache_t *cp);
 
 /* ---- kmem_thread.c ---- */
+/* Whose magazines of cp hold buf: the calling thread's, another's, none. */
+typedef enum kmem_held_by {
+	KMEM_HELD_BY_NONE,
+	KMEM_HELD_BY_CALLER,
+	KMEM_HELD_BY_OTHER
+} kmem_held_by_t;
+kmem_held_by_t kmem_thread_magazines_hold(kmem_cache_t *cp, const void *buf);
 extern kmem_mutex_t kmem_threads_lock;
 extern kmem_thread_cache_t kmem_threads;        /* list anchor */
 extern __thread kmem_thread_cache_t *kmem_self
@@ -582,6 +594,52 @@ kmem_cache_owns(const kmem_cache_t *cp, const void *buf)
 	return (sp != NULL && sp->cache == cp && kmem_slab_holds(cp, sp, buf));
 }
 
+/* ---- free marks (kmem_cache.c) ---- */
+
+/* Give cp free marks if its buffers can carry them (at its creation). */
+void kmem_cache_mark_frees(kmem_cache_t *cp);
+/* The key of every cache's marks, drawn once by kmem_init(). */
+void kmem_free_marks_init(void);
+
+/* The mark a free buffer of cp at buf carries in its first word. */
+static inline uintptr_t
+kmem_free_mark(const kmem_cache_t *cp, const void *buf)
+{
+	return (cp->free_key ^ (uintptr_t)buf);
+}
+
+/* Does buf, a buffer of cp, carry the free mark?  A free one does; a live
+ * one only if the program wrote it.  False in a cache without marks. */
+static inline bool
+kmem_free_marked(const kmem_cache_t *cp, const void *buf)
+{
+	return (cp->free_key != 0 &&
+	    (uintptr_t)kmem_free_word(buf) == kmem_free_mark(cp, buf));
+}
+
+/* buf leaves cp for a caller: a live buffer never carries the mark. */
+static inline void
+kmem_free_mark_clear(const kmem_cache_t *cp, void *buf)
+{
+	if (cp->free_key != 0)
+		*(uintptr_t *)buf = 0;
+}
+
+/*
+ * Where buf, a buffer of cp whose first word holds the mark, waits free --
+ * in which magazines, or on its slab's free list -- or NULL when it is in
+ * none, and so live (the mark was the program's own data).
+ */
+const char *kmem_free_where(kmem_cache_t *cp, const void *buf);
+/*
+ * buf, freed to cp, carries the mark already: report it if it is free
+ * already, else free it by the slow path (kmem_free_size as for
+ * kmem_bad_free()).  Called last, so the fast path calls it as a tail
+ * call and keeps no stack frame.
+ */
+void kmem_cache_free_marked(kmem_cache_t *cp, void *buf,
+    size_t kmem_free_size);
+
 /*
  * The slow paths.  requested is the size kmem_alloc() or malloc() asked
  * for (0 for kmem_cache_alloc(): the cache's size), kmem_free_size as for
@@ -596,13 +654,22 @@ void kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
  * or SIZE_MAX for kmem_cache_free(). */
 void kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
 /*
+ * kmem_free_size of the frees that name no size: kmem_cache_free()'s, and
+ * free()'s (malloc.c), whose reports say free().  Sizes below these are
+ * kmem_free()'s.
+ */
+#define KMEM_FREE_UNSIZED       SIZE_MAX
+#define KMEM_FREE_MALLOC        (SIZE_MAX - 1)
+/*
  * kmem_cache_free() to cp, a KMC_NOTOUCH cache: checked against its hash
  * before it may reach a magazine.  kmem_free_size as for the slow paths
- * (SIZE_MAX, or vmem_free()'s size for a quantum cache).
+ * (KMEM_FREE_UNSIZED, or vmem_free()'s size for a quantum cache).
  */
 void kmem_notouch_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
-/* Report buf, freed to cp a second time in a row (kmem_cache.c). */
-void kmem_double_free(kmem_cache_t *cp, void *buf);
+/* Report buf, freed to cp when it was free already: where says where it
+ * waits (kmem_free_where()); kmem_free_size names the call. */
+void kmem_double_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
+    const char *where);
 /* Report buf, in slab sp but not the start of a buffer; where names the
  * call, e.g. "free(0x...)". */
 void kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
@@ -622,6 +689,7 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 			__atomic_store_n(&cc->alloc, cc->alloc + 1,
 			    __ATOMIC_RELAXED);
 			kmem_buffer_unpoison(cp, buf);
+			kmem_free_mark_clear(cp, buf);
 			return (buf);
 		}
 	}
@@ -629,23 +697,40 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 }
 
 /*
- * Free buf, known to be one of cp's buffers, to the thread's magazine.  A
- * buffer equal to the one freed last is a double free, and cheap to see.
+ * Free buf, known to be one of cp's buffers, to the thread's magazine.  In
+ * a cache with free marks, a buffer that carries the mark already is
+ * looked for among the free ones (out of line, rare) and refused if found;
+ * any other gets the mark.  In a cache without marks, a buffer equal to
+ * the one freed last is a double free, cheap to see (the mark catches it
+ * in the others, so they skip this compare).  The round
+ * is stored atomically (relaxed: a plain store) for kmem_free_where(),
+ * which reads other threads' magazines.
  */
 static inline void
 kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
+	uintptr_t key = cp->free_key;
+	if (key != 0) {
+		if (__builtin_expect(kmem_free_marked(cp, buf), 0)) {
+			kmem_cache_free_marked(cp, buf, kmem_free_size);
+			return;
+		}
+		kmem_unpoison(buf, sizeof (uintptr_t));	/* poisoned below */
+		*(uintptr_t *)buf = kmem_free_mark(cp, buf);
+	}
 	kmem_thread_cache_t *tc = kmem_self;
 	if (__builtin_expect(cp->fast_index < tc->nslots, 1)) {
 		kmem_cpu_cache_t *cc = &tc->slots[cp->fast_index];
 		int rounds = cc->rounds;
 		if (__builtin_expect((unsigned)rounds < (unsigned)cc->magsize, 1)) {
-			if (__builtin_expect(rounds > 0 &&
+			if (__builtin_expect(key == 0 && rounds > 0 &&
 			    cc->loaded->rounds[rounds - 1] == buf, 0)) {
-				kmem_double_free(cp, buf);
+				kmem_double_free(cp, buf, kmem_free_size,
+				    "the buffer freed last");
 				return;
 			}
-			cc->loaded->rounds[rounds] = buf;
+			__atomic_store_n(&cc->loaded->rounds[rounds], buf,
+			    __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->rounds, rounds + 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&cc->free, cc->free + 1, __ATOMIC_RELAXED);
 			kmem_buffer_poison(cp, buf);

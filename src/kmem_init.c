@@ -98,6 +98,7 @@ static void
 bootstrap(void)
 {
 	size_t page = kmem_pagesize();
+	kmem_free_marks_init();
 	kmem_pages = vmem_create("kmem_pages", NULL, 0, page, page_import,
 	    page_release, NULL, 16 * page, VMC_NO_QCACHE | VM_SLEEP);
 	if (kmem_pages == NULL)

@@ -357,6 +357,29 @@ kmem_slab_describe(kmem_cache_t *cp, uintptr_t addr, uintptr_t *start,
 	return (state);
 }
 
+/* Is buf on its slab's free list (slab_lock held)?  Small slabs: walk it. */
+static bool
+slab_list_holds(const kmem_cache_t *cp, const kmem_slab_t *sp, const void *buf)
+{
+	for (const void *f = sp->head; f != NULL;
+	    f = kmem_free_word((const char *)f + cp->link_offset))
+		if (f == buf)
+			return (true);
+	return (false);
+}
+
+bool
+kmem_slab_buffer_free(kmem_cache_t *cp, const void *buf)
+{
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
+	kmem_mutex_enter(&cp->slab_lock);
+	bool is_free = (cp->flags & KMF_HASH) ?
+	    !kmem_hash_contains(&cp->hash, (uintptr_t)buf) :
+	    sp != NULL && sp->cache == cp && slab_list_holds(cp, sp, buf);
+	kmem_mutex_exit(&cp->slab_lock);
+	return (is_free);
+}
+
 void
 kmem_slab_free(kmem_cache_t *cp, void *buf)
 {

@@ -255,6 +255,50 @@ kmem_thread_counts(kmem_cache_t *cp, uint64_t *alloc, uint64_t *free)
 	kmem_mutex_exit(&kmem_threads_lock);
 }
 
+/* Does one of the first rounds rounds of mp hold buf? */
+static bool
+magazine_holds(const kmem_magazine_t *mp, int rounds, const void *buf)
+{
+	for (int i = 0; i < rounds; i++)
+		if (__atomic_load_n(&mp->rounds[i], __ATOMIC_RELAXED) == buf)
+			return (true);
+	return (false);
+}
+
+/*
+ * A slot's magazines change only under its thread cache's lock, which we
+ * hold; its owner's fast paths change rounds and the rounds themselves
+ * without it, with relaxed atomic stores, so they are read atomically.
+ * A round the owner pushes or pops meanwhile may be seen or missed: a
+ * double free racing with the first free in another thread may be missed.
+ */
+static bool
+slot_holds(const kmem_cpu_cache_t *cc, const void *buf)
+{
+	int rounds = __atomic_load_n(&cc->rounds, __ATOMIC_RELAXED);
+	return ((cc->loaded != NULL && magazine_holds(cc->loaded, rounds, buf)) ||
+	    (cc->ploaded != NULL && magazine_holds(cc->ploaded, cc->prounds,
+	    buf)));
+}
+
+kmem_held_by_t
+kmem_thread_magazines_hold(kmem_cache_t *cp, const void *buf)
+{
+	kmem_held_by_t held = KMEM_HELD_BY_NONE;
+	kmem_mutex_enter(&kmem_threads_lock);
+	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads &&
+	    held == KMEM_HELD_BY_NONE; tc = tc->next) {
+		kmem_mutex_enter(&tc->lock);
+		if (cp->index < tc->nslots && slot_holds(&tc->slots[cp->index],
+		    buf))
+			held = tc == kmem_self ? KMEM_HELD_BY_CALLER :
+			    KMEM_HELD_BY_OTHER;
+		kmem_mutex_exit(&tc->lock);
+	}
+	kmem_mutex_exit(&kmem_threads_lock);
+	return (held);
+}
+
 /*
  * Retire every slot of tc, whose owner is gone (it exited, or it lived in
  * the parent of a forked child); kmem_threads_lock held, tc unlinked.

@@ -23,7 +23,9 @@
  * - anything else -- a pointer into another cache, an interior pointer, a
  *   pointer that was never returned or a large buffer freed already -- is
  *   reported (and the default report handler aborts), and nothing changes.
- *   A small buffer freed twice in a row is caught by the magazine layer.
+ *   A small buffer freed twice is caught by the cache layer's free marks
+ *   (kmem_cache.c), which realloc() and malloc_usable_size() ask too: a
+ *   freed buffer is reported, not copied from and handed out again.
  *
  * Failures set errno to ENOMEM (EINVAL for a bad alignment) and return
  * NULL, never waiting for memory: every allocation here is KM_NOSLEEP.
@@ -133,16 +135,37 @@ class_of(const void *ptr, const kmem_slab_t *sp, const char *caller)
 	return (NULL);
 }
 
-/* The usable size of ptr, not NULL; 0 after a report when it is not ours. */
+/*
+ * Is ptr, a buffer of class cp, free (its free mark there, and found among
+ * the free buffers)?  Reported as given to caller.  A debug cache's tag
+ * says it in kmem_debug_requested().
+ */
+static bool
+freed_already(kmem_cache_t *cp, const void *ptr, const char *caller)
+{
+	if (!kmem_free_marked(cp, ptr))
+		return (false);
+	const char *where = kmem_free_where(cp, ptr);
+	if (where == NULL)
+		return (false);
+	kmem_debug_report(cp, ptr, "%s(%p): the buffer was freed already "
+	    "(%s; cache \"%s\")", caller, ptr, where, cp->name);
+	return (true);
+}
+
+/* The usable size of ptr, not NULL; 0 after a report when it is not ours,
+ * or free. */
 static size_t
 usable_size(const void *ptr, const char *caller)
 {
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)ptr);
 	if (sp != NULL) {
 		kmem_cache_t *cp = class_of(ptr, sp, caller);
-		if (cp != NULL && (cp->flags & KMF_BUFTAG))
+		if (cp == NULL || freed_already(cp, ptr, caller))
+			return (0);
+		if (cp->flags & KMF_BUFTAG)
 			return (kmem_debug_requested(cp, ptr));
-		return (cp != NULL ? cp->bufsize : 0);
+		return (cp->bufsize);
 	}
 	return (large_size(ptr, caller));
 }
@@ -191,10 +214,10 @@ free_slow(void *ptr)
 	if (sp != NULL) {
 		kmem_cache_t *cp = class_of(ptr, sp, "free");
 		if (cp != NULL)
-			kmem_cache_free_owned(cp, ptr, SIZE_MAX);
+			kmem_cache_free_owned(cp, ptr, KMEM_FREE_MALLOC);
 		return;
 	}
-	if (kmem_firewall_free(NULL, ptr, SIZE_MAX))
+	if (kmem_firewall_free(NULL, ptr, KMEM_FREE_MALLOC))
 		return;
 	size_t size = large_size(ptr, "free");
 	if (size != 0)
@@ -211,7 +234,7 @@ kmem_malloc_free(void *ptr)
 		kmem_cache_t *cp = sp->cache;
 		if (__builtin_expect((cp->flags & KMF_CLASS) &&
 		    kmem_slab_holds(cp, sp, ptr), 1)) {
-			kmem_cache_free_owned(cp, ptr, SIZE_MAX);
+			kmem_cache_free_owned(cp, ptr, KMEM_FREE_MALLOC);
 			return;
 		}
 	}

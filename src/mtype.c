@@ -7,16 +7,18 @@
  * multiple of 16 is aligned to at least 16) and mtype_free(), which has no
  * size argument, finds the size in the header.  The header is
  *
- *	tag   = type ^ header address ^ (size * MIX) ^ TAG_LIVE
  *	size  = bytes asked for
+ *	tag   = type ^ header address ^ (size * MIX) ^ TAG_LIVE
  *
  * and mtype_free() compares the tag with the one its own type and the
  * header's size would give: one load and a compare, so a free with the
  * wrong type costs nothing to catch.  When they differ, the header is
  * decoded the other way: the type it names, if it is an attached type, is
  * the one the memory was allocated with (wrong type); the same with
- * TAG_FREED, which mtype_free() writes before the buffer goes back, is a
- * double free (while kmem has not handed the buffer out again); anything
+ * TAG_FREED, which mtype_free() writes (without the size) before the
+ * buffer goes back, is a double free (while kmem has not handed the buffer
+ * out again); the tag is the second word because kmem writes its free mark
+ * into the first word of a freed buffer (kmem_cache.c); anything
  * else was never ours or had its header overwritten.  Before reading a
  * header at all, kmem's page map (or the oversize arena's spans) must say
  * the header is the start of a kmem_alloc() buffer, so a wild pointer is
@@ -59,8 +61,8 @@
 #define TAG_SIZE_MIX    0x9e3779b97f4a7c15ull
 
 typedef struct mtype_header {
-	uint64_t tag;
 	uint64_t size;
+	uint64_t tag;
 } mtype_header_t;
 
 _Static_assert(sizeof (mtype_header_t) == 16, "the header keeps 16-byte "
@@ -445,9 +447,9 @@ header_report(void *addr, struct malloc_type *type, const char *caller,
 		kmem_report("%s: not memory from mtype_malloc()", where);
 		return;
 	}
-	uint64_t mix = (uint64_t)(uintptr_t)hdr ^ (hdr->size * TAG_SIZE_MIX);
+	uint64_t mix = (uint64_t)(uintptr_t)hdr;
 	const struct malloc_type *live = (const struct malloc_type *)
-	    (uintptr_t)(hdr->tag ^ mix ^ TAG_LIVE);
+	    (uintptr_t)(hdr->tag ^ mix ^ (hdr->size * TAG_SIZE_MIX) ^ TAG_LIVE);
 	const struct malloc_type *freed = (const struct malloc_type *)
 	    (uintptr_t)(hdr->tag ^ mix ^ TAG_FREED);
 	if (type_known(live))
@@ -487,7 +489,7 @@ mtype_release(struct malloc_type *type, mtype_header_t *hdr)
 	size_t size = (size_t)hdr->size, total = 0, mem = 0;
 	(void) mtype_sizes(size, &total, &mem);
 	unsigned b = bucket_of(size);
-	hdr->tag = header_tag(type, hdr, size, TAG_FREED);
+	hdr->tag = header_tag(type, hdr, 0, TAG_FREED);
 
 	kmem_mutex_enter(&ms->lock);
 	ms->inuse--;

@@ -32,9 +32,11 @@
 #define PCACHE_MAGIC_LIVE 0x70636163u   /* "pcac" */
 #define PCACHE_MAGIC_DEAD 0x64656164u   /* "dead" */
 
+/* pc_magic is read after pool_cache_destroy() freed the structure, so it
+ * is not the first word, where kmem writes its free mark (kmem_cache.c). */
 struct pool_cache {
-	uint32_t pc_magic;
 	struct pool pc_pool;
+	uint32_t pc_magic;
 };
 
 static int

@@ -57,6 +57,15 @@ test_clock_and_cpus(void)
 	CHECK(kmem_cpu_count() >= 1);
 }
 
+/* Random words: two in a row equal, or one 0, once in 2^64. */
+static void
+test_random(void)
+{
+	uint64_t a = kmem_random_u64(), b = kmem_random_u64();
+	CHECK(a != b);
+	CHECK(a != 0 && b != 0);
+}
+
 /* ---- what the debugging layer asks of the platform ---- */
 
 static void *
@@ -171,6 +180,7 @@ main(void)
 	test_zero_is_initialised();
 	test_pages();
 	test_clock_and_cpus();
+	test_random();
 	test_debugging_support();
 #ifdef KMEM_ASSERTS
 	test_lock_order_checks();

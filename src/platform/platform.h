@@ -85,6 +85,12 @@ void kmem_pages_free(void *addr, size_t size);
 #define KMEM_VA_BITS 47
 
 uint64_t kmem_clock_ns(void);       /* monotonic */
+/*
+ * 64 bits another process cannot guess (the free mark's key, kmem_cache.c):
+ * from the system's random source, else from whatever varies (clock,
+ * addresses that address space randomisation moves).  Called once.
+ */
+uint64_t kmem_random_u64(void);
 unsigned kmem_cpu_count(void);      /* online CPUs, at least 1 */
 
 /* Start a detached thread named name (at most 15 characters, as ps and

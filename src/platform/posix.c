@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -319,6 +320,32 @@ kmem_clock_ns(void)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return ((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+}
+
+/* Mix x into h (the finaliser of splitmix64). */
+static uint64_t
+mix64(uint64_t h, uint64_t x)
+{
+	h ^= x;
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+	return (h ^ (h >> 31));
+}
+
+uint64_t
+kmem_random_u64(void)
+{
+	uint64_t r = 0;
+	if (getrandom(&r, sizeof (r), GRND_NONBLOCK) == (ssize_t)sizeof (r))
+		return (r);
+	/* No random source (an old kernel, a sandbox): what varies. */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	r = mix64(r, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+	r = mix64(r, kmem_clock_ns());
+	r = mix64(r, (uint64_t)(uintptr_t)&now);
+	r = mix64(r, (uint64_t)(uintptr_t)&kmem_random_u64);
+	return (mix64(r, (uint64_t)getpid()));
 }
 
 unsigned

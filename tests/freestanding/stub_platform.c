@@ -144,6 +144,12 @@ kmem_clock_ns(void)
 	return (++stub_ticks);
 }
 
+uint64_t
+kmem_random_u64(void)
+{
+	return (0x9e3779b97f4a7c15ull);
+}
+
 unsigned
 kmem_cpu_count(void)
 {

@@ -13,6 +13,7 @@
 #include <kmem/malloc.h>
 
 #include "check.h"
+#include "kmem_impl.h"
 
 #define PAGE    ((size_t)sysconf(_SC_PAGESIZE))
 
@@ -274,6 +275,69 @@ test_bad_pointers(void)
 	kmem_report_handler_set(NULL, NULL, NULL);
 }
 
+/*
+ * A buffer freed twice with frees between, with debugging off: the free
+ * marks (kmem_cache.c) catch it, and realloc() and malloc_usable_size()
+ * of it too; a buffer whose first word the program set frees fine.
+ */
+static void
+test_freed_twice_apart(void)
+{
+	char msg[256];
+	check_catch_reports();
+	char *a = kmem_malloc(40), *b = kmem_malloc(40), *c = kmem_malloc(40);
+	memset(c, 0xa5, 40);
+	CHECK_NO_REPORT(kmem_malloc_free(a));
+	CHECK_NO_REPORT(kmem_malloc_free(b));
+	snprintf(msg, sizeof (msg), "free(): double free of %p: it is free "
+	    "already (in this thread's magazines; cache \"kmem_alloc_48\")",
+	    (void *)a);
+	CHECK_REPORT(kmem_malloc_free(a), msg);
+	snprintf(msg, sizeof (msg), "realloc(%p): the buffer was freed "
+	    "already", (void *)a);
+	void *moved;
+	size_t usable;
+	errno = 0;
+	CHECK_REPORT(moved = kmem_realloc(a, 1000), msg);
+	CHECK(moved == NULL && errno == EINVAL);
+	CHECK_REPORT(usable = kmem_malloc_usable_size(b), "malloc_usable_size");
+	CHECK(usable == 0);
+	CHECK_NO_REPORT(kmem_malloc_free(c));
+
+	/* Handed out once each, first word cleared. */
+	uintptr_t *again[3];
+	for (int i = 0; i < 3; i++) {
+		again[i] = kmem_malloc(40);
+		CHECK(again[i][0] == 0);
+	}
+	CHECK(again[0] != again[1] && again[1] != again[2] &&
+	    again[0] != again[2]);
+	/* The program's own data, even the mark, is no free buffer. */
+	again[1][0] = kmem_free_mark(kmem_alloc_cache(48), again[1]);
+	CHECK_EQ(kmem_malloc_usable_size(again[1]), 48);
+	moved = kmem_realloc(again[1], 4000);
+	CHECK(moved != NULL);
+	CHECK_NO_REPORT(kmem_malloc_free(moved));
+	CHECK_NO_REPORT(kmem_malloc_free(again[0]));
+	CHECK_NO_REPORT(kmem_malloc_free(again[2]));
+
+	/* A large buffer freed: vmem's hash knows it is no buffer now. */
+	void *large = kmem_malloc(1024 * 1024);
+	CHECK_NO_REPORT(kmem_malloc_free(large));
+	CHECK_REPORT(moved = kmem_realloc(large, 16), "already freed");
+	CHECK(moved == NULL);
+	kmem_report_handler_set(NULL, NULL, NULL);
+}
+
+static void
+abort_on_double_free_apart(void)
+{
+	void *a = kmem_malloc(40), *b = kmem_malloc(40);
+	kmem_malloc_free(a);
+	kmem_malloc_free(b);
+	kmem_malloc_free(a);
+}
+
 static void
 abort_on_double_free(void)
 {
@@ -300,7 +364,9 @@ main(void)
 	test_large_classes();
 	test_enomem();
 	test_bad_pointers();
-	check_child_aborts(abort_on_double_free, "double free");
+	test_freed_twice_apart();
+	check_child_aborts(abort_on_double_free, "free(): double free");
+	check_child_aborts(abort_on_double_free_apart, "free(): double free");
 	check_child_aborts(abort_on_stranger, "not a pointer malloc returned");
 	printf("malloc_api_test: ok\n");
 	return (0);

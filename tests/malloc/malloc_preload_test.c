@@ -8,8 +8,9 @@
  * frees must mix with the program's, and atexit handlers may still
  * allocate.  It knows nothing of libkmem except the name of the library.
  *
- * Last, a child process frees a pointer malloc never returned: the report
- * must name it and abort the child.
+ * Last, child processes free a pointer malloc never returned, free a
+ * buffer twice with another free between, and realloc() a freed buffer:
+ * each report must name the pointer and abort the child.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -188,6 +189,26 @@ free_a_stranger(void)
 	free(stranger);
 }
 
+/* Freed twice with a free between, and realloc()ed after its free. */
+static void *volatile freed;
+
+static void
+free_twice_apart(void)
+{
+	void *other = malloc(100);
+	free(freed);
+	free(other);
+	free(freed);
+}
+
+static void
+realloc_freed(void)
+{
+	free(freed);
+	void *volatile moved = realloc(freed, 5000);
+	(void) moved;
+}
+
 static void
 test_bad_free(void)
 {
@@ -195,6 +216,15 @@ test_bad_free(void)
 	snprintf(expected, sizeof (expected), "free(%p): not a pointer malloc "
 	    "returned", (void *)(never_allocated + 16));
 	check_child_aborts(free_a_stranger, expected);
+
+	freed = malloc(100);
+	snprintf(expected, sizeof (expected), "free(): double free of %p",
+	    freed);
+	check_child_aborts(free_twice_apart, expected);
+	snprintf(expected, sizeof (expected), "realloc(%p): the buffer was "
+	    "freed already", freed);
+	check_child_aborts(realloc_freed, expected);
+	free(freed);
 }
 
 static void
