@@ -263,6 +263,21 @@ kmem_cache_create_internal(const char *name, size_t bufsize, size_t align,
 	return (cp);
 }
 
+/*
+ * Is cp on the list of caches, i.e. made by kmem_cache_create() and not
+ * destroyed?  Compares pointers only, so garbage may be asked about
+ * (kmem_caches_lock held).
+ */
+static bool
+cache_listed(const kmem_cache_t *cp)
+{
+	for (const kmem_cache_t *c = kmem_caches.list_next; c != &kmem_caches;
+	    c = c->list_next)
+		if (c == cp)
+			return (true);
+	return (false);
+}
+
 void
 kmem_cache_destroy(kmem_cache_t *cp)
 {
@@ -270,10 +285,22 @@ kmem_cache_destroy(kmem_cache_t *cp)
 	 * more (a verify pass in progress finishes first). */
 	kmem_mutex_enter(&kmem_debug_verify_lock);
 	kmem_mutex_enter(&kmem_caches_lock);
-	cp->list_prev->list_next = cp->list_next;
-	cp->list_next->list_prev = cp->list_prev;
+	bool listed = cp != NULL && cache_listed(cp);
+	if (listed) {
+		cp->list_prev->list_next = cp->list_next;
+		cp->list_next->list_prev = cp->list_prev;
+	}
 	kmem_mutex_exit(&kmem_caches_lock);
 	kmem_mutex_exit(&kmem_debug_verify_lock);
+	if (cp == NULL) {
+		kmem_report("kmem_cache_destroy(NULL): the cache is NULL");
+		return;
+	}
+	if (!listed) {
+		kmem_report("kmem_cache_destroy(%p): not a cache (never "
+		    "created, or destroyed already)", (void *)cp);
+		return;
+	}
 
 	kmem_thread_flush_cache(cp);
 	kmem_depot_purge(cp);
@@ -639,6 +666,10 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 void *
 kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
+	if (__builtin_expect(cp == NULL, 0)) {
+		kmem_report("kmem_cache_alloc(NULL): the cache is NULL");
+		return (NULL);
+	}
 	void *buf = kmem_cache_alloc_inline(cp, kmflag, 0);
 	/* Not a quantum cache's: its buffers hold other caches' blocks. */
 	if (buf != NULL && !(cp->flags & KMC_NOTOUCH))
@@ -732,29 +763,55 @@ kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
 	}
 }
 
+/*
+ * Report a large kmem_alloc() buffer given to kmem_free() with a size of a
+ * class, or of another number of pages; false if buf is no large buffer.
+ */
+static bool
+report_large_wrong_size(const char *where, void *buf)
+{
+	size_t pages = kmem_oversize != NULL ?
+	    vmem_alloc_size(kmem_oversize, buf) : 0;
+	if (pages == 0)
+		return (false);
+	size_t least = pages - kmem_pagesize() + 1;
+	if (least <= KMEM_MAXBUF)
+		least = KMEM_MAXBUF + 1;
+	kmem_debug_report(NULL, buf, "%s: wrong size: the buffer was allocated "
+	    "from kmem_oversize (a large buffer of %zu to %zu bytes)", where,
+	    least, pages);
+	return (true);
+}
+
+/*
+ * cp is NULL for kmem_free() above KMEM_MAXBUF, when buf was no large
+ * buffer of that size (kmem_alloc.c).
+ */
 void
 kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
-	if (kmem_firewall_free(cp, buf, kmem_free_size))
+	if (cp != NULL && kmem_firewall_free(cp, buf, kmem_free_size))
 		return;
+	bool by_size = cp == NULL || kmem_free_size != SIZE_MAX;
 	char where[64];
-	if (kmem_free_size == SIZE_MAX)
-		kmem_snprintf(where, sizeof (where), "kmem_cache_free(\"%s\", %p)",
-		    cp->name, buf);
-	else
+	if (by_size)
 		kmem_snprintf(where, sizeof (where), "kmem_free(%p, %zu)", buf,
 		    kmem_free_size);
+	else
+		kmem_snprintf(where, sizeof (where), "kmem_cache_free(\"%s\", %p)",
+		    cp->name, buf);
 
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
 	if (sp == NULL) {
-		kmem_debug_report(NULL, buf, "%s: not a buffer of any cache "
-		    "(never allocated, or not memory of this allocator)",
-		    where);
+		if (!by_size || !report_large_wrong_size(where, buf))
+			kmem_debug_report(NULL, buf, "%s: not a buffer of any "
+			    "cache (never allocated, or not memory of this "
+			    "allocator)", where);
 	} else if (sp->cache != cp) {
 		kmem_cache_t *owner = sp->cache;
 		if (!kmem_slab_holds(owner, sp, buf))
 			kmem_report_not_buffer_start(where, sp, buf);
-		else if (kmem_free_size == SIZE_MAX)
+		else if (!by_size)
 			kmem_debug_report(owner, buf, "%s: wrong cache: the "
 			    "buffer belongs to cache \"%s\"", where,
 			    owner->name);
@@ -778,6 +835,10 @@ kmem_double_free(kmem_cache_t *cp, void *buf)
 void
 kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
+	if (__builtin_expect(cp == NULL, 0)) {
+		kmem_report("kmem_cache_free(NULL, %p): the cache is NULL", buf);
+		return;
+	}
 	if (!(cp->flags & KMC_NOTOUCH))
 		kmem_block_freed(buf);
 	kmem_cache_free_inline(cp, buf, SIZE_MAX);
