@@ -252,7 +252,9 @@ kmem_cache_create_internal(const char *name, size_t bufsize, size_t align,
     kmem_constructor_t *constructor, kmem_destructor_t *destructor,
     kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags)
 {
-	kmem_cache_t *cp = kmem_cache_alloc(kmem_cache_cache, KM_SLEEP);
+	/* NULL rather than a wait when memory is exhausted: the caller can
+	 * fail (pool_init() relies on it), and no free may ever come. */
+	kmem_cache_t *cp = kmem_cache_alloc(kmem_cache_cache, KM_NOSLEEP);
 	if (cp == NULL)
 		return (NULL);
 	if (kmem_cache_create_in(cp, name, bufsize, align, constructor,
