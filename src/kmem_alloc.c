@@ -167,9 +167,7 @@ kmem_zalloc(size_t size, int kmflag)
  * the first call into kmem, before kmem_oversize exists, so it starts kmem
  * (the debug settings, the arena); then buf must be a large buffer of this
  * size, or kmem_bad_free() says what it is: a class buffer (wrong size), a
- * large one of another size, or nothing of ours.  Asking the arena first
- * costs one more hash lookup per large free, against the mapping and
- * zeroing of at least 128 KiB the allocation paid.
+ * large one of another size, or nothing of ours.
  */
 static __attribute__((noinline)) void
 oversize_free(void *buf, size_t size)
@@ -183,10 +181,7 @@ oversize_free(void *buf, size_t size)
 	kmem_init();
 	if (kmem_firewall_free(NULL, buf, size))
 		return;
-	size_t allocated = vmem_alloc_size(kmem_oversize, buf);
-	if (allocated != 0 && allocated == p2_roundup(size, kmem_pagesize()))
-		vmem_free(kmem_oversize, buf, size);
-	else
+	if (!vmem_free_if_allocated(kmem_oversize, buf, size))
 		kmem_bad_free(NULL, buf, size);
 }
 

@@ -668,10 +668,6 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 void *
 kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
-	if (__builtin_expect(cp == NULL, 0)) {
-		kmem_report("kmem_cache_alloc(NULL): the cache is NULL");
-		return (NULL);
-	}
 	void *buf = kmem_cache_alloc_inline(cp, kmflag, 0);
 	/* Not a quantum cache's: its buffers hold other caches' blocks. */
 	if (buf != NULL && !(cp->flags & KMC_NOTOUCH))
@@ -837,10 +833,6 @@ kmem_double_free(kmem_cache_t *cp, void *buf)
 void
 kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
-	if (__builtin_expect(cp == NULL, 0)) {
-		kmem_report("kmem_cache_free(NULL, %p): the cache is NULL", buf);
-		return;
-	}
 	if (!(cp->flags & KMC_NOTOUCH))
 		kmem_block_freed(buf);
 	kmem_cache_free_inline(cp, buf, SIZE_MAX);

@@ -832,7 +832,8 @@ explain_bad_free(const vmem_t *vmp, uintptr_t addr, const vmem_seg_t *found,
 	kmem_snprintf(buf, len, "the address is not in any span of the arena");
 }
 
-static void
+/* False when nothing was freed: reported, unless caller is NULL. */
+static bool
 vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size)
 {
 	uintptr_t addr = (uintptr_t)vaddr;
@@ -844,11 +845,13 @@ vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size)
 	if (vsp == NULL || size == 0 ||
 	    seg_size(vsp) != p2_roundup(size, vmp->quantum)) {
 		char why[160];
-		explain_bad_free(vmp, addr, vsp, why, sizeof (why));
+		if (caller != NULL)
+			explain_bad_free(vmp, addr, vsp, why, sizeof (why));
 		kmem_mutex_exit(&vmp->lock);
-		kmem_report("%s(\"%s\", %p, %zu): %s", caller, vmp->name, vaddr,
-		    size, why);
-		return;
+		if (caller != NULL)
+			kmem_report("%s(\"%s\", %p, %zu): %s", caller,
+			    vmp->name, vaddr, size, why);
+		return (false);
 	}
 	vmem_hash_unlink(vmp, slot);
 	vmp->st.mem_inuse -= seg_size(vsp);
@@ -874,6 +877,7 @@ vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size)
 		vmem_freelist_insert(vmp, vsp);
 	kmem_mutex_exit(&vmp->lock);
 	vmem_release_span(vmp, &rel);
+	return (true);
 }
 
 void
@@ -882,13 +886,19 @@ vmem_free(vmem_t *vmp, void *vaddr, size_t size)
 	if (size - 1 < vmp->qcache_max)
 		kmem_cache_free(vmp->qcache[(size - 1) >> vmp->qshift], vaddr);
 	else
-		vmem_free_common(vmp, "vmem_free", vaddr, size);
+		(void) vmem_free_common(vmp, "vmem_free", vaddr, size);
 }
 
 void
 vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
 {
-	vmem_free_common(vmp, "vmem_xfree", vaddr, size);
+	(void) vmem_free_common(vmp, "vmem_xfree", vaddr, size);
+}
+
+bool
+vmem_free_if_allocated(vmem_t *vmp, void *vaddr, size_t size)
+{
+	return (vmem_free_common(vmp, NULL, vaddr, size));
 }
 
 /* ---- retention ---- */
