@@ -20,14 +20,19 @@
  * read with an acquire load (a plain load on x86).
  *
  * kmem_free() must be given the size that was allocated (any size of the
- * same class will do).  The cache's ownership check (kmem_cache.c) turns
- * a size of another class into a report naming the class the buffer
- * really came from; above KMEM_MAXBUF, vmem's hash checks the size.
+ * same class will do, or of the same number of pages above KMEM_MAXBUF).
+ * The cache's ownership check (kmem_cache.c) turns a size of another class
+ * into a report naming the class the buffer really came from; above
+ * KMEM_MAXBUF, kmem_oversize's hash checks the size.  Either side's check
+ * asks the other when it does not know the buffer, so a size on the wrong
+ * side of KMEM_MAXBUF is reported as a wrong size, naming the class or the
+ * large buffer's size (kmem_bad_free()).
  */
 #include "kmem_impl.h"
 
 #include "format.h"
 #include "report.h"
+#include "vmem_impl.h"
 
 #define CLASSES_PER_P2  8
 #define LARGE_SLOTS     (KMEM_MAXBUF >> KMEM_ALLOC_LARGE_SHIFT)
@@ -158,7 +163,13 @@ kmem_zalloc(size_t size, int kmflag)
 	return (buf);
 }
 
-/* Out of line, so that kmem_free() keeps no registers for it. */
+/*
+ * Out of line, so that kmem_free() keeps no registers for it.  It may be
+ * the first call into kmem, before kmem_oversize exists, so it starts kmem
+ * (the debug settings, the arena); then buf must be a large buffer of this
+ * size, or kmem_bad_free() says what it is: a class buffer (wrong size), a
+ * large one of another size, or nothing of ours.
+ */
 static __attribute__((noinline)) void
 oversize_free(void *buf, size_t size)
 {
@@ -166,9 +177,13 @@ oversize_free(void *buf, size_t size)
 		if (buf != NULL)
 			kmem_report("kmem_free(%p, 0): size 0, but kmem_alloc(0) "
 			    "never returns a buffer", buf);
-	} else if (!kmem_firewall_free(NULL, buf, size)) {
-		vmem_free(kmem_oversize, buf, size);
+		return;
 	}
+	kmem_init();
+	if (kmem_firewall_free(NULL, buf, size))
+		return;
+	if (!vmem_free_if_allocated(kmem_oversize, buf, size))
+		kmem_bad_free(NULL, buf, size);
 }
 
 void

@@ -335,7 +335,9 @@ kmem_cache_create_internal(const char *name, size_t bufsize, size_t align,
     kmem_constructor_t *constructor, kmem_destructor_t *destructor,
     kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags)
 {
-	kmem_cache_t *cp = kmem_cache_alloc(kmem_cache_cache, KM_SLEEP);
+	/* NULL rather than a wait when memory is exhausted: the caller can
+	 * fail (pool_init() relies on it), and no free may ever come. */
+	kmem_cache_t *cp = kmem_cache_alloc(kmem_cache_cache, KM_NOSLEEP);
 	if (cp == NULL)
 		return (NULL);
 	if (kmem_cache_create_in(cp, name, bufsize, align, constructor,
@@ -346,6 +348,21 @@ kmem_cache_create_internal(const char *name, size_t bufsize, size_t align,
 	return (cp);
 }
 
+/*
+ * Is cp on the list of caches, i.e. made by kmem_cache_create() and not
+ * destroyed?  Compares pointers only, so garbage may be asked about
+ * (kmem_caches_lock held).
+ */
+static bool
+cache_listed(const kmem_cache_t *cp)
+{
+	for (const kmem_cache_t *c = kmem_caches.list_next; c != &kmem_caches;
+	    c = c->list_next)
+		if (c == cp)
+			return (true);
+	return (false);
+}
+
 void
 kmem_cache_destroy(kmem_cache_t *cp)
 {
@@ -353,10 +370,22 @@ kmem_cache_destroy(kmem_cache_t *cp)
 	 * more (a verify pass in progress finishes first). */
 	kmem_mutex_enter(&kmem_debug_verify_lock);
 	kmem_mutex_enter(&kmem_caches_lock);
-	cp->list_prev->list_next = cp->list_next;
-	cp->list_next->list_prev = cp->list_prev;
+	bool listed = cp != NULL && cache_listed(cp);
+	if (listed) {
+		cp->list_prev->list_next = cp->list_next;
+		cp->list_next->list_prev = cp->list_prev;
+	}
 	kmem_mutex_exit(&kmem_caches_lock);
 	kmem_mutex_exit(&kmem_debug_verify_lock);
+	if (cp == NULL) {
+		kmem_report("kmem_cache_destroy(NULL): the cache is NULL");
+		return;
+	}
+	if (!listed) {
+		kmem_report("kmem_cache_destroy(%p): not a cache (never "
+		    "created, or destroyed already)", (void *)cp);
+		return;
+	}
 
 	kmem_thread_flush_cache(cp);
 	kmem_depot_purge(cp);
@@ -862,24 +891,55 @@ free_call(char *out, size_t len, const kmem_cache_t *cp, const void *buf,
 		    kmem_free_size);
 }
 
+/*
+ * Report a large kmem_alloc() buffer given to kmem_free() with a size of a
+ * class, or of another number of pages; false if buf is no large buffer.
+ */
+static bool
+report_large_wrong_size(const char *where, void *buf)
+{
+	size_t pages = kmem_oversize != NULL ?
+	    vmem_alloc_size(kmem_oversize, buf) : 0;
+	if (pages == 0)
+		return (false);
+	size_t least = pages - kmem_pagesize() + 1;
+	if (least <= KMEM_MAXBUF)
+		least = KMEM_MAXBUF + 1;
+	kmem_debug_report(NULL, buf, "%s: wrong size: the buffer was allocated "
+	    "from kmem_oversize (a large buffer of %zu to %zu bytes)", where,
+	    least, pages);
+	return (true);
+}
+
+/*
+ * cp is NULL for kmem_free() above KMEM_MAXBUF, when buf was no large
+ * buffer of that size (kmem_alloc.c).
+ */
 void
 kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
-	if (kmem_firewall_free(cp, buf, kmem_free_size))
+	if (cp != NULL && kmem_firewall_free(cp, buf, kmem_free_size))
 		return;
+	bool by_size = cp == NULL || kmem_free_size < KMEM_FREE_MALLOC;
 	char where[64];
 	free_call(where, sizeof (where), cp, buf, kmem_free_size);
 
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
 	if (sp == NULL) {
-		kmem_debug_report(NULL, buf, "%s: not a buffer of any cache "
-		    "(never allocated, or not memory of this allocator)",
-		    where);
+		if (cp == NULL && !report_large_wrong_size(where, buf))
+			kmem_debug_report(NULL, buf, "%s: not a buffer of any "
+			    "cache, nor an allocated large buffer: a double "
+			    "free, or never allocated", where);
+		else if (cp != NULL && (!by_size ||
+		    !report_large_wrong_size(where, buf)))
+			kmem_debug_report(NULL, buf, "%s: not a buffer of any "
+			    "cache (never allocated, or not memory of this "
+			    "allocator)", where);
 	} else if (sp->cache != cp) {
 		kmem_cache_t *owner = sp->cache;
 		if (!kmem_slab_holds(owner, sp, buf))
 			kmem_report_not_buffer_start(where, sp, buf);
-		else if (kmem_free_size == KMEM_FREE_UNSIZED)
+		else if (!by_size)
 			kmem_debug_report(owner, buf, "%s: wrong cache: the "
 			    "buffer belongs to cache \"%s\"", where,
 			    owner->name);

@@ -27,7 +27,9 @@
  *
  * kmem_init() is idempotent and thread-safe, and cheap once done; every
  * entry point that can come first calls it (kmem_cache_create(), the first
- * kmem_alloc(), vmem_create() of an arena with quantum caches, ...).
+ * kmem_alloc(), a kmem_free() of a class or of a large size, vmem_create()
+ * of an arena with quantum caches, ...), so that even a bad free as the
+ * first call finds kmem_oversize and the page map to be reported against.
  */
 #include "kmem_impl.h"
 

@@ -31,6 +31,11 @@
  * - Checks.  A put must bring an item of this pool (the page map or the
  *   cache's hash says so), not the item this thread put last (the top of
  *   its magazine), and never more items than are out.
+ * - Setting up never waits for memory.  NetBSD's pool_init() sleeps and
+ *   cannot fail; here nothing may ever be freed, so the state, the
+ *   arenas and the kmem cache are all asked for without sleeping, and a
+ *   refusal is reported (the default handler aborts) with the pool left
+ *   not set up, its magic never written.
  *
  * Counting.  A get and a put each make one atomic read-modify-write, the
  * compare-and-swap of nout, and take no lock unless the hard limit is
@@ -296,6 +301,41 @@ pool_state_free(pool_state_t *ps)
 	kmem_free(ps, sizeof (*ps));
 }
 
+void
+pool_setup_report(const char *caller, const char *wchan, size_t size,
+    unsigned int align, unsigned int align_offset, int flags,
+    const char *why)
+{
+	kmem_report("%s(\"%s\", size %zu, align %u, align_offset %u, flags "
+	    "0x%x): %s", caller, wchan != NULL ? wchan : "(null)", size, align,
+	    align_offset, (unsigned)flags, why);
+}
+
+/*
+ * The pool's arenas for a page allocator: page_key, and the arena that
+ * imports through it.  ps goes on the list first, so that the import
+ * function finds it.  False when an arena cannot be had.
+ */
+static bool
+pool_arenas_create(pool_state_t *ps, const char *wchan, const char *name,
+    struct pool_allocator *palloc, size_t pagesz)
+{
+	char key_name[VMEM_NAMELEN];
+	kmem_snprintf(key_name, sizeof (key_name), "pool_%s.pa", wchan);
+	ps->palloc = palloc;
+	ps->pagesz = pagesz;
+	ps->page_key = vmem_create(key_name, NULL, 0, pagesz, NULL, NULL, NULL,
+	    0, VM_NOSLEEP);
+	kmem_mutex_enter(&pool_list_lock);
+	ps->dying = true;               /* not for walkers yet */
+	list_insert(ps);
+	kmem_mutex_exit(&pool_list_lock);
+	if (ps->page_key != NULL)
+		ps->arena = vmem_create(name, NULL, 0, pagesz, pool_page_import,
+		    pool_page_release, ps->page_key, 0, VM_NOSLEEP);
+	return (ps->arena != NULL);
+}
+
 bool
 pool_setup(struct pool *pp, size_t size, unsigned int align,
     unsigned int align_offset, int flags, const char *wchan,
@@ -308,14 +348,19 @@ pool_setup(struct pool *pp, size_t size, unsigned int align,
 	const char *why = pool_check_args(pp, size, align, align_offset,
 	    flags, wchan, palloc, &shift, &kalign, &bufsize, &pagesz);
 	if (why != NULL) {
-		kmem_report("%s(\"%s\", size %zu, align %u, align_offset %u, "
-		    "flags 0x%x): %s", caller, wchan != NULL ? wchan : "(null)",
-		    size, align, align_offset, (unsigned)flags, why);
+		pool_setup_report(caller, wchan, size, align, align_offset,
+		    flags, why);
 		return (false);
 	}
 
 	kmem_init();
-	pool_state_t *ps = kmem_zalloc(sizeof (*ps), KM_SLEEP);
+	pool_state_t *ps = kmem_zalloc(sizeof (*ps), KM_NOSLEEP);
+	if (ps == NULL) {
+		pool_setup_report(caller, wchan, size, align, align_offset,
+		    flags, "out of memory for the pool's state; the pool is "
+		    "not set up");
+		return (false);
+	}
 	kmem_mutex_init(&ps->lock, KMEM_RANK_NETBSD);
 	kmem_cv_init(&ps->cv);
 	ps->pool = pp;
@@ -333,26 +378,13 @@ pool_setup(struct pool *pp, size_t size, unsigned int align,
 
 	char name[VMEM_NAMELEN];
 	kmem_snprintf(name, sizeof (name), "pool_%s", wchan);
-	if (pagesz != 0) {
-		char key_name[VMEM_NAMELEN];
-		kmem_snprintf(key_name, sizeof (key_name), "pool_%s.pa", wchan);
-		ps->palloc = palloc;
-		ps->pagesz = pagesz;
-		ps->page_key = vmem_create(key_name, NULL, 0, pagesz, NULL,
-		    NULL, NULL, 0, VM_SLEEP);
-		/* On the list before the arena can import through it. */
-		kmem_mutex_enter(&pool_list_lock);
-		ps->dying = true;               /* not for walkers yet */
-		list_insert(ps);
-		kmem_mutex_exit(&pool_list_lock);
-		if (ps->page_key != NULL)
-			ps->arena = vmem_create(name, NULL, 0, pagesz,
-			    pool_page_import, pool_page_release, ps->page_key,
-			    0, VM_SLEEP);
-		if (ps->arena == NULL) {
-			pool_state_free(ps);
-			return (false);
-		}
+	if (pagesz != 0 &&
+	    !pool_arenas_create(ps, wchan, name, palloc, pagesz)) {
+		pool_state_free(ps);
+		pool_setup_report(caller, wchan, size, align, align_offset,
+		    flags, "out of memory for the pool's page arenas; the pool "
+		    "is not set up");
+		return (false);
 	}
 	int cflags = (flags & (PR_NOTOUCH | PR_PSERIALIZE)) ? KMC_NOTOUCH : 0;
 	/* A page allocator's pool needs slabs of exactly one page, which a
@@ -363,6 +395,9 @@ pool_setup(struct pool *pp, size_t size, unsigned int align,
 	    pool_kmem_reclaim, ps, ps->arena, cflags);
 	if (ps->cache == NULL) {
 		pool_state_free(ps);
+		pool_setup_report(caller, wchan, size, align, align_offset,
+		    flags, "out of memory for the pool's kmem cache; the pool "
+		    "is not set up");
 		return (false);
 	}
 	kmem_cache_stats_t ks;

@@ -86,9 +86,14 @@ pool_cache_init(size_t size, unsigned int align, unsigned int align_offset,
     void (*dtor)(void *arg, void *object), void *arg)
 {
 	(void) ipl;
-	pool_cache_t pc = kmem_zalloc(sizeof (*pc), KM_SLEEP);
-	if (pc == NULL)
+	/* As pool_setup(): never wait for memory, report and fail. */
+	pool_cache_t pc = kmem_zalloc(sizeof (*pc), KM_NOSLEEP);
+	if (pc == NULL) {
+		pool_setup_report("pool_cache_init", wchan, size, align,
+		    align_offset, flags, "out of memory for the pool cache; "
+		    "the pool is not set up");
 		return (NULL);
+	}
 	if (!pool_setup(&pc->pc_pool, size, align, align_offset, flags, wchan,
 	    palloc, "pool_cache_init", pc,
 	    ctor != NULL ? pool_cache_construct : NULL,

@@ -89,7 +89,10 @@ struct pool_state {
 /*
  * Set pp up as a pool of items of size from a kmem cache with the given
  * kmem constructor and destructor (NULL for a plain pool); caller names
- * the public function for reports.  False (reported) on bad input.
+ * the public function for reports.  False (reported) on bad input, and
+ * when memory for the pool's own structures cannot be had at once: it
+ * never waits for memory (pool_init() has no way to say it failed, so the
+ * report is what tells, and the default handler aborts).
  */
 bool pool_setup(struct pool *pp, size_t size, unsigned int align,
     unsigned int align_offset, int flags, const char *wchan,
@@ -97,6 +100,10 @@ bool pool_setup(struct pool *pp, size_t size, unsigned int align,
     struct pool_cache *pcache, kmem_constructor_t *kctor,
     kmem_destructor_t *kdtor, int (*ctor)(void *, void *, int),
     void (*dtor)(void *, void *), void *ctor_arg);
+/* Report that caller could not set the pool wchan up, and why. */
+void pool_setup_report(const char *caller, const char *wchan, size_t size,
+    unsigned int align, unsigned int align_offset, int flags,
+    const char *why);
 /* Undo pool_setup(); false (reported) while items are out. */
 bool pool_teardown(struct pool *pp, const char *caller);
 /* The state of a live pool, or NULL (reported). */

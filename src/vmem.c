@@ -922,8 +922,9 @@ vmem_qcache_bad_free(vmem_t *vmp, void *vaddr, size_t size)
 /*
  * Free [vaddr, vaddr + size), a segment allocated from the arena itself; a
  * quantum cache's slab only when qcache_slab says the cache gives it back.
+ * False when nothing was freed: reported, unless caller is NULL.
  */
-static void
+static bool
 vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size,
     bool qcache_slab)
 {
@@ -935,8 +936,11 @@ vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size,
 	vmem_seg_t *vsp = *slot;
 	if (vsp == NULL || size == 0 || vsp->qcache_slab != qcache_slab ||
 	    seg_size(vsp) != p2_roundup(size, vmp->quantum)) {
-		vmem_refuse_free(vmp, caller, vaddr, size, vsp);
-		return;
+		if (caller == NULL)
+			kmem_mutex_exit(&vmp->lock);
+		else
+			vmem_refuse_free(vmp, caller, vaddr, size, vsp);
+		return (false);
 	}
 	vmem_hash_unlink(vmp, slot);
 	vmp->st.mem_inuse -= seg_size(vsp);
@@ -962,6 +966,7 @@ vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size,
 		vmem_freelist_insert(vmp, vsp);
 	kmem_mutex_exit(&vmp->lock);
 	vmem_release_span(vmp, &rel);
+	return (true);
 }
 
 void
@@ -972,19 +977,25 @@ vmem_free(vmem_t *vmp, void *vaddr, size_t size)
 		kmem_notouch_free(vmp->qcache[(size - 1) >> vmp->qshift],
 		    vaddr, size);
 	else
-		vmem_free_common(vmp, "vmem_free", vaddr, size, false);
+		(void) vmem_free_common(vmp, "vmem_free", vaddr, size, false);
 }
 
 void
 vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
 {
-	vmem_free_common(vmp, "vmem_xfree", vaddr, size, false);
+	(void) vmem_free_common(vmp, "vmem_xfree", vaddr, size, false);
 }
 
 void
 vmem_qcache_slab_free(vmem_t *vmp, void *vaddr)
 {
-	vmem_free_common(vmp, "vmem_free", vaddr, vmp->qcache_slab, true);
+	(void) vmem_free_common(vmp, "vmem_free", vaddr, vmp->qcache_slab, true);
+}
+
+bool
+vmem_free_if_allocated(vmem_t *vmp, void *vaddr, size_t size)
+{
+	return (vmem_free_common(vmp, NULL, vaddr, size, false));
 }
 
 /* ---- retention ---- */

@@ -166,6 +166,12 @@ vmem_seg_t *vmem_hash_find(const vmem_t *vmp, uintptr_t addr);
  * knowing the size, such as free() of a large buffer.
  */
 size_t vmem_alloc_size(vmem_t *vmp, const void *vaddr);
+/*
+ * vmem_xfree(), but false with no report and nothing changed when no
+ * segment of size starts at vaddr: for a caller that explains the bad free
+ * itself (kmem_free() above KMEM_MAXBUF), with one hash lookup.
+ */
+bool vmem_free_if_allocated(vmem_t *vmp, void *vaddr, size_t size);
 size_t vmem_hash_longest_chain(const vmem_t *vmp);
 
 /*

@@ -23,10 +23,15 @@
 #include <kmem/kmem.h>
 
 #include "check.h"
+#include "kmem_impl.h"          /* kmem_oversize, KMEM_MAXBUF */
 #include "kmem_objects.h"
 
 #define U(p)    ((uintptr_t)(p))
 #define P(x)    ((void *)(uintptr_t)(x))
+
+/* kmem_alloc(200000) takes whole pages of kmem_oversize. */
+#define PAGE            kmem_pagesize()
+#define BIG_PAGES       ((200000 + PAGE - 1) / PAGE * PAGE)
 
 /* ---- helpers ---- */
 
@@ -410,11 +415,10 @@ test_kmem_free_wrong_size(void)
 	CHECK_REPORT(kmem_free(q, 4000), fmt("kmem_free(%p, 4000): wrong "
 	    "size: the buffer was allocated from cache \"kmem_alloc_5120\"", q));
 	CHECK_REPORT(kmem_free(q, 100), "from cache \"kmem_alloc_5120\"");
-	/* Beyond the caches, vmem's hash checks the size. */
-	CHECK_REPORT(kmem_free(p, 200000), "kmem_oversize");
-	CHECK_REPORT(kmem_free(big, 100), fmt("kmem_free(%p, 100): not a "
-	    "buffer of any cache", big));
-	CHECK_REPORT(kmem_free(big, 300000), "wrong size");
+	/* Beyond the caches, kmem_oversize's hash checks the size. */
+	CHECK_REPORT(kmem_free(big, 300000), fmt("kmem_free(%p, 300000): wrong "
+	    "size: the buffer was allocated from kmem_oversize (a large buffer "
+	    "of %zu to %zu bytes)", big, BIG_PAGES - PAGE + 1, BIG_PAGES));
 	CHECK_EQ(table_inuse("kmem_alloc_104"), in104);
 	CHECK_EQ(table_inuse("kmem_alloc_5120"), in5120);
 
@@ -424,6 +428,61 @@ test_kmem_free_wrong_size(void)
 	CHECK_NO_REPORT(kmem_free(big, 200000));
 	CHECK_EQ(table_inuse("kmem_alloc_104"), in104 - 1);
 	CHECK_EQ(table_inuse("kmem_alloc_5120"), in5120 - 1);
+}
+
+/*
+ * A size on the other side of KMEM_MAXBUF from the allocation's: still a
+ * wrong size, naming what the buffer really is, and nothing is freed.
+ */
+static void
+test_kmem_free_wrong_side_of_maxbuf(void)
+{
+	unsigned char *p = kmem_alloc(100, KM_SLEEP);           /* a class */
+	unsigned char *big = kmem_alloc(200000, KM_SLEEP);      /* large */
+	unsigned char *edge = kmem_alloc(KMEM_MAXBUF, KM_SLEEP); /* a class */
+	memset(p, 0x11, 100);
+	memset(big, 0x22, 200000);
+	long long in104 = table_inuse("kmem_alloc_104");
+	vmem_stats_t before;
+	vmem_stats(kmem_oversize, &before);
+
+	CHECK_REPORT(kmem_free(p, 200000), fmt("kmem_free(%p, 200000): wrong "
+	    "size: the buffer was allocated from cache \"kmem_alloc_104\" "
+	    "(buffers of 104 bytes)", (void *)p));
+	CHECK_REPORT(kmem_free(edge, KMEM_MAXBUF + 1), fmt("kmem_free(%p, "
+	    "%d): wrong size: the buffer was allocated from cache "
+	    "\"kmem_alloc_%d\"", (void *)edge, KMEM_MAXBUF + 1, KMEM_MAXBUF));
+	CHECK_REPORT(kmem_free(big, 100), fmt("kmem_free(%p, 100): wrong size: "
+	    "the buffer was allocated from kmem_oversize (a large buffer of "
+	    "%zu to %zu bytes)", (void *)big, BIG_PAGES - PAGE + 1, BIG_PAGES));
+	CHECK_REPORT(kmem_free(big, KMEM_MAXBUF), "wrong size: the buffer was "
+	    "allocated from kmem_oversize");
+	/* Interior pointers on either side are not buffers at all. */
+	CHECK_REPORT(kmem_free(p + 8, 200000), "not the start of a buffer");
+	CHECK_REPORT(kmem_free(big + PAGE, 100), "not a buffer of any cache");
+
+	/* Nothing was freed: the counters stand, the contents are intact. */
+	vmem_stats_t after;
+	vmem_stats(kmem_oversize, &after);
+	CHECK_EQ(after.mem_inuse, before.mem_inuse);
+	CHECK_EQ(after.free, before.free);
+	CHECK_EQ(table_inuse("kmem_alloc_104"), in104);
+	for (size_t i = 0; i < 100; i++)
+		CHECK_EQ(p[i], 0x11);
+	for (size_t i = 0; i < 200000; i += 997)
+		CHECK_EQ(big[i], 0x22);
+	/* Still the caller's: a fresh allocation gets neither. */
+	void *again = kmem_alloc(100, KM_SLEEP);
+	void *big_again = kmem_alloc(200000, KM_SLEEP);
+	CHECK(again != p && big_again != big);
+	memset(p, 0x33, 100);
+	memset(big, 0x44, 200000);
+	CHECK_NO_REPORT(kmem_free(p, 100));
+	CHECK_NO_REPORT(kmem_free(big, 200000));
+	CHECK_NO_REPORT(kmem_free(edge, KMEM_MAXBUF));
+	CHECK_NO_REPORT(kmem_free(again, 100));
+	CHECK_NO_REPORT(kmem_free(big_again, 200000));
+	CHECK_EQ(table_inuse("kmem_alloc_104"), in104 - 1);
 }
 
 static void
@@ -975,6 +1034,7 @@ static const check_test_t tests[] = {
 	CHECK_TEST(test_slab_slack_is_no_buffer),
 	CHECK_TEST(test_never_allocated),
 	CHECK_TEST(test_kmem_free_wrong_size),
+	CHECK_TEST(test_kmem_free_wrong_side_of_maxbuf),
 	CHECK_TEST(test_kmem_free_size_zero),
 	CHECK_TEST(test_debug_double_free),
 	CHECK_TEST(test_redzone_overrun),

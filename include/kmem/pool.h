@@ -20,7 +20,10 @@
  * Bad input -- a put of an item that is not the pool's, a put to a
  * destroyed pool, an item put twice in a row, flags that are not NetBSD's,
  * an alignment that is not a power of two -- is reported through the
- * report handler (kmem/common.h), which aborts by default.
+ * report handler (kmem/common.h), which aborts by default.  So is a
+ * pool_init() or pool_cache_init() that cannot have memory for the pool's
+ * own structures at once: they never wait for it, and if the handler
+ * returns, the pool is left not set up (pool_cache_init() returns NULL).
  */
 #ifndef KMEM_POOL_H
 #define KMEM_POOL_H
