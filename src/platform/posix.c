@@ -30,6 +30,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <execinfo.h>
 #ifdef KMEM_HAVE_LIBUNWIND
 #define UNW_LOCAL_ONLY
@@ -40,6 +41,7 @@
 #endif
 #include <link.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -270,6 +272,14 @@ kmem_pages_free(void *addr, size_t size)
 		kmem_panic("munmap(%p, %zu) failed: errno %d", addr, size, errno);
 }
 
+/* MADV_DONTNEED: the pages leave the resident set now (MADV_FREE would
+ * wait for memory pressure) and read as zero when next touched. */
+void
+kmem_pages_purge(void *addr, size_t size)
+{
+	(void) madvise(addr, size, MADV_DONTNEED);
+}
+
 uint64_t
 kmem_clock_ns(void)
 {
@@ -301,6 +311,12 @@ thread_main(void *p)
 	return (NULL);
 }
 
+/*
+ * The thread starts with every signal blocked (it inherits the mask in
+ * force at pthread_create()): a signal sent to the process must reach one
+ * of the program's threads, which may be waiting for it with sigwait(),
+ * never run a handler on ours.
+ */
 bool
 kmem_thread_create(void (*fn)(void *), void *arg, const char *name)
 {
@@ -311,13 +327,44 @@ kmem_thread_create(void (*fn)(void *), void *arg, const char *name)
 	*start = (thread_start_t){ fn, arg, name };
 	pthread_attr_t attr;
 	pthread_t thread;
+	sigset_t all, old;
+	sigfillset(&all);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int error = pthread_create(&thread, &attr, thread_main, start);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (error != 0)
 		kmem_pages_free(start, kmem_pagesize());
 	return (error == 0);
+}
+
+/*
+ * The process's thread count, the 20th field of /proc/self/stat (after the
+ * command name in parentheses, which may itself hold spaces and ')').
+ * Allocates nothing: it may run in a thread's exit, inside free().
+ */
+unsigned
+kmem_thread_count(void)
+{
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return (0);
+	ssize_t n = read(fd, buf, sizeof (buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return (0);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	/* Fields 3 to 19 follow the name; the count is the 18th field on. */
+	for (int field = 2; p != NULL && field < 20; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL)
+		return (0);
+	unsigned long count = strtoul(p + 1, NULL, 10);
+	return (count > UINT32_MAX ? 0 : (unsigned)count);
 }
 
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
