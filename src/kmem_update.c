@@ -33,7 +33,8 @@
  * signal (kmem_thread_create()).  It must never keep the process alive: a
  * program whose main thread calls pthread_exit() ends when its last thread
  * does.  So a thread exiting when only it and the update thread are left
- * (kmem_thread_count() == 2) tells the update thread to stop, without
+ * (kmem_thread_count() == 2: it counts the threads that have not exited, and
+ * a main thread that called pthread_exit() has) tells the update thread to stop, without
  * waiting, and whichever ends last ends the process, as it would have; and
  * the update thread itself stops when it wakes to find itself alone (a
  * thread that never allocated has no exit hook).  At exit() it is simply
@@ -233,7 +234,8 @@ update_thread_main(void *arg)
 		if (kmem_cv_timedwait(&update_cv, &kmem_update_lock, interval) ||
 		    !thread_wanted)
 			continue;       /* woken early: re-read the interval */
-		if (kmem_thread_count() == 1) {
+		if (kmem_thread_caches_live() == 0 &&
+		    kmem_thread_count() == 1) {
 			/* Alone: the program's threads have all exited. */
 			__atomic_store_n(&thread_wanted, false,
 			    __ATOMIC_RELAXED);

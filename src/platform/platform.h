@@ -83,7 +83,8 @@ unsigned kmem_cpu_count(void);      /* online CPUs, at least 1 */
  * debuggers show it) running fn(arg), with every signal blocked (signals
  * are the program's); false if it cannot. */
 bool kmem_thread_create(void (*fn)(void *), void *arg, const char *name);
-/* How many threads the process has now, or 0 if that cannot be known. */
+/* How many of the process's threads have not exited, or 0 if that
+ * cannot be known. */
 unsigned kmem_thread_count(void);
 /*
  * Call kmem_thread_exiting(arg) when the calling thread exits (once per

@@ -340,31 +340,57 @@ kmem_thread_create(void (*fn)(void *), void *arg, const char *name)
 	return (error == 0);
 }
 
+/* The state letter of /proc/self/task/<name>/stat ('Z' for a zombie);
+ * 'X' (dead) if it is gone already. */
+static char
+task_state(const char *name)
+{
+	char path[64], buf[512];
+	kmem_snprintf(path, sizeof (path), "/proc/self/task/%s/stat", name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ('X');
+	ssize_t n = read(fd, buf, sizeof (buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return ('X');
+	buf[n] = '\0';
+	/* After the command name in parentheses, which may hold ')'. */
+	char *p = strrchr(buf, ')');
+	return (p != NULL && p[1] == ' ' ? p[2] : 'X');
+}
+
 /*
- * The process's thread count, the 20th field of /proc/self/stat (after the
- * command name in parentheses, which may itself hold spaces and ')').
- * Allocates nothing: it may run in a thread's exit, inside free().
+ * The threads that have not exited: the entries of /proc/self/task that
+ * are not zombies (a main thread that called pthread_exit() stays listed,
+ * as a zombie, until the process ends).  Read with getdents64 rather than
+ * opendir(), which would allocate: this may run in a thread's exit, inside
+ * free().
  */
 unsigned
 kmem_thread_count(void)
 {
-	char buf[1024];
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
 		return (0);
-	ssize_t n = read(fd, buf, sizeof (buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return (0);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	/* Fields 3 to 19 follow the name; the count is the 18th field on. */
-	for (int field = 2; p != NULL && field < 20; field++)
-		p = strchr(p + 1, ' ');
-	if (p == NULL)
-		return (0);
-	unsigned long count = strtoul(p + 1, NULL, 10);
-	return (count > UINT32_MAX ? 0 : (unsigned)count);
+	unsigned count = 0;
+	_Alignas(8) char buf[4096];
+	long n;
+	while ((n = syscall(SYS_getdents64, dir, buf, sizeof (buf))) > 0) {
+		for (long off = 0; off < n; ) {
+			/* linux_dirent64: ino 8, off 8, reclen 2, type 1, name */
+			unsigned short reclen;
+			memcpy(&reclen, buf + off + 16, sizeof (reclen));
+			const char *name = buf + off + 19;
+			if (name[0] != '.') {
+				char state = task_state(name);
+				count += state != 'Z' && state != 'X';
+			}
+			off += reclen;
+		}
+	}
+	close(dir);
+	return (n < 0 ? 0 : count);
 }
 
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
