@@ -32,15 +32,17 @@
  * the slabs, not into a thread cache nobody would reap) and blocks every
  * signal (kmem_thread_create()).  It must never keep the process alive: a
  * program whose main thread calls pthread_exit() ends when its last thread
- * does.  So a thread exiting when only it and the update thread are left
- * (kmem_thread_count() == 2: it counts the threads that have not exited, and
- * a main thread that called pthread_exit() has) tells the update thread to stop, without
- * waiting, and whichever ends last ends the process, as it would have; and
- * the update thread itself stops when it wakes to find itself alone (a
- * thread that never allocated has no exit hook).  At exit() it is simply
- * killed: it holds kmem_caches_lock only during a pass, which never waits
- * for anything exit-time code holds, so the statistics printer or the leak
- * scan waits at most for the pass to end.
+ * does.  So a thread exiting when no other thread has a thread cache and
+ * only it and the update thread are left (kmem_thread_count() == 2: it
+ * counts the threads that have not exited, and a main thread that called
+ * pthread_exit() has) tells the update thread to stop, without waiting,
+ * and whichever ends last ends the process, as it would have.  The update
+ * thread also stops when it wakes to find itself alone: threads that never
+ * allocated, or two that exited at once, each seeing the other, call no
+ * hook that would see it; the process then ends within an interval.
+ * At exit() it is simply killed: it holds kmem_caches_lock only during a
+ * pass, which never waits for anything exit-time code holds, so the
+ * statistics printer or the leak scan waits at most for the pass to end.
  *
  * In a fork() child the thread does not exist.  If the parent had one (or
  * the automatic start), the child gets the automatic start, with its first
@@ -196,9 +198,10 @@ kmem_update_thread_exited(void)
 		update_if_due();
 		return;
 	}
-	/* The update thread has no thread cache: more than one is more
-	 * than two threads, and /proc need not be read. */
-	if (kmem_thread_caches_live() > 1 || kmem_thread_count() != 2)
+	/* The update thread has no thread cache, so while another thread
+	 * has one, there are more than two and /proc need not be read (a
+	 * thread that never allocated is left to the thread's own check). */
+	if (kmem_thread_caches_live() != 0 || kmem_thread_count() != 2)
 		return;
 	kmem_mutex_enter(&kmem_update_lock);
 	__atomic_store_n(&thread_wanted, false, __ATOMIC_RELAXED);
