@@ -199,8 +199,6 @@ child_work(void)
 static int
 child_waits_for_its_thread(void)
 {
-	if (thread_count() != 1)
-		return (1);     /* the parent's did not come along */
 	for (int ms = 0; ms < WAIT_BOUND_MS; ms += 10) {
 		child_work();
 		if (update_thread_id() != 0)
@@ -217,12 +215,17 @@ test_fork_loop(void)
 		pid_t pid = fork();
 		CHECK(pid >= 0);
 		if (pid == 0) {
+			/* The parent's thread did not come along (checked
+			 * before anything here could start the child's). */
+			if (thread_count() != 1)
+				_exit(1);
 			child_work();
 			_exit(i % 10 == 0 ? child_waits_for_its_thread() : 0);
 		}
 		int status;
 		CHECK(waitpid(pid, &status, 0) == pid);
-		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		CHECK(WIFEXITED(status));
+		CHECK_EQ(WEXITSTATUS(status), 0);
 	}
 	CHECK(update_thread_id() != 0);
 }
@@ -269,7 +272,8 @@ test_pthread_exit(void)
 		waitpid(pid, &status, 0);
 	}
 	CHECK(got == pid);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
 }
 
 /* ---- reap_thread=0 ---- */
