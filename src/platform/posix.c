@@ -14,7 +14,10 @@
  * skip it.
  *
  * Thread exit is noticed through one pthread key whose destructor calls the
- * core; fork() through pthread_atfork().
+ * core; fork() through pthread_atfork().  The library's own threads start
+ * with every signal blocked; the live threads are counted from
+ * /proc/self/task without allocating.  Free pages are purged with
+ * madvise(MADV_DONTNEED).
  *
  * Stacks come from libunwind's unw_backtrace() when the build found it
  * (KMEM_HAVE_LIBUNWIND: it caches each return address's frame layout, about
