@@ -17,7 +17,8 @@
  * - child: release them all, then give the magazines of the threads that
  *   do not exist in the child back to the depots, and forget the update
  *   thread and the statistics publisher, which do not exist either (nor is
- *   the parent's statistics segment the child's).
+ *   the parent's statistics segment the child's); a child whose parent had
+ *   the update thread starts its own when it needs one (kmem_update.c).
  *
  * The locks are taken with the platform's _for_fork calls, which skip the
  * lock-order bookkeeping (it would hold hundreds of locks at once).

@@ -510,6 +510,11 @@ void kmem_thread_flush_cache(kmem_cache_t *cp);
 void kmem_thread_counts(kmem_cache_t *cp, uint64_t *alloc, uint64_t *free);
 void kmem_thread_fork_prepare(void);
 void kmem_thread_fork_child(void);
+/* The calling thread (the library's own) never gets a thread cache: its
+ * allocations and frees go straight to the slab layer. */
+void kmem_thread_no_magazines(void);
+/* How many threads have a thread cache now. */
+unsigned kmem_thread_caches_live(void);
 unsigned kmem_index_get(kmem_cache_t *cp);
 void kmem_index_put(unsigned index);
 
@@ -756,6 +761,13 @@ extern kmem_mutex_t kmem_update_lock;
 /* Called after every maintenance pass, with no lock held (or NULL). */
 extern void (*kmem_update_done_hook)(void);
 void kmem_update_maybe(void);
+/* After a thread exit that retired a thread cache, no lock held. */
+void kmem_update_thread_exited(void);
+/*
+ * Have the update thread start by itself when the process needs it
+ * (libkmem_malloc.so's default; kmem_update.c says when).
+ */
+void kmem_update_thread_auto(void);
 void kmem_update_fork_child(void);
 void kmem_reap_soon(void);
 

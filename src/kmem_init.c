@@ -4,7 +4,8 @@
  *
  *	kmem_pages      pages from the platform (mmap), imported at least
  *	                256 KiB at a time; spans go back (munmap) when wholly
- *	                free
+ *	                free, and every update or reap pass purges the free
+ *	                pages of the others (madvise MADV_DONTNEED)
  *	kmem_metadata   kmem's own structures: the internal caches' slabs and
  *	                the threads' slot arrays
  *	kmem_default    the slabs of caches created with vmp == NULL, with
@@ -170,11 +171,26 @@ kmem_init_begun(void)
 	return (__atomic_load_n(&kmem_begun, __ATOMIC_RELAXED));
 }
 
+static void
+page_purge(void *arg, void *start, size_t size)
+{
+	(void) arg;
+	kmem_pages_purge(start, size);
+}
+
+/*
+ * The spans kmem_oversize kept go back, and the free pages of kmem_pages'
+ * spans that are still partly in use leave the resident set: slabs and
+ * large buffers freed one by one leave holes that a span-at-a-time
+ * release never sees.
+ */
 void
 kmem_release_idle(void)
 {
-	if (__atomic_load_n(&kmem_ready, __ATOMIC_ACQUIRE))
-		vmem_release_idle(kmem_oversize);
+	if (!__atomic_load_n(&kmem_ready, __ATOMIC_ACQUIRE))
+		return;
+	vmem_release_idle(kmem_oversize);
+	vmem_walk(kmem_pages, VMEM_FREE, page_purge, NULL);
 }
 
 vmem_t *

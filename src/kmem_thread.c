@@ -34,6 +34,10 @@
  * magazine goes to the full list with its count) -- and its counters are
  * added to the caches'.
  *
+ * kmem_thread_caches_live() counts the thread caches on the list: the
+ * update (kmem_update.c) starts its thread by default once two threads
+ * allocate.
+ *
  * Locking: kmem_threads_lock (the list of thread caches), then a thread
  * cache's lock, then depot locks.  A thread cache's own memory comes from
  * internal caches and the metadata arena, which have no magazines, so
@@ -62,6 +66,8 @@ __thread kmem_thread_cache_t *kmem_self
 kmem_mutex_t kmem_threads_lock = KMEM_MUTEX_INITIALIZER(KMEM_RANK_THREADS);
 kmem_thread_cache_t kmem_threads = { .next = &kmem_threads,
 	.prev = &kmem_threads };
+/* How many thread caches are on the list; written under kmem_threads_lock. */
+static unsigned threads_live;
 
 /*
  * The cache at each index, so an exiting thread knows whose magazines its
@@ -161,9 +167,16 @@ thread_cache_create(void)
 	tc->prev = kmem_threads.prev;
 	kmem_threads.prev->next = tc;
 	kmem_threads.prev = tc;
+	__atomic_store_n(&threads_live, threads_live + 1, __ATOMIC_RELAXED);
 	kmem_mutex_exit(&kmem_threads_lock);
 	kmem_self = tc;
 	return (tc);
+}
+
+unsigned
+kmem_thread_caches_live(void)
+{
+	return (__atomic_load_n(&threads_live, __ATOMIC_RELAXED));
 }
 
 /*
@@ -183,6 +196,13 @@ kmem_thread_fork_prepare(void)
 	kmem_init();
 	if (kmem_self == &kmem_no_thread)
 		(void) thread_cache_create();
+}
+
+void
+kmem_thread_no_magazines(void)
+{
+	if (kmem_self == &kmem_no_thread)
+		kmem_self = &kmem_no_magazines;
 }
 
 kmem_cpu_cache_t *
@@ -308,6 +328,7 @@ thread_cache_retire(kmem_thread_cache_t *tc)
 {
 	tc->prev->next = tc->next;
 	tc->next->prev = tc->prev;
+	__atomic_store_n(&threads_live, threads_live - 1, __ATOMIC_RELAXED);
 	kmem_mutex_enter(&tc->lock);
 	for (unsigned i = 0; i < tc->nslots && i < KMEM_CACHES_MAX; i++) {
 		kmem_cache_t *cp = __atomic_load_n(&index_cache[i],
@@ -333,7 +354,9 @@ thread_cache_free(kmem_thread_cache_t *tc)
  * Called by the platform when a thread with a thread cache exits.  The
  * thread cache is retired under the list lock and its own, so a cache
  * destroyed meanwhile either finds the magazines still in the slot or
- * finds them in its depot.
+ * finds them in its depot.  Then the update hears of it (kmem_update.c):
+ * a pass may be due, and what the thread left in the depots is what the
+ * passes give back.
  */
 void
 kmem_thread_exiting(void *arg)
@@ -345,6 +368,7 @@ kmem_thread_exiting(void *arg)
 	thread_cache_retire(tc);
 	kmem_mutex_exit(&kmem_threads_lock);
 	thread_cache_free(tc);
+	kmem_update_thread_exited();
 }
 
 /*

@@ -14,9 +14,40 @@
  *
  * The update runs lazily by default: a thread's slow path calls
  * kmem_update_maybe() every 64th time, which runs the pass if the interval
- * has passed and nobody else is running it.  kmem_update_thread(1) starts a
- * background thread that runs it on the clock instead.  Neither ever runs on
- * a fast path.
+ * has passed and nobody else is running it, and so does a thread's exit.
+ * Neither ever runs on a fast path.  A process that has stopped allocating
+ * never takes those paths, so what its exited threads left in the depots
+ * would stay; the update thread runs the pass on the clock instead:
+ * - kmem_update_thread(1) starts it now, kmem_update_thread(0) stops it and
+ *   keeps it stopped;
+ * - kmem_update_thread_auto() (libkmem_malloc.so's default) starts it from
+ *   the first kmem_update_maybe() that finds a second thread allocating or
+ *   the first pass due (the process has lived an interval): a process
+ *   that is multithreaded anyway, or long-lived.  Short-lived
+ *   single-threaded programs -- most of what a shell or make runs -- never
+ *   get one.  Starting it takes kmem_update_lock with a try, as the slow
+ *   path may be anywhere; if the platform cannot make the thread, the lazy
+ *   pass goes on as before and no start is tried again.
+ * The thread frees with no magazines of its own (what it gives back goes to
+ * the slabs, not into a thread cache nobody would reap) and blocks every
+ * signal (kmem_thread_create()).  It must never keep the process alive: a
+ * program whose main thread calls pthread_exit() ends when its last thread
+ * does.  So a thread exiting when no other thread has a thread cache and
+ * only it and the update thread are left (kmem_thread_count() == 2: it
+ * counts the threads that have not exited, and a main thread that called
+ * pthread_exit() has) tells the update thread to stop, without waiting,
+ * and whichever ends last ends the process, as it would have.  The update
+ * thread also stops when it wakes to find itself alone: threads that never
+ * allocated, or two that exited at once, each seeing the other, call no
+ * hook that would see it; the process then ends within an interval.
+ * At exit() it is simply killed: it holds kmem_caches_lock only during a
+ * pass, which never waits for anything exit-time code holds, so the
+ * statistics printer or the leak scan waits at most for the pass to end.
+ *
+ * In a fork() child the thread does not exist.  If the parent had one (or
+ * the automatic start), the child gets the automatic start, with its first
+ * pass an interval after the fork: a child that execs or exits soon, as
+ * most do, never makes one, and never in the moments after the fork.
  *
  * Reaping on demand: kmem_reap() runs every cache's reclaim callback and
  * gives back everything beyond the working sets; kmem_cache_reap_now()
@@ -27,7 +58,9 @@
  *
  * Locking: a pass holds kmem_caches_lock, so caches cannot be destroyed
  * under it (callbacks and destructors must not create or destroy caches).
- * kmem_update_lock guards the thread's state and is never held during a pass.
+ * kmem_update_lock guards the thread's state; the update thread never holds
+ * it during a pass (a thread starting it may: pthread_create() allocates,
+ * and a due pass in that allocation runs under it).
  * After a pass, with no lock held, kmem_update_done_hook (if set) is called:
  * the statistics publisher (stats_publish.c) sets it to wake its thread.
  */
@@ -45,8 +78,10 @@ static uint64_t next_auto_reap;
 
 kmem_mutex_t kmem_update_lock = KMEM_MUTEX_INITIALIZER(KMEM_RANK_UPDATE);
 static kmem_cv_t update_cv = KMEM_CV_INITIALIZER;
-static bool thread_wanted;              /* kmem_update_lock */
-static bool thread_running;             /* kmem_update_lock */
+/* kmem_update_lock; read without it, atomically, by the paths that ask */
+static bool thread_wanted;              /* the thread is to keep running */
+static bool thread_running;             /* it exists (or is stopping) */
+static bool thread_auto;                /* start it when the process needs it */
 
 /* What a pass does to one cache. */
 static void
@@ -91,17 +126,87 @@ kmem_update_now(void)
 	update_done();
 }
 
-void
-kmem_update_maybe(void)
+/* Run the pass if it is due and nobody else is running it. */
+static void
+update_if_due(void)
 {
-	if (__atomic_load_n(&thread_running, __ATOMIC_RELAXED) ||
-	    kmem_clock_ns() < __atomic_load_n(&next_update, __ATOMIC_RELAXED))
+	if (kmem_clock_ns() < __atomic_load_n(&next_update, __ATOMIC_RELAXED))
 		return;
 	if (kmem_mutex_tryenter(&kmem_caches_lock)) {
 		update_pass();
 		kmem_mutex_exit(&kmem_caches_lock);
 		update_done();
 	}
+}
+
+static void update_thread_main(void *arg);
+
+/* Start the thread; kmem_update_lock held.  False if it cannot be made. */
+static bool
+thread_start(void)
+{
+	__atomic_store_n(&thread_wanted, true, __ATOMIC_RELAXED);
+	if (!kmem_thread_create(update_thread_main, NULL, "kmem_update")) {
+		__atomic_store_n(&thread_wanted, false, __ATOMIC_RELAXED);
+		return (false);
+	}
+	__atomic_store_n(&thread_running, true, __ATOMIC_RELAXED);
+	return (true);
+}
+
+/* Does the process need the thread it was told to start by itself? */
+static bool
+auto_start_wanted(void)
+{
+	return (__atomic_load_n(&thread_auto, __ATOMIC_RELAXED) &&
+	    (kmem_thread_caches_live() > 1 || kmem_clock_ns() >=
+	    __atomic_load_n(&next_update, __ATOMIC_RELAXED)));
+}
+
+/* The automatic start, from a slow path: never waits for the lock. */
+static void
+auto_start(void)
+{
+	if (!kmem_mutex_tryenter(&kmem_update_lock))
+		return;
+	if (thread_auto && !thread_running && !thread_start())
+		__atomic_store_n(&thread_auto, false, __ATOMIC_RELAXED);
+	kmem_mutex_exit(&kmem_update_lock);
+}
+
+void
+kmem_update_maybe(void)
+{
+	if (__atomic_load_n(&thread_running, __ATOMIC_RELAXED))
+		return;
+	if (auto_start_wanted())
+		auto_start();
+	if (!__atomic_load_n(&thread_running, __ATOMIC_RELAXED))
+		update_if_due();
+}
+
+/*
+ * After a thread's exit retired its thread cache.  Without the thread, a
+ * pass may be due (this never starts the thread: the exiting one may be the
+ * program's last).  With it, if this is the last thread besides it, it is
+ * told to stop, so that it does not keep the process alive.
+ */
+void
+kmem_update_thread_exited(void)
+{
+	if (!__atomic_load_n(&thread_running, __ATOMIC_RELAXED)) {
+		update_if_due();
+		return;
+	}
+	/* The update thread has no thread cache, so while another thread
+	 * has one, there are more than two and /proc need not be read (a
+	 * thread that never allocated is left to the thread's own check). */
+	if (kmem_thread_caches_live() != 0 || kmem_thread_count() != 2)
+		return;
+	kmem_mutex_enter(&kmem_update_lock);
+	__atomic_store_n(&thread_wanted, false, __ATOMIC_RELAXED);
+	kmem_cv_broadcast(&update_cv);
+	kmem_mutex_exit(&kmem_update_lock);
 }
 
 void
@@ -124,6 +229,7 @@ static void
 update_thread_main(void *arg)
 {
 	(void) arg;
+	kmem_thread_no_magazines();
 	kmem_mutex_enter(&kmem_update_lock);
 	while (thread_wanted) {
 		uint64_t interval = __atomic_load_n(&update_interval,
@@ -131,6 +237,13 @@ update_thread_main(void *arg)
 		if (kmem_cv_timedwait(&update_cv, &kmem_update_lock, interval) ||
 		    !thread_wanted)
 			continue;       /* woken early: re-read the interval */
+		if (kmem_thread_caches_live() == 0 &&
+		    kmem_thread_count() == 1) {
+			/* Alone: the program's threads have all exited. */
+			__atomic_store_n(&thread_wanted, false,
+			    __ATOMIC_RELAXED);
+			break;
+		}
 		kmem_mutex_exit(&kmem_update_lock);
 		kmem_update_now();
 		kmem_mutex_enter(&kmem_update_lock);
@@ -146,14 +259,16 @@ kmem_update_thread(int enable)
 	kmem_init();
 	int result = 0;
 	kmem_mutex_enter(&kmem_update_lock);
-	if (enable && !thread_running) {
-		thread_wanted = true;
-		if (kmem_thread_create(update_thread_main, NULL, "kmem_update"))
-			__atomic_store_n(&thread_running, true, __ATOMIC_RELAXED);
-		else
+	if (enable) {
+		/* One told to stop (its process's last thread exiting)
+		 * finishes before a new one starts. */
+		while (thread_running && !thread_wanted)
+			kmem_cv_wait(&update_cv, &kmem_update_lock);
+		if (!thread_running && !thread_start())
 			result = -1;
-	} else if (!enable && thread_running) {
-		thread_wanted = false;
+	} else {
+		__atomic_store_n(&thread_auto, false, __ATOMIC_RELAXED);
+		__atomic_store_n(&thread_wanted, false, __ATOMIC_RELAXED);
 		kmem_cv_broadcast(&update_cv);
 		while (thread_running)
 			kmem_cv_wait(&update_cv, &kmem_update_lock);
@@ -162,14 +277,33 @@ kmem_update_thread(int enable)
 	return (result);
 }
 
-/* In a forked child the update thread does not exist; its condition
- * variable, which it may have been waiting on, is made anew. */
+void
+kmem_update_thread_auto(void)
+{
+	/* The first pass, and so the start in a single-threaded process,
+	 * comes an interval from now. */
+	__atomic_store_n(&next_update, kmem_clock_ns() + __atomic_load_n(
+	    &update_interval, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+	kmem_mutex_enter(&kmem_update_lock);
+	__atomic_store_n(&thread_auto, true, __ATOMIC_RELAXED);
+	kmem_mutex_exit(&kmem_update_lock);
+}
+
+/*
+ * In a forked child the update thread does not exist; its condition
+ * variable, which it may have been waiting on, is made anew.  A child of a
+ * parent with the thread (or the automatic start) starts its own when it
+ * needs one, not before an interval has passed.
+ */
 void
 kmem_update_fork_child(void)
 {
 	kmem_cv_init(&update_cv);
+	bool had = (thread_running && thread_wanted) || thread_auto;
 	thread_wanted = false;
 	thread_running = false;
+	thread_auto = had;
+	next_update = kmem_clock_ns() + update_interval;
 }
 
 /* ---- reaping ---- */

@@ -14,12 +14,19 @@
  * defaults, which need no set-up: kmem initialises itself on its first
  * allocation, from whichever thread makes it.  A bad KMEM_OPTIONS is
  * reported, and the default report handler aborts.
+ *
+ * Before the options, the constructor asks for the update thread to start
+ * by itself when the process needs it (kmem_update.c): a program that
+ * stops allocating gets its idle memory back without calling anything.
+ * reap_thread=0 turns that off, reap_thread=1 starts the thread at once.
+ * The linked library does not do this (docs/malloc.md says why).
  */
 #include <kmem/malloc.h>
 
 #include <malloc.h>
 #include <stdlib.h>
 
+#include "kmem_impl.h"
 #include "report.h"
 
 #define SHIM __attribute__((visibility("default")))
@@ -130,6 +137,7 @@ __libc_memalign(size_t align, size_t size)
 __attribute__((constructor)) static void
 shim_options(void)
 {
+	kmem_update_thread_auto();
 	const char *options = getenv("KMEM_OPTIONS");
 	char err[256];
 	if (options != NULL && kmem_options_set(options, err, sizeof (err)) != 0)

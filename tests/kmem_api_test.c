@@ -7,9 +7,12 @@
  * Bad input has its own test (kmem_errors_test.c); threads, fork and the
  * random model-based test theirs.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <kmem/kmem.h>
 
@@ -231,6 +234,44 @@ test_reap_returns_memory(void)
 		kmem_cache_destroy(cp);
 	}
 	vmem_destroy(arena);
+}
+
+/* Is any page of [p, p + size) resident?  An unmapped range is not. */
+static bool
+any_page_resident(void *p, size_t size)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char vec[64];
+	CHECK(size / page <= sizeof (vec));
+	if (mincore(p, size, vec) != 0) {
+		CHECK_EQ(errno, ENOMEM);        /* the span went back whole */
+		return (false);
+	}
+	for (size_t i = 0; i < size / page; i++)
+		if (vec[i] & 1)
+			return (true);
+	return (false);
+}
+
+/*
+ * Pages freed inside a span that is still partly in use cannot be
+ * unmapped; a reap purges them, so they leave the resident set.
+ */
+static void
+test_reap_purges_free_pages_of_used_spans(void)
+{
+	enum { PAGES = 16 };    /* above kmem_default's quantum caches */
+	size_t size = PAGES * (size_t)sysconf(_SC_PAGESIZE);
+	vmem_t *arena = kmem_default_arena();
+	char *freed = vmem_alloc(arena, size, VM_SLEEP);
+	char *kept = vmem_alloc(arena, size, VM_SLEEP);
+	memset(freed, 1, size);
+	memset(kept, 1, size);
+	vmem_free(arena, freed, size);
+	kmem_reap();
+	CHECK(!any_page_resident(freed, size));
+	CHECK(any_page_resident(kept, size));
+	vmem_free(arena, kept, size);
 }
 
 static void
@@ -628,6 +669,7 @@ main(void)
 	test_constructed_objects_are_cached();
 	test_failing_constructor();
 	test_reap_returns_memory();
+	test_reap_purges_free_pages_of_used_spans();
 	test_reclaim_callbacks_run_on_reap();
 	test_no_magazine_cache_uses_slabs_only();
 	test_notouch_cache_keeps_out_of_buffers();

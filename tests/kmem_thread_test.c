@@ -12,7 +12,9 @@
  * - a cache destroyed after its users exited, and one destroyed while its
  *   users are alive but idle, followed by a new cache they then use;
  * - magazines grow when the depot lock is contended;
- * - the update thread, on a short interval, while threads allocate.
+ * - the update thread, on a short interval, while threads allocate;
+ * - a thread's exit runs the update when it is due, and the linked library
+ *   never starts the update thread by itself.
  *
  * Every object carries a state word: a constructor sets it to "free"; an
  * allocation must find "free" and swaps in "live, thread t" (so no object
@@ -25,6 +27,7 @@
  * No sleeps: joins, barriers, and polling of counters (with a generous
  * bound measured on the clock, never a timing that decides an outcome).
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -37,6 +40,7 @@
 #include <kmem/kmem.h>
 
 #include "check.h"
+#include "kmem_impl.h"          /* kmem_update_done_hook, against the rule */
 #include "kmem_objects.h"
 
 #define POLL_LIMIT_NS   (120ull * 1000 * 1000 * 1000)
@@ -846,6 +850,74 @@ test_threads_get_runs_of_their_own(void)
 	kmem_cache_destroy(run_cache);
 }
 
+/* ---- the update at a thread's exit; no thread unasked ---- */
+
+static atomic_uint passes;
+
+static void
+count_pass(void)
+{
+	atomic_fetch_add(&passes, 1);
+}
+
+static void *
+alloc_one_and_exit(void *arg)
+{
+	/* One allocation: a handful of slow paths, never the 64th that
+	 * would run the update on the way. */
+	kmem_free(kmem_alloc(100, KM_SLEEP), 100);
+	return (arg);
+}
+
+/*
+ * A thread's exit runs the update when it is due: a program whose threads
+ * come and go, and whose remaining threads only take fast paths, still
+ * gets its passes.
+ */
+static void
+test_thread_exit_runs_a_due_pass(void)
+{
+	atomic_store(&passes, 0);
+	kmem_update_done_hook = count_pass;
+	kmem_update_interval_set(1);    /* due at once */
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, alloc_one_and_exit, NULL), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	kmem_update_interval_set(3600ull * 1000 * 1000 * 1000);
+	kmem_update_done_hook = NULL;
+	CHECK(atomic_load(&passes) >= 1);
+}
+
+/* Has this process a thread named kmem_update (/proc/self/task)? */
+static bool
+update_thread_exists(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	CHECK(d != NULL);
+	bool found = false;
+	for (struct dirent *e; !found && (e = readdir(d)) != NULL; ) {
+		char path[300], comm[32] = "";
+		snprintf(path, sizeof (path), "/proc/self/task/%s/comm",
+		    e->d_name);
+		FILE *f = e->d_name[0] != '.' ? fopen(path, "r") : NULL;
+		if (f == NULL)
+			continue;
+		found = fgets(comm, sizeof (comm), f) != NULL &&
+		    strcmp(comm, "kmem_update\n") == 0;
+		fclose(f);
+	}
+	closedir(d);
+	return (found);
+}
+
+/* Linked, the library starts no thread unless asked (docs/malloc.md):
+ * threads came and went above, and none of them made one. */
+static void
+test_linked_library_starts_no_thread(void)
+{
+	CHECK(!update_thread_exists());
+}
+
 int
 main(void)
 {
@@ -859,6 +931,8 @@ main(void)
 	test_destroy_after_users();
 	test_magazines_grow();
 	test_threads_get_runs_of_their_own();
+	test_thread_exit_runs_a_due_pass();
+	test_linked_library_starts_no_thread();
 	test_update_thread();
 	check_no_reports();
 	printf("kmem_thread_test: all passed\n");

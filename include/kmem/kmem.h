@@ -83,8 +83,11 @@ KMEM_API vmem_t *kmem_default_arena(void);
  * Maintenance.  Every update interval (15 s unless changed) each cache
  * updates its depot working set, resizes its magazines if the depot lock
  * was contended, and resizes its hash.  By default the update runs lazily,
- * from an allocation's slow path once the interval has passed;
- * kmem_update_thread(true) runs it from a background thread instead.
+ * from an allocation's slow path or a thread's exit once the interval has
+ * passed; kmem_update_thread(true) runs it from a background thread
+ * instead, and kmem_update_thread(false) stops that thread (and keeps
+ * libkmem_malloc.so from starting it by itself).  Linked, the library
+ * starts no thread unless asked.
  */
 KMEM_API void kmem_update_interval_set(uint64_t interval_ns);
 KMEM_API int kmem_update_thread(int enable);

@@ -45,8 +45,12 @@ KMEM_API size_t kmem_malloc_usable_size(void *ptr);
  *	                        appending; "%p" in PATH becomes the process ID
  *	reap_interval=TIME      the maintenance interval (default 15s); TIME
  *	                        is a number with ns, us, ms or s
- *	reap_thread[=0|1]       run maintenance on a background thread, so
- *	                        an idle program gives memory back too
+ *	reap_thread[=0|1]       1: run maintenance on a background thread
+ *	                        from now on; 0: never.  Unset, the
+ *	                        preloaded library starts the thread when the
+ *	                        process has a second thread allocating or
+ *	                        has lived an interval, so an idle program
+ *	                        gives memory back too (docs/malloc.md)
  *	publish[=0|1]           publish the statistics for kmstat, refreshed
  *	                        every second (kmem/stats.h); implies
  *	                        reap_thread

@@ -81,6 +81,10 @@ void kmem_cv_broadcast(kmem_cv_t *cvp);
 size_t kmem_pagesize(void);
 void *kmem_pages_alloc(size_t size);
 void kmem_pages_free(void *addr, size_t size);
+/* The contents of these pages (from kmem_pages_alloc(), still mapped) are
+ * not needed: the platform may take the memory back.  Touched again, they
+ * hold zeros or what they held; a platform may do nothing. */
+void kmem_pages_purge(void *addr, size_t size);
 
 #define KMEM_VA_BITS 47
 
@@ -94,8 +98,12 @@ uint64_t kmem_random_u64(void);
 unsigned kmem_cpu_count(void);      /* online CPUs, at least 1 */
 
 /* Start a detached thread named name (at most 15 characters, as ps and
- * debuggers show it) running fn(arg); false if it cannot. */
+ * debuggers show it) running fn(arg), with every signal blocked (signals
+ * are the program's); false if it cannot. */
 bool kmem_thread_create(void (*fn)(void *), void *arg, const char *name);
+/* How many of the process's threads have not exited, or 0 if that
+ * cannot be known. */
+unsigned kmem_thread_count(void);
 /*
  * Call kmem_thread_exiting(arg) when the calling thread exits (once per
  * call; call again to be notified again).  False if it cannot.

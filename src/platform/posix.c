@@ -20,7 +20,10 @@
  * core; fork() through pthread_atfork(), registered by a constructor when
  * the library is loaded: before any of its code can take a lock, and before
  * the program's own fork handlers, so that ours run last before the fork
- * and first after it (the program's may allocate).
+ * and first after it (the program's may allocate).  The library's own
+ * threads start with every signal blocked; the live threads are counted
+ * from /proc/self/task without allocating.  Free pages are purged with
+ * madvise(MADV_DONTNEED).
  *
  * Stacks come from libunwind's unw_backtrace() when the build found it
  * (KMEM_HAVE_LIBUNWIND: it caches each return address's frame layout, about
@@ -36,6 +39,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <execinfo.h>
 #ifdef KMEM_HAVE_LIBUNWIND
 #define UNW_LOCAL_ONLY
@@ -314,6 +318,14 @@ kmem_pages_free(void *addr, size_t size)
 		kmem_panic("munmap(%p, %zu) failed: errno %d", addr, size, errno);
 }
 
+/* MADV_DONTNEED: the pages leave the resident set now (MADV_FREE would
+ * wait for memory pressure) and read as zero when next touched. */
+void
+kmem_pages_purge(void *addr, size_t size)
+{
+	(void) madvise(addr, size, MADV_DONTNEED);
+}
+
 uint64_t
 kmem_clock_ns(void)
 {
@@ -371,6 +383,13 @@ thread_main(void *p)
 	return (NULL);
 }
 
+/*
+ * The thread starts with every signal blocked (it inherits the mask in
+ * force at pthread_create()): a signal sent to the process must reach one
+ * of the program's threads, which may be waiting for it with sigwait(),
+ * never run a handler on ours (one that sleeps holding, in the count of
+ * kmem_locks_held(), a library lock).
+ */
 bool
 kmem_thread_create(void (*fn)(void *), void *arg, const char *name)
 {
@@ -379,24 +398,73 @@ kmem_thread_create(void (*fn)(void *), void *arg, const char *name)
 	if (start == NULL)
 		return (false);
 	*start = (thread_start_t){ fn, arg, name };
-	/*
-	 * The library's threads take no signals: the program's handlers run
-	 * in the program's threads, never in one that sleeps holding (in the
-	 * count of kmem_locks_held()) a library lock.
-	 */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_t attr;
 	pthread_t thread;
+	sigset_t all, old;
+	sigfillset(&all);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int error = pthread_create(&thread, &attr, thread_main, start);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (error != 0)
 		kmem_pages_free(start, kmem_pagesize());
 	return (error == 0);
+}
+
+/* The state letter of /proc/self/task/<name>/stat ('Z' for a zombie);
+ * 'X' (dead) if it is gone already. */
+static char
+task_state(const char *name)
+{
+	char path[64], buf[512];
+	kmem_snprintf(path, sizeof (path), "/proc/self/task/%s/stat", name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ('X');
+	ssize_t n = read(fd, buf, sizeof (buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return ('X');
+	buf[n] = '\0';
+	/* After the command name in parentheses, which may hold ')'. */
+	char *p = strrchr(buf, ')');
+	return (p != NULL && p[1] == ' ' ? p[2] : 'X');
+}
+
+/*
+ * The threads that have not exited: the entries of /proc/self/task that
+ * are not zombies (a main thread that called pthread_exit() stays listed,
+ * as a zombie, until the process ends).  Read with getdents64 rather than
+ * opendir(), which would allocate: this may run in a thread's exit, inside
+ * free().
+ */
+unsigned
+kmem_thread_count(void)
+{
+	int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return (0);
+	unsigned count = 0;
+	_Alignas(8) char buf[4096];
+	long n;
+	while ((n = syscall(SYS_getdents64, dir, buf, sizeof (buf))) > 0) {
+		for (long off = 0; off < n; ) {
+			/* linux_dirent64: ino 8, off 8, reclen 2, type 1, name */
+			unsigned short reclen;
+			memcpy(&reclen, buf + off + 16, sizeof (reclen));
+			const char *name = buf + off + 19;
+			if (name[0] != '.') {
+				char state = task_state(name);
+				count += state != 'Z' && state != 'X';
+			}
+			off += reclen;
+		}
+	}
+	close(dir);
+	return (n < 0 ? 0 : count);
 }
 
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;

@@ -165,6 +165,19 @@ kmem_thread_create(void (*fn)(void *), void *arg, const char *name)
 	return (false);         /* one thread only */
 }
 
+void
+kmem_pages_purge(void *addr, size_t size)
+{
+	(void) addr;
+	(void) size;            /* nothing to give back to */
+}
+
+unsigned
+kmem_thread_count(void)
+{
+	return (1);
+}
+
 bool
 kmem_thread_exit_notify(void *arg)
 {
