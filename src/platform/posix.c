@@ -311,11 +311,22 @@ kmem_pages_alloc(size_t size)
 	return (addr == MAP_FAILED ? NULL : addr);
 }
 
+/*
+ * munmap() fails when unmapping the middle of a mapping would need one
+ * more mapping than the process may have (vm.max_map_count; glibc's
+ * tst-free-errno reaches it on purpose).  Then the pages are only emptied
+ * (madvise never splits a mapping): the memory goes back, the addresses
+ * stay reserved and unused.  free() keeps errno either way.
+ */
 void
 kmem_pages_free(void *addr, size_t size)
 {
-	if (munmap(addr, size) != 0)
-		kmem_panic("munmap(%p, %zu) failed: errno %d", addr, size, errno);
+	int saved = errno;
+	if (munmap(addr, size) != 0 &&
+	    madvise(addr, size, MADV_DONTNEED) != 0)
+		kmem_panic("munmap(%p, %zu) and madvise failed: errno %d",
+		    addr, size, errno);
+	errno = saved;
 }
 
 /* MADV_DONTNEED: the pages leave the resident set now (MADV_FREE would
