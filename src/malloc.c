@@ -325,12 +325,11 @@ kmem_posix_memalign(void **ptrp, size_t align, size_t size)
 {
 	if (!is_p2(align) || align < sizeof (void *))
 		return (EINVAL);
-	int saved = errno;
+	/* Failing, it leaves errno ENOMEM too, as glibc's does (programs,
+	 * and glibc's tst-malloc-thread-fail, look there). */
 	void *buf = aligned(align, size);
-	if (buf == NULL) {
-		errno = saved;
+	if (buf == NULL)
 		return (ENOMEM);
-	}
 	*ptrp = buf;
 	return (0);
 }

@@ -167,8 +167,10 @@ test_aligned(void)
 	CHECK_EQ(kmem_posix_memalign(&q, 24, 10), EINVAL);
 	CHECK_EQ(kmem_posix_memalign(&q, 4, 10), EINVAL);
 	CHECK(q == (void *)1);
+	errno = 0;
 	CHECK_EQ(kmem_posix_memalign(&q, 64, SIZE_MAX - 100), ENOMEM);
 	CHECK(q == (void *)1);
+	CHECK_EQ(errno, ENOMEM);        /* as glibc's: programs look there */
 	errno = 0;
 	CHECK(kmem_aligned_alloc(48, 10) == NULL);
 	CHECK_EQ(errno, EINVAL);
