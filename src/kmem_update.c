@@ -300,10 +300,13 @@ kmem_update_fork_child(void)
 {
 	kmem_cv_init(&update_cv);
 	bool had = (thread_running && thread_wanted) || thread_auto;
-	thread_wanted = false;
-	thread_running = false;
-	thread_auto = had;
-	next_update = kmem_clock_ns() + update_interval;
+	/* Atomic stores, as everywhere: the parent's threads, copied while
+	 * they read these without the lock, read them atomically. */
+	__atomic_store_n(&thread_wanted, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&thread_running, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&thread_auto, had, __ATOMIC_RELAXED);
+	__atomic_store_n(&next_update, kmem_clock_ns() + update_interval,
+	    __ATOMIC_RELAXED);
 }
 
 /* ---- reaping ---- */
