@@ -20,14 +20,18 @@
  * would stay; the update thread runs the pass on the clock instead:
  * - kmem_update_thread(1) starts it now, kmem_update_thread(0) stops it and
  *   keeps it stopped;
- * - kmem_update_thread_auto() (libkmem_malloc.so's default) starts it from
- *   the first kmem_update_maybe() that finds a second thread allocating or
- *   the first pass due (the process has lived an interval): a process
- *   that is multithreaded anyway, or long-lived.  Short-lived
- *   single-threaded programs -- most of what a shell or make runs -- never
- *   get one.  Starting it takes kmem_update_lock with a try, as the slow
- *   path may be anywhere; if the platform cannot make the thread, the lazy
- *   pass goes on as before and no start is tried again.
+ * - kmem_update_thread_auto() (libkmem_malloc.so's default) starts it when
+ *   a thread exits while another thread with a thread cache lives on: the
+ *   exited thread's magazines wait in the depots, and the process is
+ *   multithreaded anyway.  Single-threaded programs -- most of what a
+ *   shell or make runs -- never get one.  The start is made from the
+ *   exiting thread's destructor, never from malloc() or free(): the C
+ *   library calls those holding locks of its own that pthread_create()
+ *   takes too (pthread_join() frees the joined thread's TLS under its
+ *   stack list's lock; glibc's tst-malloc-thread-exit hung on it).
+ *   Starting it takes kmem_update_lock with a try; if the platform cannot
+ *   make the thread, the lazy pass goes on as before and no start is
+ *   tried again.
  * The thread frees with no magazines of its own (what it gives back goes to
  * the slabs, not into a thread cache nobody would reap) and blocks every
  * signal (kmem_thread_create()).  It must never keep the process alive: a
@@ -154,16 +158,19 @@ thread_start(void)
 	return (true);
 }
 
-/* Does the process need the thread it was told to start by itself? */
+/*
+ * Does the process need the thread it was told to start by itself?  A
+ * thread has exited (its magazines went to the depots) and another one
+ * with a thread cache lives on.
+ */
 static bool
 auto_start_wanted(void)
 {
 	return (__atomic_load_n(&thread_auto, __ATOMIC_RELAXED) &&
-	    (kmem_thread_caches_live() > 1 || kmem_clock_ns() >=
-	    __atomic_load_n(&next_update, __ATOMIC_RELAXED)));
+	    kmem_thread_caches_live() > 0);
 }
 
-/* The automatic start, from a slow path: never waits for the lock. */
+/* The automatic start, at a thread's exit: never waits for the lock. */
 static void
 auto_start(void)
 {
@@ -177,25 +184,26 @@ auto_start(void)
 void
 kmem_update_maybe(void)
 {
-	if (__atomic_load_n(&thread_running, __ATOMIC_RELAXED))
-		return;
-	if (auto_start_wanted())
-		auto_start();
 	if (!__atomic_load_n(&thread_running, __ATOMIC_RELAXED))
 		update_if_due();
 }
 
 /*
- * After a thread's exit retired its thread cache.  Without the thread, a
- * pass may be due (this never starts the thread: the exiting one may be the
- * program's last).  With it, if this is the last thread besides it, it is
- * told to stop, so that it does not keep the process alive.
+ * After a thread's exit retired its thread cache (in its thread-specific
+ * data destructor, where the C library holds none of its locks).  Without
+ * the update thread: the automatic start, if another thread with a cache
+ * lives on (the exiting one may be the program's last), else a pass if one
+ * is due.  With it: if this is the last thread besides it, it is told to
+ * stop, so that it does not keep the process alive.
  */
 void
 kmem_update_thread_exited(void)
 {
 	if (!__atomic_load_n(&thread_running, __ATOMIC_RELAXED)) {
-		update_if_due();
+		if (auto_start_wanted())
+			auto_start();
+		if (!__atomic_load_n(&thread_running, __ATOMIC_RELAXED))
+			update_if_due();
 		return;
 	}
 	/* The update thread has no thread cache, so while another thread
@@ -292,8 +300,8 @@ kmem_update_thread_auto(void)
 /*
  * In a forked child the update thread does not exist; its condition
  * variable, which it may have been waiting on, is made anew.  A child of a
- * parent with the thread (or the automatic start) starts its own when it
- * needs one, not before an interval has passed.
+ * parent with the thread (or the automatic start) starts its own as any
+ * process does: when one of its threads exits.
  */
 void
 kmem_update_fork_child(void)

@@ -47,10 +47,10 @@ KMEM_API size_t kmem_malloc_usable_size(void *ptr);
  *	                        is a number with ns, us, ms or s
  *	reap_thread[=0|1]       1: run maintenance on a background thread
  *	                        from now on; 0: never.  Unset, the
- *	                        preloaded library starts the thread when the
- *	                        process has a second thread allocating or
- *	                        has lived an interval, so an idle program
- *	                        gives memory back too (docs/malloc.md)
+ *	                        preloaded library starts the thread when a
+ *	                        thread exits while another allocating one
+ *	                        lives on, so an idle program gives back what
+ *	                        its exited threads held (docs/malloc.md)
  *	publish[=0|1]           publish the statistics for kmstat, refreshed
  *	                        every second (kmem/stats.h); implies
  *	                        reap_thread

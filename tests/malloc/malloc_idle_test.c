@@ -195,12 +195,23 @@ child_work(void)
 		free(held[i]);
 }
 
-/* In a child: allocate until the child has its own update thread. */
+static void *
+child_worker(void *arg)
+{
+	(void) arg;
+	child_work();
+	return (NULL);
+}
+
+/* In a child: a thread works and exits, so the child gets its own. */
 static int
 child_waits_for_its_thread(void)
 {
+	pthread_t t;
+	if (pthread_create(&t, NULL, child_worker, NULL) != 0 ||
+	    pthread_join(t, NULL) != 0)
+		return (4);
 	for (int ms = 0; ms < WAIT_BOUND_MS; ms += 10) {
-		child_work();
 		if (update_thread_id() != 0)
 			return (thread_count() == 2 ? 0 : 3);
 		nap();
@@ -292,6 +303,64 @@ test_off(void)
 	CHECK(update_thread_id() == 0);
 }
 
+/*
+ * ---- threads joined while the update thread may start ----
+ *
+ * pthread_join() frees the joined thread's TLS holding glibc's list of
+ * stacks, which pthread_create() takes too: a start of the update thread
+ * from inside that free() waited for itself (glibc's
+ * tst-malloc-thread-exit).  In a fresh child, outer threads create and
+ * join inner ones, from the process's start (argument "join": the start
+ * comes with the first slow path that sees a second thread); a hang ends
+ * it by alarm().
+ */
+#define INNER   4
+
+/* Half allocate before the barrier and free after it, half the reverse. */
+static void *
+inner_thread(void *arg)
+{
+	pthread_barrier_t *barrier = arg;
+	void *p = malloc(32);
+	int error = pthread_barrier_wait(barrier);
+	CHECK(error == 0 || error == PTHREAD_BARRIER_SERIAL_THREAD);
+	free(p);
+	free(malloc(32));
+	return (NULL);
+}
+
+static void *
+outer_thread(void *arg)
+{
+	(void) arg;
+	for (int round = 0; round < 300; round++) {
+		pthread_barrier_t barrier;
+		pthread_t inner[INNER];
+		CHECK(pthread_barrier_init(&barrier, NULL, INNER + 1) == 0);
+		for (int i = 0; i < INNER; i++)
+			CHECK(pthread_create(&inner[i], NULL, inner_thread,
+			    &barrier) == 0);
+		int error = pthread_barrier_wait(&barrier);
+		CHECK(error == 0 || error == PTHREAD_BARRIER_SERIAL_THREAD);
+		for (int i = 0; i < INNER; i++)
+			CHECK(pthread_join(inner[i], NULL) == 0);
+		CHECK(pthread_barrier_destroy(&barrier) == 0);
+	}
+	return (NULL);
+}
+
+static void
+test_join_loop(void)
+{
+	alarm(WAIT_BOUND_MS / 1000);
+	pthread_t outer[2];
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&outer[i], NULL, outer_thread, NULL) == 0);
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_join(outer[i], NULL) == 0);
+	alarm(0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -299,6 +368,11 @@ main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "off") == 0) {
 		test_off();
 		printf("malloc_idle_test off: ok\n");
+		return (0);
+	}
+	if (argc > 1 && strcmp(argv[1], "join") == 0) {
+		test_join_loop();
+		printf("malloc_idle_test join: ok\n");
 		return (0);
 	}
 	test_idle_return();
