@@ -14,6 +14,8 @@
  *					with the text on standard error
  *	check_random(&state)            the next of a seeded pseudo-random
  *					sequence (splitmix64)
+ *	check_fmt(format, ...)		printf into one of a few static
+ *					buffers: for expected messages
  *	CHECK_TEST(fn), check_run_tests(tests, n, argc, argv)
  *					a table of test functions, run in
  *					order (or those named by the
@@ -29,6 +31,7 @@
 #define KMEM_TESTS_CHECK_H
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +180,22 @@ check_child_aborts(void (*fn)(void), const char *expected)
 		    "said \"%s\"\n", expected, c.status, c.err);
 		CHECK(!"the child aborts with the expected message");
 	}
+}
+
+static inline const char *
+check_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
+static inline const char *
+check_fmt(const char *f, ...)
+{
+	static char bufs[8][512];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+	va_list ap;
+	va_start(ap, f);
+	vsnprintf(b, sizeof (bufs[0]), f, ap);
+	va_end(ap);
+	return (b);
 }
 
 /* splitmix64: the tests' seeded pseudo-random numbers. */

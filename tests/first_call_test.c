@@ -16,7 +16,6 @@
  *	first_call_test [case-name...]
  */
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,20 +39,6 @@
  */
 static char garbage_pages[3 * 65536] __attribute__((aligned(65536)));
 #define GARBAGE ((void *)(garbage_pages + 65536))
-
-static const char *
-fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static const char *
-fmt(const char *f, ...)
-{
-	static char buf[512];
-	va_list ap;
-	va_start(ap, f);
-	vsnprintf(buf, sizeof (buf), f, ap);
-	va_end(ap);
-	return (buf);
-}
 
 /* ---- the first calls ---- */
 
@@ -262,7 +247,7 @@ static bool
 run_case(const first_call_t *c)
 {
 	check_child_t child = check_run_child(c->fn);
-	const char *expected = fmt(c->expected, GARBAGE);
+	const char *expected = check_fmt(c->expected, GARBAGE);
 	bool aborted = WIFSIGNALED(child.status) &&
 	    WTERMSIG(child.status) == SIGABRT;
 	bool said = strstr(child.err, expected) != NULL;

@@ -35,20 +35,6 @@
 
 /* ---- helpers ---- */
 
-/* printf into one of a few static buffers: for expected messages. */
-static const char *
-fmt(const char *f, ...)
-{
-	static char bufs[8][512];
-	static unsigned next;
-	char *b = bufs[next++ % 8];
-	va_list ap;
-	va_start(ap, f);
-	vsnprintf(b, sizeof (bufs[0]), f, ap);
-	va_end(ap);
-	return (b);
-}
-
 /* The counters of cp must be those of before (line: the caller's). */
 static void
 check_unchanged_at(int line, kmem_cache_t *cp, const kmem_cache_stats_t *b)
@@ -179,9 +165,9 @@ test_wrong_cache(void)
 	kmem_cache_stats_t sa = stats_of(a), sb = stats_of(b);
 	kmem_cache_stats_t sbig = stats_of(big), snomag = stats_of(nomag);
 
-	CHECK_REPORT(kmem_cache_free(b, x), fmt("kmem_cache_free(\"err_b\", "
+	CHECK_REPORT(kmem_cache_free(b, x), check_fmt("kmem_cache_free(\"err_b\", "
 	    "%p): wrong cache: the buffer belongs to cache \"err_a\"", x));
-	CHECK_REPORT(kmem_cache_free(a, y), fmt("kmem_cache_free(\"err_a\", "
+	CHECK_REPORT(kmem_cache_free(a, y), check_fmt("kmem_cache_free(\"err_a\", "
 	    "%p): wrong cache: the buffer belongs to cache \"err_big\"", y));
 	CHECK_REPORT(kmem_cache_free(big, x), "belongs to cache \"err_a\"");
 	CHECK_REPORT(kmem_cache_free(b, k),
@@ -242,13 +228,13 @@ check_interior(const char *name, size_t size, size_t align, int cflags)
 		size_t step = chunk <= 1024 ? 1 : chunk / 97 + 1;
 		for (size_t off = 1; off < chunk; off += step) {
 			CHECK_REPORT(kmem_cache_free(cp, bufs[i] + off),
-			    fmt("kmem_cache_free(\"%s\", %p): not the start of "
+			    check_fmt("kmem_cache_free(\"%s\", %p): not the start of "
 			    "a buffer: %zu bytes into the buffer at %p", name,
 			    (void *)(bufs[i] + off), off, (void *)bufs[i]));
 		}
 		for (size_t off = chunk - 8; off < chunk; off++)
 			CHECK_REPORT(kmem_cache_free(cp, bufs[i] + off),
-			    fmt("%zu bytes into the buffer at %p", off,
+			    check_fmt("%zu bytes into the buffer at %p", off,
 			    (void *)bufs[i]));
 	}
 	CHECK_UNCHANGED(cp, before);
@@ -274,7 +260,7 @@ test_interior_pointers(void)
 
 	/* kmem_free's caches too, with the kmem_free wording. */
 	unsigned char *p = kmem_alloc(200, KM_SLEEP);
-	CHECK_REPORT(kmem_free(p + 8, 200), fmt("kmem_free(%p, 200): not the "
+	CHECK_REPORT(kmem_free(p + 8, 200), check_fmt("kmem_free(%p, 200): not the "
 	    "start of a buffer: 8 bytes into the buffer at %p", (void *)(p + 8),
 	    (void *)p));
 	CHECK_NO_REPORT(kmem_free(p, 200));
@@ -340,7 +326,7 @@ test_slab_slack_is_no_buffer(void)
 			snprintf(msg, sizeof (msg), "%s", check_reports.last);
 			check_report_expected(__FILE__, __LINE__,
 			    "kmem_cache_free(cp, slack)", KMEM_REPORT_ERROR,
-			    fmt("kmem_cache_free(\"slack\", %p): ",
+			    check_fmt("kmem_cache_free(\"slack\", %p): ",
 			    P(bad[i])));
 			check_named_buffer(msg, first, 600, 6);
 		}
@@ -368,11 +354,11 @@ test_never_allocated(void)
 	    P((uintptr_t)1 << 60), P(UINTPTR_MAX & ~(uintptr_t)7) };
 	for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++) {
 		CHECK_REPORT(kmem_cache_free(cp, bad[i]),
-		    fmt("kmem_cache_free(\"never\", %p): not a buffer of any "
+		    check_fmt("kmem_cache_free(\"never\", %p): not a buffer of any "
 		    "cache", bad[i]));
 		CHECK_REPORT(kmem_cache_free(big, bad[i]),
 		    "not a buffer of any cache");
-		CHECK_REPORT(kmem_free(bad[i], 64), fmt("kmem_free(%p, 64): "
+		CHECK_REPORT(kmem_free(bad[i], 64), check_fmt("kmem_free(%p, 64): "
 		    "not a buffer of any cache", bad[i]));
 	}
 	CHECK_REPORT(kmem_cache_free(cp, NULL), "not a buffer of any cache");
@@ -406,17 +392,17 @@ test_kmem_free_wrong_size(void)
 	long long in5120 = table_inuse("kmem_alloc_5120");
 	CHECK(in104 >= 1 && in5120 >= 1);
 
-	CHECK_REPORT(kmem_free(p, 300), fmt("kmem_free(%p, 300): wrong size: "
+	CHECK_REPORT(kmem_free(p, 300), check_fmt("kmem_free(%p, 300): wrong size: "
 	    "the buffer was allocated from cache \"kmem_alloc_104\" (buffers "
 	    "of 104 bytes)", p));
 	CHECK_REPORT(kmem_free(p, 8), "from cache \"kmem_alloc_104\"");
 	CHECK_REPORT(kmem_free(p, 96), "from cache \"kmem_alloc_104\"");
 	CHECK_REPORT(kmem_free(p, 105), "from cache \"kmem_alloc_104\"");
-	CHECK_REPORT(kmem_free(q, 4000), fmt("kmem_free(%p, 4000): wrong "
+	CHECK_REPORT(kmem_free(q, 4000), check_fmt("kmem_free(%p, 4000): wrong "
 	    "size: the buffer was allocated from cache \"kmem_alloc_5120\"", q));
 	CHECK_REPORT(kmem_free(q, 100), "from cache \"kmem_alloc_5120\"");
 	/* Beyond the caches, kmem_oversize's hash checks the size. */
-	CHECK_REPORT(kmem_free(big, 300000), fmt("kmem_free(%p, 300000): wrong "
+	CHECK_REPORT(kmem_free(big, 300000), check_fmt("kmem_free(%p, 300000): wrong "
 	    "size: the buffer was allocated from kmem_oversize (a large buffer "
 	    "of %zu to %zu bytes)", big, BIG_PAGES - PAGE + 1, BIG_PAGES));
 	CHECK_EQ(table_inuse("kmem_alloc_104"), in104);
@@ -446,13 +432,13 @@ test_kmem_free_wrong_side_of_maxbuf(void)
 	vmem_stats_t before;
 	vmem_stats(kmem_oversize, &before);
 
-	CHECK_REPORT(kmem_free(p, 200000), fmt("kmem_free(%p, 200000): wrong "
+	CHECK_REPORT(kmem_free(p, 200000), check_fmt("kmem_free(%p, 200000): wrong "
 	    "size: the buffer was allocated from cache \"kmem_alloc_104\" "
 	    "(buffers of 104 bytes)", (void *)p));
-	CHECK_REPORT(kmem_free(edge, KMEM_MAXBUF + 1), fmt("kmem_free(%p, "
+	CHECK_REPORT(kmem_free(edge, KMEM_MAXBUF + 1), check_fmt("kmem_free(%p, "
 	    "%d): wrong size: the buffer was allocated from cache "
 	    "\"kmem_alloc_%d\"", (void *)edge, KMEM_MAXBUF + 1, KMEM_MAXBUF));
-	CHECK_REPORT(kmem_free(big, 100), fmt("kmem_free(%p, 100): wrong size: "
+	CHECK_REPORT(kmem_free(big, 100), check_fmt("kmem_free(%p, 100): wrong size: "
 	    "the buffer was allocated from kmem_oversize (a large buffer of "
 	    "%zu to %zu bytes)", (void *)big, BIG_PAGES - PAGE + 1, BIG_PAGES));
 	CHECK_REPORT(kmem_free(big, KMEM_MAXBUF), "wrong size: the buffer was "
@@ -490,7 +476,7 @@ test_kmem_free_size_zero(void)
 {
 	void *p = kmem_alloc(8, KM_SLEEP);
 	long long in8 = table_inuse("kmem_alloc_8");
-	CHECK_REPORT(kmem_free(p, 0), fmt("kmem_free(%p, 0): size 0", p));
+	CHECK_REPORT(kmem_free(p, 0), check_fmt("kmem_free(%p, 0): size 0", p));
 	CHECK_EQ(table_inuse("kmem_alloc_8"), in8);
 	CHECK_NO_REPORT(kmem_free(NULL, 0));
 	CHECK_NO_REPORT(kmem_free(p, 8));
@@ -512,7 +498,7 @@ check_double_free(const char *name, size_t size, int cflags)
 	kmem_cache_stats_t before = stats_of(cp);
 	int destructed = c.destructed;
 
-	CHECK_REPORT(kmem_cache_free(cp, b), fmt("double free: buffer %p "
+	CHECK_REPORT(kmem_cache_free(cp, b), check_fmt("double free: buffer %p "
 	    "(cache \"%s\"", b, name));
 	CHECK_REPORT(kmem_cache_free(cp, b), "double free");
 	CHECK_UNCHANGED(cp, before);
@@ -551,7 +537,7 @@ check_redzone(const char *name, size_t size, size_t poke)
 	b = kmem_cache_alloc(cp, KM_SLEEP);
 	kmem_cache_stats_t before = stats_of(cp);
 	b[poke] ^= 0xff;
-	CHECK_REPORT(kmem_cache_free(cp, b), fmt("buffer overrun: buffer %p "
+	CHECK_REPORT(kmem_cache_free(cp, b), check_fmt("buffer overrun: buffer %p "
 	    "(cache \"%s\", %zu bytes requested) was written past its end",
 	    (void *)b, name, size));
 	/*
@@ -607,7 +593,7 @@ test_hash_double_free(void)
 	counts_t cbefore = c;
 
 	/* Reported at once: no magazine stands in between. */
-	CHECK_REPORT(kmem_cache_free(cp, b), fmt("kmem_cache_free("
+	CHECK_REPORT(kmem_cache_free(cp, b), check_fmt("kmem_cache_free("
 	    "\"hash_nomag\", %p): not a buffer allocated from this cache", b));
 	/* Changing nothing: no destructor ran, no free was counted. */
 	CHECK_EQ(c.destructed, cbefore.destructed);
@@ -631,7 +617,7 @@ test_hash_wrong_cache(void)
 	void *x = kmem_cache_alloc(a, KM_SLEEP);
 	kmem_cache_stats_t sb = stats_of(b);
 
-	CHECK_REPORT(kmem_cache_free(b, x), fmt("kmem_cache_free(\"hash_b\", "
+	CHECK_REPORT(kmem_cache_free(b, x), check_fmt("kmem_cache_free(\"hash_b\", "
 	    "%p): not a buffer allocated from this cache", x));
 	/* b's destructor must not have run on a's live object. */
 	CHECK_EQ(cb.destructed, 0);
@@ -684,7 +670,7 @@ test_notouch_bad_frees(void)
 	kmem_cache_stats_t before = stats_of(nt);
 	counts_t cbefore = c;
 
-	CHECK_REPORT(kmem_cache_free(nt, x), fmt("kmem_cache_free(\"nt\", "
+	CHECK_REPORT(kmem_cache_free(nt, x), check_fmt("kmem_cache_free(\"nt\", "
 	    "%p): not a buffer allocated from this cache", x));
 	CHECK_REPORT(kmem_cache_free(nt, (char *)held[0] + 8), "not a buffer "
 	    "allocated from this cache");
@@ -697,7 +683,7 @@ test_notouch_bad_frees(void)
 	CHECK_NO_REPORT(kmem_cache_free(nt, held[1]));
 	CHECK_NO_REPORT(kmem_cache_free(nt, held[2]));
 	before = stats_of(nt);
-	CHECK_REPORT(kmem_cache_free(nt, held[1]), fmt("kmem_cache_free("
+	CHECK_REPORT(kmem_cache_free(nt, held[1]), check_fmt("kmem_cache_free("
 	    "\"nt\", %p): double free: the buffer is already free, in the "
 	    "cache's magazines", held[1]));
 	CHECK_REPORT(kmem_cache_free(nt, held[2]), "double free");
@@ -728,7 +714,7 @@ test_identifier_cache_with_magazines(void)
 	CHECK_NO_REPORT(kmem_cache_free(ic, gone));
 	CHECK_NO_REPORT(kmem_cache_free(ic, held[1]));
 	kmem_cache_stats_t before = stats_of(ic);
-	CHECK_REPORT(kmem_cache_free(ic, gone), fmt("kmem_cache_free("
+	CHECK_REPORT(kmem_cache_free(ic, gone), check_fmt("kmem_cache_free("
 	    "\"mag_idc\", %p): double free", gone));
 	CHECK_REPORT(kmem_cache_free(ic, P(0x20000)), "not a buffer allocated "
 	    "from this cache");
@@ -783,7 +769,7 @@ test_debug_hash_wrong_cache(void)
 	void *a = kmem_cache_alloc(d1, KM_SLEEP);
 	kmem_cache_stats_t s1 = stats_of(d1), s2 = stats_of(d2);
 
-	CHECK_REPORT(kmem_cache_free(d2, a), fmt("kmem_cache_free("
+	CHECK_REPORT(kmem_cache_free(d2, a), check_fmt("kmem_cache_free("
 	    "\"dbg_sub_2\", %p): not a buffer allocated from this cache", a));
 	CHECK_UNCHANGED(d1, s1);
 	/* a is still d1's, and still allocated: its tag must say so. */
@@ -889,7 +875,7 @@ test_bad_creates(void)
 static void
 check_leaky_destroy(const char *name, size_t size, int cflags)
 {
-	vmem_t *arena = private_arena(fmt("%s_arena", name), 4096);
+	vmem_t *arena = private_arena(check_fmt("%s_arena", name), 4096);
 	counts_t c = { .magic = 0x1eaced };
 	kmem_cache_t *cp = create(name, size, 0, &c, arena, cflags);
 	enum { N = 40, KEEP = 3 };
@@ -902,7 +888,7 @@ check_leaky_destroy(const char *name, size_t size, int cflags)
 	kmem_cache_stats_t st = stats_of(cp);
 	CHECK_EQ(st.buf_inuse, KEEP);
 
-	CHECK_REPORT(kmem_cache_destroy(cp), fmt("kmem_cache_destroy(\"%s\"): "
+	CHECK_REPORT(kmem_cache_destroy(cp), check_fmt("kmem_cache_destroy(\"%s\"): "
 	    "%d buffers never freed; leaked", name, KEEP));
 	/* The freed ones were destructed, the leaked ones were not. */
 	CHECK_EQ(c.destructed, c.constructed - KEEP);
@@ -943,7 +929,7 @@ check_panic(const char *name, size_t size, int cflags)
 	void *b = NULL;
 	CHECK_NO_REPORT(b = kmem_cache_alloc(cp, KM_NOSLEEP));
 	CHECK(b == NULL);
-	CHECK_REPORT(b = kmem_cache_alloc(cp, KM_PANIC), fmt("kmem_cache_alloc("
+	CHECK_REPORT(b = kmem_cache_alloc(cp, KM_PANIC), check_fmt("kmem_cache_alloc("
 	    "\"%s\"): cannot satisfy mandatory allocation (KM_PANIC)", name));
 	CHECK(b == NULL);
 	/* The constructor never sees KM_PANIC. */

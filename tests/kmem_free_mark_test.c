@@ -26,22 +26,6 @@
 
 enum { SIZE = 64, MANY = 1000 };
 
-static char *
-fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *f, ...)
-{
-	static char bufs[4][512];
-	static unsigned next;
-	char *b = bufs[next++ % 4];
-	va_list ap;
-	va_start(ap, f);
-	vsnprintf(b, sizeof (bufs[0]), f, ap);
-	va_end(ap);
-	return (b);
-}
-
 /* n buffers from cp, all different. */
 static void
 alloc_n(kmem_cache_t *cp, void **bufs, unsigned n)
@@ -74,7 +58,7 @@ test_apart_in_magazine(void)
 	void *b = kmem_cache_alloc(cp, KM_SLEEP);
 	kmem_cache_free(cp, a);
 	kmem_cache_free(cp, b);
-	CHECK_REPORT(kmem_cache_free(cp, a), fmt("kmem_cache_free(\"apart\", "
+	CHECK_REPORT(kmem_cache_free(cp, a), check_fmt("kmem_cache_free(\"apart\", "
 	    "%p): double free: the buffer is free already (in this thread's "
 	    "magazines; cache \"apart\")", a));
 	check_handed_out_once(cp);
@@ -93,7 +77,7 @@ test_apart_in_depot(void)
 	kmem_cache_free(cp, a);
 	for (unsigned i = 0; i < MANY; i++)
 		kmem_cache_free(cp, bufs[i]);
-	CHECK_REPORT(kmem_cache_free(cp, a), fmt("%p): double free: the buffer "
+	CHECK_REPORT(kmem_cache_free(cp, a), check_fmt("%p): double free: the buffer "
 	    "is free already (in the depot's magazines", a));
 	check_handed_out_once(cp);
 	kmem_cache_destroy(cp);
@@ -110,7 +94,7 @@ test_apart_in_slab(void)
 	void *c = kmem_cache_alloc(cp, KM_SLEEP);
 	kmem_cache_free(cp, a);
 	kmem_cache_free(cp, b);
-	CHECK_REPORT(kmem_cache_free(cp, a), fmt("%p): double free: the buffer "
+	CHECK_REPORT(kmem_cache_free(cp, a), check_fmt("%p): double free: the buffer "
 	    "is free already (on its slab's free list", a));
 	/* The back-to-back double free, which no magazine sees here. */
 	CHECK_REPORT(kmem_cache_free(cp, b), "on its slab's free list");
@@ -147,7 +131,7 @@ test_kmem_free(void)
 	void *b = kmem_alloc(SIZE, KM_SLEEP);
 	kmem_free(a, SIZE);
 	kmem_free(b, SIZE);
-	CHECK_REPORT(kmem_free(a, SIZE), fmt("kmem_free(%p, %d): double free: "
+	CHECK_REPORT(kmem_free(a, SIZE), check_fmt("kmem_free(%p, %d): double free: "
 	    "the buffer is free already (in this thread's magazines; cache "
 	    "\"kmem_alloc_64\")", a, SIZE));
 	void *c = kmem_alloc(SIZE, KM_SLEEP);
@@ -227,7 +211,7 @@ double_free_after_thread(bool wait, const char *where)
 	step_wait(1);
 	if (!wait)
 		CHECK(pthread_join(t, NULL) == 0);
-	CHECK_REPORT(kmem_cache_free(cp, f.a), fmt("%p): double free: the "
+	CHECK_REPORT(kmem_cache_free(cp, f.a), check_fmt("%p): double free: the "
 	    "buffer is free already (%s", f.a, where));
 	step_to(2);
 	if (wait)

@@ -21,20 +21,6 @@
 #define A(x) ((void *)(uintptr_t)(x))
 #define U(p) ((uintptr_t)(p))
 
-/* printf into one of a few static buffers: for expected messages. */
-static const char *
-fmt(const char *f, ...)
-{
-	static char bufs[8][512];
-	static unsigned next;
-	char *b = bufs[next++ % 8];
-	va_list ap;
-	va_start(ap, f);
-	vsnprintf(b, sizeof (bufs[0]), f, ap);
-	va_end(ap);
-	return (b);
-}
-
 /* The arena must still hold exactly inuse bytes and pass verification. */
 static void
 check_intact(vmem_t *vmp, size_t inuse)
@@ -178,23 +164,23 @@ test_qcache_bad_frees(void)
 	live_add(big, 128);
 
 	/* Wrong sizes: smaller and larger cached ones, one beyond. */
-	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 16), fmt("vmem_free(\"qc\", %p, 16): "
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 16), check_fmt("vmem_free(\"qc\", %p, 16): "
 	    "wrong size: the segment at this address was allocated with "
 	    "size 24", a));
-	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 40), fmt("vmem_free(\"qc\", %p, 40): "
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 40), check_fmt("vmem_free(\"qc\", %p, 40): "
 	    "wrong size: the segment at this address was allocated with "
 	    "size 24", a));
-	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 128), fmt("vmem_free(\"qc\", %p, 128): "
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 128), check_fmt("vmem_free(\"qc\", %p, 128): "
 	    "wrong size: the segment at this address was allocated with "
 	    "size 24", a));
-	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, big, 32), fmt("vmem_free(\"qc\", %p, 32): "
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, big, 32), check_fmt("vmem_free(\"qc\", %p, 32): "
 	    "wrong size: the segment at this address was allocated with "
 	    "size 128", big));
 
 	/* A segment of a cached size from vmem_xalloc is not the caches'. */
 	void *x = vmem_xalloc(vmp, 24, 0, 0, 0, NULL, NULL, VM_SLEEP);
 	live_add(x, 24);
-	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, x, 24), fmt("vmem_free("
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, x, 24), check_fmt("vmem_free("
 	    "\"qc\", %p, 24): the segment at this address was allocated by "
 	    "vmem_xalloc, not from the quantum caches: free it with "
 	    "vmem_xfree", x));
@@ -214,14 +200,14 @@ test_qcache_bad_frees(void)
 	    "0x1c0000, 24): the address is free: a double free, or it was "
 	    "never allocated");
 	void *spare = U(a) + 24 == U(b) ? (char *)b + 24 : (char *)a + 24;
-	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, spare, 24), fmt("vmem_free(\"qc\", %p, "
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, spare, 24), check_fmt("vmem_free(\"qc\", %p, "
 	    "24): the address is free: a double free, or it was never "
 	    "allocated", spare));
 	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, A(0x300000), 24), "vmem_free(\"qc\", "
 	    "0x300000, 24): the address is not in any span of the arena");
 
 	/* Interior addresses, freed with a cached size and a larger one. */
-	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, (char *)a + 8, 16), fmt("vmem_free(\"qc\", "
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, (char *)a + 8, 16), check_fmt("vmem_free(\"qc\", "
 	    "%p, 16): the address is inside the allocated segment [%p, %p), "
 	    "not at its start", (char *)a + 8, a, (char *)a + 24));
 	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, (char *)big + 8, 8), "the address is "
@@ -232,7 +218,7 @@ test_qcache_bad_frees(void)
 	CHECK_NO_REPORT(vmem_free(vmp, b, 24));
 	live_remove(a);
 	live_remove(b);
-	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 24), fmt("vmem_free(\"qc\", %p, 24): "
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 24), check_fmt("vmem_free(\"qc\", %p, 24): "
 	    "the address is free: a double free, or it was never allocated",
 	    a));
 	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, b, 20), "the address is free: a double "
@@ -260,7 +246,7 @@ test_identifier_qcache_bad_frees(void)
 	live_add(y, 1);
 	live_add(z, 3);
 
-	CHECK_REFUSED(ids, 8, 1, vmem_free(ids, x, 2), fmt("vmem_free(\"qids\", %p, 2): "
+	CHECK_REFUSED(ids, 8, 1, vmem_free(ids, x, 2), check_fmt("vmem_free(\"qids\", %p, 2): "
 	    "wrong size: the segment at this address was allocated with "
 	    "size 1", x));
 	CHECK_REFUSED(ids, 8, 1, vmem_free(ids, (char *)z + 1, 1), "inside the allocated "
@@ -272,7 +258,7 @@ test_identifier_qcache_bad_frees(void)
 	CHECK_NO_REPORT(vmem_free(ids, y, 1));
 	live_remove(x);
 	live_remove(y);
-	CHECK_REFUSED(ids, 8, 1, vmem_free(ids, x, 1), fmt("vmem_free(\"qids\", %p, 1): "
+	CHECK_REFUSED(ids, 8, 1, vmem_free(ids, x, 1), check_fmt("vmem_free(\"qids\", %p, 1): "
 	    "the address is free: a double free, or it was never allocated",
 	    x));
 	CHECK_REFUSED(ids, 8, 1, vmem_free(ids, y, 1), "a double free");
