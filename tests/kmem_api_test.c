@@ -631,6 +631,7 @@ test_depot_ceiling_and_one_empty_slab(void)
 	static void *bufs[N];
 	for (int i = 0; i < N; i++)
 		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	unsigned magazine_size = stats_of(cp).magazine_size;
 	for (int i = 0; i < N; i++)
 		kmem_cache_free(cp, bufs[i]);
 	kmem_cache_stats_t st = stats_of(cp);
@@ -641,7 +642,12 @@ test_depot_ceiling_and_one_empty_slab(void)
 	/* Out of the slabs: the depot's rounds, the thread's magazines and
 	 * nothing else; of the slabs, only those holding them and one empty. */
 	CHECK_EQ(st.buf_inuse, 0);
-	CHECK(st.buf_constructed <= (st.full_magazines + 2) * st.magazine_size);
+	/* Unless the magazines grew meanwhile (on a loaded machine the frees
+	 * outlast the 10 ms between traffic checks): those of the old size
+	 * wait on the stale list, which the bound does not count. */
+	if (st.magazine_size == magazine_size)
+		CHECK(st.buf_constructed <=
+		    (st.full_magazines + 2) * st.magazine_size);
 	kmem_cache_destroy(cp);
 
 	cp = kmem_cache_create("one_empty", 100, 0, NULL, NULL, NULL, NULL,
