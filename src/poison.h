@@ -63,7 +63,8 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #define KMEM_READS_FREED
 #endif
 
-/* The word at addr, inside a free buffer of ours (a free link). */
+/* The word at addr: a free buffer's link, or a buffer's first word, which
+ * holds a free mark while the buffer is free (kmem_cache.c). */
 KMEM_READS_FREED static inline void *
 kmem_free_word(const void *addr)
 {
@@ -71,6 +72,9 @@ kmem_free_word(const void *addr)
 	VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(addr, sizeof (void *));
 	void *word = *(void *const *)addr;
 	VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE(addr, sizeof (void *));
+	/* The allocator wrote it (a link, or a free mark, or 0 when it
+	 * handed the buffer out), whatever memcheck says of the buffer. */
+	VALGRIND_MAKE_MEM_DEFINED(&word, sizeof (word));
 	return (word);
 #else
 	return (*(void *const *)addr);
