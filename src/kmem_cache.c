@@ -926,15 +926,12 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
 	if (sp == NULL) {
-		if (cp == NULL && !report_large_wrong_size(where, buf))
+		if (!by_size || !report_large_wrong_size(where, buf))
 			kmem_debug_report(NULL, buf, "%s: not a buffer of any "
-			    "cache, nor an allocated large buffer: a double "
-			    "free, or never allocated", where);
-		else if (cp != NULL && (!by_size ||
-		    !report_large_wrong_size(where, buf)))
-			kmem_debug_report(NULL, buf, "%s: not a buffer of any "
-			    "cache (never allocated, or not memory of this "
-			    "allocator)", where);
+			    "cache%s", where, cp == NULL ? ", nor an allocated "
+			    "large buffer: a double free, or never allocated" :
+			    " (never allocated, or not memory of this "
+			    "allocator)");
 	} else if (sp->cache != cp) {
 		kmem_cache_t *owner = sp->cache;
 		if (!kmem_slab_holds(owner, sp, buf))

@@ -656,8 +656,8 @@ void kmem_cache_free_marked(kmem_cache_t *cp, void *buf,
 void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested);
 void kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
 /* Report buf, freed to cp; kmem_free_size is the size kmem_free() got,
- * or SIZE_MAX for kmem_cache_free().  cp is NULL for a kmem_free() above
- * KMEM_MAXBUF of what is no large buffer of that size. */
+ * or KMEM_FREE_UNSIZED / KMEM_FREE_MALLOC (below).  cp is NULL for a
+ * kmem_free() above KMEM_MAXBUF of what is no large buffer of that size. */
 void kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
 /*
  * kmem_free_size of the frees that name no size: kmem_cache_free()'s, and
