@@ -56,15 +56,20 @@
  * The size class of a large request: the next eighth of its power of two
  * (and a whole number of pages).  A freed large buffer then fits every
  * later request of its class exactly, and a buffer grown by realloc()
- * moves once per class, a logarithmic number of times.
+ * moves once per class, a logarithmic number of times.  0 for a size above
+ * PTRDIFF_MAX: no object may be that large (the difference of two pointers
+ * into it would not fit ptrdiff_t), so it fails at once, as glibc's does,
+ * without asking vmem and the system for it.
  */
 static size_t
 large_class(size_t size)
 {
+	if (size > PTRDIFF_MAX)
+		return (0);
 	size_t step = kmem_pagesize();
 	if (size > 16 * step)
 		step = (size_t)1 << (highbit(size - 1) - 4);
-	return (size <= SIZE_MAX - step ? p2_roundup(size, step) : 0);
+	return (p2_roundup(size, step));
 }
 
 static void *
