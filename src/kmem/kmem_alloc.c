@@ -8,7 +8,7 @@
  * request never gets more than 1/8 more than it asked for, beyond the
  * 8-byte rounding of the smallest classes.  A size up to 1024 finds its
  * cache in one table lookup indexed by (size + 7) / 8, a larger one in
- * another indexed by (size - 1) / 128 (kmem_impl.h).
+ * another indexed by (size - 1) / 128 (kmem_fast.h).
  * A class's buffers are aligned to the largest power of two that divides
  * its size, up to a page: 16 for 48, 64 for 192, a page for 12 KiB.
  *

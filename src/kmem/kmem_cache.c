@@ -19,7 +19,7 @@
  * every allocation and free takes the slow paths, which run the checks
  * (kmem_debug.c) around the same magazines.
  *
- * The fast paths (kmem_impl.h): allocation pops the thread's loaded
+ * The fast paths (kmem_fast.h): allocation pops the thread's loaded
  * magazine; free first checks through the page map that the buffer is the
  * start of a buffer of this cache (caches in touchable memory), then
  * pushes it.  The slow paths run the algorithm of the 2001 paper: if the
