@@ -348,6 +348,12 @@ kmem_cache_create_internal(const char *name, size_t bufsize, size_t align,
 	return (cp);
 }
 
+const char *
+kmem_cache_name(const kmem_cache_t *cp)
+{
+	return (cp->name);
+}
+
 /*
  * Is cp on the list of caches, i.e. made by kmem_cache_create() and not
  * destroyed?  Compares pointers only, so garbage may be asked about
@@ -948,6 +954,14 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	} else {
 		kmem_report_not_buffer_start(where, sp, buf);
 	}
+}
+
+size_t
+kmem_cache_usable_size(kmem_cache_t *cp, const void *buf)
+{
+	if (cp->flags & KMF_BUFTAG)
+		return (kmem_debug_requested(cp, buf));
+	return (cp->bufsize);
 }
 
 /* Never inlined into kmem_cache_free(): its buffer would cost every free

@@ -93,13 +93,6 @@ unsigned kmem_audit_stack(kmem_cache_t *cp, void *buf, uintptr_t *pcs,
 size_t kmem_debug_requested(kmem_cache_t *cp, const void *buf);
 /* An allocation from cp (NULL: kmem_alloc) of size bytes failed. */
 void kmem_debug_alloc_failed(kmem_cache_t *cp, size_t size);
-/*
- * Report an error about buf (of cp, either may be NULL): the message,
- * then, when debugging is on, the stack that found it and buf's last
- * transaction if cp audits.
- */
-void kmem_debug_report(kmem_cache_t *cp, const void *buf, const char *fmt,
-    ...) KMEM_PRINTFLIKE(3, 4);
 
 /* ---- kmem_debug_options.c ---- */
 extern kmem_debug_config_t kmem_debug_config;

@@ -7,10 +7,12 @@
  * path (declared here too: the inlines end in them).
  *
  * Who includes it: kmem_impl.h (kmem_cache.c and kmem_alloc.c use the
- * inlines, and malloc.c, whose malloc() and free() are these fast paths
- * with a size class and a page-map lookup in front).  An inline here reads kmem's structures
- * (kmem_types.h) without a lock: only the calling thread's slots, which no
- * other thread changes, and what is set when a cache is created.
+ * inlines), and src/malloc/malloc.c, whose malloc() and free() are these
+ * fast paths with a size class and a page-map lookup in front; nothing
+ * else outside src/kmem/ (the other layers have kmem_query.h).  An inline
+ * here reads kmem's structures (kmem_types.h) without a lock: only the
+ * calling thread's slots, which no other thread changes, and what is set
+ * when a cache is created.
  */
 #ifndef KMEM_KMEM_FAST_H
 #define KMEM_KMEM_FAST_H
@@ -22,6 +24,7 @@
 #include <kmem/kmem.h>
 
 #include "base/poison.h"
+#include "kmem_query.h"
 #include "kmem_types.h"
 
 /* ---- the calling thread's slots (kmem_thread.c) ---- */
@@ -164,6 +167,10 @@ void kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
  * waits (kmem_free_where()); kmem_free_size names the call. */
 void kmem_double_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
     const char *where);
+/* Report buf, in slab sp but not the start of a buffer; where names the
+ * call, e.g. "free(0x...)". */
+void kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
+    const void *buf);
 
 static inline void *
 kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)

@@ -1,7 +1,8 @@
 /*
  * What the files of src/kmem/ share: the structures (kmem_types.h), the
  * fast paths (kmem_fast.h), the debugging internals (kmem_debug_impl.h),
- * and each file's functions for the others:
+ * the interface for the library's other layers (kmem_query.h), and each
+ * file's functions for the others:
  *
  *	kmem_cache.c    caches: creation, layout, destruction, alloc and free
  *	kmem_slab.c     the slab layer
@@ -20,9 +21,10 @@
  *	kmem_leaks.c    the leak detector (its working memory: scratch.c)
  *
  * Who includes it: the files of src/kmem/, and tests that test kmem's
- * internals (and, until they have an interface of their own, the
- * library's other layers).  The theory is at the top of kmem_cache.c;
- * docs/kmem.md is the long version.
+ * internals; nothing else.  The library's other layers include
+ * kmem_query.h, which kmem_impl.h includes too (and malloc.c kmem_fast.h).
+ * The theory is at the top of kmem_cache.c; docs/kmem.md is the long
+ * version.
  */
 #ifndef KMEM_KMEM_IMPL_H
 #define KMEM_KMEM_IMPL_H
@@ -39,6 +41,7 @@
 #include "platform/platform.h"
 #include "kmem_debug_impl.h"
 #include "kmem_fast.h"
+#include "kmem_query.h"
 #include "kmem_types.h"
 
 /* ---- kmem_init.c ---- */
@@ -49,7 +52,6 @@ extern kmem_cache_t *kmem_bufctl_cache;
 extern kmem_cache_t *kmem_thread_cache_cache;
 extern kmem_cache_t *kmem_cache_cache;
 extern kmem_mutex_t kmem_init_lock;
-void kmem_init(void);
 bool kmem_initialized(void);
 /* Has a thread started kmem_init()'s bootstrap (it may not be done)? */
 bool kmem_init_begun(void);
@@ -65,26 +67,9 @@ kmem_cache_t *kmem_cache_create_in(kmem_cache_t *cp, const char *name,
     size_t bufsize, size_t align, kmem_constructor_t *constructor,
     kmem_destructor_t *destructor, kmem_reclaim_t *reclaim, void *private,
     vmem_t *vmp, int cflags);
-/* kmem_cache_create() without kmem_init(), for kmem's own caches. */
-kmem_cache_t *kmem_cache_create_internal(const char *name, size_t bufsize,
-    size_t align, kmem_constructor_t *constructor,
-    kmem_destructor_t *destructor, kmem_reclaim_t *reclaim, void *private,
-    vmem_t *vmp, int cflags);
 void kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf);
 
 /* ---- kmem_slab.c ---- */
-/*
- * What a cache knows of an address: for the checks on the buffers of a
- * KMC_NOTOUCH cache with magazines, and the reports of bad frees.
- */
-typedef enum kmem_buf_state {
-	KMEM_BUF_NONE,          /* in no slab of the cache */
-	KMEM_BUF_ALLOCATED,     /* a buffer's start; its client has it */
-	KMEM_BUF_CACHED,        /* in a buffer free in a magazine */
-	KMEM_BUF_FREE,          /* in a buffer free in its slab */
-	KMEM_BUF_INSIDE,        /* inside an allocated buffer, or no buffer */
-} kmem_buf_state_t;
-
 void kmem_slab_init(kmem_cache_t *cp);
 void *kmem_slab_alloc(kmem_cache_t *cp, int kmflag);
 unsigned kmem_slab_alloc_many(kmem_cache_t *cp, void **bufs, unsigned n,
@@ -106,13 +91,6 @@ void kmem_slab_set_cached(kmem_cache_t *cp, void *const *bufs, unsigned n);
 /* Mark a buffer of a KMC_NOTOUCH cache, out of its slab, as its client's
  * (whether it came from a magazine or from the slab). */
 void kmem_slab_set_held(kmem_cache_t *cp, void *buf);
-/*
- * What cp knows of addr, for a report (a linear search of the slabs): with
- * KMEM_BUF_INSIDE, [*start, *end) is the allocated buffer addr is inside,
- * or the slab when addr is in no buffer (colour slack, tail).
- */
-kmem_buf_state_t kmem_slab_describe(kmem_cache_t *cp, uintptr_t addr,
-    uintptr_t *start, uintptr_t *end);
 /* Is buf, a buffer of cp (a KMF_PAGEMAP cache), free in its slab? */
 bool kmem_slab_buffer_free(kmem_cache_t *cp, const void *buf);
 size_t kmem_slab_reap(kmem_cache_t *cp);
@@ -188,41 +166,15 @@ void kmem_pagemap_remove(uintptr_t start, size_t size);
 void kmem_cache_mark_frees(kmem_cache_t *cp);
 /* The key of every cache's marks, drawn once by kmem_init(). */
 void kmem_free_marks_init(void);
-/*
- * kmem_cache_free() to cp, a KMC_NOTOUCH cache: checked against its hash
- * before it may reach a magazine.  kmem_free_size as for the slow paths
- * (KMEM_FREE_UNSIZED, or vmem_free()'s size for a quantum cache).
- */
-void kmem_notouch_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
-/* Report buf, in slab sp but not the start of a buffer; where names the
- * call, e.g. "free(0x...)". */
-void kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
-    const void *buf);
 
 /* ---- kmem_update.c ---- */
 extern kmem_mutex_t kmem_update_lock;
-/* Called after every maintenance pass, with no lock held (or NULL). */
-extern void (*kmem_update_done_hook)(void);
 void kmem_update_maybe(void);
 /* After a thread exit that retired a thread cache, no lock held. */
 void kmem_update_thread_exited(void);
-/*
- * Have the update thread start by itself when the process needs it
- * (libkmem_malloc.so's default; kmem_update.c says when).
- */
-void kmem_update_thread_auto(void);
 void kmem_update_fork_child(void);
-void kmem_reap_soon(void);
 
 /* ---- kmem_alloc.c ---- */
 void kmem_alloc_init(void);
-/*
- * kmem_alloc's classes, numbered from 0 (8 bytes) to KMEM_ALLOC_CLASSES - 1
- * (KMEM_MAXBUF): the number of the class of 0 < size <= KMEM_MAXBUF, and
- * its buffer size in *class_size.  For whoever mirrors the classes (the
- * laboratory's slab row).
- */
-#define KMEM_ALLOC_CLASSES      96
-unsigned kmem_alloc_class(size_t size, size_t *class_size);
 
 #endif /* KMEM_KMEM_IMPL_H */

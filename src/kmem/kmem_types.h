@@ -4,7 +4,10 @@
  * keeps in a cache beside the public ones.
  *
  * Who includes it: kmem_impl.h (every file of src/kmem/) and kmem_fast.h
- * (the fast paths, inlined where they are called).
+ * (the fast paths, inlined where they are called).  Nothing outside
+ * src/kmem/ includes it for its own sake: the library's other layers ask
+ * kmem through kmem_query.h, and malloc.c sees these structures only
+ * through kmem_fast.h's inlines.
  *
  * Which lock guards which field is said at each structure; the lock order
  * is at the top of kmem_cache.c.
@@ -20,11 +23,7 @@
 
 #include "platform/platform.h"
 
-#define KMEM_ALIGN              8       /* least buffer alignment */
-#define KMEM_VOID_FRACTION      8       /* waste at most 1/8 of a slab */
 #define KMEM_COLOR_STEP         64      /* a cache line */
-#define KMEM_MAXBUF             (128 * 1024)    /* kmem_alloc's largest cache */
-#define KMEM_CACHES_MAX         4096    /* caches alive at once */
 #define KMEM_HASH_INITIAL       16
 
 /* Flags kept in cache->flags beside the public KMC_* and KMF_* bits. */
