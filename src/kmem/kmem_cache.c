@@ -30,7 +30,8 @@
  * depot has none); else go to the slab layer.  After a trade the thread
  * holds one full and one empty magazine, so at least a magazine's worth of
  * allocations and of frees proceed without the depot: the depot sees at
- * most one in M operations.
+ * most one in M operations.  Fast and slow paths pop and push with the
+ * same inlines (kmem_magazine_pop() and kmem_magazine_push(), kmem_fast.h).
  *
  * Caches that may not touch their buffers (KMC_NOTOUCH: vmem's quantum
  * caches, identifier arenas) cannot mark a buffer as free, and without a
@@ -461,16 +462,8 @@ static void *
 magazine_alloc(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
 {
 	for (;;) {
-		if (cc->rounds > 0) {
-			void *buf = cc->loaded->rounds[cc->rounds - 1];
-			kmem_round_taken(&cc->loaded->rounds[cc->rounds - 1]);
-			__atomic_store_n(&cc->rounds, cc->rounds - 1,
-			    __ATOMIC_RELAXED);
-			__atomic_store_n(&cc->alloc, cc->alloc + 1,
-			    __ATOMIC_RELAXED);
-			kmem_buffer_unpoison(cp, buf);
-			return (buf);
-		}
+		if (cc->rounds > 0)
+			return (kmem_magazine_pop(cp, cc, cc->rounds));
 		if (cc->prounds > 0) {
 			cc_reload(cc, cc->ploaded, cc->prounds);
 			continue;
@@ -496,13 +489,7 @@ magazine_free(kmem_cache_t *cp, kmem_cpu_cache_t *cc, void *buf)
 {
 	for (;;) {
 		if ((unsigned)cc->rounds < (unsigned)cc->magsize) {
-			__atomic_store_n(&cc->loaded->rounds[cc->rounds], buf,
-			    __ATOMIC_RELAXED);
-			__atomic_store_n(&cc->rounds, cc->rounds + 1,
-			    __ATOMIC_RELAXED);
-			__atomic_store_n(&cc->free, cc->free + 1,
-			    __ATOMIC_RELAXED);
-			kmem_buffer_poison(cp, buf);
+			kmem_magazine_push(cp, cc, cc->rounds, buf);
 			return (true);
 		}
 		if (cc->prounds == 0) {

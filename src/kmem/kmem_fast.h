@@ -172,6 +172,52 @@ void kmem_double_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
 void kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
     const void *buf);
 
+/* ---- a thread's magazines: the one pop and the one push ---- */
+
+/*
+ * The fast paths below, the slow paths of kmem_cache.c (under the thread
+ * cache's lock, after a swap or a trade with the depot) and
+ * kmem_cache_freed_last() (kmem_thread.c) all use these.  Only the owning
+ * thread changes its slot; the count, the rounds and the counters are
+ * stored atomically (relaxed: plain stores) for the threads that read
+ * them -- statistics, and kmem_free_where(), which searches other
+ * threads' magazines.
+ */
+
+/* Take the top round of cc's loaded magazine, which holds rounds > 0 of
+ * them, for an allocation from cp. */
+static inline void *
+kmem_magazine_pop(const kmem_cache_t *cp, kmem_cpu_cache_t *cc, int rounds)
+{
+	void *buf = cc->loaded->rounds[rounds - 1];
+	kmem_round_taken(&cc->loaded->rounds[rounds - 1]);
+	__atomic_store_n(&cc->rounds, rounds - 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&cc->alloc, cc->alloc + 1, __ATOMIC_RELAXED);
+	kmem_buffer_unpoison(cp, buf);
+	return (buf);
+}
+
+/* Put buf, freed to cp, on cc's loaded magazine, which holds rounds of
+ * fewer than its size. */
+static inline void
+kmem_magazine_push(const kmem_cache_t *cp, kmem_cpu_cache_t *cc, int rounds,
+    void *buf)
+{
+	__atomic_store_n(&cc->loaded->rounds[rounds], buf, __ATOMIC_RELAXED);
+	__atomic_store_n(&cc->rounds, rounds + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&cc->free, cc->free + 1, __ATOMIC_RELAXED);
+	kmem_buffer_poison(cp, buf);
+}
+
+/* Is buf the top round of mp, which holds rounds > 0 of them? */
+static inline bool
+kmem_magazine_top_is(const kmem_magazine_t *mp, int rounds, const void *buf)
+{
+	return (mp->rounds[rounds - 1] == buf);
+}
+
+/* ---- kmem_cache_alloc() and kmem_cache_free() ---- */
+
 static inline void *
 kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 {
@@ -180,12 +226,7 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 		kmem_cpu_cache_t *cc = &tc->slots[cp->fast_index];
 		int rounds = cc->rounds;
 		if (__builtin_expect(rounds > 0, 1)) {
-			void *buf = cc->loaded->rounds[rounds - 1];
-			kmem_round_taken(&cc->loaded->rounds[rounds - 1]);
-			__atomic_store_n(&cc->rounds, rounds - 1, __ATOMIC_RELAXED);
-			__atomic_store_n(&cc->alloc, cc->alloc + 1,
-			    __ATOMIC_RELAXED);
-			kmem_buffer_unpoison(cp, buf);
+			void *buf = kmem_magazine_pop(cp, cc, rounds);
 			kmem_free_mark_clear(cp, buf);
 			return (buf);
 		}
@@ -199,9 +240,7 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
  * looked for among the free ones (out of line, rare) and refused if found;
  * any other gets the mark.  In a cache without marks, a buffer equal to
  * the one freed last is a double free, cheap to see (the mark catches it
- * in the others, so they skip this compare).  The round
- * is stored atomically (relaxed: a plain store) for kmem_free_where(),
- * which reads other threads' magazines.
+ * in the others, so they skip this compare).
  */
 static inline void
 kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
@@ -221,16 +260,12 @@ kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		int rounds = cc->rounds;
 		if (__builtin_expect((unsigned)rounds < (unsigned)cc->magsize, 1)) {
 			if (__builtin_expect(key == 0 && rounds > 0 &&
-			    cc->loaded->rounds[rounds - 1] == buf, 0)) {
+			    kmem_magazine_top_is(cc->loaded, rounds, buf), 0)) {
 				kmem_double_free(cp, buf, kmem_free_size,
 				    "the buffer freed last");
 				return;
 			}
-			__atomic_store_n(&cc->loaded->rounds[rounds], buf,
-			    __ATOMIC_RELAXED);
-			__atomic_store_n(&cc->rounds, rounds + 1, __ATOMIC_RELAXED);
-			__atomic_store_n(&cc->free, cc->free + 1, __ATOMIC_RELAXED);
-			kmem_buffer_poison(cp, buf);
+			kmem_magazine_push(cp, cc, rounds, buf);
 			return;
 		}
 	}

@@ -285,12 +285,11 @@ kmem_cache_freed_last(kmem_cache_t *cp, const void *buf)
 	kmem_thread_cache_t *tc = kmem_self;
 	if (cp->index >= tc->nslots)
 		return (false);
-	kmem_cpu_cache_t *cc = &tc->slots[cp->index];
+	const kmem_cpu_cache_t *cc = &tc->slots[cp->index];
 	if (cc->rounds > 0)
-		return (cc->loaded->rounds[cc->rounds - 1] == buf);
-	if (cc->prounds > 0)
-		return (cc->ploaded->rounds[cc->prounds - 1] == buf);
-	return (false);
+		return (kmem_magazine_top_is(cc->loaded, cc->rounds, buf));
+	return (cc->prounds > 0 &&
+	    kmem_magazine_top_is(cc->ploaded, cc->prounds, buf));
 }
 
 /* Does one of the first rounds rounds of mp hold buf? */
