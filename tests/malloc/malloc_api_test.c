@@ -315,7 +315,8 @@ static void
 bad_pointer_freed_apart(void)
 {
 	char *a = kmem_malloc(32), *b = kmem_malloc(32);
-	const char *where = "in this thread's magazines; cache \"kmem_alloc_32\"";
+	const char *where = "in this thread's magazines; cache "
+	    "\"kmem_alloc_32\"";
 	CHECK_NO_REPORT(kmem_malloc_free(a));
 	CHECK_NO_REPORT(kmem_malloc_free(b));
 	CHECK_REPORT_IS(kmem_malloc_free(a), check_fmt("free(): double free of "
@@ -338,8 +339,9 @@ test_bad_pointers(void)
 {
 	check_catch_reports();
 	int on_stack;
-	CHECK_REPORT_IS(kmem_malloc_free(&on_stack), check_fmt("free(%p): not a "
-	    "pointer malloc returned, or one already freed", (void *)&on_stack));
+	CHECK_REPORT_IS(kmem_malloc_free(&on_stack), check_fmt("free(%p): not "
+	    "a pointer malloc returned, or one already freed",
+	    (void *)&on_stack));
 
 	char *small = kmem_malloc(64);
 	CHECK_REPORT_IS(kmem_malloc_free(small + 8), check_fmt("free(%p): not "
@@ -359,8 +361,8 @@ test_bad_pointers(void)
 
 	/* freed twice in a row: the free mark sees it */
 	CHECK_NO_REPORT(kmem_malloc_free(small));
-	CHECK_REPORT_IS(kmem_malloc_free(small), check_fmt("free(): double free "
-	    "of %p: it is free already (in this thread's magazines; cache "
+	CHECK_REPORT_IS(kmem_malloc_free(small), check_fmt("free(): double "
+	    "free of %p: it is free already (in this thread's magazines; cache "
 	    "\"kmem_alloc_64\")", (void *)small));
 	bad_pointer_freed_apart();
 

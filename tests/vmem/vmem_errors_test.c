@@ -660,12 +660,12 @@ test_bad_creates(void)
 	    "quantum is not a power of two");
 	CHECK_REPORT_IS(vmem_create("base0", NULL, 100, 1, NULL, NULL, NULL, 0,
 	    VM_SLEEP), "vmem_create(\"base0\", base 0x0, size 100, quantum "
-	    "1): base is NULL but size is not 0 (spans may not start at address "
-	    "0)");
+	    "1): base is NULL but size is not 0 (spans may not start at "
+	    "address 0)");
 	CHECK_REPORT_IS(vmem_create("flags", NULL, 0, 1, NULL, NULL, NULL, 0,
 	    VM_BESTFIT), "vmem_create(\"flags\", base 0x0, size 0, quantum "
-	    "1): vmflag has bits that are not VM_SLEEP, VM_NOSLEEP, VM_PANIC or "
-	    "VMC_* creation flags");
+	    "1): vmflag has bits that are not VM_SLEEP, VM_NOSLEEP, VM_PANIC "
+	    "or VMC_* creation flags");
 	/* The initial span is checked by the vmem_add() that adds it. */
 	CHECK_REPORT_IS(CHECK(vmem_create("misaligned", A(0x1001), 0x1000,
 	    0x1000, NULL, NULL, NULL, 0, VM_SLEEP) == NULL), "vmem_add("
