@@ -267,6 +267,11 @@ test_qcache_bad_frees(void)
 	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, a, 32), check_fmt(
 	    "vmem_free(\"qc\", %p, 32): the address is free: a double free, "
 	    "or it was never allocated", a));
+	/* a's slab again, none of its buffers held now. */
+	CHECK_REFUSED(vmp, 64, 8, vmem_free(vmp, A(slab[1]), slab[2]),
+	    check_fmt("vmem_free(\"qc\", %p, %zu): the address is free: a "
+	    "double free, or it was never allocated", A(slab[1]),
+	    (size_t)slab[2]));
 
 	CHECK_NO_REPORT(vmem_free(vmp, big, 128));
 	live.n = 0;
