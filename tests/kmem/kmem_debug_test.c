@@ -34,13 +34,21 @@
 
 /* ---- the parser ---- */
 
+/* An option string for a message: NULL (no such variable) shown as such. */
+static const char *
+shown(const char *options)
+{
+	return (options != NULL ? options : "(unset)");
+}
+
 static kmem_debug_config_t
 parsed(const char *debug, const char *logging)
 {
 	kmem_debug_config_t c;
 	char err[256];
 	if (kmem_debug_parse(debug, logging, &c, err, sizeof (err)) != 0) {
-		fprintf(stderr, "\"%s\" / \"%s\": %s\n", debug, logging, err);
+		fprintf(stderr, "\"%s\" / \"%s\": %s\n", shown(debug),
+		    shown(logging), err);
 		CHECK(!"the options parse");
 	}
 	return (c);
@@ -53,8 +61,8 @@ check_bad(const char *debug, const char *logging, const char *expected)
 	char err[256] = "";
 	CHECK(kmem_debug_parse(debug, logging, &c, err, sizeof (err)) == -1);
 	if (strstr(err, expected) == NULL) {
-		fprintf(stderr, "\"%s\" / \"%s\": \"%s\" lacks \"%s\"\n", debug,
-		    logging, err, expected);
+		fprintf(stderr, "\"%s\" / \"%s\": \"%s\" lacks \"%s\"\n",
+		    shown(debug), shown(logging), err, expected);
 		CHECK(!"the error names the option");
 	}
 }
