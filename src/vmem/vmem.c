@@ -85,9 +85,9 @@
 #include "vmem_impl.h"
 
 #include "base/format.h"
-#include "kmem/kmem_impl.h"
 #include "base/lock_order.h"
 #include "base/report.h"
+#include "kmem/kmem_query.h"
 
 kmem_mutex_t vmem_list_lock = KMEM_MUTEX_INITIALIZER(KMEM_RANK_VMEM_LIST);
 vmem_t *vmem_list;
@@ -843,7 +843,7 @@ qcache_explain(const vmem_t *vmp, uintptr_t addr, char *buf, size_t len)
 		case KMEM_BUF_ALLOCATED:
 			kmem_snprintf(buf, len, "wrong size: the segment at "
 			    "this address was allocated with size %zu",
-			    cp->bufsize);
+			    (i + 1) << vmp->qshift);
 			return (true);
 		case KMEM_BUF_CACHED:
 		case KMEM_BUF_FREE:

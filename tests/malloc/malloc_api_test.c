@@ -13,7 +13,7 @@
 #include <kmem/malloc.h>
 
 #include "check.h"
-#include "kmem/kmem_impl.h"
+#include "kmem/kmem_fast.h"          /* the class tables and free marks */
 
 #define PAGE    ((size_t)sysconf(_SC_PAGESIZE))
 
