@@ -370,8 +370,12 @@ cache_listed(const kmem_cache_t *cp)
 	return (false);
 }
 
-void
-kmem_cache_destroy(kmem_cache_t *cp)
+/*
+ * Destroy cp; the number of its buffers never freed, reported first when
+ * report_leaks says so.
+ */
+static size_t
+cache_destroy(kmem_cache_t *cp, bool report_leaks)
 {
 	/* Off the list, so no reap, update or verify pass reaches it any
 	 * more (a verify pass in progress finishes first). */
@@ -386,12 +390,12 @@ kmem_cache_destroy(kmem_cache_t *cp)
 	kmem_mutex_exit(&kmem_debug_verify_lock);
 	if (cp == NULL) {
 		kmem_report("kmem_cache_destroy(NULL): the cache is NULL");
-		return;
+		return (0);
 	}
 	if (!listed) {
 		kmem_report("kmem_cache_destroy(%p): not a cache (never "
 		    "created, or destroyed already)", (void *)cp);
-		return;
+		return (0);
 	}
 
 	kmem_thread_flush_cache(cp);
@@ -399,7 +403,7 @@ kmem_cache_destroy(kmem_cache_t *cp)
 	uint64_t leaked = kmem_slab_destroy_all(cp);
 	if (cp->flags & KMF_FIREWALL)
 		leaked += kmem_firewall_forget(cp);
-	if (leaked != 0)
+	if (leaked != 0 && report_leaks)
 		kmem_report("kmem_cache_destroy(\"%s\"): %llu buffer%s never "
 		    "freed; leaked", cp->name, (unsigned long long)leaked,
 		    leaked == 1 ? "" : "s");
@@ -410,6 +414,19 @@ kmem_cache_destroy(kmem_cache_t *cp)
 	kmem_mutex_destroy(&cp->depot_lock);
 	kmem_mutex_destroy(&cp->slab_lock);
 	kmem_cache_free(kmem_cache_cache, cp);
+	return ((size_t)leaked);
+}
+
+void
+kmem_cache_destroy(kmem_cache_t *cp)
+{
+	(void) cache_destroy(cp, true);
+}
+
+size_t
+kmem_cache_destroy_leaked(kmem_cache_t *cp)
+{
+	return (cache_destroy(cp, false));
 }
 
 /* ---- allocation ---- */

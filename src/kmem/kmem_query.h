@@ -152,6 +152,13 @@ kmem_cache_t *kmem_cache_create_internal(const char *name, size_t bufsize,
  * (KMEM_FREE_UNSIZED, or vmem_free()'s size for a quantum cache).
  */
 void kmem_notouch_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
+
+/*
+ * kmem_cache_destroy() that reports no leak: it returns the number of
+ * buffers never freed (their slabs stay allocated in the arena), which
+ * vmem_destroy() reports as the arena's own allocations.
+ */
+size_t kmem_cache_destroy_leaked(kmem_cache_t *cp);
 /*
  * What a cache knows of an address: for the checks on the buffers of a
  * KMC_NOTOUCH cache with magazines, and the reports of bad frees.

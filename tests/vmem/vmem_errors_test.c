@@ -5,9 +5,7 @@
  * operations still work).  Each report is checked whole, as the table in
  * docs/vmem.md ("Errors") shows it, with the addresses the test knows.
  * The last case checks the default handler: the message on standard
- * error, then abort().  The "misreported" tests, run only when named, are
- * mistakes whose reports mislead today: each fails until its report is
- * right.
+ * error, then abort().
  *
  *	vmem_errors_test [test-name...]
  */
@@ -779,16 +777,16 @@ test_default_handler_aborts(void)
 	    "it was never allocated\n");
 }
 
-/* ---- mistakes reported misleadingly ---- */
+/* ---- the quantum caches' mistakes in vmem's own terms ---- */
 
 /*
  * vmem_xfree() of a segment vmem_alloc() took from a quantum cache, with
- * its size: the mirror of vmem_free() of a vmem_xalloc() segment, and to
- * be explained as such.  Today the report says "wrong size: ... allocated
- * with size 24" to a caller who gave 24.
+ * its size: the mirror of vmem_free() of a vmem_xalloc() segment, and
+ * explained as such (it once said "wrong size: ... allocated with size 24"
+ * to a caller who gave 24).
  */
 static void
-test_misreported_xfree_of_cached_segment(void)
+test_xfree_of_cached_segment(void)
 {
 	vmem_t *vmp = vmem_create("xq", A(0x100000), 0x100000, 8, NULL, NULL,
 	    NULL, 64, VM_SLEEP);
@@ -802,13 +800,12 @@ test_misreported_xfree_of_cached_segment(void)
 
 /*
  * vmem_destroy() of an arena whose quantum caches hold allocations: one
- * report, of what the client allocated, as for any other size.  Today two
- * come: the cache's, naming a cache the client never made
- * (kmem_cache_destroy("lq_24"): 2 buffers never freed; leaked), then the
- * arena's, counting the cache's slab (1 allocation (256 bytes)).
+ * report, of what the client allocated, as for any other size (there were
+ * two: the cache's, naming a cache the client never made, then the
+ * arena's, counting the cache's slab as one allocation of 256 bytes).
  */
 static void
-test_misreported_destroy_with_cached_leaks(void)
+test_destroy_with_cached_leaks(void)
 {
 	vmem_t *vmp = vmem_create("lq", A(0x100000), 0x100000, 8, NULL, NULL,
 	    NULL, 64, VM_SLEEP);
@@ -833,21 +830,11 @@ main(int argc, char **argv)
 		CHECK_TEST(test_broken_import_is_given_back),
 		CHECK_TEST(test_destroy_reports),
 		CHECK_TEST(test_handler_set_returns_previous),
+		CHECK_TEST(test_xfree_of_cached_segment),
+		CHECK_TEST(test_destroy_with_cached_leaks),
 		CHECK_TEST(test_default_handler_aborts),
 	};
-	/*
-	 * These fail until their reports are right, so they run only when
-	 * named: CTest expects them to fail (CMakeLists.txt).  Fixed, one
-	 * joins the table above.
-	 */
-	static const check_test_t misreported[] = {
-		CHECK_TEST(test_misreported_xfree_of_cached_segment),
-		CHECK_TEST(test_misreported_destroy_with_cached_leaks),
-	};
 	check_run_tests(tests, sizeof (tests) / sizeof (tests[0]), argc, argv);
-	if (argc > 1)
-		check_run_tests(misreported, sizeof (misreported) /
-		    sizeof (misreported[0]), argc, argv);
 	printf("vmem_errors_test: all passed\n");
 	return (0);
 }
