@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 
 #include "format.h"
+#include "lock_order.h"
 #include "platform/platform.h"
 
 #define REPORT_MAX 6144
@@ -40,17 +41,22 @@ unlock_handler(void)
 	kmem_lock_note(-1);
 }
 
-/* fork() must not leave the handler's spin lock held in the child. */
-void
-kmem_report_fork_enter(void)
-{
-	lock_handler();
-}
+/*
+ * fork() must not leave the handler's spin lock held in the child: it is
+ * taken last (KMEM_RANK_REPORT), registered with the platform when the
+ * library is loaded.
+ */
+static const kmem_fork_handlers_t report_fork_handlers = {
+	.rank = KMEM_RANK_REPORT,
+	.prepare = lock_handler,
+	.parent = unlock_handler,
+	.child = unlock_handler,
+};
 
-void
-kmem_report_fork_exit(void)
+KMEM_FORK_REGISTRATION static void
+report_fork_register(void)
 {
-	unlock_handler();
+	kmem_fork_register(&report_fork_handlers);
 }
 
 kmem_report_handler_t *

@@ -14,13 +14,18 @@
  * skip it.
  *
  * In every build each thread counts the library locks it holds or is
- * taking (kmem_locks_held(), for fork() from a signal handler).
+ * taking (locks_held, for fork() from a signal handler).
  *
  * Thread exit is noticed through one pthread key whose destructor calls the
- * core; fork() through pthread_atfork(), registered by a constructor when
- * the library is loaded: before any of its code can take a lock, and before
- * the program's own fork handlers, so that ours run last before the fork
- * and first after it (the program's may allocate).  The library's own
+ * core.  fork() is bracketed by the handlers the layers register
+ * (kmem_fork_register(), platform.h), run from pthread_atfork() hooks that
+ * a constructor registers when the library is loaded: before any of its
+ * code can take a lock, and before the program's own fork handlers, so
+ * that ours run last before the fork and first after it (the program's may
+ * allocate).  The registry is a fixed table under one lock, which a
+ * registration and a whole fork hold, so a fork sees every set registered
+ * before it and no set half; it stands aside as a whole when the forking
+ * thread was interrupted inside the library (fork_prepare()).  The library's own
  * threads start with every signal blocked; the live threads are counted
  * from /proc/self/task without allocating.  Free pages are purged with
  * madvise(MADV_DONTNEED).
@@ -72,6 +77,12 @@ _Static_assert(_Alignof(pthread_cond_t) <= 16, "pthread_cond_t alignment");
 #define NATIVE_MUTEX(mp) ((pthread_mutex_t *)(void *)(mp)->opaque)
 #define NATIVE_CV(cvp) ((pthread_cond_t *)(void *)(cvp)->opaque)
 
+static _Noreturn void
+posix_fatal(const char *message)
+{
+	kmem_panic("%s", message);
+}
+
 static void
 posix_check(int error, const char *what)
 {
@@ -95,12 +106,6 @@ kmem_lock_note(int delta)
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	locks_held += (unsigned)delta;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-}
-
-bool
-kmem_locks_held(void)
-{
-	return (locks_held != 0);
 }
 
 #ifdef KMEM_ASSERTS
@@ -399,7 +404,7 @@ thread_main(void *p)
  * force at pthread_create()): a signal sent to the process must reach one
  * of the program's threads, which may be waiting for it with sigwait(),
  * never run a handler on ours (one that sleeps holding, in the count of
- * kmem_locks_held(), a library lock).
+ * locks_held, a library lock).
  */
 bool
 kmem_thread_create(void (*fn)(void *), void *arg, const char *name)
@@ -502,36 +507,30 @@ kmem_thread_exit_notify(void *arg)
  */
 static __thread uint64_t thread_id;
 
-static void
-fork_child(void)
-{
-	thread_id = 0;
-	kmem_fork_child();
-}
-
 /*
  * glibc's fork() takes its list of streams' lock after the fork handlers,
  * and holds it across the fork; getline() and friends allocate while they
  * hold a stream's lock, and fflush(NULL) takes the list's lock and then
- * each stream's.  So the hooks take the list's lock first, as glibc does
- * for its own malloc (which it locks inside fork(), after the list): the
- * lock is recursive, so fork() takes it again, and glibc resets it in the
- * child (we do too: in a fork from a single-threaded process glibc leaves
- * it alone).  Weak, so that another C library simply has none.
+ * each stream's.  So the hooks take the list's lock before the library's
+ * locks, as glibc does for its own malloc (which it locks inside fork(),
+ * after the list): the lock is recursive, so fork() takes it again, and
+ * glibc resets it in the child (we do too: in a fork from a
+ * single-threaded process glibc leaves it alone).  Weak, so that another C
+ * library simply has none.
  */
 extern void _IO_list_lock(void) __attribute__((weak));
 extern void _IO_list_unlock(void) __attribute__((weak));
 extern void _IO_list_resetlock(void) __attribute__((weak));
 
-void
-kmem_fork_libc_enter(void)
+static void
+fork_libc_enter(void)
 {
 	if (_IO_list_lock != NULL)
 		_IO_list_lock();
 }
 
-void
-kmem_fork_libc_exit(bool child)
+static void
+fork_libc_exit(bool child)
 {
 	if (_IO_list_lock == NULL)
 		return;
@@ -541,11 +540,199 @@ kmem_fork_libc_exit(bool child)
 		_IO_list_unlock();
 }
 
-__attribute__((constructor)) static void
+/*
+ * The registered fork handlers (platform.h), in the order they came;
+ * fork_registered says how many, stored last (release), so that a child
+ * whose fork stood aside while its one thread was registering reads whole
+ * entries.  fork_registry_lock is held by a registration, and by a fork
+ * from its prepare to its parent or child, so a fork runs the handlers of
+ * the sets registered before it, every one whole.  It counts as a library
+ * lock: a fork from a signal handler that interrupted either stands aside.
+ */
+static pthread_mutex_t fork_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static const kmem_fork_handlers_t *fork_registry[KMEM_FORK_HANDLERS_MAX];
+static unsigned fork_registered;
+
+/* The fork in progress: its handlers in rank order, the first
+ * fork_unlocked of them of rank KMEM_FORK_UNLOCKED (fork_registry_lock). */
+static unsigned char fork_order[KMEM_FORK_HANDLERS_MAX];
+static unsigned fork_ordered;
+static unsigned fork_unlocked;
+
+/* Prepares that stood aside, in this thread, whose fork has not returned. */
+static __thread unsigned forks_standing_aside
+    __attribute__((tls_model("initial-exec")));
+
+static void
+fork_registry_enter(void)
+{
+	kmem_lock_note(1);
+	posix_check(pthread_mutex_lock(&fork_registry_lock),
+	    "pthread_mutex_lock");
+}
+
+static void
+fork_registry_exit(void)
+{
+	posix_check(pthread_mutex_unlock(&fork_registry_lock),
+	    "pthread_mutex_unlock");
+	kmem_lock_note(-1);
+}
+
+void
+kmem_fork_register(const kmem_fork_handlers_t *handlers)
+{
+	if (locks_held != 0)
+		posix_fatal("kmem_fork_register() called holding a library "
+		    "lock");
+	fork_registry_enter();
+	unsigned n = fork_registered;
+	bool known = false;
+	for (unsigned i = 0; i < n; i++)
+		known = known || fork_registry[i] == handlers;
+	if (!known) {
+		if (n == KMEM_FORK_HANDLERS_MAX)
+			posix_fatal("more fork handlers than "
+			    "KMEM_FORK_HANDLERS_MAX");
+		fork_registry[n] = handlers;
+		__atomic_store_n(&fork_registered, n + 1, __ATOMIC_RELEASE);
+	}
+	fork_registry_exit();
+}
+
+/* The registered handlers' indices in order of rank, stably; how many. */
+static unsigned
+fork_rank_order(unsigned char *order)
+{
+	unsigned n = __atomic_load_n(&fork_registered, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned j = i;
+		for (; j > 0 && fork_registry[order[j - 1]]->rank >
+		    fork_registry[i]->rank; j--)
+			order[j] = order[j - 1];
+		order[j] = (unsigned char)i;
+	}
+	return (n);
+}
+
+static const kmem_fork_handlers_t *
+fork_handlers(unsigned i)
+{
+	return (fork_registry[fork_order[i]]);
+}
+
+/*
+ * Before a fork: the unlocked ranks' prepares, the C library's locks, and
+ * the locked ranks' prepares, in rank order.
+ *
+ * fork() from a signal handler.  If the handler interrupted the library in
+ * the forking thread, that thread holds (or is taking) a library lock:
+ * prepare would wait for itself, or take locks out of order.  Then the
+ * hooks stand aside and take nothing: the operation the signal interrupted
+ * finishes in the parent and in the child alike, where its thread is the
+ * one that goes on, so both see whole state.  (In a process with other
+ * threads, one of theirs may then be held in the child: a fork from a
+ * handler can promise no more there, as glibc's own malloc promises no
+ * more.)  The hooks stand aside in nested pairs -- a handler may fork
+ * while an interrupted fork runs its hooks -- so each thread counts the
+ * prepares it let pass, and the parent or child hook after each one lets
+ * itself pass too.
+ */
+static void
+fork_prepare(void)
+{
+	if (locks_held != 0) {
+		forks_standing_aside++;
+		return;
+	}
+	fork_registry_enter();
+	fork_ordered = fork_rank_order(fork_order);
+	unsigned i = 0;
+	for (; i < fork_ordered &&
+	    fork_handlers(i)->rank == KMEM_FORK_UNLOCKED; i++) {
+		if (fork_handlers(i)->prepare != NULL)
+			fork_handlers(i)->prepare();
+	}
+	fork_unlocked = i;
+	fork_libc_enter();
+	for (; i < fork_ordered; i++) {
+		if (fork_handlers(i)->prepare != NULL)
+			fork_handlers(i)->prepare();
+	}
+}
+
+static void
+fork_release_one(const kmem_fork_handlers_t *h, bool child)
+{
+	void (*release)(void) = child ? h->child : h->parent;
+	if (release != NULL)
+		release();
+	if (child && h->child_always != NULL)
+		h->child_always();
+}
+
+/* What prepare did, undone in the exact reverse order. */
+static void
+fork_release(bool child)
+{
+	for (unsigned i = fork_ordered; i-- > fork_unlocked;)
+		fork_release_one(fork_handlers(i), child);
+	fork_libc_exit(child);
+	for (unsigned i = fork_unlocked; i-- > 0;)
+		fork_release_one(fork_handlers(i), child);
+	fork_registry_exit();
+}
+
+/* Did the prepare of this fork stand aside?  Then so does its other half. */
+static bool
+fork_stood_aside(void)
+{
+	if (forks_standing_aside == 0)
+		return (false);
+	forks_standing_aside--;
+	return (true);
+}
+
+static void
+fork_parent(void)
+{
+	if (!fork_stood_aside())
+		fork_release(false);
+}
+
+/* In a child whose fork stood aside: only the child_always handlers. */
+static void
+fork_child_aside(void)
+{
+	unsigned char order[KMEM_FORK_HANDLERS_MAX];
+	for (unsigned i = fork_rank_order(order); i-- > 0;) {
+		const kmem_fork_handlers_t *h = fork_registry[order[i]];
+		if (h->child_always != NULL)
+			h->child_always();
+	}
+}
+
+static void
+fork_child(void)
+{
+	thread_id = 0;
+	if (fork_stood_aside())
+		fork_child_aside();
+	else
+		fork_release(true);
+}
+
+/*
+ * Registered first among the library's constructors (the priority of the
+ * layers' registrations, platform.h): before any of its code can take a
+ * lock, and before the program's own fork handlers, so that ours run last
+ * before the fork and first after it (the program's may allocate).
+ */
+KMEM_FORK_REGISTRATION static void
 fork_hooks_register(void)
 {
-	posix_check(pthread_atfork(kmem_fork_prepare, kmem_fork_parent,
-	    fork_child), "pthread_atfork");
+	posix_check(pthread_atfork(fork_prepare, fork_parent, fork_child),
+	    "pthread_atfork");
 }
 
 /*

@@ -185,16 +185,11 @@ kmem_thread_exit_notify(void *arg)
 	return (true);          /* the one thread never exits */
 }
 
-/* No C library whose locks matter at a fork. */
+/* No fork(): nothing to run the handlers around. */
 void
-kmem_fork_libc_enter(void)
+kmem_fork_register(const kmem_fork_handlers_t *handlers)
 {
-}
-
-void
-kmem_fork_libc_exit(bool child)
-{
-	(void) child;
+	(void) handlers;
 }
 
 /* One thread, no signals: nothing ever interrupts the library. */
@@ -202,12 +197,6 @@ void
 kmem_lock_note(int delta)
 {
 	(void) delta;
-}
-
-bool
-kmem_locks_held(void)
-{
-	return (false);
 }
 
 void
