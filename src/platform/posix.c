@@ -25,10 +25,10 @@
  * allocate).  The registry is a fixed table under one lock, which a
  * registration and a whole fork hold, so a fork sees every set registered
  * before it and no set half; it stands aside as a whole when the forking
- * thread was interrupted inside the library (fork_prepare()).  The library's own
- * threads start with every signal blocked; the live threads are counted
- * from /proc/self/task without allocating.  Free pages are purged with
- * madvise(MADV_DONTNEED).
+ * thread was interrupted inside the library (fork_prepare()).  The
+ * library's own threads start with every signal blocked; the live threads
+ * are counted from /proc/self/task without allocating.  Free pages are
+ * purged with madvise(MADV_DONTNEED).
  *
  * Stacks come from libunwind's unw_backtrace() when the build found it
  * (KMEM_HAVE_LIBUNWIND: it caches each return address's frame layout, about

@@ -21,8 +21,9 @@
  *
  * Publishing implies the update thread (kmem_update_thread(1)).  At exit
  * the segment is unlinked; fork() takes publish_lock like every library
- * lock (the handlers at the end of this file), and the child, whose pid is not the segment's and
- * which has no publisher thread, forgets it all without unlinking.
+ * lock (the handlers at the end of this file), and the child, whose pid
+ * is not the segment's and which has no publisher thread, forgets it all
+ * without unlinking.
  */
 #include <kmem/stats.h>
 
