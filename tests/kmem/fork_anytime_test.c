@@ -491,10 +491,10 @@ test_fork_in_handler_at_random(void)
  * forking thread's prepare asks for that very lock (ASKED: the holder lets
  * go and the fork takes it) or the fork has returned without asking
  * (FORKED: the bug).  Only a lock held alone: the fork would ask for a
- * lower one first, and wait for the holder.  Another thread that takes it
- * the ordinary way (kmem's unlocked prepare, which may make the forking
- * thread's cache) lets the holder go on too (LET_GO), and the fork's
- * prepare must still ask for it.
+ * lower one first, and wait for the holder.  The forking thread taking it
+ * the ordinary way (kmem's unlocked prepare, which may make the thread's
+ * cache) lets the holder go on too (LET_GO), and the fork's prepare must
+ * still ask for it; any other thread waits.
  */
 enum { HOLD_ARMED, HOLD_HELD, HOLD_LET_GO, HOLD_ASKED, HOLD_FORKED };
 static _Atomic int hold_state;
@@ -502,6 +502,7 @@ static _Atomic bool holder_done;
 static unsigned hold_rank;
 static kmem_mutex_t *_Atomic hold_lock;
 static __thread bool hold_thread;
+static __thread bool fork_thread;
 static __thread unsigned hold_depth;    /* kmem_mutex_t locks held */
 
 void __real_kmem_mutex_enter(kmem_mutex_t *mp);
@@ -517,7 +518,7 @@ void
 __wrap_kmem_mutex_enter(kmem_mutex_t *mp)
 {
 	int held = HOLD_HELD;
-	if (mp == atomic_load(&hold_lock))
+	if (fork_thread && mp == atomic_load(&hold_lock))
 		atomic_compare_exchange_strong(&hold_state, &held, HOLD_LET_GO);
 	__real_kmem_mutex_enter(mp);
 	hold_depth++;
@@ -702,6 +703,7 @@ hold_trial(const hold_trial_t *trial)
 		setenv("KMEM_LOGGING", trial->logging, 1);
 	}
 	hold_rank = trial->rank;
+	fork_thread = true;
 	atomic_store(&hold_state, HOLD_ARMED);
 	pthread_t t;
 	if (pthread_create(&t, NULL, holder_main, (void *)trial) != 0)
