@@ -41,6 +41,13 @@ unlock_handler(void)
 	kmem_lock_note(-1);
 }
 
+/* The platform's fatal errors (platform.h) are panics like ours. */
+static _Noreturn void
+platform_fatal(const char *message)
+{
+	kmem_panic("%s", message);
+}
+
 /*
  * fork() must not leave the handler's spin lock held in the child: it is
  * taken last (KMEM_RANK_REPORT), registered with the platform when the
@@ -53,9 +60,11 @@ static const kmem_fork_handlers_t report_fork_handlers = {
 	.child = unlock_handler,
 };
 
+/* At load, before any code of the library can report or take a lock. */
 KMEM_FORK_REGISTRATION static void
-report_fork_register(void)
+report_register(void)
 {
+	kmem_fatal_handler_set(platform_fatal);
 	kmem_fork_register(&report_fork_handlers);
 }
 

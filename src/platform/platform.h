@@ -194,6 +194,15 @@ void kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
 void kmem_fd_write(int fd, const char *text, size_t len);
 bool kmem_at_exit(void (*fn)(void));
 
+/*
+ * The platform's fatal errors (a failed system call it cannot go on
+ * without; with KMEM_ASSERTS, a lock order violation) go to handler, which
+ * must not return: the report layer sets it when the library is loaded,
+ * so that they reach the report handler as any panic does.  Without one,
+ * the platform writes the message to the console and aborts.
+ */
+void kmem_fatal_handler_set(void (*handler)(const char *message));
+
 /* Write text to the console (standard error); never allocates. */
 void kmem_console_write(const char *text, size_t len);
 _Noreturn void kmem_abort(void);

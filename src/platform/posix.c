@@ -56,6 +56,8 @@
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -64,8 +66,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/format.h"
-#include "base/report.h"
 
 _Static_assert(sizeof(pthread_mutex_t) <= sizeof(((kmem_mutex_t *)0)->opaque),
     "kmem_mutex_t too small for pthread_mutex_t");
@@ -77,17 +77,43 @@ _Static_assert(_Alignof(pthread_cond_t) <= 16, "pthread_cond_t alignment");
 #define NATIVE_MUTEX(mp) ((pthread_mutex_t *)(void *)(mp)->opaque)
 #define NATIVE_CV(cvp) ((pthread_cond_t *)(void *)(cvp)->opaque)
 
-static _Noreturn void
-posix_fatal(const char *message)
+/*
+ * The platform's own fatal errors: formatted here, with the C library's
+ * formatter (on the stack; it allocates nothing for these formats), then
+ * handed to the layer above through the hook it set, or, before one is
+ * set, written to standard error.
+ */
+static void (*fatal_handler)(const char *message);
+
+void
+kmem_fatal_handler_set(void (*handler)(const char *message))
 {
-	kmem_panic("%s", message);
+	__atomic_store_n(&fatal_handler, handler, __ATOMIC_RELEASE);
+}
+
+static _Noreturn void __attribute__((format(printf, 1, 2)))
+posix_fatal(const char *fmt, ...)
+{
+	char message[256], line[sizeof (message) + 16];
+	va_list ap;
+	va_start(ap, fmt);
+	(void) vsnprintf(message, sizeof (message), fmt, ap);
+	va_end(ap);
+	void (*handler)(const char *) = __atomic_load_n(&fatal_handler,
+	    __ATOMIC_ACQUIRE);
+	if (handler != NULL)
+		handler(message);
+	int n = snprintf(line, sizeof (line), "libkmem: %s\n", message);
+	kmem_console_write(line, n < (int)sizeof (line) ? (size_t)n :
+	    sizeof (line) - 1);
+	abort();
 }
 
 static void
 posix_check(int error, const char *what)
 {
 	if (error != 0)
-		kmem_panic("%s failed: error %d", what, error);
+		posix_fatal("%s failed: error %d", what, error);
 }
 
 /*
@@ -127,7 +153,7 @@ note_acquired(kmem_mutex_t *mp)
 {
 	__atomic_store_n(&mp->owner, self(), __ATOMIC_RELAXED);
 	if (held_count == LOCK_DEPTH_MAX)
-		kmem_panic("more than %d library locks held", LOCK_DEPTH_MAX);
+		posix_fatal("more than %d library locks held", LOCK_DEPTH_MAX);
 	held_ranks[held_count++] = mp->rank;
 }
 
@@ -136,7 +162,7 @@ check_order(const kmem_mutex_t *mp)
 {
 	for (unsigned i = 0; i < held_count; i++) {
 		if (held_ranks[i] >= mp->rank)
-			kmem_panic("lock order violation: taking a lock of rank "
+			posix_fatal("lock order violation: taking a lock of rank "
 			    "%u while holding one of rank %u", mp->rank,
 			    held_ranks[i]);
 	}
@@ -146,7 +172,7 @@ static void
 note_released(kmem_mutex_t *mp)
 {
 	if (__atomic_load_n(&mp->owner, __ATOMIC_RELAXED) != self())
-		kmem_panic("releasing a lock of rank %u that this thread does "
+		posix_fatal("releasing a lock of rank %u that this thread does "
 		    "not hold", mp->rank);
 	__atomic_store_n(&mp->owner, 0, __ATOMIC_RELAXED);
 	for (unsigned i = held_count; i-- > 0;) {
@@ -329,7 +355,7 @@ kmem_pages_free(void *addr, size_t size)
 	int saved = errno;
 	if (munmap(addr, size) != 0 &&
 	    madvise(addr, size, MADV_DONTNEED) != 0)
-		kmem_panic("munmap(%p, %zu) and madvise failed: errno %d",
+		posix_fatal("munmap(%p, %zu) and madvise failed: errno %d",
 		    addr, size, errno);
 	errno = saved;
 }
@@ -436,7 +462,7 @@ static char
 task_state(const char *name)
 {
 	char path[64], buf[512];
-	kmem_snprintf(path, sizeof (path), "/proc/self/task/%s/stat", name);
+	snprintf(path, sizeof (path), "/proc/self/task/%s/stat", name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ('X');
@@ -900,17 +926,17 @@ kmem_symbolize(uintptr_t pc, char *buf, size_t len)
 {
 	Dl_info info;
 	if (dladdr((void *)pc, &info) == 0) {
-		kmem_snprintf(buf, len, "0x%zx", (size_t)pc);
+		snprintf(buf, len, "0x%zx", (size_t)pc);
 		return (false);
 	}
 	const char *object = info.dli_fname != NULL ? info.dli_fname : "?";
 	const char *base = strrchr(object, '/');
 	object = base != NULL ? base + 1 : object;
 	if (info.dli_sname != NULL)
-		kmem_snprintf(buf, len, "%s+0x%zx (%s)", info.dli_sname,
+		snprintf(buf, len, "%s+0x%zx (%s)", info.dli_sname,
 		    (size_t)(pc - (uintptr_t)info.dli_saddr), object);
 	else
-		kmem_snprintf(buf, len, "%s+0x%zx", object,
+		snprintf(buf, len, "%s+0x%zx", object,
 		    (size_t)(pc - (uintptr_t)info.dli_fbase));
 	return (true);
 }

@@ -185,6 +185,13 @@ kmem_thread_exit_notify(void *arg)
 	return (true);          /* the one thread never exits */
 }
 
+/* The stub never fails: nothing to hand a fatal error to. */
+void
+kmem_fatal_handler_set(void (*handler)(const char *message))
+{
+	(void) handler;
+}
+
 /* No fork(): nothing to run the handlers around. */
 void
 kmem_fork_register(const kmem_fork_handlers_t *handlers)
