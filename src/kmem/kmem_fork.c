@@ -22,7 +22,8 @@
  *   cache's, depot and slab lock, the page map's, the firewall's and the
  *   debug logs'.
  * Between them run vmem's (the arena list, every arena, the segment pool:
- * vmem.c) and the NetBSD layers' (pool.c, mtype.c); after them the
+ * vmem.c), the classic allocators' (classic/common.c) and the NetBSD
+ * layers' (pool.c, mtype.c); after them the
  * statistics publisher's (stats_publish.c) and the report handler's
  * (report.c).  So fork() holds every library lock at once, taken in the
  * lock order, and no lock is mid-operation at the moment of the copy.
@@ -34,7 +35,9 @@
  * aside for all the layers at once (posix.c explains why that is right).
  *
  * Registered from a constructor when the library is loaded, before any of
- * its code can take one of these locks.
+ * its code can take one of these locks.  (A static link has this file
+ * wherever it has kmem: kmem_init() needs kmem_leaks.c, which calls
+ * kmem_caches_hold_all().)
  */
 #include "kmem_impl.h"
 
