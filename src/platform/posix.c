@@ -509,6 +509,13 @@ kmem_thread_count(void)
 	return (n < 0 ? 0 : count);
 }
 
+/*
+ * The key is made once, by the first thread cache or when the library is
+ * loaded (platform_init()), whichever comes first: after the load, no
+ * thread is ever inside the once, so no fork copies it half done (the
+ * child's first thread cache would wait for it: ThreadSanitizer's
+ * pthread_once does not start over in a child, as glibc's does).
+ */
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
 static bool exit_key_ok;
@@ -755,10 +762,11 @@ fork_child(void)
  * before the fork and first after it (the program's may allocate).
  */
 KMEM_FORK_REGISTRATION static void
-fork_hooks_register(void)
+platform_init(void)
 {
 	posix_check(pthread_atfork(fork_prepare, fork_parent, fork_child),
 	    "pthread_atfork");
+	pthread_once(&exit_key_once, exit_key_create);
 }
 
 /*
