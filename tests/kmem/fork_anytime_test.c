@@ -536,15 +536,21 @@ void
 __wrap_kmem_mutex_exit(kmem_mutex_t *mp)
 {
 	hold_depth--;
+	struct timespec tick = { 0, 100 * 1000 };
+	bool stopped = false;
 	if (hold_thread && hold_depth == 0 && mp->rank == hold_rank &&
 	    atomic_load(&hold_state) == HOLD_ARMED) {
-		struct timespec tick = { 0, 100 * 1000 };
 		atomic_store(&hold_lock, mp);
 		atomic_store(&hold_state, HOLD_HELD);
 		while (atomic_load(&hold_state) == HOLD_HELD)
 			nanosleep(&tick, NULL);
+		stopped = true;
 	}
 	__real_kmem_mutex_exit(mp);
+	/* Let go: wait out the copy here, holding nothing, rather than be
+	 * inside the C library's or a sanitizer's locks at the moment. */
+	while (stopped && atomic_load(&hold_state) != HOLD_FORKED)
+		nanosleep(&tick, NULL);
 }
 
 void
