@@ -21,6 +21,7 @@ enum kmem_lock_rank {
 	KMEM_RANK_VMEM_LIST = 10,       /* the list of all arenas */
 	KMEM_RANK_VMEM_ARENA = 20,      /* one arena's segments and counters */
 	KMEM_RANK_VMEM_SEGPOOL = 30,    /* the global pool of segment structures */
+	KMEM_RANK_CLASSIC_LIST = 35,    /* every classic instance's lock, for fork */
 	KMEM_RANK_CLASSIC = 40,         /* one classic allocator instance (a leaf) */
 	KMEM_RANK_NETBSD = 45,          /* pool(9), malloc(9): one at a time */
 	KMEM_RANK_THREADS = 50,         /* the list of thread caches */
@@ -31,6 +32,7 @@ enum kmem_lock_rank {
 	KMEM_RANK_FIREWALL = 75,        /* firewalled buffers (a leaf) */
 	KMEM_RANK_DEBUG_LOG = 80,       /* the debug logs (a leaf) */
 	KMEM_RANK_PUBLISH = 85,         /* the statistics publisher's state (a leaf) */
+	KMEM_RANK_REPORT = 90,          /* the report handler's spin flag (a leaf) */
 };
 
 #endif /* KMEM_LOCK_ORDER_H */

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 
 #include "format.h"
+#include "lock_order.h"
 #include "platform/platform.h"
 
 #define REPORT_MAX 6144
@@ -40,17 +41,31 @@ unlock_handler(void)
 	kmem_lock_note(-1);
 }
 
-/* fork() must not leave the handler's spin lock held in the child. */
-void
-kmem_report_fork_enter(void)
+/* The platform's fatal errors (platform.h) are panics like ours. */
+static _Noreturn void
+platform_fatal(const char *message)
 {
-	lock_handler();
+	kmem_panic("%s", message);
 }
 
-void
-kmem_report_fork_exit(void)
+/*
+ * fork() must not leave the handler's spin lock held in the child: it is
+ * taken last (KMEM_RANK_REPORT), registered with the platform when the
+ * library is loaded.
+ */
+static const kmem_fork_handlers_t report_fork_handlers = {
+	.rank = KMEM_RANK_REPORT,
+	.prepare = lock_handler,
+	.parent = unlock_handler,
+	.child = unlock_handler,
+};
+
+/* At load, before any code of the library can report or take a lock. */
+KMEM_FORK_REGISTRATION static void
+report_register(void)
 {
-	unlock_handler();
+	kmem_fatal_handler_set(platform_fatal);
+	kmem_fork_register(&report_fork_handlers);
 }
 
 kmem_report_handler_t *

@@ -35,10 +35,6 @@ _Noreturn void kmem_panic(const char *fmt, ...) KMEM_PRINTFLIKE(1, 2);
 void kmem_report_heap(bool may_abort, const char *fmt, ...)
     KMEM_PRINTFLIKE(2, 3);
 
-/* Around fork(): hold the handler's lock so the child gets it free. */
-void kmem_report_fork_enter(void);
-void kmem_report_fork_exit(void);
-
 #ifdef KMEM_ASSERTS
 #define KMEM_ASSERT(expr)                                               \
 	((expr) ? (void)0 :                                             \

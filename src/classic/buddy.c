@@ -293,7 +293,7 @@ buddy_core_walk(const buddy_core_t *bc, kmem_lab_walk_fn_t *fn, void *arg)
 /* ---- the buddy system ---- */
 
 struct buddy {
-	kmem_mutex_t lock;              /* protects everything below */
+	classic_lock_t lock;              /* protects everything below */
 	classic_region_t region;
 	size_t meta_size;
 	size_t meta_bytes;
@@ -321,7 +321,7 @@ buddy_create(void *base, size_t size, size_t min_block)
 		classic_region_fini(&region);
 		return (NULL);
 	}
-	kmem_mutex_init(&bp->lock, KMEM_RANK_CLASSIC);
+	classic_lock_init(&bp->lock);
 	bp->region = region;
 	bp->meta_size = total;
 	bp->meta_bytes = meta_bytes;
@@ -336,7 +336,7 @@ buddy_destroy(struct buddy *bp)
 	if (classic_null(bp, "buddy_destroy"))
 		return;
 	classic_region_t region = bp->region;
-	kmem_mutex_destroy(&bp->lock);
+	classic_lock_fini(&bp->lock);
 	kmem_pages_free(bp, bp->meta_bytes);
 	classic_region_fini(&region);
 }
@@ -347,7 +347,7 @@ buddy_alloc(struct buddy *bp, size_t size)
 	if (classic_null(bp, "buddy_alloc") ||
 	    classic_size_zero(bp, "buddy_alloc", size))
 		return (NULL);
-	kmem_mutex_enter(&bp->lock);
+	kmem_mutex_enter(&bp->lock.mutex);
 	unsigned k = buddy_core_order(&bp->core, size);
 	uintptr_t addr = k < bp->core.norders ? buddy_core_take(&bp->core, k) :
 	    0;
@@ -355,7 +355,7 @@ buddy_alloc(struct buddy *bp, size_t size)
 		bp->failures++;
 	else
 		bp->allocs++;
-	kmem_mutex_exit(&bp->lock);
+	kmem_mutex_exit(&bp->lock.mutex);
 	return ((void *)addr);
 }
 
@@ -368,7 +368,7 @@ buddy_free(struct buddy *bp, void *addr, size_t size)
 	if (size != 0 && addr == NULL)
 		kmem_snprintf(why, sizeof (why), "the address is NULL");
 	if (size != 0 && addr != NULL) {
-		kmem_mutex_enter(&bp->lock);
+		kmem_mutex_enter(&bp->lock.mutex);
 		unsigned k = buddy_core_order(&bp->core, size);
 		bool ok = buddy_core_allocated(&bp->core, (uintptr_t)addr, k);
 		if (ok) {
@@ -378,7 +378,7 @@ buddy_free(struct buddy *bp, void *addr, size_t size)
 			buddy_core_explain(&bp->core, (uintptr_t)addr, k, why,
 			    sizeof (why));
 		}
-		kmem_mutex_exit(&bp->lock);
+		kmem_mutex_exit(&bp->lock.mutex);
 		if (ok)
 			return;
 	}
@@ -391,12 +391,12 @@ buddy_stats(struct buddy *bp, struct buddy_stats *st)
 	*st = (struct buddy_stats){ 0 };
 	if (classic_null(bp, "buddy_stats"))
 		return;
-	kmem_mutex_enter(&bp->lock);
+	kmem_mutex_enter(&bp->lock.mutex);
 	buddy_core_stats(&bp->core, st);
 	st->allocs = bp->allocs;
 	st->frees = bp->frees;
 	st->failures = bp->failures;
-	kmem_mutex_exit(&bp->lock);
+	kmem_mutex_exit(&bp->lock.mutex);
 }
 
 /* ---- the laboratory ---- */
@@ -433,9 +433,9 @@ static size_t
 buddy_lab_held(void *inst)
 {
 	struct buddy *bp = inst;
-	kmem_mutex_enter(&bp->lock);
+	kmem_mutex_enter(&bp->lock.mutex);
 	size_t held = bp->core.size - bp->core.free_bytes;
-	kmem_mutex_exit(&bp->lock);
+	kmem_mutex_exit(&bp->lock.mutex);
 	return (held);
 }
 
@@ -459,9 +459,9 @@ static void
 buddy_lab_walk(void *inst, kmem_lab_walk_fn_t *fn, void *arg)
 {
 	struct buddy *bp = inst;
-	kmem_mutex_enter(&bp->lock);
+	kmem_mutex_enter(&bp->lock.mutex);
 	buddy_core_walk(&bp->core, fn, arg);
-	kmem_mutex_exit(&bp->lock);
+	kmem_mutex_exit(&bp->lock.mutex);
 }
 
 const struct kmem_lab_ops kmem_lab_buddy_ops = {

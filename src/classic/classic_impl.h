@@ -5,8 +5,14 @@
  * (pagelevel.c), the wording of their reports, and their entries in the
  * laboratory's table (lab.c).
  *
- * Nothing here locks: every function runs under the lock of the allocator
- * instance that owns the structure.
+ * Nothing here locks but the list of locks: every other function runs
+ * under the lock of the allocator instance that owns the structure.
+ *
+ * Every instance's lock (rank KMEM_RANK_CLASSIC) is a classic_lock_t, on
+ * one list from its init to its fini, under classic_locks_lock (rank
+ * KMEM_RANK_CLASSIC_LIST, held only to link and unlink, and by fork()):
+ * fork() takes the list's lock and then every lock on it (common.c), so a
+ * child never inherits an instance held by a thread it lacks.
  */
 #ifndef KMEM_CLASSIC_IMPL_H
 #define KMEM_CLASSIC_IMPL_H
@@ -18,6 +24,7 @@
 #include <kmem/classic.h>
 
 #include "base/bits.h"
+#include "platform/platform.h"
 
 /* The allocation grain: blocks are multiples of it and aligned to it. */
 #define CLASSIC_GRAIN_SHIFT     4
@@ -25,6 +32,19 @@
 
 _Static_assert(CLASSIC_GRAIN == KMEM_LAB_GRAIN,
     "the laboratory's grain is the allocators' grain");
+
+/* ---- an instance's lock ---- */
+
+typedef struct classic_lock {
+	kmem_mutex_t mutex;
+	struct classic_lock *next;      /* on the list fork() takes */
+	struct classic_lock *prev;
+} classic_lock_t;
+
+/* Make the lock (rank KMEM_RANK_CLASSIC) and put it on the list; fini
+ * takes it off and destroys it.  Neither with a library lock held. */
+void classic_lock_init(classic_lock_t *lp);
+void classic_lock_fini(classic_lock_t *lp);
 
 /* ---- the region ---- */
 

@@ -7,7 +7,72 @@
 #include "classic/classic_impl.h"
 
 #include "platform/platform.h"
+#include "base/lock_order.h"
 #include "base/report.h"
+
+/* Every instance's lock, for fork() (classic_impl.h). */
+static kmem_mutex_t classic_locks_lock =
+    KMEM_MUTEX_INITIALIZER(KMEM_RANK_CLASSIC_LIST);
+static classic_lock_t classic_locks = { .next = &classic_locks,
+	.prev = &classic_locks };
+
+void
+classic_lock_init(classic_lock_t *lp)
+{
+	kmem_mutex_init(&lp->mutex, KMEM_RANK_CLASSIC);
+	kmem_mutex_enter(&classic_locks_lock);
+	lp->next = &classic_locks;
+	lp->prev = classic_locks.prev;
+	lp->prev->next = lp;
+	classic_locks.prev = lp;
+	kmem_mutex_exit(&classic_locks_lock);
+}
+
+void
+classic_lock_fini(classic_lock_t *lp)
+{
+	kmem_mutex_enter(&classic_locks_lock);
+	lp->prev->next = lp->next;
+	lp->next->prev = lp->prev;
+	kmem_mutex_exit(&classic_locks_lock);
+	kmem_mutex_destroy(&lp->mutex);
+}
+
+/*
+ * fork(): the list's lock, then every instance's.  No thread holds two
+ * instance locks at once (dynix drops a CPU layer's before its global
+ * one), so taking them all cannot deadlock with one that holds one.
+ */
+static void
+classic_fork_enter(void)
+{
+	kmem_mutex_enter_for_fork(&classic_locks_lock);
+	for (classic_lock_t *lp = classic_locks.next; lp != &classic_locks;
+	    lp = lp->next)
+		kmem_mutex_enter_for_fork(&lp->mutex);
+}
+
+static void
+classic_fork_exit(void)
+{
+	for (classic_lock_t *lp = classic_locks.next; lp != &classic_locks;
+	    lp = lp->next)
+		kmem_mutex_exit_for_fork(&lp->mutex);
+	kmem_mutex_exit_for_fork(&classic_locks_lock);
+}
+
+static const kmem_fork_handlers_t classic_fork_handlers = {
+	.rank = KMEM_RANK_CLASSIC_LIST,
+	.prepare = classic_fork_enter,
+	.parent = classic_fork_exit,
+	.child = classic_fork_exit,
+};
+
+KMEM_FORK_REGISTRATION static void
+classic_fork_register(void)
+{
+	kmem_fork_register(&classic_fork_handlers);
+}
 
 bool
 classic_region_init(classic_region_t *rp, const char *caller, void *base,

@@ -108,7 +108,7 @@ struct dx_cpu_class {
 };
 
 struct dx_cpu {
-	_Alignas(CLASSIC_LAYOUT_ALIGN) kmem_mutex_t lock;
+	_Alignas(CLASSIC_LAYOUT_ALIGN) classic_lock_t lock;
 	uint64_t allocs;
 	uint64_t frees;
 	struct dx_cpu_class cls[KMEM_CLASSIC_CLASSES];
@@ -130,7 +130,7 @@ struct dx_class {
 };
 
 struct dynix {
-	kmem_mutex_t lock;              /* the layers below the CPUs */
+	classic_lock_t lock;              /* the layers below the CPUs */
 	classic_region_t region;
 	classic_pages_t pages;
 	size_t meta_size;
@@ -219,7 +219,7 @@ dynix_create(void *base, size_t size)
 		classic_region_fini(&region);
 		return (NULL);
 	}
-	kmem_mutex_init(&dx->lock, KMEM_RANK_CLASSIC);
+	classic_lock_init(&dx->lock);
 	dx->region = region;
 	classic_pages_init(&dx->pages, &region,
 	    (uint64_t *)((char *)dx + map_offset));
@@ -243,7 +243,7 @@ dynix_create(void *base, size_t size)
 		dc->partial.next = dc->partial.prev = &dc->partial;
 	}
 	for (unsigned i = 0; i < ncpus; i++)
-		kmem_mutex_init(&dx->cpu[i].lock, KMEM_RANK_CLASSIC);
+		classic_lock_init(&dx->cpu[i].lock);
 	return (dx);
 }
 
@@ -254,8 +254,8 @@ dynix_destroy(struct dynix *dx)
 		return;
 	classic_region_t region = dx->region;
 	for (unsigned i = 0; i < dx->ncpus; i++)
-		kmem_mutex_destroy(&dx->cpu[i].lock);
-	kmem_mutex_destroy(&dx->lock);
+		classic_lock_fini(&dx->cpu[i].lock);
+	classic_lock_fini(&dx->lock);
 	kmem_pages_free(dx, dx->meta_bytes);
 	classic_region_fini(&region);
 }
@@ -404,22 +404,22 @@ dynix_reclaim(struct dynix *dx)
 	for (unsigned i = 0; i < dx->ncpus; i++) {
 		struct dx_cpu *cpu = &dx->cpu[i];
 		struct dx_list taken[2][KMEM_CLASSIC_CLASSES];
-		kmem_mutex_enter(&cpu->lock);
+		kmem_mutex_enter(&cpu->lock.mutex);
 		for (unsigned c = 0; c < dx->nclasses; c++) {
 			taken[0][c] = cpu->cls[c].main;
 			taken[1][c] = cpu->cls[c].aux;
 			cpu->cls[c].main = cpu->cls[c].aux =
 			    (struct dx_list){ 0, 0 };
 		}
-		kmem_mutex_exit(&cpu->lock);
-		kmem_mutex_enter(&dx->lock);
+		kmem_mutex_exit(&cpu->lock.mutex);
+		kmem_mutex_enter(&dx->lock.mutex);
 		for (unsigned c = 0; c < dx->nclasses; c++) {
 			page_layer_free_list(dx, taken[0][c].head);
 			page_layer_free_list(dx, taken[1][c].head);
 		}
-		kmem_mutex_exit(&dx->lock);
+		kmem_mutex_exit(&dx->lock.mutex);
 	}
-	kmem_mutex_enter(&dx->lock);
+	kmem_mutex_enter(&dx->lock.mutex);
 	for (unsigned c = 0; c < dx->nclasses; c++) {
 		struct dx_class *dc = &dx->cls[c];
 		while (dc->nlists > 0) {
@@ -430,7 +430,7 @@ dynix_reclaim(struct dynix *dx)
 		}
 	}
 	dx->reclaims++;
-	kmem_mutex_exit(&dx->lock);
+	kmem_mutex_exit(&dx->lock.mutex);
 }
 
 /* ---- allocation ---- */
@@ -476,24 +476,24 @@ cpu_alloc(struct dx_cpu *cpu, unsigned c)
 static uintptr_t
 dynix_refill(struct dynix *dx, struct dx_cpu *cpu, unsigned c)
 {
-	kmem_mutex_enter(&dx->lock);
+	kmem_mutex_enter(&dx->lock.mutex);
 	struct dx_list l = global_take(dx, c);
-	kmem_mutex_exit(&dx->lock);
+	kmem_mutex_exit(&dx->lock.mutex);
 	if (l.count == 0) {
 		dynix_reclaim(dx);
-		kmem_mutex_enter(&dx->lock);
+		kmem_mutex_enter(&dx->lock.mutex);
 		l = global_take(dx, c);
-		kmem_mutex_exit(&dx->lock);
+		kmem_mutex_exit(&dx->lock.mutex);
 		if (l.count == 0)
 			return (0);
 	}
 	uintptr_t block = list_pop(&l);
-	kmem_mutex_enter(&cpu->lock);
+	kmem_mutex_enter(&cpu->lock.mutex);
 	struct dx_cpu_class *cc = &cpu->cls[c];
 	while (l.count > 0)
 		list_push(&cc->main, list_pop(&l));
 	cpu->allocs++;
-	kmem_mutex_exit(&cpu->lock);
+	kmem_mutex_exit(&cpu->lock.mutex);
 	return (block);
 }
 
@@ -505,7 +505,7 @@ dynix_alloc_large(struct dynix *dx, size_t size)
 	size_t page = classic_page_size(&dx->pages);
 	size_t npages = p2_roundup(size, page) / page;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		kmem_mutex_enter(&dx->lock);
+		kmem_mutex_enter(&dx->lock.mutex);
 		uintptr_t addr = classic_pages_alloc(&dx->pages, npages);
 		if (addr != 0) {
 			size_t p = classic_page_index(&dx->pages, addr);
@@ -517,7 +517,7 @@ dynix_alloc_large(struct dynix *dx, size_t size)
 			dx->large_pages += npages;
 			dx->large_allocs++;
 		}
-		kmem_mutex_exit(&dx->lock);
+		kmem_mutex_exit(&dx->lock.mutex);
 		if (addr != 0)
 			return (addr);
 		if (attempt == 0)
@@ -538,18 +538,18 @@ dynix_alloc(struct dynix *dx, size_t size)
 	} else {
 		unsigned c = classic_p2_class(size, CLASSIC_GRAIN_SHIFT);
 		struct dx_cpu *cpu = dynix_cpu(dx);
-		kmem_mutex_enter(&cpu->lock);
+		kmem_mutex_enter(&cpu->lock.mutex);
 		block = cpu_alloc(cpu, c);
-		kmem_mutex_exit(&cpu->lock);
+		kmem_mutex_exit(&cpu->lock.mutex);
 		if (block == 0)
 			block = dynix_refill(dx, cpu, c);
 		if (block != 0)
 			allocmap_set(dx, block);
 	}
 	if (block == 0) {
-		kmem_mutex_enter(&dx->lock);
+		kmem_mutex_enter(&dx->lock.mutex);
 		dx->failures++;
-		kmem_mutex_exit(&dx->lock);
+		kmem_mutex_exit(&dx->lock.mutex);
 	}
 	return ((void *)block);
 }
@@ -606,7 +606,7 @@ static void
 dynix_free_small(struct dynix *dx, uintptr_t block, unsigned c)
 {
 	struct dx_cpu *cpu = dynix_cpu(dx);
-	kmem_mutex_enter(&cpu->lock);
+	kmem_mutex_enter(&cpu->lock.mutex);
 	struct dx_cpu_class *cc = &cpu->cls[c];
 	struct dx_list spill = { 0, 0 };
 	cpu->frees++;
@@ -616,11 +616,11 @@ dynix_free_small(struct dynix *dx, uintptr_t block, unsigned c)
 		cc->main = (struct dx_list){ 0, 0 };
 	}
 	list_push(&cc->main, block);
-	kmem_mutex_exit(&cpu->lock);
+	kmem_mutex_exit(&cpu->lock.mutex);
 	if (spill.count > 0) {
-		kmem_mutex_enter(&dx->lock);
+		kmem_mutex_enter(&dx->lock.mutex);
 		global_put(dx, c, spill);
-		kmem_mutex_exit(&dx->lock);
+		kmem_mutex_exit(&dx->lock.mutex);
 	}
 }
 
@@ -636,9 +636,9 @@ dynix_free(struct dynix *dx, void *addr, size_t size)
 		bad = "the address is outside the allocator's region";
 	} else if (size != 0 && addr != NULL &&
 	    size > dx->cls[dx->nclasses - 1].block_size) {
-		kmem_mutex_enter(&dx->lock);
+		kmem_mutex_enter(&dx->lock.mutex);
 		bad = dynix_free_large(dx, a, size);
-		kmem_mutex_exit(&dx->lock);
+		kmem_mutex_exit(&dx->lock.mutex);
 	} else if (size != 0 && addr != NULL) {
 		unsigned c = classic_p2_class(size, CLASSIC_GRAIN_SHIFT);
 		bad = dynix_free_check(dx, a, c, why, sizeof (why));
@@ -659,7 +659,7 @@ dynix_stats(struct dynix *dx, struct dynix_stats *st)
 		return;
 	for (unsigned i = 0; i < dx->ncpus; i++) {
 		struct dx_cpu *cpu = &dx->cpu[i];
-		kmem_mutex_enter(&cpu->lock);
+		kmem_mutex_enter(&cpu->lock.mutex);
 		st->allocs += cpu->allocs;
 		st->frees += cpu->frees;
 		for (unsigned c = 0; c < dx->nclasses; c++) {
@@ -667,9 +667,9 @@ dynix_stats(struct dynix *dx, struct dynix_stats *st)
 			st->cls[c].cpu_free += cc->main.count + cc->aux.count;
 			st->cls[c].cpu_allocs += cc->cpu_allocs;
 		}
-		kmem_mutex_exit(&cpu->lock);
+		kmem_mutex_exit(&cpu->lock.mutex);
 	}
-	kmem_mutex_enter(&dx->lock);
+	kmem_mutex_enter(&dx->lock.mutex);
 	st->region_bytes = dx->region.size;
 	st->ncpus = dx->ncpus;
 	st->free_pages = dx->pages.nfree;
@@ -697,7 +697,7 @@ dynix_stats(struct dynix *dx, struct dynix_stats *st)
 	st->frees += dx->large_frees;
 	st->failures = dx->failures;
 	st->reclaims = dx->reclaims;
-	kmem_mutex_exit(&dx->lock);
+	kmem_mutex_exit(&dx->lock.mutex);
 }
 
 /* ---- the laboratory ---- */
@@ -734,9 +734,9 @@ static size_t
 dynix_lab_held(void *inst)
 {
 	struct dynix *dx = inst;
-	kmem_mutex_enter(&dx->lock);
+	kmem_mutex_enter(&dx->lock.mutex);
 	size_t held = dx->region.size - classic_pages_free_bytes(&dx->pages);
-	kmem_mutex_exit(&dx->lock);
+	kmem_mutex_exit(&dx->lock.mutex);
 	return (held);
 }
 
@@ -747,9 +747,9 @@ dynix_lab_stats(void *inst, struct kmem_lab_stats *st)
 	struct dynix_stats ds;
 	dynix_stats(dx, &ds);
 	*st = (struct kmem_lab_stats){ 0 };
-	kmem_mutex_enter(&dx->lock);
+	kmem_mutex_enter(&dx->lock.mutex);
 	classic_lab_pages_stats(st, &dx->region, &dx->pages);
-	kmem_mutex_exit(&dx->lock);
+	kmem_mutex_exit(&dx->lock.mutex);
 	st->allocated_bytes = ds.large_pages * kmem_pagesize();
 	for (unsigned c = 0; c < ds.nclasses; c++) {
 		const struct dynix_class_stats *cs = &ds.cls[c];
@@ -764,7 +764,7 @@ static void
 dynix_lab_walk(void *inst, kmem_lab_walk_fn_t *fn, void *arg)
 {
 	struct dynix *dx = inst;
-	kmem_mutex_enter(&dx->lock);
+	kmem_mutex_enter(&dx->lock.mutex);
 	classic_lab_pages_walk(&dx->pages, fn, arg, KMEM_LAB_ALLOCATED);
 	for (size_t p = 0; p < dx->pages.npages; p++) {
 		const struct dx_page *pg = &dx->pagetab[p];
@@ -775,7 +775,7 @@ dynix_lab_walk(void *inst, kmem_lab_walk_fn_t *fn, void *arg)
 		    classic_page_addr(&dx->pages, p), dc->blocks_per_page,
 		    dc->block_size);
 	}
-	kmem_mutex_exit(&dx->lock);
+	kmem_mutex_exit(&dx->lock.mutex);
 }
 
 const struct kmem_lab_ops kmem_lab_dynix_ops = {

@@ -56,7 +56,7 @@
 #include "base/report.h"
 
 struct lbuddy {
-	kmem_mutex_t lock;              /* protects everything below */
+	classic_lock_t lock;              /* protects everything below */
 	classic_region_t region;
 	size_t meta_size;
 	size_t meta_bytes;
@@ -101,7 +101,7 @@ lbuddy_create(void *base, size_t size, size_t min_block)
 		classic_region_fini(&region);
 		return (NULL);
 	}
-	kmem_mutex_init(&lb->lock, KMEM_RANK_CLASSIC);
+	classic_lock_init(&lb->lock);
 	lb->region = region;
 	lb->meta_size = total;
 	lb->meta_bytes = meta_bytes;
@@ -119,7 +119,7 @@ lbuddy_destroy(struct lbuddy *lb)
 	if (classic_null(lb, "lbuddy_destroy"))
 		return;
 	classic_region_t region = lb->region;
-	kmem_mutex_destroy(&lb->lock);
+	classic_lock_fini(&lb->lock);
 	kmem_pages_free(lb, lb->meta_bytes);
 	classic_region_fini(&region);
 }
@@ -175,7 +175,7 @@ lbuddy_alloc(struct lbuddy *lb, size_t size)
 	if (classic_null(lb, "lbuddy_alloc") ||
 	    classic_size_zero(lb, "lbuddy_alloc", size))
 		return (NULL);
-	kmem_mutex_enter(&lb->lock);
+	kmem_mutex_enter(&lb->lock.mutex);
 	unsigned k = buddy_core_order(&lb->core, size);
 	uintptr_t addr = k < lb->core.norders ? lbuddy_take(lb, k) : 0;
 	if (addr == 0) {
@@ -184,7 +184,7 @@ lbuddy_alloc(struct lbuddy *lb, size_t size)
 		lb->cls[k].allocated++;
 		lb->allocs++;
 	}
-	kmem_mutex_exit(&lb->lock);
+	kmem_mutex_exit(&lb->lock.mutex);
 	return ((void *)addr);
 }
 
@@ -230,7 +230,7 @@ lbuddy_free(struct lbuddy *lb, void *addr, size_t size)
 		kmem_snprintf(why, sizeof (why), "the address is NULL");
 	if (size != 0 && addr != NULL) {
 		uintptr_t a = (uintptr_t)addr;
-		kmem_mutex_enter(&lb->lock);
+		kmem_mutex_enter(&lb->lock.mutex);
 		unsigned k = buddy_core_order(&lb->core, size);
 		bool ok = false;
 		if (lbuddy_is_local(lb, a, k)) {
@@ -243,7 +243,7 @@ lbuddy_free(struct lbuddy *lb, void *addr, size_t size)
 		} else {
 			buddy_core_explain(&lb->core, a, k, why, sizeof (why));
 		}
-		kmem_mutex_exit(&lb->lock);
+		kmem_mutex_exit(&lb->lock.mutex);
 		if (ok)
 			return;
 	}
@@ -256,7 +256,7 @@ lbuddy_stats(struct lbuddy *lb, struct lbuddy_stats *st)
 	*st = (struct lbuddy_stats){ 0 };
 	if (classic_null(lb, "lbuddy_stats"))
 		return;
-	kmem_mutex_enter(&lb->lock);
+	kmem_mutex_enter(&lb->lock.mutex);
 	buddy_core_stats(&lb->core, &st->buddy);
 	st->buddy.allocs = lb->allocs;
 	st->buddy.frees = lb->frees;
@@ -267,7 +267,7 @@ lbuddy_stats(struct lbuddy *lb, struct lbuddy_stats *st)
 		st->cls[k].globally_free = lb->core.nfree[k];
 	}
 	st->drains = lb->drains;
-	kmem_mutex_exit(&lb->lock);
+	kmem_mutex_exit(&lb->lock.mutex);
 }
 
 /* ---- the laboratory ---- */
@@ -304,9 +304,9 @@ static size_t
 lbuddy_lab_held(void *inst)
 {
 	struct lbuddy *lb = inst;
-	kmem_mutex_enter(&lb->lock);
+	kmem_mutex_enter(&lb->lock.mutex);
 	size_t held = lb->core.size - lb->core.free_bytes;
-	kmem_mutex_exit(&lb->lock);
+	kmem_mutex_exit(&lb->lock.mutex);
 	return (held);
 }
 
@@ -332,12 +332,12 @@ static void
 lbuddy_lab_walk(void *inst, kmem_lab_walk_fn_t *fn, void *arg)
 {
 	struct lbuddy *lb = inst;
-	kmem_mutex_enter(&lb->lock);
+	kmem_mutex_enter(&lb->lock.mutex);
 	buddy_core_walk(&lb->core, fn, arg);
 	for (unsigned k = 0; k < lb->core.norders; k++)
 		buddy_core_walk_map(&lb->core, lb->localmap[k], k,
 		    KMEM_LAB_CACHED, fn, arg);
-	kmem_mutex_exit(&lb->lock);
+	kmem_mutex_exit(&lb->lock.mutex);
 }
 
 const struct kmem_lab_ops kmem_lab_lbuddy_ops = {

@@ -63,7 +63,7 @@ struct mk_kmemsizes {
 };
 
 struct mk_arena {
-	kmem_mutex_t lock;              /* protects everything below */
+	classic_lock_t lock;              /* protects everything below */
 	classic_region_t region;
 	classic_pages_t pages;
 	size_t meta_size;
@@ -107,7 +107,7 @@ mk_create(void *base, size_t size)
 		classic_region_fini(&region);
 		return (NULL);
 	}
-	kmem_mutex_init(&mk->lock, KMEM_RANK_CLASSIC);
+	classic_lock_init(&mk->lock);
 	mk->region = region;
 	classic_pages_init(&mk->pages, &region,
 	    (uint64_t *)((char *)mk + map_offset));
@@ -128,7 +128,7 @@ mk_destroy(struct mk_arena *mk)
 	if (classic_null(mk, "mk_destroy"))
 		return;
 	classic_region_t region = mk->region;
-	kmem_mutex_destroy(&mk->lock);
+	classic_lock_fini(&mk->lock);
 	kmem_pages_free(mk, mk->meta_bytes);
 	classic_region_fini(&region);
 }
@@ -203,14 +203,14 @@ mk_malloc(struct mk_arena *mk, size_t size)
 	if (classic_null(mk, "mk_malloc") ||
 	    classic_size_zero(mk, "mk_malloc", size))
 		return (NULL);
-	kmem_mutex_enter(&mk->lock);
+	kmem_mutex_enter(&mk->lock.mutex);
 	uintptr_t addr = size <= mk->bucket[mk->nbuckets - 1].block_size ?
 	    mk_alloc_small(mk, size) : mk_alloc_large(mk, size);
 	if (addr == 0)
 		mk->failures++;
 	else
 		mk->allocs++;
-	kmem_mutex_exit(&mk->lock);
+	kmem_mutex_exit(&mk->lock.mutex);
 	return ((void *)addr);
 }
 
@@ -264,11 +264,11 @@ mk_free(struct mk_arena *mk, void *addr)
 		return;
 	const char *why = "the address is NULL";
 	if (addr != NULL) {
-		kmem_mutex_enter(&mk->lock);
+		kmem_mutex_enter(&mk->lock.mutex);
 		why = mk_free_locked(mk, (uintptr_t)addr);
 		if (why == NULL)
 			mk->frees++;
-		kmem_mutex_exit(&mk->lock);
+		kmem_mutex_exit(&mk->lock.mutex);
 	}
 	if (why != NULL)
 		classic_report_free("mk_free", mk, addr, CLASSIC_NO_SIZE, why);
@@ -280,7 +280,7 @@ mk_stats(struct mk_arena *mk, struct mk_stats *st)
 	*st = (struct mk_stats){ 0 };
 	if (classic_null(mk, "mk_stats"))
 		return;
-	kmem_mutex_enter(&mk->lock);
+	kmem_mutex_enter(&mk->lock.mutex);
 	st->region_bytes = mk->region.size;
 	st->free_pages = mk->pages.nfree;
 	st->largest_free_run = classic_pages_largest_run(&mk->pages);
@@ -292,7 +292,7 @@ mk_stats(struct mk_arena *mk, struct mk_stats *st)
 	st->allocs = mk->allocs;
 	st->frees = mk->frees;
 	st->failures = mk->failures;
-	kmem_mutex_exit(&mk->lock);
+	kmem_mutex_exit(&mk->lock.mutex);
 }
 
 /* ---- the laboratory ---- */
@@ -328,9 +328,9 @@ static size_t
 mk_lab_held(void *inst)
 {
 	struct mk_arena *mk = inst;
-	kmem_mutex_enter(&mk->lock);
+	kmem_mutex_enter(&mk->lock.mutex);
 	size_t held = mk->region.size - classic_pages_free_bytes(&mk->pages);
-	kmem_mutex_exit(&mk->lock);
+	kmem_mutex_exit(&mk->lock.mutex);
 	return (held);
 }
 
@@ -339,7 +339,7 @@ mk_lab_stats(void *inst, struct kmem_lab_stats *st)
 {
 	struct mk_arena *mk = inst;
 	*st = (struct kmem_lab_stats){ 0 };
-	kmem_mutex_enter(&mk->lock);
+	kmem_mutex_enter(&mk->lock.mutex);
 	classic_lab_pages_stats(st, &mk->region, &mk->pages);
 	st->allocated_bytes = mk->large_pages << mk->pages.shift;
 	for (unsigned b = 0; b < mk->nbuckets; b++) {
@@ -348,14 +348,14 @@ mk_lab_stats(void *inst, struct kmem_lab_stats *st)
 		st->cached_bytes += bs->free * bs->block_size;
 	}
 	st->metadata_bytes = mk->meta_size;
-	kmem_mutex_exit(&mk->lock);
+	kmem_mutex_exit(&mk->lock.mutex);
 }
 
 static void
 mk_lab_walk(void *inst, kmem_lab_walk_fn_t *fn, void *arg)
 {
 	struct mk_arena *mk = inst;
-	kmem_mutex_enter(&mk->lock);
+	kmem_mutex_enter(&mk->lock.mutex);
 	classic_lab_pages_walk(&mk->pages, fn, arg, KMEM_LAB_ALLOCATED);
 	size_t page = classic_page_size(&mk->pages);
 	for (size_t p = 0; p < mk->pages.npages; p++) {
@@ -368,7 +368,7 @@ mk_lab_walk(void *inst, kmem_lab_walk_fn_t *fn, void *arg)
 		    classic_page_addr(&mk->pages, p),
 		    ks->pagecnt * page / block_size, block_size);
 	}
-	kmem_mutex_exit(&mk->lock);
+	kmem_mutex_exit(&mk->lock.mutex);
 }
 
 const struct kmem_lab_ops kmem_lab_mk_ops = {

@@ -49,7 +49,7 @@
 #define P2_MINSHIFT     CLASSIC_GRAIN_SHIFT
 
 struct p2list {
-	kmem_mutex_t lock;              /* protects everything below */
+	classic_lock_t lock;              /* protects everything below */
 	classic_region_t region;
 	classic_pages_t pages;
 	size_t meta_size;               /* this structure and its bitmap */
@@ -85,7 +85,7 @@ p2list_create(void *base, size_t size)
 		classic_region_fini(&region);
 		return (NULL);
 	}
-	kmem_mutex_init(&pl->lock, KMEM_RANK_CLASSIC);
+	classic_lock_init(&pl->lock);
 	pl->region = region;
 	classic_pages_init(&pl->pages, &region,
 	    (uint64_t *)((char *)pl + map_offset));
@@ -105,7 +105,7 @@ p2list_destroy(struct p2list *pl)
 	if (classic_null(pl, "p2list_destroy"))
 		return;
 	classic_region_t region = pl->region;
-	kmem_mutex_destroy(&pl->lock);
+	classic_lock_fini(&pl->lock);
 	kmem_pages_free(pl, pl->meta_bytes);
 	classic_region_fini(&region);
 }
@@ -141,10 +141,10 @@ p2list_alloc(struct p2list *pl, size_t size)
 		return (NULL);
 	unsigned c = size > SIZE_MAX / 2 ? KMEM_CLASSIC_CLASSES :
 	    classic_p2_class(size + P2_HEADER, P2_MINSHIFT);
-	kmem_mutex_enter(&pl->lock);
+	kmem_mutex_enter(&pl->lock.mutex);
 	if (c >= pl->nclasses || (pl->list[c] == 0 && !p2list_refill(pl, c))) {
 		pl->failures++;
-		kmem_mutex_exit(&pl->lock);
+		kmem_mutex_exit(&pl->lock.mutex);
 		return (NULL);
 	}
 	uintptr_t block = pl->list[c];
@@ -154,7 +154,7 @@ p2list_alloc(struct p2list *pl, size_t size)
 	pl->cls[c].allocs++;
 	pl->live_blocks++;
 	pl->allocs++;
-	kmem_mutex_exit(&pl->lock);
+	kmem_mutex_exit(&pl->lock.mutex);
 	return ((void *)(block + P2_HEADER));
 }
 
@@ -213,10 +213,10 @@ p2list_free(struct p2list *pl, void *addr)
 		return;
 	}
 	char why[160];
-	kmem_mutex_enter(&pl->lock);
+	kmem_mutex_enter(&pl->lock.mutex);
 	uintptr_t *head = p2list_owner(pl, (uintptr_t)addr, why, sizeof (why));
 	if (head == NULL) {
-		kmem_mutex_exit(&pl->lock);
+		kmem_mutex_exit(&pl->lock.mutex);
 		classic_report_free("p2list_free", pl, addr, CLASSIC_NO_SIZE,
 		    why);
 		return;
@@ -227,7 +227,7 @@ p2list_free(struct p2list *pl, void *addr)
 	pl->cls[head - pl->list].free++;
 	pl->live_blocks--;
 	pl->frees++;
-	kmem_mutex_exit(&pl->lock);
+	kmem_mutex_exit(&pl->lock.mutex);
 }
 
 void
@@ -236,7 +236,7 @@ p2list_stats(struct p2list *pl, struct p2list_stats *st)
 	*st = (struct p2list_stats){ 0 };
 	if (classic_null(pl, "p2list_stats"))
 		return;
-	kmem_mutex_enter(&pl->lock);
+	kmem_mutex_enter(&pl->lock.mutex);
 	st->region_bytes = pl->region.size;
 	st->free_pages = pl->pages.nfree;
 	st->largest_free_run = classic_pages_largest_run(&pl->pages);
@@ -246,7 +246,7 @@ p2list_stats(struct p2list *pl, struct p2list_stats *st)
 	st->allocs = pl->allocs;
 	st->frees = pl->frees;
 	st->failures = pl->failures;
-	kmem_mutex_exit(&pl->lock);
+	kmem_mutex_exit(&pl->lock.mutex);
 }
 
 /* ---- the laboratory ---- */
@@ -283,9 +283,9 @@ static size_t
 p2list_lab_held(void *inst)
 {
 	struct p2list *pl = inst;
-	kmem_mutex_enter(&pl->lock);
+	kmem_mutex_enter(&pl->lock.mutex);
 	size_t held = pl->region.size - classic_pages_free_bytes(&pl->pages);
-	kmem_mutex_exit(&pl->lock);
+	kmem_mutex_exit(&pl->lock.mutex);
 	return (held);
 }
 
@@ -294,7 +294,7 @@ p2list_lab_stats(void *inst, struct kmem_lab_stats *st)
 {
 	struct p2list *pl = inst;
 	*st = (struct kmem_lab_stats){ 0 };
-	kmem_mutex_enter(&pl->lock);
+	kmem_mutex_enter(&pl->lock.mutex);
 	classic_lab_pages_stats(st, &pl->region, &pl->pages);
 	for (unsigned c = 0; c < pl->nclasses; c++) {
 		const struct p2list_class_stats *cs = &pl->cls[c];
@@ -302,21 +302,21 @@ p2list_lab_stats(void *inst, struct kmem_lab_stats *st)
 		st->cached_bytes += cs->free * cs->block_size;
 	}
 	st->metadata_bytes = pl->meta_size + pl->live_blocks * P2_HEADER;
-	kmem_mutex_exit(&pl->lock);
+	kmem_mutex_exit(&pl->lock.mutex);
 }
 
 static void
 p2list_lab_walk(void *inst, kmem_lab_walk_fn_t *fn, void *arg)
 {
 	struct p2list *pl = inst;
-	kmem_mutex_enter(&pl->lock);
+	kmem_mutex_enter(&pl->lock.mutex);
 	classic_lab_pages_walk(&pl->pages, fn, arg, KMEM_LAB_ALLOCATED);
 	for (unsigned c = 0; c < pl->nclasses; c++) {
 		for (uintptr_t b = pl->list[c]; b != 0; b = *header_of(b))
 			fn(arg, (void *)b, pl->cls[c].block_size,
 			    KMEM_LAB_CACHED);
 	}
-	kmem_mutex_exit(&pl->lock);
+	kmem_mutex_exit(&pl->lock.mutex);
 }
 
 const struct kmem_lab_ops kmem_lab_p2list_ops = {

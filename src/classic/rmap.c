@@ -61,7 +61,7 @@ struct rmap_entry {
 };
 
 struct map {
-	kmem_mutex_t lock;              /* protects everything below */
+	classic_lock_t lock;              /* protects everything below */
 	kmem_cv_t cv;                   /* broadcast when units come back */
 	unsigned waiters;               /* threads asleep on cv */
 	size_t bytes;                   /* this block, from the page source */
@@ -189,7 +189,7 @@ rmallocmap(size_t mapsize)
 	struct map *mp = kmem_pages_alloc(bytes);
 	if (mp == NULL)
 		return (NULL);
-	kmem_mutex_init(&mp->lock, KMEM_RANK_CLASSIC);
+	classic_lock_init(&mp->lock);
 	kmem_cv_init(&mp->cv);
 	mp->bytes = bytes;
 	mp->capacity = mapsize;
@@ -201,16 +201,16 @@ rmfreemap(struct map *mp)
 {
 	if (rmap_null(mp, "rmfreemap"))
 		return;
-	kmem_mutex_enter(&mp->lock);
+	kmem_mutex_enter(&mp->lock.mutex);
 	unsigned waiters = mp->waiters;
-	kmem_mutex_exit(&mp->lock);
+	kmem_mutex_exit(&mp->lock.mutex);
 	if (waiters != 0) {
 		kmem_report("rmfreemap(map %p): %u thread(s) still asleep in "
 		    "rmalloc_wait() on it", (void *)mp, waiters);
 		return;
 	}
 	kmem_cv_destroy(&mp->cv);
-	kmem_mutex_destroy(&mp->lock);
+	classic_lock_fini(&mp->lock);
 	kmem_pages_free(mp, mp->bytes);
 }
 
@@ -249,11 +249,11 @@ rmalloc(struct map *mp, size_t size)
 		kmem_report("rmalloc(map %p, size 0): size is 0", (void *)mp);
 		return (0);
 	}
-	kmem_mutex_enter(&mp->lock);
+	kmem_mutex_enter(&mp->lock.mutex);
 	unsigned long addr = rmap_first_fit(mp, size);
 	if (addr == 0)
 		mp->st.failures++;
-	kmem_mutex_exit(&mp->lock);
+	kmem_mutex_exit(&mp->lock.mutex);
 	return (addr);
 }
 
@@ -267,15 +267,15 @@ rmalloc_wait(struct map *mp, size_t size)
 		    (void *)mp);
 		return (0);
 	}
-	kmem_mutex_enter(&mp->lock);
+	kmem_mutex_enter(&mp->lock.mutex);
 	unsigned long addr;
 	while ((addr = rmap_first_fit(mp, size)) == 0) {
 		mp->st.waits++;
 		mp->waiters++;
-		kmem_cv_wait(&mp->cv, &mp->lock);
+		kmem_cv_wait(&mp->cv, &mp->lock.mutex);
 		mp->waiters--;
 	}
-	kmem_mutex_exit(&mp->lock);
+	kmem_mutex_exit(&mp->lock.mutex);
 	return (addr);
 }
 
@@ -286,14 +286,14 @@ rmget(struct map *mp, size_t size, unsigned long addr)
 		return (0);
 	unsigned long end = addr + size;
 
-	kmem_mutex_enter(&mp->lock);
+	kmem_mutex_enter(&mp->lock.mutex);
 	size_t i = rmap_position(mp, addr);
 	struct rmap_entry *ep = i > 0 ? &mp->entry[i - 1] : NULL;
 	if (ep == NULL || end > entry_end(ep) ||
 	    (ep->base != addr && end != entry_end(ep) &&
 	    mp->used == mp->capacity)) {
 		mp->st.failures++;
-		kmem_mutex_exit(&mp->lock);
+		kmem_mutex_exit(&mp->lock.mutex);
 		return (0);
 	}
 
@@ -311,7 +311,7 @@ rmget(struct map *mp, size_t size, unsigned long addr)
 	}
 	mp->free_units -= size;
 	mp->st.allocs++;
-	kmem_mutex_exit(&mp->lock);
+	kmem_mutex_exit(&mp->lock.mutex);
 	return (addr);
 }
 
@@ -332,7 +332,7 @@ rmap_release(struct map *mp, size_t size, unsigned long addr)
 		return (RMAP_REFUSED);
 	unsigned long end = addr + size;
 
-	kmem_mutex_enter(&mp->lock);
+	kmem_mutex_enter(&mp->lock.mutex);
 	size_t i = rmap_position(mp, addr);
 	struct rmap_entry *prev = i > 0 ? &mp->entry[i - 1] : NULL;
 	struct rmap_entry *next = i < mp->used ? &mp->entry[i] : NULL;
@@ -344,7 +344,7 @@ rmap_release(struct map *mp, size_t size, unsigned long addr)
 	if (hit != NULL) {
 		unsigned long hit_base = hit->base;
 		unsigned long hit_end = entry_end(hit);
-		kmem_mutex_exit(&mp->lock);
+		kmem_mutex_exit(&mp->lock.mutex);
 		kmem_report("rmfree(map %p, size %zu, addr 0x%lx): "
 		    "[0x%lx, 0x%lx) overlaps the free range [0x%lx, 0x%lx): "
 		    "a double free", (void *)mp, size, addr, addr, end,
@@ -380,7 +380,7 @@ rmap_release(struct map *mp, size_t size, unsigned long addr)
 			kmem_cv_broadcast(&mp->cv);
 	}
 	size_t capacity = mp->capacity;
-	kmem_mutex_exit(&mp->lock);
+	kmem_mutex_exit(&mp->lock.mutex);
 
 	if (!lost)
 		return (RMAP_RELEASED);
@@ -405,7 +405,7 @@ rmstats(struct map *mp, struct rmap_stats *st)
 		*st = (struct rmap_stats){ 0 };
 		return;
 	}
-	kmem_mutex_enter(&mp->lock);
+	kmem_mutex_enter(&mp->lock.mutex);
 	*st = mp->st;
 	st->capacity = mp->capacity;
 	st->entries = mp->used;
@@ -416,7 +416,7 @@ rmstats(struct map *mp, struct rmap_stats *st)
 		if (mp->entry[i].size > st->largest_free)
 			st->largest_free = mp->entry[i].size;
 	}
-	kmem_mutex_exit(&mp->lock);
+	kmem_mutex_exit(&mp->lock.mutex);
 }
 
 /* ---- the laboratory ---- */
@@ -502,20 +502,20 @@ rmap_lab_free(void *inst, void *addr, size_t size, int type)
 	if (rmap_release(rl->mp, rmap_lab_units(size), unit) != RMAP_LOST)
 		return;
 	struct rmap_lost *lost = addr;
-	kmem_mutex_enter(&rl->mp->lock);
+	kmem_mutex_enter(&rl->mp->lock.mutex);
 	*lost = (struct rmap_lost){ .next = rl->lost,
 	    .bytes = rmap_lab_units(size) * KMEM_LAB_GRAIN };
 	rl->lost = (uintptr_t)lost;
-	kmem_mutex_exit(&rl->mp->lock);
+	kmem_mutex_exit(&rl->mp->lock.mutex);
 }
 
 static size_t
 rmap_lab_held(void *inst)
 {
 	struct rmap_lab *rl = inst;
-	kmem_mutex_enter(&rl->mp->lock);
+	kmem_mutex_enter(&rl->mp->lock.mutex);
 	size_t held = rl->size - rl->mp->free_units * KMEM_LAB_GRAIN;
-	kmem_mutex_exit(&rl->mp->lock);
+	kmem_mutex_exit(&rl->mp->lock.mutex);
 	return (held);
 }
 
@@ -526,7 +526,7 @@ rmap_lab_stats(void *inst, struct kmem_lab_stats *st)
 	struct map *mp = rl->mp;
 	*st = (struct kmem_lab_stats){ .region = (void *)rl->base,
 	    .region_bytes = rl->size };
-	kmem_mutex_enter(&mp->lock);
+	kmem_mutex_enter(&mp->lock.mutex);
 	st->free_bytes = mp->free_units * KMEM_LAB_GRAIN;
 	st->overhead_bytes = mp->st.lost_units * KMEM_LAB_GRAIN;
 	for (size_t i = 0; i < mp->used; i++) {
@@ -535,7 +535,7 @@ rmap_lab_stats(void *inst, struct kmem_lab_stats *st)
 	}
 	st->metadata_bytes = offsetof(struct map, entry) +
 	    mp->capacity * sizeof (struct rmap_entry);
-	kmem_mutex_exit(&mp->lock);
+	kmem_mutex_exit(&mp->lock.mutex);
 	st->allocated_bytes = rl->size - st->free_bytes - st->overhead_bytes;
 }
 
@@ -544,7 +544,7 @@ rmap_lab_walk(void *inst, kmem_lab_walk_fn_t *fn, void *arg)
 {
 	struct rmap_lab *rl = inst;
 	struct map *mp = rl->mp;
-	kmem_mutex_enter(&mp->lock);
+	kmem_mutex_enter(&mp->lock.mutex);
 	fn(arg, (void *)rl->base, rl->size, KMEM_LAB_ALLOCATED);
 	for (size_t i = 0; i < mp->used; i++)
 		fn(arg, (void *)(rl->base + (mp->entry[i].base - 1) *
@@ -554,7 +554,7 @@ rmap_lab_walk(void *inst, kmem_lab_walk_fn_t *fn, void *arg)
 	    p = ((struct rmap_lost *)p)->next)
 		fn(arg, (void *)p, ((struct rmap_lost *)p)->bytes,
 		    KMEM_LAB_OVERHEAD);
-	kmem_mutex_exit(&mp->lock);
+	kmem_mutex_exit(&mp->lock.mutex);
 }
 
 const struct kmem_lab_ops kmem_lab_rmap_ops = {

@@ -96,7 +96,7 @@ struct zone {
 };
 
 struct zone_arena {
-	kmem_mutex_t lock;              /* protects everything below */
+	classic_lock_t lock;              /* protects everything below */
 	classic_region_t region;
 	classic_pages_t pages;
 	size_t meta_size;
@@ -140,7 +140,7 @@ zone_arena_create(void *base, size_t size)
 		classic_region_fini(&region);
 		return (NULL);
 	}
-	kmem_mutex_init(&za->lock, KMEM_RANK_CLASSIC);
+	classic_lock_init(&za->lock);
 	za->region = region;
 	classic_pages_init(&za->pages, &region,
 	    (uint64_t *)((char *)za + map_offset));
@@ -158,7 +158,7 @@ zone_arena_destroy(struct zone_arena *za)
 	if (classic_null(za, "zone_arena_destroy"))
 		return;
 	classic_region_t region = za->region;
-	kmem_mutex_destroy(&za->lock);
+	classic_lock_fini(&za->lock);
 	kmem_pages_free(za, za->meta_bytes);
 	classic_region_fini(&region);
 }
@@ -262,9 +262,9 @@ zone_gc(struct zone_arena *za)
 {
 	if (classic_null(za, "zone_gc"))
 		return (0);
-	kmem_mutex_enter(&za->lock);
+	kmem_mutex_enter(&za->lock.mutex);
 	size_t bytes = zone_gc_locked(za);
-	kmem_mutex_exit(&za->lock);
+	kmem_mutex_exit(&za->lock.mutex);
 	return (bytes);
 }
 
@@ -335,9 +335,9 @@ zinit(struct zone_arena *za, size_t size, size_t max, size_t alloc,
 	}
 	size_t alloc_size = alloc != 0 ? p2_roundup(alloc, page) :
 	    zone_chunk_pages(elem_size, page) * page;
-	kmem_mutex_enter(&za->lock);
+	kmem_mutex_enter(&za->lock.mutex);
 	struct zone *z = zinit_locked(za, elem_size, max, alloc_size, name);
-	kmem_mutex_exit(&za->lock);
+	kmem_mutex_exit(&za->lock.mutex);
 	return (z);
 }
 
@@ -385,9 +385,9 @@ zalloc(struct zone *z)
 	if (classic_null(z, "zalloc"))
 		return (NULL);
 	struct zone_arena *za = z->za;
-	kmem_mutex_enter(&za->lock);
+	kmem_mutex_enter(&za->lock.mutex);
 	uintptr_t elem = zalloc_locked(za, z);
-	kmem_mutex_exit(&za->lock);
+	kmem_mutex_exit(&za->lock.mutex);
 	return ((void *)elem);
 }
 
@@ -435,9 +435,9 @@ zfree(struct zone *z, void *elem)
 	char why[160];
 	const char *bad = "the address is NULL";
 	if (elem != NULL) {
-		kmem_mutex_enter(&z->za->lock);
+		kmem_mutex_enter(&z->za->lock.mutex);
 		bad = zfree_locked(z->za, z, (uintptr_t)elem, why, sizeof (why));
-		kmem_mutex_exit(&z->za->lock);
+		kmem_mutex_exit(&z->za->lock.mutex);
 	}
 	if (bad != NULL)
 		classic_report_free("zfree", z, elem, CLASSIC_NO_SIZE, bad);
@@ -469,7 +469,7 @@ zone_kalloc(struct zone_arena *za, size_t size)
 		return (NULL);
 	size_t page = kmem_pagesize();
 	uintptr_t addr = 0;
-	kmem_mutex_enter(&za->lock);
+	kmem_mutex_enter(&za->lock.mutex);
 	if (size <= page) {
 		struct zone *z = kalloc_zone_for(za, size);
 		if (z != NULL)
@@ -482,7 +482,7 @@ zone_kalloc(struct zone_arena *za, size_t size)
 			za->large_pages += npages;
 		}
 	}
-	kmem_mutex_exit(&za->lock);
+	kmem_mutex_exit(&za->lock.mutex);
 	return ((void *)addr);
 }
 
@@ -514,7 +514,7 @@ zone_kfree(struct zone_arena *za, void *addr, size_t size)
 	char why[160];
 	const char *bad = size == 0 ? "size is 0" : "the address is NULL";
 	if (size != 0 && addr != NULL) {
-		kmem_mutex_enter(&za->lock);
+		kmem_mutex_enter(&za->lock.mutex);
 		if (size > classic_page_size(&za->pages)) {
 			bad = zone_kfree_large(za, (uintptr_t)addr, size);
 		} else {
@@ -524,7 +524,7 @@ zone_kfree(struct zone_arena *za, void *addr, size_t size)
 			    "it was never allocated" : zfree_locked(za, z,
 			    (uintptr_t)addr, why, sizeof (why));
 		}
-		kmem_mutex_exit(&za->lock);
+		kmem_mutex_exit(&za->lock.mutex);
 	}
 	if (bad != NULL)
 		classic_report_free("zone_kfree", za, addr, size, bad);
@@ -538,10 +538,10 @@ zone_kalloc_zone(struct zone_arena *za, size_t size)
 		return (NULL);
 	if (size > classic_page_size(&za->pages))
 		return (NULL);
-	kmem_mutex_enter(&za->lock);
+	kmem_mutex_enter(&za->lock.mutex);
 	struct zone *z = za->kalloc_zone[classic_p2_class(size,
 	    CLASSIC_GRAIN_SHIFT)];
-	kmem_mutex_exit(&za->lock);
+	kmem_mutex_exit(&za->lock.mutex);
 	return (z);
 }
 
@@ -553,7 +553,7 @@ zone_stats(struct zone *z, struct zone_stats *st)
 	memset(st, 0, sizeof (*st));
 	if (classic_null(z, "zone_stats"))
 		return;
-	kmem_mutex_enter(&z->za->lock);
+	kmem_mutex_enter(&z->za->lock.mutex);
 	memcpy(st->name, z->name, sizeof (st->name));
 	st->elem_size = z->elem_size;
 	st->alloc_size = z->alloc_size;
@@ -566,7 +566,7 @@ zone_stats(struct zone *z, struct zone_stats *st)
 	st->failures = z->failures;
 	st->chunks_taken = z->chunks_taken;
 	st->chunks_collected = z->chunks_collected;
-	kmem_mutex_exit(&z->za->lock);
+	kmem_mutex_exit(&z->za->lock.mutex);
 }
 
 void
@@ -575,7 +575,7 @@ zone_arena_stats(struct zone_arena *za, struct zone_arena_stats *st)
 	*st = (struct zone_arena_stats){ 0 };
 	if (classic_null(za, "zone_arena_stats"))
 		return;
-	kmem_mutex_enter(&za->lock);
+	kmem_mutex_enter(&za->lock.mutex);
 	st->region_bytes = za->region.size;
 	st->free_pages = za->pages.nfree;
 	st->largest_free_run = classic_pages_largest_run(&za->pages);
@@ -583,7 +583,7 @@ zone_arena_stats(struct zone_arena *za, struct zone_arena_stats *st)
 	st->nzones = za->nzones;
 	st->gc_runs = za->gc_runs;
 	st->gc_bytes = za->gc_bytes;
-	kmem_mutex_exit(&za->lock);
+	kmem_mutex_exit(&za->lock.mutex);
 }
 
 /* ---- the laboratory ---- */
@@ -660,9 +660,9 @@ static size_t
 zone_lab_held(void *inst)
 {
 	struct zone_arena *za = ((struct zone_lab *)inst)->za;
-	kmem_mutex_enter(&za->lock);
+	kmem_mutex_enter(&za->lock.mutex);
 	size_t held = za->region.size - classic_pages_free_bytes(&za->pages);
-	kmem_mutex_exit(&za->lock);
+	kmem_mutex_exit(&za->lock.mutex);
 	return (held);
 }
 
@@ -671,7 +671,7 @@ zone_lab_stats(void *inst, struct kmem_lab_stats *st)
 {
 	struct zone_arena *za = ((struct zone_lab *)inst)->za;
 	*st = (struct kmem_lab_stats){ 0 };
-	kmem_mutex_enter(&za->lock);
+	kmem_mutex_enter(&za->lock.mutex);
 	classic_lab_pages_stats(st, &za->region, &za->pages);
 	st->allocated_bytes = za->large_pages << za->pages.shift;
 	for (unsigned i = 0; i < za->nzones; i++) {
@@ -683,14 +683,14 @@ zone_lab_stats(void *inst, struct kmem_lab_stats *st)
 	}
 	st->metadata_bytes = za->meta_size + sizeof (struct zone_lab) +
 	    ((struct zone_lab *)inst)->ntypes * sizeof (struct zone *);
-	kmem_mutex_exit(&za->lock);
+	kmem_mutex_exit(&za->lock.mutex);
 }
 
 static void
 zone_lab_walk(void *inst, kmem_lab_walk_fn_t *fn, void *arg)
 {
 	struct zone_arena *za = ((struct zone_lab *)inst)->za;
-	kmem_mutex_enter(&za->lock);
+	kmem_mutex_enter(&za->lock.mutex);
 	classic_lab_pages_walk(&za->pages, fn, arg, KMEM_LAB_ALLOCATED);
 	for (size_t p = 0; p < za->pages.npages; p++) {
 		if (za->pagetab[p].kind != ZPAGE_CHUNK)
@@ -704,7 +704,7 @@ zone_lab_walk(void *inst, kmem_lab_walk_fn_t *fn, void *arg)
 			fn(arg, (void *)(start + n * z->elem_size),
 			    z->alloc_size % z->elem_size, KMEM_LAB_OVERHEAD);
 	}
-	kmem_mutex_exit(&za->lock);
+	kmem_mutex_exit(&za->lock.mutex);
 }
 
 const struct kmem_lab_ops kmem_lab_zone_ops = {

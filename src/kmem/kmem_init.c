@@ -23,8 +23,9 @@
  * map: nothing they do comes back to them.  Order matters: arenas without
  * quantum caches, the cache of caches, the other internal caches, the
  * magazine caches, kmem_default's quantum caches, kmem_alloc's classes.
- * (The fork hooks need no installing: the platform calls them around
- * every fork, so a fork while this runs waits for it.)
+ * (The fork handlers need no installing here: they are registered when
+ * the library is loaded (kmem_fork.c), so a fork while this runs waits
+ * for it.)
  *
  * kmem_init() is idempotent and thread-safe, and cheap once done; every
  * entry point that can come first calls it (kmem_cache_create(), the first

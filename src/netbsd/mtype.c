@@ -56,7 +56,6 @@
 #include "base/report.h"
 #include "base/stats_tables.h"
 #include "kmem/kmem_query.h"
-#include "netbsd_fork.h"
 #include "platform/platform.h"
 
 #define TAG_LIVE        0x6c6976656d747970ull   /* "livemtyp" */
@@ -675,14 +674,14 @@ mtype_table(void (*emit)(void *arg, const char *line), void *arg)
 	mtype_table_of(mtype_rows_live, NULL, emit, arg);
 }
 
-/* ---- fork (kmem_fork.c) ---- */
+/* ---- fork (registered with the platform; kmem_fork.c tells the order) ---- */
 
 /*
  * Take the list lock, then the lock of every type in use; fork() runs
  * between this and mtype_fork_exit().  A type's state is made under the
  * list lock, so none appears meanwhile.  Nobody holds two of these at once.
  */
-void
+static void
 mtype_fork_enter(void)
 {
 	kmem_mutex_enter_for_fork(&mtype_list_lock);
@@ -691,11 +690,24 @@ mtype_fork_enter(void)
 			kmem_mutex_enter_for_fork(&t->ks_state->lock);
 }
 
-void
+static void
 mtype_fork_exit(void)
 {
 	for (struct malloc_type *t = mtype_list; t != NULL; t = t->ks_next)
 		if (t->ks_state != NULL)
 			kmem_mutex_exit_for_fork(&t->ks_state->lock);
 	kmem_mutex_exit_for_fork(&mtype_list_lock);
+}
+
+static const kmem_fork_handlers_t mtype_fork_handlers = {
+	.rank = KMEM_RANK_NETBSD,
+	.prepare = mtype_fork_enter,
+	.parent = mtype_fork_exit,
+	.child = mtype_fork_exit,
+};
+
+KMEM_FORK_REGISTRATION static void
+mtype_fork_register(void)
+{
+	kmem_fork_register(&mtype_fork_handlers);
 }

@@ -52,7 +52,6 @@
  * lock, so pool_destroy() waits for it before tearing the pool down.
  */
 #include "pool_impl.h"
-#include "netbsd_fork.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -1154,7 +1153,7 @@ pool_table(void (*emit)(void *arg, const char *line), void *arg)
 	pool_table_of(pool_rows_live, NULL, emit, arg);
 }
 
-/* ---- fork (kmem_fork.c) ---- */
+/* ---- fork (registered with the platform; kmem_fork.c tells the order) ---- */
 
 /*
  * Take the list lock, then every pool's lock; fork() runs between this and
@@ -1162,7 +1161,7 @@ pool_table(void (*emit)(void *arg, const char *line), void *arg)
  * a change.  Nobody holds two of these at once, so taking them all cannot
  * deadlock with a thread that holds one.
  */
-void
+static void
 pool_fork_enter(void)
 {
 	kmem_mutex_enter_for_fork(&pool_list_lock);
@@ -1171,11 +1170,24 @@ pool_fork_enter(void)
 		kmem_mutex_enter_for_fork(&ps->lock);
 }
 
-void
+static void
 pool_fork_exit(void)
 {
 	for (pool_state_t *ps = pool_list.list_next; ps != &pool_list;
 	    ps = ps->list_next)
 		kmem_mutex_exit_for_fork(&ps->lock);
 	kmem_mutex_exit_for_fork(&pool_list_lock);
+}
+
+static const kmem_fork_handlers_t pool_fork_handlers = {
+	.rank = KMEM_RANK_NETBSD,
+	.prepare = pool_fork_enter,
+	.parent = pool_fork_exit,
+	.child = pool_fork_exit,
+};
+
+KMEM_FORK_REGISTRATION static void
+pool_fork_register(void)
+{
+	kmem_fork_register(&pool_fork_handlers);
 }

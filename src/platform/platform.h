@@ -19,15 +19,16 @@
  *   or NULL; it never calls back into the allocator.
  * - Addresses of memory the allocator manages are below 2^KMEM_VA_BITS
  *   (kmem's page map covers that much).
- * - The platform calls back into the core at three moments, through
- *   functions the core defines: kmem_thread_exiting(arg) when a thread that
- *   asked with kmem_thread_exit_notify() exits, and kmem_fork_prepare(),
- *   kmem_fork_parent(), kmem_fork_child() around every fork(), from before
- *   the core's first lock can be taken (so no fork can copy a lock the
- *   hooks do not know is held).
+ * - The platform calls back into the core by name at one moment:
+ *   kmem_thread_exiting(arg) when a thread that asked with
+ *   kmem_thread_exit_notify() exits.
+ * - fork() is the platform's: every layer with locks registers its fork
+ *   handlers (kmem_fork_register(), below), and the platform runs them
+ *   around every fork(), from before any library lock can be taken, so
+ *   that no fork copies a lock its holder's layer does not know is held.
  * - Each thread counts the library locks it holds or is taking (every
  *   kmem_mutex_t by itself, any other lock through kmem_lock_note()), so
- *   that kmem_locks_held() can tell a fork() from a signal handler that
+ *   that the platform can tell a fork() from a signal handler that
  *   interrupted the library in the forking thread.
  */
 #ifndef KMEM_PLATFORM_H
@@ -65,11 +66,9 @@ void kmem_mutex_enter_for_fork(kmem_mutex_t *mp);
 void kmem_mutex_exit_for_fork(kmem_mutex_t *mp);
 /*
  * A library lock that is not a kmem_mutex_t is being taken (+1) or was
- * let go (-1) by the calling thread; does the calling thread hold (or is
- * it taking) any library lock?
+ * let go (-1) by the calling thread.
  */
 void kmem_lock_note(int delta);
-bool kmem_locks_held(void);
 
 void kmem_cv_init(kmem_cv_t *cvp);
 void kmem_cv_destroy(kmem_cv_t *cvp);
@@ -110,19 +109,52 @@ unsigned kmem_thread_count(void);
  */
 bool kmem_thread_exit_notify(void *arg);
 void kmem_thread_exiting(void *arg);            /* defined by the core */
-void kmem_fork_prepare(void);                   /* defined by the core */
+
 /*
- * Locks of the C library's that the fork hooks take before their own
- * (enter) and release after (exit, in the parent or the child): a C
- * library whose fork() takes a lock of its own after the fork handlers
- * (glibc's stdio list lock) would otherwise wait for it while holding ours,
- * for a thread that holds it and waits on a stream another thread holds
- * while it waits for us.
+ * fork() handlers.  A layer whose locks a fork() must not copy while
+ * another thread holds them registers one set of handlers per run of
+ * ranks it takes (src/base/lock_order.h), with the rank of the first lock
+ * prepare takes:
+ * - prepare takes the layer's locks, with the _for_fork calls;
+ * - parent releases them in the parent, child in the child (where it may
+ *   also mend what the threads the child lacks left behind);
+ * - child_always runs after child, and in the child of a fork that stood
+ *   aside too (below): it forgets the layer's own threads, which no child
+ *   has.
+ * Any of them may be NULL.  The platform calls the prepare handlers in
+ * rank order (equal ranks in the order they were registered), the parent
+ * or child handlers in the exact reverse.  Handlers of rank
+ * KMEM_FORK_UNLOCKED hold no lock across the fork: their prepare runs
+ * first, with nothing held, and may take and release locks and call the
+ * C library; the C library's locks its fork() takes after the handlers
+ * (glibc's list of streams) are taken next, then the locked ranks.
+ *
+ * A fork() from a signal handler that interrupted the library in the
+ * forking thread (which holds or is taking a library lock) would wait for
+ * itself: then no prepare, parent or child handler runs, only the
+ * child_always ones.
+ *
+ * kmem_fork_register() keeps the pointer (the handlers stay in static
+ * storage), allocates nothing, ignores a set it has already, and must be
+ * called with no library lock held.  It waits for a fork in progress, so
+ * a fork never runs half a set.  Each layer registers from a constructor
+ * of priority KMEM_FORK_REGISTRATION, when the library is loaded: before
+ * any of its code, including its other constructors, can take a lock.  A
+ * platform without fork() may ignore the registrations.
  */
-void kmem_fork_libc_enter(void);
-void kmem_fork_libc_exit(bool child);
-void kmem_fork_parent(void);                    /* defined by the core */
-void kmem_fork_child(void);                     /* defined by the core */
+typedef struct kmem_fork_handlers {
+	unsigned rank;
+	void (*prepare)(void);
+	void (*parent)(void);
+	void (*child)(void);
+	void (*child_always)(void);
+} kmem_fork_handlers_t;
+
+#define KMEM_FORK_UNLOCKED      0
+#define KMEM_FORK_HANDLERS_MAX  16
+#define KMEM_FORK_REGISTRATION  __attribute__((constructor(101)))
+
+void kmem_fork_register(const kmem_fork_handlers_t *handlers);
 
 /*
  * For the debugging layer (kmem_debug*.c), which must also build without an
@@ -161,6 +193,15 @@ void kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
     void *arg);
 void kmem_fd_write(int fd, const char *text, size_t len);
 bool kmem_at_exit(void (*fn)(void));
+
+/*
+ * The platform's fatal errors (a failed system call it cannot go on
+ * without; with KMEM_ASSERTS, a lock order violation) go to handler, which
+ * must not return: the report layer sets it when the library is loaded,
+ * so that they reach the report handler as any panic does.  Without one,
+ * the platform writes the message to the console and aborts.
+ */
+void kmem_fatal_handler_set(void (*handler)(const char *message));
 
 /* Write text to the console (standard error); never allocates. */
 void kmem_console_write(const char *text, size_t len);

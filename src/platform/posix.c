@@ -14,16 +14,21 @@
  * skip it.
  *
  * In every build each thread counts the library locks it holds or is
- * taking (kmem_locks_held(), for fork() from a signal handler).
+ * taking (locks_held, for fork() from a signal handler).
  *
  * Thread exit is noticed through one pthread key whose destructor calls the
- * core; fork() through pthread_atfork(), registered by a constructor when
- * the library is loaded: before any of its code can take a lock, and before
- * the program's own fork handlers, so that ours run last before the fork
- * and first after it (the program's may allocate).  The library's own
- * threads start with every signal blocked; the live threads are counted
- * from /proc/self/task without allocating.  Free pages are purged with
- * madvise(MADV_DONTNEED).
+ * core.  fork() is bracketed by the handlers the layers register
+ * (kmem_fork_register(), platform.h), run from pthread_atfork() hooks that
+ * a constructor registers when the library is loaded: before any of its
+ * code can take a lock, and before the program's own fork handlers, so
+ * that ours run last before the fork and first after it (the program's may
+ * allocate).  The registry is a fixed table under one lock, which a
+ * registration and a whole fork hold, so a fork sees every set registered
+ * before it and no set half; it stands aside as a whole when the forking
+ * thread was interrupted inside the library (fork_prepare()).  The
+ * library's own threads start with every signal blocked; the live threads
+ * are counted from /proc/self/task without allocating.  Free pages are
+ * purged with madvise(MADV_DONTNEED).
  *
  * Stacks come from libunwind's unw_backtrace() when the build found it
  * (KMEM_HAVE_LIBUNWIND: it caches each return address's frame layout, about
@@ -51,6 +56,8 @@
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -59,8 +66,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/format.h"
-#include "base/report.h"
 
 _Static_assert(sizeof(pthread_mutex_t) <= sizeof(((kmem_mutex_t *)0)->opaque),
     "kmem_mutex_t too small for pthread_mutex_t");
@@ -72,11 +77,43 @@ _Static_assert(_Alignof(pthread_cond_t) <= 16, "pthread_cond_t alignment");
 #define NATIVE_MUTEX(mp) ((pthread_mutex_t *)(void *)(mp)->opaque)
 #define NATIVE_CV(cvp) ((pthread_cond_t *)(void *)(cvp)->opaque)
 
+/*
+ * The platform's own fatal errors: formatted here, with the C library's
+ * formatter (on the stack; it allocates nothing for these formats), then
+ * handed to the layer above through the hook it set, or, before one is
+ * set, written to standard error.
+ */
+static void (*fatal_handler)(const char *message);
+
+void
+kmem_fatal_handler_set(void (*handler)(const char *message))
+{
+	__atomic_store_n(&fatal_handler, handler, __ATOMIC_RELEASE);
+}
+
+static _Noreturn void __attribute__((format(printf, 1, 2)))
+posix_fatal(const char *fmt, ...)
+{
+	char message[256], line[sizeof (message) + 16];
+	va_list ap;
+	va_start(ap, fmt);
+	(void) vsnprintf(message, sizeof (message), fmt, ap);
+	va_end(ap);
+	void (*handler)(const char *) = __atomic_load_n(&fatal_handler,
+	    __ATOMIC_ACQUIRE);
+	if (handler != NULL)
+		handler(message);
+	int n = snprintf(line, sizeof (line), "libkmem: %s\n", message);
+	kmem_console_write(line, n < (int)sizeof (line) ? (size_t)n :
+	    sizeof (line) - 1);
+	abort();
+}
+
 static void
 posix_check(int error, const char *what)
 {
 	if (error != 0)
-		kmem_panic("%s failed: error %d", what, error);
+		posix_fatal("%s failed: error %d", what, error);
 }
 
 /*
@@ -95,12 +132,6 @@ kmem_lock_note(int delta)
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	locks_held += (unsigned)delta;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-}
-
-bool
-kmem_locks_held(void)
-{
-	return (locks_held != 0);
 }
 
 #ifdef KMEM_ASSERTS
@@ -122,7 +153,7 @@ note_acquired(kmem_mutex_t *mp)
 {
 	__atomic_store_n(&mp->owner, self(), __ATOMIC_RELAXED);
 	if (held_count == LOCK_DEPTH_MAX)
-		kmem_panic("more than %d library locks held", LOCK_DEPTH_MAX);
+		posix_fatal("more than %d library locks held", LOCK_DEPTH_MAX);
 	held_ranks[held_count++] = mp->rank;
 }
 
@@ -131,7 +162,7 @@ check_order(const kmem_mutex_t *mp)
 {
 	for (unsigned i = 0; i < held_count; i++) {
 		if (held_ranks[i] >= mp->rank)
-			kmem_panic("lock order violation: taking a lock of rank "
+			posix_fatal("lock order violation: taking a lock of rank "
 			    "%u while holding one of rank %u", mp->rank,
 			    held_ranks[i]);
 	}
@@ -141,7 +172,7 @@ static void
 note_released(kmem_mutex_t *mp)
 {
 	if (__atomic_load_n(&mp->owner, __ATOMIC_RELAXED) != self())
-		kmem_panic("releasing a lock of rank %u that this thread does "
+		posix_fatal("releasing a lock of rank %u that this thread does "
 		    "not hold", mp->rank);
 	__atomic_store_n(&mp->owner, 0, __ATOMIC_RELAXED);
 	for (unsigned i = held_count; i-- > 0;) {
@@ -324,7 +355,7 @@ kmem_pages_free(void *addr, size_t size)
 	int saved = errno;
 	if (munmap(addr, size) != 0 &&
 	    madvise(addr, size, MADV_DONTNEED) != 0)
-		kmem_panic("munmap(%p, %zu) and madvise failed: errno %d",
+		posix_fatal("munmap(%p, %zu) and madvise failed: errno %d",
 		    addr, size, errno);
 	errno = saved;
 }
@@ -399,7 +430,7 @@ thread_main(void *p)
  * force at pthread_create()): a signal sent to the process must reach one
  * of the program's threads, which may be waiting for it with sigwait(),
  * never run a handler on ours (one that sleeps holding, in the count of
- * kmem_locks_held(), a library lock).
+ * locks_held, a library lock).
  */
 bool
 kmem_thread_create(void (*fn)(void *), void *arg, const char *name)
@@ -431,7 +462,7 @@ static char
 task_state(const char *name)
 {
 	char path[64], buf[512];
-	kmem_snprintf(path, sizeof (path), "/proc/self/task/%s/stat", name);
+	snprintf(path, sizeof (path), "/proc/self/task/%s/stat", name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ('X');
@@ -478,6 +509,13 @@ kmem_thread_count(void)
 	return (n < 0 ? 0 : count);
 }
 
+/*
+ * The key is made once, by the first thread cache or when the library is
+ * loaded (platform_init()), whichever comes first: after the load, no
+ * thread is ever inside the once, so no fork copies it half done (the
+ * child's first thread cache would wait for it: ThreadSanitizer's
+ * pthread_once does not start over in a child, as glibc's does).
+ */
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
 static bool exit_key_ok;
@@ -502,36 +540,30 @@ kmem_thread_exit_notify(void *arg)
  */
 static __thread uint64_t thread_id;
 
-static void
-fork_child(void)
-{
-	thread_id = 0;
-	kmem_fork_child();
-}
-
 /*
  * glibc's fork() takes its list of streams' lock after the fork handlers,
  * and holds it across the fork; getline() and friends allocate while they
  * hold a stream's lock, and fflush(NULL) takes the list's lock and then
- * each stream's.  So the hooks take the list's lock first, as glibc does
- * for its own malloc (which it locks inside fork(), after the list): the
- * lock is recursive, so fork() takes it again, and glibc resets it in the
- * child (we do too: in a fork from a single-threaded process glibc leaves
- * it alone).  Weak, so that another C library simply has none.
+ * each stream's.  So the hooks take the list's lock before the library's
+ * locks, as glibc does for its own malloc (which it locks inside fork(),
+ * after the list): the lock is recursive, so fork() takes it again, and
+ * glibc resets it in the child (we do too: in a fork from a
+ * single-threaded process glibc leaves it alone).  Weak, so that another C
+ * library simply has none.
  */
 extern void _IO_list_lock(void) __attribute__((weak));
 extern void _IO_list_unlock(void) __attribute__((weak));
 extern void _IO_list_resetlock(void) __attribute__((weak));
 
-void
-kmem_fork_libc_enter(void)
+static void
+fork_libc_enter(void)
 {
 	if (_IO_list_lock != NULL)
 		_IO_list_lock();
 }
 
-void
-kmem_fork_libc_exit(bool child)
+static void
+fork_libc_exit(bool child)
 {
 	if (_IO_list_lock == NULL)
 		return;
@@ -541,11 +573,200 @@ kmem_fork_libc_exit(bool child)
 		_IO_list_unlock();
 }
 
-__attribute__((constructor)) static void
-fork_hooks_register(void)
+/*
+ * The registered fork handlers (platform.h), in the order they came;
+ * fork_registered says how many, stored last (release), so that a child
+ * whose fork stood aside while its one thread was registering reads whole
+ * entries.  fork_registry_lock is held by a registration, and by a fork
+ * from its prepare to its parent or child, so a fork runs the handlers of
+ * the sets registered before it, every one whole.  It counts as a library
+ * lock: a fork from a signal handler that interrupted either stands aside.
+ */
+static pthread_mutex_t fork_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static const kmem_fork_handlers_t *fork_registry[KMEM_FORK_HANDLERS_MAX];
+static unsigned fork_registered;
+
+/* The fork in progress: its handlers in rank order, the first
+ * fork_unlocked of them of rank KMEM_FORK_UNLOCKED (fork_registry_lock). */
+static unsigned char fork_order[KMEM_FORK_HANDLERS_MAX];
+static unsigned fork_ordered;
+static unsigned fork_unlocked;
+
+/* Prepares that stood aside, in this thread, whose fork has not returned. */
+static __thread unsigned forks_standing_aside
+    __attribute__((tls_model("initial-exec")));
+
+static void
+fork_registry_enter(void)
 {
-	posix_check(pthread_atfork(kmem_fork_prepare, kmem_fork_parent,
-	    fork_child), "pthread_atfork");
+	kmem_lock_note(1);
+	posix_check(pthread_mutex_lock(&fork_registry_lock),
+	    "pthread_mutex_lock");
+}
+
+static void
+fork_registry_exit(void)
+{
+	posix_check(pthread_mutex_unlock(&fork_registry_lock),
+	    "pthread_mutex_unlock");
+	kmem_lock_note(-1);
+}
+
+void
+kmem_fork_register(const kmem_fork_handlers_t *handlers)
+{
+	if (locks_held != 0)
+		posix_fatal("kmem_fork_register() called holding a library "
+		    "lock");
+	fork_registry_enter();
+	unsigned n = fork_registered;
+	bool known = false;
+	for (unsigned i = 0; i < n; i++)
+		known = known || fork_registry[i] == handlers;
+	if (!known) {
+		if (n == KMEM_FORK_HANDLERS_MAX)
+			posix_fatal("more fork handlers than "
+			    "KMEM_FORK_HANDLERS_MAX");
+		fork_registry[n] = handlers;
+		__atomic_store_n(&fork_registered, n + 1, __ATOMIC_RELEASE);
+	}
+	fork_registry_exit();
+}
+
+/* The registered handlers' indices in order of rank, stably; how many. */
+static unsigned
+fork_rank_order(unsigned char *order)
+{
+	unsigned n = __atomic_load_n(&fork_registered, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned j = i;
+		for (; j > 0 && fork_registry[order[j - 1]]->rank >
+		    fork_registry[i]->rank; j--)
+			order[j] = order[j - 1];
+		order[j] = (unsigned char)i;
+	}
+	return (n);
+}
+
+static const kmem_fork_handlers_t *
+fork_handlers(unsigned i)
+{
+	return (fork_registry[fork_order[i]]);
+}
+
+/*
+ * Before a fork: the unlocked ranks' prepares, the C library's locks, and
+ * the locked ranks' prepares, in rank order.
+ *
+ * fork() from a signal handler.  If the handler interrupted the library in
+ * the forking thread, that thread holds (or is taking) a library lock:
+ * prepare would wait for itself, or take locks out of order.  Then the
+ * hooks stand aside and take nothing: the operation the signal interrupted
+ * finishes in the parent and in the child alike, where its thread is the
+ * one that goes on, so both see whole state.  (In a process with other
+ * threads, one of theirs may then be held in the child: a fork from a
+ * handler can promise no more there, as glibc's own malloc promises no
+ * more.)  The hooks stand aside in nested pairs -- a handler may fork
+ * while an interrupted fork runs its hooks -- so each thread counts the
+ * prepares it let pass, and the parent or child hook after each one lets
+ * itself pass too.
+ */
+static void
+fork_prepare(void)
+{
+	if (locks_held != 0) {
+		forks_standing_aside++;
+		return;
+	}
+	fork_registry_enter();
+	fork_ordered = fork_rank_order(fork_order);
+	unsigned i = 0;
+	for (; i < fork_ordered &&
+	    fork_handlers(i)->rank == KMEM_FORK_UNLOCKED; i++) {
+		if (fork_handlers(i)->prepare != NULL)
+			fork_handlers(i)->prepare();
+	}
+	fork_unlocked = i;
+	fork_libc_enter();
+	for (; i < fork_ordered; i++) {
+		if (fork_handlers(i)->prepare != NULL)
+			fork_handlers(i)->prepare();
+	}
+}
+
+static void
+fork_release_one(const kmem_fork_handlers_t *h, bool child)
+{
+	void (*release)(void) = child ? h->child : h->parent;
+	if (release != NULL)
+		release();
+	if (child && h->child_always != NULL)
+		h->child_always();
+}
+
+/* What prepare did, undone in the exact reverse order. */
+static void
+fork_release(bool child)
+{
+	for (unsigned i = fork_ordered; i-- > fork_unlocked;)
+		fork_release_one(fork_handlers(i), child);
+	fork_libc_exit(child);
+	for (unsigned i = fork_unlocked; i-- > 0;)
+		fork_release_one(fork_handlers(i), child);
+	fork_registry_exit();
+}
+
+/* Did the prepare of this fork stand aside?  Then so does its other half. */
+static bool
+fork_stood_aside(void)
+{
+	if (forks_standing_aside == 0)
+		return (false);
+	forks_standing_aside--;
+	return (true);
+}
+
+static void
+fork_parent(void)
+{
+	if (!fork_stood_aside())
+		fork_release(false);
+}
+
+/* In a child whose fork stood aside: only the child_always handlers. */
+static void
+fork_child_aside(void)
+{
+	unsigned char order[KMEM_FORK_HANDLERS_MAX];
+	for (unsigned i = fork_rank_order(order); i-- > 0;) {
+		const kmem_fork_handlers_t *h = fork_registry[order[i]];
+		if (h->child_always != NULL)
+			h->child_always();
+	}
+}
+
+static void
+fork_child(void)
+{
+	thread_id = 0;
+	if (fork_stood_aside())
+		fork_child_aside();
+	else
+		fork_release(true);
+}
+
+/*
+ * Registered first among the library's constructors (the priority of the
+ * layers' registrations, platform.h): before any of its code can take a
+ * lock, and before the program's own fork handlers, so that ours run last
+ * before the fork and first after it (the program's may allocate).
+ */
+KMEM_FORK_REGISTRATION static void
+platform_init(void)
+{
+	posix_check(pthread_atfork(fork_prepare, fork_parent, fork_child),
+	    "pthread_atfork");
+	pthread_once(&exit_key_once, exit_key_create);
 }
 
 /*
@@ -713,17 +934,17 @@ kmem_symbolize(uintptr_t pc, char *buf, size_t len)
 {
 	Dl_info info;
 	if (dladdr((void *)pc, &info) == 0) {
-		kmem_snprintf(buf, len, "0x%zx", (size_t)pc);
+		snprintf(buf, len, "0x%zx", (size_t)pc);
 		return (false);
 	}
 	const char *object = info.dli_fname != NULL ? info.dli_fname : "?";
 	const char *base = strrchr(object, '/');
 	object = base != NULL ? base + 1 : object;
 	if (info.dli_sname != NULL)
-		kmem_snprintf(buf, len, "%s+0x%zx (%s)", info.dli_sname,
+		snprintf(buf, len, "%s+0x%zx (%s)", info.dli_sname,
 		    (size_t)(pc - (uintptr_t)info.dli_saddr), object);
 	else
-		kmem_snprintf(buf, len, "%s+0x%zx", object,
+		snprintf(buf, len, "%s+0x%zx", object,
 		    (size_t)(pc - (uintptr_t)info.dli_fbase));
 	return (true);
 }

@@ -22,8 +22,9 @@
  *
  * Publishing implies the update thread (kmem_update_thread(1)).  At exit
  * the segment is unlinked; fork() takes publish_lock like every library
- * lock (kmem_fork.c), and the child, whose pid is not the segment's and
- * which has no publisher thread, forgets it all without unlinking.
+ * lock (the handlers at the end of this file), and the child, whose pid
+ * is not the segment's and which has no publisher thread, forgets it all
+ * without unlinking.
  */
 #include <kmem/stats.h>
 
@@ -288,26 +289,27 @@ kmem_stats_publish_start(void)
 	return (publish_start(false));
 }
 
-/* ---- fork (kmem_fork.c) ---- */
+/* ---- fork (registered with the platform; kmem_fork.c tells the order) ---- */
 
-void
+static void
 stats_publish_fork_enter(void)
 {
 	kmem_mutex_enter_for_fork(&publish_lock);
 }
 
-void
+static void
 stats_publish_fork_exit(void)
 {
 	kmem_mutex_exit_for_fork(&publish_lock);
 }
 
 /*
- * In the child: no thread, and the segment is the parent's.  The condition
- * variable may have had the parent's publisher waiting on it: made anew.
+ * In every child, even one whose fork stood aside: no thread, and the
+ * segment is the parent's.  The condition variable may have had the
+ * parent's publisher waiting on it: made anew.
  */
-void
-stats_publish_fork_child(void)
+static void
+stats_publish_fork_forget(void)
 {
 	kmem_cv_init(&publish_cv);
 	wanted = false;
@@ -320,4 +322,18 @@ stats_publish_fork_child(void)
 	segment_size = 0;
 	segment_fd = -1;
 	__atomic_store_n(&segment_pid, 0, __ATOMIC_RELAXED);
+}
+
+static const kmem_fork_handlers_t stats_publish_fork_handlers = {
+	.rank = KMEM_RANK_PUBLISH,
+	.prepare = stats_publish_fork_enter,
+	.parent = stats_publish_fork_exit,
+	.child = stats_publish_fork_exit,
+	.child_always = stats_publish_fork_forget,
+};
+
+KMEM_FORK_REGISTRATION static void
+stats_publish_fork_register(void)
+{
+	kmem_fork_register(&stats_publish_fork_handlers);
 }

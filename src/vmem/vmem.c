@@ -1364,11 +1364,12 @@ vmem_xcreate(const char *name, void *base, size_t size, size_t quantum,
 }
 
 /*
- * fork(): the list, every arena and the segment pool, in the lock order.
- * No thread holds two arena locks, so their order among themselves is
- * free; the list order will do.
+ * fork(): the list, every arena and the segment pool, in the lock order
+ * (registered with the platform when the library is loaded; kmem_fork.c
+ * tells the whole order).  No thread holds two arena locks, so their order
+ * among themselves is free; the list order will do.
  */
-void
+static void
 vmem_fork_enter(void)
 {
 	kmem_mutex_enter_for_fork(&vmem_list_lock);
@@ -1377,13 +1378,26 @@ vmem_fork_enter(void)
 	kmem_mutex_enter_for_fork(&vmem_segpool_lock);
 }
 
-void
+static void
 vmem_fork_exit(void)
 {
 	kmem_mutex_exit_for_fork(&vmem_segpool_lock);
 	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next)
 		kmem_mutex_exit_for_fork(&vmp->lock);
 	kmem_mutex_exit_for_fork(&vmem_list_lock);
+}
+
+static const kmem_fork_handlers_t vmem_fork_handlers = {
+	.rank = KMEM_RANK_VMEM_LIST,
+	.prepare = vmem_fork_enter,
+	.parent = vmem_fork_exit,
+	.child = vmem_fork_exit,
+};
+
+KMEM_FORK_REGISTRATION static void
+vmem_fork_register(void)
+{
+	kmem_fork_register(&vmem_fork_handlers);
 }
 
 /*

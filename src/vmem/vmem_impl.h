@@ -140,9 +140,6 @@ void vmem_qcache_slab_free(vmem_t *vmp, void *vaddr);
  */
 void vmem_qcache_bad_free(vmem_t *vmp, void *vaddr, size_t size);
 
-/* fork(): every vmem lock, taken and released in order (vmem.c). */
-void vmem_fork_enter(void);
-void vmem_fork_exit(void);
 
 /* vmem_segpool.c: segment structures.  All need vmp->lock held. */
 extern kmem_mutex_t vmem_segpool_lock;

@@ -185,16 +185,18 @@ kmem_thread_exit_notify(void *arg)
 	return (true);          /* the one thread never exits */
 }
 
-/* No C library whose locks matter at a fork. */
+/* The stub never fails: nothing to hand a fatal error to. */
 void
-kmem_fork_libc_enter(void)
+kmem_fatal_handler_set(void (*handler)(const char *message))
 {
+	(void) handler;
 }
 
+/* No fork(): nothing to run the handlers around. */
 void
-kmem_fork_libc_exit(bool child)
+kmem_fork_register(const kmem_fork_handlers_t *handlers)
 {
-	(void) child;
+	(void) handlers;
 }
 
 /* One thread, no signals: nothing ever interrupts the library. */
@@ -202,12 +204,6 @@ void
 kmem_lock_note(int delta)
 {
 	(void) delta;
-}
-
-bool
-kmem_locks_held(void)
-{
-	return (false);
 }
 
 void

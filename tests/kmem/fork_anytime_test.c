@@ -19,7 +19,14 @@
  *   malloc/tst-mallocfork2 checks this of malloc): other processes send
  *   signals while this one, single-threaded, allocates and frees through
  *   every layer and forks now and then itself; the handler forks a child
- *   that exits at once.
+ *   that exits at once;
+ * - fork while another thread is inside a lock of each rank of
+ *   src/base/lock_order.h, each layer's entered through its own API: the
+ *   thread stops just before it releases the lock (the test's link wraps
+ *   the kmem_mutex calls: tests/kmem/CMakeLists.txt) until the fork's prepare
+ *   asks for that lock; a fork that never asks -- a layer whose fork
+ *   handlers are missing -- fails, and its child, which would wait for the
+ *   lock when it uses the layer, is stopped by alarm().
  *
  * A hang is the failure, so every fork is waited for with a bound
  * (WAIT_BOUND_S, far beyond what any of them needs) and a child still
@@ -29,23 +36,31 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <kmem/classic.h>
+#include <kmem/debug.h>
 #include <kmem/kmem.h>
 #include <kmem/malloc.h>
+#include <kmem/mtype.h>
 #include <kmem/pool.h>
+#include <kmem/stats.h>
 #include <kmem/umem.h>
 #include <kmem/vmem.h>
 
 #include "check.h"
+#include "base/lock_order.h"
 #include "base/poison.h"     /* KMEM_ASAN */
+#include "platform/platform.h"  /* kmem_mutex_t, for the wrappers */
 
 #define WAIT_BOUND_S    60
 
@@ -468,6 +483,330 @@ test_fork_in_handler_at_random(void)
 	CHECK(run_bounded(signals_while_allocating));
 }
 
+/* ---- fork while another thread holds a lock of each rank ---- */
+
+/*
+ * The holder thread, about to release the first lock of hold_rank it
+ * takes while it holds no other, stops there holding it (HELD) until the
+ * forking thread's prepare asks for that very lock (ASKED: the holder lets
+ * go and the fork takes it) or the fork has returned without asking
+ * (FORKED: the bug).  Only a lock held alone: the fork would ask for a
+ * lower one first, and wait for the holder.  The forking thread taking it
+ * the ordinary way (kmem's unlocked prepare, which may make the thread's
+ * cache) lets the holder go on too (LET_GO), and the fork's prepare must
+ * still ask for it; any other thread waits.
+ */
+enum { HOLD_ARMED, HOLD_HELD, HOLD_LET_GO, HOLD_ASKED, HOLD_FORKED };
+static _Atomic int hold_state;
+static _Atomic bool holder_done;
+static unsigned hold_rank;
+static kmem_mutex_t *_Atomic hold_lock;
+static __thread bool hold_thread;
+static __thread bool fork_thread;
+static __thread unsigned hold_depth;    /* kmem_mutex_t locks held */
+
+void __real_kmem_mutex_enter(kmem_mutex_t *mp);
+bool __real_kmem_mutex_tryenter(kmem_mutex_t *mp);
+void __real_kmem_mutex_exit(kmem_mutex_t *mp);
+void __real_kmem_mutex_enter_for_fork(kmem_mutex_t *mp);
+void __wrap_kmem_mutex_enter(kmem_mutex_t *mp);
+bool __wrap_kmem_mutex_tryenter(kmem_mutex_t *mp);
+void __wrap_kmem_mutex_exit(kmem_mutex_t *mp);
+void __wrap_kmem_mutex_enter_for_fork(kmem_mutex_t *mp);
+
+void
+__wrap_kmem_mutex_enter(kmem_mutex_t *mp)
+{
+	int held = HOLD_HELD;
+	if (fork_thread && mp == atomic_load(&hold_lock))
+		atomic_compare_exchange_strong(&hold_state, &held, HOLD_LET_GO);
+	__real_kmem_mutex_enter(mp);
+	hold_depth++;
+}
+
+bool
+__wrap_kmem_mutex_tryenter(kmem_mutex_t *mp)
+{
+	bool got = __real_kmem_mutex_tryenter(mp);
+	hold_depth += got;
+	return (got);
+}
+
+void
+__wrap_kmem_mutex_exit(kmem_mutex_t *mp)
+{
+	hold_depth--;
+	struct timespec tick = { 0, 100 * 1000 };
+	bool stopped = false;
+	if (hold_thread && hold_depth == 0 && mp->rank == hold_rank &&
+	    atomic_load(&hold_state) == HOLD_ARMED) {
+		atomic_store(&hold_lock, mp);
+		atomic_store(&hold_state, HOLD_HELD);
+		while (atomic_load(&hold_state) == HOLD_HELD)
+			nanosleep(&tick, NULL);
+		stopped = true;
+	}
+	__real_kmem_mutex_exit(mp);
+	/* Let go: wait out the copy here, holding nothing, rather than be
+	 * inside the C library's or a sanitizer's locks at the moment. */
+	while (stopped && atomic_load(&hold_state) != HOLD_FORKED)
+		nanosleep(&tick, NULL);
+}
+
+void
+__wrap_kmem_mutex_enter_for_fork(kmem_mutex_t *mp)
+{
+	if (mp == atomic_load(&hold_lock)) {
+		int held = HOLD_HELD, let_go = HOLD_LET_GO;
+		if (!atomic_compare_exchange_strong(&hold_state, &held,
+		    HOLD_ASKED))
+			atomic_compare_exchange_strong(&hold_state, &let_go,
+			    HOLD_ASKED);
+	}
+	__real_kmem_mutex_enter_for_fork(mp);
+}
+
+/* Everything use_every_layer() does, and every other lock's layer. */
+static bool
+use_every_lock(void)
+{
+	bool ok = use_every_layer();
+	struct pool pp;
+	pool_init(&pp, 40, 0, 0, 0, "held", NULL, 0);
+	pool_put(&pp, pool_get(&pp, PR_WAITOK));
+	pool_destroy(&pp);
+	mtype_free(mtype_malloc(100, M_TEMP, M_WAITOK), M_TEMP);
+	struct map *map = rmallocmap(16);
+	ok = ok && map != NULL;
+	if (map != NULL) {
+		rmfree(map, 100, 1);
+		unsigned long a = rmalloc(map, 10);
+		ok = ok && a != 0;
+		rmfree(map, 10, a);
+		rmfreemap(map);
+	}
+	ok = ok && kmem_debug_verify() == 0;
+	kmem_update_now();
+	ok = ok && kmem_update_thread(0) == 0;
+	ok = ok && kmem_stats_publish(0) == 0;
+	kmem_reap();
+	return (ok);
+}
+
+static void
+enter_update(void)
+{
+	kmem_update_thread(1);
+	kmem_update_thread(0);
+}
+
+static void
+enter_kmem(void)
+{
+	kmem_free(kmem_alloc(40, KM_SLEEP), 40);
+}
+
+static void
+enter_verify(void)
+{
+	(void) kmem_debug_verify();
+}
+
+/* Caches, their thread slots, depots, slabs and pages. */
+static void
+enter_caches(void)
+{
+	static void *b[2000];
+	kmem_cache_t *cp = kmem_cache_create("held", 200, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 2000; i++)
+			b[i] = kmem_cache_alloc(cp, KM_SLEEP);
+		for (int i = 0; i < 2000; i++)
+			kmem_cache_free(cp, b[i]);
+		kmem_cache_reap_now(cp);
+	}
+	kmem_cache_destroy(cp);
+}
+
+/* The span is added once the arena is listed, where fork() finds it. */
+static void
+enter_vmem(void)
+{
+	vmem_t *vmp = vmem_create("held", NULL, 0, 16, NULL, NULL, NULL, 0,
+	    VM_SLEEP);
+	vmem_add(vmp, (void *)0x10000, 1 << 20, VM_SLEEP);
+	vmem_free(vmp, vmem_alloc(vmp, 4096, VM_SLEEP), 4096);
+	vmem_destroy(vmp);
+}
+
+static void
+enter_rmap(void)
+{
+	struct map *map = rmallocmap(16);
+	rmfree(map, 100, 1);
+	rmfree(map, 10, rmalloc(map, 10));
+	rmfreemap(map);
+}
+
+static void
+enter_pool(void)
+{
+	struct pool pp;
+	pool_init(&pp, 40, 0, 0, 0, "held", NULL, 0);
+	pool_put(&pp, pool_get(&pp, PR_WAITOK));
+	pool_destroy(&pp);
+}
+
+static void
+enter_mtype(void)
+{
+	mtype_free(mtype_malloc(100, M_TEMP, M_WAITOK), M_TEMP);
+}
+
+static void
+enter_firewall(void)
+{
+	kmem_free(kmem_alloc(8192, KM_SLEEP), 8192);
+}
+
+static void
+enter_publish(void)
+{
+	kmem_stats_publish(1);
+	kmem_stats_publish(0);
+}
+
+typedef struct hold_trial {
+	const char *what;
+	unsigned rank;
+	void (*enter)(void);    /* its first call into libkmem */
+	const char *debug;      /* KMEM_DEBUG and KMEM_LOGGING, or NULL */
+	const char *logging;
+} hold_trial_t;
+
+static void *
+holder_main(void *arg)
+{
+	hold_thread = true;
+	((const hold_trial_t *)arg)->enter();
+	atomic_store(&holder_done, true);
+	return (NULL);
+}
+
+/*
+ * In a fresh process: the holder stops inside the lock; fork; the child
+ * uses every layer, within CHILD_ALARM_S.  0 if the fork asked for the
+ * lock and the child went on.
+ */
+#define CHILD_ALARM_S   20
+
+static int
+hold_trial(const hold_trial_t *trial)
+{
+	if (trial->debug != NULL) {
+		setenv("KMEM_DEBUG", trial->debug, 1);
+		setenv("KMEM_LOGGING", trial->logging, 1);
+	}
+	hold_rank = trial->rank;
+	fork_thread = true;
+	atomic_store(&hold_state, HOLD_ARMED);
+	pthread_t t;
+	if (pthread_create(&t, NULL, holder_main, (void *)trial) != 0)
+		return (3);
+	struct timespec tick = { 0, 1000 * 1000 };
+	while (atomic_load(&hold_state) == HOLD_ARMED &&
+	    !atomic_load(&holder_done))
+		nanosleep(&tick, NULL);
+	if (atomic_load(&hold_state) != HOLD_HELD) {
+		fprintf(stderr, "%s: no lock of rank %u was taken\n",
+		    trial->what, trial->rank);
+		return (4);
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(CHILD_ALARM_S);
+		_exit(use_every_lock() ? 0 : 5);
+	}
+	bool asked = atomic_exchange(&hold_state, HOLD_FORKED) == HOLD_ASKED;
+	int status = pid < 0 ? -2 : wait_bounded(pid);
+	pthread_join(t, NULL);
+	if (!asked)
+		fprintf(stderr, "%s: the fork did not take the lock of rank "
+		    "%u another thread held\n", trial->what, trial->rank);
+	if (!exited_zero(status))
+		fprintf(stderr, "%s: the child, forked while another thread "
+		    "held a lock of rank %u: status %#x%s\n", trial->what,
+		    trial->rank, (unsigned)status, status >= 0 &&
+		    WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ?
+		    " (it hung)" : "");
+	return (asked && exited_zero(status) ? 0 : 6);
+}
+
+/*
+ * Not under AddressSanitizer, for the reason test_fork_during_setup gives:
+ * the holder goes on while the fork copies the process, and may then hold
+ * the lock of ASan's allocator (the debug layer's stacks, thread creation
+ * allocate there), which the child would wait for.
+ */
+static void
+test_fork_while_a_lock_is_held(void)
+{
+#ifdef KMEM_ASAN
+	fprintf(stderr, "skipped under AddressSanitizer\n");
+	return;
+#endif
+	static const hold_trial_t trials[] = {
+		{ "kmem_update_thread", KMEM_RANK_UPDATE, enter_update,
+		    NULL, NULL },
+		{ "kmem_init", KMEM_RANK_INIT, enter_kmem, NULL, NULL },
+		{ "kmem_debug_verify", KMEM_RANK_VERIFY, enter_verify,
+		    NULL, NULL },
+		{ "kmem_cache_create", KMEM_RANK_CACHE_LIST, enter_caches,
+		    NULL, NULL },
+		{ "vmem_create", KMEM_RANK_VMEM_LIST, enter_vmem, NULL, NULL },
+		{ "vmem_alloc", KMEM_RANK_VMEM_ARENA, enter_vmem, NULL, NULL },
+		{ "vmem_add", KMEM_RANK_VMEM_SEGPOOL, enter_vmem, NULL, NULL },
+		{ "rmallocmap", KMEM_RANK_CLASSIC_LIST, enter_rmap,
+		    NULL, NULL },
+		{ "rmalloc", KMEM_RANK_CLASSIC, enter_rmap, NULL, NULL },
+		{ "pool_init", KMEM_RANK_NETBSD, enter_pool, NULL, NULL },
+		{ "mtype_malloc", KMEM_RANK_NETBSD, enter_mtype, NULL, NULL },
+		{ "a thread's first allocation", KMEM_RANK_THREADS,
+		    enter_kmem, NULL, NULL },
+		{ "kmem_cache_alloc: slots", KMEM_RANK_THREAD_CACHE,
+		    enter_caches, NULL, NULL },
+		{ "kmem_cache_alloc: depot", KMEM_RANK_DEPOT, enter_caches,
+		    NULL, NULL },
+		{ "kmem_cache_alloc: slab", KMEM_RANK_SLAB, enter_caches,
+		    NULL, NULL },
+		{ "kmem_cache_alloc: page map", KMEM_RANK_PAGEMAP,
+		    enter_caches, NULL, NULL },
+		{ "firewalled kmem_alloc", KMEM_RANK_FIREWALL, enter_firewall,
+		    "firewall=4k", "" },
+		{ "audited kmem_alloc", KMEM_RANK_DEBUG_LOG, enter_kmem,
+		    "audit", "transaction" },
+		{ "kmem_stats_publish", KMEM_RANK_PUBLISH, enter_publish,
+		    NULL, NULL },
+	};
+
+	for (size_t i = 0; i < sizeof (trials) / sizeof (trials[0]); i++) {
+		fflush(NULL);
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			setpgid(0, 0);  /* so that a hang is killed whole */
+			_exit(hold_trial(&trials[i]));
+		}
+		int status = wait_bounded(pid);
+		if (!exited_zero(status))
+			fprintf(stderr, "fork while %s held a lock of rank %u: "
+			    "status %#x\n", trials[i].what, trials[i].rank,
+			    (unsigned)status);
+		CHECK(exited_zero(status));
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -475,6 +814,7 @@ main(int argc, char **argv)
 		CHECK_TEST(test_fork_during_setup),
 		CHECK_TEST(test_fork_in_handler_holding_lock),
 		CHECK_TEST(test_fork_in_handler_at_random),
+		CHECK_TEST(test_fork_while_a_lock_is_held),
 	};
 	return (check_run_tests(tests, sizeof (tests) / sizeof (tests[0]),
 	    argc, argv));
