@@ -15,6 +15,15 @@
  *	malloc_fork_test signals   one thread mallocs and frees (and forks
  *	                           now and then) while another process
  *	                           sends it signals whose handler forks
+ *	malloc_fork_test threads   the same in a process with threads,
+ *	                           which allocate too and send the main
+ *	                           thread the signals; the handler forks
+ *	                           with _Fork(), which runs no fork handlers
+ *	                           (what glibc's tst-mallocfork3 checks):
+ *	                           the child only exits, and the parent's
+ *	                           malloc must go on, whatever the signal
+ *	                           interrupted; the main thread also forks
+ *	                           with fork() and with _Fork()
  *
  * Every child must exit with the status it was given, and the program must
  * finish: a hang is the failure (alarm() ends it, and CTest's timeout).
@@ -206,6 +215,110 @@ fork_in_handlers_while_allocating(void)
 	CHECK(*handled > 0);
 }
 
+/* ---- signals from threads, _Fork() ---- */
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+#define HAVE_UNDERSCORE_FORK    1       /* _Fork(), glibc 2.34 */
+#endif
+
+#define SENDERS         2
+#define THREADED_ROUNDS 10000
+
+#ifdef HAVE_UNDERSCORE_FORK
+static pthread_t main_thread;
+static volatile sig_atomic_t underscore_forks;
+
+static void
+underscore_fork_in_handler(int sig)
+{
+	(void) sig;
+	int saved = errno;
+	pid_t pid = _Fork();
+	if (pid == 0)
+		_exit(0);
+	int status = 0;
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		continue;
+	if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		handler_failed = 1;
+	underscore_forks++;
+	errno = saved;
+}
+
+/* Allocate and free, and signal the main thread once the last is handled. */
+static void *
+signal_sender(void *arg)
+{
+	uint64_t rng = (uintptr_t)arg;
+	void *keep[16] = { 0 };
+	sig_atomic_t seen = -1;
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		unsigned slot = (unsigned)(check_random(&rng) % 16);
+		free(keep[slot]);
+		keep[slot] = malloc(check_random(&rng) % 4000);
+		CHECK(keep[slot] != NULL);
+		if (underscore_forks != seen && check_random(&rng) % 64 == 0) {
+			seen = underscore_forks;
+			CHECK(pthread_kill(main_thread, SIGUSR1) == 0);
+		}
+	}
+	for (int i = 0; i < 16; i++)
+		free(keep[i]);
+	return (NULL);
+}
+
+static void
+fork_in_handlers_of_threaded_process(void)
+{
+	main_thread = pthread_self();
+	struct sigaction sa = { .sa_handler = underscore_fork_in_handler };
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	pthread_t senders[SENDERS];
+	for (uintptr_t i = 0; i < SENDERS; i++)
+		CHECK(pthread_create(&senders[i], NULL, signal_sender,
+		    (void *)(i + 1)) == 0);
+
+	static void *objects[OBJECTS];
+	uint64_t rng = 1;
+	for (int i = 0; i < THREADED_ROUNDS; i++) {
+		unsigned slot = (unsigned)(check_random(&rng) % OBJECTS);
+		free(objects[slot]);
+		objects[slot] = malloc(check_random(&rng) % MAX_SIZE);
+		CHECK(objects[slot] != NULL);
+		if (i % 64 == 0) {
+			bool handlers = i % 128 == 0;
+			pid_t pid = handlers ? fork() : _Fork();
+			if (pid == 0) {
+				if (handlers)
+					free(malloc(100));
+				_exit(0);
+			}
+			CHECK(pid > 0);
+			int status;
+			while (waitpid(pid, &status, 0) < 0)
+				CHECK(errno == EINTR);
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		}
+		CHECK(!handler_failed);
+	}
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	for (int i = 0; i < SENDERS; i++)
+		CHECK(pthread_join(senders[i], NULL) == 0);
+	for (int i = 0; i < OBJECTS; i++)
+		free(objects[i]);
+	printf("forks from the signal handler: %d\n", (int)underscore_forks);
+	CHECK(underscore_forks > 0);
+	CHECK(!handler_failed);
+}
+#else
+static void
+fork_in_handlers_of_threaded_process(void)
+{
+	printf("no _Fork() in this C library: skipped\n");
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -214,8 +327,10 @@ main(int argc, char **argv)
 		fork_while_streams_allocate();
 	else if (argc == 2 && strcmp(argv[1], "signals") == 0)
 		fork_in_handlers_while_allocating();
+	else if (argc == 2 && strcmp(argv[1], "threads") == 0)
+		fork_in_handlers_of_threaded_process();
 	else
-		CHECK(!"usage: malloc_fork_test stdio|signals");
+		CHECK(!"usage: malloc_fork_test stdio|signals|threads");
 	printf("malloc_fork_test %s: ok\n", argv[1]);
 	return (0);
 }
