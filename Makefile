@@ -5,7 +5,11 @@
 #   make install build (Release) and install under PREFIX (/usr/local)
 #   make bench   run the benchmarks (see docs/benchmarks.md)
 #   make ci      what CI runs: the tests, then the sanitizer builds
+#
+# CMAKE_FLAGS adds options to the test build's configuration (CI passes
+# -DKMEM_WERROR=ON).
 JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
 PREFIX ?= /usr/local
 
 .PHONY: demo test install bench ci clean
@@ -16,7 +20,7 @@ demo:
 	build/bin/kmrun --stats -- build/bin/malloc_workload
 
 test:
-	cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 	cmake --build build-test -j$(JOBS)
 	ctest --test-dir build-test --output-on-failure -j$(JOBS)
 
@@ -33,4 +37,4 @@ ci:
 	bash .ci/run
 
 clean:
-	rm -rf build build-test build-asan build-tsan build-fuzz build-bench
+	rm -rf build build-test build-asan build-tsan build-valgrind build-release build-fuzz build-bench

@@ -24,7 +24,7 @@
  * The second table is the memory a thread's magazines can hold for one
  * cache: a loaded and a previous magazine, full, of the cache's magazine
  * size, times the chunk size -- at the start (the sizes of
- * src/kmem_depot.c's kmem_magtypes[] for the chunk size, read back from
+ * src/kmem/kmem_depot.c's kmem_magtypes[] for the chunk size, read back from
  * the cache's statistics) and once contention has grown the magazines to
  * their largest for that chunk size.  The last row adds up every
  * kmem_alloc() size class (8-byte steps to 128, then eight classes per
@@ -46,7 +46,7 @@
 #include <kmem/kmem.h>
 
 #include "harness.h"
-#include "kmem_impl.h"
+#include "kmem/kmem_impl.h"
 
 /* Keep the compiler from hoisting or merging the measured operation. */
 #define USE(x)  __asm__ volatile("" : : "r"(x) : "memory")
@@ -242,7 +242,7 @@ magazine_memory(void)
 		bench_table_add_row(t, label, row);
 	}
 
-	/* kmem_alloc's classes, as src/kmem_alloc.c makes them. */
+	/* kmem_alloc's classes, as src/kmem/kmem_alloc.c makes them. */
 	double start = 0, most = 0;
 	size_t step = 8;
 	for (size_t size = 8; size <= KMEM_MAXBUF; size += step) {

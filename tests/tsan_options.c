@@ -1,7 +1,7 @@
 /*
  * Linked into the threaded tests that fork or scan for leaks.  fork() holds
- * every cache's, arena's and pool's locks at once (src/kmem_fork.c), and so
- * does the leak scan (src/kmem_leaks.c), more than ThreadSanitizer's
+ * every cache's, arena's and pool's locks at once (src/kmem/kmem_fork.c), and so
+ * does the leak scan (src/kmem/kmem_leaks.c), more than ThreadSanitizer's
  * deadlock detector can track (64): it would stop the test with an
  * internal CHECK.  Races are still detected; the library checks its lock
  * order itself (KMEM_ASSERTS).  Without ThreadSanitizer nothing reads this.

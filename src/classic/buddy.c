@@ -51,10 +51,10 @@
 #include <kmem/classic.h>
 
 #include "classic/buddy_impl.h"
-#include "format.h"
-#include "lock_order.h"
+#include "base/format.h"
+#include "base/lock_order.h"
 #include "platform/platform.h"
-#include "report.h"
+#include "base/report.h"
 
 /* ---- the core ---- */
 

@@ -17,7 +17,7 @@
 
 #include <kmem/classic.h>
 
-#include "bits.h"
+#include "base/bits.h"
 
 /* The allocation grain: blocks are multiples of it and aligned to it. */
 #define CLASSIC_GRAIN_SHIFT     4

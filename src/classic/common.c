@@ -7,7 +7,7 @@
 #include "classic/classic_impl.h"
 
 #include "platform/platform.h"
-#include "report.h"
+#include "base/report.h"
 
 bool
 classic_region_init(classic_region_t *rp, const char *caller, void *base,

@@ -69,10 +69,10 @@
 #include <kmem/classic.h>
 
 #include "classic/classic_impl.h"
-#include "format.h"
-#include "lock_order.h"
+#include "base/format.h"
+#include "base/lock_order.h"
 #include "platform/platform.h"
-#include "report.h"
+#include "base/report.h"
 
 #define DX_TARGET_MAX   16
 #define DX_TARGET_MIN   2

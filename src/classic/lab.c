@@ -21,8 +21,8 @@
 
 #include "classic/classic_impl.h"
 #include "platform/platform.h"
-#include "report.h"
-#include "vmem_impl.h"
+#include "base/report.h"
+#include "vmem/vmem_impl.h"
 
 /* ---- vmem ---- */
 

@@ -33,8 +33,8 @@
 #include <kmem/vmem.h>
 
 #include "classic/classic_impl.h"
-#include "format.h"
-#include "kmem_impl.h"
+#include "base/format.h"
+#include "kmem/kmem_impl.h"
 #include "platform/platform.h"
 
 struct slab_lab {

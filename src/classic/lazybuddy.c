@@ -50,10 +50,10 @@
 #include <kmem/classic.h>
 
 #include "classic/buddy_impl.h"
-#include "format.h"
-#include "lock_order.h"
+#include "base/format.h"
+#include "base/lock_order.h"
 #include "platform/platform.h"
-#include "report.h"
+#include "base/report.h"
 
 struct lbuddy {
 	kmem_mutex_t lock;              /* protects everything below */

@@ -44,9 +44,9 @@
 #include <kmem/classic.h>
 
 #include "classic/classic_impl.h"
-#include "lock_order.h"
+#include "base/lock_order.h"
 #include "platform/platform.h"
-#include "report.h"
+#include "base/report.h"
 
 #define MK_MINBUCKET    CLASSIC_GRAIN_SHIFT
 

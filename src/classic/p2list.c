@@ -40,10 +40,10 @@
 #include <kmem/classic.h>
 
 #include "classic/classic_impl.h"
-#include "format.h"
-#include "lock_order.h"
+#include "base/format.h"
+#include "base/lock_order.h"
 #include "platform/platform.h"
-#include "report.h"
+#include "base/report.h"
 
 #define P2_HEADER       sizeof (uintptr_t)
 #define P2_MINSHIFT     CLASSIC_GRAIN_SHIFT

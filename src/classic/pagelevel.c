@@ -19,7 +19,7 @@
 #include "classic/classic_impl.h"
 
 #include "platform/platform.h"
-#include "report.h"
+#include "base/report.h"
 
 /* The first page at or after i that is in use (used) or free (!used). */
 static size_t

@@ -46,11 +46,11 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "bits.h"
+#include "base/bits.h"
 #include "classic/classic_impl.h"
-#include "lock_order.h"
+#include "base/lock_order.h"
 #include "platform/platform.h"
-#include "report.h"
+#include "base/report.h"
 
 _Static_assert(sizeof (size_t) <= sizeof (unsigned long),
     "sizes must fit in the unsigned long units of a map");

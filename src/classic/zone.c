@@ -55,10 +55,10 @@
 #include <string.h>
 
 #include "classic/classic_impl.h"
-#include "format.h"
-#include "lock_order.h"
+#include "base/format.h"
+#include "base/lock_order.h"
 #include "platform/platform.h"
-#include "report.h"
+#include "base/report.h"
 
 #define ZONE_CHUNK_MAX_PAGES    8
 

@@ -12,7 +12,7 @@
  *   mutex / idle condition variable, so that globals need no run-time
  *   initialisation (KMEM_MUTEX_INITIALIZER).  The storage is opaque and large
  *   enough for the platform's native objects.
- * - Mutexes carry a rank (src/lock_order.h).  With KMEM_ASSERTS defined the
+ * - Mutexes carry a rank (src/base/lock_order.h).  With KMEM_ASSERTS defined the
  *   implementation checks that a thread takes locks in strictly increasing
  *   rank and that kmem_mutex_held() is true only for the owner.
  * - kmem_pages_alloc() returns zero-filled memory aligned to kmem_pagesize(),

@@ -3,7 +3,7 @@
  * condition variables, mmap/munmap pages, CLOCK_MONOTONIC, sysconf.
  *
  * Zero-filled pthread_mutex_t and pthread_cond_t objects are the static
- * initialisers on glibc and musl; tests/platform_test.c checks it, because
+ * initialisers on glibc and musl; tests/platform/platform_test.c checks it, because
  * platform.h promises it to the core.
  *
  * With KMEM_ASSERTS each thread keeps the ranks of the library locks it
@@ -59,8 +59,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "format.h"
-#include "report.h"
+#include "base/format.h"
+#include "base/report.h"
 
 _Static_assert(sizeof(pthread_mutex_t) <= sizeof(((kmem_mutex_t *)0)->opaque),
     "kmem_mutex_t too small for pthread_mutex_t");

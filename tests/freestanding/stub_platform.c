@@ -10,7 +10,7 @@
  */
 #include "platform/platform.h"
 
-#include "format.h"
+#include "base/format.h"
 
 #define STUB_PAGE 4096
 #define STUB_PAGES 4096

@@ -21,7 +21,7 @@
 #include <kmem/malloc.h>
 
 #include "check.h"
-#include "kmem_impl.h"
+#include "kmem/kmem_impl.h"
 
 #define PAGE    ((size_t)sysconf(_SC_PAGESIZE))
 
@@ -480,21 +480,66 @@ test_large_classes(void)
 	kmem_malloc_free(p);
 }
 
+/*
+ * A size no object can have fails in every function with ENOMEM (EINVAL
+ * never: the arguments are valid), and realloc() keeps the old buffer, as
+ * glibc's tst-malloc-too-large checks of glibc's: sizes above PTRDIFF_MAX,
+ * up to SIZE_MAX and near it, where adding a header, a page or an
+ * alignment would wrap around.
+ */
+static void
+check_too_large(size_t n, char *live)
+{
+	void *q = live;
+	errno = 0;
+	CHECK(kmem_malloc(n) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(kmem_calloc(n, 1) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(kmem_calloc(1, n) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(kmem_realloc(live, n) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(kmem_reallocarray(live, n, 1) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(kmem_reallocarray(live, 1, n) == NULL && errno == ENOMEM);
+	CHECK(all_bytes(live, 0x5a, 64));
+	for (size_t align = 64; align <= 4 * PAGE; align *= 2) {
+		errno = 0;
+		CHECK(kmem_memalign(align, n) == NULL && errno == ENOMEM);
+		errno = 0;
+		CHECK(kmem_aligned_alloc(align, n) == NULL && errno == ENOMEM);
+		errno = 0;
+		CHECK_EQ(kmem_posix_memalign(&q, align, n), ENOMEM);
+		CHECK(q == live);
+	}
+	errno = 0;
+	CHECK(kmem_valloc(n) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(kmem_pvalloc(n) == NULL && errno == ENOMEM);
+}
+
 static void
 test_enomem(void)
 {
+	char *live = kmem_malloc(64);
+	__builtin_memset(live, 0x5a, 64);
+	const size_t above = (size_t)PTRDIFF_MAX + 1;
+	const size_t sizes[] = { above, above + 1, above + PAGE,
+		above + above / 2, SIZE_MAX / 4 * 3 + 7 };
+	for (size_t i = 0; i < sizeof (sizes) / sizeof (sizes[0]); i++)
+		check_too_large(sizes[i], live);
+	for (size_t below = 0; below <= 4 * PAGE; below += 16 + below / 3)
+		check_too_large(SIZE_MAX - below, live);
+	/* Two factors whose product is above PTRDIFF_MAX, and wraps. */
 	errno = 0;
-	CHECK(kmem_malloc(SIZE_MAX) == NULL);
+	CHECK(kmem_calloc((size_t)1 << 32, (size_t)1 << 31) == NULL);
 	CHECK_EQ(errno, ENOMEM);
 	errno = 0;
-	CHECK(kmem_malloc((size_t)1 << 62) == NULL);
-	CHECK_EQ(errno, ENOMEM);
-	errno = 0;
-	CHECK(kmem_valloc(SIZE_MAX - 5) == NULL);
-	CHECK_EQ(errno, ENOMEM);
-	errno = 0;
-	CHECK(kmem_pvalloc(SIZE_MAX - 5) == NULL);
-	CHECK_EQ(errno, ENOMEM);
+	CHECK(kmem_reallocarray(live, (size_t)1 << 32, (size_t)1 << 32) ==
+	    NULL && errno == ENOMEM);
+	CHECK(all_bytes(live, 0x5a, 64));
+	kmem_malloc_free(live);
 }
 
 /* Pointers that are not malloc's are reported, and nothing changes. */

@@ -179,7 +179,7 @@ run_both "gcc: compile, link and run a program; compile the library" bash -c '
 	./prog0 | sha256sum
 	gcc -O2 -S prog.c -o - | sha256sum
 	cd "$KMEM_INPUT/kmem"
-	for f in src/format.c src/vmem.c src/kmem_cache.c src/kmem_slab.c src/kmem_alloc.c src/classic/buddy.c; do
+	for f in src/base/format.c src/vmem/vmem.c src/kmem/kmem_cache.c src/kmem/kmem_slab.c src/kmem/kmem_alloc.c src/classic/buddy.c; do
 		o=$KMEM_RUN/$(basename "$f" .c).o
 		if gcc -std=gnu11 -O2 -Iinclude -Isrc -c "$f" -o "$o" 2>/dev/null; then
 			echo "$f: $(sha256sum <"$o")"

@@ -6,7 +6,7 @@
 # same status.  Besides, a preloaded run fails when
 #   - the dynamic loader could not preload the library,
 #   - the library wrote a report to standard error (lines starting with
-#     "libkmem" or "kmem:", src/report.c),
+#     "libkmem" or "kmem:", src/base/report.c),
 #   - it crashed (a core file left in the run's directory is shown with
 #     gdb's backtrace), or it ran past $KMEM_PROGRAMS_TIMEOUT seconds (the
 #     backtraces of its processes are taken with gdb before it is killed).

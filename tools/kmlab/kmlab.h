@@ -1,6 +1,6 @@
 /*
  * kmlab, the allocator laboratory: what its files share (and what
- * tests/classic_lab_test.c drives).
+ * tests/classic/classic_lab_test.c drives).
  *
  *   workload.c   the synthetic workloads, and traces: reading and writing
  *   run.c        one allocator through one workload: the measurements

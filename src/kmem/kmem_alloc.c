@@ -1,0 +1,199 @@
+/*
+ * kmem_alloc(), kmem_zalloc(), kmem_free(): general-purpose allocation from
+ * a table of size-class caches, "kmem_alloc_<size>", and from the
+ * kmem_oversize arena above KMEM_MAXBUF.
+ *
+ * Size classes: every multiple of 8 up to 128, then eight classes for each
+ * power of two up to 128 KiB (144, 160, ... 256, 288, ... 512, ...), so a
+ * request never gets more than 1/8 more than it asked for, beyond the
+ * 8-byte rounding of the smallest classes.  A size up to 1024 finds its
+ * cache in one table lookup indexed by (size + 7) / 8, a larger one in
+ * another indexed by (size - 1) / 128 (kmem_impl.h).
+ * A class's buffers are aligned to the largest power of two that divides
+ * its size, up to a page: 16 for 48, 64 for 192, a page for 12 KiB.
+ *
+ * Both tables start out pointing at kmem_null_cache, which allocates
+ * nothing, so the first kmem_alloc() before kmem is initialised falls into
+ * the slow path, initialises, and retries; the fast path has no test for
+ * it.  Other threads may read the tables while kmem_init() fills them: a
+ * slot is published with a release store once its cache is complete, and
+ * read with an acquire load (a plain load on x86).
+ *
+ * kmem_free() must be given the size that was allocated (any size of the
+ * same class will do, or of the same number of pages above KMEM_MAXBUF).
+ * The cache's ownership check (kmem_cache.c) turns a size of another class
+ * into a report naming the class the buffer really came from; above
+ * KMEM_MAXBUF, kmem_oversize's hash checks the size.  Either side's check
+ * asks the other when it does not know the buffer, so a size on the wrong
+ * side of KMEM_MAXBUF is reported as a wrong size, naming the class or the
+ * large buffer's size (kmem_bad_free()).
+ */
+#include "kmem_impl.h"
+
+#include "base/format.h"
+#include "base/report.h"
+#include "vmem/vmem_impl.h"
+
+#define CLASSES_PER_P2  8
+#define LARGE_SLOTS     (KMEM_MAXBUF >> KMEM_ALLOC_LARGE_SHIFT)
+
+_Static_assert(KMEM_ALLOC_SMALL / CLASSES_PER_P2 ==
+    (1 << KMEM_ALLOC_LARGE_SHIFT), "large classes fill whole slots");
+
+kmem_cache_t *kmem_alloc_small[KMEM_ALLOC_SMALL / 8 + 1] = {
+	[0 ... KMEM_ALLOC_SMALL / 8] = &kmem_null_cache
+};
+kmem_cache_t *kmem_alloc_large[LARGE_SLOTS] = {
+	[0 ... LARGE_SLOTS - 1] = &kmem_null_cache
+};
+
+/* The largest power of two dividing size, up to a page. */
+static size_t
+class_align(size_t size)
+{
+	size_t align = (size_t)1 << (lowbit(size) - 1);
+	return (align < kmem_pagesize() ? align : kmem_pagesize());
+}
+
+static kmem_cache_t *
+class_create(size_t size)
+{
+	char name[VMEM_NAMELEN];
+	kmem_snprintf(name, sizeof (name), "kmem_alloc_%zu", size);
+	kmem_cache_t *cp = kmem_cache_create_internal(name, size, class_align(size),
+	    NULL, NULL, NULL, NULL, kmem_default,
+	    kmem_firewall_wants(size) ? KMF_FIREWALL : 0);
+	if (cp == NULL)
+		kmem_panic("kmem: cannot create %s", name);
+	cp->flags |= KMF_CLASS;
+	kmem_cache_mark_frees(cp);
+	return (cp);
+}
+
+unsigned
+kmem_alloc_class(size_t size, size_t *class_size)
+{
+	KMEM_ASSERT(size - 1 < KMEM_MAXBUF);
+	if (size <= 128) {
+		*class_size = (size + 7) & ~(size_t)7;
+		return ((unsigned)(size + 7) / 8 - 1);
+	}
+	unsigned hb = highbit(size - 1);        /* 8 for 129 .. 256 */
+	size_t eighth = (size - 1) >> (hb - 4);  /* 8 .. 15 */
+	*class_size = (eighth + 1) << (hb - 4);
+	return (16 + (hb - 8) * CLASSES_PER_P2 + (unsigned)(eighth - 8));
+}
+
+/* Create the classes and fill the tables (during kmem_init). */
+void
+kmem_alloc_init(void)
+{
+	size_t small_filled = 0;        /* small_caches[1 .. this] are set */
+	size_t step = 8;
+	unsigned n = 0;
+	for (size_t size = 8; size <= KMEM_MAXBUF; size += step, n++) {
+		size_t class_size;
+		KMEM_ASSERT(kmem_alloc_class(size, &class_size) == n &&
+		    class_size == size);
+		kmem_cache_t *cp = class_create(size);
+		if (size <= KMEM_ALLOC_SMALL) {
+			while (small_filled < size / 8)
+				__atomic_store_n(&kmem_alloc_small[++small_filled],
+				    cp, __ATOMIC_RELEASE);
+		} else {
+			/* The slots of the sizes above the class before. */
+			for (size_t slot = kmem_alloc_large_index(size - step + 1);
+			    slot <= kmem_alloc_large_index(size); slot++)
+				__atomic_store_n(&kmem_alloc_large[slot], cp,
+				    __ATOMIC_RELEASE);
+		}
+		KMEM_ASSERT(kmem_alloc_cache(size) == cp);
+		if (size >= 128 && is_p2(size))
+			step = size / CLASSES_PER_P2;
+	}
+	KMEM_ASSERT(n == KMEM_ALLOC_CLASSES);
+}
+
+/* Out of line, so that kmem_alloc() keeps no registers for it. */
+static __attribute__((noinline)) void *
+oversize_alloc(size_t size, int kmflag)
+{
+	if (size == 0) {
+		kmem_warn("kmem_alloc(0): a request of size 0 returns NULL");
+		return (NULL);
+	}
+	kmem_init();
+	void *buf = kmem_firewall_wants(size) ?
+	    kmem_firewall_alloc(NULL, size, KMEM_ALIGN) :
+	    vmem_alloc(kmem_oversize, size, kmflag & KM_VMFLAGS);
+	if (buf == NULL)
+		kmem_debug_alloc_failed(NULL, size);
+	else
+		kmem_block_allocated(buf, size, false);
+	return (buf);
+}
+
+void *
+kmem_alloc(size_t size, int kmflag)
+{
+	kmem_cache_t *cp = kmem_alloc_cache(size);
+	if (cp == NULL)
+		return (oversize_alloc(size, kmflag));
+	void *buf = kmem_cache_alloc_inline(cp, kmflag, size);
+	if (__builtin_expect(buf == NULL, 0)) {
+		if (cp != &kmem_null_cache)
+			return (NULL);
+		kmem_init();
+		return (kmem_alloc(size, kmflag));
+	}
+	/* Only what was asked for may be touched (poison.h); a firewalled
+	 * buffer ends before the class size does, against its guard page. */
+	if (!(cp->flags & KMF_FIREWALL))
+		kmem_poison((char *)buf + size, cp->bufsize - size);
+	kmem_block_allocated(buf, size, false);
+	return (buf);
+}
+
+void *
+kmem_zalloc(size_t size, int kmflag)
+{
+	void *buf = kmem_alloc(size, kmflag);
+	if (buf != NULL)
+		__builtin_memset(buf, 0, size);
+	return (buf);
+}
+
+/*
+ * Out of line, so that kmem_free() keeps no registers for it.  It may be
+ * the first call into kmem, before kmem_oversize exists, so it starts kmem
+ * (the debug settings, the arena); then buf must be a large buffer of this
+ * size, or kmem_bad_free() says what it is: a class buffer (wrong size), a
+ * large one of another size, or nothing of ours.
+ */
+static __attribute__((noinline)) void
+oversize_free(void *buf, size_t size)
+{
+	if (size == 0) {
+		if (buf != NULL)
+			kmem_report("kmem_free(%p, 0): size 0, but kmem_alloc(0) "
+			    "never returns a buffer", buf);
+		return;
+	}
+	kmem_init();
+	if (kmem_firewall_free(NULL, buf, size))
+		return;
+	if (!vmem_free_if_allocated(kmem_oversize, buf, size))
+		kmem_bad_free(NULL, buf, size);
+}
+
+void
+kmem_free(void *buf, size_t size)
+{
+	if (buf != NULL)
+		kmem_block_freed(buf);
+	kmem_cache_t *cp = kmem_alloc_cache(size);
+	if (cp != NULL)
+		kmem_cache_free_inline(cp, buf, size);
+	else
+		oversize_free(buf, size);
+}

@@ -1,0 +1,497 @@
+/*
+ * The slab layer (Bonwick 1994): each cache cuts slabs from its arena into
+ * chunks of chunksize bytes and keeps them on one list, ordered
+ *
+ *	anchor -> full slabs -> partial slabs -> empty slabs -> anchor
+ *
+ * with cache->freelist pointing at the first slab that has a free buffer
+ * (the anchor when none has).  Allocation takes from that slab, so partial
+ * slabs fill up before empty ones are touched and empty slabs stay whole,
+ * ready to be reaped; a slab that gains a free buffer moves to the front
+ * of the partial slabs, one that empties moves to the end.
+ *
+ * Two layouts:
+ * - Small buffers (no KMF_HASH): the slab structure sits at the end of the
+ *   slab, and each free buffer holds the address of the next free one at
+ *   link_offset (near its end: the start of an object tends to be hot).
+ *   A buffer's slab is found through the page map.
+ * - Large buffers, and caches that may not touch their memory (KMF_HASH):
+ *   the slab structure and one bufctl per buffer come from internal caches;
+ *   free bufctls hang on their slab, allocated ones in the cache's hash,
+ *   which is also what finds a freed buffer's slab.  In a KMC_NOTOUCH
+ *   cache the hash holds buffers in magazines too, and a bufctl's cached
+ *   says which of its buffers those are (kmem_slab_cache_buffer()).
+ *
+ * Coloring: the slack a slab cannot fill is put before its first buffer in
+ * steps of a cache line (or the alignment, if larger), a different amount
+ * in successive slabs, so the buffers of different slabs start at
+ * different cache-line offsets.
+ *
+ * A cache keeps one empty slab, the one emptied last: when another slab
+ * empties, the kept one goes back to the arena at once, where any cache
+ * can use its pages.  One is enough to stop a cache that frees and
+ * allocates across a slab boundary from making and destroying a slab
+ * every time; more would hold memory other caches need (the magazines and
+ * the depot above are where constructed buffers wait).  kmem_slab_reap()
+ * gives back the kept one too (the reaper calls it; see kmem_update.c).
+ *
+ * Free buffers are poisoned for AddressSanitizer and memcheck (poison.h):
+ * a buffer is unpoisoned before its free link is read or written, and a
+ * slab as a whole before its memory goes back to the arena.
+ *
+ * Invariants: slabs before freelist are full, slabs from it on have a free
+ * buffer, partial ones before the empty one (at most one); refcnt counts
+ * allocated buffers (with clients or in magazines); buf_total counts the
+ * chunks of all slabs; only a KMC_NOTOUCH cache's bufctls are ever marked
+ * cached, and a bufctl leaves its slab marked not cached.
+ * Locking: slab_lock protects the list, the hash and the bufctls' cached;
+ * it is dropped while a slab is created or destroyed, because that calls
+ * into vmem and the internal caches.
+ */
+#include "kmem_impl.h"
+
+#include "base/report.h"
+#include "vmem/vmem_impl.h"
+
+void
+kmem_slab_init(kmem_cache_t *cp)
+{
+	cp->slabs.next = cp->slabs.prev = &cp->slabs;
+	cp->freelist = &cp->slabs;
+	cp->color = cp->mincolor;
+	if (cp->flags & KMF_HASH)
+		kmem_hash_init(&cp->hash, cp->chunksize);
+}
+
+static void
+slab_unlink(kmem_slab_t *sp)
+{
+	sp->prev->next = sp->next;
+	sp->next->prev = sp->prev;
+}
+
+static void
+slab_link_before(kmem_slab_t *next, kmem_slab_t *sp)
+{
+	sp->next = next;
+	sp->prev = next->prev;
+	next->prev->next = sp;
+	next->prev = sp;
+}
+
+/* The color for the next slab, advanced (slab_lock held). */
+static size_t
+slab_next_color(kmem_cache_t *cp)
+{
+	size_t color = cp->color;
+	size_t step = cp->align > KMEM_COLOR_STEP ? cp->align : KMEM_COLOR_STEP;
+	cp->color = color + step > cp->maxcolor ? cp->mincolor : color + step;
+	return (color);
+}
+
+static void
+slab_free_bufctls(kmem_bufctl_t *bcp)
+{
+	while (bcp != NULL) {
+		kmem_bufctl_t *next = bcp->next;
+		kmem_cache_free(kmem_bufctl_cache, bcp);
+		bcp = next;
+	}
+}
+
+/* Make a slab's memory clean for whoever its arena gives it to next. */
+static void
+slab_unpoison(const kmem_cache_t *cp, uintptr_t base)
+{
+#if defined(KMEM_ASAN) || defined(KMEM_VALGRIND)
+	if (!(cp->flags & KMC_NOTOUCH))
+		kmem_unpoison((void *)base, cp->slabsize);
+#endif
+	(void) cp;
+	(void) base;
+}
+
+/* Give a slab's memory back to the arena. */
+static void
+slab_give_back(kmem_cache_t *cp, void *mem)
+{
+	if (cp->flags & KMC_QCACHE)
+		vmem_qcache_slab_free(cp->arena, mem);
+	else
+		vmem_free(cp->arena, mem, cp->slabsize);
+}
+
+/* A new slab with all its buffers free, or NULL; no lock held. */
+static kmem_slab_t *
+slab_create(kmem_cache_t *cp, size_t color, int kmflag)
+{
+	void *mem = (cp->flags & KMC_QCACHE) ?
+	    vmem_qcache_slab_alloc(cp->arena, kmflag & KM_VMFLAGS) :
+	    vmem_alloc(cp->arena, cp->slabsize, kmflag & KM_VMFLAGS);
+	if (mem == NULL)
+		return (NULL);
+	uintptr_t base = (uintptr_t)mem;
+
+	kmem_slab_t *sp;
+	if (cp->flags & KMF_HASH)
+		sp = kmem_cache_alloc(kmem_slab_cache, kmflag);
+	else
+		sp = (kmem_slab_t *)(base + cp->slabsize - sizeof (kmem_slab_t));
+	if (sp == NULL)
+		goto fail_slab;
+	*sp = (kmem_slab_t){ .cache = cp, .base = base, .first = base + color,
+	    .chunks = cp->chunks };
+
+	/* Free lists in address order, so a fresh slab fills from its start. */
+	for (unsigned i = cp->chunks; i-- > 0;) {
+		uintptr_t buf = sp->first + i * cp->chunksize;
+		if (cp->flags & KMF_HASH) {
+			kmem_bufctl_t *bcp = kmem_cache_alloc(kmem_bufctl_cache,
+			    kmflag);
+			if (bcp == NULL)
+				goto fail_bufctls;
+			*bcp = (kmem_bufctl_t){ .next = sp->head, .addr = buf,
+			    .slab = sp };
+			sp->head = bcp;
+		} else {
+			*(void **)(buf + cp->link_offset) = sp->head;
+			sp->head = (void *)buf;
+		}
+		if (cp->flags & KMF_BUFTAG)
+			kmem_buftag_init(cp, (void *)buf);
+		kmem_buffer_poison(cp, (void *)buf);
+	}
+
+	if ((cp->flags & KMF_PAGEMAP) &&
+	    !kmem_pagemap_insert(base, cp->slabsize, sp))
+		goto fail_bufctls;
+	return (sp);
+
+fail_bufctls:
+	slab_unpoison(cp, base);
+	if (cp->flags & KMF_HASH) {
+		slab_free_bufctls(sp->head);
+		kmem_cache_free(kmem_slab_cache, sp);
+	}
+fail_slab:
+	slab_give_back(cp, mem);
+	return (NULL);
+}
+
+/* Give an unlinked slab, all of whose buffers are free, back; no lock. */
+static void
+slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
+{
+	void *mem = (void *)sp->base;
+	slab_unpoison(cp, sp->base);
+	if (cp->flags & KMF_PAGEMAP)
+		kmem_pagemap_remove(sp->base, cp->slabsize);
+	if (cp->flags & KMF_HASH) {
+		slab_free_bufctls(sp->head);
+		kmem_cache_free(kmem_slab_cache, sp);
+	}
+	slab_give_back(cp, mem);
+}
+
+/*
+ * Take up to n buffers, in slab order, into bufs; returns how many.  A new
+ * slab is made only when no slab has a free buffer and none was taken yet,
+ * so a batch never grows the cache just to be topped up.
+ */
+unsigned
+kmem_slab_alloc_many(kmem_cache_t *cp, void **bufs, unsigned n, int kmflag)
+{
+	unsigned got = 0;
+	kmem_mutex_enter(&cp->slab_lock);
+	kmem_slab_t *sp = cp->freelist;
+	if (sp == &cp->slabs) {
+		size_t color = slab_next_color(cp);
+		kmem_mutex_exit(&cp->slab_lock);
+		sp = slab_create(cp, color, kmflag);
+		if (sp == NULL)
+			return (0);
+		kmem_mutex_enter(&cp->slab_lock);
+		slab_link_before(&cp->slabs, sp);
+		if (cp->freelist == &cp->slabs)
+			cp->freelist = sp;
+		cp->slab_create++;
+		cp->buf_total += sp->chunks;
+		if (cp->buf_total > cp->buf_max)
+			cp->buf_max = cp->buf_total;
+	}
+
+	while (got < n && (sp = cp->freelist) != &cp->slabs) {
+		void *buf;
+		if (cp->flags & KMF_HASH) {
+			kmem_bufctl_t *bcp = sp->head;
+			sp->head = bcp->next;
+			bcp->cached = false;
+			kmem_hash_insert(&cp->hash, bcp);
+			buf = (void *)bcp->addr;
+			kmem_buffer_unpoison(cp, buf);
+		} else {
+			buf = sp->head;
+			kmem_buffer_unpoison(cp, buf);
+			sp->head = *(void **)((uintptr_t)buf + cp->link_offset);
+		}
+		if (++sp->refcnt == sp->chunks)
+			cp->freelist = sp->next;
+		bufs[got++] = buf;
+	}
+	cp->slab_alloc += got;
+	kmem_mutex_exit(&cp->slab_lock);
+	return (got);
+}
+
+void *
+kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
+{
+	void *buf;
+	return (kmem_slab_alloc_many(cp, &buf, 1, kmflag) == 1 ? buf : NULL);
+}
+
+void
+kmem_slab_refuse(kmem_cache_t *cp, void *buf)
+{
+	kmem_report("kmem_cache_free(\"%s\", %p): not a buffer allocated from "
+	    "this cache (a double free, a buffer of another cache, or never "
+	    "allocated)", cp->name, buf);
+}
+
+/*
+ * Would kmem_slab_free() take buf?  Only a hash cache can say no here (the
+ * page map vouched for the others); asking first lets a bad free be refused
+ * before a destructor runs on it or a debug tag is marked free.
+ */
+bool
+kmem_slab_accepts(kmem_cache_t *cp, void *buf)
+{
+	if (!(cp->flags & KMF_HASH))
+		return (true);
+	kmem_mutex_enter(&cp->slab_lock);
+	bool known = kmem_hash_contains(&cp->hash, (uintptr_t)buf);
+	kmem_mutex_exit(&cp->slab_lock);
+	if (!known)
+		kmem_slab_refuse(cp, buf);
+	return (known);
+}
+
+kmem_buf_state_t
+kmem_slab_cache_buffer(kmem_cache_t *cp, void *buf)
+{
+	kmem_buf_state_t state = KMEM_BUF_NONE;
+	kmem_mutex_enter(&cp->slab_lock);
+	kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash, (uintptr_t)buf);
+	if (bcp != NULL && bcp->cached) {
+		state = KMEM_BUF_CACHED;
+	} else if (bcp != NULL) {
+		bcp->cached = true;
+		state = KMEM_BUF_ALLOCATED;
+	}
+	kmem_mutex_exit(&cp->slab_lock);
+	return (state);
+}
+
+void
+kmem_slab_set_cached(kmem_cache_t *cp, void *const *bufs, unsigned n)
+{
+	kmem_mutex_enter(&cp->slab_lock);
+	for (unsigned i = 0; i < n; i++) {
+		kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash,
+		    (uintptr_t)bufs[i]);
+		KMEM_ASSERT(bcp != NULL && !bcp->cached);
+		bcp->cached = true;
+	}
+	kmem_mutex_exit(&cp->slab_lock);
+}
+
+void
+kmem_slab_set_held(kmem_cache_t *cp, void *buf)
+{
+	kmem_mutex_enter(&cp->slab_lock);
+	kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash, (uintptr_t)buf);
+	KMEM_ASSERT(bcp != NULL);
+	bcp->cached = false;
+	kmem_mutex_exit(&cp->slab_lock);
+}
+
+/* What the slab sp, which holds addr, knows of it (slab_lock held). */
+static kmem_buf_state_t
+slab_describe(kmem_cache_t *cp, kmem_slab_t *sp, uintptr_t addr,
+    uintptr_t *start, uintptr_t *end)
+{
+	if (addr < sp->first || addr - sp->first >= cp->slab_span) {
+		*start = sp->base;      /* colour slack or the tail */
+		*end = sp->base + cp->slabsize;
+		return (KMEM_BUF_INSIDE);
+	}
+	uintptr_t buf = sp->first + (addr - sp->first) / cp->chunksize *
+	    cp->chunksize;
+	kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash, buf);
+	if (bcp == NULL)
+		return (KMEM_BUF_FREE);
+	if (bcp->cached)
+		return (KMEM_BUF_CACHED);
+	if (buf == addr)
+		return (KMEM_BUF_ALLOCATED);
+	*start = buf;
+	*end = buf + cp->bufsize;
+	return (KMEM_BUF_INSIDE);
+}
+
+kmem_buf_state_t
+kmem_slab_describe(kmem_cache_t *cp, uintptr_t addr, uintptr_t *start,
+    uintptr_t *end)
+{
+	kmem_buf_state_t state = KMEM_BUF_NONE;
+	KMEM_ASSERT(cp->flags & KMF_HASH);
+	kmem_mutex_enter(&cp->slab_lock);
+	for (kmem_slab_t *sp = cp->slabs.next; sp != &cp->slabs;
+	    sp = sp->next) {
+		if (addr - sp->base < cp->slabsize) {
+			state = slab_describe(cp, sp, addr, start, end);
+			break;
+		}
+	}
+	kmem_mutex_exit(&cp->slab_lock);
+	return (state);
+}
+
+/* Is buf on its slab's free list (slab_lock held)?  Small slabs: walk it. */
+static bool
+slab_list_holds(const kmem_cache_t *cp, const kmem_slab_t *sp, const void *buf)
+{
+	for (const void *f = sp->head; f != NULL;
+	    f = kmem_free_word((const char *)f + cp->link_offset))
+		if (f == buf)
+			return (true);
+	return (false);
+}
+
+bool
+kmem_slab_buffer_free(kmem_cache_t *cp, const void *buf)
+{
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
+	kmem_mutex_enter(&cp->slab_lock);
+	bool is_free = (cp->flags & KMF_HASH) ?
+	    !kmem_hash_contains(&cp->hash, (uintptr_t)buf) :
+	    sp != NULL && sp->cache == cp && slab_list_holds(cp, sp, buf);
+	kmem_mutex_exit(&cp->slab_lock);
+	return (is_free);
+}
+
+void
+kmem_slab_free(kmem_cache_t *cp, void *buf)
+{
+	kmem_slab_t *sp;
+	kmem_mutex_enter(&cp->slab_lock);
+	if (cp->flags & KMF_HASH) {
+		kmem_bufctl_t *bcp = kmem_hash_remove(&cp->hash, (uintptr_t)buf);
+		if (bcp == NULL) {
+			kmem_mutex_exit(&cp->slab_lock);
+			kmem_slab_refuse(cp, buf);
+			return;
+		}
+		sp = bcp->slab;
+		bcp->next = sp->head;
+		sp->head = bcp;
+	} else {
+		sp = kmem_pagemap_find((uintptr_t)buf);
+		KMEM_ASSERT(sp != NULL && sp->cache == cp);
+		kmem_buffer_unpoison(cp, buf);  /* it may come from a magazine */
+		*(void **)((uintptr_t)buf + cp->link_offset) = sp->head;
+		sp->head = buf;
+	}
+	kmem_buffer_poison(cp, buf);
+
+	bool was_full = sp->refcnt == sp->chunks;
+	kmem_slab_t *victim = NULL;
+	if (--sp->refcnt == 0) {
+		/* Empty: to the end, and the one kept empty before goes. */
+		if (cp->freelist == sp)
+			cp->freelist = sp->next;
+		slab_unlink(sp);
+		kmem_slab_t *kept = cp->slabs.prev;
+		if (kept != &cp->slabs && kept->refcnt == 0) {
+			if (cp->freelist == kept)
+				cp->freelist = &cp->slabs;
+			slab_unlink(kept);
+			cp->buf_total -= kept->chunks;
+			cp->slab_destroy++;
+			victim = kept;
+		}
+		slab_link_before(&cp->slabs, sp);
+		if (cp->freelist == &cp->slabs)
+			cp->freelist = sp;
+	} else if (was_full) {
+		/* Partial: to the front of the partial slabs. */
+		slab_unlink(sp);
+		slab_link_before(cp->freelist, sp);
+		cp->freelist = sp;
+	}
+	cp->slab_free++;
+	kmem_mutex_exit(&cp->slab_lock);
+	if (victim != NULL)
+		slab_destroy(cp, victim);
+}
+
+/* Take the empty slabs off the list (slab_lock held); returns them. */
+static kmem_slab_t *
+slab_take_empty(kmem_cache_t *cp)
+{
+	kmem_slab_t *taken = NULL;
+	kmem_slab_t *sp;
+	while ((sp = cp->slabs.prev) != &cp->slabs && sp->refcnt == 0) {
+		if (cp->freelist == sp)
+			cp->freelist = &cp->slabs;
+		slab_unlink(sp);
+		cp->buf_total -= sp->chunks;
+		cp->slab_destroy++;
+		sp->next = taken;
+		taken = sp;
+	}
+	return (taken);
+}
+
+size_t
+kmem_slab_reap(kmem_cache_t *cp)
+{
+	kmem_mutex_enter(&cp->slab_lock);
+	kmem_slab_t *sp = slab_take_empty(cp);
+	kmem_mutex_exit(&cp->slab_lock);
+
+	size_t freed = 0;
+	while (sp != NULL) {
+		kmem_slab_t *next = sp->next;
+		slab_destroy(cp, sp);
+		freed += cp->slabsize;
+		sp = next;
+	}
+	return (freed);
+}
+
+/*
+ * For kmem_cache_destroy: give back the empty slabs and forget the others,
+ * whose buffers were never freed; their memory stays allocated in the
+ * arena, so nothing someone may still use is handed out again.  Returns
+ * how many buffers were never freed.
+ */
+uint64_t
+kmem_slab_destroy_all(kmem_cache_t *cp)
+{
+	kmem_slab_reap(cp);
+	uint64_t leaked = 0;
+	kmem_mutex_enter(&cp->slab_lock);
+	while (cp->slabs.next != &cp->slabs) {
+		kmem_slab_t *sp = cp->slabs.next;
+		slab_unlink(sp);
+		leaked += sp->refcnt;
+		if (cp->flags & KMF_PAGEMAP)
+			kmem_pagemap_remove(sp->base, cp->slabsize);
+	}
+	cp->freelist = &cp->slabs;
+	if (cp->flags & KMF_HASH)
+		kmem_hash_fini(&cp->hash);
+	kmem_mutex_exit(&cp->slab_lock);
+	return (leaked);
+}

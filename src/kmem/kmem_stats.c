@@ -1,0 +1,210 @@
+/*
+ * kmem statistics: one cache's counters (kmem_cache_stats()) and the table
+ * of every cache with the columns of illumos's ::kmastat (kmem_table()).
+ *
+ * The counters live in three places and are read one layer at a time,
+ * each under its own lock, so a snapshot of a busy cache is consistent
+ * within a layer and approximately so across them:
+ * - threads' slots (allocations and frees served by magazines), summed
+ *   under kmem_threads_lock and each thread cache's lock, plus the
+ *   counters of slots already retired;
+ * - the depot (magazines, contention), under depot_lock;
+ * - the slab layer (slabs, buffers, slow-path counts), under slab_lock.
+ * Derived: buffers in use = allocations - frees; buffers constructed in
+ * magazines = buffers out of the slabs - buffers in use.
+ *
+ * The table is printed by kmem_table_of() from a source of rows
+ * (stats_tables.h): the live caches here, a snapshot in stats.c.
+ */
+#include "kmem_impl.h"
+
+#include <stdarg.h>
+
+#include "base/format.h"
+#include "base/stats_tables.h"
+#include "vmem/vmem_impl.h"
+
+static uint64_t
+difference(uint64_t a, uint64_t b)
+{
+	return (a > b ? a - b : 0);
+}
+
+int
+kmem_cache_stats(kmem_cache_t *cp, kmem_cache_stats_t *st)
+{
+	*st = (kmem_cache_stats_t){ 0 };
+	kmem_snprintf(st->name, sizeof (st->name), "%s", cp->name);
+	kmem_snprintf(st->arena, sizeof (st->arena), "%s", cp->arena->name);
+	st->cflags = cp->flags & (KMC_NOTOUCH | KMC_NODEBUG | KMC_NOMAGAZINE |
+	    KMC_NOHASH | KMC_QCACHE | KMF_DEBUG_FLAGS);
+	st->buf_size = cp->bufsize;
+	st->chunk_size = cp->chunksize;
+	st->align = cp->align;
+	st->slab_size = cp->slabsize;
+	st->buf_per_slab = cp->chunks;
+
+	uint64_t thread_alloc, thread_free;
+	kmem_thread_counts(cp, &thread_alloc, &thread_free);
+
+	kmem_mutex_enter(&cp->depot_lock);
+	st->depot_alloc = cp->depot_alloc;
+	st->depot_free = cp->depot_free;
+	st->depot_contention = cp->depot_contention;
+	st->depot_trim = cp->depot_trim;
+	st->full_magazines = cp->full.total;
+	st->empty_magazines = cp->empty.total;
+	st->magazine_size = cp->magtype != NULL ? cp->magtype->rounds : 0;
+	kmem_mutex_exit(&cp->depot_lock);
+
+	kmem_mutex_enter(&cp->slab_lock);
+	st->slab_create = cp->slab_create;
+	st->slab_destroy = cp->slab_destroy;
+	st->slab_alloc = cp->slab_alloc;
+	st->slab_free = cp->slab_free;
+	st->buf_total = cp->buf_total;
+	st->buf_max = cp->buf_max;
+	st->mem_total = (size_t)(cp->slab_create - cp->slab_destroy) *
+	    cp->slabsize;
+	if (cp->flags & KMF_HASH) {
+		st->hash_buckets = cp->hash.mask + 1;
+		st->hash_lookup = cp->hash.lookup;
+		st->hash_depth = cp->hash.depth;
+	}
+	kmem_mutex_exit(&cp->slab_lock);
+
+	st->alloc = thread_alloc + __atomic_load_n(&cp->dead_alloc,
+	    __ATOMIC_RELAXED) + __atomic_load_n(&cp->slow_alloc,
+	    __ATOMIC_RELAXED);
+	st->free = thread_free + __atomic_load_n(&cp->dead_free,
+	    __ATOMIC_RELAXED) + __atomic_load_n(&cp->slow_free,
+	    __ATOMIC_RELAXED);
+	st->alloc_fail = __atomic_load_n(&cp->alloc_fail, __ATOMIC_RELAXED);
+	st->reap = __atomic_load_n(&cp->reap, __ATOMIC_RELAXED);
+	st->buf_inuse = difference(st->alloc, st->free);
+	st->buf_constructed = difference(difference(st->slab_alloc,
+	    st->slab_free), st->buf_inuse);
+	return (0);
+}
+
+/* ---- the table ---- */
+
+#define HEAD_FORMAT "%-28s %7s %9s %9s %11s %11s %6s %4s %10s"
+#define ROW_FORMAT "%-28s %7zu %9llu %9llu %11zu %11llu %6llu %4u %10llu"
+
+/* The printer's state: the arena whose caches are being listed, and their
+ * sums for its total line. */
+typedef struct table_out {
+	kmem_emit_t *emit;
+	void *arg;
+	char arena[VMEM_NAMELEN];
+	bool any;
+	size_t mem;
+	uint64_t alloc, fail;
+} table_out_t;
+
+static void
+emit_line(const table_out_t *out, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+	va_start(ap, fmt);
+	kmem_vsnprintf(line, sizeof (line), fmt, ap);
+	va_end(ap);
+	out->emit(out->arg, line);
+}
+
+/* The total of the arena group that ends here, if it had caches. */
+static void
+table_arena_total(table_out_t *out)
+{
+	if (!out->any)
+		return;
+	char total[VMEM_NAMELEN + 16];
+	kmem_snprintf(total, sizeof (total), "Total [%s]", out->arena);
+	emit_line(out, "%-28s %7s %9s %9s %11zu %11llu %6llu", total, "", "",
+	    "", out->mem, (unsigned long long)out->alloc,
+	    (unsigned long long)out->fail);
+	emit_line(out, "");
+	out->any = false;
+	out->mem = 0;
+	out->alloc = out->fail = 0;
+}
+
+static bool
+same_name(const char *a, const char *b)
+{
+	for (size_t i = 0; i < VMEM_NAMELEN; i++) {
+		if (a[i] != b[i])
+			return (false);
+		if (a[i] == '\0')
+			break;
+	}
+	return (true);
+}
+
+static void
+table_row(void *arg, const kmem_cache_stats_t *st)
+{
+	table_out_t *out = arg;
+	if (out->any && !same_name(out->arena, st->arena))
+		table_arena_total(out);
+	kmem_snprintf(out->arena, sizeof (out->arena), "%s", st->arena);
+	emit_line(out, ROW_FORMAT, st->name, st->buf_size,
+	    (unsigned long long)st->buf_inuse,
+	    (unsigned long long)st->buf_total, st->mem_total,
+	    (unsigned long long)st->alloc,
+	    (unsigned long long)st->alloc_fail, st->magazine_size,
+	    (unsigned long long)st->depot_contention);
+	out->mem += st->mem_total;
+	out->alloc += st->alloc;
+	out->fail += st->alloc_fail;
+	out->any = true;
+}
+
+void
+kmem_table_of(kmem_cache_rows_t *rows, void *src, kmem_emit_t *emit,
+    void *arg)
+{
+	table_out_t out = { .emit = emit, .arg = arg };
+	emit_line(&out, HEAD_FORMAT, "cache", "buf", "buf", "buf", "memory",
+	    "alloc", "alloc", "mag", "depot");
+	emit_line(&out, HEAD_FORMAT, "name", "size", "in use", "total",
+	    "in use", "succeed", "fail", "size", "contention");
+	emit_line(&out, "%s", "---------------------------- ------- --------- "
+	    "--------- ----------- ----------- ------ ---- ----------");
+	rows(src, table_row, &out);
+	table_arena_total(&out);
+}
+
+/*
+ * Every cache, arena by arena in creation order, each arena's caches in
+ * creation order; row is called with the cache list and arena list held.
+ */
+void
+kmem_cache_rows_live(void *src,
+    void (*row)(void *row_arg, const kmem_cache_stats_t *st), void *row_arg)
+{
+	(void) src;
+	kmem_init();
+	kmem_mutex_enter(&kmem_caches_lock);
+	kmem_mutex_enter(&vmem_list_lock);
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next) {
+		for (kmem_cache_t *cp = kmem_caches.list_next;
+		    cp != &kmem_caches; cp = cp->list_next) {
+			if (cp->arena != vmp)
+				continue;
+			kmem_cache_stats_t st;
+			kmem_cache_stats(cp, &st);
+			row(row_arg, &st);
+		}
+	}
+	kmem_mutex_exit(&vmem_list_lock);
+	kmem_mutex_exit(&kmem_caches_lock);
+}
+
+void
+kmem_table(void (*emit)(void *arg, const char *line), void *arg)
+{
+	kmem_table_of(kmem_cache_rows_live, NULL, emit, arg);
+}

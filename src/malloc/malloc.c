@@ -1,0 +1,373 @@
+/*
+ * The malloc family on kmem: kmem_malloc(), kmem_malloc_free() and the
+ * rest of include/kmem/malloc.h.  libkmem_malloc.so gives them the C
+ * library's names (malloc_shim.c).
+ *
+ * Small requests, up to KMEM_MAXBUF, are rounded up to a multiple of 16 and
+ * served by kmem_alloc()'s class caches: every class that is a multiple of
+ * 16 keeps its buffers 16-aligned (kmem_alloc.c), and a buffer never carries
+ * a header.  Larger requests are whole pages from the kmem_oversize arena.
+ * An aligned request for at most a page of alignment picks the class of
+ * its size rounded up to the alignment: that class's buffers are aligned
+ * at least that much (the class size is a multiple of the alignment, and
+ * classes are aligned to the largest power of two dividing their size).
+ * Anything else aligned is a large buffer from vmem_xalloc().
+ *
+ * free() is told no size, so it asks where the pointer lives:
+ * - the page map knows every slab of the class caches; its cache must be
+ *   one of kmem_alloc()'s (KMF_CLASS) and the pointer the start of one of
+ *   its buffers, then the buffer goes to the thread's magazine as a
+ *   kmem_free() would;
+ * - an address with no slab must be the start of a large buffer, whose
+ *   size vmem's hash knows;
+ * - anything else -- a pointer into another cache, an interior pointer, a
+ *   pointer that was never returned or a large buffer freed already -- is
+ *   reported (and the default report handler aborts), and nothing changes.
+ *   A small buffer freed twice is caught by the cache layer's free marks
+ *   (kmem_cache.c), which realloc() and malloc_usable_size() ask too: a
+ *   freed buffer is reported, not copied from and handed out again.
+ *
+ * Failures set errno to ENOMEM (EINVAL for a bad alignment) and return
+ * NULL, never waiting for memory: every allocation here is KM_NOSLEEP.
+ *
+ * Large sizes are rounded up to classes too, eighths of a power of two
+ * (large_class()), so that a freed large buffer, which kmem_pages keeps
+ * mapped for a while (kmem_init.c), fits the next request of its class.
+ *
+ * realloc() keeps the buffer when the new size still fits and uses at least
+ * half of it; otherwise it moves to the new size's class, so a buffer grown
+ * by small appends moves a logarithmic number of times.
+ */
+#include "kmem/kmem_impl.h"
+
+#include <kmem/malloc.h>
+
+#include "base/format.h"
+#include "base/report.h"
+#include "vmem/vmem_impl.h"
+
+#include <errno.h>
+
+#define MALLOC_ALIGN    16
+
+/* ---- large buffers: whole pages from kmem_oversize ---- */
+
+/*
+ * The size class of a large request: the next eighth of its power of two
+ * (and a whole number of pages).  A freed large buffer then fits every
+ * later request of its class exactly, and a buffer grown by realloc()
+ * moves once per class, a logarithmic number of times.  0 for a size above
+ * PTRDIFF_MAX: no object may be that large (the difference of two pointers
+ * into it would not fit ptrdiff_t), so it fails at once, as glibc's does,
+ * without asking vmem and the system for it.
+ */
+static size_t
+large_class(size_t size)
+{
+	if (size > PTRDIFF_MAX)
+		return (0);
+	size_t step = kmem_pagesize();
+	if (size > 16 * step)
+		step = (size_t)1 << (highbit(size - 1) - 4);
+	return (p2_roundup(size, step));
+}
+
+static void *
+large_alloc(size_t size, size_t align)
+{
+	size = large_class(size);
+	if (size == 0) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	kmem_init();
+	void *buf;
+	if (align > kmem_pagesize())
+		buf = vmem_xalloc(kmem_oversize, size, align, 0, 0, NULL, NULL,
+		    VM_NOSLEEP);
+	else if (kmem_firewall_wants(size))
+		buf = kmem_firewall_alloc(NULL, size, kmem_pagesize());
+	else
+		buf = vmem_alloc(kmem_oversize, size, VM_NOSLEEP | VM_BESTFIT);
+	if (buf == NULL) {
+		kmem_debug_alloc_failed(NULL, size);
+		errno = ENOMEM;
+	} else {
+		kmem_block_allocated(buf, size, false);
+	}
+	return (buf);
+}
+
+/*
+ * The size of the large buffer at ptr, or 0 after reporting that ptr is not
+ * one; caller names the call for the report.
+ */
+static size_t
+large_size(const void *ptr, const char *caller)
+{
+	size_t size = kmem_firewall_size(ptr);
+	if (size != 0)
+		return (size);
+	if (((uintptr_t)ptr & (kmem_pagesize() - 1)) == 0 &&
+	    kmem_oversize != NULL)
+		size = vmem_alloc_size(kmem_oversize, ptr);
+	if (size == 0)
+		kmem_debug_report(NULL, ptr, "%s(%p): not a pointer malloc "
+		    "returned, or one already freed", caller, ptr);
+	return (size);
+}
+
+/* ---- finding a pointer's owner ---- */
+
+/*
+ * The class cache that holds ptr at the start of one of its buffers; NULL
+ * after reporting a pointer into a slab that is not one (caller names the
+ * call); NULL without a report when ptr is in no slab.
+ */
+static kmem_cache_t *
+class_of(const void *ptr, const kmem_slab_t *sp, const char *caller)
+{
+	kmem_cache_t *cp = sp->cache;
+	char where[64];
+	if ((cp->flags & KMF_CLASS) && kmem_slab_holds(cp, sp, ptr))
+		return (cp);
+	kmem_snprintf(where, sizeof (where), "%s(%p)", caller, ptr);
+	if (!(cp->flags & KMF_CLASS))
+		kmem_debug_report(cp, ptr, "%s: wrong cache: the buffer "
+		    "belongs to cache \"%s\", not to malloc", where, cp->name);
+	else
+		kmem_report_not_buffer_start(where, sp, ptr);
+	return (NULL);
+}
+
+/*
+ * Is ptr, a buffer of class cp, free (its free mark there, and found among
+ * the free buffers)?  Reported as given to caller.  A debug cache's tag
+ * says it in kmem_debug_requested().
+ */
+static bool
+freed_already(kmem_cache_t *cp, const void *ptr, const char *caller)
+{
+	if (!kmem_free_marked(cp, ptr))
+		return (false);
+	const char *where = kmem_free_where(cp, ptr);
+	if (where == NULL)
+		return (false);
+	kmem_debug_report(cp, ptr, "%s(%p): the buffer was freed already "
+	    "(%s; cache \"%s\")", caller, ptr, where, cp->name);
+	return (true);
+}
+
+/* The usable size of ptr, not NULL; 0 after a report when it is not ours,
+ * or free. */
+static size_t
+usable_size(const void *ptr, const char *caller)
+{
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)ptr);
+	if (sp != NULL) {
+		kmem_cache_t *cp = class_of(ptr, sp, caller);
+		if (cp == NULL || freed_already(cp, ptr, caller))
+			return (0);
+		if (cp->flags & KMF_BUFTAG)
+			return (kmem_debug_requested(cp, ptr));
+		return (cp->bufsize);
+	}
+	return (large_size(ptr, caller));
+}
+
+/* ---- the family ---- */
+
+/* Out of line, so that kmem_malloc() stays a leaf with no stack frame. */
+static __attribute__((noinline, cold)) void *
+malloc_slow(size_t size)
+{
+	if (size > KMEM_MAXBUF)
+		return (large_alloc(size, 0));
+	if (size == 0)
+		size = 1;
+	kmem_init();    /* the class tables held kmem_null_cache until now */
+	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
+	void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP, size);
+	if (buf == NULL)
+		errno = ENOMEM;
+	else
+		kmem_block_allocated(buf, cp->bufsize, false);
+	return (buf);
+}
+
+void *
+kmem_malloc(size_t size)
+{
+	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
+	if (__builtin_expect(cp != NULL, 1)) {
+		void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP, size);
+		if (__builtin_expect(buf != NULL, 1)) {
+			kmem_block_allocated(buf, cp->bufsize, false);
+			return (buf);
+		}
+	}
+	return (malloc_slow(size));
+}
+
+/* Out of line, so that kmem_malloc_free() stays a leaf with no stack frame. */
+static __attribute__((noinline, cold)) void
+free_slow(void *ptr)
+{
+	if (ptr == NULL)
+		return;
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)ptr);
+	if (sp != NULL) {
+		kmem_cache_t *cp = class_of(ptr, sp, "free");
+		if (cp != NULL)
+			kmem_cache_free_owned(cp, ptr, KMEM_FREE_MALLOC);
+		return;
+	}
+	if (kmem_firewall_free(NULL, ptr, KMEM_FREE_MALLOC))
+		return;
+	size_t size = large_size(ptr, "free");
+	if (size != 0)
+		vmem_free(kmem_oversize, ptr, size);
+}
+
+void
+kmem_malloc_free(void *ptr)
+{
+	if (ptr != NULL)
+		kmem_block_freed(ptr);
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)ptr);
+	if (__builtin_expect(sp != NULL, 1)) {
+		kmem_cache_t *cp = sp->cache;
+		if (__builtin_expect((cp->flags & KMF_CLASS) &&
+		    kmem_slab_holds(cp, sp, ptr), 1)) {
+			kmem_cache_free_owned(cp, ptr, KMEM_FREE_MALLOC);
+			return;
+		}
+	}
+	free_slow(ptr);
+}
+
+void *
+kmem_calloc(size_t nmemb, size_t size)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(nmemb, size, &bytes)) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	void *buf = kmem_malloc(bytes);
+	if (buf != NULL)
+		__builtin_memset(buf, 0, bytes);
+	return (buf);
+}
+
+void *
+kmem_realloc(void *ptr, size_t size)
+{
+	if (ptr == NULL)
+		return (kmem_malloc(size));
+	if (size == 0) {
+		kmem_malloc_free(ptr);
+		return (NULL);
+	}
+	size_t old = usable_size(ptr, "realloc");
+	if (old == 0) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	if (size <= old && size > old / 2)
+		return (ptr);
+	void *buf = kmem_malloc(size);
+	if (buf == NULL)
+		return (NULL);
+	__builtin_memcpy(buf, ptr, size < old ? size : old);
+	kmem_malloc_free(ptr);
+	return (buf);
+}
+
+void *
+kmem_reallocarray(void *ptr, size_t nmemb, size_t size)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(nmemb, size, &bytes)) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	return (kmem_realloc(ptr, bytes));
+}
+
+/* An allocation aligned to align, a power of two. */
+static void *
+aligned(size_t align, size_t size)
+{
+	if (align <= MALLOC_ALIGN)
+		return (kmem_malloc(size));
+	if (size == 0)
+		size = 1;
+	if (align <= kmem_pagesize() && size <= KMEM_MAXBUF) {
+		size_t rounded = p2_roundup(size, align);
+		if (rounded <= KMEM_MAXBUF)
+			return (kmem_malloc(rounded));
+	}
+	return (large_alloc(size, align));
+}
+
+void *
+kmem_memalign(size_t align, size_t size)
+{
+	/* glibc rounds an alignment that is not a power of two up to one. */
+	if (!is_p2(align)) {
+		if (align > SIZE_MAX / 2 + 1) {
+			errno = EINVAL;
+			return (NULL);
+		}
+		align = (size_t)1 << highbit(align);
+	}
+	return (aligned(align, size));
+}
+
+int
+kmem_posix_memalign(void **ptrp, size_t align, size_t size)
+{
+	if (!is_p2(align) || align < sizeof (void *))
+		return (EINVAL);
+	/* Failing, it leaves errno ENOMEM too, as glibc's does (programs,
+	 * and glibc's tst-malloc-thread-fail, look there). */
+	void *buf = aligned(align, size);
+	if (buf == NULL)
+		return (ENOMEM);
+	*ptrp = buf;
+	return (0);
+}
+
+void *
+kmem_aligned_alloc(size_t align, size_t size)
+{
+	if (align == 0 || !is_p2(align)) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	return (aligned(align, size));
+}
+
+void *
+kmem_valloc(size_t size)
+{
+	return (aligned(kmem_pagesize(), size));
+}
+
+void *
+kmem_pvalloc(size_t size)
+{
+	size_t page = kmem_pagesize();
+	if (size > SIZE_MAX - page) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	return (aligned(page, size != 0 ? p2_roundup(size, page) : page));
+}
+
+size_t
+kmem_malloc_usable_size(void *ptr)
+{
+	return (ptr != NULL ? usable_size(ptr, "malloc_usable_size") : 0);
+}

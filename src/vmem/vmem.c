@@ -1,0 +1,1418 @@
+/*
+ * vmem: the general resource allocator (Bonwick & Adams, "Magazines and
+ * Vmem", USENIX 2001), with illumos semantics.  docs/vmem.md is the long
+ * version of this comment.
+ *
+ * Arenas, spans, segments.  An arena is a set of integers made of spans,
+ * [start, end) ranges given by vmem_add() or imported from a source arena.
+ * Each span is covered, in address order, by segments that are either
+ * allocated or free.  Every span, segment and marker is a vmem_seg_t on the
+ * arena list, a circular list anchored at seg0:
+ *
+ *	seg0 -> SPAN a -> FREE/ALLOC ... -> SPAN b -> FREE/ALLOC ... -> seg0
+ *
+ * seg0 has type VMEM_SPAN, so "my neighbour is a span" also holds at the
+ * list's end.  Spans appear in the order they were added; segments never
+ * cross a span boundary.  Two markers may sit between segments: the next-fit
+ * rotor and vmem_walk()'s walker.
+ *
+ * Invariants (vmem_verify() checks all of them):
+ * - Segments of a span tile it exactly; starts and ends are quantum-aligned;
+ *   an allocated segment records its size rounded up to the quantum.
+ * - No two free segments are adjacent unless a marker separates them
+ *   (frees coalesce with both neighbours).
+ * - Free list i holds exactly the free segments of size [2^i, 2^(i+1)), and
+ *   bit i of freemap is set exactly when list i is non-empty.
+ * - Every allocated segment is in the hash (vmem_hash.c).
+ * - A span imported from the source stays only while part of it is
+ *   allocated or a marker sits inside it, or while the arena's free space
+ *   is within what it may retain (below); once wholly free and beyond
+ *   that, it goes back.
+ * - The counters in st match the lists.
+ *
+ * Policies.  Instant fit (the default) takes the first segment of the
+ * smallest non-empty free list whose members are all big enough: O(1) with
+ * one bit scan of freemap, and within a factor of two of best fit.  Best fit
+ * searches from the list that might fit for the smallest segment that does;
+ * first fit takes the first that does.  Next fit scans the arena list from
+ * the rotor and leaves the rotor behind the new segment, so freed ranges are
+ * not reused at once (process IDs).  vmem_xalloc() adds alignment, phase,
+ * a boundary not to cross and an address range [minaddr, maxaddr).
+ *
+ * Import.  When an arena with a source cannot satisfy a request it imports
+ * a span big enough for it (and its alignment and boundary) from the
+ * source, with its own lock dropped, then allocates from that span.
+ * Requests with minaddr or maxaddr never import: the source cannot be told
+ * the range.  A span
+ * that becomes wholly free is unlinked under the lock and handed back to
+ * the source after the lock is dropped.
+ *
+ * Retention.  An arena told to retain (vmem_retain_set(), internal: kmem
+ * uses it on kmem_oversize) keeps wholly free spans while its
+ * free space stays below max(retain, an eighth of what is allocated), so a
+ * program that frees and reallocates large buffers reuses mapped, already
+ * faulted memory instead of unmapping and mapping it again.
+ * vmem_release_idle() gives back every wholly free span; kmem's periodic
+ * update and kmem_reap() call it, so retained memory lasts no longer than
+ * an update interval.
+ *
+ * Running dry.  Before a request fails or waits, kmem is asked to give back
+ * what its caches hold beyond their working sets (kmem_reap_soon()), and
+ * the request looks once more.
+ *
+ * Quantum caches.  An arena created with qcache_max gets kmem caches for
+ * 1 .. qcache_max / quantum quanta (vmem_qcache_create()); vmem_alloc()
+ * and vmem_free() of those sizes go to them, so the common small sizes
+ * take a per-thread magazine rather than the arena lock.  They never touch
+ * their buffers (KMC_NOTOUCH): each free is checked against what the cache
+ * handed out (kmem_cache.c), and one it refuses is explained and reported
+ * by the arena, as for any other size (vmem_qcache_bad_free()).  Their
+ * slabs are segments of the arena marked qcache_slab, which vmem_free()
+ * and vmem_xfree() refuse: only the cache gives a slab back.
+ *
+ * Sleeping.  VM_SLEEP requests wait on the arena's condition variable, which
+ * every insertion into a free list signals while someone waits.  Arenas
+ * with a source wait with a timeout and retry the import, since space can
+ * reappear in the source without any free in this arena.
+ *
+ * Locking.  One lock per arena protects all of the above.  It is never held
+ * together with another arena's lock: calls into the source, and report
+ * handlers, run with it dropped.  Segment structures come from
+ * vmem_segpool.c (the pool lock nests inside the arena lock), hash tables
+ * and arena structures from the platform's page source, so vmem never
+ * recurses into itself.  Order: vmem_list_lock, arena lock, segment pool.
+ */
+#include "vmem_impl.h"
+
+#include "base/format.h"
+#include "kmem/kmem_impl.h"
+#include "base/lock_order.h"
+#include "base/report.h"
+
+kmem_mutex_t vmem_list_lock = KMEM_MUTEX_INITIALIZER(KMEM_RANK_VMEM_LIST);
+vmem_t *vmem_list;
+
+/* How long a sleeping request waits before retrying a failed import. */
+#define VMEM_RETRY_NS   (20u * 1000 * 1000)
+
+enum vmem_policy { POLICY_INSTANT, POLICY_BEST, POLICY_FIRST, POLICY_NEXT };
+
+/* One allocation request, validated and with its size rounded. */
+typedef struct vmem_req {
+	const char *caller;
+	size_t size;            /* a multiple of the quantum */
+	size_t align;           /* a power of two, at least the quantum */
+	size_t phase;
+	size_t nocross;
+	uintptr_t minaddr;
+	uintptr_t maxaddr;      /* exclusive; 0 for no limit */
+	int vmflag;
+	enum vmem_policy policy;
+} vmem_req_t;
+
+static void vmem_qcache_destroy(vmem_t *vmp);
+
+/* A span taken out of the arena, to be given back once the lock is dropped. */
+typedef struct vmem_release {
+	uintptr_t start;
+	size_t size;
+} vmem_release_t;
+
+/* ---- the arena list ---- */
+
+static void
+seg_link_after(vmem_seg_t *prev, vmem_seg_t *vsp)
+{
+	vsp->aprev = prev;
+	vsp->anext = prev->anext;
+	prev->anext->aprev = vsp;
+	prev->anext = vsp;
+}
+
+static void
+seg_unlink(vmem_seg_t *vsp)
+{
+	vsp->aprev->anext = vsp->anext;
+	vsp->anext->aprev = vsp->aprev;
+}
+
+static vmem_seg_t *
+vmem_seg_create(vmem_t *vmp, vmem_seg_t *prev, uintptr_t start, uintptr_t end)
+{
+	vmem_seg_t *vsp = vmem_reserve_take(vmp);
+	vsp->start = start;
+	vsp->end = end;
+	seg_link_after(prev, vsp);
+	return (vsp);
+}
+
+static void
+vmem_seg_destroy(vmem_t *vmp, vmem_seg_t *vsp)
+{
+	seg_unlink(vsp);
+	vmem_reserve_give(vmp, vsp);
+}
+
+/* ---- free lists ---- */
+
+static unsigned
+freelist_index(size_t size)
+{
+	return (highbit(size) - 1);
+}
+
+static void
+vmem_freelist_insert(vmem_t *vmp, vmem_seg_t *vsp)
+{
+	unsigned i = freelist_index(seg_size(vsp));
+	vsp->type = VMEM_FREE;
+	vsp->kprev = NULL;
+	vsp->knext = vmp->freelist[i];
+	if (vsp->knext != NULL)
+		vsp->knext->kprev = vsp;
+	vmp->freelist[i] = vsp;
+	vmp->freemap |= (uintptr_t)1 << i;
+	vmp->st.segs_free++;
+	if (vmp->waiters > 0)
+		kmem_cv_broadcast(&vmp->cv);
+}
+
+static void
+vmem_freelist_delete(vmem_t *vmp, vmem_seg_t *vsp)
+{
+	unsigned i = freelist_index(seg_size(vsp));
+	KMEM_ASSERT(vsp->type == VMEM_FREE);
+	if (vsp->kprev != NULL)
+		vsp->kprev->knext = vsp->knext;
+	else
+		vmp->freelist[i] = vsp->knext;
+	if (vsp->knext != NULL)
+		vsp->knext->kprev = vsp->kprev;
+	if (vmp->freelist[i] == NULL)
+		vmp->freemap &= ~((uintptr_t)1 << i);
+	vmp->st.segs_free--;
+}
+
+/*
+ * The free list (counting from 1; 0 for none) whose members all hold size:
+ * the instant-fit choice.
+ */
+static unsigned
+instant_fit_list(uintptr_t freemap, size_t size)
+{
+	if (is_p2(size))
+		return (lowbit(p2_align(freemap, size)));
+	unsigned hb = highbit(size);
+	if (hb >= VMEM_FREELISTS)
+		return (0);
+	return (lowbit(p2_align(freemap, (uintptr_t)1 << hb)));
+}
+
+/* ---- spans ---- */
+
+/* Add the span [start, start + size) and return its free segment. */
+static vmem_seg_t *
+vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool imported)
+{
+	vmem_seg_t *seg0 = &vmp->seg0;
+	vmem_seg_t *span = vmem_seg_create(vmp, seg0->aprev, start, start + size);
+	span->type = VMEM_SPAN;
+	span->imported = imported;
+	span->knext = seg0;
+	span->kprev = seg0->kprev;
+	seg0->kprev->knext = span;
+	seg0->kprev = span;
+
+	vmem_seg_t *vsp = vmem_seg_create(vmp, span, start, start + size);
+	vmem_freelist_insert(vmp, vsp);
+
+	vmp->st.mem_total += size;
+	if (imported)
+		vmp->st.mem_import += size;
+	vmp->st.spans++;
+	return (vsp);
+}
+
+/* Is vsp, a free segment, the whole of a span imported from the source? */
+static bool
+vmem_span_is_free(const vmem_t *vmp, const vmem_seg_t *vsp)
+{
+	return (vmp->release != NULL && vsp->aprev->type == VMEM_SPAN &&
+	    vsp->aprev->imported && vsp->anext->type == VMEM_SPAN);
+}
+
+/* Is vsp, a free segment not on a free list, a whole span to give back now? */
+static bool
+vmem_span_to_release(const vmem_t *vmp, const vmem_seg_t *vsp)
+{
+	if (!vmem_span_is_free(vmp, vsp))
+		return (false);
+	size_t free_bytes = vmp->st.mem_total - vmp->st.mem_inuse;
+	size_t keep = vmp->retain;
+	if (keep != 0 && vmp->st.mem_inuse / 8 > keep)
+		keep = vmp->st.mem_inuse / 8;
+	return (free_bytes > keep);
+}
+
+/* Remove the span whose only segment is vsp; rel says what to give back. */
+static void
+vmem_span_take(vmem_t *vmp, vmem_seg_t *vsp, vmem_release_t *rel)
+{
+	vmem_seg_t *span = vsp->aprev;
+	KMEM_ASSERT(span->start == vsp->start && span->end == vsp->end);
+	rel->start = vsp->start;
+	rel->size = seg_size(vsp);
+
+	span->kprev->knext = span->knext;
+	span->knext->kprev = span->kprev;
+	vmem_seg_destroy(vmp, vsp);
+	vmem_seg_destroy(vmp, span);
+
+	vmp->st.mem_total -= rel->size;
+	vmp->st.mem_import -= rel->size;
+	vmp->st.spans--;
+	vmp->st.release++;
+}
+
+/* Give a taken span back to the source; call without the arena lock. */
+static void
+vmem_release_span(vmem_t *vmp, vmem_release_t *rel)
+{
+	if (rel->size != 0)
+		vmp->release(vmp->source, (void *)rel->start, rel->size);
+	rel->size = 0;
+}
+
+/* ---- allocation ---- */
+
+/*
+ * Allocate [addr, addr + size) from the free segment vsp, which contains
+ * it, and return the new allocated segment.
+ */
+static vmem_seg_t *
+vmem_seg_alloc(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t addr, size_t size)
+{
+	uintptr_t vs_start = vsp->start;
+	uintptr_t vs_end = vsp->end;
+	size_t vs_size = vs_end - vs_start;
+	uintptr_t addr_end = addr + size;
+
+	KMEM_ASSERT(vsp->type == VMEM_FREE);
+	KMEM_ASSERT(addr >= vs_start && addr_end <= vs_end && addr < addr_end);
+	KMEM_ASSERT(p2_phase(addr | size, vmp->quantum) == 0);
+
+	if (addr == vs_start && p2_samehighbit(vs_size, vs_size - size)) {
+		/* The remainder stays on the same free list: shrink in place. */
+		vsp->start = addr_end;
+		vsp = vmem_seg_create(vmp, vsp->aprev, addr, addr_end);
+	} else {
+		vmem_freelist_delete(vmp, vsp);
+		if (vs_end != addr_end)
+			vmem_freelist_insert(vmp,
+			    vmem_seg_create(vmp, vsp, addr_end, vs_end));
+		if (vs_start != addr)
+			vmem_freelist_insert(vmp,
+			    vmem_seg_create(vmp, vsp->aprev, vs_start, addr));
+		vsp->start = addr;
+		vsp->end = addr_end;
+	}
+	vsp->type = VMEM_ALLOC;
+	vsp->qcache_slab = false;
+	vmem_hash_insert(vmp, vsp);
+	vmp->st.mem_inuse += size;
+	vmp->st.alloc++;
+	return (vsp);
+}
+
+/*
+ * Where in the free segment vsp could req go?  Returns false when nowhere.
+ * Careful near the top of the address space: every sum is checked.
+ */
+static bool
+vmem_fit(const vmem_seg_t *vsp, const vmem_req_t *req, uintptr_t *addrp)
+{
+	uintptr_t lo = vsp->start > req->minaddr ? vsp->start : req->minaddr;
+	uintptr_t hi = vsp->end;
+	if (req->maxaddr != 0 && hi > req->maxaddr)
+		hi = req->maxaddr;
+	if (lo >= hi)
+		return (false);
+
+	uintptr_t addr = p2_phaseup(lo, req->align, req->phase);
+	if (addr < lo)
+		return (false);
+	if (p2_crosses(addr, req->size, req->nocross)) {
+		uintptr_t next = addr +
+		    p2_roundup(p2_nphase(addr, req->nocross), req->align);
+		if (next < addr)
+			return (false);
+		addr = next;
+	}
+	if (addr > hi || hi - addr < req->size)
+		return (false);
+	*addrp = addr;
+	return (true);
+}
+
+/*
+ * Search the free lists for req under the instant-, best- or first-fit
+ * policy.  Instant fit starts at the first list whose members are all big
+ * enough; the others start one list lower, where members might fit, as
+ * does instant fit when no bigger list has anything.
+ */
+static vmem_seg_t *
+vmem_freelist_search(vmem_t *vmp, const vmem_req_t *req, uintptr_t *addrp)
+{
+	size_t size = req->size;
+	unsigned first = highbit(size) - 1;
+	if (!is_p2(size) && req->policy == POLICY_INSTANT &&
+	    first + 1 < VMEM_FREELISTS && (vmp->freemap >> (first + 1)) != 0)
+		first++;
+
+	vmem_seg_t *best = NULL;
+	uintptr_t best_addr = 0;
+	uintptr_t map = vmp->freemap & (~(uintptr_t)0 << first);
+	for (; map != 0 && best == NULL; map &= map - 1) {
+		vmem_seg_t *vsp = vmp->freelist[lowbit(map) - 1];
+		for (; vsp != NULL; vsp = vsp->knext) {
+			uintptr_t addr;
+			vmp->st.search++;
+			if (best != NULL && seg_size(vsp) >= seg_size(best))
+				continue;
+			if (!vmem_fit(vsp, req, &addr))
+				continue;
+			best = vsp;
+			best_addr = addr;
+			if (req->policy != POLICY_BEST || seg_size(vsp) == size)
+				break;
+		}
+	}
+	*addrp = best_addr;
+	return (best);
+}
+
+/*
+ * Move a marker (rotor or walker) to just after afterme, or off the list
+ * when afterme is NULL, then coalesce the free segments it used to
+ * separate.  If that leaves a whole imported span free, the span is taken
+ * out and *rel says what to give back once the lock is dropped.
+ */
+static void
+vmem_advance(vmem_t *vmp, vmem_seg_t *marker, vmem_seg_t *afterme,
+    vmem_release_t *rel)
+{
+	vmem_seg_t *vprev = marker->aprev;
+	vmem_seg_t *vnext = marker->anext;
+	vmem_seg_t *vsp = NULL;
+
+	rel->size = 0;
+	seg_unlink(marker);
+	if (afterme != NULL)
+		seg_link_after(afterme, marker);
+
+	if (vprev->type == VMEM_FREE) {
+		if (vnext->type == VMEM_FREE && vprev->end == vnext->start &&
+		    vprev->anext == vnext) {
+			vmem_freelist_delete(vmp, vnext);
+			vmem_freelist_delete(vmp, vprev);
+			vprev->end = vnext->end;
+			vmem_seg_destroy(vmp, vnext);
+			vmem_freelist_insert(vmp, vprev);
+		}
+		vsp = vprev;
+	} else if (vnext->type == VMEM_FREE) {
+		vsp = vnext;
+	}
+
+	if (vsp != NULL && vmem_span_to_release(vmp, vsp)) {
+		vmem_freelist_delete(vmp, vsp);
+		vmem_span_take(vmp, vsp, rel);
+	}
+}
+
+/*
+ * Make sure the reserve holds the segments one operation may need.  A
+ * VM_SLEEP caller waits for them; returns false only under VM_NOSLEEP.
+ */
+static bool
+vmem_populate(vmem_t *vmp, int vmflag)
+{
+	while (!vmem_reserve_fill(vmp, VMEM_SEGS_PER_OP)) {
+		if (vmflag & VM_NOSLEEP)
+			return (false);
+		vmp->st.wait++;
+		vmp->waiters++;
+		(void) kmem_cv_timedwait(&vmp->cv, &vmp->lock, VMEM_RETRY_NS);
+		vmp->waiters--;
+	}
+	return (true);
+}
+
+/* Sleep until space may have been freed (arena lock held). */
+static void
+vmem_wait(vmem_t *vmp)
+{
+	vmp->st.wait++;
+	vmp->waiters++;
+	if (vmp->import != NULL)
+		(void) kmem_cv_timedwait(&vmp->cv, &vmp->lock, VMEM_RETRY_NS);
+	else
+		kmem_cv_wait(&vmp->cv, &vmp->lock);
+	vmp->waiters--;
+}
+
+enum import_result { IMPORT_OK, IMPORT_FAILED, IMPORT_BROKEN };
+
+/*
+ * The source cannot be told an address range, so requests with minaddr or
+ * maxaddr are served only from spans already here.
+ */
+static bool
+vmem_can_import(const vmem_t *vmp, const vmem_req_t *req)
+{
+	return (vmp->import != NULL && req->minaddr == 0 && req->maxaddr == 0);
+}
+
+/*
+ * Import a span from the source big enough for req, whatever its alignment,
+ * and choose req's address in it.  The source returns addresses aligned to
+ * its quantum, so beyond that the span needs room to reach req's phase
+ * (illumos's rule), or, with nocross, to reach the next nocross boundary
+ * and its phase after it: nocross is a power of two at least align, so
+ * boundary + phase is aligned and the segment fits before the next one.
+ * The arena lock is dropped around the call; the segments the new span and
+ * the allocation will use are set aside first so nobody else takes them.
+ */
+static enum import_result
+vmem_import(vmem_t *vmp, const vmem_req_t *req, vmem_seg_t **vspp,
+    uintptr_t *addrp)
+{
+	size_t source_quantum = vmp->source != NULL ? vmp->source->quantum : 1;
+	size_t aquantum = vmp->quantum > source_quantum ? vmp->quantum :
+	    source_quantum;
+	size_t aphase = req->phase;
+	if (req->nocross > aquantum)
+		aphase = req->nocross - aquantum + req->phase;
+	else if (req->align > aquantum)
+		aphase = p2_phase(req->phase, aquantum) != 0 ?
+		    req->align - vmp->quantum : req->align - aquantum;
+	size_t asize = req->size + aphase;
+	if (asize < req->size)
+		return (IMPORT_FAILED);
+	if (asize < vmp->min_import)
+		asize = vmp->min_import;
+	asize = p2_roundup(asize, aquantum);
+	if (asize < req->size)
+		return (IMPORT_FAILED);
+
+	vmem_seg_t *held = NULL;
+	for (unsigned i = 0; i < VMEM_SEGS_PER_OP; i++) {
+		vmem_seg_t *vsp = vmem_reserve_take(vmp);
+		vsp->knext = held;
+		held = vsp;
+	}
+	kmem_mutex_exit(&vmp->lock);
+
+	/* A failed import is this arena's failure: only it honours VM_PANIC. */
+	int import_flags = req->vmflag & VM_KMFLAGS & ~VM_PANIC;
+	size_t got = asize;
+	void *vaddr;
+	if (vmp->ximport)
+		vaddr = ((vmem_ximport_t *)vmp->import)(vmp->source, &got,
+		    req->align, import_flags);
+	else
+		vaddr = ((vmem_alloc_t *)vmp->import)(vmp->source, asize,
+		    import_flags);
+
+	kmem_mutex_enter(&vmp->lock);
+	while (held != NULL) {
+		vmem_seg_t *vsp = held;
+		held = vsp->knext;
+		vmem_reserve_give(vmp, vsp);
+	}
+	if (vaddr == NULL)
+		return (IMPORT_FAILED);
+
+	/*
+	 * Check the span before adding it: a span that breaks the import
+	 * function's contract is reported and given back, so the arena is
+	 * left as it was.
+	 */
+	uintptr_t start = (uintptr_t)vaddr;
+	vmem_seg_t candidate = { .start = start, .end = start + got };
+	const char *why = NULL;
+	if (got < asize || p2_phase(start | got, vmp->quantum) != 0 ||
+	    start + got <= start)
+		why = "short, misaligned or wrapping";
+	else if (!vmem_fit(&candidate, req, addrp))
+		why = "not aligned to the source's quantum";
+	if (why == NULL) {
+		*vspp = vmem_span_create(vmp, start, got, true);
+		vmp->st.import++;
+		return (IMPORT_OK);
+	}
+	kmem_mutex_exit(&vmp->lock);
+	kmem_report("%s(\"%s\", %zu): the import function returned [%p, +%zu) "
+	    "for a request of %zu bytes aligned to %zu: %s", req->caller,
+	    vmp->name, req->size, vaddr, got, asize, aquantum, why);
+	if (vmp->release != NULL)
+		vmp->release(vmp->source, vaddr, got);
+	kmem_mutex_enter(&vmp->lock);
+	return (IMPORT_BROKEN);
+}
+
+/* The failure path of every allocation: count it, honour VM_PANIC. */
+static void *
+vmem_alloc_failed(vmem_t *vmp, const vmem_req_t *req)
+{
+	vmp->st.fail++;
+	kmem_mutex_exit(&vmp->lock);
+	if (req->vmflag & VM_PANIC)
+		kmem_report("%s(\"%s\", %zu): cannot satisfy mandatory "
+		    "allocation (VM_PANIC)", req->caller, vmp->name, req->size);
+	return (NULL);
+}
+
+/* Allocate by instant, best or first fit, importing or sleeping as needed. */
+static void *
+vmem_xalloc_locked(vmem_t *vmp, const vmem_req_t *req)
+{
+	bool reaped = false;
+	KMEM_ASSERT(kmem_mutex_held(&vmp->lock));
+	for (;;) {
+		uintptr_t addr;
+		vmem_seg_t *vsp;
+		if (!vmem_populate(vmp, req->vmflag))
+			break;
+		vsp = vmem_freelist_search(vmp, req, &addr);
+		if (vsp == NULL && vmem_can_import(vmp, req)) {
+			enum import_result r = vmem_import(vmp, req, &vsp, &addr);
+			if (r == IMPORT_BROKEN)
+				break;
+		}
+		if (vsp != NULL) {
+			vmem_seg_alloc(vmp, vsp, addr, req->size);
+			kmem_mutex_exit(&vmp->lock);
+			return ((void *)addr);
+		}
+		if (!reaped) {
+			/*
+			 * Before failing or waiting, have the kmem caches give
+			 * back what they hold beyond their working sets (the
+			 * quantum caches of this arena among them).
+			 */
+			reaped = true;
+			kmem_mutex_exit(&vmp->lock);
+			kmem_reap_soon();
+			kmem_mutex_enter(&vmp->lock);
+			continue;
+		}
+		if (req->vmflag & VM_NOSLEEP)
+			break;
+		vmem_wait(vmp);
+	}
+	return (vmem_alloc_failed(vmp, req));
+}
+
+static bool
+vmem_nextfit_fits(const vmem_seg_t *vsp, const vmem_req_t *req,
+    uintptr_t *addrp)
+{
+	return (vsp->type == VMEM_FREE && vmem_fit(vsp, req, addrp));
+}
+
+/* Next fit: the first free segment at or after the rotor that fits. */
+static void *
+vmem_nextfit_alloc(vmem_t *vmp, vmem_req_t *req)
+{
+	vmem_seg_t *rotor = &vmp->rotor;
+	vmem_release_t rel = { 0, 0 };
+	vmem_seg_t *vsp = NULL;
+	uintptr_t addr = 0;
+
+	kmem_mutex_enter(&vmp->lock);
+	while (vmem_populate(vmp, req->vmflag)) {
+		for (vsp = rotor->anext; vsp != rotor; vsp = vsp->anext) {
+			vmp->st.search++;
+			if (vmem_nextfit_fits(vsp, req, &addr))
+				break;
+		}
+		if (vsp != rotor)
+			break;
+		/*
+		 * Full circle.  The rotor itself may be keeping two free
+		 * segments apart that together would fit: step it forward,
+		 * which coalesces them, and look once more.
+		 */
+		vmem_advance(vmp, rotor, rotor->anext, &rel);
+		vsp = rotor->aprev;
+		if (vmem_nextfit_fits(vsp, req, &addr))
+			break;
+		vsp = NULL;
+		if (rel.size != 0) {
+			kmem_mutex_exit(&vmp->lock);
+			vmem_release_span(vmp, &rel);
+			kmem_mutex_enter(&vmp->lock);
+			continue;
+		}
+		if (vmp->import != NULL || (req->vmflag & VM_NOSLEEP))
+			break;
+		vmem_wait(vmp);
+	}
+
+	if (vsp == NULL) {
+		/* Nothing after the rotor: import, or fail, by instant fit. */
+		req->policy = POLICY_INSTANT;
+		return (vmem_xalloc_locked(vmp, req));
+	}
+
+	vmem_release_t rel_after;
+	vsp = vmem_seg_alloc(vmp, vsp, addr, req->size);
+	vmem_advance(vmp, rotor, vsp, &rel_after);
+	kmem_mutex_exit(&vmp->lock);
+	vmem_release_span(vmp, &rel);
+	vmem_release_span(vmp, &rel_after);
+	return ((void *)addr);
+}
+
+static int
+policy_count(int vmflag)
+{
+	return (!!(vmflag & VM_INSTANTFIT) + !!(vmflag & VM_BESTFIT) +
+	    !!(vmflag & VM_FIRSTFIT) + !!(vmflag & VM_NEXTFIT));
+}
+
+/*
+ * Validate a request and fill *req; reports and returns false on bad input.
+ * align 0 means the quantum, maxaddr NULL means no upper limit.
+ */
+static bool
+vmem_req_init(vmem_t *vmp, vmem_req_t *req, const char *caller, size_t size,
+    size_t align, size_t phase, size_t nocross, void *minaddr, void *maxaddr,
+    int vmflag)
+{
+	const char *why = NULL;
+	size_t q = vmp->quantum;
+
+	if (align == 0)
+		align = q;
+	*req = (vmem_req_t){ .caller = caller, .size = p2_roundup(size, q),
+	    .align = align, .phase = phase, .nocross = nocross,
+	    .minaddr = (uintptr_t)minaddr, .maxaddr = (uintptr_t)maxaddr,
+	    .vmflag = vmflag };
+
+	if (size == 0)
+		why = "size is 0";
+	else if (vmflag & ~VM_FLAGS)
+		why = "vmflag has bits that are not allocation flags";
+	else if (policy_count(vmflag) > 1)
+		why = "vmflag names more than one allocation policy";
+	else if (!is_p2(align))
+		why = "align is not a power of two";
+	else if (!is_p2(nocross))
+		why = "nocross is not a power of two";
+	else if (p2_phase(align | phase | nocross, q) != 0)
+		why = "align, phase or nocross is not a multiple of the quantum";
+	else if (phase >= align)
+		why = "phase is not smaller than align";
+	else if (nocross != 0 && (align > nocross || req->size > nocross ||
+	    phase > nocross - req->size ||
+	    p2_roundup(phase + req->size, align) > nocross))
+		why = "the segment cannot fit between two nocross boundaries";
+	else if (maxaddr != NULL && (uintptr_t)maxaddr <= (uintptr_t)minaddr)
+		why = "the range [minaddr, maxaddr) is empty";
+	if (why != NULL) {
+		kmem_report("%s(\"%s\", size %zu, align %zu, phase %zu, nocross "
+		    "%zu, minaddr %p, maxaddr %p, vmflag 0x%x): %s", caller,
+		    vmp->name, size, align, phase, nocross, minaddr, maxaddr,
+		    (unsigned)vmflag, why);
+		return (false);
+	}
+
+	if (vmflag & VM_BESTFIT)
+		req->policy = POLICY_BEST;
+	else if (vmflag & VM_FIRSTFIT)
+		req->policy = POLICY_FIRST;
+	else if (vmflag & VM_NEXTFIT)
+		req->policy = POLICY_NEXT;
+	else
+		req->policy = POLICY_INSTANT;
+	return (true);
+}
+
+/* A size so large that rounding it to the quantum wrapped: never fits. */
+static void *
+vmem_too_large(vmem_t *vmp, const vmem_req_t *req)
+{
+	kmem_mutex_enter(&vmp->lock);
+	return (vmem_alloc_failed(vmp, req));
+}
+
+/* The common case, in constant time: instant fit with no constraints. */
+static bool
+vmem_instant_fit_now(const vmem_t *vmp, const vmem_req_t *req)
+{
+	return (req->policy == POLICY_INSTANT && req->align == vmp->quantum &&
+	    req->phase == 0 && req->nocross == 0 && req->minaddr == 0 &&
+	    req->maxaddr == 0);
+}
+
+/* Allocate for a validated request, by whatever path its policy takes. */
+static void *
+vmem_alloc_req(vmem_t *vmp, vmem_req_t *req)
+{
+	if (req->size == 0)
+		return (vmem_too_large(vmp, req));
+	if (req->policy == POLICY_NEXT)
+		return (vmem_nextfit_alloc(vmp, req));
+
+	kmem_mutex_enter(&vmp->lock);
+	if (vmem_instant_fit_now(vmp, req) &&
+	    vmem_reserve_fill(vmp, VMEM_SEGS_PER_OP)) {
+		unsigned flist = instant_fit_list(vmp->freemap, req->size);
+		if (flist != 0) {
+			vmem_seg_t *vsp = vmp->freelist[flist - 1];
+			uintptr_t addr = vsp->start;
+			vmem_seg_alloc(vmp, vsp, addr, req->size);
+			kmem_mutex_exit(&vmp->lock);
+			return ((void *)addr);
+		}
+	}
+	return (vmem_xalloc_locked(vmp, req));
+}
+
+void *
+vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
+{
+	vmem_req_t req;
+	if (!vmem_req_init(vmp, &req, "vmem_alloc", size, 0, 0, 0, NULL, NULL,
+	    vmflag))
+		return (NULL);
+	if (size - 1 < vmp->qcache_max)
+		return (kmem_cache_alloc(vmp->qcache[(size - 1) >> vmp->qshift],
+		    vmflag & VM_KMFLAGS));
+	return (vmem_alloc_req(vmp, &req));
+}
+
+void *
+vmem_qcache_slab_alloc(vmem_t *vmp, int vmflag)
+{
+	vmem_req_t req;
+	if (!vmem_req_init(vmp, &req, "vmem_alloc", vmp->qcache_slab, 0, 0, 0,
+	    NULL, NULL, vmflag))
+		return (NULL);
+	void *slab = vmem_alloc_req(vmp, &req);
+	/* Until it is marked, a bad vmem_free() could take it: a client's
+	 * race with its own quantum cache, not worth a flag in every request. */
+	if (slab != NULL) {
+		kmem_mutex_enter(&vmp->lock);
+		vmem_hash_find(vmp, (uintptr_t)slab)->qcache_slab = true;
+		kmem_mutex_exit(&vmp->lock);
+	}
+	return (slab);
+}
+
+void *
+vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase,
+    size_t nocross, void *minaddr, void *maxaddr, int vmflag)
+{
+	vmem_req_t req;
+	if (!vmem_req_init(vmp, &req, "vmem_xalloc", size, align, phase,
+	    nocross, minaddr, maxaddr, vmflag))
+		return (NULL);
+	return (vmem_alloc_req(vmp, &req));
+}
+
+/* ---- freeing ---- */
+
+/*
+ * Explain addr as the quantum caches see it; false if it is in none of
+ * their slabs.  A slab is one allocated segment to the arena, so an address
+ * in one is explained by the buffers of its cache instead.
+ */
+static bool
+qcache_explain(const vmem_t *vmp, uintptr_t addr, char *buf, size_t len)
+{
+	for (size_t i = 0; i < VMEM_NQCACHE_MAX && vmp->qcache[i] != NULL;
+	    i++) {
+		kmem_cache_t *cp = vmp->qcache[i];
+		uintptr_t start, end;
+		switch (kmem_slab_describe(cp, addr, &start, &end)) {
+		case KMEM_BUF_NONE:
+			continue;
+		case KMEM_BUF_ALLOCATED:
+			kmem_snprintf(buf, len, "wrong size: the segment at "
+			    "this address was allocated with size %zu",
+			    cp->bufsize);
+			return (true);
+		case KMEM_BUF_CACHED:
+		case KMEM_BUF_FREE:
+			kmem_snprintf(buf, len, "the address is free: a double "
+			    "free, or it was never allocated");
+			return (true);
+		case KMEM_BUF_INSIDE:
+			kmem_snprintf(buf, len, "the address is inside the "
+			    "allocated segment [%p, %p), not at its start",
+			    (void *)start, (void *)end);
+			return (true);
+		}
+	}
+	return (false);
+}
+
+/*
+ * Explain why addr cannot be freed with size, for the report.  Called with
+ * the lock held, on the error path only, so linear scans are fine.
+ */
+static void
+explain_bad_free(const vmem_t *vmp, uintptr_t addr, size_t size,
+    const vmem_seg_t *found, char *buf, size_t len)
+{
+	if (qcache_explain(vmp, addr, buf, len))
+		return;
+	if (found != NULL && seg_size(found) == p2_roundup(size, vmp->quantum)) {
+		/* Only a quantum cache refuses a segment of the right size. */
+		kmem_snprintf(buf, len, "the segment at this address was "
+		    "allocated by vmem_xalloc, not from the quantum caches: "
+		    "free it with vmem_xfree");
+		return;
+	}
+	if (found != NULL) {
+		kmem_snprintf(buf, len, "wrong size: the segment at this "
+		    "address was allocated with size %zu", seg_size(found));
+		return;
+	}
+	for (const vmem_seg_t *vsp = vmp->seg0.anext; vsp != &vmp->seg0;
+	    vsp = vsp->anext) {
+		if ((vsp->type & (VMEM_ALLOC | VMEM_FREE)) == 0 ||
+		    addr < vsp->start || addr >= vsp->end)
+			continue;
+		if (vsp->type == VMEM_FREE)
+			kmem_snprintf(buf, len, "the address is free: a double "
+			    "free, or it was never allocated");
+		else
+			kmem_snprintf(buf, len, "the address is inside the "
+			    "allocated segment [%p, %p), not at its start",
+			    (void *)vsp->start, (void *)vsp->end);
+		return;
+	}
+	kmem_snprintf(buf, len, "the address is not in any span of the arena");
+}
+
+/* Report the bad free of vaddr, size by caller (the lock held; drops it). */
+static void
+vmem_refuse_free(vmem_t *vmp, const char *caller, void *vaddr, size_t size,
+    const vmem_seg_t *found)
+{
+	char why[160];
+	explain_bad_free(vmp, (uintptr_t)vaddr, size, found, why, sizeof (why));
+	kmem_mutex_exit(&vmp->lock);
+	kmem_report("%s(\"%s\", %p, %zu): %s", caller, vmp->name, vaddr, size,
+	    why);
+}
+
+void
+vmem_qcache_bad_free(vmem_t *vmp, void *vaddr, size_t size)
+{
+	kmem_mutex_enter(&vmp->lock);
+	vmem_refuse_free(vmp, "vmem_free", vaddr, size,
+	    vmem_hash_find(vmp, (uintptr_t)vaddr));
+}
+
+/*
+ * Free [vaddr, vaddr + size), a segment allocated from the arena itself; a
+ * quantum cache's slab only when qcache_slab says the cache gives it back.
+ * False when nothing was freed: reported, unless caller is NULL.
+ */
+static bool
+vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size,
+    bool qcache_slab)
+{
+	uintptr_t addr = (uintptr_t)vaddr;
+	vmem_release_t rel = { 0, 0 };
+
+	kmem_mutex_enter(&vmp->lock);
+	vmem_seg_t **slot = vmem_hash_slot(vmp, addr);
+	vmem_seg_t *vsp = *slot;
+	if (vsp == NULL || size == 0 || vsp->qcache_slab != qcache_slab ||
+	    seg_size(vsp) != p2_roundup(size, vmp->quantum)) {
+		if (caller == NULL)
+			kmem_mutex_exit(&vmp->lock);
+		else
+			vmem_refuse_free(vmp, caller, vaddr, size, vsp);
+		return (false);
+	}
+	vmem_hash_unlink(vmp, slot);
+	vmp->st.mem_inuse -= seg_size(vsp);
+	vmp->st.free++;
+
+	vmem_seg_t *vnext = vsp->anext;
+	if (vnext->type == VMEM_FREE) {
+		vmem_freelist_delete(vmp, vnext);
+		vsp->end = vnext->end;
+		vmem_seg_destroy(vmp, vnext);
+	}
+	vmem_seg_t *vprev = vsp->aprev;
+	if (vprev->type == VMEM_FREE) {
+		vmem_freelist_delete(vmp, vprev);
+		vprev->end = vsp->end;
+		vmem_seg_destroy(vmp, vsp);
+		vsp = vprev;
+	}
+
+	if (vmem_span_to_release(vmp, vsp))
+		vmem_span_take(vmp, vsp, &rel);
+	else
+		vmem_freelist_insert(vmp, vsp);
+	kmem_mutex_exit(&vmp->lock);
+	vmem_release_span(vmp, &rel);
+	return (true);
+}
+
+void
+vmem_free(vmem_t *vmp, void *vaddr, size_t size)
+{
+	/* The size goes along for the cache's report of a bad free. */
+	if (size - 1 < vmp->qcache_max)
+		kmem_notouch_free(vmp->qcache[(size - 1) >> vmp->qshift],
+		    vaddr, size);
+	else
+		(void) vmem_free_common(vmp, "vmem_free", vaddr, size, false);
+}
+
+void
+vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
+{
+	(void) vmem_free_common(vmp, "vmem_xfree", vaddr, size, false);
+}
+
+void
+vmem_qcache_slab_free(vmem_t *vmp, void *vaddr)
+{
+	(void) vmem_free_common(vmp, "vmem_free", vaddr, vmp->qcache_slab, true);
+}
+
+bool
+vmem_free_if_allocated(vmem_t *vmp, void *vaddr, size_t size)
+{
+	return (vmem_free_common(vmp, NULL, vaddr, size, false));
+}
+
+/* ---- retention ---- */
+
+void
+vmem_retain_set(vmem_t *vmp, size_t retain)
+{
+	kmem_mutex_enter(&vmp->lock);
+	vmp->retain = retain;
+	kmem_mutex_exit(&vmp->lock);
+}
+
+size_t
+vmem_release_idle(vmem_t *vmp)
+{
+	vmem_release_t rel[16];
+	size_t released = 0;
+	unsigned n;
+	do {
+		n = 0;
+		kmem_mutex_enter(&vmp->lock);
+		for (vmem_seg_t *span = vmp->seg0.knext;
+		    span != &vmp->seg0 && n < 16; ) {
+			vmem_seg_t *vsp = span->anext;
+			span = span->knext;
+			if (vsp->type == VMEM_FREE && vmem_span_is_free(vmp, vsp)) {
+				vmem_freelist_delete(vmp, vsp);
+				vmem_span_take(vmp, vsp, &rel[n++]);
+			}
+		}
+		kmem_mutex_exit(&vmp->lock);
+		for (unsigned i = 0; i < n; i++) {
+			released += rel[i].size;
+			vmem_release_span(vmp, &rel[i]);
+		}
+	} while (n == 16);
+	return (released);
+}
+
+/* ---- spans from the caller ---- */
+
+void *
+vmem_add(vmem_t *vmp, void *vaddr, size_t size, int vmflag)
+{
+	uintptr_t start = (uintptr_t)vaddr;
+	const char *why = NULL;
+
+	if (vaddr == NULL)
+		why = "a span may not start at address 0 (NULL means failure)";
+	else if (size == 0)
+		why = "size is 0";
+	else if (start + size < start)
+		why = "the range wraps past the end of the address space";
+	else if (p2_phase(start | size, vmp->quantum) != 0)
+		why = "address or size is not a multiple of the quantum";
+	else if (vmflag & ~(VM_NOSLEEP | VM_PANIC))
+		why = "vmflag may hold only VM_SLEEP, VM_NOSLEEP and VM_PANIC";
+
+	kmem_mutex_enter(&vmp->lock);
+	for (vmem_seg_t *span = vmp->seg0.knext; why == NULL &&
+	    span != &vmp->seg0; span = span->knext) {
+		if (start < span->end && span->start < start + size)
+			why = "the range overlaps a span of the arena";
+	}
+	if (why != NULL) {
+		kmem_mutex_exit(&vmp->lock);
+		kmem_report("vmem_add(\"%s\", %p, %zu): %s", vmp->name, vaddr,
+		    size, why);
+		return (NULL);
+	}
+	if (!vmem_populate(vmp, vmflag)) {
+		kmem_mutex_exit(&vmp->lock);
+		return (NULL);
+	}
+	vmem_span_create(vmp, start, size, false);
+	kmem_mutex_exit(&vmp->lock);
+	return (vaddr);
+}
+
+/* ---- inspection ---- */
+
+size_t
+vmem_alloc_size(vmem_t *vmp, const void *vaddr)
+{
+	size_t size = 0;
+	kmem_mutex_enter(&vmp->lock);
+	vmem_seg_t *vsp = vmem_hash_find(vmp, (uintptr_t)vaddr);
+	if (vsp != NULL)
+		size = vsp->end - vsp->start;
+	kmem_mutex_exit(&vmp->lock);
+	return (size);
+}
+
+int
+vmem_contains(vmem_t *vmp, void *vaddr, size_t size)
+{
+	uintptr_t start = (uintptr_t)vaddr;
+	bool found = false;
+
+	kmem_mutex_enter(&vmp->lock);
+	for (vmem_seg_t *span = vmp->seg0.knext; span != &vmp->seg0;
+	    span = span->knext) {
+		if (start >= span->start && start < span->end &&
+		    size <= span->end - start) {
+			found = true;
+			break;
+		}
+	}
+	kmem_mutex_exit(&vmp->lock);
+	return (found);
+}
+
+void
+vmem_walk(vmem_t *vmp, int typemask,
+    void (*func)(void *arg, void *start, size_t size), void *arg)
+{
+	int types = typemask & (VMEM_ALLOC | VMEM_FREE | VMEM_SPAN);
+	bool reentrant = (typemask & VMEM_REENTRANT) != 0;
+	vmem_seg_t walker = { .type = VMEM_WALKER };
+	vmem_release_t rel = { 0, 0 };
+
+	kmem_mutex_enter(&vmp->lock);
+	seg_link_after(&vmp->seg0, &walker);
+	for (vmem_seg_t *vsp = walker.anext; vsp != &vmp->seg0;
+	    vsp = vsp->anext) {
+		if ((vsp->type & types) == 0)
+			continue;
+		void *start = (void *)vsp->start;
+		size_t size = seg_size(vsp);
+		if (!reentrant) {
+			func(arg, start, size);
+			continue;
+		}
+		vmem_advance(vmp, &walker, vsp, &rel);
+		kmem_mutex_exit(&vmp->lock);
+		vmem_release_span(vmp, &rel);
+		func(arg, start, size);
+		kmem_mutex_enter(&vmp->lock);
+		vsp = &walker;
+	}
+	vmem_advance(vmp, &walker, NULL, &rel);
+	kmem_mutex_exit(&vmp->lock);
+	vmem_release_span(vmp, &rel);
+}
+
+size_t
+vmem_size(vmem_t *vmp, int typemask)
+{
+	size_t size = 0;
+	kmem_mutex_enter(&vmp->lock);
+	if (typemask & VMEM_ALLOC)
+		size += vmp->st.mem_inuse;
+	if (typemask & VMEM_FREE)
+		size += vmp->st.mem_total - vmp->st.mem_inuse;
+	kmem_mutex_exit(&vmp->lock);
+	return (size);
+}
+
+/* ---- creation and destruction ---- */
+
+static size_t
+arena_bytes(void)
+{
+	return (p2_roundup(sizeof (vmem_t), kmem_pagesize()));
+}
+
+/* qcache_max rounded down to quanta, at most VMEM_NQCACHE_MAX of them. */
+static size_t
+qcache_limit(const vmem_t *vmp, size_t qcache_max)
+{
+	size_t n = qcache_max >> vmp->qshift;
+	return ((n < VMEM_NQCACHE_MAX ? n : VMEM_NQCACHE_MAX) << vmp->qshift);
+}
+
+void
+vmem_qcache_create(vmem_t *vmp, size_t qcache_max)
+{
+	size_t limit = qcache_limit(vmp, qcache_max);
+	size_t n = limit >> vmp->qshift;
+	/*
+	 * One slab size for all: the power of two above three times the
+	 * largest (Bonwick & Adams): it exceeds every cached size, so a slab
+	 * never comes from a quantum cache, and packs them all well.
+	 */
+	size_t slab = (size_t)1 << highbit(3 * limit);
+	vmp->qcache_slab = p2_roundup(slab > 64 ? slab : 64, vmp->quantum);
+	for (size_t i = 0; i < n; i++) {
+		char name[VMEM_NAMELEN];
+		size_t size = (i + 1) << vmp->qshift;
+		kmem_snprintf(name, sizeof (name), "%s_%zu", vmp->name, size);
+		vmp->qcache[i] = kmem_cache_create_internal(name, size,
+		    vmp->quantum, NULL, NULL, NULL, NULL, vmp,
+		    KMC_QCACHE | KMC_NOTOUCH);
+		if (vmp->qcache[i] == NULL) {
+			/* The table of caches is full, or memory ran out:
+			 * the arena works without them. */
+			kmem_warn("vmem_create(\"%s\"): no quantum caches: "
+			    "cannot create cache %s (%d caches alive at most)",
+			    vmp->name, name, KMEM_CACHES_MAX);
+			vmem_qcache_destroy(vmp);
+			return;
+		}
+	}
+	/* Only now may allocations take the quantum caches. */
+	kmem_mutex_enter(&vmp->lock);
+	vmp->qcache_max = limit;
+	kmem_mutex_exit(&vmp->lock);
+}
+
+/* Stop using the quantum caches and destroy them. */
+static void
+vmem_qcache_destroy(vmem_t *vmp)
+{
+	kmem_mutex_enter(&vmp->lock);
+	vmp->qcache_max = 0;
+	kmem_mutex_exit(&vmp->lock);
+	for (size_t i = 0; i < VMEM_NQCACHE_MAX; i++) {
+		if (vmp->qcache[i] != NULL)
+			kmem_cache_destroy(vmp->qcache[i]);
+		vmp->qcache[i] = NULL;
+	}
+}
+
+static vmem_t *
+vmem_create_common(const char *caller, const char *name, void *base,
+    size_t size, size_t quantum, void *afunc, bool ximport, vmem_free_t *ffunc,
+    vmem_t *source, size_t qcache_max, int vmflag)
+{
+	const char *why = NULL;
+	int cflags = vmflag & VMC_FLAGS;
+
+	if (name == NULL)
+		why = "name is NULL";
+	else if (quantum == 0 || !is_p2(quantum))
+		why = "quantum is not a power of two";
+	else if (vmflag & ~(VM_NOSLEEP | VM_PANIC | VMC_NO_QCACHE |
+	    VMC_IDENTIFIER))
+		why = "vmflag has bits that are not VM_SLEEP, VM_NOSLEEP, "
+		    "VM_PANIC or VMC_* creation flags";
+	else if (base == NULL && size != 0)
+		why = "base is NULL but size is not 0 (spans may not start at "
+		    "address 0)";
+	else if (source != NULL && afunc == NULL)
+		why = "a source arena needs an import function";
+	else if (source != NULL &&
+	    (source->cflags & VMC_IDENTIFIER) != (cflags & VMC_IDENTIFIER))
+		why = "an identifier arena and its source must both be "
+		    "identifier arenas (VMC_IDENTIFIER)";
+	if (why != NULL) {
+		kmem_report("%s(\"%s\", base %p, size %zu, quantum %zu): %s",
+		    caller, name != NULL ? name : "(null)", base, size, quantum,
+		    why);
+		return (NULL);
+	}
+
+	vmem_t *vmp = kmem_pages_alloc(arena_bytes());
+	if (vmp == NULL)
+		return (NULL);
+
+	size_t i;
+	for (i = 0; i + 1 < VMEM_NAMELEN && name[i] != '\0'; i++)
+		vmp->name[i] = name[i];
+	vmp->name[i] = '\0';
+	kmem_mutex_init(&vmp->lock, KMEM_RANK_VMEM_ARENA);
+	kmem_cv_init(&vmp->cv);
+	vmp->quantum = quantum;
+	vmp->qshift = highbit(quantum) - 1;
+	vmp->cflags = cflags;
+	vmp->ximport = ximport;
+	vmp->import = afunc;
+	vmp->release = ffunc;
+	vmp->source = source;
+	vmp->depth = source != NULL ? source->depth + 1 : 0;
+
+	if (cflags & VMC_NO_QCACHE) {
+		/* Import in slabs as the quantum caches would have. */
+		size_t slab = (size_t)1 << highbit(3 * qcache_limit(vmp,
+		    qcache_max));
+		vmp->min_import = slab > 64 ? slab : 64;
+	}
+
+	vmp->seg0.type = VMEM_SPAN;
+	vmp->seg0.anext = vmp->seg0.aprev = &vmp->seg0;
+	vmp->seg0.knext = vmp->seg0.kprev = &vmp->seg0;
+	vmp->rotor.type = VMEM_ROTOR;
+	seg_link_after(&vmp->seg0, &vmp->rotor);
+	vmem_hash_init(vmp);
+
+	if (base != NULL && vmem_add(vmp, base, size, vmflag & VM_KMFLAGS) == NULL) {
+		vmem_reserve_drain(vmp);
+		kmem_cv_destroy(&vmp->cv);
+		kmem_mutex_destroy(&vmp->lock);
+		kmem_pages_free(vmp, arena_bytes());
+		return (NULL);
+	}
+
+	kmem_mutex_enter(&vmem_list_lock);
+	vmem_t **tail = &vmem_list;
+	while (*tail != NULL)
+		tail = &(*tail)->list_next;
+	*tail = vmp;
+	kmem_mutex_exit(&vmem_list_lock);
+
+	if (!(cflags & VMC_NO_QCACHE) && qcache_limit(vmp, qcache_max) != 0) {
+		kmem_init();
+		vmem_qcache_create(vmp, qcache_max);
+	}
+	return (vmp);
+}
+
+vmem_t *
+vmem_create(const char *name, void *base, size_t size, size_t quantum,
+    vmem_alloc_t *afunc, vmem_free_t *ffunc, vmem_t *source,
+    size_t qcache_max, int vmflag)
+{
+	return (vmem_create_common("vmem_create", name, base, size, quantum,
+	    (void *)afunc, false, ffunc, source, qcache_max, vmflag));
+}
+
+vmem_t *
+vmem_xcreate(const char *name, void *base, size_t size, size_t quantum,
+    vmem_ximport_t *afunc, vmem_free_t *ffunc, vmem_t *source,
+    size_t qcache_max, int vmflag)
+{
+	return (vmem_create_common("vmem_xcreate", name, base, size, quantum,
+	    (void *)afunc, true, ffunc, source, qcache_max, vmflag));
+}
+
+/*
+ * fork(): the list, every arena and the segment pool, in the lock order.
+ * No thread holds two arena locks, so their order among themselves is
+ * free; the list order will do.
+ */
+void
+vmem_fork_enter(void)
+{
+	kmem_mutex_enter_for_fork(&vmem_list_lock);
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next)
+		kmem_mutex_enter_for_fork(&vmp->lock);
+	kmem_mutex_enter_for_fork(&vmem_segpool_lock);
+}
+
+void
+vmem_fork_exit(void)
+{
+	kmem_mutex_exit_for_fork(&vmem_segpool_lock);
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next)
+		kmem_mutex_exit_for_fork(&vmp->lock);
+	kmem_mutex_exit_for_fork(&vmem_list_lock);
+}
+
+/*
+ * Take the arena off the list unless another arena still imports from it;
+ * returns the name of such an arena, or NULL.
+ */
+static const char *
+vmem_unlist(vmem_t *vmp)
+{
+	const char *user = NULL;
+	kmem_mutex_enter(&vmem_list_lock);
+	for (vmem_t *other = vmem_list; other != NULL; other = other->list_next)
+		if (other->source == vmp)
+			user = other->name;
+	if (user == NULL) {
+		vmem_t **pp = &vmem_list;
+		while (*pp != vmp)
+			pp = &(*pp)->list_next;
+		*pp = vmp->list_next;
+	}
+	kmem_mutex_exit(&vmem_list_lock);
+	return (user);
+}
+
+void
+vmem_destroy(vmem_t *vmp)
+{
+	const char *user = vmem_unlist(vmp);
+	if (user != NULL) {
+		kmem_report("vmem_destroy(\"%s\"): arena \"%s\" still imports "
+		    "from it", vmp->name, user);
+		return;
+	}
+
+	/* The arena is private now: nobody else can reach it. */
+	vmem_qcache_destroy(vmp);
+	kmem_mutex_enter(&vmp->lock);
+	size_t leaked = vmp->st.segs_alloc;
+	size_t leaked_size = vmp->st.mem_inuse;
+	kmem_mutex_exit(&vmp->lock);
+	if (leaked != 0)
+		kmem_report("vmem_destroy(\"%s\"): %zu allocation%s (%zu %s) "
+		    "never freed; leaked", vmp->name, leaked,
+		    leaked == 1 ? "" : "s", leaked_size,
+		    (vmp->cflags & VMC_IDENTIFIER) ? "identifiers" : "bytes");
+
+	/*
+	 * Taking the rotor off coalesces around it and gives back the one
+	 * wholly free imported span it could have kept; then the spans kept
+	 * by retention go back.  Spans holding leaked
+	 * segments stay allocated in the source, so the source never hands
+	 * out memory someone may still be using.
+	 */
+	vmem_release_t rel;
+	kmem_mutex_enter(&vmp->lock);
+	vmem_advance(vmp, &vmp->rotor, NULL, &rel);
+	kmem_mutex_exit(&vmp->lock);
+	vmem_release_span(vmp, &rel);
+	vmem_release_idle(vmp);         /* and the spans it retained */
+
+	kmem_mutex_enter(&vmp->lock);
+	while (vmp->seg0.anext != &vmp->seg0)
+		vmem_seg_destroy(vmp, vmp->seg0.anext);
+	vmem_hash_fini(vmp);
+	kmem_mutex_exit(&vmp->lock);
+
+	vmem_reserve_drain(vmp);
+	kmem_cv_destroy(&vmp->cv);
+	kmem_mutex_destroy(&vmp->lock);
+	kmem_pages_free(vmp, arena_bytes());
+}

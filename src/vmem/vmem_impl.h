@@ -1,0 +1,187 @@
+/*
+ * vmem's internal structures, shared by the files that implement it:
+ * vmem.c (arenas and allocation), vmem_segpool.c (segment structures),
+ * vmem_hash.c (the allocated-segment hash) and vmem_stats.c (statistics,
+ * the table, verification).  The theory is at the top of vmem.c.
+ */
+#ifndef KMEM_VMEM_IMPL_H
+#define KMEM_VMEM_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kmem/vmem.h>
+
+#include "base/bits.h"
+#include "platform/platform.h"
+
+/* Segment types: the public ones and the arena-list markers. */
+#define VMEM_ROTOR      0x20    /* the next-fit rotor */
+#define VMEM_WALKER     0x40    /* a vmem_walk() position marker */
+
+/*
+ * A segment: a span marker, an allocated or free range, or a marker that
+ * holds a place in the arena list.  [start, end) is the range; allocated
+ * segments record their size rounded up to the quantum.
+ */
+typedef struct vmem_seg vmem_seg_t;
+struct vmem_seg {
+	uintptr_t start;
+	uintptr_t end;
+	vmem_seg_t *anext;      /* arena list: each span, then its segments */
+	vmem_seg_t *aprev;
+	vmem_seg_t *knext;      /* kin list: free list, hash chain, span list */
+	vmem_seg_t *kprev;      /* (free list and span list only) */
+	uint8_t type;
+	bool imported;          /* spans: imported from the source */
+	bool qcache_slab;       /* allocated: a quantum cache's slab */
+};
+
+static inline size_t
+seg_size(const vmem_seg_t *vsp)
+{
+	return (vsp->end - vsp->start);
+}
+
+/* The most quantum caches an arena can have. */
+#define VMEM_NQCACHE_MAX 16
+
+/* Free list i holds free segments of size [2^i, 2^(i+1)). */
+#define VMEM_FREELISTS  KMEM_ADDR_BITS
+#define VMEM_HASH_INITIAL 16
+
+/*
+ * The most segment structures one allocation can consume: a new span
+ * (marker and free segment) plus an allocation from its middle (the
+ * allocated segment and one more free remainder).
+ */
+#define VMEM_SEGS_PER_OP 4
+
+/* Counters, all protected by the arena lock. */
+typedef struct vmem_counters {
+	size_t mem_inuse;
+	size_t mem_total;
+	size_t mem_import;
+	uint64_t alloc;
+	uint64_t free;
+	uint64_t fail;
+	uint64_t wait;
+	uint64_t import;
+	uint64_t release;
+	uint64_t search;
+	uint64_t hash_lookup;
+	uint64_t hash_depth;
+	uint64_t hash_rescale;
+	size_t segs_alloc;
+	size_t segs_free;
+	size_t spans;
+} vmem_counters_t;
+
+struct vmem {
+	char name[VMEM_NAMELEN];
+	kmem_mutex_t lock;              /* protects everything below */
+	kmem_cv_t cv;                   /* signalled when space is freed */
+	unsigned waiters;               /* threads sleeping on cv */
+
+	size_t quantum;
+	unsigned qshift;                /* log2(quantum) */
+	size_t qcache_max;              /* sizes up to this go to qcache[] */
+	size_t qcache_slab;             /* the slab size of every qcache[] */
+	struct kmem_cache *qcache[VMEM_NQCACHE_MAX];
+	size_t min_import;              /* smallest span worth importing */
+	size_t retain;                  /* free bytes kept in spans (vmem.c) */
+	int cflags;
+	bool ximport;                   /* import is a vmem_ximport_t */
+	void *import;                   /* vmem_alloc_t or vmem_ximport_t */
+	vmem_free_t *release;
+	vmem_t *source;
+	unsigned depth;                 /* number of sources above */
+	vmem_t *list_next;              /* all arenas, vmem_list_lock */
+
+	vmem_seg_t seg0;                /* arena list and span list anchor */
+	vmem_seg_t rotor;
+	uintptr_t freemap;              /* bit i set <=> freelist[i] non-empty */
+	vmem_seg_t *freelist[VMEM_FREELISTS];
+
+	vmem_seg_t *reserve;            /* this arena's spare segments */
+	unsigned nreserve;
+
+	vmem_seg_t **hash_table;
+	size_t hash_mask;               /* buckets - 1 */
+	unsigned hash_bits;             /* log2(buckets) */
+	vmem_seg_t *hash0[VMEM_HASH_INITIAL];
+
+	vmem_counters_t st;
+};
+
+/* The list of all arenas (vmem.c); vmem_stats.c walks it. */
+extern kmem_mutex_t vmem_list_lock;
+extern vmem_t *vmem_list;
+
+/*
+ * Give vmp quantum caches for 1 .. qcache_max / quantum quanta (at most
+ * VMEM_NQCACHE_MAX); kmem must be initialised.  From then on, vmem_alloc()
+ * and vmem_free() of those sizes go through them.
+ */
+void vmem_qcache_create(vmem_t *vmp, size_t qcache_max);
+
+/*
+ * A quantum cache's slab of vmp->qcache_slab bytes, and its return.  The
+ * segment is marked, so that vmem_free() and vmem_xfree() refuse it: only
+ * its cache may give it back (kmem_slab.c).
+ */
+void *vmem_qcache_slab_alloc(vmem_t *vmp, int vmflag);
+void vmem_qcache_slab_free(vmem_t *vmp, void *vaddr);
+
+/*
+ * Report vmem_free(vmp, vaddr, size) of a quantum cache's size, which that
+ * cache refused: explained as the arena would explain it (vmem.c).
+ */
+void vmem_qcache_bad_free(vmem_t *vmp, void *vaddr, size_t size);
+
+/* fork(): every vmem lock, taken and released in order (vmem.c). */
+void vmem_fork_enter(void);
+void vmem_fork_exit(void);
+
+/* vmem_segpool.c: segment structures.  All need vmp->lock held. */
+extern kmem_mutex_t vmem_segpool_lock;
+bool vmem_reserve_fill(vmem_t *vmp, unsigned want);
+vmem_seg_t *vmem_reserve_take(vmem_t *vmp);
+void vmem_reserve_give(vmem_t *vmp, vmem_seg_t *vsp);
+void vmem_reserve_drain(vmem_t *vmp);
+
+/* vmem_hash.c: the allocated-segment hash.  All need vmp->lock held. */
+void vmem_hash_init(vmem_t *vmp);
+void vmem_hash_fini(vmem_t *vmp);
+void vmem_hash_insert(vmem_t *vmp, vmem_seg_t *vsp);
+vmem_seg_t **vmem_hash_slot(vmem_t *vmp, uintptr_t addr);
+void vmem_hash_unlink(vmem_t *vmp, vmem_seg_t **slot);
+/* Look up without touching the statistics (for vmem_verify). */
+vmem_seg_t *vmem_hash_find(const vmem_t *vmp, uintptr_t addr);
+
+/*
+ * The size of the allocated segment that starts at vaddr, or 0 if no
+ * allocated segment starts there (vmem.c).  For callers that free without
+ * knowing the size, such as free() of a large buffer.
+ */
+size_t vmem_alloc_size(vmem_t *vmp, const void *vaddr);
+/*
+ * vmem_xfree(), but false with no report and nothing changed when no
+ * segment of size starts at vaddr: for a caller that explains the bad free
+ * itself (kmem_free() above KMEM_MAXBUF), with one hash lookup.
+ */
+bool vmem_free_if_allocated(vmem_t *vmp, void *vaddr, size_t size);
+size_t vmem_hash_longest_chain(const vmem_t *vmp);
+
+/*
+ * Retention (vmem.c): keep wholly free imported spans while the arena's
+ * free space is below max(retain, an eighth of what is allocated), rather
+ * than give them back at once; 0 (the default) keeps none.
+ * vmem_release_idle() gives back every wholly free span and returns the
+ * bytes it gave back.
+ */
+void vmem_retain_set(vmem_t *vmp, size_t retain);
+size_t vmem_release_idle(vmem_t *vmp);
+
+#endif /* KMEM_VMEM_IMPL_H */

@@ -1,0 +1,356 @@
+/*
+ * Looking at arenas: the statistics snapshot, the ::vmem-style table, and
+ * vmem_verify(), which checks every invariant listed at the top of vmem.c.
+ *
+ * Each function takes the arena lock for a consistent view; vmem_table()
+ * also holds vmem_list_lock so the set of arenas cannot change under it
+ * (its emit callback must therefore not create or destroy arenas).
+ * Messages are formatted under the lock and reported after it is dropped.
+ * The table is printed by vmem_table_of() from a source of rows
+ * (stats_tables.h): the live arenas here, a snapshot in stats.c.
+ */
+#include "vmem_impl.h"
+
+#include "base/format.h"
+#include "base/report.h"
+#include "base/stats_tables.h"
+
+int
+vmem_stats(vmem_t *vmp, vmem_stats_t *st)
+{
+	*st = (vmem_stats_t){ 0 };
+	kmem_snprintf(st->name, sizeof (st->name), "%s", vmp->name);
+	if (vmp->source != NULL)
+		kmem_snprintf(st->source, sizeof (st->source), "%s",
+		    vmp->source->name);
+	st->depth = vmp->depth;
+	st->cflags = vmp->cflags;
+	st->quantum = vmp->quantum;
+	st->qcache_max = vmp->qcache_max;
+
+	kmem_mutex_enter(&vmp->lock);
+	const vmem_counters_t *c = &vmp->st;
+	st->mem_inuse = c->mem_inuse;
+	st->mem_total = c->mem_total;
+	st->mem_import = c->mem_import;
+	st->alloc = c->alloc;
+	st->free = c->free;
+	st->fail = c->fail;
+	st->wait = c->wait;
+	st->import = c->import;
+	st->release = c->release;
+	st->search = c->search;
+	st->hash_lookup = c->hash_lookup;
+	st->hash_depth = c->hash_depth;
+	st->hash_rescale = c->hash_rescale;
+	st->hash_buckets = vmp->hash_mask + 1;
+	st->hash_longest_chain = vmem_hash_longest_chain(vmp);
+	st->segs_alloc = c->segs_alloc;
+	st->segs_free = c->segs_free;
+	st->spans = c->spans;
+	st->segs_reserved = vmp->nreserve;
+	kmem_mutex_exit(&vmp->lock);
+	return (0);
+}
+
+/* ---- the table ---- */
+
+#define TABLE_FORMAT "%-24s %7s %13s %13s %13s %10s %10s %6s %6s %8s %6s %8s %5s"
+#define ROW_FORMAT "%-24s %7zu %13zu %13zu %13zu %10llu %10llu %6llu %6llu " \
+	"%8zu %6zu %8zu %5zu"
+
+typedef struct table_out {
+	kmem_emit_t *emit;
+	void *arg;
+} table_out_t;
+
+static void
+table_row(void *arg, const vmem_stats_t *st)
+{
+	const table_out_t *out = arg;
+	char name[VMEM_NAMELEN + 2 * 8];
+	char line[256];
+	unsigned indent = st->depth < 8 ? st->depth : 8;
+	kmem_snprintf(name, sizeof (name), "%*s%s", (int)(2 * indent), "",
+	    st->name);
+	kmem_snprintf(line, sizeof (line), ROW_FORMAT, name, st->quantum,
+	    st->mem_inuse, st->mem_total, st->mem_import,
+	    (unsigned long long)st->alloc, (unsigned long long)st->free,
+	    (unsigned long long)st->fail, (unsigned long long)st->wait,
+	    st->segs_alloc + st->segs_free, st->spans, st->hash_buckets,
+	    st->hash_longest_chain);
+	out->emit(out->arg, line);
+}
+
+void
+vmem_table_of(vmem_rows_t *rows, void *src, kmem_emit_t *emit, void *arg)
+{
+	table_out_t out = { emit, arg };
+	char line[256];
+	kmem_snprintf(line, sizeof (line), TABLE_FORMAT, "NAME", "QUANTUM",
+	    "INUSE", "TOTAL", "IMPORTED", "ALLOC", "FREE", "FAIL", "WAIT",
+	    "SEGS", "SPANS", "BUCKETS", "CHAIN");
+	emit(arg, line);
+	rows(src, table_row, &out);
+}
+
+typedef struct live_rows {
+	void (*row)(void *, const vmem_stats_t *);
+	void *row_arg;
+} live_rows_t;
+
+static void
+live_row(const live_rows_t *lr, vmem_t *vmp)
+{
+	vmem_stats_t st;
+	vmem_stats(vmp, &st);
+	lr->row(lr->row_arg, &st);
+}
+
+/* The arenas importing from source (NULL: the roots), each with theirs. */
+static void
+live_subtree(const live_rows_t *lr, const vmem_t *source)
+{
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next) {
+		if (vmp->source == source) {
+			live_row(lr, vmp);
+			live_subtree(lr, vmp);
+		}
+	}
+}
+
+/* Every arena in tree order (src NULL), or the one arena src; row is
+ * called with the arena list held. */
+void
+vmem_rows_live(void *src, void (*row)(void *row_arg, const vmem_stats_t *st),
+    void *row_arg)
+{
+	live_rows_t lr = { row, row_arg };
+	kmem_mutex_enter(&vmem_list_lock);
+	if (src != NULL)
+		live_row(&lr, src);
+	else
+		live_subtree(&lr, NULL);
+	kmem_mutex_exit(&vmem_list_lock);
+}
+
+void
+vmem_table(vmem_t *vmp, void (*emit)(void *arg, const char *line), void *arg)
+{
+	vmem_table_of(vmem_rows_live, vmp, emit, arg);
+}
+
+/* ---- verification ---- */
+
+typedef struct verifier {
+	vmem_t *vmp;
+	char why[256];
+	vmem_counters_t seen;
+} verifier_t;
+
+#define VIOLATION(v, ...) \
+	(kmem_snprintf((v)->why, sizeof ((v)->why), __VA_ARGS__), false)
+
+/* The arena list: spans tiled by segments, coalesced, counted. */
+static bool
+verify_arena_list(verifier_t *v)
+{
+	vmem_t *vmp = v->vmp;
+	vmem_seg_t *seg0 = &vmp->seg0;
+	size_t limit = 2 * (vmp->st.segs_alloc + vmp->st.segs_free +
+	    2 * vmp->st.spans) + 64;
+	const vmem_seg_t *span = NULL;
+	uintptr_t cursor = 0;
+	const vmem_seg_t *last = NULL;  /* last segment, if no marker since */
+	bool span_busy = false;         /* allocated segment or marker seen */
+	unsigned rotors = 0;
+
+	if (seg0->type != VMEM_SPAN)
+		return (VIOLATION(v, "the list anchor is not a span marker"));
+	for (vmem_seg_t *vsp = seg0->anext;; vsp = vsp->anext) {
+		if (limit-- == 0)
+			return (VIOLATION(v, "the arena list does not close"));
+		if (vsp->aprev->anext != vsp)
+			return (VIOLATION(v, "broken arena list links at %p",
+			    (void *)vsp->start));
+		if (vsp->type == VMEM_SPAN) {
+			if (span != NULL && cursor != span->end)
+				return (VIOLATION(v, "span [%p, %p) is covered "
+				    "only up to %p", (void *)span->start,
+				    (void *)span->end, (void *)cursor));
+			if (span != NULL && span->imported && !span_busy &&
+			    vmp->release != NULL && vmp->retain == 0)
+				return (VIOLATION(v, "imported span [%p, %p) is "
+				    "wholly free but was not given back",
+				    (void *)span->start, (void *)span->end));
+			if (vsp == seg0)
+				break;
+			if (vsp->start >= vsp->end ||
+			    p2_phase(vsp->start | vsp->end, vmp->quantum) != 0)
+				return (VIOLATION(v, "bad span [%p, %p)",
+				    (void *)vsp->start, (void *)vsp->end));
+			span = vsp;
+			cursor = vsp->start;
+			last = NULL;
+			span_busy = false;
+			v->seen.spans++;
+			v->seen.mem_total += seg_size(vsp);
+			if (vsp->imported)
+				v->seen.mem_import += seg_size(vsp);
+			continue;
+		}
+		if (vsp->type == VMEM_ROTOR || vsp->type == VMEM_WALKER) {
+			rotors += vsp->type == VMEM_ROTOR;
+			last = NULL;
+			span_busy = true;
+			continue;
+		}
+		if (vsp->type != VMEM_ALLOC && vsp->type != VMEM_FREE)
+			return (VIOLATION(v, "segment [%p, %p) has type 0x%x",
+			    (void *)vsp->start, (void *)vsp->end, vsp->type));
+		if (span == NULL || vsp->start != cursor ||
+		    vsp->end <= vsp->start || vsp->end > span->end ||
+		    p2_phase(vsp->end, vmp->quantum) != 0)
+			return (VIOLATION(v, "segment [%p, %p) does not continue "
+			    "its span at %p", (void *)vsp->start,
+			    (void *)vsp->end, (void *)cursor));
+		cursor = vsp->end;
+		if (vsp->type == VMEM_FREE) {
+			if (last != NULL && last->type == VMEM_FREE)
+				return (VIOLATION(v, "free segments [%p, %p) and "
+				    "[%p, %p) were not coalesced",
+				    (void *)last->start, (void *)last->end,
+				    (void *)vsp->start, (void *)vsp->end));
+			v->seen.segs_free++;
+		} else {
+			if (vmem_hash_find(vmp, vsp->start) != vsp)
+				return (VIOLATION(v, "allocated segment [%p, %p) "
+				    "is not in the hash", (void *)vsp->start,
+				    (void *)vsp->end));
+			span_busy = true;
+			v->seen.segs_alloc++;
+			v->seen.mem_inuse += seg_size(vsp);
+		}
+		last = vsp;
+	}
+	if (rotors != 1)
+		return (VIOLATION(v, "%u rotors on the arena list", rotors));
+	return (true);
+}
+
+/* The free lists and their bitmap. */
+static bool
+verify_freelists(verifier_t *v)
+{
+	vmem_t *vmp = v->vmp;
+	size_t total = 0;
+	for (unsigned i = 0; i < VMEM_FREELISTS; i++) {
+		bool marked = (vmp->freemap >> i) & 1;
+		if (marked != (vmp->freelist[i] != NULL))
+			return (VIOLATION(v, "free list %u is %s but its bit "
+			    "says otherwise", i, marked ? "empty" : "in use"));
+		const vmem_seg_t *prev = NULL;
+		for (const vmem_seg_t *vsp = vmp->freelist[i]; vsp != NULL;
+		    vsp = vsp->knext) {
+			if (vsp->type != VMEM_FREE || vsp->kprev != prev ||
+			    highbit(seg_size(vsp)) - 1 != i)
+				return (VIOLATION(v, "segment [%p, %p) does not "
+				    "belong on free list %u", (void *)vsp->start,
+				    (void *)vsp->end, i));
+			if (++total > v->seen.segs_free)
+				return (VIOLATION(v, "the free lists hold more "
+				    "segments than the arena"));
+			prev = vsp;
+		}
+	}
+	if (total != v->seen.segs_free)
+		return (VIOLATION(v, "the free lists hold %zu of the %zu free "
+		    "segments", total, v->seen.segs_free));
+	return (true);
+}
+
+/* The hash holds exactly the allocated segments; spans are all listed. */
+static bool
+verify_hash_and_spans(verifier_t *v)
+{
+	vmem_t *vmp = v->vmp;
+	size_t hashed = 0;
+	for (size_t i = 0; i <= vmp->hash_mask; i++) {
+		for (const vmem_seg_t *vsp = vmp->hash_table[i]; vsp != NULL;
+		    vsp = vsp->knext) {
+			if (vsp->type != VMEM_ALLOC || ++hashed > v->seen.segs_alloc)
+				return (VIOLATION(v, "the hash holds a segment "
+				    "that is not allocated"));
+		}
+	}
+	if (hashed != v->seen.segs_alloc)
+		return (VIOLATION(v, "the hash holds %zu of the %zu allocated "
+		    "segments", hashed, v->seen.segs_alloc));
+
+	size_t spans = 0;
+	for (const vmem_seg_t *span = vmp->seg0.knext; span != &vmp->seg0;
+	    span = span->knext) {
+		if (span->type != VMEM_SPAN || span->knext->kprev != span ||
+		    ++spans > v->seen.spans)
+			return (VIOLATION(v, "the span list is broken"));
+	}
+	if (spans != v->seen.spans)
+		return (VIOLATION(v, "the span list holds %zu of the %zu spans",
+		    spans, v->seen.spans));
+	return (true);
+}
+
+/*
+ * No two spans overlap (an import function could return a range the arena
+ * already has).  Quadratic, so only up to SPANS_COMPARED spans.
+ */
+#define SPANS_COMPARED 1024
+
+static bool
+verify_spans_disjoint(verifier_t *v)
+{
+	const vmem_seg_t *seg0 = &v->vmp->seg0;
+	if (v->seen.spans > SPANS_COMPARED)
+		return (true);
+	for (const vmem_seg_t *a = seg0->knext; a != seg0; a = a->knext) {
+		for (const vmem_seg_t *b = a->knext; b != seg0; b = b->knext) {
+			if (a->start < b->end && b->start < a->end)
+				return (VIOLATION(v, "spans [%p, %p) and [%p, %p) "
+				    "overlap", (void *)a->start, (void *)a->end,
+				    (void *)b->start, (void *)b->end));
+		}
+	}
+	return (true);
+}
+
+static bool
+verify_counters(verifier_t *v)
+{
+	const vmem_counters_t *c = &v->vmp->st;
+	const vmem_counters_t *s = &v->seen;
+	if (c->mem_inuse != s->mem_inuse || c->mem_total != s->mem_total ||
+	    c->mem_import != s->mem_import || c->segs_alloc != s->segs_alloc ||
+	    c->segs_free != s->segs_free || c->spans != s->spans)
+		return (VIOLATION(v, "counters (inuse %zu, total %zu, import "
+		    "%zu, %zu alloc segs, %zu free segs, %zu spans) disagree "
+		    "with the lists (%zu, %zu, %zu, %zu, %zu, %zu)",
+		    c->mem_inuse, c->mem_total, c->mem_import, c->segs_alloc,
+		    c->segs_free, c->spans, s->mem_inuse, s->mem_total,
+		    s->mem_import, s->segs_alloc, s->segs_free, s->spans));
+	return (true);
+}
+
+int
+vmem_verify(vmem_t *vmp)
+{
+	verifier_t v = { .vmp = vmp };
+	kmem_mutex_enter(&vmp->lock);
+	bool ok = verify_arena_list(&v) && verify_freelists(&v) &&
+	    verify_hash_and_spans(&v) && verify_spans_disjoint(&v) &&
+	    verify_counters(&v);
+	kmem_mutex_exit(&vmp->lock);
+	if (ok)
+		return (0);
+	kmem_report("vmem_verify(\"%s\"): %s", vmp->name, v.why);
+	return (-1);
+}
