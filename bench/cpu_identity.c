@@ -46,7 +46,7 @@
 #include <kmem/kmem.h>
 
 #include "harness.h"
-#include "kmem/kmem_impl.h"
+#include "kmem/kmem_query.h"
 
 /* Keep the compiler from hoisting or merging the measured operation. */
 #define USE(x)  __asm__ volatile("" : : "r"(x) : "memory")
@@ -204,16 +204,6 @@ measure_costs(const bench_options_t *opt)
 
 /* ---- memory held by a thread's magazines ---- */
 
-/* The largest magazine a cache of this chunk size can grow to. */
-static unsigned
-grown_rounds(size_t chunksize)
-{
-	const kmem_magtype_t *mtp = kmem_magtype_for(chunksize);
-	while (chunksize < mtp->maxbuf)
-		mtp++;
-	return (mtp->rounds);
-}
-
 static bench_table_t *
 magazine_memory(void)
 {
@@ -234,7 +224,7 @@ magazine_memory(void)
 		kmem_cache_stats(cp, &st);
 		kmem_cache_destroy(cp);
 		double chunk = (double)st.chunk_size;
-		unsigned grown = grown_rounds(st.chunk_size);
+		unsigned grown = kmem_magazine_rounds(st.chunk_size, true);
 		double row[] = { chunk, st.magazine_size,
 			2 * st.magazine_size * chunk / KIB, grown,
 			2 * grown * chunk / KIB };
@@ -246,8 +236,8 @@ magazine_memory(void)
 	double start = 0, most = 0;
 	size_t step = 8;
 	for (size_t size = 8; size <= KMEM_MAXBUF; size += step) {
-		start += 2.0 * kmem_magtype_for(size)->rounds * (double)size;
-		most += 2.0 * grown_rounds(size) * (double)size;
+		start += 2.0 * kmem_magazine_rounds(size, false) * (double)size;
+		most += 2.0 * kmem_magazine_rounds(size, true) * (double)size;
 		if (size >= 128 && (size & (size - 1)) == 0)
 			step = size / 8;
 	}

@@ -7,6 +7,11 @@
  *	CHECK_REPORT(stmt, "substring"); stmt must report exactly once, and the
  *	                                message must contain the substring
  *	CHECK_WARNING(stmt, "substring"); the same for a warning
+ *	CHECK_REPORT_IS(stmt, "message"); stmt must report exactly once, and
+ *					the message's first line (a debugging
+ *					report adds stacks below it) must be
+ *					exactly the text
+ *	CHECK_WARNING_IS(stmt, "message"); the same for a warning
  *	CHECK_NO_REPORT(stmt);
  *	check_run_child(fn)		fn, run in a child process: its status
  *					and standard error (check_child_t)
@@ -108,18 +113,49 @@ check_report_expected(const char *file, int line, const char *stmt,
 	check_reports.last[0] = '\0';
 }
 
-#define CHECK_REPORT_KIND(stmt, kind, substring) do {                   \
+/* Is the first line of message exactly text? */
+static inline int
+check_first_line_is(const char *message, const char *text)
+{
+	size_t n = strlen(text);
+	return (strncmp(message, text, n) == 0 &&
+	    (message[n] == '\0' || message[n] == '\n'));
+}
+
+/* As check_report_expected(), and the first line must be exactly text. */
+static inline void
+check_report_is(const char *file, int line, const char *stmt,
+    kmem_report_kind_t kind, const char *text)
+{
+	char msg[2 * 8192 + 512];
+	if (check_reports.count == 1 && check_reports.kind == kind &&
+	    !check_first_line_is(check_reports.last, text)) {
+		snprintf(msg, sizeof (msg), "%s should report exactly \"%s\"; "
+		    "reported \"%s\"", stmt, text, check_reports.last);
+		check_failed(file, line, msg);
+	}
+	check_report_expected(file, line, stmt, kind, text);
+}
+
+/* stmt, then check (check_report_expected or check_report_is) its report. */
+#define CHECK_REPORT_WITH(check, stmt, kind, text) do {                 \
 	if (check_reports.count != 0)                                   \
 		check_failed(__FILE__, __LINE__, "an unexpected report "  \
 		    "came before this check");                          \
 	stmt;                                                           \
-	check_report_expected(__FILE__, __LINE__, #stmt, kind, substring); \
+	check(__FILE__, __LINE__, #stmt, kind, text);                   \
 } while (0)
 
+#define CHECK_REPORT_KIND(stmt, kind, substring) \
+	CHECK_REPORT_WITH(check_report_expected, stmt, kind, substring)
 #define CHECK_REPORT(stmt, substring) \
 	CHECK_REPORT_KIND(stmt, KMEM_REPORT_ERROR, substring)
 #define CHECK_WARNING(stmt, substring) \
 	CHECK_REPORT_KIND(stmt, KMEM_REPORT_WARNING, substring)
+#define CHECK_REPORT_IS(stmt, text) \
+	CHECK_REPORT_WITH(check_report_is, stmt, KMEM_REPORT_ERROR, text)
+#define CHECK_WARNING_IS(stmt, text) \
+	CHECK_REPORT_WITH(check_report_is, stmt, KMEM_REPORT_WARNING, text)
 
 #define CHECK_NO_REPORT(stmt) do {                                      \
 	stmt;                                                           \

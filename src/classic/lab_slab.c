@@ -25,16 +25,17 @@
  *
  * Locking: none of its own.  A class cache is published with a
  * compare-and-swap (two threads that race to create one keep the first and
- * destroy the other); the walk and the statistics take each cache's
- * slab_lock in turn.
+ * destroy the other); the walk and the statistics see each cache's slabs
+ * through kmem_cache_walk_slabs(), under that cache's slab lock in turn.
  */
 #include <kmem/classic.h>
 #include <kmem/kmem.h>
 #include <kmem/vmem.h>
 
-#include "classic/classic_impl.h"
+#include "base/bits.h"
 #include "base/format.h"
-#include "kmem/kmem_impl.h"
+#include "classic/classic_impl.h"
+#include "kmem/kmem_query.h"
 #include "platform/platform.h"
 
 struct slab_lab {
@@ -201,25 +202,23 @@ slab_lab_held(void *inst)
 }
 
 static void
+slab_lab_slab_stats(void *arg, const kmem_slab_info_t *slab)
+{
+	struct kmem_lab_stats *st = arg;
+	size_t buffers = slab->chunks * slab->chunk_size;
+	st->allocated_bytes += slab->allocated * slab->chunk_size;
+	st->cached_bytes += (slab->chunks - slab->allocated) *
+	    slab->chunk_size;
+	st->overhead_bytes += slab->size - buffers;
+	st->metadata_bytes += slab->metadata;
+}
+
+static void
 slab_lab_cache_stats(void *arg, kmem_cache_t *cp)
 {
 	struct kmem_lab_stats *st = arg;
-	size_t buffers = cp->slab_span;         /* chunks * chunksize */
-	st->metadata_bytes += sizeof (kmem_cache_t);
-	kmem_mutex_enter(&cp->slab_lock);
-	for (kmem_slab_t *sp = cp->slabs.next; sp != &cp->slabs;
-	    sp = sp->next) {
-		st->allocated_bytes += sp->refcnt * cp->chunksize;
-		st->cached_bytes += (sp->chunks - sp->refcnt) * cp->chunksize;
-		st->overhead_bytes += cp->slabsize - buffers;
-		if (cp->flags & KMF_HASH)
-			st->metadata_bytes += sizeof (kmem_slab_t) +
-			    sp->chunks * sizeof (kmem_bufctl_t);
-	}
-	if (cp->flags & KMF_HASH)
-		st->metadata_bytes += (cp->hash.mask + 1) *
-		    sizeof (kmem_bufctl_t *);
-	kmem_mutex_exit(&cp->slab_lock);
+	st->metadata_bytes += kmem_cache_metadata_bytes(cp);
+	kmem_cache_walk_slabs(cp, slab_lab_slab_stats, NULL, st);
 }
 
 static void
@@ -247,29 +246,25 @@ struct slab_lab_walk {
 
 /* A slab: all overhead, then its buffers allocated, then its free ones. */
 static void
-slab_lab_walk_cache(void *arg, kmem_cache_t *cp)
+slab_lab_walk_slab(void *arg, const kmem_slab_info_t *slab)
 {
 	const struct slab_lab_walk *w = arg;
-	kmem_mutex_enter(&cp->slab_lock);
-	for (kmem_slab_t *sp = cp->slabs.next; sp != &cp->slabs;
-	    sp = sp->next) {
-		w->fn(w->arg, (void *)sp->base, cp->slabsize,
-		    KMEM_LAB_OVERHEAD);
-		w->fn(w->arg, (void *)sp->first, cp->slab_span,
-		    KMEM_LAB_ALLOCATED);
-		if (cp->flags & KMF_HASH) {
-			for (kmem_bufctl_t *bcp = sp->head; bcp != NULL;
-			    bcp = bcp->next)
-				w->fn(w->arg, (void *)bcp->addr, cp->chunksize,
-				    KMEM_LAB_CACHED);
-		} else {
-			for (void *buf = sp->head; buf != NULL; buf =
-			    kmem_free_word((char *)buf + cp->link_offset))
-				w->fn(w->arg, buf, cp->chunksize,
-				    KMEM_LAB_CACHED);
-		}
-	}
-	kmem_mutex_exit(&cp->slab_lock);
+	w->fn(w->arg, (void *)slab->base, slab->size, KMEM_LAB_OVERHEAD);
+	w->fn(w->arg, (void *)slab->first, slab->chunks * slab->chunk_size,
+	    KMEM_LAB_ALLOCATED);
+}
+
+static void
+slab_lab_walk_free(void *arg, void *buf, size_t chunk_size)
+{
+	const struct slab_lab_walk *w = arg;
+	w->fn(w->arg, buf, chunk_size, KMEM_LAB_CACHED);
+}
+
+static void
+slab_lab_walk_cache(void *arg, kmem_cache_t *cp)
+{
+	kmem_cache_walk_slabs(cp, slab_lab_walk_slab, slab_lab_walk_free, arg);
 }
 
 /* The arena's allocations (slabs and large blocks), then the slabs. */

@@ -8,7 +8,7 @@
  * request never gets more than 1/8 more than it asked for, beyond the
  * 8-byte rounding of the smallest classes.  A size up to 1024 finds its
  * cache in one table lookup indexed by (size + 7) / 8, a larger one in
- * another indexed by (size - 1) / 128 (kmem_impl.h).
+ * another indexed by (size - 1) / 128 (kmem_fast.h).
  * A class's buffers are aligned to the largest power of two that divides
  * its size, up to a page: 16 for 48, 64 for 192, a page for 12 KiB.
  *
@@ -196,4 +196,65 @@ kmem_free(void *buf, size_t size)
 		kmem_cache_free_inline(cp, buf, size);
 	else
 		oversize_free(buf, size);
+}
+
+/* ---- for typed malloc and malloc (kmem_query.h) ---- */
+
+bool
+kmem_alloc_readable(const void *buf, size_t len)
+{
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
+	if (sp != NULL)
+		return ((sp->cache->flags & KMF_CLASS) &&
+		    kmem_cache_owns(sp->cache, buf));
+	return (kmem_oversize != NULL &&
+	    vmem_contains(kmem_oversize, (void *)(uintptr_t)buf, len));
+}
+
+void *
+kmem_large_alloc(size_t size, size_t align)
+{
+	kmem_init();
+	void *buf;
+	if (align > kmem_pagesize())
+		buf = vmem_xalloc(kmem_oversize, size, align, 0, 0, NULL, NULL,
+		    VM_NOSLEEP);
+	else if (kmem_firewall_wants(size))
+		buf = kmem_firewall_alloc(NULL, size, kmem_pagesize());
+	else
+		buf = vmem_alloc(kmem_oversize, size, VM_NOSLEEP | VM_BESTFIT);
+	if (buf == NULL)
+		kmem_debug_alloc_failed(NULL, size);
+	else
+		kmem_block_allocated(buf, size, false);
+	return (buf);
+}
+
+/* The size of buf, a large buffer of kmem_oversize's, or 0. */
+static size_t
+oversize_size(const void *buf)
+{
+	if (((uintptr_t)buf & (kmem_pagesize() - 1)) != 0 ||
+	    kmem_oversize == NULL)
+		return (0);
+	return (vmem_alloc_size(kmem_oversize, buf));
+}
+
+size_t
+kmem_large_size(const void *buf)
+{
+	size_t size = kmem_firewall_size(buf);
+	return (size != 0 ? size : oversize_size(buf));
+}
+
+bool
+kmem_large_free(void *buf)
+{
+	if (kmem_firewall_free(NULL, buf, KMEM_FREE_MALLOC))
+		return (true);
+	size_t size = oversize_size(buf);
+	if (size == 0)
+		return (false);
+	vmem_free(kmem_oversize, buf, size);
+	return (true);
 }

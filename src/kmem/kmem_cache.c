@@ -19,7 +19,7 @@
  * every allocation and free takes the slow paths, which run the checks
  * (kmem_debug.c) around the same magazines.
  *
- * The fast paths (kmem_impl.h): allocation pops the thread's loaded
+ * The fast paths (kmem_fast.h): allocation pops the thread's loaded
  * magazine; free first checks through the page map that the buffer is the
  * start of a buffer of this cache (caches in touchable memory), then
  * pushes it.  The slow paths run the algorithm of the 2001 paper: if the
@@ -30,7 +30,8 @@
  * depot has none); else go to the slab layer.  After a trade the thread
  * holds one full and one empty magazine, so at least a magazine's worth of
  * allocations and of frees proceed without the depot: the depot sees at
- * most one in M operations.
+ * most one in M operations.  Fast and slow paths pop and push with the
+ * same inlines (kmem_magazine_pop() and kmem_magazine_push(), kmem_fast.h).
  *
  * Caches that may not touch their buffers (KMC_NOTOUCH: vmem's quantum
  * caches, identifier arenas) cannot mark a buffer as free, and without a
@@ -348,6 +349,12 @@ kmem_cache_create_internal(const char *name, size_t bufsize, size_t align,
 	return (cp);
 }
 
+const char *
+kmem_cache_name(const kmem_cache_t *cp)
+{
+	return (cp->name);
+}
+
 /*
  * Is cp on the list of caches, i.e. made by kmem_cache_create() and not
  * destroyed?  Compares pointers only, so garbage may be asked about
@@ -363,8 +370,12 @@ cache_listed(const kmem_cache_t *cp)
 	return (false);
 }
 
-void
-kmem_cache_destroy(kmem_cache_t *cp)
+/*
+ * Destroy cp; the number of its buffers never freed, reported first when
+ * report_leaks says so.
+ */
+static size_t
+cache_destroy(kmem_cache_t *cp, bool report_leaks)
 {
 	/* Off the list, so no reap, update or verify pass reaches it any
 	 * more (a verify pass in progress finishes first). */
@@ -379,12 +390,12 @@ kmem_cache_destroy(kmem_cache_t *cp)
 	kmem_mutex_exit(&kmem_debug_verify_lock);
 	if (cp == NULL) {
 		kmem_report("kmem_cache_destroy(NULL): the cache is NULL");
-		return;
+		return (0);
 	}
 	if (!listed) {
 		kmem_report("kmem_cache_destroy(%p): not a cache (never "
 		    "created, or destroyed already)", (void *)cp);
-		return;
+		return (0);
 	}
 
 	kmem_thread_flush_cache(cp);
@@ -392,7 +403,7 @@ kmem_cache_destroy(kmem_cache_t *cp)
 	uint64_t leaked = kmem_slab_destroy_all(cp);
 	if (cp->flags & KMF_FIREWALL)
 		leaked += kmem_firewall_forget(cp);
-	if (leaked != 0)
+	if (leaked != 0 && report_leaks)
 		kmem_report("kmem_cache_destroy(\"%s\"): %llu buffer%s never "
 		    "freed; leaked", cp->name, (unsigned long long)leaked,
 		    leaked == 1 ? "" : "s");
@@ -403,6 +414,19 @@ kmem_cache_destroy(kmem_cache_t *cp)
 	kmem_mutex_destroy(&cp->depot_lock);
 	kmem_mutex_destroy(&cp->slab_lock);
 	kmem_cache_free(kmem_cache_cache, cp);
+	return ((size_t)leaked);
+}
+
+void
+kmem_cache_destroy(kmem_cache_t *cp)
+{
+	(void) cache_destroy(cp, true);
+}
+
+size_t
+kmem_cache_destroy_leaked(kmem_cache_t *cp)
+{
+	return (cache_destroy(cp, false));
 }
 
 /* ---- allocation ---- */
@@ -455,16 +479,8 @@ static void *
 magazine_alloc(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
 {
 	for (;;) {
-		if (cc->rounds > 0) {
-			void *buf = cc->loaded->rounds[cc->rounds - 1];
-			kmem_round_taken(&cc->loaded->rounds[cc->rounds - 1]);
-			__atomic_store_n(&cc->rounds, cc->rounds - 1,
-			    __ATOMIC_RELAXED);
-			__atomic_store_n(&cc->alloc, cc->alloc + 1,
-			    __ATOMIC_RELAXED);
-			kmem_buffer_unpoison(cp, buf);
-			return (buf);
-		}
+		if (cc->rounds > 0)
+			return (kmem_magazine_pop(cp, cc, cc->rounds));
 		if (cc->prounds > 0) {
 			cc_reload(cc, cc->ploaded, cc->prounds);
 			continue;
@@ -490,13 +506,7 @@ magazine_free(kmem_cache_t *cp, kmem_cpu_cache_t *cc, void *buf)
 {
 	for (;;) {
 		if ((unsigned)cc->rounds < (unsigned)cc->magsize) {
-			__atomic_store_n(&cc->loaded->rounds[cc->rounds], buf,
-			    __ATOMIC_RELAXED);
-			__atomic_store_n(&cc->rounds, cc->rounds + 1,
-			    __ATOMIC_RELAXED);
-			__atomic_store_n(&cc->free, cc->free + 1,
-			    __ATOMIC_RELAXED);
-			kmem_buffer_poison(cp, buf);
+			kmem_magazine_push(cp, cc, cc->rounds, buf);
 			return (true);
 		}
 		if (cc->prounds == 0) {
@@ -948,6 +958,14 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	} else {
 		kmem_report_not_buffer_start(where, sp, buf);
 	}
+}
+
+size_t
+kmem_cache_usable_size(kmem_cache_t *cp, const void *buf)
+{
+	if (cp->flags & KMF_BUFTAG)
+		return (kmem_debug_requested(cp, buf));
+	return (cp->bufsize);
 }
 
 /* Never inlined into kmem_cache_free(): its buffer would cost every free

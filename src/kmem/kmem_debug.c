@@ -2,7 +2,7 @@
  * The debugging layer: the checks made on the buffers of debug caches and
  * the reports that name what went wrong (docs/debugging.md).
  *
- * A debug cache (KMF_BUFTAG) has a tag after each buffer (kmem_impl.h) and
+ * A debug cache (KMF_BUFTAG) tags each buffer (kmem_debug_impl.h) and
  * takes no fast path (its fast_index matches no slot), so every allocation
  * and free of its buffers passes here while the fast paths of all other
  * caches pay nothing.  Its magazines hold free buffers: a free is checked,

@@ -90,6 +90,15 @@ kmem_magtype_for(size_t chunksize)
 	return (mtp);
 }
 
+unsigned
+kmem_magazine_rounds(size_t chunksize, bool grown)
+{
+	const kmem_magtype_t *mtp = kmem_magtype_for(chunksize);
+	while (grown && chunksize < mtp->maxbuf)
+		mtp++;
+	return (mtp->rounds);
+}
+
 static const kmem_magtype_t *
 magtype_of(const kmem_magazine_t *mp)
 {

@@ -13,7 +13,7 @@
  * Slabs are multiples of the page size, itself a multiple of the granule,
  * so a granule belongs to at most one slab.
  *
- * Lookups (kmem_pagemap_find() in kmem_impl.h) take no lock: a leaf is
+ * Lookups (kmem_pagemap_find() in kmem_fast.h) take no lock: a leaf is
  * published with a release store, and a slab is entered before any of its
  * buffers is handed out, so before anyone can free one.  Insertions and
  * removals take kmem_pagemap_lock, a leaf lock (KMEM_RANK_PAGEMAP).

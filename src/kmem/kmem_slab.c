@@ -495,3 +495,85 @@ kmem_slab_destroy_all(kmem_cache_t *cp)
 	kmem_mutex_exit(&cp->slab_lock);
 	return (leaked);
 }
+
+/* ---- the slabs as the other layers see them (kmem_query.h) ---- */
+
+/* The free buffers of sp to fn (slab_lock held). */
+static void
+slab_walk_free(kmem_cache_t *cp, const kmem_slab_t *sp,
+    void (*fn)(void *arg, void *buf, size_t chunk_size), void *arg)
+{
+	if (cp->flags & KMF_HASH) {
+		for (const kmem_bufctl_t *bcp = sp->head; bcp != NULL;
+		    bcp = bcp->next)
+			fn(arg, (void *)bcp->addr, cp->chunksize);
+		return;
+	}
+	for (void *buf = sp->head; buf != NULL;
+	    buf = kmem_free_word((char *)buf + cp->link_offset))
+		fn(arg, buf, cp->chunksize);
+}
+
+void
+kmem_cache_walk_slabs(kmem_cache_t *cp,
+    void (*slab_fn)(void *arg, const kmem_slab_info_t *slab),
+    void (*free_fn)(void *arg, void *buf, size_t chunk_size), void *arg)
+{
+	size_t outside = (cp->flags & KMF_HASH) ? sizeof (kmem_slab_t) : 0;
+	size_t per_chunk = (cp->flags & KMF_HASH) ? sizeof (kmem_bufctl_t) : 0;
+	kmem_mutex_enter(&cp->slab_lock);
+	for (kmem_slab_t *sp = cp->slabs.next; sp != &cp->slabs;
+	    sp = sp->next) {
+		kmem_slab_info_t info = { .base = sp->base,
+			.size = cp->slabsize, .first = sp->first,
+			.chunk_size = cp->chunksize, .chunks = sp->chunks,
+			.allocated = sp->refcnt,
+			.metadata = outside + sp->chunks * per_chunk };
+		slab_fn(arg, &info);
+		if (free_fn != NULL)
+			slab_walk_free(cp, sp, free_fn, arg);
+	}
+	kmem_mutex_exit(&cp->slab_lock);
+}
+
+size_t
+kmem_cache_metadata_bytes(kmem_cache_t *cp)
+{
+	size_t bytes = sizeof (kmem_cache_t);
+	kmem_mutex_enter(&cp->slab_lock);
+	if (cp->flags & KMF_HASH)
+		bytes += (cp->hash.mask + 1) * sizeof (kmem_bufctl_t *);
+	kmem_mutex_exit(&cp->slab_lock);
+	return (bytes);
+}
+
+/* Empty slabs sit at the end of the list. */
+uint64_t
+kmem_cache_empty_slabs(kmem_cache_t *cp)
+{
+	uint64_t empty = 0;
+	kmem_mutex_enter(&cp->slab_lock);
+	for (const kmem_slab_t *sp = cp->slabs.prev; sp != &cp->slabs &&
+	    sp->refcnt == 0; sp = sp->prev)
+		empty++;
+	kmem_mutex_exit(&cp->slab_lock);
+	return (empty);
+}
+
+bool
+kmem_cache_knows(kmem_cache_t *cp, const void *buf)
+{
+	if (cp->flags & KMF_PAGEMAP)
+		return (kmem_cache_owns(cp, buf));
+	kmem_mutex_enter(&cp->slab_lock);
+	bool known = kmem_hash_contains(&cp->hash, (uintptr_t)buf);
+	kmem_mutex_exit(&cp->slab_lock);
+	return (known);
+}
+
+kmem_cache_t *
+kmem_cache_of(const void *addr)
+{
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)addr);
+	return (sp != NULL ? sp->cache : NULL);
+}

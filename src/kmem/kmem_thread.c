@@ -275,6 +275,23 @@ kmem_thread_counts(kmem_cache_t *cp, uint64_t *alloc, uint64_t *free)
 	kmem_mutex_exit(&kmem_threads_lock);
 }
 
+/*
+ * The calling thread's own slot, so no lock: its owner is the only one to
+ * change it.  pool_put() asks, to catch an item put twice in a row.
+ */
+bool
+kmem_cache_freed_last(kmem_cache_t *cp, const void *buf)
+{
+	kmem_thread_cache_t *tc = kmem_self;
+	if (cp->index >= tc->nslots)
+		return (false);
+	const kmem_cpu_cache_t *cc = &tc->slots[cp->index];
+	if (cc->rounds > 0)
+		return (kmem_magazine_top_is(cc->loaded, cc->rounds, buf));
+	return (cc->prounds > 0 &&
+	    kmem_magazine_top_is(cc->ploaded, cc->prounds, buf));
+}
+
 /* Does one of the first rounds rounds of mp hold buf? */
 static bool
 magazine_holds(const kmem_magazine_t *mp, int rounds, const void *buf)

@@ -65,8 +65,9 @@
  * kmem_update_lock guards the thread's state; the update thread never holds
  * it during a pass (a thread starting it may: pthread_create() allocates,
  * and a due pass in that allocation runs under it).
- * After a pass, with no lock held, kmem_update_done_hook (if set) is called:
- * the statistics publisher (stats_publish.c) sets it to wake its thread.
+ * After a pass, with no lock held, the hook set by kmem_update_done_hook_set()
+ * is called: the statistics publisher (stats_publish.c) sets one to wake
+ * its thread.
  */
 #include "kmem_impl.h"
 
@@ -97,19 +98,26 @@ cache_update(kmem_cache_t *cp)
 	kmem_slab_reap(cp);
 }
 
-/* The pass itself; kmem_caches_lock held. */
-void (*kmem_update_done_hook)(void);
+/* Called after every pass (stats_publish.c sets it). */
+static void (*update_done_hook)(void);
 
-/* After a pass, with no lock held: tell the hook (stats_publish.c). */
+void
+kmem_update_done_hook_set(void (*hook)(void))
+{
+	__atomic_store_n(&update_done_hook, hook, __ATOMIC_RELEASE);
+}
+
+/* After a pass, with no lock held: tell the hook. */
 static void
 update_done(void)
 {
-	void (*hook)(void) = __atomic_load_n(&kmem_update_done_hook,
+	void (*hook)(void) = __atomic_load_n(&update_done_hook,
 	    __ATOMIC_ACQUIRE);
 	if (hook != NULL)
 		hook();
 }
 
+/* The pass itself; kmem_caches_lock held. */
 static void
 update_pass(void)
 {

@@ -38,13 +38,14 @@
  * half of it; otherwise it moves to the new size's class, so a buffer grown
  * by small appends moves a logarithmic number of times.
  */
-#include "kmem/kmem_impl.h"
-
 #include <kmem/malloc.h>
 
+#include "base/bits.h"
 #include "base/format.h"
+#include "base/poison.h"
 #include "base/report.h"
-#include "vmem/vmem_impl.h"
+#include "kmem/kmem_fast.h"
+#include "kmem/kmem_query.h"
 
 #include <errno.h>
 
@@ -80,21 +81,9 @@ large_alloc(size_t size, size_t align)
 		errno = ENOMEM;
 		return (NULL);
 	}
-	kmem_init();
-	void *buf;
-	if (align > kmem_pagesize())
-		buf = vmem_xalloc(kmem_oversize, size, align, 0, 0, NULL, NULL,
-		    VM_NOSLEEP);
-	else if (kmem_firewall_wants(size))
-		buf = kmem_firewall_alloc(NULL, size, kmem_pagesize());
-	else
-		buf = vmem_alloc(kmem_oversize, size, VM_NOSLEEP | VM_BESTFIT);
-	if (buf == NULL) {
-		kmem_debug_alloc_failed(NULL, size);
+	void *buf = kmem_large_alloc(size, align);
+	if (buf == NULL)
 		errno = ENOMEM;
-	} else {
-		kmem_block_allocated(buf, size, false);
-	}
 	return (buf);
 }
 
@@ -105,12 +94,7 @@ large_alloc(size_t size, size_t align)
 static size_t
 large_size(const void *ptr, const char *caller)
 {
-	size_t size = kmem_firewall_size(ptr);
-	if (size != 0)
-		return (size);
-	if (((uintptr_t)ptr & (kmem_pagesize() - 1)) == 0 &&
-	    kmem_oversize != NULL)
-		size = vmem_alloc_size(kmem_oversize, ptr);
+	size_t size = kmem_large_size(ptr);
 	if (size == 0)
 		kmem_debug_report(NULL, ptr, "%s(%p): not a pointer malloc "
 		    "returned, or one already freed", caller, ptr);
@@ -134,7 +118,8 @@ class_of(const void *ptr, const kmem_slab_t *sp, const char *caller)
 	kmem_snprintf(where, sizeof (where), "%s(%p)", caller, ptr);
 	if (!(cp->flags & KMF_CLASS))
 		kmem_debug_report(cp, ptr, "%s: wrong cache: the buffer "
-		    "belongs to cache \"%s\", not to malloc", where, cp->name);
+		    "belongs to cache \"%s\", not to malloc", where,
+		    kmem_cache_name(cp));
 	else
 		kmem_report_not_buffer_start(where, sp, ptr);
 	return (NULL);
@@ -154,7 +139,7 @@ freed_already(kmem_cache_t *cp, const void *ptr, const char *caller)
 	if (where == NULL)
 		return (false);
 	kmem_debug_report(cp, ptr, "%s(%p): the buffer was freed already "
-	    "(%s; cache \"%s\")", caller, ptr, where, cp->name);
+	    "(%s; cache \"%s\")", caller, ptr, where, kmem_cache_name(cp));
 	return (true);
 }
 
@@ -168,9 +153,7 @@ usable_size(const void *ptr, const char *caller)
 		kmem_cache_t *cp = class_of(ptr, sp, caller);
 		if (cp == NULL || freed_already(cp, ptr, caller))
 			return (0);
-		if (cp->flags & KMF_BUFTAG)
-			return (kmem_debug_requested(cp, ptr));
-		return (cp->bufsize);
+		return (kmem_cache_usable_size(cp, ptr));
 	}
 	return (large_size(ptr, caller));
 }
@@ -222,11 +205,9 @@ free_slow(void *ptr)
 			kmem_cache_free_owned(cp, ptr, KMEM_FREE_MALLOC);
 		return;
 	}
-	if (kmem_firewall_free(NULL, ptr, KMEM_FREE_MALLOC))
-		return;
-	size_t size = large_size(ptr, "free");
-	if (size != 0)
-		vmem_free(kmem_oversize, ptr, size);
+	if (!kmem_large_free(ptr))
+		kmem_debug_report(NULL, ptr, "free(%p): not a pointer malloc "
+		    "returned, or one already freed", ptr);
 }
 
 void

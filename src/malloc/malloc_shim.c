@@ -26,8 +26,8 @@
 #include <malloc.h>
 #include <stdlib.h>
 
-#include "kmem/kmem_impl.h"
 #include "base/report.h"
+#include "kmem/kmem_query.h"
 
 #define SHIM __attribute__((visibility("default")))
 

@@ -49,12 +49,15 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "base/bits.h"
 #include "base/format.h"
-#include "kmem/kmem_impl.h"
 #include "base/lock_order.h"
-#include "netbsd_fork.h"
+#include "base/poison.h"
 #include "base/report.h"
 #include "base/stats_tables.h"
+#include "kmem/kmem_query.h"
+#include "netbsd_fork.h"
+#include "platform/platform.h"
 
 #define TAG_LIVE        0x6c6976656d747970ull   /* "livemtyp" */
 #define TAG_FREED       0x667265656d747970ull   /* "freemtyp" */
@@ -411,13 +414,7 @@ mtype_malloc(size_t size, struct malloc_type *type, int flags)
 static bool
 header_readable(const mtype_header_t *hdr)
 {
-	kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)hdr);
-	if (sp != NULL)
-		return ((sp->cache->flags & KMF_CLASS) &&
-		    kmem_cache_owns(sp->cache, hdr));
-	return (kmem_oversize != NULL &&
-	    vmem_contains(kmem_oversize, (void *)(uintptr_t)hdr,
-	    sizeof (*hdr)));
+	return (kmem_alloc_readable(hdr, sizeof (*hdr)));
 }
 
 /* Is type an attached type?  For reports only: takes the list lock. */

@@ -58,6 +58,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "base/bits.h"
 #include "base/format.h"
 #include "base/lock_order.h"
 #include "base/report.h"
@@ -770,45 +771,17 @@ pool_take(pool_state_t *ps, int flags)
 	return ((char *)buf + ps->shift);
 }
 
-/* Is buf the start of one of the cache's buffers? */
-static bool
-pool_owns(pool_state_t *ps, void *buf)
-{
-	kmem_cache_t *cp = ps->cache;
-	if (cp->flags & KMF_PAGEMAP)
-		return (kmem_cache_owns(cp, buf));
-	kmem_mutex_enter(&cp->slab_lock);
-	bool known = kmem_hash_contains(&cp->hash, (uintptr_t)buf);
-	kmem_mutex_exit(&cp->slab_lock);
-	return (known);
-}
-
-/* Is buf the item this thread cached last (the top of its magazines)? */
-static bool
-pool_just_put(pool_state_t *ps, void *buf)
-{
-	kmem_cache_t *cp = ps->cache;
-	kmem_thread_cache_t *tc = kmem_self;
-	if (cp->index >= tc->nslots)
-		return (false);
-	kmem_cpu_cache_t *cc = &tc->slots[cp->index];
-	if (cc->rounds > 0)
-		return (cc->loaded->rounds[cc->rounds - 1] == buf);
-	if (cc->prounds > 0)
-		return (cc->ploaded->rounds[cc->prounds - 1] == buf);
-	return (false);
-}
-
 static void
 report_stranger(pool_state_t *ps, void *item, const char *caller)
 {
 	char where[POOL_NAMELEN + 64];
 	pool_where(where, sizeof (where), caller, ps->pool->pr_wchan, item);
-	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)item - ps->shift);
-	if (sp != NULL && sp->cache != ps->cache)
+	kmem_cache_t *owner = kmem_cache_of((void *)((uintptr_t)item -
+	    ps->shift));
+	if (owner != NULL && owner != ps->cache)
 		kmem_report("%s: not an item of this pool: it belongs to kmem "
-		    "cache \"%s\"", where, sp->cache->name);
-	else if (sp != NULL)
+		    "cache \"%s\"", where, kmem_cache_name(owner));
+	else if (owner != NULL)
 		kmem_report("%s: not the start of an item of this pool", where);
 	else
 		kmem_report("%s: not an item of this pool (never allocated, "
@@ -852,11 +825,11 @@ void
 pool_give(pool_state_t *ps, void *item, const char *caller)
 {
 	void *buf = (void *)((uintptr_t)item - ps->shift);
-	if (item == NULL || !pool_owns(ps, buf)) {
+	if (item == NULL || !kmem_cache_knows(ps->cache, buf)) {
 		report_stranger(ps, item, caller);
 		return;
 	}
-	if (pool_just_put(ps, buf)) {
+	if (kmem_cache_freed_last(ps->cache, buf)) {
 		char where[POOL_NAMELEN + 64];
 		pool_where(where, sizeof (where), caller, ps->pool->pr_wchan,
 		    item);
@@ -1014,19 +987,6 @@ pool_invalidate_state(pool_state_t *ps)
 
 /* ---- statistics ---- */
 
-/* Slabs with no buffer allocated: they sit at the end of the list. */
-static uint64_t
-idle_pages(kmem_cache_t *cp)
-{
-	uint64_t idle = 0;
-	kmem_mutex_enter(&cp->slab_lock);
-	for (kmem_slab_t *sp = cp->slabs.prev; sp != &cp->slabs &&
-	    sp->refcnt == 0; sp = sp->prev)
-		idle++;
-	kmem_mutex_exit(&cp->slab_lock);
-	return (idle);
-}
-
 void
 pool_stats_fill(pool_state_t *ps, pool_stats_t *st)
 {
@@ -1070,7 +1030,7 @@ pool_stats_fill(pool_state_t *ps, pool_stats_t *st)
 	st->npages = difference(ks.slab_create, ks.slab_destroy);
 	st->hiwat_pages = ks.buf_per_slab != 0 ? ks.buf_max /
 	    ks.buf_per_slab : 0;
-	st->nidle = idle_pages(ps->cache);
+	st->nidle = kmem_cache_empty_slabs(ps->cache);
 	st->nitems = difference(ks.buf_total, st->nout);
 	st->ncached = ks.buf_constructed;
 	st->minpages = __atomic_load_n(&ps->minpages, __ATOMIC_RELAXED);

@@ -27,6 +27,7 @@
 
 #include <string.h>
 
+#include "base/poison.h"
 #include "base/report.h"
 
 #define PCACHE_MAGIC_LIVE 0x70636163u   /* "pcac" */

@@ -13,7 +13,8 @@
 
 #include <kmem/pool.h>
 
-#include "kmem/kmem_impl.h"
+#include "kmem/kmem_query.h"
+#include "platform/platform.h"
 
 #define POOL_MAGIC_LIVE 0x706f6f6cu     /* "pool" */
 #define POOL_MAGIC_DEAD 0x64656164u     /* "dead" */

@@ -4,9 +4,10 @@
  *
  * One publisher thread writes the segment: it takes a snapshot and copies
  * it in, then sleeps for a second or until woken -- by the end of each
- * maintenance pass (kmem_update.c calls kmem_update_done_hook with no lock
- * held) or by kmem_stats_publish(1), which waits until a snapshot taken
- * after its call is in.  So the pass itself never formats or copies
+ * maintenance pass (kmem_update.c calls the hook it was given with
+ * kmem_update_done_hook_set(), with no lock held) or by
+ * kmem_stats_publish(1), which waits until a snapshot taken after its call
+ * is in.  So the pass itself never formats or copies
  * anything, and no kmem lock is held while the segment is written.
  *
  * State, under publish_lock (rank KMEM_RANK_PUBLISH, a leaf: nothing is
@@ -34,8 +35,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "kmem/kmem_impl.h"
 #include "base/lock_order.h"
+#include "kmem/kmem_query.h"
+#include "platform/platform.h"
 #include "stats_publish.h"
 #include "stats_segment.h"
 
@@ -238,7 +240,7 @@ publish_start(bool wait)
 	kmem_init();
 	if (kmem_update_thread(1) != 0)
 		return (-1);
-	__atomic_store_n(&kmem_update_done_hook, update_done, __ATOMIC_RELEASE);
+	kmem_update_done_hook_set(update_done);
 	kmem_mutex_enter(&publish_lock);
 	bool register_exit = !exit_handler_registered;
 	exit_handler_registered = true;

@@ -85,9 +85,9 @@
 #include "vmem_impl.h"
 
 #include "base/format.h"
-#include "kmem/kmem_impl.h"
 #include "base/lock_order.h"
 #include "base/report.h"
+#include "kmem/kmem_query.h"
 
 kmem_mutex_t vmem_list_lock = KMEM_MUTEX_INITIALIZER(KMEM_RANK_VMEM_LIST);
 vmem_t *vmem_list;
@@ -110,7 +110,8 @@ typedef struct vmem_req {
 	enum vmem_policy policy;
 } vmem_req_t;
 
-static void vmem_qcache_destroy(vmem_t *vmp);
+static void vmem_qcache_destroy(vmem_t *vmp, size_t *leaked,
+    size_t *leaked_size);
 
 /* A span taken out of the arena, to be given back once the lock is dropped. */
 typedef struct vmem_release {
@@ -831,19 +832,28 @@ vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase,
  * in one is explained by the buffers of its cache instead.
  */
 static bool
-qcache_explain(const vmem_t *vmp, uintptr_t addr, char *buf, size_t len)
+qcache_explain(const vmem_t *vmp, uintptr_t addr, size_t size, char *buf,
+    size_t len)
 {
 	for (size_t i = 0; i < VMEM_NQCACHE_MAX && vmp->qcache[i] != NULL;
 	    i++) {
 		kmem_cache_t *cp = vmp->qcache[i];
+		size_t bufsize = (i + 1) << vmp->qshift;
 		uintptr_t start, end;
 		switch (kmem_slab_describe(cp, addr, &start, &end)) {
 		case KMEM_BUF_NONE:
 			continue;
 		case KMEM_BUF_ALLOCATED:
-			kmem_snprintf(buf, len, "wrong size: the segment at "
-			    "this address was allocated with size %zu",
-			    cp->bufsize);
+			/* The right size refused: vmem_xfree() was called. */
+			if (p2_roundup(size, vmp->quantum) == bufsize)
+				kmem_snprintf(buf, len, "the segment at this "
+				    "address was allocated by vmem_alloc from "
+				    "the quantum caches: free it with "
+				    "vmem_free");
+			else
+				kmem_snprintf(buf, len, "wrong size: the "
+				    "segment at this address was allocated "
+				    "with size %zu", bufsize);
 			return (true);
 		case KMEM_BUF_CACHED:
 		case KMEM_BUF_FREE:
@@ -868,7 +878,7 @@ static void
 explain_bad_free(const vmem_t *vmp, uintptr_t addr, size_t size,
     const vmem_seg_t *found, char *buf, size_t len)
 {
-	if (qcache_explain(vmp, addr, buf, len))
+	if (qcache_explain(vmp, addr, size, buf, len))
 		return;
 	if (found != NULL && seg_size(found) == p2_roundup(size, vmp->quantum)) {
 		/* Only a quantum cache refuses a segment of the right size. */
@@ -1195,7 +1205,8 @@ vmem_qcache_create(vmem_t *vmp, size_t qcache_max)
 			kmem_warn("vmem_create(\"%s\"): no quantum caches: "
 			    "cannot create cache %s (%d caches alive at most)",
 			    vmp->name, name, KMEM_CACHES_MAX);
-			vmem_qcache_destroy(vmp);
+			size_t none = 0, none_size = 0;
+			vmem_qcache_destroy(vmp, &none, &none_size);
 			return;
 		}
 	}
@@ -1205,18 +1216,46 @@ vmem_qcache_create(vmem_t *vmp, size_t qcache_max)
 	kmem_mutex_exit(&vmp->lock);
 }
 
-/* Stop using the quantum caches and destroy them. */
+/*
+ * Stop using the quantum caches and destroy them.  Their buffers never
+ * freed are the client's allocations, counted into *leaked and
+ * *leaked_size for vmem_destroy()'s report; the slabs holding them stay
+ * allocated in the arena.
+ */
 static void
-vmem_qcache_destroy(vmem_t *vmp)
+vmem_qcache_destroy(vmem_t *vmp, size_t *leaked, size_t *leaked_size)
 {
 	kmem_mutex_enter(&vmp->lock);
 	vmp->qcache_max = 0;
 	kmem_mutex_exit(&vmp->lock);
 	for (size_t i = 0; i < VMEM_NQCACHE_MAX; i++) {
-		if (vmp->qcache[i] != NULL)
-			kmem_cache_destroy(vmp->qcache[i]);
+		if (vmp->qcache[i] != NULL) {
+			size_t n = kmem_cache_destroy_leaked(vmp->qcache[i]);
+			*leaked += n;
+			*leaked_size += n * ((i + 1) << vmp->qshift);
+		}
 		vmp->qcache[i] = NULL;
 	}
+}
+
+/*
+ * The allocations vmem_destroy() reports: the arena's own segments, not
+ * the quantum caches' slabs (their buffers were counted instead).
+ */
+static void
+vmem_count_leaks(vmem_t *vmp, size_t *leaked, size_t *leaked_size)
+{
+	kmem_mutex_enter(&vmp->lock);
+	*leaked += vmp->st.segs_alloc;
+	*leaked_size += vmp->st.mem_inuse;
+	for (const vmem_seg_t *vsp = vmp->seg0.anext; vsp != &vmp->seg0;
+	    vsp = vsp->anext) {
+		if (vsp->type == VMEM_ALLOC && vsp->qcache_slab) {
+			(*leaked)--;
+			*leaked_size -= seg_size(vsp);
+		}
+	}
+	kmem_mutex_exit(&vmp->lock);
 }
 
 static vmem_t *
@@ -1380,11 +1419,9 @@ vmem_destroy(vmem_t *vmp)
 	}
 
 	/* The arena is private now: nobody else can reach it. */
-	vmem_qcache_destroy(vmp);
-	kmem_mutex_enter(&vmp->lock);
-	size_t leaked = vmp->st.segs_alloc;
-	size_t leaked_size = vmp->st.mem_inuse;
-	kmem_mutex_exit(&vmp->lock);
+	size_t leaked = 0, leaked_size = 0;
+	vmem_qcache_destroy(vmp, &leaked, &leaked_size);
+	vmem_count_leaks(vmp, &leaked, &leaked_size);
 	if (leaked != 0)
 		kmem_report("vmem_destroy(\"%s\"): %zu allocation%s (%zu %s) "
 		    "never freed; leaked", vmp->name, leaked,

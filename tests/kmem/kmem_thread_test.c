@@ -40,7 +40,7 @@
 #include <kmem/kmem.h>
 
 #include "check.h"
-#include "kmem/kmem_impl.h"          /* kmem_update_done_hook, against the rule */
+#include "kmem/kmem_query.h"         /* kmem_update_done_hook_set() */
 #include "kmem_objects.h"
 
 #define POLL_LIMIT_NS   (120ull * 1000 * 1000 * 1000)
@@ -878,13 +878,13 @@ static void
 test_thread_exit_runs_a_due_pass(void)
 {
 	atomic_store(&passes, 0);
-	kmem_update_done_hook = count_pass;
+	kmem_update_done_hook_set(count_pass);
 	kmem_update_interval_set(1);    /* due at once */
 	pthread_t t;
 	CHECK_EQ(pthread_create(&t, NULL, alloc_one_and_exit, NULL), 0);
 	CHECK_EQ(pthread_join(t, NULL), 0);
 	kmem_update_interval_set(3600ull * 1000 * 1000 * 1000);
-	kmem_update_done_hook = NULL;
+	kmem_update_done_hook_set(NULL);
 	CHECK(atomic_load(&passes) >= 1);
 }
 

@@ -21,7 +21,7 @@
 #include <kmem/malloc.h>
 
 #include "check.h"
-#include "kmem/kmem_impl.h"
+#include "kmem/kmem_fast.h"          /* the class tables and free marks */
 
 #define PAGE    ((size_t)sysconf(_SC_PAGESIZE))
 
@@ -542,40 +542,118 @@ test_enomem(void)
 	kmem_malloc_free(live);
 }
 
-/* Pointers that are not malloc's are reported, and nothing changes. */
+/*
+ * A pointer into a slab of a class cache, past its last buffer (the
+ * slab's tail or header): in a slab, and no buffer.
+ */
+static void
+bad_pointer_outside_buffers(void)
+{
+	char *p = kmem_malloc(64);
+	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)p);
+	CHECK(sp != NULL);
+	char *tail = (char *)(sp->first + sp->chunks * sp->cache->chunksize);
+	CHECK(kmem_pagemap_find((uintptr_t)tail) == sp);
+	const char *what = "not a buffer: the address is in a slab of cache "
+	    "\"kmem_alloc_64\" but outside its buffers (colour slack, slab "
+	    "header or tail)";
+	CHECK_REPORT_IS(kmem_malloc_free(tail), check_fmt("free(%p): %s",
+	    (void *)tail, what));
+	CHECK_REPORT_IS((void)kmem_realloc(tail, 10), check_fmt("realloc(%p): "
+	    "%s", (void *)tail, what));
+	CHECK_REPORT_IS((void)kmem_malloc_usable_size(tail), check_fmt(
+	    "malloc_usable_size(%p): %s", (void *)tail, what));
+	CHECK_NO_REPORT(kmem_malloc_free(p));
+}
+
+/* A small buffer freed, then freed again after another free, realloc()ed
+ * and asked its size. */
+static void
+bad_pointer_freed_apart(void)
+{
+	char *a = kmem_malloc(32), *b = kmem_malloc(32);
+	const char *where = "in this thread's magazines; cache "
+	    "\"kmem_alloc_32\"";
+	CHECK_NO_REPORT(kmem_malloc_free(a));
+	CHECK_NO_REPORT(kmem_malloc_free(b));
+	CHECK_REPORT_IS(kmem_malloc_free(a), check_fmt("free(): double free of "
+	    "%p: it is free already (%s)", (void *)a, where));
+	CHECK_REPORT_IS((void)kmem_realloc(a, 100), check_fmt("realloc(%p): "
+	    "the buffer was freed already (%s)", (void *)a, where));
+	CHECK_REPORT_IS((void)kmem_malloc_usable_size(a), check_fmt(
+	    "malloc_usable_size(%p): the buffer was freed already (%s)",
+	    (void *)a, where));
+}
+
+/*
+ * Pointers that are not malloc's are reported, and nothing changes: each
+ * row of docs/malloc.md's table of reports for bad pointers ("How free
+ * finds the owner"), committed, its report checked whole; realloc() and
+ * malloc_usable_size() check their pointer the same way.
+ */
 static void
 test_bad_pointers(void)
 {
 	check_catch_reports();
 	int on_stack;
-	CHECK_REPORT(kmem_malloc_free(&on_stack), "not a pointer malloc returned");
+	CHECK_REPORT_IS(kmem_malloc_free(&on_stack), check_fmt("free(%p): not "
+	    "a pointer malloc returned, or one already freed",
+	    (void *)&on_stack));
 
-	char *small = kmem_malloc(100);
-	CHECK_REPORT(kmem_malloc_free(small + 8), "not the start of a buffer");
-	CHECK_REPORT(kmem_malloc_free(small + 1), "not the start of a buffer");
-	CHECK_REPORT((void)kmem_realloc(small + 16, 200),
-	    "not the start of a buffer");
-	CHECK_REPORT((void)kmem_malloc_usable_size(small + 16),
-	    "not the start of a buffer");
+	char *small = kmem_malloc(64);
+	CHECK_REPORT_IS(kmem_malloc_free(small + 8), check_fmt("free(%p): not "
+	    "the start of a buffer: 8 bytes into the buffer at %p of cache "
+	    "\"kmem_alloc_64\"", (void *)(small + 8), (void *)small));
+	CHECK_REPORT_IS(kmem_malloc_free(small + 1), check_fmt("free(%p): not "
+	    "the start of a buffer: 1 bytes into the buffer at %p of cache "
+	    "\"kmem_alloc_64\"", (void *)(small + 1), (void *)small));
+	CHECK_REPORT_IS((void)kmem_realloc(small + 16, 200), check_fmt(
+	    "realloc(%p): not the start of a buffer: 16 bytes into the buffer "
+	    "at %p of cache \"kmem_alloc_64\"", (void *)(small + 16),
+	    (void *)small));
+	CHECK_REPORT_IS((void)kmem_malloc_usable_size(small + 16), check_fmt(
+	    "malloc_usable_size(%p): not the start of a buffer: 16 bytes into "
+	    "the buffer at %p of cache \"kmem_alloc_64\"", (void *)(small + 16),
+	    (void *)small));
 
-	/* freed twice in a row: the magazine sees it */
+	/* freed twice in a row: the free mark sees it */
 	CHECK_NO_REPORT(kmem_malloc_free(small));
-	CHECK_REPORT(kmem_malloc_free(small), "double free");
+	CHECK_REPORT_IS(kmem_malloc_free(small), check_fmt("free(): double "
+	    "free of %p: it is free already (in this thread's magazines; cache "
+	    "\"kmem_alloc_64\")", (void *)small));
+	bad_pointer_freed_apart();
 
 	char *large = kmem_malloc(1024 * 1024);
-	CHECK_REPORT(kmem_malloc_free(large + PAGE), "not a pointer malloc");
-	CHECK_REPORT(kmem_malloc_free(large + 16), "not a pointer malloc");
+	const char *never = "not a pointer malloc returned, or one already "
+	    "freed";
+	CHECK_REPORT_IS(kmem_malloc_free(large + PAGE), check_fmt("free(%p): "
+	    "%s", (void *)(large + PAGE), never));
+	CHECK_REPORT_IS(kmem_malloc_free(large + 16), check_fmt("free(%p): %s",
+	    (void *)(large + 16), never));
 	CHECK_NO_REPORT(kmem_malloc_free(large));
-	CHECK_REPORT(kmem_malloc_free(large), "already freed");
+	CHECK_REPORT_IS(kmem_malloc_free(large), check_fmt("free(%p): %s",
+	    (void *)large, never));
+	CHECK_REPORT_IS((void)kmem_realloc(large, 16), check_fmt("realloc(%p): "
+	    "%s", (void *)large, never));
+	CHECK_REPORT_IS((void)kmem_malloc_usable_size(large), check_fmt(
+	    "malloc_usable_size(%p): %s", (void *)large, never));
 
 	/* a buffer of another cache is not malloc's */
-	kmem_cache_t *cp = kmem_cache_create("not_malloc", 64, 0, NULL, NULL,
+	kmem_cache_t *cp = kmem_cache_create("conn", 64, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
 	void *obj = kmem_cache_alloc(cp, KM_SLEEP);
-	CHECK_REPORT(kmem_malloc_free(obj), "belongs to cache \"not_malloc\"");
+	const char *other = "wrong cache: the buffer belongs to cache "
+	    "\"conn\", not to malloc";
+	CHECK_REPORT_IS(kmem_malloc_free(obj), check_fmt("free(%p): %s", obj,
+	    other));
+	CHECK_REPORT_IS((void)kmem_realloc(obj, 100), check_fmt("realloc(%p): "
+	    "%s", obj, other));
+	CHECK_REPORT_IS((void)kmem_malloc_usable_size(obj), check_fmt(
+	    "malloc_usable_size(%p): %s", obj, other));
 	kmem_cache_free(cp, obj);
 	kmem_cache_destroy(cp);
 
+	bad_pointer_outside_buffers();
 	kmem_report_handler_set(NULL, NULL, NULL);
 }
 
