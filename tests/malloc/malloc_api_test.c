@@ -115,8 +115,8 @@ test_calloc(void)
 	kmem_malloc_free(p);
 
 	/* No elements, or elements of no size, however large the other
-	 * factor: malloc(0) (glibc's tst-calloc; an overflow check that
-	 * divides by a factor must not divide by 0). */
+	 * factor: the product is 0, no overflow, and the result is
+	 * malloc(0)'s (glibc's tst-calloc asks these). */
 	static const size_t other[] = { 0, UINT_MAX, SIZE_MAX };
 	for (size_t i = 0; i < sizeof (other) / sizeof (other[0]); i++) {
 		p = kmem_calloc(0, other[i]);
