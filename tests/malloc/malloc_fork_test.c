@@ -245,6 +245,24 @@ underscore_fork_in_handler(int sig)
 	errno = saved;
 }
 
+/*
+ * In the child of fork(): allocate and free, in the sizes the other threads
+ * use, more than a magazine holds, so the depot and slab locks are needed
+ * (the threads may have held them at the fork).
+ */
+static void
+child_allocates(uint64_t rng)
+{
+	enum { HELD = 500 };
+	static void *held[HELD];
+	for (int i = 0; i < HELD; i++) {
+		held[i] = malloc(check_random(&rng) % 4000);
+		CHECK(held[i] != NULL);
+	}
+	for (int i = 0; i < HELD; i++)
+		free(held[i]);
+}
+
 /* Allocate and free, and signal the main thread once the last is handled. */
 static void *
 signal_sender(void *arg)
@@ -291,7 +309,7 @@ fork_in_handlers_of_threaded_process(void)
 			pid_t pid = handlers ? fork() : _Fork();
 			if (pid == 0) {
 				if (handlers)
-					free(malloc(100));
+					child_allocates(rng);
 				_exit(0);
 			}
 			CHECK(pid > 0);
