@@ -25,6 +25,10 @@
  *	                           interrupted; the main thread also forks
  *	                           with fork() and with _Fork()
  *
+ *	malloc_fork_test exit_in_handler
+ *	                           a known failure, below: it passes only
+ *	                           when it fails at its check
+ *
  * Every child must exit with the status it was given, and the program must
  * finish: a hang is the failure (alarm() ends it, and CTest's timeout).
  */
@@ -337,6 +341,109 @@ fork_in_handlers_of_threaded_process(void)
 }
 #endif
 
+/* ---- a child that exit()s from the handler: fails until it does not ---- */
+
+/*
+ * glibc's tst-mallocfork, where the child of the handler's fork() calls
+ * exit(), with an atexit handler that allocates, and with the signal
+ * arriving while fork() runs: with 64 MiB resident, fork() takes long
+ * enough that a signal every 2 ms mostly arrives as the system call
+ * returns in the parent, before the library's fork handlers let go of its
+ * locks.  The handler's fork() then stands aside (kmem_fork.c), and its
+ * child, which never returns to finish the interrupted fork(), finds those
+ * locks held: its atexit handler's malloc() waits forever.  glibc's malloc
+ * takes no lock around fork() in a process with one thread, and this
+ * program runs there to the end.  A child still running after 2 s counts
+ * as stuck; CTest passes this only when it fails at that check, until the
+ * library handles the case (docs/malloc.md).
+ */
+#define RESIDENT        (64u << 20)
+#define EXIT_ROUNDS     100
+
+static volatile sig_atomic_t child_stuck;
+static volatile sig_atomic_t *exit_handled;     /* shared with the sender */
+
+static void
+exit_allocates(void)
+{
+	free(strdup("at exit"));
+}
+
+static void
+fork_and_exit_in_handler(int sig)
+{
+	(void) sig;
+	if (child_stuck)
+		return;
+	int saved = errno;
+	pid_t pid = fork();
+	if (pid == 0)
+		exit(0);
+	int status;
+	for (int ms = 0; pid > 0 && waitpid(pid, &status, WNOHANG) != pid;
+	    ms++) {
+		if (ms == 2000) {
+			child_stuck = 1;
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		usleep(1000);
+	}
+	(*exit_handled)++;
+	errno = saved;
+}
+
+static void
+exit_from_handler_while_forking(void)
+{
+	CHECK(atexit(exit_allocates) == 0);
+	exit_handled = mmap(NULL, sizeof (*exit_handled), PROT_READ |
+	    PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(exit_handled != MAP_FAILED);
+	char *resident = mmap(NULL, RESIDENT, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(resident != MAP_FAILED);
+	memset(resident, 1, RESIDENT);
+	struct sigaction sa = { .sa_handler = fork_and_exit_in_handler };
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+
+	fflush(NULL);
+	pid_t parent = getpid();
+	pid_t sender = fork();
+	CHECK(sender >= 0);
+	if (sender == 0) {      /* one signal at a time, 2 ms apart */
+		struct timespec pause = { 0, 2 * 1000 * 1000 };
+		while (getppid() == parent) {
+			nanosleep(&pause, NULL);
+			sig_atomic_t seen = *exit_handled;
+			if (kill(parent, SIGUSR1) != 0)
+				break;
+			while (*exit_handled == seen && getppid() == parent)
+				nanosleep(&pause, NULL);
+		}
+		_exit(0);
+	}
+	int round;
+	for (round = 0; round < EXIT_ROUNDS && !child_stuck; round++) {
+		free(malloc(100));
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(0);
+		CHECK(pid > 0);
+		int status;
+		while (waitpid(pid, &status, 0) < 0)
+			CHECK(errno == EINTR);
+	}
+	kill(sender, SIGKILL);
+	waitpid(sender, NULL, 0);
+	printf("%d rounds, %d forks from the handler\n", round,
+	    (int)*exit_handled);
+	bool child_exited_from_handler = !child_stuck;
+	CHECK(child_exited_from_handler);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -347,8 +454,11 @@ main(int argc, char **argv)
 		fork_in_handlers_while_allocating();
 	else if (argc == 2 && strcmp(argv[1], "threads") == 0)
 		fork_in_handlers_of_threaded_process();
+	else if (argc == 2 && strcmp(argv[1], "exit_in_handler") == 0)
+		exit_from_handler_while_forking();
 	else
-		CHECK(!"usage: malloc_fork_test stdio|signals|threads");
+		CHECK(!"usage: malloc_fork_test stdio|signals|threads|"
+		    "exit_in_handler");
 	printf("malloc_fork_test %s: ok\n", argv[1]);
 	return (0);
 }
