@@ -432,7 +432,7 @@ kmem_cache_destroy_leaked(kmem_cache_t *cp)
 /* ---- allocation ---- */
 
 static void
-cc_reload(kmem_cpu_cache_t *cc, kmem_magazine_t *mp, int rounds)
+cc_reload(kmem_slot_t *cc, kmem_magazine_t *mp, int rounds)
 {
 	cc->ploaded = cc->loaded;
 	cc->prounds = cc->rounds;
@@ -452,7 +452,7 @@ has_magazines(const kmem_cache_t *cp)
 
 /* Make the slot hold magazines of the cache's size; false if none. */
 static bool
-cc_current(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
+cc_current(kmem_cache_t *cp, kmem_slot_t *cc)
 {
 	const kmem_magtype_t *mtp = __atomic_load_n(&cp->magtype,
 	    __ATOMIC_ACQUIRE);
@@ -476,7 +476,7 @@ cc_current(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
 
 /* The allocation slow path (lock held); NULL sends us to the slabs. */
 static void *
-magazine_alloc(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
+magazine_alloc(kmem_cache_t *cp, kmem_slot_t *cc)
 {
 	for (;;) {
 		if (cc->rounds > 0)
@@ -502,7 +502,7 @@ magazine_alloc(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
  * empty magazine in the depot.
  */
 static bool
-magazine_free(kmem_cache_t *cp, kmem_cpu_cache_t *cc, void *buf)
+magazine_free(kmem_cache_t *cp, kmem_slot_t *cc, void *buf)
 {
 	for (;;) {
 		if ((unsigned)cc->rounds < (unsigned)cc->magsize) {
@@ -531,7 +531,7 @@ magazine_free(kmem_cache_t *cp, kmem_cpu_cache_t *cc, void *buf)
 static void *
 thread_magazine_alloc(kmem_cache_t *cp)
 {
-	kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
+	kmem_slot_t *cc = kmem_thread_slot(cp);
 	if (cc == NULL)
 		return (NULL);
 	kmem_mutex_enter(&kmem_self->lock);
@@ -548,7 +548,7 @@ thread_magazine_alloc(kmem_cache_t *cp)
 static bool
 thread_magazine_free(kmem_cache_t *cp, void *buf)
 {
-	kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
+	kmem_slot_t *cc = kmem_thread_slot(cp);
 	if (cc == NULL)
 		return (false);
 	for (bool retried = false;; retried = true) {
@@ -619,7 +619,7 @@ magazine_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 	if (buffer_construct(cp, buf, kmflag))
 		return (buf);
 	/* Back in its slab: the magazine's count of it is taken back. */
-	kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
+	kmem_slot_t *cc = kmem_thread_slot(cp);
 	__atomic_store_n(&cc->alloc, cc->alloc - 1, __ATOMIC_RELAXED);
 	return (NULL);
 }
@@ -632,7 +632,7 @@ magazine_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 static unsigned
 thread_magazine_load(kmem_cache_t *cp, void **bufs, unsigned n)
 {
-	kmem_cpu_cache_t *cc = kmem_thread_slot(cp);
+	kmem_slot_t *cc = kmem_thread_slot(cp);
 	unsigned done = 0;
 	if (cc == NULL)
 		return (0);

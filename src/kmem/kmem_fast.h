@@ -187,7 +187,7 @@ void kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
 /* Take the top round of cc's loaded magazine, which holds rounds > 0 of
  * them, for an allocation from cp. */
 static inline void *
-kmem_magazine_pop(const kmem_cache_t *cp, kmem_cpu_cache_t *cc, int rounds)
+kmem_magazine_pop(const kmem_cache_t *cp, kmem_slot_t *cc, int rounds)
 {
 	void *buf = cc->loaded->rounds[rounds - 1];
 	kmem_round_taken(&cc->loaded->rounds[rounds - 1]);
@@ -200,7 +200,7 @@ kmem_magazine_pop(const kmem_cache_t *cp, kmem_cpu_cache_t *cc, int rounds)
 /* Put buf, freed to cp, on cc's loaded magazine, which holds rounds of
  * fewer than its size. */
 static inline void
-kmem_magazine_push(const kmem_cache_t *cp, kmem_cpu_cache_t *cc, int rounds,
+kmem_magazine_push(const kmem_cache_t *cp, kmem_slot_t *cc, int rounds,
     void *buf)
 {
 	__atomic_store_n(&cc->loaded->rounds[rounds], buf, __ATOMIC_RELAXED);
@@ -223,7 +223,7 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 {
 	kmem_thread_cache_t *tc = kmem_self;
 	if (__builtin_expect(cp->fast_index < tc->nslots, 1)) {
-		kmem_cpu_cache_t *cc = &tc->slots[cp->fast_index];
+		kmem_slot_t *cc = &tc->slots[cp->fast_index];
 		int rounds = cc->rounds;
 		if (__builtin_expect(rounds > 0, 1)) {
 			void *buf = kmem_magazine_pop(cp, cc, rounds);
@@ -256,7 +256,7 @@ kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	}
 	kmem_thread_cache_t *tc = kmem_self;
 	if (__builtin_expect(cp->fast_index < tc->nslots, 1)) {
-		kmem_cpu_cache_t *cc = &tc->slots[cp->fast_index];
+		kmem_slot_t *cc = &tc->slots[cp->fast_index];
 		int rounds = cc->rounds;
 		if (__builtin_expect((unsigned)rounds < (unsigned)cc->magsize, 1)) {
 			if (__builtin_expect(key == 0 && rounds > 0 &&

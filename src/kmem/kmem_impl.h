@@ -133,8 +133,8 @@ typedef enum kmem_held_by {
 kmem_held_by_t kmem_thread_magazines_hold(kmem_cache_t *cp, const void *buf);
 extern kmem_mutex_t kmem_threads_lock;
 extern kmem_thread_cache_t kmem_threads;        /* list anchor */
-kmem_cpu_cache_t *kmem_thread_slot(kmem_cache_t *cp);
-void kmem_thread_slot_to_depot(kmem_cache_t *cp, kmem_cpu_cache_t *cc);
+kmem_slot_t *kmem_thread_slot(kmem_cache_t *cp);
+void kmem_thread_slot_to_depot(kmem_cache_t *cp, kmem_slot_t *cc);
 void kmem_thread_flush_cache(kmem_cache_t *cp);
 void kmem_thread_counts(kmem_cache_t *cp, uint64_t *alloc, uint64_t *free);
 void kmem_thread_fork_prepare(void);

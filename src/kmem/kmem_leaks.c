@@ -176,7 +176,7 @@ collect_rounds(scan_t *s, kmem_cache_t *cp)
 	    tc = tc->next) {
 		if (cp->index >= tc->nslots)
 			continue;
-		kmem_cpu_cache_t *cc = &tc->slots[cp->index];
+		kmem_slot_t *cc = &tc->slots[cp->index];
 		if ((cc->loaded != NULL && !add_rounds(s, cc->loaded,
 		    __atomic_load_n(&cc->rounds, __ATOMIC_RELAXED))) ||
 		    (cc->ploaded != NULL && !add_rounds(s, cc->ploaded,

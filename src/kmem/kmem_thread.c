@@ -96,7 +96,7 @@ kmem_index_put(unsigned index)
 }
 
 static void
-slot_reset(kmem_cpu_cache_t *cc)
+slot_reset(kmem_slot_t *cc)
 {
 	__atomic_store_n(&cc->rounds, -1, __ATOMIC_RELAXED);
 	__atomic_store_n(&cc->alloc, 0, __ATOMIC_RELAXED);
@@ -109,7 +109,7 @@ slot_reset(kmem_cpu_cache_t *cc)
 static size_t
 slots_bytes(unsigned nslots)
 {
-	return (p2_roundup(nslots * sizeof (kmem_cpu_cache_t), kmem_pagesize()));
+	return (p2_roundup(nslots * sizeof (kmem_slot_t), kmem_pagesize()));
 }
 
 /* Make tc's array hold at least want slots; false if out of memory. */
@@ -118,14 +118,14 @@ slots_grow(kmem_thread_cache_t *tc, unsigned want)
 {
 	unsigned nslots = tc->nslots * 2 > want ? tc->nslots * 2 : want;
 	size_t bytes = slots_bytes(nslots);
-	nslots = (unsigned)(bytes / sizeof (kmem_cpu_cache_t));
-	kmem_cpu_cache_t *slots = vmem_alloc(kmem_metadata_arena(), bytes,
+	nslots = (unsigned)(bytes / sizeof (kmem_slot_t));
+	kmem_slot_t *slots = vmem_alloc(kmem_metadata_arena(), bytes,
 	    VM_NOSLEEP);
 	if (slots == NULL)
 		return (false);
 
 	kmem_mutex_enter(&tc->lock);
-	kmem_cpu_cache_t *old = tc->slots;
+	kmem_slot_t *old = tc->slots;
 	unsigned old_n = tc->nslots;
 	for (unsigned i = 0; i < nslots; i++) {
 		if (i < old_n)
@@ -205,7 +205,7 @@ kmem_thread_no_magazines(void)
 		kmem_self = &kmem_no_magazines;
 }
 
-kmem_cpu_cache_t *
+kmem_slot_t *
 kmem_thread_slot(kmem_cache_t *cp)
 {
 	kmem_thread_cache_t *tc = kmem_self;
@@ -222,7 +222,7 @@ kmem_thread_slot(kmem_cache_t *cp)
 
 /* Give the slot's magazines to cp's depot as they are; list ops only. */
 void
-kmem_thread_slot_to_depot(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
+kmem_thread_slot_to_depot(kmem_cache_t *cp, kmem_slot_t *cc)
 {
 	if (cc->loaded != NULL)
 		kmem_depot_free(cp, cc->loaded, (unsigned)cc->rounds);
@@ -235,7 +235,7 @@ kmem_thread_slot_to_depot(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
 
 /* Empty a slot for good: magazines to the depot, counters to the cache. */
 static void
-slot_retire(kmem_cache_t *cp, kmem_cpu_cache_t *cc)
+slot_retire(kmem_cache_t *cp, kmem_slot_t *cc)
 {
 	kmem_thread_slot_to_depot(cp, cc);
 	__atomic_fetch_add(&cp->dead_alloc, cc->alloc, __ATOMIC_RELAXED);
@@ -266,7 +266,7 @@ kmem_thread_counts(kmem_cache_t *cp, uint64_t *alloc, uint64_t *free)
 	    tc = tc->next) {
 		kmem_mutex_enter(&tc->lock);
 		if (cp->index < tc->nslots) {
-			kmem_cpu_cache_t *cc = &tc->slots[cp->index];
+			kmem_slot_t *cc = &tc->slots[cp->index];
 			*alloc += __atomic_load_n(&cc->alloc, __ATOMIC_RELAXED);
 			*free += __atomic_load_n(&cc->free, __ATOMIC_RELAXED);
 		}
@@ -285,7 +285,7 @@ kmem_cache_freed_last(kmem_cache_t *cp, const void *buf)
 	kmem_thread_cache_t *tc = kmem_self;
 	if (cp->index >= tc->nslots)
 		return (false);
-	const kmem_cpu_cache_t *cc = &tc->slots[cp->index];
+	const kmem_slot_t *cc = &tc->slots[cp->index];
 	if (cc->rounds > 0)
 		return (kmem_magazine_top_is(cc->loaded, cc->rounds, buf));
 	return (cc->prounds > 0 &&
@@ -310,7 +310,7 @@ magazine_holds(const kmem_magazine_t *mp, int rounds, const void *buf)
  * double free racing with the first free in another thread may be missed.
  */
 static bool
-slot_holds(const kmem_cpu_cache_t *cc, const void *buf)
+slot_holds(const kmem_slot_t *cc, const void *buf)
 {
 	int rounds = __atomic_load_n(&cc->rounds, __ATOMIC_RELAXED);
 	return ((cc->loaded != NULL && magazine_holds(cc->loaded, rounds, buf)) ||

@@ -99,14 +99,15 @@ typedef struct kmem_maglist {
 } kmem_maglist_t;
 
 /*
- * A thread's view of one cache (the "CPU cache" of the 2001 paper): a
- * loaded and a previously loaded magazine.  rounds is -1 with no loaded
+ * A slot: a thread's view of one cache, the "CPU cache" of the 2001 paper
+ * (illumos's kmem_cpu_cache_t, whose cc_ its variables keep): a loaded and
+ * a previously loaded magazine.  rounds is -1 with no loaded
  * magazine, prounds -1 with no previous one; magsize is the size of the
  * magazines held, 0 while the layer is off for this slot.  Only the owning
  * thread changes a slot, with relaxed atomic stores where another thread
  * may read (statistics), so no lock and no read-modify-write is needed.
  */
-typedef struct kmem_cpu_cache {
+typedef struct kmem_slot {
 	kmem_magazine_t *loaded;
 	kmem_magazine_t *ploaded;
 	int rounds;
@@ -115,11 +116,11 @@ typedef struct kmem_cpu_cache {
 	unsigned spare;
 	uint64_t alloc;         /* allocations served from magazines */
 	uint64_t free;          /* frees taken by magazines */
-} kmem_cpu_cache_t;
+} kmem_slot_t;
 
 /* A thread's slots, indexed by cache->index. */
 typedef struct kmem_thread_cache {
-	kmem_cpu_cache_t *slots;
+	kmem_slot_t *slots;
 	unsigned nslots;
 	unsigned slow_calls;    /* paces the lazy update (kmem_update.c) */
 	kmem_mutex_t lock;      /* slots[] itself, and other threads' access */
