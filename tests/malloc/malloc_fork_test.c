@@ -363,10 +363,12 @@ fork_in_handlers_of_threaded_process(void)
 static volatile sig_atomic_t child_stuck;
 static volatile sig_atomic_t *exit_handled;     /* shared with the sender */
 
+/* Volatile, or a compiler may drop a strdup() whose copy is only freed. */
 static void
 exit_allocates(void)
 {
-	free(strdup("at exit"));
+	char *volatile copy = strdup("at exit");
+	free(copy);
 }
 
 static void
@@ -427,7 +429,8 @@ exit_from_handler_while_forking(void)
 	}
 	int round;
 	for (round = 0; round < EXIT_ROUNDS && !child_stuck; round++) {
-		free(malloc(100));
+		void *volatile buffer = malloc(100);
+		free(buffer);
 		pid_t pid = fork();
 		if (pid == 0)
 			_exit(0);

@@ -220,7 +220,7 @@ fork_and_exit_handler(int sig)
 static void
 test_fork_in_handler(void)
 {
-	void *keep = malloc(sizeof (int));
+	void *volatile keep = malloc(sizeof (int));
 	struct sigaction sa = { .sa_handler = fork_and_exit_handler }, old;
 	sigemptyset(&sa.sa_mask);
 	CHECK(sigaction(SIGUSR1, &sa, &old) == 0);
@@ -294,13 +294,13 @@ static void
 allocate_beside_break(char *brk_start)
 {
 	enum { SMALL = 256 };
-	char *small[SMALL];
+	char *volatile small[SMALL];    /* or a compiler may drop them */
 	for (int i = 0; i < SMALL; i++) {
 		small[i] = malloc(16);
 		CHECK(small[i] != NULL);
 		memset(small[i], i, 16);
 	}
-	char *large = malloc(10 << 20);
+	char *volatile large = malloc(10 << 20);
 	CHECK(large != NULL);
 	memset(large, 1, 10 << 20);
 	CHECK(sbrk(0) == brk_start);
@@ -432,10 +432,11 @@ test_bad_free(void)
 	free(freed);
 }
 
+/* Volatile, or a compiler may drop a strdup() whose copy is only freed. */
 static void
 at_exit_allocates(void)
 {
-	char *s = strdup("still here at exit");
+	char *volatile s = strdup("still here at exit");
 	CHECK(s != NULL);
 	free(s);
 }
