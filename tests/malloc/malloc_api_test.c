@@ -4,8 +4,16 @@
  * size for every small size, the large path, and the reports for pointers
  * that are not malloc's.  The same functions under their C library names
  * are tested by malloc_preload_test.
+ *
+ * What glibc's own portable malloc tests check of glibc's malloc is
+ * checked here of ours, in our words (docs/malloc.md has the table): the
+ * edges of realloc() and reallocarray(), calloc() of reused memory and of
+ * zero and wrapping factors, every alignment function's edges, and a
+ * freed buffer going back to the next aligned request that fits it.
  */
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -48,22 +56,41 @@ test_sizes(void)
 	kmem_malloc_free(NULL);
 }
 
-/* Distinct live buffers never overlap, and keep what was written. */
+/*
+ * Distinct live buffers never overlap, and keep what was written, also
+ * after a third of them were freed and buffers of other sizes, up to
+ * several MiB, took their place among the rest (glibc's mallocbug: a
+ * freed block merged with a neighbour still in use).
+ */
 static void
 test_no_overlap(void)
 {
 	enum { N = 2000 };
 	static unsigned char *bufs[N];
 	static size_t sizes[N];
+	static unsigned char tags[N];
 	uint64_t rng = 1;
 	for (int i = 0; i < N; i++) {
 		sizes[i] = check_random(&rng) % (i % 10 == 0 ? 300000 : 2000);
 		bufs[i] = kmem_malloc(sizes[i]);
 		CHECK(bufs[i] != NULL);
-		__builtin_memset(bufs[i], i & 0xff, sizes[i]);
+		tags[i] = (unsigned char)i;
+		__builtin_memset(bufs[i], tags[i], sizes[i]);
+	}
+	for (int i = 0; i < N; i += 3) {
+		CHECK(all_bytes(bufs[i], tags[i], sizes[i]));
+		kmem_malloc_free(bufs[i]);
+	}
+	for (int i = 0; i < N; i += 3) {
+		sizes[i] = i % 300 == 0 ? 0x3fa000 + (size_t)i :
+		    check_random(&rng) % (i % 2 == 0 ? 40000 : 600);
+		bufs[i] = kmem_malloc(sizes[i]);
+		CHECK(bufs[i] != NULL);
+		tags[i] = (unsigned char)(i + 0x80);
+		__builtin_memset(bufs[i], tags[i], sizes[i]);
 	}
 	for (int i = 0; i < N; i++) {
-		CHECK(all_bytes(bufs[i], i & 0xff, sizes[i]));
+		CHECK(all_bytes(bufs[i], tags[i], sizes[i]));
 		kmem_malloc_free(bufs[i]);
 	}
 }
@@ -86,6 +113,65 @@ test_calloc(void)
 	void *p = kmem_calloc(0, 10);
 	CHECK(p != NULL);
 	kmem_malloc_free(p);
+
+	/* No elements, or elements of no size, however large the other
+	 * factor: the product is 0, no overflow, and the result is
+	 * malloc(0)'s (glibc's tst-calloc asks these). */
+	static const size_t other[] = { 0, UINT_MAX, SIZE_MAX };
+	for (size_t i = 0; i < sizeof (other) / sizeof (other[0]); i++) {
+		p = kmem_calloc(0, other[i]);
+		CHECK(p != NULL);
+		kmem_malloc_free(p);
+		p = kmem_calloc(other[i], 0);
+		CHECK(p != NULL);
+		kmem_malloc_free(p);
+	}
+
+	/* A product that wraps around to a small size fails: SIZE_MAX is a
+	 * multiple of 65537, so this one is SIZE_MAX + 65537, which wraps
+	 * to 65536 (glibc's tst-reallocarray asks reallocarray() the
+	 * same); the second wraps to 0. */
+	errno = 0;
+	CHECK(kmem_calloc(65537, SIZE_MAX / 65537 + 1) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	errno = 0;
+	CHECK(kmem_calloc(SIZE_MAX / 65537 + 1, 65537) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	errno = 0;
+	CHECK(kmem_calloc(2, SIZE_MAX / 2 + 1) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+}
+
+/*
+ * calloc() zeroes what it hands out, whatever the buffer held before:
+ * many buffers at once, past the magazines into the depot and the slabs,
+ * each filled with ones and freed before the next round asks for them
+ * again (glibc's tst-calloc: small fixed sizes, and random products of up
+ * to 10 elements of up to 100 bytes).
+ */
+static void
+test_calloc_reused(void)
+{
+	enum { MANY = 20000 };
+	static unsigned char *bufs[MANY];
+	static const size_t fixed[] = { 15, 5, 17, 6, 31, 96 };
+	uint64_t rng = 3;
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < MANY; i++) {
+			size_t n = 1, elem = fixed[(size_t)(i + round) % 6];
+			if (i % 2 == 1) {
+				n = 1 + check_random(&rng) % 10;
+				elem = 1 + check_random(&rng) % 100;
+			}
+			bufs[i] = kmem_calloc(n, elem);
+			CHECK(bufs[i] != NULL);
+			CHECK(all_bytes(bufs[i], 0, n * elem));
+			__builtin_memset(bufs[i], 0xff,
+			    kmem_malloc_usable_size(bufs[i]));
+		}
+		for (int i = MANY; i-- > 0; )
+			kmem_malloc_free(bufs[i]);
+	}
 }
 
 static void
@@ -132,6 +218,75 @@ test_realloc(void)
 	kmem_malloc_free(q);
 }
 
+/*
+ * realloc()'s edges, as glibc's tst-realloc, tst-malloc and
+ * tst-reallocarray check them of glibc's: realloc(NULL, n) is malloc(n),
+ * for 0 and for a size that fails; realloc(p, 0) frees p -- freeing it
+ * again is then a double free -- whichever function made p; growing to the
+ * usable size keeps the buffer where it is; reallocarray(NULL, n, m) is
+ * an array malloc(), and grows and shrinks as realloc() does.
+ */
+static void
+test_realloc_edges(void)
+{
+	check_catch_reports();
+	void *p = kmem_realloc(NULL, 0);
+	CHECK(p != NULL);
+	kmem_malloc_free(p);
+	errno = 0;
+	CHECK(kmem_realloc(NULL, SIZE_MAX) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+
+	p = kmem_malloc(0);
+	CHECK(kmem_realloc(p, 0) == NULL);
+	CHECK_REPORT(kmem_malloc_free(p), "double free");
+	p = kmem_aligned_alloc(4096, 100);
+	CHECK(kmem_realloc(p, 0) == NULL);
+	CHECK_REPORT(kmem_malloc_free(p), "double free");
+	p = kmem_memalign(4 * PAGE, 100);       /* a large buffer, from xalloc */
+	CHECK(kmem_realloc(p, 0) == NULL);
+	CHECK_REPORT(kmem_malloc_free(p), "already freed");
+	p = kmem_malloc(1024 * 1024);
+	CHECK(kmem_realloc(p, 0) == NULL);
+	CHECK_REPORT(kmem_malloc_free(p), "already freed");
+
+	static const size_t sizes[] = { 1, 3, 100, 1000, 2051, 40000, 130000,
+	    200000, 1000000 };
+	for (size_t i = 0; i < sizeof (sizes) / sizeof (sizes[0]); i++) {
+		p = kmem_realloc(NULL, sizes[i]);
+		CHECK(p != NULL);
+		size_t usable = kmem_malloc_usable_size(p);
+		CHECK(kmem_realloc(p, usable) == p);
+		kmem_malloc_free(p);
+	}
+
+	unsigned char *a = kmem_reallocarray(NULL, 10, 2);
+	CHECK(a != NULL);
+	CHECK(kmem_malloc_usable_size(a) >= 20);
+	__builtin_memset(a, 0xaf, 20);
+	a = kmem_reallocarray(a, 20, 2);
+	CHECK(a != NULL);
+	CHECK(kmem_malloc_usable_size(a) >= 40);
+	CHECK(all_bytes(a, 0xaf, 20));
+	a = kmem_reallocarray(a, 5, 3);
+	CHECK(a != NULL);
+	CHECK(kmem_malloc_usable_size(a) >= 15);
+	CHECK(all_bytes(a, 0xaf, 15));
+	kmem_malloc_free(a);
+
+	/* Overflow with no buffer: the last two wrap around to 65536. */
+	const size_t wraps = SIZE_MAX / 65537 + 1;
+	errno = 0;
+	CHECK(kmem_reallocarray(NULL, SIZE_MAX, 2) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(kmem_reallocarray(NULL, 2, SIZE_MAX) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(kmem_reallocarray(NULL, 65537, wraps) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(kmem_reallocarray(NULL, wraps, 65537) == NULL && errno == ENOMEM);
+	kmem_report_handler_set(NULL, NULL, NULL);
+}
+
 static void
 test_aligned(void)
 {
@@ -148,6 +303,7 @@ test_aligned(void)
 			void *q = NULL;
 			if (align >= sizeof (void *)) {
 				CHECK_EQ(kmem_posix_memalign(&q, align, size), 0);
+				CHECK(q != NULL);
 				CHECK_EQ((uintptr_t)q % align, 0);
 				kmem_malloc_free(q);
 			}
@@ -166,11 +322,22 @@ test_aligned(void)
 	void *q = (void *)1;
 	CHECK_EQ(kmem_posix_memalign(&q, 24, 10), EINVAL);
 	CHECK_EQ(kmem_posix_memalign(&q, 4, 10), EINVAL);
+	CHECK_EQ(kmem_posix_memalign(&q, 0, 10), EINVAL);
+	CHECK_EQ(kmem_posix_memalign(&q, SIZE_MAX, PAGE), EINVAL);
 	CHECK(q == (void *)1);
 	errno = 0;
 	CHECK_EQ(kmem_posix_memalign(&q, 64, SIZE_MAX - 100), ENOMEM);
 	CHECK(q == (void *)1);
 	CHECK_EQ(errno, ENOMEM);        /* as glibc's: programs look there */
+	/* An alignment malloc's own already meets: a size that fails
+	 * fails the same (glibc's tests ask for sizeof (void *)). */
+	CHECK_EQ(kmem_posix_memalign(&q, sizeof (void *), SIZE_MAX), ENOMEM);
+	CHECK(q == (void *)1);
+	for (size_t align = 1; align <= 16; align *= 2) {
+		errno = 0;
+		CHECK(kmem_memalign(align, SIZE_MAX) == NULL);
+		CHECK_EQ(errno, ENOMEM);
+	}
 	errno = 0;
 	CHECK(kmem_aligned_alloc(48, 10) == NULL);
 	CHECK_EQ(errno, EINVAL);
@@ -191,13 +358,103 @@ test_aligned(void)
 	p = kmem_valloc(100);
 	CHECK_EQ((uintptr_t)p % PAGE, 0);
 	kmem_malloc_free(p);
+	p = kmem_valloc(0);
+	CHECK(p != NULL);
+	CHECK_EQ((uintptr_t)p % PAGE, 0);
+	kmem_malloc_free(p);
 	p = kmem_pvalloc(0);
 	CHECK_EQ((uintptr_t)p % PAGE, 0);
 	CHECK(kmem_malloc_usable_size(p) >= PAGE);
 	kmem_malloc_free(p);
+	/* pvalloc() of a few bytes is a whole page, which may be written. */
+	p = kmem_pvalloc(5);
+	CHECK(p != NULL);
+	CHECK_EQ((uintptr_t)p % PAGE, 0);
+	CHECK(kmem_malloc_usable_size(p) >= PAGE);
+	__builtin_memset(p, 7, PAGE);
+	kmem_malloc_free(p);
 	p = kmem_pvalloc(PAGE + 1);
+	CHECK_EQ((uintptr_t)p % PAGE, 0);
 	CHECK(kmem_malloc_usable_size(p) >= 2 * PAGE);
 	kmem_malloc_free(p);
+}
+
+/*
+ * A freed buffer goes back to the next aligned request it fits, as glibc's
+ * tst-memalign-2 checks of its caches: the buffer memalign() just freed,
+ * asked again for its usable size; one of a batch of malloc() buffers of
+ * the same size, all freed; and most of a batch of larger aligned buffers,
+ * freed between buffers that stay.  Run on a thread whose first
+ * allocations these are (tst-memalign-3), then on the main thread.
+ */
+static void *
+aligned_reuse(void *arg)
+{
+	(void) arg;
+	static const struct { size_t size, align; } small[] = {
+		{ 24, 32 }, { 24, 64 }, { 128, 128 }, { 500, 128 },
+		{ 3000, 1024 }, { 100, 4096 },
+	};
+	for (size_t i = 0; i < sizeof (small) / sizeof (small[0]); i++) {
+		void *p = kmem_memalign(small[i].align, small[i].size);
+		CHECK(p != NULL);
+		CHECK_EQ((uintptr_t)p % small[i].align, 0);
+		size_t usable = kmem_malloc_usable_size(p);
+		kmem_malloc_free(p);
+		void *again = kmem_memalign(small[i].align, usable);
+		CHECK(again == p);
+		kmem_malloc_free(again);
+	}
+
+	void *bufs[10];
+	for (int i = 0; i < 10; i++) {
+		bufs[i] = i == 4 ? kmem_memalign(64, 256) : kmem_malloc(256);
+		CHECK(bufs[i] != NULL);
+	}
+	for (int i = 0; i < 10; i++)
+		kmem_malloc_free(bufs[i]);
+	void *p = kmem_memalign(64, 256);
+	CHECK_EQ((uintptr_t)p % 64, 0);
+	bool reused = false;
+	for (int i = 0; i < 10; i++)
+		reused = reused || bufs[i] == p;
+	CHECK(reused);
+	kmem_malloc_free(p);
+
+	enum { LARGER = 8 };
+	static const size_t larger[LARGER] = { 23450, 23450, 23550, 23550,
+	    23650, 23650, 33650, 33650 };
+	void *first[LARGER], *second[LARGER], *between[LARGER];
+	for (int i = 0; i < LARGER; i++) {
+		first[i] = kmem_memalign(64, larger[i]);
+		CHECK(first[i] != NULL);
+		between[i] = kmem_malloc(512);
+	}
+	for (int i = 0; i < LARGER; i++)
+		kmem_malloc_free(first[i]);
+	int back = 0;
+	for (int i = 0; i < LARGER; i++) {
+		second[i] = kmem_memalign(64, larger[i]);
+		CHECK(second[i] != NULL);
+		CHECK_EQ((uintptr_t)second[i] % 64, 0);
+		for (int j = 0; j < LARGER; j++)
+			back += second[i] == first[j];
+	}
+	CHECK(back > LARGER / 2);
+	for (int i = 0; i < LARGER; i++) {
+		kmem_malloc_free(second[i]);
+		kmem_malloc_free(between[i]);
+	}
+	return (NULL);
+}
+
+static void
+test_aligned_reuse(void)
+{
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, aligned_reuse, NULL), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	aligned_reuse(NULL);
 }
 
 /*
@@ -484,8 +741,11 @@ main(void)
 	test_sizes();
 	test_no_overlap();
 	test_calloc();
+	test_calloc_reused();
 	test_realloc();
+	test_realloc_edges();
 	test_aligned();
+	test_aligned_reuse();
 	test_large_classes();
 	test_enomem();
 	test_bad_pointers();

@@ -7,6 +7,9 @@
  *
  * - a failure is NULL (posix_memalign: ENOMEM) with errno ENOMEM, never a
  *   crash, a wait or an abort;
+ * - realloc grows a 16-byte buffer, as glibc's test does: what it returns
+ *   starts with the small buffer's bytes, and when it fails the small
+ *   buffer is still there as it was, and is freed;
  * - every buffer handed out is aligned as the function promises, calloc's
  *   are zero, and no two overlap (each has its owner's tag in its first
  *   256 and last 64 bytes, checked before it is freed);
@@ -46,6 +49,25 @@ typedef struct node {
 	unsigned char tag;
 } node_t;
 
+/* realloc() of a 16-byte buffer to n bytes; failing, it keeps the buffer. */
+static void *
+grow(size_t n)
+{
+	unsigned char *small = realloc(NULL, 16);
+	if (small == NULL)
+		return (NULL);
+	memset(small, 0x3c, 16);
+	unsigned char *p = realloc(small, n);
+	int error = errno;
+	unsigned char *kept = p != NULL ? p : small;
+	for (int i = 0; i < 16; i++)
+		CHECK_EQ(kept[i], 0x3c);
+	if (p == NULL)
+		free(small);
+	errno = error;
+	return (p);
+}
+
 /* One allocation of size bytes with fn; NULL only with errno ENOMEM. */
 static void *
 allocate(size_t n)
@@ -55,7 +77,7 @@ allocate(size_t n)
 	switch (fn) {
 	case F_MALLOC: p = malloc(n); break;
 	case F_CALLOC: p = calloc(1, n); break;
-	case F_REALLOC: p = realloc(NULL, n); break;
+	case F_REALLOC: p = grow(n); break;
 	case F_MEMALIGN: p = memalign(ALIGN, n); break;
 	case F_POSIX_MEMALIGN: {
 		int error = posix_memalign(&p, ALIGN, n);

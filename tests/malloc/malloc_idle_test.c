@@ -331,16 +331,23 @@ test_off(void)
  */
 #define INNER   4
 
-/* Half allocate before the barrier and free after it, half the reverse. */
+/*
+ * Half allocate before the barrier and free after it, half the reverse;
+ * every allocation must succeed.  (The pointer is volatile, or a compiler
+ * may drop a malloc() whose buffer is only freed.)
+ */
 static void *
 inner_thread(void *arg)
 {
 	pthread_barrier_t *barrier = arg;
-	void *p = malloc(32);
+	void *volatile p = malloc(32);
+	CHECK(p != NULL);
 	int error = pthread_barrier_wait(barrier);
 	CHECK(error == 0 || error == PTHREAD_BARRIER_SERIAL_THREAD);
 	free(p);
-	free(malloc(32));
+	p = malloc(32);
+	CHECK(p != NULL);
+	free(p);
 	return (NULL);
 }
 

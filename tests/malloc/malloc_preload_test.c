@@ -4,9 +4,15 @@
  * replacement usually breaks: it must really be the malloc in use, threads
  * must be able to free each other's buffers and to allocate and free from
  * their TLS destructors as they exit, fork() in a threaded program must
- * leave a child whose malloc works, a dlopen()ed library's allocations and
- * frees must mix with the program's, and atexit handlers may still
- * allocate.  It knows nothing of libkmem except the name of the library.
+ * leave a child whose malloc works, a fork() from a signal handler must
+ * leave a child that can exit() (running the atexit handlers, which
+ * allocate), a dlopen()ed library's allocations and frees must mix with
+ * the program's, and atexit handlers may still allocate.  glibc's
+ * __libc_malloc names must be ours too, glibc's obstacks must grow and
+ * shrink on our malloc, and malloc must never move the program break,
+ * nor need it (glibc's tst-malloc-random, tst-obstack and
+ * tst-malloc-alternate-path).  It knows nothing of libkmem except the
+ * name of the library.
  *
  * Last, child processes free a pointer malloc never returned, free a
  * buffer twice with another free between, and realloc() a freed buffer:
@@ -14,25 +20,74 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <malloc.h>
+#include <obstack.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"       /* the header only: this program has no libkmem */
 
 static void
-check_malloc_is_kmem(void)
+check_is_kmem(void *fn)
 {
 	Dl_info info;
-	void *(*volatile fn)(size_t) = malloc;
-	CHECK(dladdr((void *)fn, &info) != 0);
+	CHECK(fn != NULL);
+	CHECK(dladdr(fn, &info) != 0);
 	CHECK(strstr(info.dli_fname, "libkmem_malloc.so") != NULL);
+}
+
+static void
+check_malloc_is_kmem(void)
+{
+	void *(*volatile fn)(size_t) = malloc;
+	check_is_kmem((void *)fn);
+}
+
+/*
+ * glibc's __libc_malloc family, which a few programs call by name (glibc's
+ * tst-malloc-random preloads a malloc() that calls __libc_malloc and
+ * __libc_calloc): ours, so what they return mixes with free() and
+ * realloc(), and what malloc() returns with __libc_free().
+ */
+static void
+test_libc_names(void)
+{
+	void *(*libc_malloc)(size_t) = (void *(*)(size_t))dlsym(RTLD_DEFAULT,
+	    "__libc_malloc");
+	void (*libc_free)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT,
+	    "__libc_free");
+	void *(*libc_calloc)(size_t, size_t) = (void *(*)(size_t, size_t))
+	    dlsym(RTLD_DEFAULT, "__libc_calloc");
+	void *(*libc_realloc)(void *, size_t) = (void *(*)(void *, size_t))
+	    dlsym(RTLD_DEFAULT, "__libc_realloc");
+	void *(*libc_memalign)(size_t, size_t) = (void *(*)(size_t, size_t))
+	    dlsym(RTLD_DEFAULT, "__libc_memalign");
+	check_is_kmem((void *)libc_malloc);
+	check_is_kmem((void *)libc_free);
+	check_is_kmem((void *)libc_calloc);
+	check_is_kmem((void *)libc_realloc);
+	check_is_kmem((void *)libc_memalign);
+
+	free(libc_malloc(100));
+	libc_free(malloc(100));
+	unsigned char *p = libc_calloc(100, 3);
+	CHECK(p != NULL && p[0] == 0 && p[299] == 0);
+	p = realloc(p, 5000);
+	CHECK(p != NULL && p[299] == 0);
+	p = libc_realloc(p, 100000);
+	CHECK(p != NULL && p[299] == 0);
+	free(p);
+	p = libc_memalign(256, 10);
+	CHECK(p != NULL && (uintptr_t)p % 256 == 0);
+	free(p);
 }
 
 /* ---- threads that free each other's buffers, and exit ---- */
@@ -128,6 +183,150 @@ test_fork(void)
 		CHECK(pthread_join(tids[i], NULL) == 0);
 }
 
+/*
+ * fork() from a signal handler, and a child that leaves by exit(): the
+ * atexit handlers run in it, and at_exit_allocates() allocates (glibc's
+ * tst-mallocfork, whose child calls exit() from the handler).  The signal
+ * comes from another process while this one waits for it, as glibc's
+ * comes while its test waits for the sender: it is blocked until then,
+ * so it interrupts no fork() and no malloc().  A child still running
+ * after 10 s is killed, and the test fails.
+ */
+static volatile sig_atomic_t handler_child_status = -1;
+
+static void
+fork_and_exit_handler(int sig)
+{
+	(void) sig;
+	int saved = errno;
+	pid_t pid = fork();
+	if (pid == 0)
+		exit(0);
+	int status = -2;
+	for (int ms = 0; pid > 0 && ms < 10000; ms++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		status = -3;
+		usleep(1000);
+	}
+	if (status == -3) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	handler_child_status = status;
+	errno = saved;
+}
+
+static void
+test_fork_in_handler(void)
+{
+	void *volatile keep = malloc(sizeof (int));
+	struct sigaction sa = { .sa_handler = fork_and_exit_handler }, old;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGUSR1, &sa, &old) == 0);
+	sigset_t usr1, mask, waiting;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	CHECK(sigprocmask(SIG_BLOCK, &usr1, &mask) == 0);
+	waiting = mask;
+	sigdelset(&waiting, SIGUSR1);
+	fflush(NULL);   /* or the child's exit() writes what is buffered */
+
+	pid_t parent = getpid();
+	pid_t sender = fork();
+	CHECK(sender >= 0);
+	if (sender == 0)
+		_exit(kill(parent, SIGUSR1) == 0 ? 0 : 1);
+	while (handler_child_status == -1)
+		sigsuspend(&waiting);
+	CHECK(sigprocmask(SIG_SETMASK, &mask, NULL) == 0);
+	CHECK(sigaction(SIGUSR1, &old, NULL) == 0);
+	int status;
+	CHECK(waitpid(sender, &status, 0) == sender);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(WIFEXITED(handler_child_status) &&
+	    WEXITSTATUS(handler_child_status) == 0);
+	free(keep);
+}
+
+/* ---- glibc's obstacks, and the program break ---- */
+
+#define obstack_chunk_alloc malloc
+#define obstack_chunk_free free
+
+/*
+ * Objects of 1000 bytes, four to a chunk, at every alignment up to 64:
+ * aligned, and each keeps what was written until the obstack is freed
+ * (a chunk shorter than obstack asked would let the next one overwrite
+ * it).  Then obstack_free() gives every chunk back to our free().
+ */
+static void
+test_obstack(void)
+{
+	enum { OBJECTS = 40, SIZE = 1000 };
+	for (size_t align = 1; align <= 64; align *= 2) {
+		struct obstack obs;
+		CHECK(obstack_init(&obs));
+		obstack_alignment_mask(&obs) = (int)(align - 1);
+		(void) obstack_finish(&obs);    /* so alignment applies */
+		unsigned char *objects[OBJECTS];
+		for (int i = 0; i < OBJECTS; i++) {
+			objects[i] = obstack_alloc(&obs, SIZE);
+			CHECK(objects[i] != NULL);
+			CHECK_EQ((uintptr_t)objects[i] % align, 0);
+			memset(objects[i], i, SIZE);
+		}
+		for (int i = 0; i < OBJECTS; i++)
+			for (int j = 0; j < SIZE; j++)
+				CHECK_EQ(objects[i][j], i);
+		obstack_free(&obs, NULL);
+	}
+}
+
+/*
+ * malloc never takes memory from the program break, and so works when the
+ * break cannot grow (glibc's tst-malloc-alternate-path): small buffers and
+ * a large one leave the break where it was; then, with a page mapped just
+ * above the break to block it, they are allocated and written all the
+ * same, and the break has still not moved.
+ */
+static void
+allocate_beside_break(char *brk_start)
+{
+	enum { SMALL = 256 };
+	char *volatile small[SMALL];    /* or a compiler may drop them */
+	for (int i = 0; i < SMALL; i++) {
+		small[i] = malloc(16);
+		CHECK(small[i] != NULL);
+		memset(small[i], i, 16);
+	}
+	char *volatile large = malloc(10 << 20);
+	CHECK(large != NULL);
+	memset(large, 1, 10 << 20);
+	CHECK(sbrk(0) == brk_start);
+	free(large);
+	for (int i = 0; i < SMALL; i++)
+		free(small[i]);
+	CHECK(sbrk(0) == brk_start);
+}
+
+static void
+test_break_blocked(void)
+{
+	char *brk_start = sbrk(0);
+	allocate_beside_break(brk_start);
+
+	size_t page = (size_t)getpagesize();
+	char *above = (char *)(((uintptr_t)brk_start + page - 1) &
+	    ~(uintptr_t)(page - 1));
+	void *block = mmap(above, page, PROT_NONE, MAP_PRIVATE |
+	    MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	CHECK(block == above);
+	CHECK(sbrk((intptr_t)page) == (void *)-1);
+	allocate_beside_break(brk_start);
+	CHECK(munmap(block, page) == 0);
+}
+
 /* ---- a dlopen()ed library ---- */
 
 static void
@@ -163,6 +362,12 @@ test_family(void)
 	free(p);
 	p = valloc(10);
 	CHECK(p != NULL && (uintptr_t)p % 4096 == 0);
+	free(p);
+	/* a whole page, as glibc's tst-pvalloc-fortify writes past 5 bytes */
+	p = pvalloc(5);
+	CHECK(p != NULL && (uintptr_t)p % 4096 == 0);
+	CHECK(malloc_usable_size(p) >= (size_t)getpagesize());
+	memset(p, 1, (size_t)getpagesize());
 	free(p);
 	char *s = calloc(1000, 3);
 	for (int i = 0; i < 3000; i++)
@@ -227,10 +432,11 @@ test_bad_free(void)
 	free(freed);
 }
 
+/* Volatile, or a compiler may drop a strdup() whose copy is only freed. */
 static void
 at_exit_allocates(void)
 {
-	char *s = strdup("still here at exit");
+	char *volatile s = strdup("still here at exit");
 	CHECK(s != NULL);
 	free(s);
 }
@@ -242,8 +448,12 @@ main(int argc, char **argv)
 	check_malloc_is_kmem();
 	CHECK(atexit(at_exit_allocates) == 0);
 	test_family();
+	test_libc_names();
+	test_obstack();
+	test_break_blocked();
 	test_threads();
 	test_fork();
+	test_fork_in_handler();
 	test_dlopen(argv[1]);
 	test_bad_free();
 	printf("malloc_preload_test: ok\n");

@@ -2,12 +2,16 @@
  * The malloc family from several threads at once, in-process (so that
  * ThreadSanitizer sees it: the preloaded tests cannot run under it).  Each
  * thread allocates buffers of mixed sizes -- small classes, large buffers
- * kept for reuse, aligned ones -- fills each with a pattern of its own,
- * grows some with realloc, and passes half of them through a shared
- * exchange to be checked and freed by another thread.  Meanwhile one
- * thread runs kmem_reap(), which gives back the large spans kept for
- * reuse while others take and return them.  Any buffer handed out twice,
- * or changed while another owned it, breaks a pattern.
+ * kept for reuse, aligned ones from each aligned function, zeroed ones
+ * from calloc -- fills each with a pattern of its own, grows some with
+ * realloc, and passes half of them through a shared exchange to be
+ * checked and freed by another thread; what is left in the exchange is
+ * freed after its threads exited (glibc's tst-aligned-alloc-random-thread
+ * and its -cross form check this of glibc's).  Meanwhile one thread runs
+ * kmem_reap(), which gives back the large spans kept for reuse while
+ * others take and return them.  Any buffer handed out twice, or changed
+ * while another owned it, breaks a pattern; a calloc buffer that another
+ * thread's pattern shows through was not zeroed.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -67,20 +71,49 @@ verify_and_free(const buffer_t *b)
 	kmem_malloc_free(b->p);
 }
 
+/* calloc's zeroes, where fill() writes: at every 61st byte and the last. */
+static void
+check_zeroed(const buffer_t *b)
+{
+	for (size_t i = 0; i < b->size; i += 61)
+		CHECK_EQ(b->p[i], 0);
+	if (b->size > 0)
+		CHECK_EQ(b->p[b->size - 1], 0);
+}
+
 static bool
 new_buffer(buffer_t *b, uint64_t *rng, unsigned char tag)
 {
 	b->size = random_size(rng);
 	b->tag = tag;
-	if (check_random(rng) % 16 == 0) {
-		size_t align = (size_t)16 << (check_random(rng) % 12);
+	uint64_t r = check_random(rng);
+	size_t align = (size_t)16 << (r / 16 % 12);
+	void *p = NULL;
+	switch (r % 16) {
+	case 0:
 		b->p = kmem_memalign(align, b->size);
+		break;
+	case 1:
+		b->p = kmem_aligned_alloc(align, b->size);
+		break;
+	case 2:
+		CHECK_EQ(kmem_posix_memalign(&p, align, b->size), 0);
+		b->p = p;
+		break;
+	case 3:
+	case 4:
+		align = 16;
+		b->p = kmem_calloc(1, b->size);
 		CHECK(b->p != NULL);
-		CHECK_EQ((uintptr_t)b->p % align, 0);
-	} else {
+		check_zeroed(b);
+		break;
+	default:
+		align = 16;
 		b->p = kmem_malloc(b->size);
-		CHECK(b->p != NULL);
+		break;
 	}
+	CHECK(b->p != NULL);
+	CHECK_EQ((uintptr_t)b->p % align, 0);
 	CHECK(kmem_malloc_usable_size(b->p) >= b->size);
 	fill(b);
 	return (true);
