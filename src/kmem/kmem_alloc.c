@@ -65,7 +65,7 @@ class_create(size_t size)
 	    kmem_firewall_wants(size) ? KMF_FIREWALL : 0);
 	if (cp == NULL)
 		kmem_panic("kmem: cannot create %s", name);
-	cp->flags |= KMF_CLASS;
+	cp->cache_flags |= KMF_CLASS;
 	kmem_cache_mark_frees(cp);
 	return (cp);
 }
@@ -148,8 +148,8 @@ kmem_alloc(size_t size, int kmflag)
 	}
 	/* Only what was asked for may be touched (poison.h); a firewalled
 	 * buffer ends before the class size does, against its guard page. */
-	if (!(cp->flags & KMF_FIREWALL))
-		kmem_poison((char *)buf + size, cp->bufsize - size);
+	if (!(cp->cache_flags & KMF_FIREWALL))
+		kmem_poison((char *)buf + size, cp->cache_bufsize - size);
 	kmem_block_allocated(buf, size, false);
 	return (buf);
 }
@@ -205,8 +205,8 @@ kmem_alloc_readable(const void *buf, size_t len)
 {
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
 	if (sp != NULL)
-		return ((sp->cache->flags & KMF_CLASS) &&
-		    kmem_cache_owns(sp->cache, buf));
+		return ((sp->slab_cache->cache_flags & KMF_CLASS) &&
+		    kmem_cache_owns(sp->slab_cache, buf));
 	return (kmem_oversize != NULL &&
 	    vmem_contains(kmem_oversize, (void *)(uintptr_t)buf, len));
 }

@@ -51,7 +51,7 @@
  * twice, with other frees between (free a, free b, free a), sits in a
  * magazine twice and is then handed out twice: the magazine layer's own
  * check sees only the buffer freed last.  So the free paths of a cache
- * with marks (cp->free_key, kmem_cache_mark_frees()) write the mark
+ * with marks (cp->cache_free_key, kmem_cache_mark_frees()) write the mark
  * key ^ address into the first word of every buffer they take, and the
  * allocation paths clear that word to 0 in every buffer they hand out: a
  * free buffer carries its mark, a live one carries it only if the program
@@ -113,13 +113,13 @@
 #include "vmem/vmem_impl.h"
 
 kmem_mutex_t kmem_caches_lock = KMEM_MUTEX_INITIALIZER(KMEM_RANK_CACHE_LIST);
-kmem_cache_t kmem_caches = { .list_next = &kmem_caches,
-	.list_prev = &kmem_caches };
+kmem_cache_t kmem_caches = { .cache_list_next = &kmem_caches,
+	.cache_list_prev = &kmem_caches };
 
 /* kmem_alloc()'s tables point here until kmem is initialised. */
-kmem_cache_t kmem_null_cache = { .fast_index = UINT32_MAX,
-	.index = UINT32_MAX, .flags = KMF_NULL,
-	.name = "kmem_null_cache" };
+kmem_cache_t kmem_null_cache = { .cache_fast_index = UINT32_MAX,
+	.cache_index = UINT32_MAX, .cache_flags = KMF_NULL,
+	.cache_name = "kmem_null_cache" };
 
 /* ---- creation ---- */
 
@@ -137,10 +137,10 @@ kmem_cache_mark_frees(kmem_cache_t *cp)
 {
 	const int unmarked = KMC_NOTOUCH | KMC_QCACHE | KMF_BUFTAG |
 	    KMF_FIREWALL;
-	if (cp->constructor == NULL && cp->destructor == NULL &&
-	    !(cp->flags & unmarked) && (cp->flags & KMF_PAGEMAP) &&
-	    cp->bufsize >= sizeof (uintptr_t))
-		cp->free_key = free_mark_key;
+	if (cp->cache_constructor == NULL && cp->cache_destructor == NULL &&
+	    !(cp->cache_flags & unmarked) && (cp->cache_flags & KMF_PAGEMAP) &&
+	    cp->cache_bufsize >= sizeof (uintptr_t))
+		cp->cache_free_key = free_mark_key;
 }
 
 /* The modular inverse of odd modulo 2^64 (Newton's iteration). */
@@ -162,9 +162,10 @@ cache_size_slabs(kmem_cache_t *cp, size_t quantum, size_t header)
 {
 	size_t best_size = 0, best_waste = 0;
 	for (size_t n = 1; n <= KMEM_VOID_FRACTION; n++) {
-		size_t size = p2_roundup(n * cp->chunksize + header, quantum);
-		size_t chunks = (size - header) / cp->chunksize;
-		size_t waste = size - header - chunks * cp->chunksize;
+		size_t size =
+		    p2_roundup(n * cp->cache_chunksize + header, quantum);
+		size_t chunks = (size - header) / cp->cache_chunksize;
+		size_t waste = size - header - chunks * cp->cache_chunksize;
 		if (best_size == 0 || waste * best_size < best_waste * size) {
 			best_size = size;
 			best_waste = waste;
@@ -172,81 +173,87 @@ cache_size_slabs(kmem_cache_t *cp, size_t quantum, size_t header)
 		if (waste * KMEM_VOID_FRACTION <= size)
 			break;
 	}
-	cp->slabsize = best_size;
+	cp->cache_slabsize = best_size;
 }
 
 /* Lay the cache out (see the top of this file); NULL or what is wrong. */
 static const char *
 cache_layout(kmem_cache_t *cp, size_t align)
 {
-	vmem_t *vmp = cp->arena;
-	size_t quantum = vmp->quantum;
+	vmem_t *vmp = cp->cache_arena;
+	size_t quantum = vmp->vm_quantum;
 	size_t page = kmem_pagesize();
 
-	if (vmp->cflags & VMC_IDENTIFIER)
-		cp->flags |= KMC_NOTOUCH;
+	if (vmp->vm_cflags & VMC_IDENTIFIER)
+		cp->cache_flags |= KMC_NOTOUCH;
 	if (align == 0)
 		align = KMEM_ALIGN;
 	else if (align < KMEM_ALIGN)
-		cp->flags |= KMC_NOTOUCH;
+		cp->cache_flags |= KMC_NOTOUCH;
 	if (align > quantum)
 		return ("align is larger than the arena's quantum");
-	if ((cp->flags & KMC_NOHASH) && (cp->flags & KMC_NOTOUCH))
+	if ((cp->cache_flags & KMC_NOHASH) && (cp->cache_flags & KMC_NOTOUCH))
 		return ("KMC_NOHASH and KMC_NOTOUCH exclude each other");
-	if (!(cp->flags & (KMC_NODEBUG | KMC_QCACHE)))
-		cp->flags |= kmem_debug_config.flags;
-	if (cp->flags & KMC_NODEBUG)
-		cp->flags &= ~KMF_DEBUG_FLAGS;
-	if (cp->flags & KMC_NOTOUCH)
-		cp->flags &= ~(KMF_BUFTAG | KMF_FIREWALL);
-	if (cp->flags & KMF_FIREWALL)
-		cp->flags |= KMF_NOMAGAZINE;
+	if (!(cp->cache_flags & (KMC_NODEBUG | KMC_QCACHE)))
+		cp->cache_flags |= kmem_debug_config.flags;
+	if (cp->cache_flags & KMC_NODEBUG)
+		cp->cache_flags &= ~KMF_DEBUG_FLAGS;
+	if (cp->cache_flags & KMC_NOTOUCH)
+		cp->cache_flags &= ~(KMF_BUFTAG | KMF_FIREWALL);
+	if (cp->cache_flags & KMF_FIREWALL)
+		cp->cache_flags |= KMF_NOMAGAZINE;
 
-	cp->align = align;
-	cp->chunksize = p2_roundup(cp->bufsize, align);
-	cp->link_offset = p2_align(cp->bufsize - 1, sizeof (void *));
-	if (cp->flags & KMF_BUFTAG) {
-		cp->buftag_offset = p2_roundup(cp->bufsize, sizeof (uint64_t));
-		cp->link_offset = cp->buftag_offset +
+	cp->cache_align = align;
+	cp->cache_chunksize = p2_roundup(cp->cache_bufsize, align);
+	cp->cache_link_offset =
+	    p2_align(cp->cache_bufsize - 1, sizeof (void *));
+	if (cp->cache_flags & KMF_BUFTAG) {
+		cp->cache_buftag_offset =
+		    p2_roundup(cp->cache_bufsize, sizeof (uint64_t));
+		cp->cache_link_offset = cp->cache_buftag_offset +
 		    offsetof(kmem_buftag_t, link);
 		size_t tag = sizeof (kmem_buftag_t);
-		if (cp->flags & KMF_AUDIT) {
-			cp->audit_depth = kmem_debug_config.audit_depth;
+		if (cp->cache_flags & KMF_AUDIT) {
+			cp->cache_audit_depth = kmem_debug_config.audit_depth;
 			tag += sizeof (kmem_audit_t) +
-			    cp->audit_depth * sizeof (uintptr_t);
+			    cp->cache_audit_depth * sizeof (uintptr_t);
 		}
-		cp->chunksize = p2_roundup(cp->buftag_offset + tag, align);
+		cp->cache_chunksize =
+		    p2_roundup(cp->cache_buftag_offset + tag, align);
 	}
 
-	bool pagemap = !(cp->flags & KMC_NOTOUCH) && quantum >= page;
-	bool inband = pagemap && ((cp->flags & KMC_NOHASH) ||
-	    cp->chunksize < page / KMEM_VOID_FRACTION);
-	if ((cp->flags & KMC_NOHASH) && !pagemap)
+	bool pagemap = !(cp->cache_flags & KMC_NOTOUCH) && quantum >= page;
+	bool inband = pagemap && ((cp->cache_flags & KMC_NOHASH) ||
+	    cp->cache_chunksize < page / KMEM_VOID_FRACTION);
+	if ((cp->cache_flags & KMC_NOHASH) && !pagemap)
 		return ("KMC_NOHASH needs an arena of whole pages");
 	if (pagemap)
-		cp->flags |= KMF_PAGEMAP;
+		cp->cache_flags |= KMF_PAGEMAP;
 	if (!inband)
-		cp->flags |= KMF_HASH;
+		cp->cache_flags |= KMF_HASH;
 
 	size_t header = inband ? sizeof (kmem_slab_t) : 0;
-	if (cp->flags & KMC_QCACHE) {
-		if (vmp->qcache_slab < cp->chunksize)
+	if (cp->cache_flags & KMC_QCACHE) {
+		if (vmp->vm_qcache_slab < cp->cache_chunksize)
 			return ("KMC_QCACHE is for vmem's own quantum caches");
-		cp->slabsize = vmp->qcache_slab;
+		cp->cache_slabsize = vmp->vm_qcache_slab;
 	} else {
 		cache_size_slabs(cp, quantum, header);
 	}
-	cp->chunks = (unsigned)((cp->slabsize - header) / cp->chunksize);
-	cp->mincolor = 0;
-	cp->maxcolor = cp->slabsize - header - cp->chunks * cp->chunksize;
+	cp->cache_chunks =
+	    (unsigned)((cp->cache_slabsize - header) / cp->cache_chunksize);
+	cp->cache_mincolor = 0;
+	cp->cache_maxcolor = cp->cache_slabsize - header - cp->cache_chunks *
+	    cp->cache_chunksize;
 
-	cp->slab_span = (uint64_t)cp->chunks * cp->chunksize;
-	cp->chunk_shift = lowbit(cp->chunksize) - 1;
-	cp->chunk_inverse = inverse_of(cp->chunksize >> cp->chunk_shift);
-	cp->chunk_limit = UINT64_MAX / cp->chunksize;
+	cp->cache_slab_span = (uint64_t)cp->cache_chunks * cp->cache_chunksize;
+	cp->cache_chunk_shift = lowbit(cp->cache_chunksize) - 1;
+	cp->cache_chunk_inverse =
+	    inverse_of(cp->cache_chunksize >> cp->cache_chunk_shift);
+	cp->cache_chunk_limit = UINT64_MAX / cp->cache_chunksize;
 
-	if (!(cp->flags & (KMC_NOMAGAZINE | KMF_NOMAGAZINE)))
-		cp->magtype = kmem_magtype_for(cp->chunksize);
+	if (!(cp->cache_flags & (KMC_NOMAGAZINE | KMF_NOMAGAZINE)))
+		cp->cache_magtype = kmem_magtype_for(cp->cache_chunksize);
 	return (NULL);
 }
 
@@ -264,10 +271,10 @@ kmem_cache_create_in(kmem_cache_t *cp, const char *name, size_t bufsize,
 	    KMC_NOHASH | KMC_QCACHE | KMF_DEBUG_FLAGS;
 	const char *why = NULL;
 
-	*cp = (kmem_cache_t){ .bufsize = bufsize, .flags = cflags,
-	    .constructor = constructor, .destructor = destructor,
-	    .reclaim = reclaim, .private = private,
-	    .arena = vmp != NULL ? vmp : kmem_default };
+	*cp = (kmem_cache_t){ .cache_bufsize = bufsize, .cache_flags = cflags,
+	    .cache_constructor = constructor, .cache_destructor = destructor,
+	    .cache_reclaim = reclaim, .cache_private = private,
+	    .cache_arena = vmp != NULL ? vmp : kmem_default };
 	if (name == NULL)
 		why = "name is NULL";
 	else if (bufsize == 0)
@@ -288,31 +295,32 @@ kmem_cache_create_in(kmem_cache_t *cp, const char *name, size_t bufsize,
 	}
 
 	size_t i;
-	for (i = 0; i + 1 < sizeof (cp->name) && name[i] != '\0'; i++)
-		cp->name[i] = name[i];
-	cp->name[i] = '\0';
-	kmem_mutex_init(&cp->depot_lock, KMEM_RANK_DEPOT);
-	kmem_mutex_init(&cp->slab_lock, KMEM_RANK_SLAB);
+	for (i = 0; i + 1 < sizeof (cp->cache_name) && name[i] != '\0'; i++)
+		cp->cache_name[i] = name[i];
+	cp->cache_name[i] = '\0';
+	kmem_mutex_init(&cp->cache_depot_lock, KMEM_RANK_DEPOT);
+	kmem_mutex_init(&cp->cache_slab_lock, KMEM_RANK_SLAB);
 	kmem_slab_init(cp);
 
 	kmem_mutex_enter(&kmem_caches_lock);
-	cp->index = kmem_index_get(cp);
-	cp->fast_index = (cp->flags & KMF_BUFTAG) ? UINT32_MAX : cp->index;
-	if (cp->index < KMEM_CACHES_MAX) {
-		cp->list_next = &kmem_caches;
-		cp->list_prev = kmem_caches.list_prev;
-		kmem_caches.list_prev->list_next = cp;
-		kmem_caches.list_prev = cp;
+	cp->cache_index = kmem_index_get(cp);
+	cp->cache_fast_index = (cp->cache_flags & KMF_BUFTAG) ? UINT32_MAX :
+	    cp->cache_index;
+	if (cp->cache_index < KMEM_CACHES_MAX) {
+		cp->cache_list_next = &kmem_caches;
+		cp->cache_list_prev = kmem_caches.cache_list_prev;
+		kmem_caches.cache_list_prev->cache_list_next = cp;
+		kmem_caches.cache_list_prev = cp;
 	}
 	kmem_mutex_exit(&kmem_caches_lock);
-	if (cp->index >= KMEM_CACHES_MAX) {
+	if (cp->cache_index >= KMEM_CACHES_MAX) {
 		/* vmem goes on without quantum caches, and warns itself. */
-		if (!(cp->flags & KMC_QCACHE))
+		if (!(cp->cache_flags & KMC_QCACHE))
 			kmem_report("kmem_cache_create(\"%s\"): already %d "
-			    "caches, the most there can be", cp->name,
+			    "caches, the most there can be", cp->cache_name,
 			    KMEM_CACHES_MAX);
-		kmem_mutex_destroy(&cp->depot_lock);
-		kmem_mutex_destroy(&cp->slab_lock);
+		kmem_mutex_destroy(&cp->cache_depot_lock);
+		kmem_mutex_destroy(&cp->cache_slab_lock);
 		return (NULL);
 	}
 	return (cp);
@@ -352,7 +360,7 @@ kmem_cache_create_internal(const char *name, size_t bufsize, size_t align,
 const char *
 kmem_cache_name(const kmem_cache_t *cp)
 {
-	return (cp->name);
+	return (cp->cache_name);
 }
 
 /*
@@ -363,8 +371,9 @@ kmem_cache_name(const kmem_cache_t *cp)
 static bool
 cache_listed(const kmem_cache_t *cp)
 {
-	for (const kmem_cache_t *c = kmem_caches.list_next; c != &kmem_caches;
-	    c = c->list_next)
+	for (const kmem_cache_t *c = kmem_caches.cache_list_next;
+	    c != &kmem_caches;
+	    c = c->cache_list_next)
 		if (c == cp)
 			return (true);
 	return (false);
@@ -383,8 +392,8 @@ cache_destroy(kmem_cache_t *cp, bool report_leaks)
 	kmem_mutex_enter(&kmem_caches_lock);
 	bool listed = cp != NULL && cache_listed(cp);
 	if (listed) {
-		cp->list_prev->list_next = cp->list_next;
-		cp->list_next->list_prev = cp->list_prev;
+		cp->cache_list_prev->cache_list_next = cp->cache_list_next;
+		cp->cache_list_next->cache_list_prev = cp->cache_list_prev;
 	}
 	kmem_mutex_exit(&kmem_caches_lock);
 	kmem_mutex_exit(&kmem_debug_verify_lock);
@@ -401,18 +410,18 @@ cache_destroy(kmem_cache_t *cp, bool report_leaks)
 	kmem_thread_flush_cache(cp);
 	kmem_depot_purge(cp);
 	uint64_t leaked = kmem_slab_destroy_all(cp);
-	if (cp->flags & KMF_FIREWALL)
+	if (cp->cache_flags & KMF_FIREWALL)
 		leaked += kmem_firewall_forget(cp);
 	if (leaked != 0 && report_leaks)
 		kmem_report("kmem_cache_destroy(\"%s\"): %llu buffer%s never "
-		    "freed; leaked", cp->name, (unsigned long long)leaked,
+		    "freed; leaked", cp->cache_name, (unsigned long long)leaked,
 		    leaked == 1 ? "" : "s");
 
 	kmem_mutex_enter(&kmem_caches_lock);
-	kmem_index_put(cp->index);
+	kmem_index_put(cp->cache_index);
 	kmem_mutex_exit(&kmem_caches_lock);
-	kmem_mutex_destroy(&cp->depot_lock);
-	kmem_mutex_destroy(&cp->slab_lock);
+	kmem_mutex_destroy(&cp->cache_depot_lock);
+	kmem_mutex_destroy(&cp->cache_slab_lock);
 	kmem_cache_free(kmem_cache_cache, cp);
 	return ((size_t)leaked);
 }
@@ -434,34 +443,34 @@ kmem_cache_destroy_leaked(kmem_cache_t *cp)
 static void
 cc_reload(kmem_slot_t *cc, kmem_magazine_t *mp, int rounds)
 {
-	cc->ploaded = cc->loaded;
-	cc->prounds = cc->rounds;
-	cc->loaded = mp;
-	__atomic_store_n(&cc->rounds, rounds, __ATOMIC_RELAXED);
+	cc->cc_ploaded = cc->cc_loaded;
+	cc->cc_prounds = cc->cc_rounds;
+	cc->cc_loaded = mp;
+	__atomic_store_n(&cc->cc_rounds, rounds, __ATOMIC_RELAXED);
 }
 
 /*
- * Whether cp has a magazine layer.  The depot may grow cp->magtype at any
+ * Whether cp has a magazine layer.  The depot may grow cp->cache_magtype at any
  * time (kmem_depot_resize_check), but never between NULL and not NULL.
  */
 static bool
 has_magazines(const kmem_cache_t *cp)
 {
-	return (__atomic_load_n(&cp->magtype, __ATOMIC_RELAXED) != NULL);
+	return (__atomic_load_n(&cp->cache_magtype, __ATOMIC_RELAXED) != NULL);
 }
 
 /* Make the slot hold magazines of the cache's size; false if none. */
 static bool
 cc_current(kmem_cache_t *cp, kmem_slot_t *cc)
 {
-	const kmem_magtype_t *mtp = __atomic_load_n(&cp->magtype,
+	const kmem_magtype_t *mtp = __atomic_load_n(&cp->cache_magtype,
 	    __ATOMIC_ACQUIRE);
 	if (mtp == NULL)
 		return (false);
-	if ((unsigned)cc->magsize != mtp->rounds) {
+	if ((unsigned)cc->cc_magsize != mtp->rounds) {
 		/* The cache's magazines grew: give the old ones back. */
 		kmem_thread_slot_to_depot(cp, cc);
-		cc->magsize = (int)mtp->rounds;
+		cc->cc_magsize = (int)mtp->rounds;
 	}
 	return (true);
 }
@@ -479,20 +488,20 @@ static void *
 magazine_alloc(kmem_cache_t *cp, kmem_slot_t *cc)
 {
 	for (;;) {
-		if (cc->rounds > 0)
-			return (kmem_magazine_pop(cp, cc, cc->rounds));
-		if (cc->prounds > 0) {
-			cc_reload(cc, cc->ploaded, cc->prounds);
+		if (cc->cc_rounds > 0)
+			return (kmem_magazine_pop(cp, cc, cc->cc_rounds));
+		if (cc->cc_prounds > 0) {
+			cc_reload(cc, cc->cc_ploaded, cc->cc_prounds);
 			continue;
 		}
 		if (!cc_current(cp, cc))
 			return (NULL);
-		kmem_magazine_t *fmp = kmem_depot_alloc(cp, &cp->full,
-		    (unsigned)cc->magsize);
+		kmem_magazine_t *fmp = kmem_depot_alloc(cp, &cp->cache_full,
+		    (unsigned)cc->cc_magsize);
 		if (fmp == NULL)
 			return (NULL);
-		if (cc->ploaded != NULL)
-			kmem_depot_free(cp, cc->ploaded, 0);
+		if (cc->cc_ploaded != NULL)
+			kmem_depot_free(cp, cc->cc_ploaded, 0);
 		cc_reload(cc, fmp, (int)fmp->count);
 	}
 }
@@ -505,22 +514,22 @@ static bool
 magazine_free(kmem_cache_t *cp, kmem_slot_t *cc, void *buf)
 {
 	for (;;) {
-		if ((unsigned)cc->rounds < (unsigned)cc->magsize) {
-			kmem_magazine_push(cp, cc, cc->rounds, buf);
+		if ((unsigned)cc->cc_rounds < (unsigned)cc->cc_magsize) {
+			kmem_magazine_push(cp, cc, cc->cc_rounds, buf);
 			return (true);
 		}
-		if (cc->prounds == 0) {
-			cc_reload(cc, cc->ploaded, cc->prounds);
+		if (cc->cc_prounds == 0) {
+			cc_reload(cc, cc->cc_ploaded, cc->cc_prounds);
 			continue;
 		}
 		if (!cc_current(cp, cc))
 			return (false);
-		kmem_magazine_t *emp = kmem_depot_alloc(cp, &cp->empty,
-		    (unsigned)cc->magsize);
+		kmem_magazine_t *emp = kmem_depot_alloc(cp, &cp->cache_empty,
+		    (unsigned)cc->cc_magsize);
 		if (emp != NULL) {
-			if (cc->ploaded != NULL)
-				kmem_depot_free(cp, cc->ploaded,
-				    (unsigned)cc->prounds);
+			if (cc->cc_ploaded != NULL)
+				kmem_depot_free(cp, cc->cc_ploaded,
+				    (unsigned)cc->cc_prounds);
 			cc_reload(cc, emp, 0);
 			continue;
 		}
@@ -559,7 +568,7 @@ thread_magazine_free(kmem_cache_t *cp, void *buf)
 		if (kept || retried)
 			return (kept);
 		kmem_magazine_t *emp = kmem_magazine_alloc(__atomic_load_n(
-		    &cp->magtype, __ATOMIC_ACQUIRE), KM_NOSLEEP);
+		    &cp->cache_magtype, __ATOMIC_ACQUIRE), KM_NOSLEEP);
 		if (emp == NULL)
 			return (false);
 		kmem_depot_free(cp, emp, 0);
@@ -580,10 +589,11 @@ pace_update(void)
 static bool
 buffer_construct(kmem_cache_t *cp, void *buf, int kmflag)
 {
-	if (cp->constructor == NULL ||
-	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) == 0)
+	if (cp->cache_constructor == NULL ||
+	    cp->cache_constructor(buf, cp->cache_private, kmflag & ~KM_PANIC) ==
+	    0)
 		return (true);
-	if (cp->flags & KMF_BUFTAG)
+	if (cp->cache_flags & KMF_BUFTAG)
 		kmem_buftag_init(cp, buf);
 	kmem_slab_free(cp, buf);
 	return (false);
@@ -597,7 +607,8 @@ buffer_construct(kmem_cache_t *cp, void *buf, int kmflag)
 static bool
 slab_buffer_ready(kmem_cache_t *cp, void *buf, int kmflag, size_t requested)
 {
-	if ((cp->flags & KMF_BUFTAG) && !kmem_debug_alloc(cp, buf, requested))
+	if ((cp->cache_flags & KMF_BUFTAG) &&
+	    !kmem_debug_alloc(cp, buf, requested))
 		return (false);
 	return (buffer_construct(cp, buf, kmflag));
 }
@@ -612,7 +623,7 @@ magazine_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 {
 	void *buf = thread_magazine_alloc(cp);
 	pace_update();
-	if (buf == NULL || !(cp->flags & KMF_BUFTAG))
+	if (buf == NULL || !(cp->cache_flags & KMF_BUFTAG))
 		return (buf);
 	if (!kmem_debug_alloc(cp, buf, requested))
 		return (NULL);  /* reported; kept out of use, as allocated */
@@ -620,7 +631,7 @@ magazine_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 		return (buf);
 	/* Back in its slab: the magazine's count of it is taken back. */
 	kmem_slot_t *cc = kmem_thread_slot(cp);
-	__atomic_store_n(&cc->alloc, cc->alloc - 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&cc->cc_alloc, cc->cc_alloc - 1, __ATOMIC_RELAXED);
 	return (NULL);
 }
 
@@ -638,15 +649,15 @@ thread_magazine_load(kmem_cache_t *cp, void **bufs, unsigned n)
 		return (0);
 	for (bool retried = false;; retried = true) {
 		kmem_mutex_enter(&kmem_self->lock);
-		uint64_t frees = cc->free;
+		uint64_t frees = cc->cc_free;
 		while (done < n && magazine_free(cp, cc, bufs[done]))
 			done++;
-		__atomic_store_n(&cc->free, frees, __ATOMIC_RELAXED);
+		__atomic_store_n(&cc->cc_free, frees, __ATOMIC_RELAXED);
 		kmem_mutex_exit(&kmem_self->lock);
 		if (done == n || retried)
 			return (done);
 		kmem_magazine_t *emp = kmem_magazine_alloc(__atomic_load_n(
-		    &cp->magtype, __ATOMIC_ACQUIRE), KM_NOSLEEP);
+		    &cp->cache_magtype, __ATOMIC_ACQUIRE), KM_NOSLEEP);
 		if (emp == NULL)
 			return (done);
 		kmem_depot_free(cp, emp, 0);
@@ -671,21 +682,22 @@ static void *
 magazine_fill(kmem_cache_t *cp, int kmflag)
 {
 	void *bufs[KMEM_FILL_MAX];
-	const kmem_magtype_t *mtp = __atomic_load_n(&cp->magtype,
+	const kmem_magtype_t *mtp = __atomic_load_n(&cp->cache_magtype,
 	    __ATOMIC_ACQUIRE);
 	unsigned want = mtp->rounds + 1;        /* one to return */
-	if (want <= 2 || cp->constructor != NULL || (cp->flags & KMF_BUFTAG))
+	if (want <= 2 || cp->cache_constructor != NULL ||
+	    (cp->cache_flags & KMF_BUFTAG))
 		return (NULL);
 	if (want > KMEM_FILL_MAX)
 		want = KMEM_FILL_MAX;
 	unsigned got = kmem_slab_alloc_many(cp, bufs, want, kmflag);
 	unsigned ready = 0;
 	for (unsigned i = 0; i < got; i++)
-		if (slab_buffer_ready(cp, bufs[i], kmflag, cp->bufsize))
+		if (slab_buffer_ready(cp, bufs[i], kmflag, cp->cache_bufsize))
 			bufs[ready++] = bufs[i];
 	if (ready == 0)
 		return (NULL);
-	if (cp->flags & KMC_NOTOUCH)
+	if (cp->cache_flags & KMC_NOTOUCH)
 		kmem_slab_set_cached(cp, bufs + 1, ready - 1);
 	unsigned loaded = thread_magazine_load(cp, bufs + 1, ready - 1);
 	for (unsigned i = 1 + loaded; i < ready; i++)
@@ -701,18 +713,19 @@ magazine_fill(kmem_cache_t *cp, int kmflag)
 static void *
 firewall_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 {
-	bool class = cp->flags & KMF_CLASS;
+	bool class = cp->cache_flags & KMF_CLASS;
 	/*
 	 * A class promises its alignment only to requests that are multiples
 	 * of it (memalign() asks for those): the others end nearer the guard.
 	 */
-	size_t align = cp->align;
+	size_t align = cp->cache_align;
 	size_t lowest_bit = requested & (0 - requested);
 	if (class && lowest_bit < align)
 		align = lowest_bit > 16 ? lowest_bit : 16;
 	void *buf = kmem_firewall_alloc(cp, requested, align);
-	if (buf != NULL && !class && cp->constructor != NULL &&
-	    cp->constructor(buf, cp->private, kmflag & ~KM_PANIC) != 0) {
+	if (buf != NULL && !class && cp->cache_constructor != NULL &&
+	    cp->cache_constructor(buf, cp->cache_private, kmflag & ~KM_PANIC) !=
+	    0) {
 		kmem_firewall_discard(buf);
 		buf = NULL;
 	}
@@ -722,13 +735,13 @@ firewall_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 void *
 kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 {
-	if (cp->flags & KMF_NULL)
+	if (cp->cache_flags & KMF_NULL)
 		return (NULL);
 	if (requested == 0)
-		requested = cp->bufsize;
+		requested = cp->cache_bufsize;
 	void *buf = NULL;
-	bool firewalled = (cp->flags & KMF_FIREWALL) &&
-	    (!(cp->flags & KMF_CLASS) || kmem_firewall_wants(requested));
+	bool firewalled = (cp->cache_flags & KMF_FIREWALL) &&
+	    (!(cp->cache_flags & KMF_CLASS) || kmem_firewall_wants(requested));
 	if (firewalled) {
 		buf = firewall_buffer(cp, kmflag, requested);
 	} else if (has_magazines(cp)) {
@@ -752,14 +765,14 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 			buf = NULL;
 	}
 	if (buf == NULL) {
-		__atomic_fetch_add(&cp->alloc_fail, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&cp->cache_alloc_fail, 1, __ATOMIC_RELAXED);
 		kmem_debug_alloc_failed(cp, requested);
 		if (kmflag & KM_PANIC)
 			kmem_report("kmem_cache_alloc(\"%s\"): cannot satisfy "
-			    "mandatory allocation (KM_PANIC)", cp->name);
+			    "mandatory allocation (KM_PANIC)", cp->cache_name);
 		return (NULL);
 	}
-	__atomic_fetch_add(&cp->slow_alloc, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&cp->cache_slow_alloc, 1, __ATOMIC_RELAXED);
 	kmem_free_mark_clear(cp, buf);
 	return (buf);
 }
@@ -771,8 +784,9 @@ kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 	if (buf == NULL)
 		return (NULL);
 	/* Not a quantum cache's: its buffers hold other caches' blocks. */
-	if (!(cp->flags & KMC_NOTOUCH))
-		kmem_block_allocated(buf, cp->bufsize, cp->constructor != NULL);
+	if (!(cp->cache_flags & KMC_NOTOUCH))
+		kmem_block_allocated(buf, cp->cache_bufsize,
+		    cp->cache_constructor != NULL);
 	else if (has_magazines(cp))
 		kmem_slab_set_held(cp, buf);    /* it may come from a magazine */
 	return (buf);
@@ -792,12 +806,12 @@ kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 void
 kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
 {
-	if (cp->destructor != NULL && !(cp->flags & KMF_BUFTAG)) {
+	if (cp->cache_destructor != NULL && !(cp->cache_flags & KMF_BUFTAG)) {
 		if (has_magazines(cp) && !kmem_slab_accepts(cp, buf))
 			return;
 		/* It may come from a magazine, or the caller's free. */
 		kmem_buffer_unpoison(cp, buf);
-		cp->destructor(buf, cp->private);
+		cp->cache_destructor(buf, cp->cache_private);
 	}
 	kmem_slab_free(cp, buf);
 }
@@ -812,12 +826,12 @@ static void
 notouch_refuse(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
     kmem_buf_state_t state)
 {
-	if (cp->flags & KMC_QCACHE)
-		vmem_qcache_bad_free(cp->arena, buf, kmem_free_size);
+	if (cp->cache_flags & KMC_QCACHE)
+		vmem_qcache_bad_free(cp->cache_arena, buf, kmem_free_size);
 	else if (state == KMEM_BUF_CACHED)
 		kmem_debug_report(cp, buf, "kmem_cache_free(\"%s\", %p): double "
 		    "free: the buffer is already free, in the cache's "
-		    "magazines", cp->name, buf);
+		    "magazines", cp->cache_name, buf);
 	else
 		kmem_slab_refuse(cp, buf);
 }
@@ -825,7 +839,7 @@ notouch_refuse(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
 void
 kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
-	if (cp->flags & KMF_NULL) {
+	if (cp->cache_flags & KMF_NULL) {
 		/* Nothing was allocated yet; start kmem for the debug settings. */
 		kmem_init();
 		kmem_bad_free(cp, buf, kmem_free_size);
@@ -839,8 +853,8 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	 * is the better witness (it tells a double free from a stranger) and
 	 * is asked instead.
 	 */
-	bool debug = cp->flags & KMF_BUFTAG;
-	bool tag_decides = debug && (cp->flags & KMF_PAGEMAP);
+	bool debug = cp->cache_flags & KMF_BUFTAG;
+	bool tag_decides = debug && (cp->cache_flags & KMF_PAGEMAP);
 	if ((!has_magazines(cp) || debug) && !tag_decides &&
 	    !kmem_slab_accepts(cp, buf))
 		return;
@@ -852,8 +866,8 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		 * and patterned now, the buffer is what its slab would hold,
 		 * in a magazine or not.
 		 */
-		if (cp->destructor != NULL)
-			cp->destructor(buf, cp->private);
+		if (cp->cache_destructor != NULL)
+			cp->cache_destructor(buf, cp->cache_private);
 		kmem_debug_freed(cp, buf);
 	}
 	if (has_magazines(cp)) {
@@ -862,7 +876,7 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		if (kept)
 			return;
 	}
-	__atomic_fetch_add(&cp->slow_free, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&cp->cache_slow_free, 1, __ATOMIC_RELAXED);
 	kmem_cache_free_to_slab(cp, buf);
 }
 
@@ -870,19 +884,24 @@ void
 kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
     const void *buf)
 {
-	kmem_cache_t *cp = sp->cache;
-	if ((uintptr_t)buf < sp->first || (uintptr_t)buf - sp->first >=
-	    (uintptr_t)sp->chunks * cp->chunksize) {
+	kmem_cache_t *cp = sp->slab_cache;
+	if ((uintptr_t)buf < sp->slab_first ||
+	    (uintptr_t)buf - sp->slab_first >=
+	    (uintptr_t)sp->slab_chunks * cp->cache_chunksize) {
 		kmem_debug_report(NULL, NULL, "%s: not a buffer: the address "
 		    "is in a slab of cache \"%s\" but outside its buffers "
-		    "(colour slack, slab header or tail)", where, cp->name);
+		    "(colour slack, slab header or tail)", where,
+		    cp->cache_name);
 	} else {
-		uintptr_t off = (uintptr_t)buf - sp->first;
-		void *start = (void *)(sp->first + off / cp->chunksize *
-		    cp->chunksize);
-		kmem_debug_report(sp->cache, start, "%s: not the start of a "
+		uintptr_t off = (uintptr_t)buf - sp->slab_first;
+		void *start =
+		    (void *)(sp->slab_first + off / cp->cache_chunksize *
+		    cp->cache_chunksize);
+		kmem_debug_report(sp->slab_cache, start,
+		    "%s: not the start of a "
 		    "buffer: %zu bytes into the buffer at %p of cache \"%s\"",
-		    where, (size_t)(off % cp->chunksize), start, cp->name);
+		    where, (size_t)(off % cp->cache_chunksize), start,
+		    cp->cache_name);
 	}
 }
 
@@ -892,8 +911,8 @@ free_call(char *out, size_t len, const kmem_cache_t *cp, const void *buf,
     size_t kmem_free_size)
 {
 	if (kmem_free_size == KMEM_FREE_UNSIZED)
-		kmem_snprintf(out, len, "kmem_cache_free(\"%s\", %p)", cp->name,
-		    buf);
+		kmem_snprintf(out, len, "kmem_cache_free(\"%s\", %p)",
+		    cp->cache_name, buf);
 	else if (kmem_free_size == KMEM_FREE_MALLOC)
 		kmem_snprintf(out, len, "free(%p)", buf);
 	else
@@ -942,19 +961,19 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 			    "large buffer: a double free, or never allocated" :
 			    " (never allocated, or not memory of this "
 			    "allocator)");
-	} else if (sp->cache != cp) {
-		kmem_cache_t *owner = sp->cache;
+	} else if (sp->slab_cache != cp) {
+		kmem_cache_t *owner = sp->slab_cache;
 		if (!kmem_slab_holds(owner, sp, buf))
 			kmem_report_not_buffer_start(where, sp, buf);
 		else if (!by_size)
 			kmem_debug_report(owner, buf, "%s: wrong cache: the "
 			    "buffer belongs to cache \"%s\"", where,
-			    owner->name);
+			    owner->cache_name);
 		else
 			kmem_debug_report(owner, buf, "%s: wrong size: the "
 			    "buffer was allocated from cache \"%s\" (buffers "
-			    "of %zu bytes)", where, owner->name,
-			    owner->bufsize);
+			    "of %zu bytes)", where, owner->cache_name,
+			    owner->cache_bufsize);
 	} else {
 		kmem_report_not_buffer_start(where, sp, buf);
 	}
@@ -963,9 +982,9 @@ kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 size_t
 kmem_cache_usable_size(kmem_cache_t *cp, const void *buf)
 {
-	if (cp->flags & KMF_BUFTAG)
+	if (cp->cache_flags & KMF_BUFTAG)
 		return (kmem_debug_requested(cp, buf));
-	return (cp->bufsize);
+	return (cp->cache_bufsize);
 }
 
 /* Never inlined into kmem_cache_free(): its buffer would cost every free
@@ -977,13 +996,14 @@ kmem_double_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
 	if (kmem_free_size == KMEM_FREE_MALLOC) {
 		/* glibc's words, which people search for. */
 		kmem_debug_report(cp, buf, "free(): double free of %p: it is "
-		    "free already (%s; cache \"%s\")", buf, where, cp->name);
+		    "free already (%s; cache \"%s\")", buf, where,
+		    cp->cache_name);
 		return;
 	}
 	char call[64];
 	free_call(call, sizeof (call), cp, buf, kmem_free_size);
 	kmem_debug_report(cp, buf, "%s: double free: the buffer is free "
-	    "already (%s; cache \"%s\")", call, where, cp->name);
+	    "already (%s; cache \"%s\")", call, where, cp->cache_name);
 }
 
 const char *
@@ -1031,7 +1051,7 @@ kmem_notouch_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 void
 kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
-	if (cp->flags & KMC_NOTOUCH) {
+	if (cp->cache_flags & KMC_NOTOUCH) {
 		kmem_notouch_free(cp, buf, KMEM_FREE_UNSIZED);
 		return;
 	}

@@ -55,7 +55,7 @@
 static kmem_buftag_t *
 buftag_of(const kmem_cache_t *cp, const void *buf)
 {
-	return ((kmem_buftag_t *)((uintptr_t)buf + cp->buftag_offset));
+	return ((kmem_buftag_t *)((uintptr_t)buf + cp->cache_buftag_offset));
 }
 
 /*
@@ -79,19 +79,19 @@ state_is(const kmem_buftag_t *bt, const void *buf, uintptr_t state)
 static bool
 check_lite(const kmem_cache_t *cp)
 {
-	return (cp->flags & KMF_LITE);
+	return (cp->cache_flags & KMF_LITE);
 }
 
 static bool
 checks_pattern(const kmem_cache_t *cp)
 {
-	return (cp->flags & (KMF_DEADBEEF | KMF_LITE));
+	return (cp->cache_flags & (KMF_DEADBEEF | KMF_LITE));
 }
 
 static bool
 checks_redzone(const kmem_cache_t *cp)
 {
-	return (cp->flags & (KMF_REDZONE | KMF_LITE));
+	return (cp->cache_flags & (KMF_REDZONE | KMF_LITE));
 }
 
 /* How many of a free buffer's bytes carry the freed pattern. */
@@ -100,7 +100,7 @@ pattern_length(const kmem_cache_t *cp)
 {
 	if (check_lite(cp))
 		return (sizeof (uint64_t));
-	size_t len = cp->buftag_offset;
+	size_t len = cp->cache_buftag_offset;
 	return (len < kmem_debug_config.maxverify ? len :
 	    p2_align(kmem_debug_config.maxverify, sizeof (uint64_t)));
 }
@@ -159,17 +159,18 @@ debugging(const kmem_cache_t *cp)
 {
 	return (kmem_debug_config.flags != 0 ||
 	    kmem_debug_config.firewall_size != 0 ||
-	    (cp != NULL && (cp->flags & (KMF_BUFTAG | KMF_FIREWALL))));
+	    (cp != NULL && (cp->cache_flags & (KMF_BUFTAG | KMF_FIREWALL))));
 }
 
 /* Is buf the start of one of cp's buffers (so its tag can be read)? */
 static bool
 is_buffer_of(const kmem_cache_t *cp, const void *buf)
 {
-	if (cp == NULL || !(cp->flags & KMF_PAGEMAP))
+	if (cp == NULL || !(cp->cache_flags & KMF_PAGEMAP))
 		return (false);
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
-	return (sp != NULL && sp->cache == cp && kmem_slab_holds(cp, sp, buf));
+	return (sp != NULL && sp->slab_cache == cp &&
+	    kmem_slab_holds(cp, sp, buf));
 }
 
 static void
@@ -198,8 +199,8 @@ text_report(text_t *t, kmem_cache_t *cp, const void *buf, const char *fmt,
 	text_add(t, "\n  detected in thread %llu at:",
 	    (unsigned long long)kmem_thread_id());
 	text_stack(t, pcs, depth);
-	if (buf != NULL && cp != NULL && (cp->flags & KMF_AUDIT) &&
-	    (cp->flags & KMF_BUFTAG) && is_buffer_of(cp, buf)) {
+	if (buf != NULL && cp != NULL && (cp->cache_flags & KMF_AUDIT) &&
+	    (cp->cache_flags & KMF_BUFTAG) && is_buffer_of(cp, buf)) {
 		const kmem_audit_t *audit = buftag_of(cp, buf)->audit;
 		if (audit != NULL && audit->time_ns != 0)
 			text_transaction(t, audit);
@@ -240,7 +241,8 @@ audit_record(kmem_cache_t *cp, const void *buf, kmem_buftag_t *bt,
 	kmem_audit_t *ap = bt->audit;
 	if (ap == NULL)
 		return;
-	kmem_transaction_t tx = transaction_now(op, ap->pcs, cp->audit_depth);
+	kmem_transaction_t tx =
+	    transaction_now(op, ap->pcs, cp->cache_audit_depth);
 	ap->thread = tx.thread;
 	ap->time_ns = tx.time_ns;
 	ap->op = op;
@@ -266,7 +268,7 @@ contents_record(kmem_cache_t *cp, const void *buf, kmem_buftag_t *bt)
 unsigned
 kmem_audit_stack(kmem_cache_t *cp, void *buf, uintptr_t *pcs, unsigned max)
 {
-	if (!(cp->flags & KMF_BUFTAG) || !(cp->flags & KMF_AUDIT))
+	if (!(cp->cache_flags & KMF_BUFTAG) || !(cp->cache_flags & KMF_AUDIT))
 		return (0);
 	const kmem_audit_t *ap = buftag_of(cp, buf)->audit;
 	if (ap == NULL || ap->time_ns == 0)
@@ -297,7 +299,7 @@ kmem_buftag_init(kmem_cache_t *cp, void *buf)
 	bt->redzone = KMEM_REDZONE_PATTERN;
 	bt->requested = 0;
 	bt->audit = NULL;
-	if (cp->flags & KMF_AUDIT) {
+	if (cp->cache_flags & KMF_AUDIT) {
 		bt->audit = (kmem_audit_t *)(bt + 1);
 		bt->audit->time_ns = 0;
 		bt->audit->depth = 0;
@@ -333,27 +335,27 @@ kmem_debug_alloc(kmem_cache_t *cp, void *buf, size_t requested)
 		kmem_debug_report(cp, buf, "buffer overrun or write after free: "
 		    "the free buffer %p of cache \"%s\" (%zu bytes) has a "
 		    "damaged tag: something wrote past the end of the buffer "
-		    "before it, or into it after it was freed", buf, cp->name,
-		    cp->bufsize);
+		    "before it, or into it after it was freed", buf,
+		    cp->cache_name, cp->cache_bufsize);
 		return (false);
 	}
 	size_t off = checks_pattern(cp) ? pattern_damage(cp, buf) : SIZE_MAX;
 	if (off != SIZE_MAX) {
 		kmem_debug_report(cp, buf, "write after free: buffer %p "
 		    "(cache \"%s\", %zu bytes) modified at offset %zu after it "
-		    "was freed (0x%llx instead of 0x%llx)", buf, cp->name,
-		    cp->bufsize, off,
+		    "was freed (0x%llx instead of 0x%llx)", buf, cp->cache_name,
+		    cp->cache_bufsize, off,
 		    (unsigned long long)*(uint64_t *)((uintptr_t)buf + off),
 		    (unsigned long long)KMEM_FREE_PATTERN);
 		/* The program goes on (noabort): hand out a clean buffer. */
 	}
 	state_set(bt, buf, KMEM_BUFTAG_BUSY);
 	bt->requested = requested;
-	if ((cp->flags & KMF_DEADBEEF) && !check_lite(cp))
-		fill(buf, cp->buftag_offset, KMEM_UNINITIALIZED_PATTERN);
+	if ((cp->cache_flags & KMF_DEADBEEF) && !check_lite(cp))
+		fill(buf, cp->cache_buftag_offset, KMEM_UNINITIALIZED_PATTERN);
 	if (checks_redzone(cp))
 		__builtin_memset((char *)buf + requested, KMEM_REDZONE_BYTE,
-		    cp->buftag_offset - requested);
+		    cp->cache_buftag_offset - requested);
 	audit_record(cp, buf, bt, KMEM_OP_ALLOC);
 	state_set(bt, buf, KMEM_BUFTAG_ALLOC);
 	return (true);
@@ -365,7 +367,7 @@ overrun_offset(const kmem_cache_t *cp, const void *buf,
     const kmem_buftag_t *bt)
 {
 	const unsigned char *p = buf;
-	for (size_t i = (size_t)bt->requested; i < cp->buftag_offset; i++)
+	for (size_t i = (size_t)bt->requested; i < cp->cache_buftag_offset; i++)
 		if (p[i] != KMEM_REDZONE_BYTE)
 			return (i);
 	if (bt->redzone == KMEM_REDZONE_PATTERN)
@@ -374,7 +376,7 @@ overrun_offset(const kmem_cache_t *cp, const void *buf,
 	for (size_t i = 0; i < sizeof (bt->redzone); i++)
 		if (rz[i] != ((const unsigned char *)&(uint64_t){
 		    KMEM_REDZONE_PATTERN })[i])
-			return (cp->buftag_offset + i);
+			return (cp->cache_buftag_offset + i);
 	return (SIZE_MAX);
 }
 
@@ -384,39 +386,39 @@ kmem_debug_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	kmem_buftag_t *bt = buftag_of(cp, buf);
 	if (state_is(bt, buf, KMEM_BUFTAG_FREE)) {
 		kmem_debug_report(cp, buf, "double free: buffer %p (cache "
-		    "\"%s\", %zu bytes) is already free", buf, cp->name,
-		    cp->bufsize);
+		    "\"%s\", %zu bytes) is already free", buf, cp->cache_name,
+		    cp->cache_bufsize);
 		return (false);
 	}
 	if (!state_is(bt, buf, KMEM_BUFTAG_ALLOC) ||
-	    bt->requested > cp->bufsize) {
+	    bt->requested > cp->cache_bufsize) {
 		kmem_debug_report(cp, buf, "buffer overrun: buffer %p (cache "
 		    "\"%s\", %zu bytes): its tag is damaged: something wrote "
 		    "past the end of the buffer, or it is no allocated buffer",
-		    buf, cp->name, cp->bufsize);
+		    buf, cp->cache_name, cp->cache_bufsize);
 		return (false);
 	}
 	if (kmem_free_size < KMEM_FREE_MALLOC && kmem_free_size != bt->requested) {
 		kmem_debug_report(cp, buf, "wrong size: kmem_free(%p, %zu), "
 		    "but the buffer (cache \"%s\") was allocated with "
-		    "%llu bytes", buf, kmem_free_size, cp->name,
+		    "%llu bytes", buf, kmem_free_size, cp->cache_name,
 		    (unsigned long long)bt->requested);
 		return (false);
 	}
 	/* kmem_alloc() poisoned the slack, the caller's free the rest. */
-	kmem_unpoison(buf, cp->bufsize);
+	kmem_unpoison(buf, cp->cache_bufsize);
 	size_t off = checks_redzone(cp) ? overrun_offset(cp, buf, bt) :
 	    SIZE_MAX;
 	if (off != SIZE_MAX) {
 		/* Report the overrun; the buffer itself can still be freed. */
 		kmem_debug_report(cp, buf, "buffer overrun: buffer %p (cache "
 		    "\"%s\", %llu bytes requested) was written past its end, "
-		    "at offset %zu", buf, cp->name,
+		    "at offset %zu", buf, cp->cache_name,
 		    (unsigned long long)bt->requested, off);
 		bt->redzone = KMEM_REDZONE_PATTERN;
 	}
 	state_set(bt, buf, KMEM_BUFTAG_BUSY);
-	if (cp->flags & KMF_CONTENTS)
+	if (cp->cache_flags & KMF_CONTENTS)
 		contents_record(cp, buf, bt);
 	audit_record(cp, buf, bt, KMEM_OP_FREE);
 	return (true);
@@ -449,7 +451,7 @@ buffer_problem(const kmem_cache_t *cp, const void *buf)
 		if (checks_pattern(cp) && pattern_damage(cp, buf) != SIZE_MAX)
 			problem = "write after free";
 	} else if (state != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC) ||
-	    bt->requested > cp->bufsize) {
+	    bt->requested > cp->cache_bufsize) {
 		problem = "buffer overrun (damaged tag)";
 	} else if (checks_redzone(cp) &&
 	    overrun_offset(cp, buf, bt) != SIZE_MAX) {
@@ -469,13 +471,14 @@ static unsigned
 verify_cache(kmem_cache_t *cp, const void **bufs, const char **why)
 {
 	unsigned found = 0;
-	kmem_mutex_enter(&cp->slab_lock);
-	for (kmem_slab_t *sp = cp->slabs.next; sp != &cp->slabs &&
-	    found < VERIFY_BATCH; sp = sp->next) {
-		for (unsigned i = 0; i < sp->chunks && found < VERIFY_BATCH;
-		    i++) {
-			const void *buf = (const void *)(sp->first +
-			    i * cp->chunksize);
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	for (kmem_slab_t *sp = cp->cache_slabs.slab_next;
+	    sp != &cp->cache_slabs &&
+	    found < VERIFY_BATCH; sp = sp->slab_next) {
+		for (unsigned i = 0; i < sp->slab_chunks &&
+		    found < VERIFY_BATCH; i++) {
+			const void *buf = (const void *)(sp->slab_first +
+			    i * cp->cache_chunksize);
 			const char *problem = buffer_problem(cp, buf);
 			if (problem != NULL) {
 				bufs[found] = buf;
@@ -483,7 +486,7 @@ verify_cache(kmem_cache_t *cp, const void **bufs, const char **why)
 			}
 		}
 	}
-	kmem_mutex_exit(&cp->slab_lock);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 	return (found);
 }
 
@@ -497,9 +500,9 @@ kmem_debug_verify(void)
 	 */
 	kmem_mutex_enter(&kmem_debug_verify_lock);
 	kmem_mutex_enter(&kmem_caches_lock);
-	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
-	    cp = cp->list_next) {
-		if (!(cp->flags & KMF_BUFTAG))
+	for (kmem_cache_t *cp = kmem_caches.cache_list_next; cp != &kmem_caches;
+	    cp = cp->cache_list_next) {
+		if (!(cp->cache_flags & KMF_BUFTAG))
 			continue;
 		const void *bufs[VERIFY_BATCH];
 		const char *why[VERIFY_BATCH];
@@ -512,7 +515,7 @@ kmem_debug_verify(void)
 		for (unsigned i = 0; i < found; i++)
 			kmem_debug_report(cp, bufs[i], "%s: buffer %p (cache "
 			    "\"%s\", %zu bytes) found by kmem_debug_verify()",
-			    why[i], bufs[i], cp->name, cp->bufsize);
+			    why[i], bufs[i], cp->cache_name, cp->cache_bufsize);
 		total += found;
 		kmem_mutex_enter(&kmem_caches_lock);
 	}

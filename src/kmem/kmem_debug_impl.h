@@ -29,9 +29,9 @@
  * requested is what the allocation asked for (the bytes between it and
  * the redzone hold KMEM_REDZONE_BYTE while allocated); while the debugging
  * layer works on a buffer being allocated or freed its state says BUSY,
- * so kmem_debug_verify() skips it; link is the slab
- * free list's link (cache->link_offset), so a free buffer's own bytes hold
- * nothing but the freed pattern.  With KMF_AUDIT the buffer's last
+ * so kmem_debug_verify() skips it; link is the slab free list's link
+ * (cache->cache_link_offset), so a free buffer's own bytes hold nothing
+ * but the freed pattern.  With KMF_AUDIT the buffer's last
  * transaction follows the tag, and audit points at it.
  */
 typedef struct kmem_audit {
@@ -39,7 +39,7 @@ typedef struct kmem_audit {
 	uint64_t time_ns;
 	uint32_t op;            /* KMEM_OP_ALLOC or KMEM_OP_FREE */
 	uint32_t depth;
-	uintptr_t pcs[];        /* cache->audit_depth slots */
+	uintptr_t pcs[];        /* cache->cache_audit_depth slots */
 } kmem_audit_t;
 
 typedef struct kmem_buftag {

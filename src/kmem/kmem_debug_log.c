@@ -88,7 +88,7 @@ kmem_debug_log_append(int log, const kmem_cache_t *cp, const void *buf,
 	log_entry_t *e = entry_at(r, r->next_seq);
 	e->seq = r->next_seq++;
 	kmem_snprintf(e->cache, sizeof (e->cache), "%s", cp != NULL ?
-	    cp->name : "kmem_alloc");
+	    cp->cache_name : "kmem_alloc");
 	e->buf = buf;
 	e->size = size;
 	e->thread = tx->thread;

@@ -136,11 +136,11 @@ kmem_magazine_alloc(const kmem_magtype_t *mtp, int kmflag)
 static void
 depot_enter(kmem_cache_t *cp)
 {
-	if (!kmem_mutex_tryenter(&cp->depot_lock)) {
-		kmem_mutex_enter(&cp->depot_lock);
-		if (++cp->depot_contention - cp->depot_contention_prev >
-		    KMEM_DEPOT_CONTENTION)
-			__atomic_store_n(&cp->depot_resize_wanted, true,
+	if (!kmem_mutex_tryenter(&cp->cache_depot_lock)) {
+		kmem_mutex_enter(&cp->cache_depot_lock);
+		if (++cp->cache_depot_contention -
+		    cp->cache_depot_contention_prev > KMEM_DEPOT_CONTENTION)
+			__atomic_store_n(&cp->cache_depot_resize_wanted, true,
 			    __ATOMIC_RELAXED);
 	}
 }
@@ -149,16 +149,17 @@ depot_enter(kmem_cache_t *cp)
 static uint64_t
 full_bytes(const kmem_cache_t *cp)
 {
-	return (cp->full.total * cp->magtype->rounds * cp->chunksize);
+	return (cp->cache_full.total * cp->cache_magtype->rounds *
+	    cp->cache_chunksize);
 }
 
 /* Count an exchange (depot_lock held); enough of them want a check. */
 static void
 depot_traffic(kmem_cache_t *cp)
 {
-	if (cp->depot_alloc + cp->depot_free - cp->depot_traffic_prev >=
-	    KMEM_DEPOT_TRAFFIC)
-		__atomic_store_n(&cp->depot_resize_wanted, true,
+	if (cp->cache_depot_alloc + cp->cache_depot_free -
+	    cp->cache_depot_traffic_prev >= KMEM_DEPOT_TRAFFIC)
+		__atomic_store_n(&cp->cache_depot_resize_wanted, true,
 		    __ATOMIC_RELAXED);
 }
 
@@ -167,16 +168,16 @@ kmem_depot_alloc(kmem_cache_t *cp, kmem_maglist_t *mlp, unsigned rounds)
 {
 	depot_enter(cp);
 	kmem_magazine_t *mp = NULL;
-	if (cp->magtype != NULL && cp->magtype->rounds == rounds &&
+	if (cp->cache_magtype != NULL && cp->cache_magtype->rounds == rounds &&
 	    (mp = mlp->list) != NULL) {
 		mlp->list = mp->next;
 		if (--mlp->total < mlp->min)
 			mlp->min = mlp->total;
 		mlp->alloc++;
-		cp->depot_alloc++;
+		cp->cache_depot_alloc++;
 		depot_traffic(cp);
 	}
-	kmem_mutex_exit(&cp->depot_lock);
+	kmem_mutex_exit(&cp->cache_depot_lock);
 	return (mp);
 }
 
@@ -186,21 +187,22 @@ kmem_depot_free(kmem_cache_t *cp, kmem_magazine_t *mp, unsigned count)
 {
 	mp->count = count;
 	depot_enter(cp);
-	if (cp->magtype != magtype_of(mp)) {
-		mp->next = cp->stale;
-		cp->stale = mp;
+	if (cp->cache_magtype != magtype_of(mp)) {
+		mp->next = cp->cache_stale;
+		cp->cache_stale = mp;
 	} else {
-		kmem_maglist_t *mlp = count == 0 ? &cp->empty : &cp->full;
+		kmem_maglist_t *mlp = count == 0 ? &cp->cache_empty :
+		    &cp->cache_full;
 		mp->next = mlp->list;
 		mlp->list = mp;
 		mlp->total++;
-		cp->depot_free++;
+		cp->cache_depot_free++;
 		depot_traffic(cp);
 		if (count != 0 && full_bytes(cp) > KMEM_DEPOT_FULL_MAX)
-			__atomic_store_n(&cp->depot_trim_wanted, true,
+			__atomic_store_n(&cp->cache_depot_trim_wanted, true,
 			    __ATOMIC_RELAXED);
 	}
-	kmem_mutex_exit(&cp->depot_lock);
+	kmem_mutex_exit(&cp->cache_depot_lock);
 }
 
 /*
@@ -240,10 +242,10 @@ chain_holds(const kmem_magazine_t *mp, const void *buf)
 bool
 kmem_depot_holds(kmem_cache_t *cp, const void *buf)
 {
-	kmem_mutex_enter(&cp->depot_lock);
-	bool held = chain_holds(cp->full.list, buf) ||
-	    chain_holds(cp->stale, buf);
-	kmem_mutex_exit(&cp->depot_lock);
+	kmem_mutex_enter(&cp->cache_depot_lock);
+	bool held = chain_holds(cp->cache_full.list, buf) ||
+	    chain_holds(cp->cache_stale, buf);
+	kmem_mutex_exit(&cp->cache_depot_lock);
 	return (held);
 }
 
@@ -251,21 +253,21 @@ kmem_depot_holds(kmem_cache_t *cp, const void *buf)
 static kmem_magazine_t *
 take_stale(kmem_cache_t *cp)
 {
-	kmem_magazine_t *stale = cp->stale;
-	cp->stale = NULL;
+	kmem_magazine_t *stale = cp->cache_stale;
+	cp->cache_stale = NULL;
 	return (stale);
 }
 
 void
 kmem_depot_ws_update(kmem_cache_t *cp)
 {
-	kmem_mutex_enter(&cp->depot_lock);
-	cp->full.reaplimit = cp->full.min;
-	cp->full.min = cp->full.total;
-	cp->empty.reaplimit = cp->empty.min;
-	cp->empty.min = cp->empty.total;
+	kmem_mutex_enter(&cp->cache_depot_lock);
+	cp->cache_full.reaplimit = cp->cache_full.min;
+	cp->cache_full.min = cp->cache_full.total;
+	cp->cache_empty.reaplimit = cp->cache_empty.min;
+	cp->cache_empty.min = cp->cache_empty.total;
 	kmem_magazine_t *stale = take_stale(cp);
-	kmem_mutex_exit(&cp->depot_lock);
+	kmem_mutex_exit(&cp->cache_depot_lock);
 	destroy_chain(cp, stale);
 }
 
@@ -273,10 +275,10 @@ kmem_depot_ws_update(kmem_cache_t *cp)
 void
 kmem_depot_ws_zero(kmem_cache_t *cp)
 {
-	kmem_mutex_enter(&cp->depot_lock);
-	cp->full.reaplimit = cp->full.min = cp->full.total;
-	cp->empty.reaplimit = cp->empty.min = cp->empty.total;
-	kmem_mutex_exit(&cp->depot_lock);
+	kmem_mutex_enter(&cp->cache_depot_lock);
+	cp->cache_full.reaplimit = cp->cache_full.min = cp->cache_full.total;
+	cp->cache_empty.reaplimit = cp->cache_empty.min = cp->cache_empty.total;
+	kmem_mutex_exit(&cp->cache_depot_lock);
 }
 
 /* Take up to n magazines off a list, working set first (depot_lock held). */
@@ -301,11 +303,11 @@ take_reapable(kmem_maglist_t *mlp)
 void
 kmem_depot_ws_reap(kmem_cache_t *cp)
 {
-	kmem_mutex_enter(&cp->depot_lock);
-	kmem_magazine_t *full = take_reapable(&cp->full);
-	kmem_magazine_t *empty = take_reapable(&cp->empty);
+	kmem_mutex_enter(&cp->cache_depot_lock);
+	kmem_magazine_t *full = take_reapable(&cp->cache_full);
+	kmem_magazine_t *empty = take_reapable(&cp->cache_empty);
 	kmem_magazine_t *stale = take_stale(cp);
-	kmem_mutex_exit(&cp->depot_lock);
+	kmem_mutex_exit(&cp->cache_depot_lock);
 	destroy_chain(cp, full);
 	destroy_chain(cp, empty);
 	destroy_chain(cp, stale);
@@ -323,28 +325,31 @@ void
 kmem_depot_resize_check(kmem_cache_t *cp)
 {
 	uint64_t now = kmem_clock_ns();
-	kmem_mutex_enter(&cp->depot_lock);
-	const kmem_magtype_t *mtp = cp->magtype;
-	uint64_t traffic = cp->depot_alloc + cp->depot_free;
-	bool busy = cp->depot_contention - cp->depot_contention_prev >
-	    KMEM_DEPOT_CONTENTION ||
-	    (traffic - cp->depot_traffic_prev >= KMEM_DEPOT_TRAFFIC &&
-	    now - cp->depot_traffic_time < KMEM_DEPOT_TRAFFIC_WINDOW);
-	bool grow = busy && mtp != NULL && cp->chunksize < mtp->maxbuf &&
+	kmem_mutex_enter(&cp->cache_depot_lock);
+	const kmem_magtype_t *mtp = cp->cache_magtype;
+	uint64_t traffic = cp->cache_depot_alloc + cp->cache_depot_free;
+	bool busy = cp->cache_depot_contention -
+	    cp->cache_depot_contention_prev > KMEM_DEPOT_CONTENTION ||
+	    (traffic - cp->cache_depot_traffic_prev >= KMEM_DEPOT_TRAFFIC &&
+	    now - cp->cache_depot_traffic_time < KMEM_DEPOT_TRAFFIC_WINDOW);
+	bool grow = busy && mtp != NULL && cp->cache_chunksize < mtp->maxbuf &&
 	    mtp + 1 < kmem_magtypes + NMAGTYPES;
-	cp->depot_contention_prev = cp->depot_contention;
-	cp->depot_traffic_prev = traffic;
-	cp->depot_traffic_time = now;
-	__atomic_store_n(&cp->depot_resize_wanted, false, __ATOMIC_RELAXED);
+	cp->cache_depot_contention_prev = cp->cache_depot_contention;
+	cp->cache_depot_traffic_prev = traffic;
+	cp->cache_depot_traffic_time = now;
+	__atomic_store_n(&cp->cache_depot_resize_wanted, false,
+	    __ATOMIC_RELAXED);
 	kmem_magazine_t *full = NULL, *empty = NULL;
 	if (grow) {
-		__atomic_store_n(&cp->magtype, mtp + 1, __ATOMIC_RELEASE);
-		full = cp->full.list;
-		empty = cp->empty.list;
-		cp->full = (kmem_maglist_t){ .alloc = cp->full.alloc };
-		cp->empty = (kmem_maglist_t){ .alloc = cp->empty.alloc };
+		__atomic_store_n(&cp->cache_magtype, mtp + 1, __ATOMIC_RELEASE);
+		full = cp->cache_full.list;
+		empty = cp->cache_empty.list;
+		cp->cache_full = (kmem_maglist_t){ .alloc =
+		    cp->cache_full.alloc };
+		cp->cache_empty = (kmem_maglist_t){ .alloc =
+		    cp->cache_empty.alloc };
 	}
-	kmem_mutex_exit(&cp->depot_lock);
+	kmem_mutex_exit(&cp->cache_depot_lock);
 	destroy_chain(cp, full);
 	destroy_chain(cp, empty);
 }
@@ -354,34 +359,35 @@ static void
 depot_trim(kmem_cache_t *cp)
 {
 	kmem_magazine_t *taken = NULL;
-	kmem_mutex_enter(&cp->depot_lock);
-	__atomic_store_n(&cp->depot_trim_wanted, false, __ATOMIC_RELAXED);
-	while (cp->magtype != NULL && full_bytes(cp) > KMEM_DEPOT_FULL_MAX) {
-		kmem_magazine_t *mp = cp->full.list;
-		cp->full.list = mp->next;
-		if (--cp->full.total < cp->full.min)
-			cp->full.min = cp->full.total;
-		cp->depot_trim++;
+	kmem_mutex_enter(&cp->cache_depot_lock);
+	__atomic_store_n(&cp->cache_depot_trim_wanted, false, __ATOMIC_RELAXED);
+	while (cp->cache_magtype != NULL &&
+	    full_bytes(cp) > KMEM_DEPOT_FULL_MAX) {
+		kmem_magazine_t *mp = cp->cache_full.list;
+		cp->cache_full.list = mp->next;
+		if (--cp->cache_full.total < cp->cache_full.min)
+			cp->cache_full.min = cp->cache_full.total;
+		cp->cache_depot_trim++;
 		mp->next = taken;
 		taken = mp;
 	}
-	kmem_mutex_exit(&cp->depot_lock);
+	kmem_mutex_exit(&cp->cache_depot_lock);
 	destroy_chain(cp, taken);
 }
 
 void
 kmem_depot_tend(kmem_cache_t *cp)
 {
-	if (__atomic_load_n(&cp->depot_trim_wanted, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&cp->cache_depot_trim_wanted, __ATOMIC_RELAXED))
 		depot_trim(cp);
-	if (!__atomic_load_n(&cp->depot_resize_wanted, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&cp->cache_depot_resize_wanted, __ATOMIC_RELAXED))
 		return;
 	uint64_t now = kmem_clock_ns();
-	uint64_t last = __atomic_load_n(&cp->depot_resize_time,
+	uint64_t last = __atomic_load_n(&cp->cache_depot_resize_time,
 	    __ATOMIC_RELAXED);
 	if (now - last < KMEM_DEPOT_RESIZE_SPACING ||
-	    !__atomic_compare_exchange_n(&cp->depot_resize_time, &last, now,
-	    false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	    !__atomic_compare_exchange_n(&cp->cache_depot_resize_time, &last,
+	    now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return;         /* too soon, or another thread is checking */
 	kmem_depot_resize_check(cp);
 }

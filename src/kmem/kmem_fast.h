@@ -64,8 +64,8 @@ static inline void
 kmem_buffer_poison(const kmem_cache_t *cp, const void *buf)
 {
 #if defined(KMEM_ASAN) || defined(KMEM_VALGRIND)
-	if (!(cp->flags & KMC_NOTOUCH))
-		kmem_poison(buf, cp->bufsize);
+	if (!(cp->cache_flags & KMC_NOTOUCH))
+		kmem_poison(buf, cp->cache_bufsize);
 #endif
 	(void) cp;
 	(void) buf;
@@ -75,8 +75,8 @@ static inline void
 kmem_buffer_unpoison(const kmem_cache_t *cp, const void *buf)
 {
 #if defined(KMEM_ASAN) || defined(KMEM_VALGRIND)
-	if (!(cp->flags & KMC_NOTOUCH))
-		kmem_unpoison(buf, cp->bufsize);
+	if (!(cp->cache_flags & KMC_NOTOUCH))
+		kmem_unpoison(buf, cp->cache_bufsize);
 #endif
 	(void) cp;
 	(void) buf;
@@ -86,11 +86,11 @@ kmem_buffer_unpoison(const kmem_cache_t *cp, const void *buf)
 static inline bool
 kmem_slab_holds(const kmem_cache_t *cp, const kmem_slab_t *sp, const void *buf)
 {
-	uint64_t off = (uintptr_t)buf - sp->first;
-	uint64_t q = off * cp->chunk_inverse;
-	unsigned k = cp->chunk_shift;
-	return (off < cp->slab_span &&
-	    ((q >> k) | (q << ((64 - k) & 63))) <= cp->chunk_limit);
+	uint64_t off = (uintptr_t)buf - sp->slab_first;
+	uint64_t q = off * cp->cache_chunk_inverse;
+	unsigned k = cp->cache_chunk_shift;
+	return (off < cp->cache_slab_span &&
+	    ((q >> k) | (q << ((64 - k) & 63))) <= cp->cache_chunk_limit);
 }
 
 /* Is buf the start of one of cp's buffers?  For KMF_PAGEMAP caches. */
@@ -98,7 +98,8 @@ static inline bool
 kmem_cache_owns(const kmem_cache_t *cp, const void *buf)
 {
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
-	return (sp != NULL && sp->cache == cp && kmem_slab_holds(cp, sp, buf));
+	return (sp != NULL && sp->slab_cache == cp &&
+	    kmem_slab_holds(cp, sp, buf));
 }
 
 /* ---- free marks (kmem_cache.c) ---- */
@@ -107,7 +108,7 @@ kmem_cache_owns(const kmem_cache_t *cp, const void *buf)
 static inline uintptr_t
 kmem_free_mark(const kmem_cache_t *cp, const void *buf)
 {
-	return (cp->free_key ^ (uintptr_t)buf);
+	return (cp->cache_free_key ^ (uintptr_t)buf);
 }
 
 /* Does buf, a buffer of cp, carry the free mark?  A free one does; a live
@@ -115,7 +116,7 @@ kmem_free_mark(const kmem_cache_t *cp, const void *buf)
 static inline bool
 kmem_free_marked(const kmem_cache_t *cp, const void *buf)
 {
-	return (cp->free_key != 0 &&
+	return (cp->cache_free_key != 0 &&
 	    (uintptr_t)kmem_free_word(buf) == kmem_free_mark(cp, buf));
 }
 
@@ -123,7 +124,7 @@ kmem_free_marked(const kmem_cache_t *cp, const void *buf)
 static inline void
 kmem_free_mark_clear(const kmem_cache_t *cp, void *buf)
 {
-	if (cp->free_key != 0)
+	if (cp->cache_free_key != 0)
 		*(uintptr_t *)buf = 0;
 }
 
@@ -189,10 +190,10 @@ void kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
 static inline void *
 kmem_magazine_pop(const kmem_cache_t *cp, kmem_slot_t *cc, int rounds)
 {
-	void *buf = cc->loaded->rounds[rounds - 1];
-	kmem_round_taken(&cc->loaded->rounds[rounds - 1]);
-	__atomic_store_n(&cc->rounds, rounds - 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&cc->alloc, cc->alloc + 1, __ATOMIC_RELAXED);
+	void *buf = cc->cc_loaded->rounds[rounds - 1];
+	kmem_round_taken(&cc->cc_loaded->rounds[rounds - 1]);
+	__atomic_store_n(&cc->cc_rounds, rounds - 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&cc->cc_alloc, cc->cc_alloc + 1, __ATOMIC_RELAXED);
 	kmem_buffer_unpoison(cp, buf);
 	return (buf);
 }
@@ -203,9 +204,9 @@ static inline void
 kmem_magazine_push(const kmem_cache_t *cp, kmem_slot_t *cc, int rounds,
     void *buf)
 {
-	__atomic_store_n(&cc->loaded->rounds[rounds], buf, __ATOMIC_RELAXED);
-	__atomic_store_n(&cc->rounds, rounds + 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&cc->free, cc->free + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&cc->cc_loaded->rounds[rounds], buf, __ATOMIC_RELAXED);
+	__atomic_store_n(&cc->cc_rounds, rounds + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&cc->cc_free, cc->cc_free + 1, __ATOMIC_RELAXED);
 	kmem_buffer_poison(cp, buf);
 }
 
@@ -222,9 +223,9 @@ static inline void *
 kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 {
 	kmem_thread_cache_t *tc = kmem_self;
-	if (__builtin_expect(cp->fast_index < tc->nslots, 1)) {
-		kmem_slot_t *cc = &tc->slots[cp->fast_index];
-		int rounds = cc->rounds;
+	if (__builtin_expect(cp->cache_fast_index < tc->nslots, 1)) {
+		kmem_slot_t *cc = &tc->slots[cp->cache_fast_index];
+		int rounds = cc->cc_rounds;
 		if (__builtin_expect(rounds > 0, 1)) {
 			void *buf = kmem_magazine_pop(cp, cc, rounds);
 			kmem_free_mark_clear(cp, buf);
@@ -245,7 +246,7 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 static inline void
 kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
-	uintptr_t key = cp->free_key;
+	uintptr_t key = cp->cache_free_key;
 	if (key != 0) {
 		if (__builtin_expect(kmem_free_marked(cp, buf), 0)) {
 			kmem_cache_free_marked(cp, buf, kmem_free_size);
@@ -255,12 +256,14 @@ kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		*(uintptr_t *)buf = kmem_free_mark(cp, buf);
 	}
 	kmem_thread_cache_t *tc = kmem_self;
-	if (__builtin_expect(cp->fast_index < tc->nslots, 1)) {
-		kmem_slot_t *cc = &tc->slots[cp->fast_index];
-		int rounds = cc->rounds;
-		if (__builtin_expect((unsigned)rounds < (unsigned)cc->magsize, 1)) {
+	if (__builtin_expect(cp->cache_fast_index < tc->nslots, 1)) {
+		kmem_slot_t *cc = &tc->slots[cp->cache_fast_index];
+		int rounds = cc->cc_rounds;
+		if (__builtin_expect((unsigned)rounds <
+		    (unsigned)cc->cc_magsize, 1)) {
 			if (__builtin_expect(key == 0 && rounds > 0 &&
-			    kmem_magazine_top_is(cc->loaded, rounds, buf), 0)) {
+			    kmem_magazine_top_is(cc->cc_loaded, rounds, buf),
+			    0)) {
 				kmem_double_free(cp, buf, kmem_free_size,
 				    "the buffer freed last");
 				return;
@@ -275,7 +278,7 @@ kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 static inline void
 kmem_cache_free_inline(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
-	if ((cp->flags & KMF_PAGEMAP) && !kmem_cache_owns(cp, buf)) {
+	if ((cp->cache_flags & KMF_PAGEMAP) && !kmem_cache_owns(cp, buf)) {
 		kmem_bad_free(cp, buf, kmem_free_size);
 		return;
 	}

@@ -137,14 +137,14 @@ rehash(firewall_header_t *h)
 static kmem_cache_t *
 owner(const firewall_header_t *h)
 {
-	return (h->cache != NULL && !(h->cache->flags & KMF_CLASS) ? h->cache :
-	    NULL);
+	return (h->cache != NULL && !(h->cache->cache_flags & KMF_CLASS) ?
+	    h->cache : NULL);
 }
 
 static const char *
 cache_name(const kmem_cache_t *cp)
 {
-	return (cp != NULL ? cp->name : "kmem_alloc/malloc");
+	return (cp != NULL ? cp->cache_name : "kmem_alloc/malloc");
 }
 
 /* The stack of the previous free of buf, a quarantined buffer, in a report. */
@@ -169,9 +169,9 @@ bool
 kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	if (kmem_debug_config.firewall_size == 0 && (cp == NULL ||
-	    !(cp->flags & KMF_FIREWALL)))
+	    !(cp->cache_flags & KMF_FIREWALL)))
 		return (false);
-	if (cp != NULL && (cp->flags & KMF_CLASS))
+	if (cp != NULL && (cp->cache_flags & KMF_CLASS))
 		cp = NULL;
 	kmem_mutex_enter(&kmem_firewall_lock);
 	firewall_header_t *h = unhash(buf);
@@ -217,10 +217,11 @@ kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 			break;
 		}
 	}
-	if (cp != NULL && cp->destructor != NULL)
-		cp->destructor(buf, cp->private);
+	if (cp != NULL && cp->cache_destructor != NULL)
+		cp->cache_destructor(buf, cp->cache_private);
 	if (h->cache != NULL)
-		__atomic_fetch_add(&h->cache->slow_free, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&h->cache->cache_slow_free, 1,
+		    __ATOMIC_RELAXED);
 
 	quarantined_t q = { .buf = buf, .region = region,
 	    .region_size = h->region_size, .thread = kmem_thread_id() };

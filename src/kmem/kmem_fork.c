@@ -55,21 +55,21 @@ kmem_caches_hold_all(void)
 	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
 	    tc = tc->next)
 		kmem_mutex_enter_for_fork(&tc->lock);
-	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
-	    cp = cp->list_next)
-		kmem_mutex_enter_for_fork(&cp->depot_lock);
-	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
-	    cp = cp->list_next)
-		kmem_mutex_enter_for_fork(&cp->slab_lock);
+	for (kmem_cache_t *cp = kmem_caches.cache_list_next; cp != &kmem_caches;
+	    cp = cp->cache_list_next)
+		kmem_mutex_enter_for_fork(&cp->cache_depot_lock);
+	for (kmem_cache_t *cp = kmem_caches.cache_list_next; cp != &kmem_caches;
+	    cp = cp->cache_list_next)
+		kmem_mutex_enter_for_fork(&cp->cache_slab_lock);
 }
 
 void
 kmem_caches_release_all(void)
 {
-	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
-	    cp = cp->list_next) {
-		kmem_mutex_exit_for_fork(&cp->slab_lock);
-		kmem_mutex_exit_for_fork(&cp->depot_lock);
+	for (kmem_cache_t *cp = kmem_caches.cache_list_next; cp != &kmem_caches;
+	    cp = cp->cache_list_next) {
+		kmem_mutex_exit_for_fork(&cp->cache_slab_lock);
+		kmem_mutex_exit_for_fork(&cp->cache_depot_lock);
 	}
 	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
 	    tc = tc->next)

@@ -112,35 +112,37 @@ add_candidate(scan_t *s, uintptr_t addr, size_t size, kmem_cache_t *cp)
 static bool
 cache_is_scanned(const kmem_cache_t *cp)
 {
-	return (!(cp->flags & (KMC_NOTOUCH | KMC_QCACHE)) &&
-	    cp->arena != kmem_metadata_arena());
+	return (!(cp->cache_flags & (KMC_NOTOUCH | KMC_QCACHE)) &&
+	    cp->cache_arena != kmem_metadata_arena());
 }
 
 /* The chunks of sp not on its free list become candidates. */
 LEAKS_UNCHECKED static bool
 collect_slab(scan_t *s, kmem_cache_t *cp, kmem_slab_t *sp)
 {
-	size_t words = (sp->chunks + 63) / 64;
+	size_t words = (sp->slab_chunks + 63) / 64;
 	if (!scratch_reserve(&s->free_map, words))
 		return (false);
 	uint64_t *free_map = (uint64_t *)s->free_map.base;
 	__builtin_memset(free_map, 0, words * sizeof (uint64_t));
-	if (cp->flags & KMF_HASH) {
-		for (kmem_bufctl_t *bcp = sp->head; bcp != NULL; bcp = bcp->next) {
-			size_t i = (bcp->addr - sp->first) / cp->chunksize;
+	if (cp->cache_flags & KMF_HASH) {
+		for (kmem_bufctl_t *bcp = sp->slab_head; bcp != NULL;
+		    bcp = bcp->next) {
+			size_t i = (bcp->addr - sp->slab_first) /
+			    cp->cache_chunksize;
 			free_map[i / 64] |= (uint64_t)1 << (i % 64);
 		}
 	} else {
-		for (uintptr_t buf = (uintptr_t)sp->head; buf != 0;
-		    buf = *(uintptr_t *)(buf + cp->link_offset)) {
-			size_t i = (buf - sp->first) / cp->chunksize;
+		for (uintptr_t buf = (uintptr_t)sp->slab_head; buf != 0;
+		    buf = *(uintptr_t *)(buf + cp->cache_link_offset)) {
+			size_t i = (buf - sp->slab_first) / cp->cache_chunksize;
 			free_map[i / 64] |= (uint64_t)1 << (i % 64);
 		}
 	}
-	for (size_t i = 0; i < sp->chunks; i++) {
+	for (size_t i = 0; i < sp->slab_chunks; i++) {
 		if (!(free_map[i / 64] & ((uint64_t)1 << (i % 64))) &&
-		    !add_candidate(s, sp->first + i * cp->chunksize,
-		    cp->bufsize, cp))
+		    !add_candidate(s, sp->slab_first + i * cp->cache_chunksize,
+		    cp->cache_bufsize, cp))
 			return (false);
 	}
 	return (true);
@@ -174,18 +176,18 @@ collect_rounds(scan_t *s, kmem_cache_t *cp)
 {
 	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
 	    tc = tc->next) {
-		if (cp->index >= tc->nslots)
+		if (cp->cache_index >= tc->nslots)
 			continue;
-		kmem_slot_t *cc = &tc->slots[cp->index];
-		if ((cc->loaded != NULL && !add_rounds(s, cc->loaded,
-		    __atomic_load_n(&cc->rounds, __ATOMIC_RELAXED))) ||
-		    (cc->ploaded != NULL && !add_rounds(s, cc->ploaded,
-		    cc->prounds)))
+		kmem_slot_t *cc = &tc->slots[cp->cache_index];
+		if ((cc->cc_loaded != NULL && !add_rounds(s, cc->cc_loaded,
+		    __atomic_load_n(&cc->cc_rounds, __ATOMIC_RELAXED))) ||
+		    (cc->cc_ploaded != NULL && !add_rounds(s, cc->cc_ploaded,
+		    cc->cc_prounds)))
 			return (false);
 	}
-	return (add_magazine_list(s, cp->full.list) &&
-	    add_magazine_list(s, cp->empty.list) &&
-	    add_magazine_list(s, cp->stale));
+	return (add_magazine_list(s, cp->cache_full.list) &&
+	    add_magazine_list(s, cp->cache_empty.list) &&
+	    add_magazine_list(s, cp->cache_stale));
 }
 
 static bool
@@ -208,11 +210,12 @@ static bool
 collect_cache(scan_t *s, kmem_cache_t *cp)
 {
 	size_t first = s->candidates.count;
-	for (kmem_slab_t *sp = cp->slabs.next; sp != &cp->slabs; sp = sp->next) {
-		if (sp->refcnt != 0 && !collect_slab(s, cp, sp))
+	for (kmem_slab_t *sp = cp->cache_slabs.slab_next;
+	    sp != &cp->cache_slabs; sp = sp->slab_next) {
+		if (sp->slab_refcnt != 0 && !collect_slab(s, cp, sp))
 			return (false);
 	}
-	if (cp->magtype == NULL && cp->stale == NULL)
+	if (cp->cache_magtype == NULL && cp->cache_stale == NULL)
 		return (true);
 	s->rounds.count = 0;
 	if (!collect_rounds(s, cp))
@@ -245,10 +248,11 @@ add_firewalled(void *arg, void *buf, size_t size, kmem_cache_t *cp)
 static bool
 collect_oversize(scan_t *s)
 {
-	vmem_seg_t *anchor = &kmem_oversize->seg0;
-	for (vmem_seg_t *vsp = anchor->anext; vsp != anchor; vsp = vsp->anext) {
-		if (vsp->type == VMEM_ALLOC &&
-		    !add_candidate(s, vsp->start, seg_size(vsp), NULL))
+	vmem_seg_t *anchor = &kmem_oversize->vm_seg0;
+	for (vmem_seg_t *vsp = anchor->vs_anext; vsp != anchor;
+	    vsp = vsp->vs_anext) {
+		if (vsp->vs_type == VMEM_ALLOC &&
+		    !add_candidate(s, vsp->vs_start, seg_size(vsp), NULL))
 			return (false);
 	}
 	return (true);
@@ -258,7 +262,7 @@ static void
 lock_everything(void)
 {
 	kmem_mutex_enter(&kmem_caches_lock);
-	kmem_mutex_enter(&kmem_oversize->lock);
+	kmem_mutex_enter(&kmem_oversize->vm_lock);
 	kmem_mutex_enter(&kmem_threads_lock);
 	kmem_caches_hold_all();
 	kmem_mutex_enter(&kmem_firewall_lock);
@@ -270,7 +274,7 @@ unlock_everything(void)
 	kmem_mutex_exit(&kmem_firewall_lock);
 	kmem_caches_release_all();
 	kmem_mutex_exit(&kmem_threads_lock);
-	kmem_mutex_exit(&kmem_oversize->lock);
+	kmem_mutex_exit(&kmem_oversize->vm_lock);
 	kmem_mutex_exit(&kmem_caches_lock);
 }
 
@@ -414,13 +418,13 @@ group_leaks(scan_t *s, scratch_t *groups, size_t *leaked)
 		if (c[i].marked)
 			continue;
 		kmem_leak_t key = {
-			.cache = c[i].cache != NULL ? c[i].cache->name :
+			.cache = c[i].cache != NULL ? c[i].cache->cache_name :
 			    c[i].firewalled ? "kmem_firewall" : "kmem_oversize",
 			.bufsize = c[i].size,
 		};
 		/* A debug cache's buffer knows the size it was asked for. */
 		if (c[i].cache != NULL && !c[i].firewalled &&
-		    (c[i].cache->flags & KMF_BUFTAG))
+		    (c[i].cache->cache_flags & KMF_BUFTAG))
 			key.bufsize = kmem_debug_requested(c[i].cache,
 			    (void *)c[i].addr);
 		/* A firewalled buffer keeps its stack in its own header. */
@@ -480,8 +484,8 @@ leaks_run(kmem_leak_walker_t *walker, void *arg)
 
 	lock_everything();
 	kmem_memcheck_quiet(true);
-	for (kmem_cache_t *cp = kmem_caches.list_next;
-	    cp != &kmem_caches && !s.failed; cp = cp->list_next) {
+	for (kmem_cache_t *cp = kmem_caches.cache_list_next;
+	    cp != &kmem_caches && !s.failed; cp = cp->cache_list_next) {
 		if (cache_is_scanned(cp) && !collect_cache(&s, cp))
 			s.failed = true;
 	}

@@ -4,7 +4,7 @@
  *
  *	anchor -> full slabs -> partial slabs -> empty slabs -> anchor
  *
- * with cache->freelist pointing at the first slab that has a free buffer
+ * with cache->cache_freelist pointing at the first slab that has a free buffer
  * (the anchor when none has).  Allocation takes from that slab, so partial
  * slabs fill up before empty ones are touched and empty slabs stay whole,
  * ready to be reaped; a slab that gains a free buffer moves to the front
@@ -56,36 +56,39 @@
 void
 kmem_slab_init(kmem_cache_t *cp)
 {
-	cp->slabs.next = cp->slabs.prev = &cp->slabs;
-	cp->freelist = &cp->slabs;
-	cp->color = cp->mincolor;
-	if (cp->flags & KMF_HASH)
-		kmem_hash_init(&cp->hash, cp->chunksize);
+	cp->cache_slabs.slab_next = cp->cache_slabs.slab_prev =
+	    &cp->cache_slabs;
+	cp->cache_freelist = &cp->cache_slabs;
+	cp->cache_color = cp->cache_mincolor;
+	if (cp->cache_flags & KMF_HASH)
+		kmem_hash_init(&cp->cache_hash, cp->cache_chunksize);
 }
 
 static void
 slab_unlink(kmem_slab_t *sp)
 {
-	sp->prev->next = sp->next;
-	sp->next->prev = sp->prev;
+	sp->slab_prev->slab_next = sp->slab_next;
+	sp->slab_next->slab_prev = sp->slab_prev;
 }
 
 static void
 slab_link_before(kmem_slab_t *next, kmem_slab_t *sp)
 {
-	sp->next = next;
-	sp->prev = next->prev;
-	next->prev->next = sp;
-	next->prev = sp;
+	sp->slab_next = next;
+	sp->slab_prev = next->slab_prev;
+	next->slab_prev->slab_next = sp;
+	next->slab_prev = sp;
 }
 
 /* The color for the next slab, advanced (slab_lock held). */
 static size_t
 slab_next_color(kmem_cache_t *cp)
 {
-	size_t color = cp->color;
-	size_t step = cp->align > KMEM_COLOR_STEP ? cp->align : KMEM_COLOR_STEP;
-	cp->color = color + step > cp->maxcolor ? cp->mincolor : color + step;
+	size_t color = cp->cache_color;
+	size_t step = cp->cache_align > KMEM_COLOR_STEP ? cp->cache_align :
+	    KMEM_COLOR_STEP;
+	cp->cache_color = color + step > cp->cache_maxcolor ?
+	    cp->cache_mincolor : color + step;
 	return (color);
 }
 
@@ -104,8 +107,8 @@ static void
 slab_unpoison(const kmem_cache_t *cp, uintptr_t base)
 {
 #if defined(KMEM_ASAN) || defined(KMEM_VALGRIND)
-	if (!(cp->flags & KMC_NOTOUCH))
-		kmem_unpoison((void *)base, cp->slabsize);
+	if (!(cp->cache_flags & KMC_NOTOUCH))
+		kmem_unpoison((void *)base, cp->cache_slabsize);
 #endif
 	(void) cp;
 	(void) base;
@@ -115,62 +118,66 @@ slab_unpoison(const kmem_cache_t *cp, uintptr_t base)
 static void
 slab_give_back(kmem_cache_t *cp, void *mem)
 {
-	if (cp->flags & KMC_QCACHE)
-		vmem_qcache_slab_free(cp->arena, mem);
+	if (cp->cache_flags & KMC_QCACHE)
+		vmem_qcache_slab_free(cp->cache_arena, mem);
 	else
-		vmem_free(cp->arena, mem, cp->slabsize);
+		vmem_free(cp->cache_arena, mem, cp->cache_slabsize);
 }
 
 /* A new slab with all its buffers free, or NULL; no lock held. */
 static kmem_slab_t *
 slab_create(kmem_cache_t *cp, size_t color, int kmflag)
 {
-	void *mem = (cp->flags & KMC_QCACHE) ?
-	    vmem_qcache_slab_alloc(cp->arena, kmflag & KM_VMFLAGS) :
-	    vmem_alloc(cp->arena, cp->slabsize, kmflag & KM_VMFLAGS);
+	void *mem = (cp->cache_flags & KMC_QCACHE) ?
+	    vmem_qcache_slab_alloc(cp->cache_arena, kmflag & KM_VMFLAGS) :
+	    vmem_alloc(cp->cache_arena, cp->cache_slabsize,
+	    kmflag & KM_VMFLAGS);
 	if (mem == NULL)
 		return (NULL);
 	uintptr_t base = (uintptr_t)mem;
 
 	kmem_slab_t *sp;
-	if (cp->flags & KMF_HASH)
+	if (cp->cache_flags & KMF_HASH)
 		sp = kmem_cache_alloc(kmem_slab_cache, kmflag);
 	else
-		sp = (kmem_slab_t *)(base + cp->slabsize - sizeof (kmem_slab_t));
+		sp =
+		    (kmem_slab_t *)(base + cp->cache_slabsize -
+		    sizeof (kmem_slab_t));
 	if (sp == NULL)
 		goto fail_slab;
-	*sp = (kmem_slab_t){ .cache = cp, .base = base, .first = base + color,
-	    .chunks = cp->chunks };
+	*sp = (kmem_slab_t){ .slab_cache = cp, .slab_base = base,
+	    .slab_first = base + color, .slab_chunks = cp->cache_chunks };
 
 	/* Free lists in address order, so a fresh slab fills from its start. */
-	for (unsigned i = cp->chunks; i-- > 0;) {
-		uintptr_t buf = sp->first + i * cp->chunksize;
-		if (cp->flags & KMF_HASH) {
+	for (unsigned i = cp->cache_chunks; i-- > 0;) {
+		uintptr_t buf = sp->slab_first + i * cp->cache_chunksize;
+		if (cp->cache_flags & KMF_HASH) {
 			kmem_bufctl_t *bcp = kmem_cache_alloc(kmem_bufctl_cache,
 			    kmflag);
 			if (bcp == NULL)
 				goto fail_bufctls;
-			*bcp = (kmem_bufctl_t){ .next = sp->head, .addr = buf,
-			    .slab = sp };
-			sp->head = bcp;
+			*bcp = (kmem_bufctl_t){ .next = sp->slab_head,
+			    .addr = buf, .slab = sp };
+			sp->slab_head = bcp;
 		} else {
-			*(void **)(buf + cp->link_offset) = sp->head;
-			sp->head = (void *)buf;
+			*(void **)(buf + cp->cache_link_offset) =
+			    sp->slab_head;
+			sp->slab_head = (void *)buf;
 		}
-		if (cp->flags & KMF_BUFTAG)
+		if (cp->cache_flags & KMF_BUFTAG)
 			kmem_buftag_init(cp, (void *)buf);
 		kmem_buffer_poison(cp, (void *)buf);
 	}
 
-	if ((cp->flags & KMF_PAGEMAP) &&
-	    !kmem_pagemap_insert(base, cp->slabsize, sp))
+	if ((cp->cache_flags & KMF_PAGEMAP) &&
+	    !kmem_pagemap_insert(base, cp->cache_slabsize, sp))
 		goto fail_bufctls;
 	return (sp);
 
 fail_bufctls:
 	slab_unpoison(cp, base);
-	if (cp->flags & KMF_HASH) {
-		slab_free_bufctls(sp->head);
+	if (cp->cache_flags & KMF_HASH) {
+		slab_free_bufctls(sp->slab_head);
 		kmem_cache_free(kmem_slab_cache, sp);
 	}
 fail_slab:
@@ -182,12 +189,12 @@ fail_slab:
 static void
 slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
 {
-	void *mem = (void *)sp->base;
-	slab_unpoison(cp, sp->base);
-	if (cp->flags & KMF_PAGEMAP)
-		kmem_pagemap_remove(sp->base, cp->slabsize);
-	if (cp->flags & KMF_HASH) {
-		slab_free_bufctls(sp->head);
+	void *mem = (void *)sp->slab_base;
+	slab_unpoison(cp, sp->slab_base);
+	if (cp->cache_flags & KMF_PAGEMAP)
+		kmem_pagemap_remove(sp->slab_base, cp->cache_slabsize);
+	if (cp->cache_flags & KMF_HASH) {
+		slab_free_bufctls(sp->slab_head);
 		kmem_cache_free(kmem_slab_cache, sp);
 	}
 	slab_give_back(cp, mem);
@@ -202,44 +209,45 @@ unsigned
 kmem_slab_alloc_many(kmem_cache_t *cp, void **bufs, unsigned n, int kmflag)
 {
 	unsigned got = 0;
-	kmem_mutex_enter(&cp->slab_lock);
-	kmem_slab_t *sp = cp->freelist;
-	if (sp == &cp->slabs) {
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	kmem_slab_t *sp = cp->cache_freelist;
+	if (sp == &cp->cache_slabs) {
 		size_t color = slab_next_color(cp);
-		kmem_mutex_exit(&cp->slab_lock);
+		kmem_mutex_exit(&cp->cache_slab_lock);
 		sp = slab_create(cp, color, kmflag);
 		if (sp == NULL)
 			return (0);
-		kmem_mutex_enter(&cp->slab_lock);
-		slab_link_before(&cp->slabs, sp);
-		if (cp->freelist == &cp->slabs)
-			cp->freelist = sp;
-		cp->slab_create++;
-		cp->buf_total += sp->chunks;
-		if (cp->buf_total > cp->buf_max)
-			cp->buf_max = cp->buf_total;
+		kmem_mutex_enter(&cp->cache_slab_lock);
+		slab_link_before(&cp->cache_slabs, sp);
+		if (cp->cache_freelist == &cp->cache_slabs)
+			cp->cache_freelist = sp;
+		cp->cache_slab_create++;
+		cp->cache_buf_total += sp->slab_chunks;
+		if (cp->cache_buf_total > cp->cache_buf_max)
+			cp->cache_buf_max = cp->cache_buf_total;
 	}
 
-	while (got < n && (sp = cp->freelist) != &cp->slabs) {
+	while (got < n && (sp = cp->cache_freelist) != &cp->cache_slabs) {
 		void *buf;
-		if (cp->flags & KMF_HASH) {
-			kmem_bufctl_t *bcp = sp->head;
-			sp->head = bcp->next;
+		if (cp->cache_flags & KMF_HASH) {
+			kmem_bufctl_t *bcp = sp->slab_head;
+			sp->slab_head = bcp->next;
 			bcp->cached = false;
-			kmem_hash_insert(&cp->hash, bcp);
+			kmem_hash_insert(&cp->cache_hash, bcp);
 			buf = (void *)bcp->addr;
 			kmem_buffer_unpoison(cp, buf);
 		} else {
-			buf = sp->head;
+			buf = sp->slab_head;
 			kmem_buffer_unpoison(cp, buf);
-			sp->head = *(void **)((uintptr_t)buf + cp->link_offset);
+			sp->slab_head =
+			    *(void **)((uintptr_t)buf + cp->cache_link_offset);
 		}
-		if (++sp->refcnt == sp->chunks)
-			cp->freelist = sp->next;
+		if (++sp->slab_refcnt == sp->slab_chunks)
+			cp->cache_freelist = sp->slab_next;
 		bufs[got++] = buf;
 	}
-	cp->slab_alloc += got;
-	kmem_mutex_exit(&cp->slab_lock);
+	cp->cache_slab_alloc += got;
+	kmem_mutex_exit(&cp->cache_slab_lock);
 	return (got);
 }
 
@@ -255,7 +263,7 @@ kmem_slab_refuse(kmem_cache_t *cp, void *buf)
 {
 	kmem_report("kmem_cache_free(\"%s\", %p): not a buffer allocated from "
 	    "this cache (a double free, a buffer of another cache, or never "
-	    "allocated)", cp->name, buf);
+	    "allocated)", cp->cache_name, buf);
 }
 
 /*
@@ -266,11 +274,11 @@ kmem_slab_refuse(kmem_cache_t *cp, void *buf)
 bool
 kmem_slab_accepts(kmem_cache_t *cp, void *buf)
 {
-	if (!(cp->flags & KMF_HASH))
+	if (!(cp->cache_flags & KMF_HASH))
 		return (true);
-	kmem_mutex_enter(&cp->slab_lock);
-	bool known = kmem_hash_contains(&cp->hash, (uintptr_t)buf);
-	kmem_mutex_exit(&cp->slab_lock);
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	bool known = kmem_hash_contains(&cp->cache_hash, (uintptr_t)buf);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 	if (!known)
 		kmem_slab_refuse(cp, buf);
 	return (known);
@@ -280,39 +288,39 @@ kmem_buf_state_t
 kmem_slab_cache_buffer(kmem_cache_t *cp, void *buf)
 {
 	kmem_buf_state_t state = KMEM_BUF_NONE;
-	kmem_mutex_enter(&cp->slab_lock);
-	kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash, (uintptr_t)buf);
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	kmem_bufctl_t *bcp = kmem_hash_find(&cp->cache_hash, (uintptr_t)buf);
 	if (bcp != NULL && bcp->cached) {
 		state = KMEM_BUF_CACHED;
 	} else if (bcp != NULL) {
 		bcp->cached = true;
 		state = KMEM_BUF_ALLOCATED;
 	}
-	kmem_mutex_exit(&cp->slab_lock);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 	return (state);
 }
 
 void
 kmem_slab_set_cached(kmem_cache_t *cp, void *const *bufs, unsigned n)
 {
-	kmem_mutex_enter(&cp->slab_lock);
+	kmem_mutex_enter(&cp->cache_slab_lock);
 	for (unsigned i = 0; i < n; i++) {
-		kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash,
+		kmem_bufctl_t *bcp = kmem_hash_find(&cp->cache_hash,
 		    (uintptr_t)bufs[i]);
 		KMEM_ASSERT(bcp != NULL && !bcp->cached);
 		bcp->cached = true;
 	}
-	kmem_mutex_exit(&cp->slab_lock);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 }
 
 void
 kmem_slab_set_held(kmem_cache_t *cp, void *buf)
 {
-	kmem_mutex_enter(&cp->slab_lock);
-	kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash, (uintptr_t)buf);
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	kmem_bufctl_t *bcp = kmem_hash_find(&cp->cache_hash, (uintptr_t)buf);
 	KMEM_ASSERT(bcp != NULL);
 	bcp->cached = false;
-	kmem_mutex_exit(&cp->slab_lock);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 }
 
 /* What the slab sp, which holds addr, knows of it (slab_lock held). */
@@ -320,14 +328,15 @@ static kmem_buf_state_t
 slab_describe(kmem_cache_t *cp, kmem_slab_t *sp, uintptr_t addr,
     uintptr_t *start, uintptr_t *end)
 {
-	if (addr < sp->first || addr - sp->first >= cp->slab_span) {
-		*start = sp->base;      /* colour slack or the tail */
-		*end = sp->base + cp->slabsize;
+	if (addr < sp->slab_first ||
+	    addr - sp->slab_first >= cp->cache_slab_span) {
+		*start = sp->slab_base;      /* colour slack or the tail */
+		*end = sp->slab_base + cp->cache_slabsize;
 		return (KMEM_BUF_INSIDE);
 	}
-	uintptr_t buf = sp->first + (addr - sp->first) / cp->chunksize *
-	    cp->chunksize;
-	kmem_bufctl_t *bcp = kmem_hash_find(&cp->hash, buf);
+	uintptr_t buf = sp->slab_first + (addr - sp->slab_first) /
+	    cp->cache_chunksize * cp->cache_chunksize;
+	kmem_bufctl_t *bcp = kmem_hash_find(&cp->cache_hash, buf);
 	if (bcp == NULL)
 		return (KMEM_BUF_FREE);
 	if (bcp->cached)
@@ -335,7 +344,7 @@ slab_describe(kmem_cache_t *cp, kmem_slab_t *sp, uintptr_t addr,
 	if (buf == addr)
 		return (KMEM_BUF_ALLOCATED);
 	*start = buf;
-	*end = buf + cp->bufsize;
+	*end = buf + cp->cache_bufsize;
 	return (KMEM_BUF_INSIDE);
 }
 
@@ -344,16 +353,17 @@ kmem_slab_describe(kmem_cache_t *cp, uintptr_t addr, uintptr_t *start,
     uintptr_t *end)
 {
 	kmem_buf_state_t state = KMEM_BUF_NONE;
-	KMEM_ASSERT(cp->flags & KMF_HASH);
-	kmem_mutex_enter(&cp->slab_lock);
-	for (kmem_slab_t *sp = cp->slabs.next; sp != &cp->slabs;
-	    sp = sp->next) {
-		if (addr - sp->base < cp->slabsize) {
+	KMEM_ASSERT(cp->cache_flags & KMF_HASH);
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	for (kmem_slab_t *sp = cp->cache_slabs.slab_next;
+	    sp != &cp->cache_slabs;
+	    sp = sp->slab_next) {
+		if (addr - sp->slab_base < cp->cache_slabsize) {
 			state = slab_describe(cp, sp, addr, start, end);
 			break;
 		}
 	}
-	kmem_mutex_exit(&cp->slab_lock);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 	return (state);
 }
 
@@ -361,8 +371,8 @@ kmem_slab_describe(kmem_cache_t *cp, uintptr_t addr, uintptr_t *start,
 static bool
 slab_list_holds(const kmem_cache_t *cp, const kmem_slab_t *sp, const void *buf)
 {
-	for (const void *f = sp->head; f != NULL;
-	    f = kmem_free_word((const char *)f + cp->link_offset))
+	for (const void *f = sp->slab_head; f != NULL;
+	    f = kmem_free_word((const char *)f + cp->cache_link_offset))
 		if (f == buf)
 			return (true);
 	return (false);
@@ -372,11 +382,11 @@ bool
 kmem_slab_buffer_free(kmem_cache_t *cp, const void *buf)
 {
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
-	kmem_mutex_enter(&cp->slab_lock);
-	bool is_free = (cp->flags & KMF_HASH) ?
-	    !kmem_hash_contains(&cp->hash, (uintptr_t)buf) :
-	    sp != NULL && sp->cache == cp && slab_list_holds(cp, sp, buf);
-	kmem_mutex_exit(&cp->slab_lock);
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	bool is_free = (cp->cache_flags & KMF_HASH) ?
+	    !kmem_hash_contains(&cp->cache_hash, (uintptr_t)buf) :
+	    sp != NULL && sp->slab_cache == cp && slab_list_holds(cp, sp, buf);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 	return (is_free);
 }
 
@@ -384,53 +394,55 @@ void
 kmem_slab_free(kmem_cache_t *cp, void *buf)
 {
 	kmem_slab_t *sp;
-	kmem_mutex_enter(&cp->slab_lock);
-	if (cp->flags & KMF_HASH) {
-		kmem_bufctl_t *bcp = kmem_hash_remove(&cp->hash, (uintptr_t)buf);
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	if (cp->cache_flags & KMF_HASH) {
+		kmem_bufctl_t *bcp =
+		    kmem_hash_remove(&cp->cache_hash, (uintptr_t)buf);
 		if (bcp == NULL) {
-			kmem_mutex_exit(&cp->slab_lock);
+			kmem_mutex_exit(&cp->cache_slab_lock);
 			kmem_slab_refuse(cp, buf);
 			return;
 		}
 		sp = bcp->slab;
-		bcp->next = sp->head;
-		sp->head = bcp;
+		bcp->next = sp->slab_head;
+		sp->slab_head = bcp;
 	} else {
 		sp = kmem_pagemap_find((uintptr_t)buf);
-		KMEM_ASSERT(sp != NULL && sp->cache == cp);
+		KMEM_ASSERT(sp != NULL && sp->slab_cache == cp);
 		kmem_buffer_unpoison(cp, buf);  /* it may come from a magazine */
-		*(void **)((uintptr_t)buf + cp->link_offset) = sp->head;
-		sp->head = buf;
+		*(void **)((uintptr_t)buf + cp->cache_link_offset) =
+		    sp->slab_head;
+		sp->slab_head = buf;
 	}
 	kmem_buffer_poison(cp, buf);
 
-	bool was_full = sp->refcnt == sp->chunks;
+	bool was_full = sp->slab_refcnt == sp->slab_chunks;
 	kmem_slab_t *victim = NULL;
-	if (--sp->refcnt == 0) {
+	if (--sp->slab_refcnt == 0) {
 		/* Empty: to the end, and the one kept empty before goes. */
-		if (cp->freelist == sp)
-			cp->freelist = sp->next;
+		if (cp->cache_freelist == sp)
+			cp->cache_freelist = sp->slab_next;
 		slab_unlink(sp);
-		kmem_slab_t *kept = cp->slabs.prev;
-		if (kept != &cp->slabs && kept->refcnt == 0) {
-			if (cp->freelist == kept)
-				cp->freelist = &cp->slabs;
+		kmem_slab_t *kept = cp->cache_slabs.slab_prev;
+		if (kept != &cp->cache_slabs && kept->slab_refcnt == 0) {
+			if (cp->cache_freelist == kept)
+				cp->cache_freelist = &cp->cache_slabs;
 			slab_unlink(kept);
-			cp->buf_total -= kept->chunks;
-			cp->slab_destroy++;
+			cp->cache_buf_total -= kept->slab_chunks;
+			cp->cache_slab_destroy++;
 			victim = kept;
 		}
-		slab_link_before(&cp->slabs, sp);
-		if (cp->freelist == &cp->slabs)
-			cp->freelist = sp;
+		slab_link_before(&cp->cache_slabs, sp);
+		if (cp->cache_freelist == &cp->cache_slabs)
+			cp->cache_freelist = sp;
 	} else if (was_full) {
 		/* Partial: to the front of the partial slabs. */
 		slab_unlink(sp);
-		slab_link_before(cp->freelist, sp);
-		cp->freelist = sp;
+		slab_link_before(cp->cache_freelist, sp);
+		cp->cache_freelist = sp;
 	}
-	cp->slab_free++;
-	kmem_mutex_exit(&cp->slab_lock);
+	cp->cache_slab_free++;
+	kmem_mutex_exit(&cp->cache_slab_lock);
 	if (victim != NULL)
 		slab_destroy(cp, victim);
 }
@@ -441,13 +453,14 @@ slab_take_empty(kmem_cache_t *cp)
 {
 	kmem_slab_t *taken = NULL;
 	kmem_slab_t *sp;
-	while ((sp = cp->slabs.prev) != &cp->slabs && sp->refcnt == 0) {
-		if (cp->freelist == sp)
-			cp->freelist = &cp->slabs;
+	while ((sp = cp->cache_slabs.slab_prev) != &cp->cache_slabs &&
+	    sp->slab_refcnt == 0) {
+		if (cp->cache_freelist == sp)
+			cp->cache_freelist = &cp->cache_slabs;
 		slab_unlink(sp);
-		cp->buf_total -= sp->chunks;
-		cp->slab_destroy++;
-		sp->next = taken;
+		cp->cache_buf_total -= sp->slab_chunks;
+		cp->cache_slab_destroy++;
+		sp->slab_next = taken;
 		taken = sp;
 	}
 	return (taken);
@@ -456,15 +469,15 @@ slab_take_empty(kmem_cache_t *cp)
 size_t
 kmem_slab_reap(kmem_cache_t *cp)
 {
-	kmem_mutex_enter(&cp->slab_lock);
+	kmem_mutex_enter(&cp->cache_slab_lock);
 	kmem_slab_t *sp = slab_take_empty(cp);
-	kmem_mutex_exit(&cp->slab_lock);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 
 	size_t freed = 0;
 	while (sp != NULL) {
-		kmem_slab_t *next = sp->next;
+		kmem_slab_t *next = sp->slab_next;
 		slab_destroy(cp, sp);
-		freed += cp->slabsize;
+		freed += cp->cache_slabsize;
 		sp = next;
 	}
 	return (freed);
@@ -481,18 +494,18 @@ kmem_slab_destroy_all(kmem_cache_t *cp)
 {
 	kmem_slab_reap(cp);
 	uint64_t leaked = 0;
-	kmem_mutex_enter(&cp->slab_lock);
-	while (cp->slabs.next != &cp->slabs) {
-		kmem_slab_t *sp = cp->slabs.next;
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	while (cp->cache_slabs.slab_next != &cp->cache_slabs) {
+		kmem_slab_t *sp = cp->cache_slabs.slab_next;
 		slab_unlink(sp);
-		leaked += sp->refcnt;
-		if (cp->flags & KMF_PAGEMAP)
-			kmem_pagemap_remove(sp->base, cp->slabsize);
+		leaked += sp->slab_refcnt;
+		if (cp->cache_flags & KMF_PAGEMAP)
+			kmem_pagemap_remove(sp->slab_base, cp->cache_slabsize);
 	}
-	cp->freelist = &cp->slabs;
-	if (cp->flags & KMF_HASH)
-		kmem_hash_fini(&cp->hash);
-	kmem_mutex_exit(&cp->slab_lock);
+	cp->cache_freelist = &cp->cache_slabs;
+	if (cp->cache_flags & KMF_HASH)
+		kmem_hash_fini(&cp->cache_hash);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 	return (leaked);
 }
 
@@ -503,15 +516,15 @@ static void
 slab_walk_free(kmem_cache_t *cp, const kmem_slab_t *sp,
     void (*fn)(void *arg, void *buf, size_t chunk_size), void *arg)
 {
-	if (cp->flags & KMF_HASH) {
-		for (const kmem_bufctl_t *bcp = sp->head; bcp != NULL;
+	if (cp->cache_flags & KMF_HASH) {
+		for (const kmem_bufctl_t *bcp = sp->slab_head; bcp != NULL;
 		    bcp = bcp->next)
-			fn(arg, (void *)bcp->addr, cp->chunksize);
+			fn(arg, (void *)bcp->addr, cp->cache_chunksize);
 		return;
 	}
-	for (void *buf = sp->head; buf != NULL;
-	    buf = kmem_free_word((char *)buf + cp->link_offset))
-		fn(arg, buf, cp->chunksize);
+	for (void *buf = sp->slab_head; buf != NULL;
+	    buf = kmem_free_word((char *)buf + cp->cache_link_offset))
+		fn(arg, buf, cp->cache_chunksize);
 }
 
 void
@@ -519,31 +532,35 @@ kmem_cache_walk_slabs(kmem_cache_t *cp,
     void (*slab_fn)(void *arg, const kmem_slab_info_t *slab),
     void (*free_fn)(void *arg, void *buf, size_t chunk_size), void *arg)
 {
-	size_t outside = (cp->flags & KMF_HASH) ? sizeof (kmem_slab_t) : 0;
-	size_t per_chunk = (cp->flags & KMF_HASH) ? sizeof (kmem_bufctl_t) : 0;
-	kmem_mutex_enter(&cp->slab_lock);
-	for (kmem_slab_t *sp = cp->slabs.next; sp != &cp->slabs;
-	    sp = sp->next) {
-		kmem_slab_info_t info = { .base = sp->base,
-			.size = cp->slabsize, .first = sp->first,
-			.chunk_size = cp->chunksize, .chunks = sp->chunks,
-			.allocated = sp->refcnt,
-			.metadata = outside + sp->chunks * per_chunk };
+	size_t outside = (cp->cache_flags & KMF_HASH) ? sizeof (kmem_slab_t) :
+	    0;
+	size_t per_chunk = (cp->cache_flags & KMF_HASH) ?
+	    sizeof (kmem_bufctl_t) : 0;
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	for (kmem_slab_t *sp = cp->cache_slabs.slab_next;
+	    sp != &cp->cache_slabs;
+	    sp = sp->slab_next) {
+		kmem_slab_info_t info = { .base = sp->slab_base,
+			.size = cp->cache_slabsize, .first = sp->slab_first,
+			.chunk_size = cp->cache_chunksize,
+			    .chunks = sp->slab_chunks,
+			.allocated = sp->slab_refcnt,
+			.metadata = outside + sp->slab_chunks * per_chunk };
 		slab_fn(arg, &info);
 		if (free_fn != NULL)
 			slab_walk_free(cp, sp, free_fn, arg);
 	}
-	kmem_mutex_exit(&cp->slab_lock);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 }
 
 size_t
 kmem_cache_metadata_bytes(kmem_cache_t *cp)
 {
 	size_t bytes = sizeof (kmem_cache_t);
-	kmem_mutex_enter(&cp->slab_lock);
-	if (cp->flags & KMF_HASH)
-		bytes += (cp->hash.mask + 1) * sizeof (kmem_bufctl_t *);
-	kmem_mutex_exit(&cp->slab_lock);
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	if (cp->cache_flags & KMF_HASH)
+		bytes += (cp->cache_hash.mask + 1) * sizeof (kmem_bufctl_t *);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 	return (bytes);
 }
 
@@ -552,22 +569,23 @@ uint64_t
 kmem_cache_empty_slabs(kmem_cache_t *cp)
 {
 	uint64_t empty = 0;
-	kmem_mutex_enter(&cp->slab_lock);
-	for (const kmem_slab_t *sp = cp->slabs.prev; sp != &cp->slabs &&
-	    sp->refcnt == 0; sp = sp->prev)
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	for (const kmem_slab_t *sp = cp->cache_slabs.slab_prev;
+	    sp != &cp->cache_slabs &&
+	    sp->slab_refcnt == 0; sp = sp->slab_prev)
 		empty++;
-	kmem_mutex_exit(&cp->slab_lock);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 	return (empty);
 }
 
 bool
 kmem_cache_knows(kmem_cache_t *cp, const void *buf)
 {
-	if (cp->flags & KMF_PAGEMAP)
+	if (cp->cache_flags & KMF_PAGEMAP)
 		return (kmem_cache_owns(cp, buf));
-	kmem_mutex_enter(&cp->slab_lock);
-	bool known = kmem_hash_contains(&cp->hash, (uintptr_t)buf);
-	kmem_mutex_exit(&cp->slab_lock);
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	bool known = kmem_hash_contains(&cp->cache_hash, (uintptr_t)buf);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 	return (known);
 }
 
@@ -575,5 +593,5 @@ kmem_cache_t *
 kmem_cache_of(const void *addr)
 {
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)addr);
-	return (sp != NULL ? sp->cache : NULL);
+	return (sp != NULL ? sp->slab_cache : NULL);
 }

@@ -34,53 +34,58 @@ int
 kmem_cache_stats(kmem_cache_t *cp, kmem_cache_stats_t *st)
 {
 	*st = (kmem_cache_stats_t){ 0 };
-	kmem_snprintf(st->name, sizeof (st->name), "%s", cp->name);
-	kmem_snprintf(st->arena, sizeof (st->arena), "%s", cp->arena->name);
-	st->cflags = cp->flags & (KMC_NOTOUCH | KMC_NODEBUG | KMC_NOMAGAZINE |
+	kmem_snprintf(st->name, sizeof (st->name), "%s", cp->cache_name);
+	kmem_snprintf(st->arena, sizeof (st->arena), "%s",
+	    cp->cache_arena->vm_name);
+	st->cflags = cp->cache_flags &
+	    (KMC_NOTOUCH | KMC_NODEBUG | KMC_NOMAGAZINE |
 	    KMC_NOHASH | KMC_QCACHE | KMF_DEBUG_FLAGS);
-	st->buf_size = cp->bufsize;
-	st->chunk_size = cp->chunksize;
-	st->align = cp->align;
-	st->slab_size = cp->slabsize;
-	st->buf_per_slab = cp->chunks;
+	st->buf_size = cp->cache_bufsize;
+	st->chunk_size = cp->cache_chunksize;
+	st->align = cp->cache_align;
+	st->slab_size = cp->cache_slabsize;
+	st->buf_per_slab = cp->cache_chunks;
 
 	uint64_t thread_alloc, thread_free;
 	kmem_thread_counts(cp, &thread_alloc, &thread_free);
 
-	kmem_mutex_enter(&cp->depot_lock);
-	st->depot_alloc = cp->depot_alloc;
-	st->depot_free = cp->depot_free;
-	st->depot_contention = cp->depot_contention;
-	st->depot_trim = cp->depot_trim;
-	st->full_magazines = cp->full.total;
-	st->empty_magazines = cp->empty.total;
-	st->magazine_size = cp->magtype != NULL ? cp->magtype->rounds : 0;
-	kmem_mutex_exit(&cp->depot_lock);
+	kmem_mutex_enter(&cp->cache_depot_lock);
+	st->depot_alloc = cp->cache_depot_alloc;
+	st->depot_free = cp->cache_depot_free;
+	st->depot_contention = cp->cache_depot_contention;
+	st->depot_trim = cp->cache_depot_trim;
+	st->full_magazines = cp->cache_full.total;
+	st->empty_magazines = cp->cache_empty.total;
+	st->magazine_size = cp->cache_magtype != NULL ?
+	    cp->cache_magtype->rounds : 0;
+	kmem_mutex_exit(&cp->cache_depot_lock);
 
-	kmem_mutex_enter(&cp->slab_lock);
-	st->slab_create = cp->slab_create;
-	st->slab_destroy = cp->slab_destroy;
-	st->slab_alloc = cp->slab_alloc;
-	st->slab_free = cp->slab_free;
-	st->buf_total = cp->buf_total;
-	st->buf_max = cp->buf_max;
-	st->mem_total = (size_t)(cp->slab_create - cp->slab_destroy) *
-	    cp->slabsize;
-	if (cp->flags & KMF_HASH) {
-		st->hash_buckets = cp->hash.mask + 1;
-		st->hash_lookup = cp->hash.lookup;
-		st->hash_depth = cp->hash.depth;
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	st->slab_create = cp->cache_slab_create;
+	st->slab_destroy = cp->cache_slab_destroy;
+	st->slab_alloc = cp->cache_slab_alloc;
+	st->slab_free = cp->cache_slab_free;
+	st->buf_total = cp->cache_buf_total;
+	st->buf_max = cp->cache_buf_max;
+	st->mem_total =
+	    (size_t)(cp->cache_slab_create - cp->cache_slab_destroy) *
+	    cp->cache_slabsize;
+	if (cp->cache_flags & KMF_HASH) {
+		st->hash_buckets = cp->cache_hash.mask + 1;
+		st->hash_lookup = cp->cache_hash.lookup;
+		st->hash_depth = cp->cache_hash.depth;
 	}
-	kmem_mutex_exit(&cp->slab_lock);
+	kmem_mutex_exit(&cp->cache_slab_lock);
 
-	st->alloc = thread_alloc + __atomic_load_n(&cp->dead_alloc,
-	    __ATOMIC_RELAXED) + __atomic_load_n(&cp->slow_alloc,
+	st->alloc = thread_alloc + __atomic_load_n(&cp->cache_dead_alloc,
+	    __ATOMIC_RELAXED) + __atomic_load_n(&cp->cache_slow_alloc,
 	    __ATOMIC_RELAXED);
-	st->free = thread_free + __atomic_load_n(&cp->dead_free,
-	    __ATOMIC_RELAXED) + __atomic_load_n(&cp->slow_free,
+	st->free = thread_free + __atomic_load_n(&cp->cache_dead_free,
+	    __ATOMIC_RELAXED) + __atomic_load_n(&cp->cache_slow_free,
 	    __ATOMIC_RELAXED);
-	st->alloc_fail = __atomic_load_n(&cp->alloc_fail, __ATOMIC_RELAXED);
-	st->reap = __atomic_load_n(&cp->reap, __ATOMIC_RELAXED);
+	st->alloc_fail =
+	    __atomic_load_n(&cp->cache_alloc_fail, __ATOMIC_RELAXED);
+	st->reap = __atomic_load_n(&cp->cache_reap, __ATOMIC_RELAXED);
 	st->buf_inuse = difference(st->alloc, st->free);
 	st->buf_constructed = difference(difference(st->slab_alloc,
 	    st->slab_free), st->buf_inuse);
@@ -189,10 +194,10 @@ kmem_cache_rows_live(void *src,
 	kmem_init();
 	kmem_mutex_enter(&kmem_caches_lock);
 	kmem_mutex_enter(&vmem_list_lock);
-	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next) {
-		for (kmem_cache_t *cp = kmem_caches.list_next;
-		    cp != &kmem_caches; cp = cp->list_next) {
-			if (cp->arena != vmp)
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_list_next) {
+		for (kmem_cache_t *cp = kmem_caches.cache_list_next;
+		    cp != &kmem_caches; cp = cp->cache_list_next) {
+			if (cp->cache_arena != vmp)
 				continue;
 			kmem_cache_stats_t st;
 			kmem_cache_stats(cp, &st);

@@ -7,8 +7,9 @@
  * initial-exec TLS pointer, so the fast path is a bounds check and an array
  * access: no lock, no atomic read-modify-write.
  *
- * A thread's slots live in one array indexed by cache->index, grown on the
- * thread's slow path when a cache with a higher index is first used.
+ * A thread's slots live in one array indexed by cache->cache_index, grown
+ * on the thread's slow path when a cache with a higher index is first
+ * used.
  * kmem_self starts out pointing at kmem_no_thread, which has no slots, so
  * a thread's first call into any cache takes the slow path, which creates
  * its thread cache.
@@ -98,12 +99,12 @@ kmem_index_put(unsigned index)
 static void
 slot_reset(kmem_slot_t *cc)
 {
-	__atomic_store_n(&cc->rounds, -1, __ATOMIC_RELAXED);
-	__atomic_store_n(&cc->alloc, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&cc->free, 0, __ATOMIC_RELAXED);
-	cc->loaded = cc->ploaded = NULL;
-	cc->prounds = -1;
-	cc->magsize = 0;
+	__atomic_store_n(&cc->cc_rounds, -1, __ATOMIC_RELAXED);
+	__atomic_store_n(&cc->cc_alloc, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&cc->cc_free, 0, __ATOMIC_RELAXED);
+	cc->cc_loaded = cc->cc_ploaded = NULL;
+	cc->cc_prounds = -1;
+	cc->cc_magsize = 0;
 }
 
 static size_t
@@ -209,28 +210,28 @@ kmem_slot_t *
 kmem_thread_slot(kmem_cache_t *cp)
 {
 	kmem_thread_cache_t *tc = kmem_self;
-	if (cp->index < tc->nslots)
-		return (&tc->slots[cp->index]);
+	if (cp->cache_index < tc->nslots)
+		return (&tc->slots[cp->cache_index]);
 	if (tc == &kmem_no_magazines)
 		return (NULL);
 	if (tc == &kmem_no_thread && (tc = thread_cache_create()) == NULL)
 		return (NULL);
-	if (!slots_grow(tc, cp->index + 1))
+	if (!slots_grow(tc, cp->cache_index + 1))
 		return (NULL);
-	return (&tc->slots[cp->index]);
+	return (&tc->slots[cp->cache_index]);
 }
 
 /* Give the slot's magazines to cp's depot as they are; list ops only. */
 void
 kmem_thread_slot_to_depot(kmem_cache_t *cp, kmem_slot_t *cc)
 {
-	if (cc->loaded != NULL)
-		kmem_depot_free(cp, cc->loaded, (unsigned)cc->rounds);
-	if (cc->ploaded != NULL)
-		kmem_depot_free(cp, cc->ploaded, (unsigned)cc->prounds);
-	cc->loaded = cc->ploaded = NULL;
-	__atomic_store_n(&cc->rounds, -1, __ATOMIC_RELAXED);
-	cc->prounds = -1;
+	if (cc->cc_loaded != NULL)
+		kmem_depot_free(cp, cc->cc_loaded, (unsigned)cc->cc_rounds);
+	if (cc->cc_ploaded != NULL)
+		kmem_depot_free(cp, cc->cc_ploaded, (unsigned)cc->cc_prounds);
+	cc->cc_loaded = cc->cc_ploaded = NULL;
+	__atomic_store_n(&cc->cc_rounds, -1, __ATOMIC_RELAXED);
+	cc->cc_prounds = -1;
 }
 
 /* Empty a slot for good: magazines to the depot, counters to the cache. */
@@ -238,8 +239,9 @@ static void
 slot_retire(kmem_cache_t *cp, kmem_slot_t *cc)
 {
 	kmem_thread_slot_to_depot(cp, cc);
-	__atomic_fetch_add(&cp->dead_alloc, cc->alloc, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&cp->dead_free, cc->free, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&cp->cache_dead_alloc, cc->cc_alloc,
+	    __ATOMIC_RELAXED);
+	__atomic_fetch_add(&cp->cache_dead_free, cc->cc_free, __ATOMIC_RELAXED);
 	slot_reset(cc);
 }
 
@@ -250,8 +252,8 @@ kmem_thread_flush_cache(kmem_cache_t *cp)
 	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
 	    tc = tc->next) {
 		kmem_mutex_enter(&tc->lock);
-		if (cp->index < tc->nslots)
-			slot_retire(cp, &tc->slots[cp->index]);
+		if (cp->cache_index < tc->nslots)
+			slot_retire(cp, &tc->slots[cp->cache_index]);
 		kmem_mutex_exit(&tc->lock);
 	}
 	kmem_mutex_exit(&kmem_threads_lock);
@@ -265,10 +267,12 @@ kmem_thread_counts(kmem_cache_t *cp, uint64_t *alloc, uint64_t *free)
 	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads;
 	    tc = tc->next) {
 		kmem_mutex_enter(&tc->lock);
-		if (cp->index < tc->nslots) {
-			kmem_slot_t *cc = &tc->slots[cp->index];
-			*alloc += __atomic_load_n(&cc->alloc, __ATOMIC_RELAXED);
-			*free += __atomic_load_n(&cc->free, __ATOMIC_RELAXED);
+		if (cp->cache_index < tc->nslots) {
+			kmem_slot_t *cc = &tc->slots[cp->cache_index];
+			*alloc += __atomic_load_n(&cc->cc_alloc,
+			    __ATOMIC_RELAXED);
+			*free += __atomic_load_n(&cc->cc_free,
+			    __ATOMIC_RELAXED);
 		}
 		kmem_mutex_exit(&tc->lock);
 	}
@@ -283,13 +287,14 @@ bool
 kmem_cache_freed_last(kmem_cache_t *cp, const void *buf)
 {
 	kmem_thread_cache_t *tc = kmem_self;
-	if (cp->index >= tc->nslots)
+	if (cp->cache_index >= tc->nslots)
 		return (false);
-	const kmem_slot_t *cc = &tc->slots[cp->index];
-	if (cc->rounds > 0)
-		return (kmem_magazine_top_is(cc->loaded, cc->rounds, buf));
-	return (cc->prounds > 0 &&
-	    kmem_magazine_top_is(cc->ploaded, cc->prounds, buf));
+	const kmem_slot_t *cc = &tc->slots[cp->cache_index];
+	if (cc->cc_rounds > 0)
+		return (kmem_magazine_top_is(cc->cc_loaded, cc->cc_rounds,
+		    buf));
+	return (cc->cc_prounds > 0 &&
+	    kmem_magazine_top_is(cc->cc_ploaded, cc->cc_prounds, buf));
 }
 
 /* Does one of the first rounds rounds of mp hold buf? */
@@ -312,10 +317,11 @@ magazine_holds(const kmem_magazine_t *mp, int rounds, const void *buf)
 static bool
 slot_holds(const kmem_slot_t *cc, const void *buf)
 {
-	int rounds = __atomic_load_n(&cc->rounds, __ATOMIC_RELAXED);
-	return ((cc->loaded != NULL && magazine_holds(cc->loaded, rounds, buf)) ||
-	    (cc->ploaded != NULL && magazine_holds(cc->ploaded, cc->prounds,
-	    buf)));
+	int rounds = __atomic_load_n(&cc->cc_rounds, __ATOMIC_RELAXED);
+	return ((cc->cc_loaded != NULL &&
+	    magazine_holds(cc->cc_loaded, rounds, buf)) ||
+	    (cc->cc_ploaded != NULL &&
+	    magazine_holds(cc->cc_ploaded, cc->cc_prounds, buf)));
 }
 
 kmem_held_by_t
@@ -326,8 +332,8 @@ kmem_thread_magazines_hold(kmem_cache_t *cp, const void *buf)
 	for (kmem_thread_cache_t *tc = kmem_threads.next; tc != &kmem_threads &&
 	    held == KMEM_HELD_BY_NONE; tc = tc->next) {
 		kmem_mutex_enter(&tc->lock);
-		if (cp->index < tc->nslots && slot_holds(&tc->slots[cp->index],
-		    buf))
+		if (cp->cache_index < tc->nslots &&
+		    slot_holds(&tc->slots[cp->cache_index], buf))
 			held = tc == kmem_self ? KMEM_HELD_BY_CALLER :
 			    KMEM_HELD_BY_OTHER;
 		kmem_mutex_exit(&tc->lock);

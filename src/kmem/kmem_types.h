@@ -26,7 +26,7 @@
 #define KMEM_COLOR_STEP         64      /* a cache line */
 #define KMEM_HASH_INITIAL       16
 
-/* Flags kept in cache->flags beside the public KMC_* and KMF_* bits. */
+/* Flags kept in cache->cache_flags beside the public KMC_* and KMF_* bits. */
 #define KMF_HASH        0x00000200      /* external slabs and bufctl hash */
 #define KMF_PAGEMAP     0x00000400      /* slabs are in the page map */
 #define KMF_NULL        0x00000800      /* kmem_null_cache: allocates nothing */
@@ -54,18 +54,18 @@ typedef struct kmem_bufctl {
  * A slab: one piece of the cache's arena cut into chunks.  In a cache of
  * small buffers (no KMF_HASH) the slab structure sits at the end of the
  * slab itself and each free buffer holds the address of the next one at
- * cache->link_offset; otherwise the slab structure and one bufctl per
+ * cache->cache_link_offset; otherwise the slab structure and one bufctl per
  * buffer come from internal caches.
  */
 typedef struct kmem_slab {
-	struct kmem_cache *cache;
-	struct kmem_slab *next;         /* the cache's slab list */
-	struct kmem_slab *prev;
-	void *head;                     /* first free buffer, or bufctl */
-	uintptr_t base;                 /* the slab's memory */
-	uintptr_t first;                /* its first buffer (base + color) */
-	unsigned refcnt;                /* buffers allocated */
-	unsigned chunks;                /* buffers in all */
+	struct kmem_cache *slab_cache;
+	struct kmem_slab *slab_next;    /* the cache's slab list */
+	struct kmem_slab *slab_prev;
+	void *slab_head;                /* first free buffer, or bufctl */
+	uintptr_t slab_base;            /* the slab's memory */
+	uintptr_t slab_first;           /* its first buffer (base + color) */
+	unsigned slab_refcnt;           /* buffers allocated */
+	unsigned slab_chunks;           /* buffers in all */
 } kmem_slab_t;
 
 /*
@@ -108,17 +108,17 @@ typedef struct kmem_maglist {
  * may read (statistics), so no lock and no read-modify-write is needed.
  */
 typedef struct kmem_slot {
-	kmem_magazine_t *loaded;
-	kmem_magazine_t *ploaded;
-	int rounds;
-	int prounds;
-	int magsize;
-	unsigned spare;
-	uint64_t alloc;         /* allocations served from magazines */
-	uint64_t free;          /* frees taken by magazines */
+	kmem_magazine_t *cc_loaded;
+	kmem_magazine_t *cc_ploaded;
+	int cc_rounds;
+	int cc_prounds;
+	int cc_magsize;
+	unsigned cc_spare;
+	uint64_t cc_alloc;              /* allocations served from magazines */
+	uint64_t cc_free;               /* frees taken by magazines */
 } kmem_slot_t;
 
-/* A thread's slots, indexed by cache->index. */
+/* A thread's slots, indexed by cache->cache_index. */
 typedef struct kmem_thread_cache {
 	kmem_slot_t *slots;
 	unsigned nslots;
@@ -143,33 +143,34 @@ typedef struct kmem_hash {
 
 struct kmem_cache {
 	/*
-	 * Read on the fast paths; set at creation.  fast_index is index, the
-	 * cache's slot in every thread cache, except for a debug cache
-	 * (KMF_BUFTAG): UINT32_MAX sends its every allocation and free to the
-	 * slow paths, which run the checks around the same magazines.
+	 * Read on the fast paths; set at creation.  cache_fast_index is
+	 * cache_index, the cache's slot in every thread cache, except for a
+	 * debug cache (KMF_BUFTAG): UINT32_MAX sends its every allocation and
+	 * free to the slow paths, which run the checks around the same
+	 * magazines.
 	 */
-	unsigned fast_index;
-	int flags;                      /* KMC_*, KMF_* */
-	uintptr_t free_key;             /* free marks' key; 0: none (kmem_cache.c) */
-	size_t bufsize;
-	kmem_constructor_t *constructor;
-	kmem_destructor_t *destructor;
-	kmem_reclaim_t *reclaim;
-	void *private;
-	char name[VMEM_NAMELEN];
-	unsigned index;                 /* slot in every thread cache */
+	unsigned cache_fast_index;
+	int cache_flags;                /* KMC_*, KMF_* */
+	uintptr_t cache_free_key; /* free marks' key; 0: none (kmem_cache.c) */
+	size_t cache_bufsize;
+	kmem_constructor_t *cache_constructor;
+	kmem_destructor_t *cache_destructor;
+	kmem_reclaim_t *cache_reclaim;
+	void *cache_private;
+	char cache_name[VMEM_NAMELEN];
+	unsigned cache_index;           /* slot in every thread cache */
 
 	/* Layout, set at creation. */
-	vmem_t *arena;
-	size_t align;
-	size_t chunksize;
-	size_t slabsize;
-	size_t link_offset;             /* the free link in small slabs */
-	size_t buftag_offset;           /* KMF_BUFTAG */
-	unsigned audit_depth;           /* KMF_AUDIT: frames per record */
-	unsigned chunks;                /* buffers per slab */
-	size_t mincolor;
-	size_t maxcolor;
+	vmem_t *cache_arena;
+	size_t cache_align;
+	size_t cache_chunksize;
+	size_t cache_slabsize;
+	size_t cache_link_offset;       /* the free link in small slabs */
+	size_t cache_buftag_offset;     /* KMF_BUFTAG */
+	unsigned cache_audit_depth;     /* KMF_AUDIT: frames per record */
+	unsigned cache_chunks;          /* buffers per slab */
+	size_t cache_mincolor;
+	size_t cache_maxcolor;
 
 	/*
 	 * Is an offset from a slab's first buffer a multiple of chunksize
@@ -178,49 +179,51 @@ struct kmem_cache {
 	 * UINT64_MAX / chunksize (Granlund & Montgomery): one multiply, no
 	 * division on the free path.
 	 */
-	uint64_t slab_span;             /* chunks * chunksize */
-	unsigned chunk_shift;
-	uint64_t chunk_inverse;
-	uint64_t chunk_limit;
+	uint64_t cache_slab_span;       /* chunks * chunksize */
+	unsigned cache_chunk_shift;
+	uint64_t cache_chunk_inverse;
+	uint64_t cache_chunk_limit;
 
-	/* The depot: depot_lock. */
-	kmem_mutex_t depot_lock;
-	const kmem_magtype_t *magtype;  /* NULL: no magazine layer */
-	kmem_maglist_t full;
-	kmem_maglist_t empty;
-	kmem_magazine_t *stale;         /* of an old size, to destroy */
-	uint64_t depot_contention;
-	uint64_t depot_contention_prev;
-	bool depot_resize_wanted;       /* contention or traffic passed the threshold */
-	bool depot_trim_wanted;         /* the full list passed its ceiling */
-	uint64_t depot_trim;            /* full magazines destroyed at the ceiling */
-	uint64_t depot_resize_time;     /* of the last check by a slow path */
-	uint64_t depot_traffic_prev;    /* depot_alloc + depot_free at the last check */
-	uint64_t depot_traffic_time;    /* clock time of the last check */
-	uint64_t depot_alloc;
-	uint64_t depot_free;
+	/* The depot: cache_depot_lock. */
+	kmem_mutex_t cache_depot_lock;
+	const kmem_magtype_t *cache_magtype; /* NULL: no magazine layer */
+	kmem_maglist_t cache_full;
+	kmem_maglist_t cache_empty;
+	kmem_magazine_t *cache_stale;   /* of an old size, to destroy */
+	uint64_t cache_depot_contention;
+	uint64_t cache_depot_contention_prev;
+	/* contention or traffic passed the threshold */
+	bool cache_depot_resize_wanted;
+	bool cache_depot_trim_wanted;   /* the full list passed its ceiling */
+	uint64_t cache_depot_trim; /* full magazines destroyed at the ceiling */
+	uint64_t cache_depot_resize_time; /* of the last check by a slow path */
+	/* cache_depot_alloc + cache_depot_free at the last check */
+	uint64_t cache_depot_traffic_prev;
+	uint64_t cache_depot_traffic_time; /* clock time of the last check */
+	uint64_t cache_depot_alloc;
+	uint64_t cache_depot_free;
 
-	/* The slab layer: slab_lock. */
-	kmem_mutex_t slab_lock;
-	kmem_slab_t slabs;              /* list anchor: full, partial, empty */
-	kmem_slab_t *freelist;          /* first slab with a free buffer */
-	size_t color;                   /* of the next slab */
-	uint64_t slab_create;
-	uint64_t slab_destroy;
-	uint64_t slab_alloc;            /* buffers from slabs */
-	uint64_t slab_free;             /* buffers back to slabs */
-	uint64_t buf_total;
-	uint64_t buf_max;
-	uint64_t slow_alloc;            /* allocations not served by magazines */
-	uint64_t slow_free;
-	uint64_t alloc_fail;
-	uint64_t dead_alloc;            /* counters of exited threads' slots */
-	uint64_t dead_free;
-	uint64_t reap;
-	kmem_hash_t hash;
+	/* The slab layer: cache_slab_lock. */
+	kmem_mutex_t cache_slab_lock;
+	kmem_slab_t cache_slabs;        /* list anchor: full, partial, empty */
+	kmem_slab_t *cache_freelist;    /* first slab with a free buffer */
+	size_t cache_color;             /* of the next slab */
+	uint64_t cache_slab_create;
+	uint64_t cache_slab_destroy;
+	uint64_t cache_slab_alloc;      /* buffers from slabs */
+	uint64_t cache_slab_free;       /* buffers back to slabs */
+	uint64_t cache_buf_total;
+	uint64_t cache_buf_max;
+	uint64_t cache_slow_alloc; /* allocations not served by magazines */
+	uint64_t cache_slow_free;
+	uint64_t cache_alloc_fail;
+	uint64_t cache_dead_alloc;      /* counters of exited threads' slots */
+	uint64_t cache_dead_free;
+	uint64_t cache_reap;
+	kmem_hash_t cache_hash;
 
-	struct kmem_cache *list_next;   /* kmem_caches_lock */
-	struct kmem_cache *list_prev;
+	struct kmem_cache *cache_list_next; /* kmem_caches_lock */
+	struct kmem_cache *cache_list_prev;
 };
 
 #endif /* KMEM_KMEM_TYPES_H */

@@ -121,8 +121,8 @@ update_done(void)
 static void
 update_pass(void)
 {
-	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
-	    cp = cp->list_next)
+	for (kmem_cache_t *cp = kmem_caches.cache_list_next; cp != &kmem_caches;
+	    cp = cp->cache_list_next)
 		cache_update(cp);
 	kmem_release_idle();
 	__atomic_store_n(&next_update, kmem_clock_ns() + update_interval,
@@ -334,16 +334,16 @@ cache_reap_all(kmem_cache_t *cp)
 	kmem_depot_ws_zero(cp);
 	kmem_depot_ws_reap(cp);
 	kmem_slab_reap(cp);
-	__atomic_fetch_add(&cp->reap, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&cp->cache_reap, 1, __ATOMIC_RELAXED);
 }
 
 void
 kmem_cache_reap_now(kmem_cache_t *cp)
 {
 	kmem_thread_cache_t *tc = kmem_self;
-	if (cp->index < tc->nslots) {
+	if (cp->cache_index < tc->nslots) {
 		kmem_mutex_enter(&tc->lock);
-		kmem_thread_slot_to_depot(cp, &tc->slots[cp->index]);
+		kmem_thread_slot_to_depot(cp, &tc->slots[cp->cache_index]);
 		kmem_mutex_exit(&tc->lock);
 	}
 	cache_reap_all(cp);
@@ -353,16 +353,17 @@ kmem_cache_reap_now(kmem_cache_t *cp)
 static void
 reap_pass(bool everything)
 {
-	for (kmem_cache_t *cp = kmem_caches.list_next; cp != &kmem_caches;
-	    cp = cp->list_next) {
-		if (cp->reclaim != NULL)
-			cp->reclaim(cp->private);
+	for (kmem_cache_t *cp = kmem_caches.cache_list_next; cp != &kmem_caches;
+	    cp = cp->cache_list_next) {
+		if (cp->cache_reclaim != NULL)
+			cp->cache_reclaim(cp->cache_private);
 		if (everything) {
 			cache_reap_all(cp);
 		} else {
 			kmem_depot_ws_reap(cp);
 			kmem_slab_reap(cp);
-			__atomic_fetch_add(&cp->reap, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&cp->cache_reap, 1,
+			    __ATOMIC_RELAXED);
 		}
 	}
 	kmem_release_idle();

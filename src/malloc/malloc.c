@@ -111,12 +111,12 @@ large_size(const void *ptr, const char *caller)
 static kmem_cache_t *
 class_of(const void *ptr, const kmem_slab_t *sp, const char *caller)
 {
-	kmem_cache_t *cp = sp->cache;
+	kmem_cache_t *cp = sp->slab_cache;
 	char where[64];
-	if ((cp->flags & KMF_CLASS) && kmem_slab_holds(cp, sp, ptr))
+	if ((cp->cache_flags & KMF_CLASS) && kmem_slab_holds(cp, sp, ptr))
 		return (cp);
 	kmem_snprintf(where, sizeof (where), "%s(%p)", caller, ptr);
-	if (!(cp->flags & KMF_CLASS))
+	if (!(cp->cache_flags & KMF_CLASS))
 		kmem_debug_report(cp, ptr, "%s: wrong cache: the buffer "
 		    "belongs to cache \"%s\", not to malloc", where,
 		    kmem_cache_name(cp));
@@ -174,7 +174,7 @@ malloc_slow(size_t size)
 	if (buf == NULL)
 		errno = ENOMEM;
 	else
-		kmem_block_allocated(buf, cp->bufsize, false);
+		kmem_block_allocated(buf, cp->cache_bufsize, false);
 	return (buf);
 }
 
@@ -185,7 +185,7 @@ kmem_malloc(size_t size)
 	if (__builtin_expect(cp != NULL, 1)) {
 		void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP, size);
 		if (__builtin_expect(buf != NULL, 1)) {
-			kmem_block_allocated(buf, cp->bufsize, false);
+			kmem_block_allocated(buf, cp->cache_bufsize, false);
 			return (buf);
 		}
 	}
@@ -217,8 +217,8 @@ kmem_malloc_free(void *ptr)
 		kmem_block_freed(ptr);
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)ptr);
 	if (__builtin_expect(sp != NULL, 1)) {
-		kmem_cache_t *cp = sp->cache;
-		if (__builtin_expect((cp->flags & KMF_CLASS) &&
+		kmem_cache_t *cp = sp->slab_cache;
+		if (__builtin_expect((cp->cache_flags & KMF_CLASS) &&
 		    kmem_slab_holds(cp, sp, ptr), 1)) {
 			kmem_cache_free_owned(cp, ptr, KMEM_FREE_MALLOC);
 			return;

@@ -124,25 +124,25 @@ typedef struct vmem_release {
 static void
 seg_link_after(vmem_seg_t *prev, vmem_seg_t *vsp)
 {
-	vsp->aprev = prev;
-	vsp->anext = prev->anext;
-	prev->anext->aprev = vsp;
-	prev->anext = vsp;
+	vsp->vs_aprev = prev;
+	vsp->vs_anext = prev->vs_anext;
+	prev->vs_anext->vs_aprev = vsp;
+	prev->vs_anext = vsp;
 }
 
 static void
 seg_unlink(vmem_seg_t *vsp)
 {
-	vsp->aprev->anext = vsp->anext;
-	vsp->anext->aprev = vsp->aprev;
+	vsp->vs_aprev->vs_anext = vsp->vs_anext;
+	vsp->vs_anext->vs_aprev = vsp->vs_aprev;
 }
 
 static vmem_seg_t *
 vmem_seg_create(vmem_t *vmp, vmem_seg_t *prev, uintptr_t start, uintptr_t end)
 {
 	vmem_seg_t *vsp = vmem_reserve_take(vmp);
-	vsp->start = start;
-	vsp->end = end;
+	vsp->vs_start = start;
+	vsp->vs_end = end;
 	seg_link_after(prev, vsp);
 	return (vsp);
 }
@@ -166,32 +166,32 @@ static void
 vmem_freelist_insert(vmem_t *vmp, vmem_seg_t *vsp)
 {
 	unsigned i = freelist_index(seg_size(vsp));
-	vsp->type = VMEM_FREE;
-	vsp->kprev = NULL;
-	vsp->knext = vmp->freelist[i];
-	if (vsp->knext != NULL)
-		vsp->knext->kprev = vsp;
-	vmp->freelist[i] = vsp;
-	vmp->freemap |= (uintptr_t)1 << i;
-	vmp->st.segs_free++;
-	if (vmp->waiters > 0)
-		kmem_cv_broadcast(&vmp->cv);
+	vsp->vs_type = VMEM_FREE;
+	vsp->vs_kprev = NULL;
+	vsp->vs_knext = vmp->vm_freelist[i];
+	if (vsp->vs_knext != NULL)
+		vsp->vs_knext->vs_kprev = vsp;
+	vmp->vm_freelist[i] = vsp;
+	vmp->vm_freemap |= (uintptr_t)1 << i;
+	vmp->vm_st.segs_free++;
+	if (vmp->vm_waiters > 0)
+		kmem_cv_broadcast(&vmp->vm_cv);
 }
 
 static void
 vmem_freelist_delete(vmem_t *vmp, vmem_seg_t *vsp)
 {
 	unsigned i = freelist_index(seg_size(vsp));
-	KMEM_ASSERT(vsp->type == VMEM_FREE);
-	if (vsp->kprev != NULL)
-		vsp->kprev->knext = vsp->knext;
+	KMEM_ASSERT(vsp->vs_type == VMEM_FREE);
+	if (vsp->vs_kprev != NULL)
+		vsp->vs_kprev->vs_knext = vsp->vs_knext;
 	else
-		vmp->freelist[i] = vsp->knext;
-	if (vsp->knext != NULL)
-		vsp->knext->kprev = vsp->kprev;
-	if (vmp->freelist[i] == NULL)
-		vmp->freemap &= ~((uintptr_t)1 << i);
-	vmp->st.segs_free--;
+		vmp->vm_freelist[i] = vsp->vs_knext;
+	if (vsp->vs_knext != NULL)
+		vsp->vs_knext->vs_kprev = vsp->vs_kprev;
+	if (vmp->vm_freelist[i] == NULL)
+		vmp->vm_freemap &= ~((uintptr_t)1 << i);
+	vmp->vm_st.segs_free--;
 }
 
 /*
@@ -215,22 +215,23 @@ instant_fit_list(uintptr_t freemap, size_t size)
 static vmem_seg_t *
 vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool imported)
 {
-	vmem_seg_t *seg0 = &vmp->seg0;
-	vmem_seg_t *span = vmem_seg_create(vmp, seg0->aprev, start, start + size);
-	span->type = VMEM_SPAN;
-	span->imported = imported;
-	span->knext = seg0;
-	span->kprev = seg0->kprev;
-	seg0->kprev->knext = span;
-	seg0->kprev = span;
+	vmem_seg_t *seg0 = &vmp->vm_seg0;
+	vmem_seg_t *span =
+	    vmem_seg_create(vmp, seg0->vs_aprev, start, start + size);
+	span->vs_type = VMEM_SPAN;
+	span->vs_imported = imported;
+	span->vs_knext = seg0;
+	span->vs_kprev = seg0->vs_kprev;
+	seg0->vs_kprev->vs_knext = span;
+	seg0->vs_kprev = span;
 
 	vmem_seg_t *vsp = vmem_seg_create(vmp, span, start, start + size);
 	vmem_freelist_insert(vmp, vsp);
 
-	vmp->st.mem_total += size;
+	vmp->vm_st.mem_total += size;
 	if (imported)
-		vmp->st.mem_import += size;
-	vmp->st.spans++;
+		vmp->vm_st.mem_import += size;
+	vmp->vm_st.spans++;
 	return (vsp);
 }
 
@@ -238,8 +239,9 @@ vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool imported)
 static bool
 vmem_span_is_free(const vmem_t *vmp, const vmem_seg_t *vsp)
 {
-	return (vmp->release != NULL && vsp->aprev->type == VMEM_SPAN &&
-	    vsp->aprev->imported && vsp->anext->type == VMEM_SPAN);
+	return (vmp->vm_release != NULL &&
+	    vsp->vs_aprev->vs_type == VMEM_SPAN &&
+	    vsp->vs_aprev->vs_imported && vsp->vs_anext->vs_type == VMEM_SPAN);
 }
 
 /* Is vsp, a free segment not on a free list, a whole span to give back now? */
@@ -248,10 +250,10 @@ vmem_span_to_release(const vmem_t *vmp, const vmem_seg_t *vsp)
 {
 	if (!vmem_span_is_free(vmp, vsp))
 		return (false);
-	size_t free_bytes = vmp->st.mem_total - vmp->st.mem_inuse;
-	size_t keep = vmp->retain;
-	if (keep != 0 && vmp->st.mem_inuse / 8 > keep)
-		keep = vmp->st.mem_inuse / 8;
+	size_t free_bytes = vmp->vm_st.mem_total - vmp->vm_st.mem_inuse;
+	size_t keep = vmp->vm_retain;
+	if (keep != 0 && vmp->vm_st.mem_inuse / 8 > keep)
+		keep = vmp->vm_st.mem_inuse / 8;
 	return (free_bytes > keep);
 }
 
@@ -259,20 +261,21 @@ vmem_span_to_release(const vmem_t *vmp, const vmem_seg_t *vsp)
 static void
 vmem_span_take(vmem_t *vmp, vmem_seg_t *vsp, vmem_release_t *rel)
 {
-	vmem_seg_t *span = vsp->aprev;
-	KMEM_ASSERT(span->start == vsp->start && span->end == vsp->end);
-	rel->start = vsp->start;
+	vmem_seg_t *span = vsp->vs_aprev;
+	KMEM_ASSERT(span->vs_start == vsp->vs_start &&
+	    span->vs_end == vsp->vs_end);
+	rel->start = vsp->vs_start;
 	rel->size = seg_size(vsp);
 
-	span->kprev->knext = span->knext;
-	span->knext->kprev = span->kprev;
+	span->vs_kprev->vs_knext = span->vs_knext;
+	span->vs_knext->vs_kprev = span->vs_kprev;
 	vmem_seg_destroy(vmp, vsp);
 	vmem_seg_destroy(vmp, span);
 
-	vmp->st.mem_total -= rel->size;
-	vmp->st.mem_import -= rel->size;
-	vmp->st.spans--;
-	vmp->st.release++;
+	vmp->vm_st.mem_total -= rel->size;
+	vmp->vm_st.mem_import -= rel->size;
+	vmp->vm_st.spans--;
+	vmp->vm_st.release++;
 }
 
 /* Give a taken span back to the source; call without the arena lock. */
@@ -280,7 +283,7 @@ static void
 vmem_release_span(vmem_t *vmp, vmem_release_t *rel)
 {
 	if (rel->size != 0)
-		vmp->release(vmp->source, (void *)rel->start, rel->size);
+		vmp->vm_release(vmp->vm_source, (void *)rel->start, rel->size);
 	rel->size = 0;
 }
 
@@ -293,19 +296,19 @@ vmem_release_span(vmem_t *vmp, vmem_release_t *rel)
 static vmem_seg_t *
 vmem_seg_alloc(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t addr, size_t size)
 {
-	uintptr_t vs_start = vsp->start;
-	uintptr_t vs_end = vsp->end;
+	uintptr_t vs_start = vsp->vs_start;
+	uintptr_t vs_end = vsp->vs_end;
 	size_t vs_size = vs_end - vs_start;
 	uintptr_t addr_end = addr + size;
 
-	KMEM_ASSERT(vsp->type == VMEM_FREE);
+	KMEM_ASSERT(vsp->vs_type == VMEM_FREE);
 	KMEM_ASSERT(addr >= vs_start && addr_end <= vs_end && addr < addr_end);
-	KMEM_ASSERT(p2_phase(addr | size, vmp->quantum) == 0);
+	KMEM_ASSERT(p2_phase(addr | size, vmp->vm_quantum) == 0);
 
 	if (addr == vs_start && p2_samehighbit(vs_size, vs_size - size)) {
 		/* The remainder stays on the same free list: shrink in place. */
-		vsp->start = addr_end;
-		vsp = vmem_seg_create(vmp, vsp->aprev, addr, addr_end);
+		vsp->vs_start = addr_end;
+		vsp = vmem_seg_create(vmp, vsp->vs_aprev, addr, addr_end);
 	} else {
 		vmem_freelist_delete(vmp, vsp);
 		if (vs_end != addr_end)
@@ -313,15 +316,16 @@ vmem_seg_alloc(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t addr, size_t size)
 			    vmem_seg_create(vmp, vsp, addr_end, vs_end));
 		if (vs_start != addr)
 			vmem_freelist_insert(vmp,
-			    vmem_seg_create(vmp, vsp->aprev, vs_start, addr));
-		vsp->start = addr;
-		vsp->end = addr_end;
+			    vmem_seg_create(vmp, vsp->vs_aprev, vs_start,
+			    addr));
+		vsp->vs_start = addr;
+		vsp->vs_end = addr_end;
 	}
-	vsp->type = VMEM_ALLOC;
-	vsp->qcache_slab = false;
+	vsp->vs_type = VMEM_ALLOC;
+	vsp->vs_qcache_slab = false;
 	vmem_hash_insert(vmp, vsp);
-	vmp->st.mem_inuse += size;
-	vmp->st.alloc++;
+	vmp->vm_st.mem_inuse += size;
+	vmp->vm_st.alloc++;
 	return (vsp);
 }
 
@@ -332,8 +336,9 @@ vmem_seg_alloc(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t addr, size_t size)
 static bool
 vmem_fit(const vmem_seg_t *vsp, const vmem_req_t *req, uintptr_t *addrp)
 {
-	uintptr_t lo = vsp->start > req->minaddr ? vsp->start : req->minaddr;
-	uintptr_t hi = vsp->end;
+	uintptr_t lo = vsp->vs_start > req->minaddr ? vsp->vs_start :
+	    req->minaddr;
+	uintptr_t hi = vsp->vs_end;
 	if (req->maxaddr != 0 && hi > req->maxaddr)
 		hi = req->maxaddr;
 	if (lo >= hi)
@@ -367,17 +372,17 @@ vmem_freelist_search(vmem_t *vmp, const vmem_req_t *req, uintptr_t *addrp)
 	size_t size = req->size;
 	unsigned first = highbit(size) - 1;
 	if (!is_p2(size) && req->policy == POLICY_INSTANT &&
-	    first + 1 < VMEM_FREELISTS && (vmp->freemap >> (first + 1)) != 0)
+	    first + 1 < VMEM_FREELISTS && (vmp->vm_freemap >> (first + 1)) != 0)
 		first++;
 
 	vmem_seg_t *best = NULL;
 	uintptr_t best_addr = 0;
-	uintptr_t map = vmp->freemap & (~(uintptr_t)0 << first);
+	uintptr_t map = vmp->vm_freemap & (~(uintptr_t)0 << first);
 	for (; map != 0 && best == NULL; map &= map - 1) {
-		vmem_seg_t *vsp = vmp->freelist[lowbit(map) - 1];
-		for (; vsp != NULL; vsp = vsp->knext) {
+		vmem_seg_t *vsp = vmp->vm_freelist[lowbit(map) - 1];
+		for (; vsp != NULL; vsp = vsp->vs_knext) {
 			uintptr_t addr;
-			vmp->st.search++;
+			vmp->vm_st.search++;
 			if (best != NULL && seg_size(vsp) >= seg_size(best))
 				continue;
 			if (!vmem_fit(vsp, req, &addr))
@@ -402,8 +407,8 @@ static void
 vmem_advance(vmem_t *vmp, vmem_seg_t *marker, vmem_seg_t *afterme,
     vmem_release_t *rel)
 {
-	vmem_seg_t *vprev = marker->aprev;
-	vmem_seg_t *vnext = marker->anext;
+	vmem_seg_t *vprev = marker->vs_aprev;
+	vmem_seg_t *vnext = marker->vs_anext;
 	vmem_seg_t *vsp = NULL;
 
 	rel->size = 0;
@@ -411,17 +416,18 @@ vmem_advance(vmem_t *vmp, vmem_seg_t *marker, vmem_seg_t *afterme,
 	if (afterme != NULL)
 		seg_link_after(afterme, marker);
 
-	if (vprev->type == VMEM_FREE) {
-		if (vnext->type == VMEM_FREE && vprev->end == vnext->start &&
-		    vprev->anext == vnext) {
+	if (vprev->vs_type == VMEM_FREE) {
+		if (vnext->vs_type == VMEM_FREE &&
+		    vprev->vs_end == vnext->vs_start &&
+		    vprev->vs_anext == vnext) {
 			vmem_freelist_delete(vmp, vnext);
 			vmem_freelist_delete(vmp, vprev);
-			vprev->end = vnext->end;
+			vprev->vs_end = vnext->vs_end;
 			vmem_seg_destroy(vmp, vnext);
 			vmem_freelist_insert(vmp, vprev);
 		}
 		vsp = vprev;
-	} else if (vnext->type == VMEM_FREE) {
+	} else if (vnext->vs_type == VMEM_FREE) {
 		vsp = vnext;
 	}
 
@@ -441,10 +447,11 @@ vmem_populate(vmem_t *vmp, int vmflag)
 	while (!vmem_reserve_fill(vmp, VMEM_SEGS_PER_OP)) {
 		if (vmflag & VM_NOSLEEP)
 			return (false);
-		vmp->st.wait++;
-		vmp->waiters++;
-		(void) kmem_cv_timedwait(&vmp->cv, &vmp->lock, VMEM_RETRY_NS);
-		vmp->waiters--;
+		vmp->vm_st.wait++;
+		vmp->vm_waiters++;
+		(void) kmem_cv_timedwait(&vmp->vm_cv, &vmp->vm_lock,
+		    VMEM_RETRY_NS);
+		vmp->vm_waiters--;
 	}
 	return (true);
 }
@@ -453,13 +460,14 @@ vmem_populate(vmem_t *vmp, int vmflag)
 static void
 vmem_wait(vmem_t *vmp)
 {
-	vmp->st.wait++;
-	vmp->waiters++;
-	if (vmp->import != NULL)
-		(void) kmem_cv_timedwait(&vmp->cv, &vmp->lock, VMEM_RETRY_NS);
+	vmp->vm_st.wait++;
+	vmp->vm_waiters++;
+	if (vmp->vm_import != NULL)
+		(void) kmem_cv_timedwait(&vmp->vm_cv, &vmp->vm_lock,
+		    VMEM_RETRY_NS);
 	else
-		kmem_cv_wait(&vmp->cv, &vmp->lock);
-	vmp->waiters--;
+		kmem_cv_wait(&vmp->vm_cv, &vmp->vm_lock);
+	vmp->vm_waiters--;
 }
 
 enum import_result { IMPORT_OK, IMPORT_FAILED, IMPORT_BROKEN };
@@ -471,7 +479,8 @@ enum import_result { IMPORT_OK, IMPORT_FAILED, IMPORT_BROKEN };
 static bool
 vmem_can_import(const vmem_t *vmp, const vmem_req_t *req)
 {
-	return (vmp->import != NULL && req->minaddr == 0 && req->maxaddr == 0);
+	return (vmp->vm_import != NULL && req->minaddr == 0 &&
+	    req->maxaddr == 0);
 }
 
 /*
@@ -488,20 +497,21 @@ static enum import_result
 vmem_import(vmem_t *vmp, const vmem_req_t *req, vmem_seg_t **vspp,
     uintptr_t *addrp)
 {
-	size_t source_quantum = vmp->source != NULL ? vmp->source->quantum : 1;
-	size_t aquantum = vmp->quantum > source_quantum ? vmp->quantum :
+	size_t source_quantum = vmp->vm_source != NULL ?
+	    vmp->vm_source->vm_quantum : 1;
+	size_t aquantum = vmp->vm_quantum > source_quantum ? vmp->vm_quantum :
 	    source_quantum;
 	size_t aphase = req->phase;
 	if (req->nocross > aquantum)
 		aphase = req->nocross - aquantum + req->phase;
 	else if (req->align > aquantum)
 		aphase = p2_phase(req->phase, aquantum) != 0 ?
-		    req->align - vmp->quantum : req->align - aquantum;
+		    req->align - vmp->vm_quantum : req->align - aquantum;
 	size_t asize = req->size + aphase;
 	if (asize < req->size)
 		return (IMPORT_FAILED);
-	if (asize < vmp->min_import)
-		asize = vmp->min_import;
+	if (asize < vmp->vm_min_import)
+		asize = vmp->vm_min_import;
 	asize = p2_roundup(asize, aquantum);
 	if (asize < req->size)
 		return (IMPORT_FAILED);
@@ -509,26 +519,26 @@ vmem_import(vmem_t *vmp, const vmem_req_t *req, vmem_seg_t **vspp,
 	vmem_seg_t *held = NULL;
 	for (unsigned i = 0; i < VMEM_SEGS_PER_OP; i++) {
 		vmem_seg_t *vsp = vmem_reserve_take(vmp);
-		vsp->knext = held;
+		vsp->vs_knext = held;
 		held = vsp;
 	}
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_exit(&vmp->vm_lock);
 
 	/* A failed import is this arena's failure: only it honours VM_PANIC. */
 	int import_flags = req->vmflag & VM_KMFLAGS & ~VM_PANIC;
 	size_t got = asize;
 	void *vaddr;
-	if (vmp->ximport)
-		vaddr = ((vmem_ximport_t *)vmp->import)(vmp->source, &got,
+	if (vmp->vm_ximport)
+		vaddr = ((vmem_ximport_t *)vmp->vm_import)(vmp->vm_source, &got,
 		    req->align, import_flags);
 	else
-		vaddr = ((vmem_alloc_t *)vmp->import)(vmp->source, asize,
+		vaddr = ((vmem_alloc_t *)vmp->vm_import)(vmp->vm_source, asize,
 		    import_flags);
 
-	kmem_mutex_enter(&vmp->lock);
+	kmem_mutex_enter(&vmp->vm_lock);
 	while (held != NULL) {
 		vmem_seg_t *vsp = held;
-		held = vsp->knext;
+		held = vsp->vs_knext;
 		vmem_reserve_give(vmp, vsp);
 	}
 	if (vaddr == NULL)
@@ -540,25 +550,25 @@ vmem_import(vmem_t *vmp, const vmem_req_t *req, vmem_seg_t **vspp,
 	 * left as it was.
 	 */
 	uintptr_t start = (uintptr_t)vaddr;
-	vmem_seg_t candidate = { .start = start, .end = start + got };
+	vmem_seg_t candidate = { .vs_start = start, .vs_end = start + got };
 	const char *why = NULL;
-	if (got < asize || p2_phase(start | got, vmp->quantum) != 0 ||
+	if (got < asize || p2_phase(start | got, vmp->vm_quantum) != 0 ||
 	    start + got <= start)
 		why = "short, misaligned or wrapping";
 	else if (!vmem_fit(&candidate, req, addrp))
 		why = "not aligned to the source's quantum";
 	if (why == NULL) {
 		*vspp = vmem_span_create(vmp, start, got, true);
-		vmp->st.import++;
+		vmp->vm_st.import++;
 		return (IMPORT_OK);
 	}
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_exit(&vmp->vm_lock);
 	kmem_report("%s(\"%s\", %zu): the import function returned [%p, +%zu) "
 	    "for a request of %zu bytes aligned to %zu: %s", req->caller,
-	    vmp->name, req->size, vaddr, got, asize, aquantum, why);
-	if (vmp->release != NULL)
-		vmp->release(vmp->source, vaddr, got);
-	kmem_mutex_enter(&vmp->lock);
+	    vmp->vm_name, req->size, vaddr, got, asize, aquantum, why);
+	if (vmp->vm_release != NULL)
+		vmp->vm_release(vmp->vm_source, vaddr, got);
+	kmem_mutex_enter(&vmp->vm_lock);
 	return (IMPORT_BROKEN);
 }
 
@@ -566,11 +576,12 @@ vmem_import(vmem_t *vmp, const vmem_req_t *req, vmem_seg_t **vspp,
 static void *
 vmem_alloc_failed(vmem_t *vmp, const vmem_req_t *req)
 {
-	vmp->st.fail++;
-	kmem_mutex_exit(&vmp->lock);
+	vmp->vm_st.fail++;
+	kmem_mutex_exit(&vmp->vm_lock);
 	if (req->vmflag & VM_PANIC)
 		kmem_report("%s(\"%s\", %zu): cannot satisfy mandatory "
-		    "allocation (VM_PANIC)", req->caller, vmp->name, req->size);
+		    "allocation (VM_PANIC)", req->caller, vmp->vm_name,
+		    req->size);
 	return (NULL);
 }
 
@@ -579,7 +590,7 @@ static void *
 vmem_xalloc_locked(vmem_t *vmp, const vmem_req_t *req)
 {
 	bool reaped = false;
-	KMEM_ASSERT(kmem_mutex_held(&vmp->lock));
+	KMEM_ASSERT(kmem_mutex_held(&vmp->vm_lock));
 	for (;;) {
 		uintptr_t addr;
 		vmem_seg_t *vsp;
@@ -593,7 +604,7 @@ vmem_xalloc_locked(vmem_t *vmp, const vmem_req_t *req)
 		}
 		if (vsp != NULL) {
 			vmem_seg_alloc(vmp, vsp, addr, req->size);
-			kmem_mutex_exit(&vmp->lock);
+			kmem_mutex_exit(&vmp->vm_lock);
 			return ((void *)addr);
 		}
 		if (!reaped) {
@@ -603,9 +614,9 @@ vmem_xalloc_locked(vmem_t *vmp, const vmem_req_t *req)
 			 * quantum caches of this arena among them).
 			 */
 			reaped = true;
-			kmem_mutex_exit(&vmp->lock);
+			kmem_mutex_exit(&vmp->vm_lock);
 			kmem_reap_soon();
-			kmem_mutex_enter(&vmp->lock);
+			kmem_mutex_enter(&vmp->vm_lock);
 			continue;
 		}
 		if (req->vmflag & VM_NOSLEEP)
@@ -619,22 +630,22 @@ static bool
 vmem_nextfit_fits(const vmem_seg_t *vsp, const vmem_req_t *req,
     uintptr_t *addrp)
 {
-	return (vsp->type == VMEM_FREE && vmem_fit(vsp, req, addrp));
+	return (vsp->vs_type == VMEM_FREE && vmem_fit(vsp, req, addrp));
 }
 
 /* Next fit: the first free segment at or after the rotor that fits. */
 static void *
 vmem_nextfit_alloc(vmem_t *vmp, vmem_req_t *req)
 {
-	vmem_seg_t *rotor = &vmp->rotor;
+	vmem_seg_t *rotor = &vmp->vm_rotor;
 	vmem_release_t rel = { 0, 0 };
 	vmem_seg_t *vsp = NULL;
 	uintptr_t addr = 0;
 
-	kmem_mutex_enter(&vmp->lock);
+	kmem_mutex_enter(&vmp->vm_lock);
 	while (vmem_populate(vmp, req->vmflag)) {
-		for (vsp = rotor->anext; vsp != rotor; vsp = vsp->anext) {
-			vmp->st.search++;
+		for (vsp = rotor->vs_anext; vsp != rotor; vsp = vsp->vs_anext) {
+			vmp->vm_st.search++;
 			if (vmem_nextfit_fits(vsp, req, &addr))
 				break;
 		}
@@ -645,18 +656,18 @@ vmem_nextfit_alloc(vmem_t *vmp, vmem_req_t *req)
 		 * segments apart that together would fit: step it forward,
 		 * which coalesces them, and look once more.
 		 */
-		vmem_advance(vmp, rotor, rotor->anext, &rel);
-		vsp = rotor->aprev;
+		vmem_advance(vmp, rotor, rotor->vs_anext, &rel);
+		vsp = rotor->vs_aprev;
 		if (vmem_nextfit_fits(vsp, req, &addr))
 			break;
 		vsp = NULL;
 		if (rel.size != 0) {
-			kmem_mutex_exit(&vmp->lock);
+			kmem_mutex_exit(&vmp->vm_lock);
 			vmem_release_span(vmp, &rel);
-			kmem_mutex_enter(&vmp->lock);
+			kmem_mutex_enter(&vmp->vm_lock);
 			continue;
 		}
-		if (vmp->import != NULL || (req->vmflag & VM_NOSLEEP))
+		if (vmp->vm_import != NULL || (req->vmflag & VM_NOSLEEP))
 			break;
 		vmem_wait(vmp);
 	}
@@ -670,7 +681,7 @@ vmem_nextfit_alloc(vmem_t *vmp, vmem_req_t *req)
 	vmem_release_t rel_after;
 	vsp = vmem_seg_alloc(vmp, vsp, addr, req->size);
 	vmem_advance(vmp, rotor, vsp, &rel_after);
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_exit(&vmp->vm_lock);
 	vmem_release_span(vmp, &rel);
 	vmem_release_span(vmp, &rel_after);
 	return ((void *)addr);
@@ -693,7 +704,7 @@ vmem_req_init(vmem_t *vmp, vmem_req_t *req, const char *caller, size_t size,
     int vmflag)
 {
 	const char *why = NULL;
-	size_t q = vmp->quantum;
+	size_t q = vmp->vm_quantum;
 
 	if (align == 0)
 		align = q;
@@ -725,7 +736,7 @@ vmem_req_init(vmem_t *vmp, vmem_req_t *req, const char *caller, size_t size,
 	if (why != NULL) {
 		kmem_report("%s(\"%s\", size %zu, align %zu, phase %zu, nocross "
 		    "%zu, minaddr %p, maxaddr %p, vmflag 0x%x): %s", caller,
-		    vmp->name, size, align, phase, nocross, minaddr, maxaddr,
+		    vmp->vm_name, size, align, phase, nocross, minaddr, maxaddr,
 		    (unsigned)vmflag, why);
 		return (false);
 	}
@@ -745,7 +756,7 @@ vmem_req_init(vmem_t *vmp, vmem_req_t *req, const char *caller, size_t size,
 static void *
 vmem_too_large(vmem_t *vmp, const vmem_req_t *req)
 {
-	kmem_mutex_enter(&vmp->lock);
+	kmem_mutex_enter(&vmp->vm_lock);
 	return (vmem_alloc_failed(vmp, req));
 }
 
@@ -753,7 +764,8 @@ vmem_too_large(vmem_t *vmp, const vmem_req_t *req)
 static bool
 vmem_instant_fit_now(const vmem_t *vmp, const vmem_req_t *req)
 {
-	return (req->policy == POLICY_INSTANT && req->align == vmp->quantum &&
+	return (req->policy == POLICY_INSTANT &&
+	    req->align == vmp->vm_quantum &&
 	    req->phase == 0 && req->nocross == 0 && req->minaddr == 0 &&
 	    req->maxaddr == 0);
 }
@@ -767,15 +779,15 @@ vmem_alloc_req(vmem_t *vmp, vmem_req_t *req)
 	if (req->policy == POLICY_NEXT)
 		return (vmem_nextfit_alloc(vmp, req));
 
-	kmem_mutex_enter(&vmp->lock);
+	kmem_mutex_enter(&vmp->vm_lock);
 	if (vmem_instant_fit_now(vmp, req) &&
 	    vmem_reserve_fill(vmp, VMEM_SEGS_PER_OP)) {
-		unsigned flist = instant_fit_list(vmp->freemap, req->size);
+		unsigned flist = instant_fit_list(vmp->vm_freemap, req->size);
 		if (flist != 0) {
-			vmem_seg_t *vsp = vmp->freelist[flist - 1];
-			uintptr_t addr = vsp->start;
+			vmem_seg_t *vsp = vmp->vm_freelist[flist - 1];
+			uintptr_t addr = vsp->vs_start;
 			vmem_seg_alloc(vmp, vsp, addr, req->size);
-			kmem_mutex_exit(&vmp->lock);
+			kmem_mutex_exit(&vmp->vm_lock);
 			return ((void *)addr);
 		}
 	}
@@ -789,9 +801,9 @@ vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
 	if (!vmem_req_init(vmp, &req, "vmem_alloc", size, 0, 0, 0, NULL, NULL,
 	    vmflag))
 		return (NULL);
-	if (size - 1 < vmp->qcache_max)
-		return (kmem_cache_alloc(vmp->qcache[(size - 1) >> vmp->qshift],
-		    vmflag & VM_KMFLAGS));
+	if (size - 1 < vmp->vm_qcache_max)
+		return (kmem_cache_alloc(vmp->vm_qcache[(size - 1) >>
+		    vmp->vm_qshift], vmflag & VM_KMFLAGS));
 	return (vmem_alloc_req(vmp, &req));
 }
 
@@ -799,16 +811,16 @@ void *
 vmem_qcache_slab_alloc(vmem_t *vmp, int vmflag)
 {
 	vmem_req_t req;
-	if (!vmem_req_init(vmp, &req, "vmem_alloc", vmp->qcache_slab, 0, 0, 0,
-	    NULL, NULL, vmflag))
+	if (!vmem_req_init(vmp, &req, "vmem_alloc", vmp->vm_qcache_slab, 0, 0,
+	    0, NULL, NULL, vmflag))
 		return (NULL);
 	void *slab = vmem_alloc_req(vmp, &req);
 	/* Until it is marked, a bad vmem_free() could take it: a client's
 	 * race with its own quantum cache, not worth a flag in every request. */
 	if (slab != NULL) {
-		kmem_mutex_enter(&vmp->lock);
-		vmem_hash_find(vmp, (uintptr_t)slab)->qcache_slab = true;
-		kmem_mutex_exit(&vmp->lock);
+		kmem_mutex_enter(&vmp->vm_lock);
+		vmem_hash_find(vmp, (uintptr_t)slab)->vs_qcache_slab = true;
+		kmem_mutex_exit(&vmp->vm_lock);
 	}
 	return (slab);
 }
@@ -835,17 +847,17 @@ static bool
 qcache_explain(const vmem_t *vmp, uintptr_t addr, size_t size, char *buf,
     size_t len)
 {
-	for (size_t i = 0; i < VMEM_NQCACHE_MAX && vmp->qcache[i] != NULL;
+	for (size_t i = 0; i < VMEM_NQCACHE_MAX && vmp->vm_qcache[i] != NULL;
 	    i++) {
-		kmem_cache_t *cp = vmp->qcache[i];
-		size_t bufsize = (i + 1) << vmp->qshift;
+		kmem_cache_t *cp = vmp->vm_qcache[i];
+		size_t bufsize = (i + 1) << vmp->vm_qshift;
 		uintptr_t start, end;
 		switch (kmem_slab_describe(cp, addr, &start, &end)) {
 		case KMEM_BUF_NONE:
 			continue;
 		case KMEM_BUF_ALLOCATED:
 			/* The right size refused: vmem_xfree() was called. */
-			if (p2_roundup(size, vmp->quantum) == bufsize)
+			if (p2_roundup(size, vmp->vm_quantum) == bufsize)
 				kmem_snprintf(buf, len, "the segment at this "
 				    "address was allocated by vmem_alloc from "
 				    "the quantum caches: free it with "
@@ -880,7 +892,8 @@ explain_bad_free(const vmem_t *vmp, uintptr_t addr, size_t size,
 {
 	if (qcache_explain(vmp, addr, size, buf, len))
 		return;
-	if (found != NULL && seg_size(found) == p2_roundup(size, vmp->quantum)) {
+	if (found != NULL &&
+	    seg_size(found) == p2_roundup(size, vmp->vm_quantum)) {
 		/* Only a quantum cache refuses a segment of the right size. */
 		kmem_snprintf(buf, len, "the segment at this address was "
 		    "allocated by vmem_xalloc, not from the quantum caches: "
@@ -892,18 +905,19 @@ explain_bad_free(const vmem_t *vmp, uintptr_t addr, size_t size,
 		    "address was allocated with size %zu", seg_size(found));
 		return;
 	}
-	for (const vmem_seg_t *vsp = vmp->seg0.anext; vsp != &vmp->seg0;
-	    vsp = vsp->anext) {
-		if ((vsp->type & (VMEM_ALLOC | VMEM_FREE)) == 0 ||
-		    addr < vsp->start || addr >= vsp->end)
+	for (const vmem_seg_t *vsp = vmp->vm_seg0.vs_anext;
+	    vsp != &vmp->vm_seg0;
+	    vsp = vsp->vs_anext) {
+		if ((vsp->vs_type & (VMEM_ALLOC | VMEM_FREE)) == 0 ||
+		    addr < vsp->vs_start || addr >= vsp->vs_end)
 			continue;
-		if (vsp->type == VMEM_FREE)
+		if (vsp->vs_type == VMEM_FREE)
 			kmem_snprintf(buf, len, "the address is free: a double "
 			    "free, or it was never allocated");
 		else
 			kmem_snprintf(buf, len, "the address is inside the "
 			    "allocated segment [%p, %p), not at its start",
-			    (void *)vsp->start, (void *)vsp->end);
+			    (void *)vsp->vs_start, (void *)vsp->vs_end);
 		return;
 	}
 	kmem_snprintf(buf, len, "the address is not in any span of the arena");
@@ -916,15 +930,15 @@ vmem_refuse_free(vmem_t *vmp, const char *caller, void *vaddr, size_t size,
 {
 	char why[160];
 	explain_bad_free(vmp, (uintptr_t)vaddr, size, found, why, sizeof (why));
-	kmem_mutex_exit(&vmp->lock);
-	kmem_report("%s(\"%s\", %p, %zu): %s", caller, vmp->name, vaddr, size,
-	    why);
+	kmem_mutex_exit(&vmp->vm_lock);
+	kmem_report("%s(\"%s\", %p, %zu): %s", caller, vmp->vm_name, vaddr,
+	    size, why);
 }
 
 void
 vmem_qcache_bad_free(vmem_t *vmp, void *vaddr, size_t size)
 {
-	kmem_mutex_enter(&vmp->lock);
+	kmem_mutex_enter(&vmp->vm_lock);
 	vmem_refuse_free(vmp, "vmem_free", vaddr, size,
 	    vmem_hash_find(vmp, (uintptr_t)vaddr));
 }
@@ -941,31 +955,31 @@ vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size,
 	uintptr_t addr = (uintptr_t)vaddr;
 	vmem_release_t rel = { 0, 0 };
 
-	kmem_mutex_enter(&vmp->lock);
+	kmem_mutex_enter(&vmp->vm_lock);
 	vmem_seg_t **slot = vmem_hash_slot(vmp, addr);
 	vmem_seg_t *vsp = *slot;
-	if (vsp == NULL || size == 0 || vsp->qcache_slab != qcache_slab ||
-	    seg_size(vsp) != p2_roundup(size, vmp->quantum)) {
+	if (vsp == NULL || size == 0 || vsp->vs_qcache_slab != qcache_slab ||
+	    seg_size(vsp) != p2_roundup(size, vmp->vm_quantum)) {
 		if (caller == NULL)
-			kmem_mutex_exit(&vmp->lock);
+			kmem_mutex_exit(&vmp->vm_lock);
 		else
 			vmem_refuse_free(vmp, caller, vaddr, size, vsp);
 		return (false);
 	}
 	vmem_hash_unlink(vmp, slot);
-	vmp->st.mem_inuse -= seg_size(vsp);
-	vmp->st.free++;
+	vmp->vm_st.mem_inuse -= seg_size(vsp);
+	vmp->vm_st.free++;
 
-	vmem_seg_t *vnext = vsp->anext;
-	if (vnext->type == VMEM_FREE) {
+	vmem_seg_t *vnext = vsp->vs_anext;
+	if (vnext->vs_type == VMEM_FREE) {
 		vmem_freelist_delete(vmp, vnext);
-		vsp->end = vnext->end;
+		vsp->vs_end = vnext->vs_end;
 		vmem_seg_destroy(vmp, vnext);
 	}
-	vmem_seg_t *vprev = vsp->aprev;
-	if (vprev->type == VMEM_FREE) {
+	vmem_seg_t *vprev = vsp->vs_aprev;
+	if (vprev->vs_type == VMEM_FREE) {
 		vmem_freelist_delete(vmp, vprev);
-		vprev->end = vsp->end;
+		vprev->vs_end = vsp->vs_end;
 		vmem_seg_destroy(vmp, vsp);
 		vsp = vprev;
 	}
@@ -974,7 +988,7 @@ vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size,
 		vmem_span_take(vmp, vsp, &rel);
 	else
 		vmem_freelist_insert(vmp, vsp);
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_exit(&vmp->vm_lock);
 	vmem_release_span(vmp, &rel);
 	return (true);
 }
@@ -983,8 +997,8 @@ void
 vmem_free(vmem_t *vmp, void *vaddr, size_t size)
 {
 	/* The size goes along for the cache's report of a bad free. */
-	if (size - 1 < vmp->qcache_max)
-		kmem_notouch_free(vmp->qcache[(size - 1) >> vmp->qshift],
+	if (size - 1 < vmp->vm_qcache_max)
+		kmem_notouch_free(vmp->vm_qcache[(size - 1) >> vmp->vm_qshift],
 		    vaddr, size);
 	else
 		(void) vmem_free_common(vmp, "vmem_free", vaddr, size, false);
@@ -999,7 +1013,8 @@ vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
 void
 vmem_qcache_slab_free(vmem_t *vmp, void *vaddr)
 {
-	(void) vmem_free_common(vmp, "vmem_free", vaddr, vmp->qcache_slab, true);
+	(void) vmem_free_common(vmp, "vmem_free", vaddr, vmp->vm_qcache_slab,
+	    true);
 }
 
 bool
@@ -1013,9 +1028,9 @@ vmem_free_if_allocated(vmem_t *vmp, void *vaddr, size_t size)
 void
 vmem_retain_set(vmem_t *vmp, size_t retain)
 {
-	kmem_mutex_enter(&vmp->lock);
-	vmp->retain = retain;
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_enter(&vmp->vm_lock);
+	vmp->vm_retain = retain;
+	kmem_mutex_exit(&vmp->vm_lock);
 }
 
 size_t
@@ -1026,17 +1041,18 @@ vmem_release_idle(vmem_t *vmp)
 	unsigned n;
 	do {
 		n = 0;
-		kmem_mutex_enter(&vmp->lock);
-		for (vmem_seg_t *span = vmp->seg0.knext;
-		    span != &vmp->seg0 && n < 16; ) {
-			vmem_seg_t *vsp = span->anext;
-			span = span->knext;
-			if (vsp->type == VMEM_FREE && vmem_span_is_free(vmp, vsp)) {
+		kmem_mutex_enter(&vmp->vm_lock);
+		for (vmem_seg_t *span = vmp->vm_seg0.vs_knext;
+		    span != &vmp->vm_seg0 && n < 16; ) {
+			vmem_seg_t *vsp = span->vs_anext;
+			span = span->vs_knext;
+			if (vsp->vs_type == VMEM_FREE &&
+			    vmem_span_is_free(vmp, vsp)) {
 				vmem_freelist_delete(vmp, vsp);
 				vmem_span_take(vmp, vsp, &rel[n++]);
 			}
 		}
-		kmem_mutex_exit(&vmp->lock);
+		kmem_mutex_exit(&vmp->vm_lock);
 		for (unsigned i = 0; i < n; i++) {
 			released += rel[i].size;
 			vmem_release_span(vmp, &rel[i]);
@@ -1059,29 +1075,29 @@ vmem_add(vmem_t *vmp, void *vaddr, size_t size, int vmflag)
 		why = "size is 0";
 	else if (start + size < start)
 		why = "the range wraps past the end of the address space";
-	else if (p2_phase(start | size, vmp->quantum) != 0)
+	else if (p2_phase(start | size, vmp->vm_quantum) != 0)
 		why = "address or size is not a multiple of the quantum";
 	else if (vmflag & ~(VM_NOSLEEP | VM_PANIC))
 		why = "vmflag may hold only VM_SLEEP, VM_NOSLEEP and VM_PANIC";
 
-	kmem_mutex_enter(&vmp->lock);
-	for (vmem_seg_t *span = vmp->seg0.knext; why == NULL &&
-	    span != &vmp->seg0; span = span->knext) {
-		if (start < span->end && span->start < start + size)
+	kmem_mutex_enter(&vmp->vm_lock);
+	for (vmem_seg_t *span = vmp->vm_seg0.vs_knext; why == NULL &&
+	    span != &vmp->vm_seg0; span = span->vs_knext) {
+		if (start < span->vs_end && span->vs_start < start + size)
 			why = "the range overlaps a span of the arena";
 	}
 	if (why != NULL) {
-		kmem_mutex_exit(&vmp->lock);
-		kmem_report("vmem_add(\"%s\", %p, %zu): %s", vmp->name, vaddr,
-		    size, why);
+		kmem_mutex_exit(&vmp->vm_lock);
+		kmem_report("vmem_add(\"%s\", %p, %zu): %s", vmp->vm_name,
+		    vaddr, size, why);
 		return (NULL);
 	}
 	if (!vmem_populate(vmp, vmflag)) {
-		kmem_mutex_exit(&vmp->lock);
+		kmem_mutex_exit(&vmp->vm_lock);
 		return (NULL);
 	}
 	vmem_span_create(vmp, start, size, false);
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_exit(&vmp->vm_lock);
 	return (vaddr);
 }
 
@@ -1091,11 +1107,11 @@ size_t
 vmem_alloc_size(vmem_t *vmp, const void *vaddr)
 {
 	size_t size = 0;
-	kmem_mutex_enter(&vmp->lock);
+	kmem_mutex_enter(&vmp->vm_lock);
 	vmem_seg_t *vsp = vmem_hash_find(vmp, (uintptr_t)vaddr);
 	if (vsp != NULL)
-		size = vsp->end - vsp->start;
-	kmem_mutex_exit(&vmp->lock);
+		size = vsp->vs_end - vsp->vs_start;
+	kmem_mutex_exit(&vmp->vm_lock);
 	return (size);
 }
 
@@ -1105,16 +1121,16 @@ vmem_contains(vmem_t *vmp, void *vaddr, size_t size)
 	uintptr_t start = (uintptr_t)vaddr;
 	bool found = false;
 
-	kmem_mutex_enter(&vmp->lock);
-	for (vmem_seg_t *span = vmp->seg0.knext; span != &vmp->seg0;
-	    span = span->knext) {
-		if (start >= span->start && start < span->end &&
-		    size <= span->end - start) {
+	kmem_mutex_enter(&vmp->vm_lock);
+	for (vmem_seg_t *span = vmp->vm_seg0.vs_knext; span != &vmp->vm_seg0;
+	    span = span->vs_knext) {
+		if (start >= span->vs_start && start < span->vs_end &&
+		    size <= span->vs_end - start) {
 			found = true;
 			break;
 		}
 	}
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_exit(&vmp->vm_lock);
 	return (found);
 }
 
@@ -1124,30 +1140,30 @@ vmem_walk(vmem_t *vmp, int typemask,
 {
 	int types = typemask & (VMEM_ALLOC | VMEM_FREE | VMEM_SPAN);
 	bool reentrant = (typemask & VMEM_REENTRANT) != 0;
-	vmem_seg_t walker = { .type = VMEM_WALKER };
+	vmem_seg_t walker = { .vs_type = VMEM_WALKER };
 	vmem_release_t rel = { 0, 0 };
 
-	kmem_mutex_enter(&vmp->lock);
-	seg_link_after(&vmp->seg0, &walker);
-	for (vmem_seg_t *vsp = walker.anext; vsp != &vmp->seg0;
-	    vsp = vsp->anext) {
-		if ((vsp->type & types) == 0)
+	kmem_mutex_enter(&vmp->vm_lock);
+	seg_link_after(&vmp->vm_seg0, &walker);
+	for (vmem_seg_t *vsp = walker.vs_anext; vsp != &vmp->vm_seg0;
+	    vsp = vsp->vs_anext) {
+		if ((vsp->vs_type & types) == 0)
 			continue;
-		void *start = (void *)vsp->start;
+		void *start = (void *)vsp->vs_start;
 		size_t size = seg_size(vsp);
 		if (!reentrant) {
 			func(arg, start, size);
 			continue;
 		}
 		vmem_advance(vmp, &walker, vsp, &rel);
-		kmem_mutex_exit(&vmp->lock);
+		kmem_mutex_exit(&vmp->vm_lock);
 		vmem_release_span(vmp, &rel);
 		func(arg, start, size);
-		kmem_mutex_enter(&vmp->lock);
+		kmem_mutex_enter(&vmp->vm_lock);
 		vsp = &walker;
 	}
 	vmem_advance(vmp, &walker, NULL, &rel);
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_exit(&vmp->vm_lock);
 	vmem_release_span(vmp, &rel);
 }
 
@@ -1155,12 +1171,12 @@ size_t
 vmem_size(vmem_t *vmp, int typemask)
 {
 	size_t size = 0;
-	kmem_mutex_enter(&vmp->lock);
+	kmem_mutex_enter(&vmp->vm_lock);
 	if (typemask & VMEM_ALLOC)
-		size += vmp->st.mem_inuse;
+		size += vmp->vm_st.mem_inuse;
 	if (typemask & VMEM_FREE)
-		size += vmp->st.mem_total - vmp->st.mem_inuse;
-	kmem_mutex_exit(&vmp->lock);
+		size += vmp->vm_st.mem_total - vmp->vm_st.mem_inuse;
+	kmem_mutex_exit(&vmp->vm_lock);
 	return (size);
 }
 
@@ -1176,44 +1192,47 @@ arena_bytes(void)
 static size_t
 qcache_limit(const vmem_t *vmp, size_t qcache_max)
 {
-	size_t n = qcache_max >> vmp->qshift;
-	return ((n < VMEM_NQCACHE_MAX ? n : VMEM_NQCACHE_MAX) << vmp->qshift);
+	size_t n = qcache_max >> vmp->vm_qshift;
+	return ((n < VMEM_NQCACHE_MAX ? n : VMEM_NQCACHE_MAX) <<
+	    vmp->vm_qshift);
 }
 
 void
 vmem_qcache_create(vmem_t *vmp, size_t qcache_max)
 {
 	size_t limit = qcache_limit(vmp, qcache_max);
-	size_t n = limit >> vmp->qshift;
+	size_t n = limit >> vmp->vm_qshift;
 	/*
 	 * One slab size for all: the power of two above three times the
 	 * largest (Bonwick & Adams): it exceeds every cached size, so a slab
 	 * never comes from a quantum cache, and packs them all well.
 	 */
 	size_t slab = (size_t)1 << highbit(3 * limit);
-	vmp->qcache_slab = p2_roundup(slab > 64 ? slab : 64, vmp->quantum);
+	vmp->vm_qcache_slab =
+	    p2_roundup(slab > 64 ? slab : 64, vmp->vm_quantum);
 	for (size_t i = 0; i < n; i++) {
 		char name[VMEM_NAMELEN];
-		size_t size = (i + 1) << vmp->qshift;
-		kmem_snprintf(name, sizeof (name), "%s_%zu", vmp->name, size);
-		vmp->qcache[i] = kmem_cache_create_internal(name, size,
-		    vmp->quantum, NULL, NULL, NULL, NULL, vmp,
+		size_t size = (i + 1) << vmp->vm_qshift;
+		kmem_snprintf(name, sizeof (name), "%s_%zu", vmp->vm_name,
+		    size);
+		vmp->vm_qcache[i] = kmem_cache_create_internal(name, size,
+		    vmp->vm_quantum, NULL, NULL, NULL, NULL, vmp,
 		    KMC_QCACHE | KMC_NOTOUCH);
-		if (vmp->qcache[i] == NULL) {
+		if (vmp->vm_qcache[i] == NULL) {
 			/* The table of caches is full, or memory ran out:
 			 * the arena works without them. */
 			kmem_warn("vmem_create(\"%s\"): no quantum caches: "
 			    "cannot create cache %s (%d caches alive at most)",
-			    vmp->name, name, KMEM_CACHES_MAX);
+			    vmp->vm_name, name, KMEM_CACHES_MAX);
 			size_t none = 0, none_size = 0;
 			vmem_qcache_destroy(vmp, &none, &none_size);
 			return;
 		}
 	}
 	/* Only now may allocations take the quantum caches. */
-	kmem_mutex_enter(&vmp->lock);
-	vmp->qcache_max = limit;
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_enter(&vmp->vm_lock);
+	vmp->vm_qcache_max = limit;
+	kmem_mutex_exit(&vmp->vm_lock);
 }
 
 /*
@@ -1225,16 +1244,16 @@ vmem_qcache_create(vmem_t *vmp, size_t qcache_max)
 static void
 vmem_qcache_destroy(vmem_t *vmp, size_t *leaked, size_t *leaked_size)
 {
-	kmem_mutex_enter(&vmp->lock);
-	vmp->qcache_max = 0;
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_enter(&vmp->vm_lock);
+	vmp->vm_qcache_max = 0;
+	kmem_mutex_exit(&vmp->vm_lock);
 	for (size_t i = 0; i < VMEM_NQCACHE_MAX; i++) {
-		if (vmp->qcache[i] != NULL) {
-			size_t n = kmem_cache_destroy_leaked(vmp->qcache[i]);
+		if (vmp->vm_qcache[i] != NULL) {
+			size_t n = kmem_cache_destroy_leaked(vmp->vm_qcache[i]);
 			*leaked += n;
-			*leaked_size += n * ((i + 1) << vmp->qshift);
+			*leaked_size += n * ((i + 1) << vmp->vm_qshift);
 		}
-		vmp->qcache[i] = NULL;
+		vmp->vm_qcache[i] = NULL;
 	}
 }
 
@@ -1245,17 +1264,18 @@ vmem_qcache_destroy(vmem_t *vmp, size_t *leaked, size_t *leaked_size)
 static void
 vmem_count_leaks(vmem_t *vmp, size_t *leaked, size_t *leaked_size)
 {
-	kmem_mutex_enter(&vmp->lock);
-	*leaked += vmp->st.segs_alloc;
-	*leaked_size += vmp->st.mem_inuse;
-	for (const vmem_seg_t *vsp = vmp->seg0.anext; vsp != &vmp->seg0;
-	    vsp = vsp->anext) {
-		if (vsp->type == VMEM_ALLOC && vsp->qcache_slab) {
+	kmem_mutex_enter(&vmp->vm_lock);
+	*leaked += vmp->vm_st.segs_alloc;
+	*leaked_size += vmp->vm_st.mem_inuse;
+	for (const vmem_seg_t *vsp = vmp->vm_seg0.vs_anext;
+	    vsp != &vmp->vm_seg0;
+	    vsp = vsp->vs_anext) {
+		if (vsp->vs_type == VMEM_ALLOC && vsp->vs_qcache_slab) {
 			(*leaked)--;
 			*leaked_size -= seg_size(vsp);
 		}
 	}
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_exit(&vmp->vm_lock);
 }
 
 static vmem_t *
@@ -1280,7 +1300,7 @@ vmem_create_common(const char *caller, const char *name, void *base,
 	else if (source != NULL && afunc == NULL)
 		why = "a source arena needs an import function";
 	else if (source != NULL &&
-	    (source->cflags & VMC_IDENTIFIER) != (cflags & VMC_IDENTIFIER))
+	    (source->vm_cflags & VMC_IDENTIFIER) != (cflags & VMC_IDENTIFIER))
 		why = "an identifier arena and its source must both be "
 		    "identifier arenas (VMC_IDENTIFIER)";
 	if (why != NULL) {
@@ -1296,37 +1316,37 @@ vmem_create_common(const char *caller, const char *name, void *base,
 
 	size_t i;
 	for (i = 0; i + 1 < VMEM_NAMELEN && name[i] != '\0'; i++)
-		vmp->name[i] = name[i];
-	vmp->name[i] = '\0';
-	kmem_mutex_init(&vmp->lock, KMEM_RANK_VMEM_ARENA);
-	kmem_cv_init(&vmp->cv);
-	vmp->quantum = quantum;
-	vmp->qshift = highbit(quantum) - 1;
-	vmp->cflags = cflags;
-	vmp->ximport = ximport;
-	vmp->import = afunc;
-	vmp->release = ffunc;
-	vmp->source = source;
-	vmp->depth = source != NULL ? source->depth + 1 : 0;
+		vmp->vm_name[i] = name[i];
+	vmp->vm_name[i] = '\0';
+	kmem_mutex_init(&vmp->vm_lock, KMEM_RANK_VMEM_ARENA);
+	kmem_cv_init(&vmp->vm_cv);
+	vmp->vm_quantum = quantum;
+	vmp->vm_qshift = highbit(quantum) - 1;
+	vmp->vm_cflags = cflags;
+	vmp->vm_ximport = ximport;
+	vmp->vm_import = afunc;
+	vmp->vm_release = ffunc;
+	vmp->vm_source = source;
+	vmp->vm_depth = source != NULL ? source->vm_depth + 1 : 0;
 
 	if (cflags & VMC_NO_QCACHE) {
 		/* Import in slabs as the quantum caches would have. */
 		size_t slab = (size_t)1 << highbit(3 * qcache_limit(vmp,
 		    qcache_max));
-		vmp->min_import = slab > 64 ? slab : 64;
+		vmp->vm_min_import = slab > 64 ? slab : 64;
 	}
 
-	vmp->seg0.type = VMEM_SPAN;
-	vmp->seg0.anext = vmp->seg0.aprev = &vmp->seg0;
-	vmp->seg0.knext = vmp->seg0.kprev = &vmp->seg0;
-	vmp->rotor.type = VMEM_ROTOR;
-	seg_link_after(&vmp->seg0, &vmp->rotor);
+	vmp->vm_seg0.vs_type = VMEM_SPAN;
+	vmp->vm_seg0.vs_anext = vmp->vm_seg0.vs_aprev = &vmp->vm_seg0;
+	vmp->vm_seg0.vs_knext = vmp->vm_seg0.vs_kprev = &vmp->vm_seg0;
+	vmp->vm_rotor.vs_type = VMEM_ROTOR;
+	seg_link_after(&vmp->vm_seg0, &vmp->vm_rotor);
 	vmem_hash_init(vmp);
 
 	if (base != NULL && vmem_add(vmp, base, size, vmflag & VM_KMFLAGS) == NULL) {
 		vmem_reserve_drain(vmp);
-		kmem_cv_destroy(&vmp->cv);
-		kmem_mutex_destroy(&vmp->lock);
+		kmem_cv_destroy(&vmp->vm_cv);
+		kmem_mutex_destroy(&vmp->vm_lock);
 		kmem_pages_free(vmp, arena_bytes());
 		return (NULL);
 	}
@@ -1334,7 +1354,7 @@ vmem_create_common(const char *caller, const char *name, void *base,
 	kmem_mutex_enter(&vmem_list_lock);
 	vmem_t **tail = &vmem_list;
 	while (*tail != NULL)
-		tail = &(*tail)->list_next;
+		tail = &(*tail)->vm_list_next;
 	*tail = vmp;
 	kmem_mutex_exit(&vmem_list_lock);
 
@@ -1373,8 +1393,8 @@ static void
 vmem_fork_enter(void)
 {
 	kmem_mutex_enter_for_fork(&vmem_list_lock);
-	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next)
-		kmem_mutex_enter_for_fork(&vmp->lock);
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_list_next)
+		kmem_mutex_enter_for_fork(&vmp->vm_lock);
 	kmem_mutex_enter_for_fork(&vmem_segpool_lock);
 }
 
@@ -1382,8 +1402,8 @@ static void
 vmem_fork_exit(void)
 {
 	kmem_mutex_exit_for_fork(&vmem_segpool_lock);
-	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next)
-		kmem_mutex_exit_for_fork(&vmp->lock);
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_list_next)
+		kmem_mutex_exit_for_fork(&vmp->vm_lock);
 	kmem_mutex_exit_for_fork(&vmem_list_lock);
 }
 
@@ -1409,14 +1429,15 @@ vmem_unlist(vmem_t *vmp)
 {
 	const char *user = NULL;
 	kmem_mutex_enter(&vmem_list_lock);
-	for (vmem_t *other = vmem_list; other != NULL; other = other->list_next)
-		if (other->source == vmp)
-			user = other->name;
+	for (vmem_t *other = vmem_list; other != NULL;
+	    other = other->vm_list_next)
+		if (other->vm_source == vmp)
+			user = other->vm_name;
 	if (user == NULL) {
 		vmem_t **pp = &vmem_list;
 		while (*pp != vmp)
-			pp = &(*pp)->list_next;
-		*pp = vmp->list_next;
+			pp = &(*pp)->vm_list_next;
+		*pp = vmp->vm_list_next;
 	}
 	kmem_mutex_exit(&vmem_list_lock);
 	return (user);
@@ -1428,7 +1449,7 @@ vmem_destroy(vmem_t *vmp)
 	const char *user = vmem_unlist(vmp);
 	if (user != NULL) {
 		kmem_report("vmem_destroy(\"%s\"): arena \"%s\" still imports "
-		    "from it", vmp->name, user);
+		    "from it", vmp->vm_name, user);
 		return;
 	}
 
@@ -1438,9 +1459,10 @@ vmem_destroy(vmem_t *vmp)
 	vmem_count_leaks(vmp, &leaked, &leaked_size);
 	if (leaked != 0)
 		kmem_report("vmem_destroy(\"%s\"): %zu allocation%s (%zu %s) "
-		    "never freed; leaked", vmp->name, leaked,
+		    "never freed; leaked", vmp->vm_name, leaked,
 		    leaked == 1 ? "" : "s", leaked_size,
-		    (vmp->cflags & VMC_IDENTIFIER) ? "identifiers" : "bytes");
+		    (vmp->vm_cflags & VMC_IDENTIFIER) ? "identifiers" :
+		    "bytes");
 
 	/*
 	 * Taking the rotor off coalesces around it and gives back the one
@@ -1450,20 +1472,20 @@ vmem_destroy(vmem_t *vmp)
 	 * out memory someone may still be using.
 	 */
 	vmem_release_t rel;
-	kmem_mutex_enter(&vmp->lock);
-	vmem_advance(vmp, &vmp->rotor, NULL, &rel);
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_enter(&vmp->vm_lock);
+	vmem_advance(vmp, &vmp->vm_rotor, NULL, &rel);
+	kmem_mutex_exit(&vmp->vm_lock);
 	vmem_release_span(vmp, &rel);
 	vmem_release_idle(vmp);         /* and the spans it retained */
 
-	kmem_mutex_enter(&vmp->lock);
-	while (vmp->seg0.anext != &vmp->seg0)
-		vmem_seg_destroy(vmp, vmp->seg0.anext);
+	kmem_mutex_enter(&vmp->vm_lock);
+	while (vmp->vm_seg0.vs_anext != &vmp->vm_seg0)
+		vmem_seg_destroy(vmp, vmp->vm_seg0.vs_anext);
 	vmem_hash_fini(vmp);
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_exit(&vmp->vm_lock);
 
 	vmem_reserve_drain(vmp);
-	kmem_cv_destroy(&vmp->cv);
-	kmem_mutex_destroy(&vmp->lock);
+	kmem_cv_destroy(&vmp->vm_cv);
+	kmem_mutex_destroy(&vmp->vm_lock);
 	kmem_pages_free(vmp, arena_bytes());
 }

@@ -34,31 +34,33 @@ table_bytes(size_t buckets)
 static size_t
 hash_index(const vmem_t *vmp, uintptr_t addr)
 {
-	uint64_t key = (uint64_t)(addr >> vmp->qshift);
-	return ((size_t)((key * 0x9E3779B97F4A7C15ull) >> (64 - vmp->hash_bits)));
+	uint64_t key = (uint64_t)(addr >> vmp->vm_qshift);
+	return ((size_t)((key * 0x9E3779B97F4A7C15ull) >>
+	    (64 - vmp->vm_hash_bits)));
 }
 
 static void
 use_table(vmem_t *vmp, vmem_seg_t **table, size_t buckets)
 {
-	vmp->hash_table = table;
-	vmp->hash_mask = buckets - 1;
-	vmp->hash_bits = highbit(buckets) - 1;
+	vmp->vm_hash_table = table;
+	vmp->vm_hash_mask = buckets - 1;
+	vmp->vm_hash_bits = highbit(buckets) - 1;
 }
 
 void
 vmem_hash_init(vmem_t *vmp)
 {
 	for (size_t i = 0; i < VMEM_HASH_INITIAL; i++)
-		vmp->hash0[i] = NULL;
-	use_table(vmp, vmp->hash0, VMEM_HASH_INITIAL);
+		vmp->vm_hash0[i] = NULL;
+	use_table(vmp, vmp->vm_hash0, VMEM_HASH_INITIAL);
 }
 
 void
 vmem_hash_fini(vmem_t *vmp)
 {
-	if (vmp->hash_table != vmp->hash0)
-		kmem_pages_free(vmp->hash_table, table_bytes(vmp->hash_mask + 1));
+	if (vmp->vm_hash_table != vmp->vm_hash0)
+		kmem_pages_free(vmp->vm_hash_table,
+		    table_bytes(vmp->vm_hash_mask + 1));
 	vmem_hash_init(vmp);
 }
 
@@ -85,51 +87,51 @@ next_p2(size_t n)
 static void
 hash_rescale(vmem_t *vmp, size_t buckets)
 {
-	vmem_seg_t **table = vmp->hash0;
+	vmem_seg_t **table = vmp->vm_hash0;
 	if (buckets > VMEM_HASH_INITIAL) {
 		table = kmem_pages_alloc(table_bytes(buckets));
 		if (table == NULL)
 			return;
 	}
 
-	vmem_seg_t **old = vmp->hash_table;
-	size_t old_buckets = vmp->hash_mask + 1;
+	vmem_seg_t **old = vmp->vm_hash_table;
+	size_t old_buckets = vmp->vm_hash_mask + 1;
 	vmem_seg_t *all = NULL;
 	for (size_t i = 0; i < old_buckets; i++) {
 		while (old[i] != NULL) {
 			vmem_seg_t *vsp = old[i];
-			old[i] = vsp->knext;
-			vsp->knext = all;
+			old[i] = vsp->vs_knext;
+			vsp->vs_knext = all;
 			all = vsp;
 		}
 	}
-	if (old != vmp->hash0)
+	if (old != vmp->vm_hash0)
 		kmem_pages_free(old, table_bytes(old_buckets));
-	if (table == vmp->hash0)
+	if (table == vmp->vm_hash0)
 		vmem_hash_init(vmp);
 	else
 		use_table(vmp, table, buckets);   /* fresh pages are zeroed */
 
 	while (all != NULL) {
 		vmem_seg_t *vsp = all;
-		all = vsp->knext;
-		size_t i = hash_index(vmp, vsp->start);
-		vsp->knext = vmp->hash_table[i];
-		vmp->hash_table[i] = vsp;
+		all = vsp->vs_knext;
+		size_t i = hash_index(vmp, vsp->vs_start);
+		vsp->vs_knext = vmp->vm_hash_table[i];
+		vmp->vm_hash_table[i] = vsp;
 	}
-	vmp->st.hash_rescale++;
+	vmp->vm_st.hash_rescale++;
 }
 
 void
 vmem_hash_insert(vmem_t *vmp, vmem_seg_t *vsp)
 {
-	KMEM_ASSERT(kmem_mutex_held(&vmp->lock));
-	size_t i = hash_index(vmp, vsp->start);
-	vsp->knext = vmp->hash_table[i];
-	vmp->hash_table[i] = vsp;
-	if (++vmp->st.segs_alloc > 2 * (vmp->hash_mask + 1)) {
-		size_t buckets = table_buckets(next_p2(vmp->st.segs_alloc));
-		if (buckets > vmp->hash_mask + 1)
+	KMEM_ASSERT(kmem_mutex_held(&vmp->vm_lock));
+	size_t i = hash_index(vmp, vsp->vs_start);
+	vsp->vs_knext = vmp->vm_hash_table[i];
+	vmp->vm_hash_table[i] = vsp;
+	if (++vmp->vm_st.segs_alloc > 2 * (vmp->vm_hash_mask + 1)) {
+		size_t buckets = table_buckets(next_p2(vmp->vm_st.segs_alloc));
+		if (buckets > vmp->vm_hash_mask + 1)
 			hash_rescale(vmp, buckets);
 	}
 }
@@ -137,14 +139,14 @@ vmem_hash_insert(vmem_t *vmp, vmem_seg_t *vsp)
 vmem_seg_t **
 vmem_hash_slot(vmem_t *vmp, uintptr_t addr)
 {
-	KMEM_ASSERT(kmem_mutex_held(&vmp->lock));
-	vmem_seg_t **slot = &vmp->hash_table[hash_index(vmp, addr)];
-	vmp->st.hash_lookup++;
+	KMEM_ASSERT(kmem_mutex_held(&vmp->vm_lock));
+	vmem_seg_t **slot = &vmp->vm_hash_table[hash_index(vmp, addr)];
+	vmp->vm_st.hash_lookup++;
 	while (*slot != NULL) {
-		vmp->st.hash_depth++;
-		if ((*slot)->start == addr)
+		vmp->vm_st.hash_depth++;
+		if ((*slot)->vs_start == addr)
 			break;
-		slot = &(*slot)->knext;
+		slot = &(*slot)->vs_knext;
 	}
 	return (slot);
 }
@@ -152,13 +154,14 @@ vmem_hash_slot(vmem_t *vmp, uintptr_t addr)
 void
 vmem_hash_unlink(vmem_t *vmp, vmem_seg_t **slot)
 {
-	KMEM_ASSERT(kmem_mutex_held(&vmp->lock));
+	KMEM_ASSERT(kmem_mutex_held(&vmp->vm_lock));
 	vmem_seg_t *vsp = *slot;
-	*slot = vsp->knext;
-	vsp->knext = NULL;
-	size_t buckets = vmp->hash_mask + 1;
-	if (--vmp->st.segs_alloc < buckets / 8) {
-		size_t smaller = table_buckets(next_p2(2 * vmp->st.segs_alloc));
+	*slot = vsp->vs_knext;
+	vsp->vs_knext = NULL;
+	size_t buckets = vmp->vm_hash_mask + 1;
+	if (--vmp->vm_st.segs_alloc < buckets / 8) {
+		size_t smaller =
+		    table_buckets(next_p2(2 * vmp->vm_st.segs_alloc));
 		if (smaller < buckets)
 			hash_rescale(vmp, smaller);
 	}
@@ -167,9 +170,9 @@ vmem_hash_unlink(vmem_t *vmp, vmem_seg_t **slot)
 vmem_seg_t *
 vmem_hash_find(const vmem_t *vmp, uintptr_t addr)
 {
-	vmem_seg_t *vsp = vmp->hash_table[hash_index(vmp, addr)];
-	while (vsp != NULL && vsp->start != addr)
-		vsp = vsp->knext;
+	vmem_seg_t *vsp = vmp->vm_hash_table[hash_index(vmp, addr)];
+	while (vsp != NULL && vsp->vs_start != addr)
+		vsp = vsp->vs_knext;
 	return (vsp);
 }
 
@@ -177,10 +180,10 @@ size_t
 vmem_hash_longest_chain(const vmem_t *vmp)
 {
 	size_t longest = 0;
-	for (size_t i = 0; i <= vmp->hash_mask; i++) {
+	for (size_t i = 0; i <= vmp->vm_hash_mask; i++) {
 		size_t n = 0;
-		for (const vmem_seg_t *vsp = vmp->hash_table[i]; vsp != NULL;
-		    vsp = vsp->knext)
+		for (const vmem_seg_t *vsp = vmp->vm_hash_table[i]; vsp != NULL;
+		    vsp = vsp->vs_knext)
 			n++;
 		if (n > longest)
 			longest = n;

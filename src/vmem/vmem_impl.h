@@ -27,21 +27,21 @@
  */
 typedef struct vmem_seg vmem_seg_t;
 struct vmem_seg {
-	uintptr_t start;
-	uintptr_t end;
-	vmem_seg_t *anext;      /* arena list: each span, then its segments */
-	vmem_seg_t *aprev;
-	vmem_seg_t *knext;      /* kin list: free list, hash chain, span list */
-	vmem_seg_t *kprev;      /* (free list and span list only) */
-	uint8_t type;
-	bool imported;          /* spans: imported from the source */
-	bool qcache_slab;       /* allocated: a quantum cache's slab */
+	uintptr_t vs_start;
+	uintptr_t vs_end;
+	vmem_seg_t *vs_anext; /* arena list: each span, then its segments */
+	vmem_seg_t *vs_aprev;
+	vmem_seg_t *vs_knext; /* kin list: free list, hash chain, span list */
+	vmem_seg_t *vs_kprev;           /* (free list and span list only) */
+	uint8_t vs_type;
+	bool vs_imported;               /* spans: imported from the source */
+	bool vs_qcache_slab;            /* allocated: a quantum cache's slab */
 };
 
 static inline size_t
 seg_size(const vmem_seg_t *vsp)
 {
-	return (vsp->end - vsp->start);
+	return (vsp->vs_end - vsp->vs_start);
 }
 
 /* The most quantum caches an arena can have. */
@@ -79,40 +79,40 @@ typedef struct vmem_counters {
 } vmem_counters_t;
 
 struct vmem {
-	char name[VMEM_NAMELEN];
-	kmem_mutex_t lock;              /* protects everything below */
-	kmem_cv_t cv;                   /* signalled when space is freed */
-	unsigned waiters;               /* threads sleeping on cv */
+	char vm_name[VMEM_NAMELEN];
+	kmem_mutex_t vm_lock;           /* protects everything below */
+	kmem_cv_t vm_cv;                /* signalled when space is freed */
+	unsigned vm_waiters;            /* threads sleeping on cv */
 
-	size_t quantum;
-	unsigned qshift;                /* log2(quantum) */
-	size_t qcache_max;              /* sizes up to this go to qcache[] */
-	size_t qcache_slab;             /* the slab size of every qcache[] */
-	struct kmem_cache *qcache[VMEM_NQCACHE_MAX];
-	size_t min_import;              /* smallest span worth importing */
-	size_t retain;                  /* free bytes kept in spans (vmem.c) */
-	int cflags;
-	bool ximport;                   /* import is a vmem_ximport_t */
-	void *import;                   /* vmem_alloc_t or vmem_ximport_t */
-	vmem_free_t *release;
-	vmem_t *source;
-	unsigned depth;                 /* number of sources above */
-	vmem_t *list_next;              /* all arenas, vmem_list_lock */
+	size_t vm_quantum;
+	unsigned vm_qshift;             /* log2(quantum) */
+	size_t vm_qcache_max;           /* sizes up to this go to qcache[] */
+	size_t vm_qcache_slab;          /* the slab size of every qcache[] */
+	struct kmem_cache *vm_qcache[VMEM_NQCACHE_MAX];
+	size_t vm_min_import;           /* smallest span worth importing */
+	size_t vm_retain;               /* free bytes kept in spans (vmem.c) */
+	int vm_cflags;
+	bool vm_ximport;                /* import is a vmem_ximport_t */
+	void *vm_import;                /* vmem_alloc_t or vmem_ximport_t */
+	vmem_free_t *vm_release;
+	vmem_t *vm_source;
+	unsigned vm_depth;              /* number of sources above */
+	vmem_t *vm_list_next;           /* all arenas, vmem_list_lock */
 
-	vmem_seg_t seg0;                /* arena list and span list anchor */
-	vmem_seg_t rotor;
-	uintptr_t freemap;              /* bit i set <=> freelist[i] non-empty */
-	vmem_seg_t *freelist[VMEM_FREELISTS];
+	vmem_seg_t vm_seg0;             /* arena list and span list anchor */
+	vmem_seg_t vm_rotor;
+	uintptr_t vm_freemap; /* bit i set <=> freelist[i] non-empty */
+	vmem_seg_t *vm_freelist[VMEM_FREELISTS];
 
-	vmem_seg_t *reserve;            /* this arena's spare segments */
-	unsigned nreserve;
+	vmem_seg_t *vm_reserve;         /* this arena's spare segments */
+	unsigned vm_nreserve;
 
-	vmem_seg_t **hash_table;
-	size_t hash_mask;               /* buckets - 1 */
-	unsigned hash_bits;             /* log2(buckets) */
-	vmem_seg_t *hash0[VMEM_HASH_INITIAL];
+	vmem_seg_t **vm_hash_table;
+	size_t vm_hash_mask;            /* buckets - 1 */
+	unsigned vm_hash_bits;          /* log2(buckets) */
+	vmem_seg_t *vm_hash0[VMEM_HASH_INITIAL];
 
-	vmem_counters_t st;
+	vmem_counters_t vm_st;
 };
 
 /* The list of all arenas (vmem.c); vmem_stats.c walks it. */
@@ -127,7 +127,7 @@ extern vmem_t *vmem_list;
 void vmem_qcache_create(vmem_t *vmp, size_t qcache_max);
 
 /*
- * A quantum cache's slab of vmp->qcache_slab bytes, and its return.  The
+ * A quantum cache's slab of vmp->vm_qcache_slab bytes, and its return.  The
  * segment is marked, so that vmem_free() and vmem_xfree() refuse it: only
  * its cache may give it back (kmem_slab.c).
  */
@@ -141,14 +141,14 @@ void vmem_qcache_slab_free(vmem_t *vmp, void *vaddr);
 void vmem_qcache_bad_free(vmem_t *vmp, void *vaddr, size_t size);
 
 
-/* vmem_segpool.c: segment structures.  All need vmp->lock held. */
+/* vmem_segpool.c: segment structures.  All need vmp->vm_lock held. */
 extern kmem_mutex_t vmem_segpool_lock;
 bool vmem_reserve_fill(vmem_t *vmp, unsigned want);
 vmem_seg_t *vmem_reserve_take(vmem_t *vmp);
 void vmem_reserve_give(vmem_t *vmp, vmem_seg_t *vsp);
 void vmem_reserve_drain(vmem_t *vmp);
 
-/* vmem_hash.c: the allocated-segment hash.  All need vmp->lock held. */
+/* vmem_hash.c: the allocated-segment hash.  All need vmp->vm_lock held. */
 void vmem_hash_init(vmem_t *vmp);
 void vmem_hash_fini(vmem_t *vmp);
 void vmem_hash_insert(vmem_t *vmp, vmem_seg_t *vsp);

@@ -45,7 +45,7 @@ segpool_grow(void)
 	if (segs == NULL)
 		return;
 	for (size_t i = 0; i < size / sizeof (vmem_seg_t); i++) {
-		segs[i].knext = segpool;
+		segs[i].vs_knext = segpool;
 		segpool = &segs[i];
 		segpool_count++;
 	}
@@ -54,35 +54,35 @@ segpool_grow(void)
 bool
 vmem_reserve_fill(vmem_t *vmp, unsigned want)
 {
-	KMEM_ASSERT(kmem_mutex_held(&vmp->lock));
-	if (vmp->nreserve >= want)
+	KMEM_ASSERT(kmem_mutex_held(&vmp->vm_lock));
+	if (vmp->vm_nreserve >= want)
 		return (true);
 
 	kmem_mutex_enter(&vmem_segpool_lock);
 	if (segpool_count < POOL_LOW + RESERVE_BATCH)
 		segpool_grow();
-	while (vmp->nreserve < RESERVE_BATCH && segpool != NULL) {
+	while (vmp->vm_nreserve < RESERVE_BATCH && segpool != NULL) {
 		vmem_seg_t *vsp = segpool;
-		segpool = vsp->knext;
+		segpool = vsp->vs_knext;
 		segpool_count--;
-		vsp->knext = vmp->reserve;
-		vmp->reserve = vsp;
-		vmp->nreserve++;
+		vsp->vs_knext = vmp->vm_reserve;
+		vmp->vm_reserve = vsp;
+		vmp->vm_nreserve++;
 	}
 	kmem_mutex_exit(&vmem_segpool_lock);
-	return (vmp->nreserve >= want);
+	return (vmp->vm_nreserve >= want);
 }
 
 vmem_seg_t *
 vmem_reserve_take(vmem_t *vmp)
 {
-	KMEM_ASSERT(kmem_mutex_held(&vmp->lock));
-	vmem_seg_t *vsp = vmp->reserve;
+	KMEM_ASSERT(kmem_mutex_held(&vmp->vm_lock));
+	vmem_seg_t *vsp = vmp->vm_reserve;
 	if (vsp == NULL)
 		kmem_panic("vmem arena \"%s\": segment reserve exhausted",
-		    vmp->name);
-	vmp->reserve = vsp->knext;
-	vmp->nreserve--;
+		    vmp->vm_name);
+	vmp->vm_reserve = vsp->vs_knext;
+	vmp->vm_nreserve--;
 	*vsp = (vmem_seg_t){ 0 };
 	return (vsp);
 }
@@ -92,11 +92,11 @@ static void
 reserve_trim(vmem_t *vmp, unsigned keep)
 {
 	kmem_mutex_enter(&vmem_segpool_lock);
-	while (vmp->nreserve > keep) {
-		vmem_seg_t *vsp = vmp->reserve;
-		vmp->reserve = vsp->knext;
-		vmp->nreserve--;
-		vsp->knext = segpool;
+	while (vmp->vm_nreserve > keep) {
+		vmem_seg_t *vsp = vmp->vm_reserve;
+		vmp->vm_reserve = vsp->vs_knext;
+		vmp->vm_nreserve--;
+		vsp->vs_knext = segpool;
 		segpool = vsp;
 		segpool_count++;
 	}
@@ -106,11 +106,11 @@ reserve_trim(vmem_t *vmp, unsigned keep)
 void
 vmem_reserve_give(vmem_t *vmp, vmem_seg_t *vsp)
 {
-	KMEM_ASSERT(kmem_mutex_held(&vmp->lock));
-	vsp->type = 0;
-	vsp->knext = vmp->reserve;
-	vmp->reserve = vsp;
-	if (++vmp->nreserve > RESERVE_MAX)
+	KMEM_ASSERT(kmem_mutex_held(&vmp->vm_lock));
+	vsp->vs_type = 0;
+	vsp->vs_knext = vmp->vm_reserve;
+	vmp->vm_reserve = vsp;
+	if (++vmp->vm_nreserve > RESERVE_MAX)
 		reserve_trim(vmp, RESERVE_BATCH);
 }
 

@@ -19,17 +19,17 @@ int
 vmem_stats(vmem_t *vmp, vmem_stats_t *st)
 {
 	*st = (vmem_stats_t){ 0 };
-	kmem_snprintf(st->name, sizeof (st->name), "%s", vmp->name);
-	if (vmp->source != NULL)
+	kmem_snprintf(st->name, sizeof (st->name), "%s", vmp->vm_name);
+	if (vmp->vm_source != NULL)
 		kmem_snprintf(st->source, sizeof (st->source), "%s",
-		    vmp->source->name);
-	st->depth = vmp->depth;
-	st->cflags = vmp->cflags;
-	st->quantum = vmp->quantum;
-	st->qcache_max = vmp->qcache_max;
+		    vmp->vm_source->vm_name);
+	st->depth = vmp->vm_depth;
+	st->cflags = vmp->vm_cflags;
+	st->quantum = vmp->vm_quantum;
+	st->qcache_max = vmp->vm_qcache_max;
 
-	kmem_mutex_enter(&vmp->lock);
-	const vmem_counters_t *c = &vmp->st;
+	kmem_mutex_enter(&vmp->vm_lock);
+	const vmem_counters_t *c = &vmp->vm_st;
 	st->mem_inuse = c->mem_inuse;
 	st->mem_total = c->mem_total;
 	st->mem_import = c->mem_import;
@@ -43,13 +43,13 @@ vmem_stats(vmem_t *vmp, vmem_stats_t *st)
 	st->hash_lookup = c->hash_lookup;
 	st->hash_depth = c->hash_depth;
 	st->hash_rescale = c->hash_rescale;
-	st->hash_buckets = vmp->hash_mask + 1;
+	st->hash_buckets = vmp->vm_hash_mask + 1;
 	st->hash_longest_chain = vmem_hash_longest_chain(vmp);
 	st->segs_alloc = c->segs_alloc;
 	st->segs_free = c->segs_free;
 	st->spans = c->spans;
-	st->segs_reserved = vmp->nreserve;
-	kmem_mutex_exit(&vmp->lock);
+	st->segs_reserved = vmp->vm_nreserve;
+	kmem_mutex_exit(&vmp->vm_lock);
 	return (0);
 }
 
@@ -111,8 +111,8 @@ live_row(const live_rows_t *lr, vmem_t *vmp)
 static void
 live_subtree(const live_rows_t *lr, const vmem_t *source)
 {
-	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->list_next) {
-		if (vmp->source == source) {
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_list_next) {
+		if (vmp->vm_source == source) {
 			live_row(lr, vmp);
 			live_subtree(lr, vmp);
 		}
@@ -156,77 +156,84 @@ static bool
 verify_arena_list(verifier_t *v)
 {
 	vmem_t *vmp = v->vmp;
-	vmem_seg_t *seg0 = &vmp->seg0;
-	size_t limit = 2 * (vmp->st.segs_alloc + vmp->st.segs_free +
-	    2 * vmp->st.spans) + 64;
+	vmem_seg_t *seg0 = &vmp->vm_seg0;
+	size_t limit = 2 * (vmp->vm_st.segs_alloc + vmp->vm_st.segs_free +
+	    2 * vmp->vm_st.spans) + 64;
 	const vmem_seg_t *span = NULL;
 	uintptr_t cursor = 0;
 	const vmem_seg_t *last = NULL;  /* last segment, if no marker since */
 	bool span_busy = false;         /* allocated segment or marker seen */
 	unsigned rotors = 0;
 
-	if (seg0->type != VMEM_SPAN)
+	if (seg0->vs_type != VMEM_SPAN)
 		return (VIOLATION(v, "the list anchor is not a span marker"));
-	for (vmem_seg_t *vsp = seg0->anext;; vsp = vsp->anext) {
+	for (vmem_seg_t *vsp = seg0->vs_anext;; vsp = vsp->vs_anext) {
 		if (limit-- == 0)
 			return (VIOLATION(v, "the arena list does not close"));
-		if (vsp->aprev->anext != vsp)
+		if (vsp->vs_aprev->vs_anext != vsp)
 			return (VIOLATION(v, "broken arena list links at %p",
-			    (void *)vsp->start));
-		if (vsp->type == VMEM_SPAN) {
-			if (span != NULL && cursor != span->end)
+			    (void *)vsp->vs_start));
+		if (vsp->vs_type == VMEM_SPAN) {
+			if (span != NULL && cursor != span->vs_end)
 				return (VIOLATION(v, "span [%p, %p) is covered "
-				    "only up to %p", (void *)span->start,
-				    (void *)span->end, (void *)cursor));
-			if (span != NULL && span->imported && !span_busy &&
-			    vmp->release != NULL && vmp->retain == 0)
+				    "only up to %p", (void *)span->vs_start,
+				    (void *)span->vs_end, (void *)cursor));
+			if (span != NULL && span->vs_imported && !span_busy &&
+			    vmp->vm_release != NULL && vmp->vm_retain == 0)
 				return (VIOLATION(v, "imported span [%p, %p) is "
 				    "wholly free but was not given back",
-				    (void *)span->start, (void *)span->end));
+				    (void *)span->vs_start,
+				    (void *)span->vs_end));
 			if (vsp == seg0)
 				break;
-			if (vsp->start >= vsp->end ||
-			    p2_phase(vsp->start | vsp->end, vmp->quantum) != 0)
+			if (vsp->vs_start >= vsp->vs_end ||
+			    p2_phase(vsp->vs_start | vsp->vs_end,
+			    vmp->vm_quantum) != 0)
 				return (VIOLATION(v, "bad span [%p, %p)",
-				    (void *)vsp->start, (void *)vsp->end));
+				    (void *)vsp->vs_start,
+				    (void *)vsp->vs_end));
 			span = vsp;
-			cursor = vsp->start;
+			cursor = vsp->vs_start;
 			last = NULL;
 			span_busy = false;
 			v->seen.spans++;
 			v->seen.mem_total += seg_size(vsp);
-			if (vsp->imported)
+			if (vsp->vs_imported)
 				v->seen.mem_import += seg_size(vsp);
 			continue;
 		}
-		if (vsp->type == VMEM_ROTOR || vsp->type == VMEM_WALKER) {
-			rotors += vsp->type == VMEM_ROTOR;
+		if (vsp->vs_type == VMEM_ROTOR || vsp->vs_type == VMEM_WALKER) {
+			rotors += vsp->vs_type == VMEM_ROTOR;
 			last = NULL;
 			span_busy = true;
 			continue;
 		}
-		if (vsp->type != VMEM_ALLOC && vsp->type != VMEM_FREE)
+		if (vsp->vs_type != VMEM_ALLOC && vsp->vs_type != VMEM_FREE)
 			return (VIOLATION(v, "segment [%p, %p) has type 0x%x",
-			    (void *)vsp->start, (void *)vsp->end, vsp->type));
-		if (span == NULL || vsp->start != cursor ||
-		    vsp->end <= vsp->start || vsp->end > span->end ||
-		    p2_phase(vsp->end, vmp->quantum) != 0)
+			    (void *)vsp->vs_start, (void *)vsp->vs_end,
+			    vsp->vs_type));
+		if (span == NULL || vsp->vs_start != cursor ||
+		    vsp->vs_end <= vsp->vs_start ||
+		    vsp->vs_end > span->vs_end ||
+		    p2_phase(vsp->vs_end, vmp->vm_quantum) != 0)
 			return (VIOLATION(v, "segment [%p, %p) does not continue "
-			    "its span at %p", (void *)vsp->start,
-			    (void *)vsp->end, (void *)cursor));
-		cursor = vsp->end;
-		if (vsp->type == VMEM_FREE) {
-			if (last != NULL && last->type == VMEM_FREE)
+			    "its span at %p", (void *)vsp->vs_start,
+			    (void *)vsp->vs_end, (void *)cursor));
+		cursor = vsp->vs_end;
+		if (vsp->vs_type == VMEM_FREE) {
+			if (last != NULL && last->vs_type == VMEM_FREE)
 				return (VIOLATION(v, "free segments [%p, %p) and "
 				    "[%p, %p) were not coalesced",
-				    (void *)last->start, (void *)last->end,
-				    (void *)vsp->start, (void *)vsp->end));
+				    (void *)last->vs_start,
+				    (void *)last->vs_end,
+				    (void *)vsp->vs_start,
+				    (void *)vsp->vs_end));
 			v->seen.segs_free++;
 		} else {
-			if (vmem_hash_find(vmp, vsp->start) != vsp)
+			if (vmem_hash_find(vmp, vsp->vs_start) != vsp)
 				return (VIOLATION(v, "allocated segment [%p, %p) "
-				    "is not in the hash", (void *)vsp->start,
-				    (void *)vsp->end));
+				    "is not in the hash", (void *)vsp->vs_start,
+				    (void *)vsp->vs_end));
 			span_busy = true;
 			v->seen.segs_alloc++;
 			v->seen.mem_inuse += seg_size(vsp);
@@ -245,18 +252,20 @@ verify_freelists(verifier_t *v)
 	vmem_t *vmp = v->vmp;
 	size_t total = 0;
 	for (unsigned i = 0; i < VMEM_FREELISTS; i++) {
-		bool marked = (vmp->freemap >> i) & 1;
-		if (marked != (vmp->freelist[i] != NULL))
+		bool marked = (vmp->vm_freemap >> i) & 1;
+		if (marked != (vmp->vm_freelist[i] != NULL))
 			return (VIOLATION(v, "free list %u is %s but its bit "
 			    "says otherwise", i, marked ? "empty" : "in use"));
 		const vmem_seg_t *prev = NULL;
-		for (const vmem_seg_t *vsp = vmp->freelist[i]; vsp != NULL;
-		    vsp = vsp->knext) {
-			if (vsp->type != VMEM_FREE || vsp->kprev != prev ||
+		for (const vmem_seg_t *vsp = vmp->vm_freelist[i]; vsp != NULL;
+		    vsp = vsp->vs_knext) {
+			if (vsp->vs_type != VMEM_FREE ||
+			    vsp->vs_kprev != prev ||
 			    highbit(seg_size(vsp)) - 1 != i)
 				return (VIOLATION(v, "segment [%p, %p) does not "
-				    "belong on free list %u", (void *)vsp->start,
-				    (void *)vsp->end, i));
+				    "belong on free list %u",
+				    (void *)vsp->vs_start,
+				    (void *)vsp->vs_end, i));
 			if (++total > v->seen.segs_free)
 				return (VIOLATION(v, "the free lists hold more "
 				    "segments than the arena"));
@@ -275,10 +284,11 @@ verify_hash_and_spans(verifier_t *v)
 {
 	vmem_t *vmp = v->vmp;
 	size_t hashed = 0;
-	for (size_t i = 0; i <= vmp->hash_mask; i++) {
-		for (const vmem_seg_t *vsp = vmp->hash_table[i]; vsp != NULL;
-		    vsp = vsp->knext) {
-			if (vsp->type != VMEM_ALLOC || ++hashed > v->seen.segs_alloc)
+	for (size_t i = 0; i <= vmp->vm_hash_mask; i++) {
+		for (const vmem_seg_t *vsp = vmp->vm_hash_table[i]; vsp != NULL;
+		    vsp = vsp->vs_knext) {
+			if (vsp->vs_type != VMEM_ALLOC ||
+			    ++hashed > v->seen.segs_alloc)
 				return (VIOLATION(v, "the hash holds a segment "
 				    "that is not allocated"));
 		}
@@ -288,10 +298,11 @@ verify_hash_and_spans(verifier_t *v)
 		    "segments", hashed, v->seen.segs_alloc));
 
 	size_t spans = 0;
-	for (const vmem_seg_t *span = vmp->seg0.knext; span != &vmp->seg0;
-	    span = span->knext) {
-		if (span->type != VMEM_SPAN || span->knext->kprev != span ||
-		    ++spans > v->seen.spans)
+	for (const vmem_seg_t *span = vmp->vm_seg0.vs_knext;
+	    span != &vmp->vm_seg0;
+	    span = span->vs_knext) {
+		if (span->vs_type != VMEM_SPAN ||
+		    span->vs_knext->vs_kprev != span || ++spans > v->seen.spans)
 			return (VIOLATION(v, "the span list is broken"));
 	}
 	if (spans != v->seen.spans)
@@ -309,15 +320,17 @@ verify_hash_and_spans(verifier_t *v)
 static bool
 verify_spans_disjoint(verifier_t *v)
 {
-	const vmem_seg_t *seg0 = &v->vmp->seg0;
+	const vmem_seg_t *seg0 = &v->vmp->vm_seg0;
 	if (v->seen.spans > SPANS_COMPARED)
 		return (true);
-	for (const vmem_seg_t *a = seg0->knext; a != seg0; a = a->knext) {
-		for (const vmem_seg_t *b = a->knext; b != seg0; b = b->knext) {
-			if (a->start < b->end && b->start < a->end)
+	for (const vmem_seg_t *a = seg0->vs_knext; a != seg0; a = a->vs_knext) {
+		for (const vmem_seg_t *b = a->vs_knext; b != seg0;
+		    b = b->vs_knext) {
+			if (a->vs_start < b->vs_end && b->vs_start < a->vs_end)
 				return (VIOLATION(v, "spans [%p, %p) and [%p, %p) "
-				    "overlap", (void *)a->start, (void *)a->end,
-				    (void *)b->start, (void *)b->end));
+				    "overlap", (void *)a->vs_start,
+				    (void *)a->vs_end,
+				    (void *)b->vs_start, (void *)b->vs_end));
 		}
 	}
 	return (true);
@@ -326,7 +339,7 @@ verify_spans_disjoint(verifier_t *v)
 static bool
 verify_counters(verifier_t *v)
 {
-	const vmem_counters_t *c = &v->vmp->st;
+	const vmem_counters_t *c = &v->vmp->vm_st;
 	const vmem_counters_t *s = &v->seen;
 	if (c->mem_inuse != s->mem_inuse || c->mem_total != s->mem_total ||
 	    c->mem_import != s->mem_import || c->segs_alloc != s->segs_alloc ||
@@ -344,13 +357,13 @@ int
 vmem_verify(vmem_t *vmp)
 {
 	verifier_t v = { .vmp = vmp };
-	kmem_mutex_enter(&vmp->lock);
+	kmem_mutex_enter(&vmp->vm_lock);
 	bool ok = verify_arena_list(&v) && verify_freelists(&v) &&
 	    verify_hash_and_spans(&v) && verify_spans_disjoint(&v) &&
 	    verify_counters(&v);
-	kmem_mutex_exit(&vmp->lock);
+	kmem_mutex_exit(&vmp->vm_lock);
 	if (ok)
 		return (0);
-	kmem_report("vmem_verify(\"%s\"): %s", vmp->name, v.why);
+	kmem_report("vmem_verify(\"%s\"): %s", vmp->vm_name, v.why);
 	return (-1);
 }

@@ -428,7 +428,7 @@ test_kmem_alloc_tables_follow_the_classes(void)
 		size_t class_size;
 		(void) kmem_alloc_class(size, &class_size);
 		const kmem_cache_t *cp = kmem_alloc_cache(size);
-		CHECK(cp != NULL && cp->bufsize == class_size);
+		CHECK(cp != NULL && cp->cache_bufsize == class_size);
 	}
 	CHECK(kmem_alloc_cache(0) == NULL);
 	CHECK(kmem_alloc_cache(KMEM_MAXBUF + 1) == NULL);

@@ -319,13 +319,13 @@ test_which_caches(void)
 	    NULL, NULL, NULL, NULL, KMC_NOTOUCH);
 	kmem_cache_t *debug = kmem_cache_create("debug", SIZE, 0, NULL, NULL,
 	    NULL, NULL, NULL, KMF_DEADBEEF);
-	CHECK(plain->free_key != 0);
-	CHECK(kmem_alloc_cache(SIZE)->free_key == plain->free_key);
-	CHECK(ctor->free_key == 0);
-	CHECK(notouch->free_key == 0);
-	CHECK(debug->free_key == 0);
+	CHECK(plain->cache_free_key != 0);
+	CHECK(kmem_alloc_cache(SIZE)->cache_free_key == plain->cache_free_key);
+	CHECK(ctor->cache_free_key == 0);
+	CHECK(notouch->cache_free_key == 0);
+	CHECK(debug->cache_free_key == 0);
 	/* No mark is 0 or an address. */
-	CHECK(plain->free_key >> 63 == 1);
+	CHECK(plain->cache_free_key >> 63 == 1);
 	kmem_cache_destroy(plain);
 	kmem_cache_destroy(ctor);
 	kmem_cache_destroy(notouch);

@@ -552,7 +552,9 @@ bad_pointer_outside_buffers(void)
 	char *p = kmem_malloc(64);
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)p);
 	CHECK(sp != NULL);
-	char *tail = (char *)(sp->first + sp->chunks * sp->cache->chunksize);
+	char *tail =
+	    (char *)(sp->slab_first + sp->slab_chunks *
+	    sp->slab_cache->cache_chunksize);
 	CHECK(kmem_pagemap_find((uintptr_t)tail) == sp);
 	const char *what = "not a buffer: the address is in a slab of cache "
 	    "\"kmem_alloc_64\" but outside its buffers (colour slack, slab "
