@@ -142,9 +142,9 @@ thread_main(void *arg)
 {
 	int error = pthread_barrier_wait(&start);
 	CHECK(error == 0 || error == PTHREAD_BARRIER_SERIAL_THREAD);
-	size_t first = allocate_until_failure((unsigned char)(uintptr_t)arg);
-	CHECK(first > 0);
-	return (NULL);
+	/* A thread the others outran may find the memory gone at once. */
+	return ((void *)(uintptr_t)allocate_until_failure(
+	    (unsigned char)(uintptr_t)arg));
 }
 
 /* In a child: THREADS threads run out of memory together, twice. */
@@ -159,8 +159,13 @@ run_out(void)
 		for (uintptr_t i = 0; i < THREADS; i++)
 			CHECK(pthread_create(&threads[i], NULL, thread_main,
 			    (void *)(i + 1)) == 0);
-		for (int i = 0; i < THREADS; i++)
-			CHECK(pthread_join(threads[i], NULL) == 0);
+		size_t allocated = 0;
+		for (int i = 0; i < THREADS; i++) {
+			void *count;
+			CHECK(pthread_join(threads[i], &count) == 0);
+			allocated += (uintptr_t)count;
+		}
+		CHECK(allocated > 0);
 		CHECK(pthread_barrier_destroy(&start) == 0);
 	}
 	void *p = allocate(size);      /* everything went back */
