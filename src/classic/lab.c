@@ -22,7 +22,7 @@
 #include "classic/classic_impl.h"
 #include "platform/platform.h"
 #include "base/report.h"
-#include "vmem/vmem_impl.h"
+#include "vmem/vmem_query.h"
 
 /* ---- vmem ---- */
 
@@ -119,13 +119,8 @@ vmem_lab_largest(void *arg, void *start, size_t size)
 void
 classic_lab_vmem_stats(vmem_t *vmp, struct kmem_lab_stats *st)
 {
-	vmem_stats_t vs;
-	(void) vmem_stats(vmp, &vs);
 	vmem_walk(vmp, VMEM_FREE, vmem_lab_largest, &st->largest_free);
-	st->metadata_bytes += sizeof (vmem_t) + (vs.segs_alloc + vs.segs_free +
-	    vs.spans + vs.segs_reserved) * sizeof (vmem_seg_t);
-	if (vs.hash_buckets > VMEM_HASH_INITIAL)
-		st->metadata_bytes += vs.hash_buckets * sizeof (vmem_seg_t *);
+	st->metadata_bytes += vmem_metadata_bytes(vmp);
 }
 
 static void

@@ -15,6 +15,7 @@
 
 #include "base/bits.h"
 #include "platform/platform.h"
+#include "vmem_query.h"
 
 /* Segment types: the public ones and the arena-list markers. */
 #define VMEM_ROTOR      0x20    /* the next-fit rotor */

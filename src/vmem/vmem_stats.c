@@ -15,6 +15,18 @@
 #include "base/report.h"
 #include "base/stats_tables.h"
 
+size_t
+vmem_metadata_bytes(vmem_t *vmp)
+{
+	vmem_stats_t vs;
+	(void) vmem_stats(vmp, &vs);
+	size_t bytes = sizeof (vmem_t) + (vs.segs_alloc + vs.segs_free +
+	    vs.spans + vs.segs_reserved) * sizeof (vmem_seg_t);
+	if (vs.hash_buckets > VMEM_HASH_INITIAL)
+		bytes += vs.hash_buckets * sizeof (vmem_seg_t *);
+	return (bytes);
+}
+
 int
 vmem_stats(vmem_t *vmp, vmem_stats_t *st)
 {
