@@ -27,6 +27,10 @@
  * the library is loaded (kmem_fork.c), so a fork while this runs waits
  * for it.)
  *
+ * The bootstrap runs with the asynchronous signals blocked: a handler that
+ * allocated, or forked and exit()ed in the child, would find it half done
+ * (platform.h, kmem_signals_block()).
+ *
  * kmem_init() is idempotent and thread-safe, and cheap once done; every
  * entry point that can come first calls it (kmem_cache_create(), the first
  * kmem_alloc(), a kmem_free() of a class or of a large size, vmem_create()
@@ -144,6 +148,8 @@ kmem_init(void)
 	bool debug_ok = true, started = false;
 	if (__atomic_load_n(&kmem_ready, __ATOMIC_ACQUIRE))
 		return;
+	kmem_signals_t signals;
+	kmem_signals_block(&signals);
 	kmem_mutex_enter(&kmem_init_lock);
 	if (!kmem_ready) {
 		__atomic_store_n(&kmem_begun, true, __ATOMIC_RELAXED);
@@ -153,6 +159,7 @@ kmem_init(void)
 		started = true;
 	}
 	kmem_mutex_exit(&kmem_init_lock);
+	kmem_signals_restore(&signals);
 	if (!debug_ok)
 		kmem_report("%s", err);
 	/* With allocation stacks to group them by, leaks are told at exit. */

@@ -144,7 +144,7 @@ slots_grow(kmem_thread_cache_t *tc, unsigned want)
 }
 
 static kmem_thread_cache_t *
-thread_cache_create(void)
+thread_cache_make(void)
 {
 	kmem_self = &kmem_no_magazines;
 	kmem_thread_cache_t *tc = kmem_cache_alloc(kmem_thread_cache_cache,
@@ -171,6 +171,21 @@ thread_cache_create(void)
 	__atomic_store_n(&threads_live, threads_live + 1, __ATOMIC_RELAXED);
 	kmem_mutex_exit(&kmem_threads_lock);
 	kmem_self = tc;
+	return (tc);
+}
+
+/*
+ * Once per thread, with the asynchronous signals blocked: a handler that
+ * allocated, or forked and exit()ed in the child, would find the thread
+ * half registered (platform.h, kmem_signals_block()).
+ */
+static kmem_thread_cache_t *
+thread_cache_create(void)
+{
+	kmem_signals_t signals;
+	kmem_signals_block(&signals);
+	kmem_thread_cache_t *tc = thread_cache_make();
+	kmem_signals_restore(&signals);
 	return (tc);
 }
 

@@ -30,6 +30,10 @@
  *   kmem_mutex_t by itself, any other lock through kmem_lock_note()), so
  *   that the platform can tell a fork() from a signal handler that
  *   interrupted the library in the forking thread.
+ * - A thread that asks for a kmem_mutex_t it already holds -- the library
+ *   entered again from a signal handler that interrupted it, or from the
+ *   child of a fork() in such a handler -- is reported and stopped
+ *   (fatal), never left waiting for itself.
  */
 #ifndef KMEM_PLATFORM_H
 #define KMEM_PLATFORM_H
@@ -41,7 +45,7 @@
 typedef struct kmem_mutex {
 	_Alignas(16) unsigned char opaque[64];
 	unsigned rank;
-	uintptr_t owner;  /* the holding thread; kept only with KMEM_ASSERTS */
+	uintptr_t owner;  /* the holding thread, or 0 */
 } kmem_mutex_t;
 
 typedef struct kmem_cv {
@@ -56,7 +60,7 @@ void kmem_mutex_destroy(kmem_mutex_t *mp);
 void kmem_mutex_enter(kmem_mutex_t *mp);
 bool kmem_mutex_tryenter(kmem_mutex_t *mp);
 void kmem_mutex_exit(kmem_mutex_t *mp);
-/* True when the calling thread holds mp; only meaningful with KMEM_ASSERTS. */
+/* True when the calling thread holds mp. */
 bool kmem_mutex_held(kmem_mutex_t *mp);
 /*
  * For fork(), which must hold every library lock at once: no rank check
@@ -69,6 +73,20 @@ void kmem_mutex_exit_for_fork(kmem_mutex_t *mp);
  * let go (-1) by the calling thread.
  */
 void kmem_lock_note(int delta);
+
+/*
+ * The asynchronous signals held off, and let in again, around work done
+ * once per process or per thread (the bootstrap, a thread's cache): a
+ * handler that entered the library, or forked and exit()ed in the child,
+ * would find it half done and wait for itself.  Synchronous signals (a
+ * fault) stay open.
+ */
+typedef struct kmem_signals {
+	_Alignas(8) unsigned char opaque[128];
+} kmem_signals_t;
+
+void kmem_signals_block(kmem_signals_t *saved);
+void kmem_signals_restore(const kmem_signals_t *saved);
 
 void kmem_cv_init(kmem_cv_t *cvp);
 void kmem_cv_destroy(kmem_cv_t *cvp);

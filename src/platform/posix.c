@@ -14,7 +14,11 @@
  * skip it.
  *
  * In every build each thread counts the library locks it holds or is
- * taking (locks_held, for fork() from a signal handler).
+ * taking (locks_held, for fork() from a signal handler), and every mutex
+ * names its holder, so that a thread asking for a lock it holds (the
+ * library entered again from a signal handler) is stopped with a report,
+ * never left waiting for itself.  A fork holds every lock with the
+ * asynchronous signals blocked.
  *
  * Thread exit is noticed through one pthread key whose destructor calls the
  * core.  fork() is bracketed by the handlers the layers register
@@ -134,13 +138,16 @@ kmem_lock_note(int delta)
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
-#ifdef KMEM_ASSERTS
-
-#define LOCK_DEPTH_MAX 16
-
-static __thread unsigned held_ranks[LOCK_DEPTH_MAX];
-static __thread unsigned held_count;
-static __thread char thread_identity;
+/*
+ * Every kmem_mutex_t names its holder (the address of a thread-local byte,
+ * which a fork child's thread keeps), so that a thread asking for a lock
+ * it holds is stopped with a report instead of waiting for itself forever:
+ * that is the library entered again from a signal handler that
+ * interrupted it, or from the child of a fork() in such a handler, which
+ * never returns to let the lock go.
+ */
+static __thread char thread_identity
+    __attribute__((tls_model("initial-exec")));
 
 static uintptr_t
 self(void)
@@ -149,9 +156,44 @@ self(void)
 }
 
 static void
-note_acquired(kmem_mutex_t *mp)
+check_not_mine(const kmem_mutex_t *mp)
+{
+	if (__atomic_load_n(&mp->owner, __ATOMIC_RELAXED) == self())
+		posix_fatal("a library lock (rank %u) wanted by the thread that "
+		    "holds it: the library was entered again from a signal "
+		    "handler that interrupted it, or from the child of a "
+		    "fork() in such a handler", mp->rank);
+}
+
+static void
+owner_set(kmem_mutex_t *mp)
 {
 	__atomic_store_n(&mp->owner, self(), __ATOMIC_RELAXED);
+}
+
+static void
+owner_clear(kmem_mutex_t *mp)
+{
+	__atomic_store_n(&mp->owner, 0, __ATOMIC_RELAXED);
+}
+
+bool
+kmem_mutex_held(kmem_mutex_t *mp)
+{
+	return (__atomic_load_n(&mp->owner, __ATOMIC_RELAXED) == self());
+}
+
+#ifdef KMEM_ASSERTS
+
+#define LOCK_DEPTH_MAX 16
+
+static __thread unsigned held_ranks[LOCK_DEPTH_MAX];
+static __thread unsigned held_count;
+
+static void
+note_acquired(kmem_mutex_t *mp)
+{
+	owner_set(mp);
 	if (held_count == LOCK_DEPTH_MAX)
 		posix_fatal("more than %d library locks held", LOCK_DEPTH_MAX);
 	held_ranks[held_count++] = mp->rank;
@@ -171,10 +213,10 @@ check_order(const kmem_mutex_t *mp)
 static void
 note_released(kmem_mutex_t *mp)
 {
-	if (__atomic_load_n(&mp->owner, __ATOMIC_RELAXED) != self())
+	if (!kmem_mutex_held(mp))
 		posix_fatal("releasing a lock of rank %u that this thread does "
 		    "not hold", mp->rank);
-	__atomic_store_n(&mp->owner, 0, __ATOMIC_RELAXED);
+	owner_clear(mp);
 	for (unsigned i = held_count; i-- > 0;) {
 		if (held_ranks[i] == mp->rank) {
 			held_ranks[i] = held_ranks[--held_count];
@@ -183,24 +225,11 @@ note_released(kmem_mutex_t *mp)
 	}
 }
 
-bool
-kmem_mutex_held(kmem_mutex_t *mp)
-{
-	return (__atomic_load_n(&mp->owner, __ATOMIC_RELAXED) == self());
-}
-
 #else /* !KMEM_ASSERTS */
 
 #define check_order(mp) ((void)0)
-#define note_acquired(mp) ((void)0)
-#define note_released(mp) ((void)0)
-
-bool
-kmem_mutex_held(kmem_mutex_t *mp)
-{
-	(void)mp;
-	return (true);
-}
+#define note_acquired(mp) owner_set(mp)
+#define note_released(mp) owner_clear(mp)
 
 #endif /* KMEM_ASSERTS */
 
@@ -222,6 +251,7 @@ kmem_mutex_destroy(kmem_mutex_t *mp)
 void
 kmem_mutex_enter(kmem_mutex_t *mp)
 {
+	check_not_mine(mp);
 	check_order(mp);
 	kmem_lock_note(1);
 	posix_check(pthread_mutex_lock(NATIVE_MUTEX(mp)), "pthread_mutex_lock");
@@ -255,13 +285,16 @@ kmem_mutex_exit(kmem_mutex_t *mp)
 void
 kmem_mutex_enter_for_fork(kmem_mutex_t *mp)
 {
+	check_not_mine(mp);
 	kmem_lock_note(1);
 	posix_check(pthread_mutex_lock(NATIVE_MUTEX(mp)), "pthread_mutex_lock");
+	owner_set(mp);
 }
 
 void
 kmem_mutex_exit_for_fork(kmem_mutex_t *mp)
 {
+	owner_clear(mp);
 	posix_check(pthread_mutex_unlock(NATIVE_MUTEX(mp)),
 	    "pthread_mutex_unlock");
 	kmem_lock_note(-1);
@@ -592,6 +625,42 @@ static unsigned char fork_order[KMEM_FORK_HANDLERS_MAX];
 static unsigned fork_ordered;
 static unsigned fork_unlocked;
 
+/*
+ * The synchronous signals stay open: blocked, a fault would kill the
+ * process instead of reaching the program's handler.
+ */
+_Static_assert(sizeof (sigset_t) <= sizeof (kmem_signals_t),
+    "kmem_signals_t holds a sigset_t");
+
+void
+kmem_signals_block(kmem_signals_t *saved)
+{
+	static const int synchronous[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+	    SIGTRAP, SIGSYS };
+	sigset_t asynchronous;
+	sigfillset(&asynchronous);
+	for (size_t i = 0; i < sizeof (synchronous) / sizeof (*synchronous);
+	    i++)
+		sigdelset(&asynchronous, synchronous[i]);
+	posix_check(pthread_sigmask(SIG_BLOCK, &asynchronous,
+	    (sigset_t *)(void *)saved->opaque), "pthread_sigmask");
+}
+
+void
+kmem_signals_restore(const kmem_signals_t *saved)
+{
+	posix_check(pthread_sigmask(SIG_SETMASK,
+	    (const sigset_t *)(const void *)saved->opaque, NULL),
+	    "pthread_sigmask");
+}
+
+/*
+ * The signal mask of the thread holding a fork, from its prepare to its
+ * parent or child hook, in which no handler runs, so one is enough.
+ */
+static __thread kmem_signals_t fork_saved_signals
+    __attribute__((tls_model("initial-exec")));
+
 /* Prepares that stood aside, in this thread, whose fork has not returned. */
 static __thread unsigned forks_standing_aside
     __attribute__((tls_model("initial-exec")));
@@ -658,18 +727,27 @@ fork_handlers(unsigned i)
  * Before a fork: the unlocked ranks' prepares, the C library's locks, and
  * the locked ranks' prepares, in rank order.
  *
- * fork() from a signal handler.  If the handler interrupted the library in
- * the forking thread, that thread holds (or is taking) a library lock:
- * prepare would wait for itself, or take locks out of order.  Then the
- * hooks stand aside and take nothing: the operation the signal interrupted
- * finishes in the parent and in the child alike, where its thread is the
- * one that goes on, so both see whole state.  (In a process with other
- * threads, one of theirs may then be held in the child: a fork from a
- * handler can promise no more there, as glibc's own malloc promises no
- * more.)  The hooks stand aside in nested pairs -- a handler may fork
- * while an interrupted fork runs its hooks -- so each thread counts the
- * prepares it let pass, and the parent or child hook after each one lets
- * itself pass too.
+ * fork() from a signal handler.  From the first prepare to the last parent
+ * or child hook the forking thread holds every library lock, so a handler
+ * that ran there and forked would copy them held into a child that never
+ * returns to let them go: a child that exit()s from the handler (its
+ * atexit handlers allocate) would wait forever.  So the hold runs with
+ * the asynchronous signals blocked (kmem_signals_block()): one arriving
+ * then is delivered when the parent hook ends, and the child, whose
+ * pending signals are cleared, starts with the mask the program had.
+ *
+ * A handler may still interrupt the library outside a fork, in the
+ * forking thread, which then holds (or is taking) a library lock: prepare
+ * would wait for itself, or take locks out of order.  Then the hooks stand
+ * aside and take nothing: the operation the signal interrupted finishes in
+ * the parent and in the child alike, where its thread is the one that goes
+ * on, so both see whole state.  (A child that does not return from the
+ * handler keeps that lock; in a process with other threads, one of theirs
+ * may be held in the child: a fork from a handler can promise no more
+ * there, as glibc's own malloc promises no more.)  A handler may fork while
+ * an interrupted fork runs the program's hooks, before ours or after, so
+ * each thread counts the prepares it let pass, and the parent or child
+ * hook after each one lets itself pass too.
  */
 static void
 fork_prepare(void)
@@ -678,6 +756,7 @@ fork_prepare(void)
 		forks_standing_aside++;
 		return;
 	}
+	kmem_signals_block(&fork_saved_signals);
 	fork_registry_enter();
 	fork_ordered = fork_rank_order(fork_order);
 	unsigned i = 0;
@@ -729,8 +808,10 @@ fork_stood_aside(void)
 static void
 fork_parent(void)
 {
-	if (!fork_stood_aside())
+	if (!fork_stood_aside()) {
 		fork_release(false);
+		kmem_signals_restore(&fork_saved_signals);
+	}
 }
 
 /* In a child whose fork stood aside: only the child_always handlers. */
@@ -749,10 +830,12 @@ static void
 fork_child(void)
 {
 	thread_id = 0;
-	if (fork_stood_aside())
+	if (fork_stood_aside()) {
 		fork_child_aside();
-	else
+	} else {
 		fork_release(true);
+		kmem_signals_restore(&fork_saved_signals);
+	}
 }
 
 /*

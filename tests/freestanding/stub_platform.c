@@ -207,6 +207,18 @@ kmem_lock_note(int delta)
 }
 
 void
+kmem_signals_block(kmem_signals_t *saved)
+{
+	(void) saved;
+}
+
+void
+kmem_signals_restore(const kmem_signals_t *saved)
+{
+	(void) saved;
+}
+
+void
 kmem_console_write(const char *text, size_t len)
 {
 	for (size_t i = 0; i < len && stub_console_len + 1 < sizeof (stub_console);

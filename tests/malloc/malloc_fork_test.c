@@ -26,8 +26,10 @@
  *	                           with fork() and with _Fork()
  *
  *	malloc_fork_test exit_in_handler
- *	                           a known failure, below: it passes only
- *	                           when it fails at its check
+ *	                           signals whose handler forks, arriving
+ *	                           while the main thread forks; the
+ *	                           handler's child exit()s from the
+ *	                           handler, and its atexit handler allocates
  *
  * Every child must exit with the status it was given, and the program must
  * finish: a hang is the failure (alarm() ends it, and CTest's timeout).
@@ -341,21 +343,19 @@ fork_in_handlers_of_threaded_process(void)
 }
 #endif
 
-/* ---- a child that exit()s from the handler: fails until it does not ---- */
+/* ---- a child that exit()s from the handler ---- */
 
 /*
  * glibc's tst-mallocfork, where the child of the handler's fork() calls
  * exit(), with an atexit handler that allocates, and with the signal
  * arriving while fork() runs: with 64 MiB resident, fork() takes long
- * enough that a signal every 2 ms mostly arrives as the system call
- * returns in the parent, before the library's fork handlers let go of its
- * locks.  The handler's fork() then stands aside (kmem_fork.c), and its
- * child, which never returns to finish the interrupted fork(), finds those
- * locks held: its atexit handler's malloc() waits forever.  glibc's malloc
- * takes no lock around fork() in a process with one thread, and this
- * program runs there to the end.  A child still running after 2 s counts
- * as stuck; CTest passes this only when it fails at that check, until the
- * library handles the case (docs/malloc.md).
+ * enough that a signal every 2 ms mostly arrives while the library's fork
+ * handlers hold its locks.  Were the handler to run there, its fork()
+ * would stand aside, and its child, which never returns to finish the
+ * interrupted fork(), would find those locks held: its atexit handler's
+ * malloc() would wait forever.  The library keeps the signal out of that
+ * window (posix.c, fork_prepare()).  A child still running after 2 s
+ * counts as stuck.
  */
 #define RESIDENT        (64u << 20)
 #define EXIT_ROUNDS     100
