@@ -13,7 +13,7 @@
  * that moved objects arrived whole.  A thread using an object outside the
  * lock takes a hold first; the callback answers LATER for a held object.
  * The answer to give for live objects is the table's `answer' (YES unless a
- * test says otherwise).
+ * test says otherwise), or what its `choose' function picks.
  */
 #ifndef KMEM_TESTS_MOVE_CLIENT_H
 #define KMEM_TESTS_MOVE_CLIENT_H
@@ -43,7 +43,9 @@ typedef struct mc_table {
 	size_t n;
 	mc_obj_t **slots;
 	kmem_cache_t *cache;
-	kmem_cbrc_t answer;     /* for live, unheld objects */
+	kmem_cbrc_t answer;     /* for live, unheld objects ... */
+	/* ... unless this says otherwise, for the object of slot (lock held) */
+	kmem_cbrc_t (*choose)(struct mc_table *t, size_t slot);
 	uint64_t constructed;   /* the constructor's calls (atomic) */
 	uint64_t asked;         /* callbacks (atomic) */
 	uint64_t live_asked;    /* of which about published objects */
@@ -123,7 +125,8 @@ mc_move(void *old, void *newbuf, size_t size, void *arg)
 		return (KMEM_CBRC_DONT_KNOW);
 	}
 	t->live_asked++;
-	kmem_cbrc_t answer = o->holds != 0 ? KMEM_CBRC_LATER : t->answer;
+	kmem_cbrc_t answer = o->holds != 0 ? KMEM_CBRC_LATER :
+	    t->choose != NULL ? t->choose(t, slot) : t->answer;
 	if (answer == KMEM_CBRC_YES) {
 		memcpy(n, o, sizeof (*n));
 		t->slots[slot] = n;
