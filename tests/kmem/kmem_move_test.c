@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kmem/debug.h>
 #include <kmem/kmem.h>
 #include <kmem/stats.h>
 
@@ -283,6 +284,35 @@ test_dont_know_leaves_the_object(void)
 	mc_fini(&t);
 }
 
+/*
+ * A debug cache moves too: destinations pass the debug allocation checks,
+ * freed buffers the debug free checks (a freed buffer is patterned, so
+ * the client does not recognise it), and nothing is reported.
+ */
+static void
+test_debug_cache_moves(void)
+{
+	check_catch_reports();
+	mc_table_t t;
+	mc_init_flags(&t, "move_debug", 2000,
+	    KMF_AUDIT | KMF_DEADBEEF | KMF_REDZONE);
+	for (size_t i = 0; i < 2000; i++)
+		(void) mc_alloc(&t, i, i);
+	for (size_t i = 0; i < 2000; i++)
+		if (i % 10 != 0)
+			CHECK(mc_free(&t, i));
+	kmem_cache_stats_t st = mc_stats(&t);
+	size_t before = st.mem_total;
+	CHECK_NO_REPORT(kmem_cache_move_now(t.cache));
+	st = mc_stats(&t);
+	CHECK(st.move_yes > 0);
+	CHECK(st.mem_total * 4 < before);
+	CHECK_EQ(check_table(&t), 200);
+	CHECK_NO_REPORT(kmem_debug_verify());
+	mc_fini(&t);
+	kmem_report_handler_set(NULL, NULL, NULL);
+}
+
 /* ---- the update pass, and the hunt in the depot ---- */
 
 typedef struct hunt_arg {
@@ -445,6 +475,7 @@ main(void)
 	test_later_three_times_is_no();
 	test_dont_need_frees_both();
 	test_dont_know_leaves_the_object();
+	test_debug_cache_moves();
 	test_update_pass_moves_and_hunts();
 	test_ninety_percent_freed_gives_slabs_back();
 	test_statistics_table_and_json();

@@ -140,7 +140,7 @@ mc_move(void *old, void *newbuf, size_t size, void *arg)
 }
 
 static inline void
-mc_init(mc_table_t *t, const char *name, size_t n)
+mc_init_flags(mc_table_t *t, const char *name, size_t n, int cflags)
 {
 	memset(t, 0, sizeof (*t));
 	pthread_mutex_init(&t->lock, NULL);
@@ -150,9 +150,15 @@ mc_init(mc_table_t *t, const char *name, size_t n)
 	t->answer = KMEM_CBRC_YES;
 	t->check_newbuf = true;
 	t->cache = kmem_cache_create(name, sizeof (mc_obj_t), 0, mc_construct,
-	    NULL, NULL, t, NULL, 0);
+	    NULL, NULL, t, NULL, cflags);
 	CHECK(t->cache != NULL);
 	kmem_cache_set_move(t->cache, mc_move);
+}
+
+static inline void
+mc_init(mc_table_t *t, const char *name, size_t n)
+{
+	mc_init_flags(t, name, n, 0);
 }
 
 /* Allocate an object with key into the empty slot i and publish it. */
