@@ -111,7 +111,7 @@ kmem_cache_set_move(kmem_cache_t *cp, kmem_move_callback_t *move)
 		why = "the cache has allocated already (set it first)";
 	if (why == NULL) {
 		/* No buffer exists yet: no fast path reads these now. */
-		cp->cache_move = move;
+		__atomic_store_n(&cp->cache_move, move, __ATOMIC_RELEASE);
 		cp->cache_flags |= KMF_MOVE;
 		cp->cache_free_key = 0;
 		cp->cache_move_numer = 1;
@@ -298,13 +298,17 @@ slab_pin(kmem_cache_t *cp, kmem_slab_t *sp)
 	kmem_mutex_exit(&cp->cache_slab_lock);
 }
 
-/* What kmem does with the client's answer about old (moved to newbuf); true
- * if the defragmenter is done with old's slab sp. */
+/*
+ * What kmem does with the client's answer about old (moved to newbuf); true
+ * if the defragmenter is done with old's slab sp.  *freed counts the
+ * buffers it gave back to the slabs.
+ */
 static bool
 move_answered(kmem_cache_t *cp, kmem_slab_t *sp, void *old, void *newbuf,
-    kmem_cbrc_t answer)
+    kmem_cbrc_t answer, unsigned *freed)
 {
 	count(&cp->cache_move_callbacks);
+	*freed = 1;
 	switch (answer) {
 	case KMEM_CBRC_YES:
 		count(&cp->cache_move_yes);
@@ -317,6 +321,7 @@ move_answered(kmem_cache_t *cp, kmem_slab_t *sp, void *old, void *newbuf,
 		count(&cp->cache_move_dont_need);
 		kmem_cache_move_release(cp, newbuf);
 		kmem_cache_move_release(cp, old);
+		*freed = 2;
 		return (slab_emptied(cp, sp));
 	case KMEM_CBRC_NO:
 		count(&cp->cache_move_no);
@@ -341,6 +346,7 @@ move_answered(kmem_cache_t *cp, kmem_slab_t *sp, void *old, void *newbuf,
 			return (false);
 		count(&cp->cache_move_hunt_found);
 		kmem_cache_free_to_slab(cp, old);       /* as a magazine's */
+		*freed = 2;
 		return (slab_emptied(cp, sp));
 	}
 	kmem_cache_move_release(cp, newbuf);
@@ -386,11 +392,12 @@ move_slab(kmem_cache_t *cp, kmem_slab_t *sp, uint64_t *map)
 			return (false);
 		kmem_cbrc_t answer = cp->cache_move(old, newbuf,
 		    cp->cache_bufsize, cp->cache_private);
-		if (move_answered(cp, sp, old, newbuf, answer))
+		unsigned freed;
+		if (move_answered(cp, sp, old, newbuf, answer, &freed))
 			return (true);
-		kmem_mutex_enter(&cp->cache_slab_lock);
-		frees = cp->cache_slab_free;    /* ours: old's, newbuf's */
-		kmem_mutex_exit(&cp->cache_slab_lock);
+		/* Ours; any other (the client's own, in its callback, or
+		 * another thread's) makes the next step look again. */
+		frees += freed;
 	}
 	return (true);
 }

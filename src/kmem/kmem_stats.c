@@ -88,7 +88,8 @@ kmem_cache_stats(kmem_cache_t *cp, kmem_cache_stats_t *st)
 	st->alloc_fail =
 	    __atomic_load_n(&cp->cache_alloc_fail, __ATOMIC_RELAXED);
 	st->reap = __atomic_load_n(&cp->cache_reap, __ATOMIC_RELAXED);
-	st->movable = cp->cache_move != NULL;
+	st->movable =
+	    __atomic_load_n(&cp->cache_move, __ATOMIC_ACQUIRE) != NULL;
 	st->move_callbacks = __atomic_load_n(&cp->cache_move_callbacks,
 	    __ATOMIC_RELAXED);
 	st->move_yes = __atomic_load_n(&cp->cache_move_yes, __ATOMIC_RELAXED);

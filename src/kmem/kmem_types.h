@@ -231,9 +231,9 @@ struct kmem_cache {
 	bool cache_move_busy;
 
 	/*
-	 * Moving (kmem_move.c): the callback, set before the first
-	 * allocation; the rest under kmem_move_lock, the counters also read
-	 * atomically by statistics.
+	 * Moving (kmem_move.c): the callback, set (atomically, as statistics
+	 * read it) before the first allocation; the rest under
+	 * kmem_move_lock, the counters also read atomically by statistics.
 	 */
 	kmem_move_callback_t *cache_move;
 	uint16_t cache_move_pass;       /* passes that looked at the cache */

@@ -313,6 +313,45 @@ test_debug_cache_moves(void)
 	kmem_report_handler_set(NULL, NULL, NULL);
 }
 
+/*
+ * The client may free objects from its callback.  Here each YES also lets
+ * go of another object of the same slab, and without magazines it goes
+ * straight back to the slab: kmem must notice and never ask about it.
+ */
+static kmem_cbrc_t
+yes_and_free_a_neighbour(mc_table_t *t, size_t slot)
+{
+	mc_obj_t *o = t->slots[slot];
+	for (size_t j = 0; j < t->n; j++) {
+		mc_obj_t *p = t->slots[j];
+		if (p == NULL || p == o || slab_of(p) != slab_of(o))
+			continue;
+		t->slots[j] = NULL;
+		__atomic_store_n(&p->back, 0, __ATOMIC_RELEASE);
+		kmem_cache_free(t->cache, p);
+		break;
+	}
+	return (KMEM_CBRC_YES);
+}
+
+static void
+test_buffers_freed_meanwhile_are_skipped(void)
+{
+	mc_table_t t;
+	mc_init_flags(&t, "move_freed_meanwhile", 10 * PER_SLAB,
+	    KMC_NOMAGAZINE);
+	size_t kept[40];
+	thin_slabs(&t, 10, 4, kept);
+	t.choose = yes_and_free_a_neighbour;
+	kmem_cache_move_now(t.cache);
+	kmem_cache_stats_t st = mc_stats(&t);
+	CHECK(st.move_yes > 0);
+	CHECK_EQ(st.move_dont_know, 0);
+	CHECK_EQ(st.move_callbacks, st.move_yes);
+	check_table(&t);
+	mc_fini(&t);
+}
+
 /* ---- the update pass, and the hunt in the depot ---- */
 
 typedef struct hunt_arg {
@@ -476,6 +515,7 @@ main(void)
 	test_dont_need_frees_both();
 	test_dont_know_leaves_the_object();
 	test_debug_cache_moves();
+	test_buffers_freed_meanwhile_are_skipped();
 	test_update_pass_moves_and_hunts();
 	test_ninety_percent_freed_gives_slabs_back();
 	test_statistics_table_and_json();
