@@ -140,7 +140,10 @@ KMEM_API vmem_t *kmem_default_arena(void);
  * passed; kmem_update_thread(true) runs it from a background thread
  * instead, and kmem_update_thread(false) stops that thread (and keeps
  * libkmem_malloc.so from starting it by itself).  Linked, the library
- * starts no thread unless asked.
+ * starts no thread unless asked.  A pass run by kmem_update_now() (the
+ * thread's, or a direct call) also consolidates the fragmented caches that
+ * have move callbacks; the lazy pass does not, since the thread it runs
+ * on may hold a lock the callback takes.
  */
 KMEM_API void kmem_update_interval_set(uint64_t interval_ns);
 KMEM_API int kmem_update_thread(int enable);
