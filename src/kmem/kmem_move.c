@@ -48,7 +48,8 @@
  * being either the client's object or kmem's free buffer, whatever other
  * threads do meanwhile: the client may read it to recognise it.  For the
  * same reason the buffers of a movable cache are not poisoned for
- * AddressSanitizer while free (kmem_fast.h), and carry no free marks (the
+ * AddressSanitizer while free (kmem_fast.h), old is made readable for
+ * memcheck before each callback, and they carry no free marks (the
  * mark would overwrite the client's own recognition field).  Buffers freed
  * here bypass the magazines, which would keep the slab occupied.
  *
@@ -390,6 +391,9 @@ move_slab(kmem_cache_t *cp, kmem_slab_t *sp, uint64_t *map)
 		void *newbuf = kmem_cache_move_dest(cp, sp);
 		if (newbuf == NULL)
 			return (false);
+		/* memcheck took a freed buffer for a freed block: the callback
+		 * may read it all the same (nothing in other builds). */
+		kmem_unpoison(old, cp->cache_bufsize);
 		kmem_cbrc_t answer = cp->cache_move(old, newbuf,
 		    cp->cache_bufsize, cp->cache_private);
 		unsigned freed;
