@@ -67,6 +67,59 @@ KMEM_API void kmem_cache_destroy(kmem_cache_t *cp);
 KMEM_API void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag);
 KMEM_API void kmem_cache_free(kmem_cache_t *cp, void *buf);
 
+/*
+ * Move callbacks (illumos's kmem_cache_set_move(9F); docs/kmem.md, "Moving
+ * objects").  A cache whose client can move its objects lets kmem empty
+ * sparse slabs: kmem picks a live object old in a sparsely used slab and
+ * a constructed buffer newbuf in a fuller one and asks the client to move.
+ * The client copies old to newbuf, points every reference to old at newbuf
+ * and answers:
+ *   KMEM_CBRC_YES        moved: kmem frees old;
+ *   KMEM_CBRC_NO         this object never moves: kmem frees newbuf, and asks
+ *                        about no other object of old's slab while that
+ *                        slab stays partly allocated;
+ *   KMEM_CBRC_LATER      busy now: kmem frees newbuf and asks again in a later
+ *                        pass (after 3 LATERs from one slab, as NO);
+ *   KMEM_CBRC_DONT_NEED  the client had no more use for old: kmem frees
+ *                        both;
+ *   KMEM_CBRC_DONT_KNOW  old is not one of the client's live objects (just
+ *                        allocated, being freed, or free in a magazine):
+ *                        kmem frees newbuf and looks for old in the depot.
+ * The client must not free either buffer itself.  old may be in any state
+ * but "never allocated": the callback must recognise its live objects
+ * without trusting old's contents (docs/kmem.md shows how), and may read
+ * old whatever its state, since no slab goes back while a pass runs.
+ * Callbacks run one at a time, on the thread running the pass, with no
+ * kmem lock held; they may allocate and free, but must not create or
+ * destroy caches or call kmem_cache_move_now().
+ *
+ * kmem_cache_set_move() must be called once, before the first allocation
+ * from the cache; not on KMC_NOTOUCH or KMC_QCACHE caches nor with
+ * KMF_FIREWALL.  A cache with a move callback carries no free marks.
+ */
+typedef enum kmem_cbrc {
+	KMEM_CBRC_YES,
+	KMEM_CBRC_NO,
+	KMEM_CBRC_LATER,
+	KMEM_CBRC_DONT_NEED,
+	KMEM_CBRC_DONT_KNOW
+} kmem_cbrc_t;
+
+typedef kmem_cbrc_t kmem_move_callback_t(void *old, void *newbuf, size_t size,
+    void *arg);
+
+KMEM_API void kmem_cache_set_move(kmem_cache_t *cp,
+    kmem_move_callback_t *move);
+/*
+ * Consolidate the cache now: its free buffers in the calling thread's
+ * magazines and in the depot go back to their slabs, then every partly
+ * allocated slab, least allocated first, is emptied into the fullest ones
+ * as far as the client lets it, and the emptied slabs go back to the
+ * arena.  Returns the bytes of slabs given back.  The update pass does the
+ * same, a little at a time, to caches that are fragmented.
+ */
+KMEM_API size_t kmem_cache_move_now(kmem_cache_t *cp);
+
 /* Give back what the cache holds beyond its working set, now. */
 KMEM_API void kmem_cache_reap_now(kmem_cache_t *cp);
 /* The same for every cache, after running their reclaim callbacks. */
@@ -87,7 +140,10 @@ KMEM_API vmem_t *kmem_default_arena(void);
  * passed; kmem_update_thread(true) runs it from a background thread
  * instead, and kmem_update_thread(false) stops that thread (and keeps
  * libkmem_malloc.so from starting it by itself).  Linked, the library
- * starts no thread unless asked.
+ * starts no thread unless asked.  A pass run by kmem_update_now() (the
+ * thread's, or a direct call) also consolidates the fragmented caches that
+ * have move callbacks; the lazy pass does not, since the thread it runs
+ * on may hold a lock the callback takes.
  */
 KMEM_API void kmem_update_interval_set(uint64_t interval_ns);
 KMEM_API int kmem_update_thread(int enable);
@@ -124,6 +180,15 @@ typedef struct kmem_cache_stats {
 	uint64_t empty_magazines;
 	unsigned magazine_size;
 	uint64_t reap;
+	int movable;            /* has a move callback (kmem_cache_set_move) */
+	uint64_t move_callbacks; /* callbacks made: the five answers' sum */
+	uint64_t move_yes;
+	uint64_t move_no;
+	uint64_t move_later;
+	uint64_t move_dont_need;
+	uint64_t move_dont_know;
+	uint64_t move_hunt_found; /* DONT_KNOW buffers found in the depot */
+	uint64_t move_slabs_freed; /* slabs emptied by moves */
 	size_t hash_buckets;
 	uint64_t hash_lookup;
 	uint64_t hash_depth;

@@ -76,6 +76,29 @@ KMEM_API void umem_cache_destroy(umem_cache_t *cache);
 KMEM_API void *umem_cache_alloc(umem_cache_t *cache, int flags);
 KMEM_API void umem_cache_free(umem_cache_t *cache, void *buf);
 
+/*
+ * Move callbacks: kmem_cache_set_move() for umem caches (include/kmem/
+ * kmem.h has the contract; docs/umem.md).  illumos's libumem has none, so
+ * the names are kmem's with umem's prefix, and the answers have kmem's
+ * values.  umem_cache_set_move() must come before the cache's first
+ * allocation; umem_cache_move_now() consolidates the cache now and
+ * returns the bytes of slabs it gave back.
+ */
+typedef enum umem_cbrc {
+	UMEM_CBRC_YES,
+	UMEM_CBRC_NO,
+	UMEM_CBRC_LATER,
+	UMEM_CBRC_DONT_NEED,
+	UMEM_CBRC_DONT_KNOW
+} umem_cbrc_t;
+
+typedef umem_cbrc_t umem_move_callback_t(void *old, void *newbuf,
+    size_t size, void *arg);
+
+KMEM_API void umem_cache_set_move(umem_cache_t *cache,
+    umem_move_callback_t *move);
+KMEM_API size_t umem_cache_move_now(umem_cache_t *cache);
+
 /* Run every cache's reclaim callback and give back unused memory. */
 KMEM_API void umem_reap(void);
 

@@ -16,7 +16,8 @@
 enum kmem_lock_rank {
 	KMEM_RANK_UPDATE = 1,           /* the update thread's state */
 	KMEM_RANK_INIT = 2,             /* kmem's bootstrap */
-	KMEM_RANK_VERIFY = 3,           /* kmem_debug_verify() against destroys */
+	KMEM_RANK_MOVE = 3,             /* one move pass at a time (kmem_move.c) */
+	KMEM_RANK_VERIFY = 4,           /* kmem_debug_verify() against destroys */
 	KMEM_RANK_CACHE_LIST = 5,       /* all caches; held by reap and update */
 	KMEM_RANK_VMEM_LIST = 10,       /* the list of all arenas */
 	KMEM_RANK_VMEM_ARENA = 20,      /* one arena's segments and counters */

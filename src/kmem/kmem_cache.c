@@ -99,8 +99,8 @@
  * that wastes at most 1/8 of itself (Bonwick's rule), else the least
  * wasteful of those.
  *
- * Locking: kmem_caches_lock (the list of caches; reap and update passes
- * hold it), kmem_threads_lock, a thread cache's lock, a depot lock, a slab
+ * Locking: kmem_move_lock (a move pass, kmem_move.c), kmem_caches_lock (the
+ * list of caches; reap and update passes hold it), kmem_threads_lock, a thread cache's lock, a depot lock, a slab
  * lock.  No depot or slab lock is held across a call into vmem, a
  * constructor or a destructor.  Constructors, destructors and reclaim
  * callbacks may allocate and free, but must not create or destroy caches.
@@ -386,8 +386,9 @@ cache_listed(const kmem_cache_t *cp)
 static size_t
 cache_destroy(kmem_cache_t *cp, bool report_leaks)
 {
-	/* Off the list, so no reap, update or verify pass reaches it any
-	 * more (a verify pass in progress finishes first). */
+	/* Off the list, so no reap, update, verify or move pass reaches it
+	 * any more (a verify or move pass in progress finishes first). */
+	kmem_move_cache_leaving(cp);
 	kmem_mutex_enter(&kmem_debug_verify_lock);
 	kmem_mutex_enter(&kmem_caches_lock);
 	bool listed = cp != NULL && cache_listed(cp);
@@ -397,6 +398,7 @@ cache_destroy(kmem_cache_t *cp, bool report_leaks)
 	}
 	kmem_mutex_exit(&kmem_caches_lock);
 	kmem_mutex_exit(&kmem_debug_verify_lock);
+	kmem_move_cache_gone(listed ? cp : NULL);
 	if (cp == NULL) {
 		kmem_report("kmem_cache_destroy(NULL): the cache is NULL");
 		return (0);
@@ -814,6 +816,39 @@ kmem_cache_free_to_slab(kmem_cache_t *cp, void *buf)
 		cp->cache_destructor(buf, cp->cache_private);
 	}
 	kmem_slab_free(cp, buf);
+}
+
+/* ---- for the defragmenter (kmem_move.c) ---- */
+
+void *
+kmem_cache_move_dest(kmem_cache_t *cp, const kmem_slab_t *avoid)
+{
+	void *buf = kmem_slab_alloc_move(cp, avoid);
+	if (buf == NULL)
+		return (NULL);
+	if (!slab_buffer_ready(cp, buf, KM_NOSLEEP, cp->cache_bufsize)) {
+		__atomic_fetch_add(&cp->cache_alloc_fail, 1, __ATOMIC_RELAXED);
+		return (NULL);
+	}
+	__atomic_fetch_add(&cp->cache_slow_alloc, 1, __ATOMIC_RELAXED);
+	kmem_block_allocated(buf, cp->cache_bufsize,
+	    cp->cache_constructor != NULL);
+	return (buf);
+}
+
+void
+kmem_cache_move_release(kmem_cache_t *cp, void *buf)
+{
+	kmem_block_freed(buf);
+	if (cp->cache_flags & KMF_BUFTAG) {
+		if (!kmem_debug_free(cp, buf, KMEM_FREE_UNSIZED))
+			return;         /* reported: a damaged buffer stays out */
+		if (cp->cache_destructor != NULL)
+			cp->cache_destructor(buf, cp->cache_private);
+		kmem_debug_freed(cp, buf);
+	}
+	__atomic_fetch_add(&cp->cache_slow_free, 1, __ATOMIC_RELAXED);
+	kmem_cache_free_to_slab(cp, buf);
 }
 
 /*

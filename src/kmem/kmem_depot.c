@@ -249,6 +249,41 @@ kmem_depot_holds(kmem_cache_t *cp, const void *buf)
 	return (held);
 }
 
+/*
+ * Take buf out of the full magazine in cp's depot that holds it, if one
+ * does, for the defragmenter (a DONT_KNOW answer, kmem_move.c); true if
+ * found.  The caller gives it back to its slab, as a magazine's destruction
+ * would.  A magazine left with no round moves to the empty list.
+ */
+bool
+kmem_depot_take(kmem_cache_t *cp, const void *buf)
+{
+	bool found = false;
+	kmem_mutex_enter(&cp->cache_depot_lock);
+	for (kmem_magazine_t **pp = &cp->cache_full.list; *pp != NULL && !found;
+	    pp = &(*pp)->next) {
+		kmem_magazine_t *mp = *pp;
+		for (uint32_t i = 0; i < mp->count && !found; i++) {
+			if (mp->rounds[i] != buf)
+				continue;
+			mp->rounds[i] = mp->rounds[--mp->count];
+			kmem_round_taken(&mp->rounds[mp->count]);
+			found = true;
+		}
+		if (found && mp->count == 0) {
+			*pp = mp->next;
+			if (--cp->cache_full.total < cp->cache_full.min)
+				cp->cache_full.min = cp->cache_full.total;
+			mp->next = cp->cache_empty.list;
+			cp->cache_empty.list = mp;
+			cp->cache_empty.total++;
+			break;
+		}
+	}
+	kmem_mutex_exit(&cp->cache_depot_lock);
+	return (found);
+}
+
 /* Take the stale list (depot_lock held). */
 static kmem_magazine_t *
 take_stale(kmem_cache_t *cp)

@@ -58,13 +58,15 @@ kmem_pagemap_find(uintptr_t addr)
 
 /*
  * A buffer of cp becomes free (in a magazine, on a slab's free list) or
- * stops being free: its bytes poisoned or unpoisoned (poison.h).
+ * stops being free: its bytes poisoned or unpoisoned (poison.h).  Not the
+ * buffers of a cache with a move callback: the callback may read an
+ * object that was freed meanwhile, as its contract allows (kmem_move.c).
  */
 static inline void
 kmem_buffer_poison(const kmem_cache_t *cp, const void *buf)
 {
 #if defined(KMEM_ASAN) || defined(KMEM_VALGRIND)
-	if (!(cp->cache_flags & KMC_NOTOUCH))
+	if (!(cp->cache_flags & (KMC_NOTOUCH | KMF_MOVE)))
 		kmem_poison(buf, cp->cache_bufsize);
 #endif
 	(void) cp;

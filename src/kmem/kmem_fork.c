@@ -13,8 +13,11 @@
  *   bootstrap in progress, before any lock is held and before the C
  *   library's locks; in the child, after every lock is released, the
  *   magazines of the threads that do not exist there go back to the
- *   depots, and the update thread, which does not exist either, is
- *   forgotten even when the fork stood aside (a child whose parent had it
+ *   depots, a move pass another thread was running is forgotten
+ *   (kmem_move.c: its lock is not taken here, since a pass holds it across
+ *   client callbacks that may wait for the forking thread), and the update
+ *   thread, which does not exist either, is forgotten even when the fork
+ *   stood aside (a child whose parent had it
  *   starts its own when it needs one: kmem_update.c);
  * - kmem_fork_lists (KMEM_RANK_UPDATE): the update, bootstrap, verify and
  *   cache list locks;
@@ -114,10 +117,18 @@ kmem_fork_caches_exit(void)
 	kmem_mutex_exit_for_fork(&kmem_threads_lock);
 }
 
+/* In the child, every lock released: the threads' and move passes' state. */
+static void
+kmem_fork_threads_child(void)
+{
+	kmem_thread_fork_child();
+	kmem_move_fork_child();
+}
+
 static const kmem_fork_handlers_t kmem_fork_threads = {
 	.rank = KMEM_FORK_UNLOCKED,
 	.prepare = kmem_thread_fork_prepare,
-	.child = kmem_thread_fork_child,
+	.child = kmem_fork_threads_child,
 	.child_always = kmem_update_fork_child,
 };
 

@@ -12,6 +12,7 @@
  *	kmem_pagemap.c  page -> slab map of caches in touchable memory
  *	kmem_alloc.c    kmem_alloc()'s size classes
  *	kmem_update.c   the periodic update and reaping
+ *	kmem_move.c     move callbacks: the defragmenter
  *	kmem_stats.c    statistics and the ::kmastat table
  *	kmem_fork.c     fork() handlers
  *	kmem_init.c     bootstrap: the default arena and internal caches
@@ -75,6 +76,12 @@ void *kmem_slab_alloc(kmem_cache_t *cp, int kmflag);
 unsigned kmem_slab_alloc_many(kmem_cache_t *cp, void **bufs, unsigned n,
     int kmflag);
 void kmem_slab_free(kmem_cache_t *cp, void *buf);
+/*
+ * A buffer for the defragmenter to move an object of avoid into: from the
+ * first slab with a free buffer, if that slab is not avoid, not empty and
+ * at least as allocated as avoid; never from a new slab.  NULL otherwise.
+ */
+void *kmem_slab_alloc_move(kmem_cache_t *cp, const kmem_slab_t *avoid);
 bool kmem_slab_accepts(kmem_cache_t *cp, void *buf);
 /* Report buf, freed to cp, a hash cache, but not out of any of its slabs. */
 void kmem_slab_refuse(kmem_cache_t *cp, void *buf);
@@ -118,6 +125,8 @@ void kmem_depot_ws_zero(kmem_cache_t *cp);
 void kmem_depot_purge(kmem_cache_t *cp);
 /* Does a magazine in cp's depot (full or stale) hold buf? */
 bool kmem_depot_holds(kmem_cache_t *cp, const void *buf);
+/* Take buf out of a full magazine in cp's depot; true if one held it. */
+bool kmem_depot_take(kmem_cache_t *cp, const void *buf);
 void kmem_depot_resize_check(kmem_cache_t *cp);
 /* From a slow path, no lock held: trim the full list if it passed its
  * ceiling, and the resize check if contention or traffic asks. */
@@ -173,6 +182,23 @@ void kmem_update_maybe(void);
 /* After a thread exit that retired a thread cache, no lock held. */
 void kmem_update_thread_exited(void);
 void kmem_update_fork_child(void);
+
+/* ---- kmem_move.c ---- */
+/* The update pass's share: consolidate the fragmented movable caches. */
+void kmem_move_update(void);
+/* kmem_cache_destroy(): wait for a pass at work on cp, and keep the next
+ * from finding it (kmem_move_lock held until kmem_move_cache_gone()). */
+void kmem_move_cache_leaving(kmem_cache_t *cp);
+void kmem_move_cache_gone(kmem_cache_t *cp);
+void kmem_move_fork_child(void);
+
+/* ---- for the defragmenter (kmem_cache.c) ---- */
+/* A constructed buffer, allocated as kmem_cache_alloc() would, to move an
+ * object of avoid into (kmem_slab_alloc_move()); NULL if none. */
+void *kmem_cache_move_dest(kmem_cache_t *cp, const kmem_slab_t *avoid);
+/* Free buf, allocated, straight to its slab, as kmem_cache_free() would
+ * but for the magazines. */
+void kmem_cache_move_release(kmem_cache_t *cp, void *buf);
 
 /* ---- kmem_alloc.c ---- */
 void kmem_alloc_init(void);

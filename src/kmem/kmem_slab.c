@@ -39,8 +39,15 @@
  * a buffer is unpoisoned before its free link is read or written, and a
  * slab as a whole before its memory goes back to the arena.
  *
+ * The defragmenter (kmem_move.c) takes its destinations through
+ * kmem_slab_alloc_move(), and while it is at work (cache_move_busy) no slab
+ * goes back to the arena: the buffers it asks the client about stay
+ * mapped, whatever happens to them meanwhile.  The slabs that empty wait
+ * at the end of the list until it reaps them.
+ *
  * Invariants: slabs before freelist are full, slabs from it on have a free
- * buffer, partial ones before the empty one (at most one); refcnt counts
+ * buffer, partial ones before the empty one (at most one, more while the
+ * defragmenter is at work); refcnt counts
  * allocated buffers (with clients or in magazines); buf_total counts the
  * chunks of all slabs; only a KMC_NOTOUCH cache's bufctls are ever marked
  * cached, and a bufctl leaves its slab marked not cached.
@@ -78,6 +85,14 @@ slab_link_before(kmem_slab_t *next, kmem_slab_t *sp)
 	sp->slab_prev = next->slab_prev;
 	next->slab_prev->slab_next = sp;
 	next->slab_prev = sp;
+}
+
+/* A slab left the partial slabs: what the defragmenter knew of it goes. */
+static void
+slab_move_forget(kmem_slab_t *sp)
+{
+	sp->slab_move_no = 0;
+	sp->slab_move_later = 0;
 }
 
 /* The color for the next slab, advanced (slab_lock held). */
@@ -200,6 +215,31 @@ slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
 	slab_give_back(cp, mem);
 }
 
+/* Take a free buffer of sp, the first slab with one (slab_lock held). */
+static void *
+slab_take(kmem_cache_t *cp, kmem_slab_t *sp)
+{
+	void *buf;
+	if (cp->cache_flags & KMF_HASH) {
+		kmem_bufctl_t *bcp = sp->slab_head;
+		sp->slab_head = bcp->next;
+		bcp->cached = false;
+		kmem_hash_insert(&cp->cache_hash, bcp);
+		buf = (void *)bcp->addr;
+		kmem_buffer_unpoison(cp, buf);
+	} else {
+		buf = sp->slab_head;
+		kmem_buffer_unpoison(cp, buf);
+		sp->slab_head =
+		    *(void **)((uintptr_t)buf + cp->cache_link_offset);
+	}
+	if (++sp->slab_refcnt == sp->slab_chunks) {
+		cp->cache_freelist = sp->slab_next;
+		slab_move_forget(sp);
+	}
+	return (buf);
+}
+
 /*
  * Take up to n buffers, in slab order, into bufs; returns how many.  A new
  * slab is made only when no slab has a free buffer and none was taken yet,
@@ -227,28 +267,26 @@ kmem_slab_alloc_many(kmem_cache_t *cp, void **bufs, unsigned n, int kmflag)
 			cp->cache_buf_max = cp->cache_buf_total;
 	}
 
-	while (got < n && (sp = cp->cache_freelist) != &cp->cache_slabs) {
-		void *buf;
-		if (cp->cache_flags & KMF_HASH) {
-			kmem_bufctl_t *bcp = sp->slab_head;
-			sp->slab_head = bcp->next;
-			bcp->cached = false;
-			kmem_hash_insert(&cp->cache_hash, bcp);
-			buf = (void *)bcp->addr;
-			kmem_buffer_unpoison(cp, buf);
-		} else {
-			buf = sp->slab_head;
-			kmem_buffer_unpoison(cp, buf);
-			sp->slab_head =
-			    *(void **)((uintptr_t)buf + cp->cache_link_offset);
-		}
-		if (++sp->slab_refcnt == sp->slab_chunks)
-			cp->cache_freelist = sp->slab_next;
-		bufs[got++] = buf;
-	}
+	while (got < n && (sp = cp->cache_freelist) != &cp->cache_slabs)
+		bufs[got++] = slab_take(cp, sp);
 	cp->cache_slab_alloc += got;
 	kmem_mutex_exit(&cp->cache_slab_lock);
 	return (got);
+}
+
+void *
+kmem_slab_alloc_move(kmem_cache_t *cp, const kmem_slab_t *avoid)
+{
+	void *buf = NULL;
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	kmem_slab_t *sp = cp->cache_freelist;
+	if (sp != &cp->cache_slabs && sp != avoid && sp->slab_refcnt != 0 &&
+	    sp->slab_refcnt >= avoid->slab_refcnt) {
+		buf = slab_take(cp, sp);
+		cp->cache_slab_alloc++;
+	}
+	kmem_mutex_exit(&cp->cache_slab_lock);
+	return (buf);
 }
 
 void *
@@ -419,12 +457,15 @@ kmem_slab_free(kmem_cache_t *cp, void *buf)
 	bool was_full = sp->slab_refcnt == sp->slab_chunks;
 	kmem_slab_t *victim = NULL;
 	if (--sp->slab_refcnt == 0) {
-		/* Empty: to the end, and the one kept empty before goes. */
+		/* Empty: to the end, and the one kept empty before goes
+		 * (unless the defragmenter is at work: kmem_move.c). */
+		slab_move_forget(sp);
 		if (cp->cache_freelist == sp)
 			cp->cache_freelist = sp->slab_next;
 		slab_unlink(sp);
 		kmem_slab_t *kept = cp->cache_slabs.slab_prev;
-		if (kept != &cp->cache_slabs && kept->slab_refcnt == 0) {
+		if (kept != &cp->cache_slabs && kept->slab_refcnt == 0 &&
+		    !cp->cache_move_busy) {
 			if (cp->cache_freelist == kept)
 				cp->cache_freelist = &cp->cache_slabs;
 			slab_unlink(kept);
@@ -453,6 +494,8 @@ slab_take_empty(kmem_cache_t *cp)
 {
 	kmem_slab_t *taken = NULL;
 	kmem_slab_t *sp;
+	if (cp->cache_move_busy)
+		return (NULL);  /* the defragmenter reaps when it is done */
 	while ((sp = cp->cache_slabs.slab_prev) != &cp->cache_slabs &&
 	    sp->slab_refcnt == 0) {
 		if (cp->cache_freelist == sp)

@@ -13,6 +13,8 @@
  * Derived: buffers in use = allocations - frees; buffers constructed in
  * magazines = buffers out of the slabs - buffers in use.
  *
+ * After it, the caches with move callbacks get a second table of their
+ * callbacks' answers (kmem_move.c).
  * The table is printed by kmem_table_of() from a source of rows
  * (stats_tables.h): the live caches here, a snapshot in stats.c.
  */
@@ -86,6 +88,22 @@ kmem_cache_stats(kmem_cache_t *cp, kmem_cache_stats_t *st)
 	st->alloc_fail =
 	    __atomic_load_n(&cp->cache_alloc_fail, __ATOMIC_RELAXED);
 	st->reap = __atomic_load_n(&cp->cache_reap, __ATOMIC_RELAXED);
+	st->movable =
+	    __atomic_load_n(&cp->cache_move, __ATOMIC_ACQUIRE) != NULL;
+	st->move_callbacks = __atomic_load_n(&cp->cache_move_callbacks,
+	    __ATOMIC_RELAXED);
+	st->move_yes = __atomic_load_n(&cp->cache_move_yes, __ATOMIC_RELAXED);
+	st->move_no = __atomic_load_n(&cp->cache_move_no, __ATOMIC_RELAXED);
+	st->move_later = __atomic_load_n(&cp->cache_move_later,
+	    __ATOMIC_RELAXED);
+	st->move_dont_need = __atomic_load_n(&cp->cache_move_dont_need,
+	    __ATOMIC_RELAXED);
+	st->move_dont_know = __atomic_load_n(&cp->cache_move_dont_know,
+	    __ATOMIC_RELAXED);
+	st->move_hunt_found = __atomic_load_n(&cp->cache_move_hunt_found,
+	    __ATOMIC_RELAXED);
+	st->move_slabs_freed = __atomic_load_n(&cp->cache_move_slabs_freed,
+	    __ATOMIC_RELAXED);
 	st->buf_inuse = difference(st->alloc, st->free);
 	st->buf_constructed = difference(difference(st->slab_alloc,
 	    st->slab_free), st->buf_inuse);
@@ -104,6 +122,7 @@ typedef struct table_out {
 	void *arg;
 	char arena[VMEM_NAMELEN];
 	bool any;
+	bool moves;             /* the move callbacks' heading is out */
 	size_t mem;
 	uint64_t alloc, fail;
 } table_out_t;
@@ -167,6 +186,38 @@ table_row(void *arg, const kmem_cache_stats_t *st)
 	out->any = true;
 }
 
+/*
+ * After the table, the caches with move callbacks, if any, with what their
+ * callbacks answered (illumos shows these in ::kmem_slabs and kstats).
+ */
+#define MOVE_HEAD_FORMAT "%-28s %9s %9s %9s %9s %9s %9s %9s %9s"
+#define MOVE_ROW_FORMAT "%-28s %9llu %9llu %9llu %9llu %9llu %9llu %9llu %9llu"
+
+static void
+table_move_row(void *arg, const kmem_cache_stats_t *st)
+{
+	table_out_t *out = arg;
+	if (!st->movable)
+		return;
+	if (!out->moves) {
+		emit_line(out, MOVE_HEAD_FORMAT, "cache (move callbacks)",
+		    "asked", "yes", "no", "later", "dont_need", "dont_know",
+		    "hunted", "slabs");
+		emit_line(out, "%s", "---------------------------- --------- "
+		    "--------- --------- --------- --------- --------- "
+		    "--------- ---------");
+		out->moves = true;
+	}
+	emit_line(out, MOVE_ROW_FORMAT, st->name,
+	    (unsigned long long)st->move_callbacks,
+	    (unsigned long long)st->move_yes, (unsigned long long)st->move_no,
+	    (unsigned long long)st->move_later,
+	    (unsigned long long)st->move_dont_need,
+	    (unsigned long long)st->move_dont_know,
+	    (unsigned long long)st->move_hunt_found,
+	    (unsigned long long)st->move_slabs_freed);
+}
+
 void
 kmem_table_of(kmem_cache_rows_t *rows, void *src, kmem_emit_t *emit,
     void *arg)
@@ -180,6 +231,7 @@ kmem_table_of(kmem_cache_rows_t *rows, void *src, kmem_emit_t *emit,
 	    "--------- ----------- ----------- ------ ---- ----------");
 	rows(src, table_row, &out);
 	table_arena_total(&out);
+	rows(src, table_move_row, &out);
 }
 
 /*

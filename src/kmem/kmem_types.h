@@ -31,6 +31,7 @@
 #define KMF_PAGEMAP     0x00000400      /* slabs are in the page map */
 #define KMF_NULL        0x00000800      /* kmem_null_cache: allocates nothing */
 #define KMF_CLASS       0x00001000      /* one of kmem_alloc()'s classes */
+#define KMF_MOVE        0x00002000      /* has a move callback (kmem_move.c) */
 #define KMF_BUFTAG      (KMF_AUDIT | KMF_DEADBEEF | KMF_REDZONE | \
 	KMF_CONTENTS | KMF_LITE)        /* a tag follows each buffer */
 
@@ -66,6 +67,11 @@ typedef struct kmem_slab {
 	uintptr_t slab_first;           /* its first buffer (base + color) */
 	unsigned slab_refcnt;           /* buffers allocated */
 	unsigned slab_chunks;           /* buffers in all */
+	/* The defragmenter's (kmem_move.c), under slab_lock; 0 while the
+	 * slab is full or empty. */
+	uint16_t slab_move_pass;        /* the pass that last looked at it */
+	uint8_t slab_move_no;           /* the client said NO (or LATER 3x) */
+	uint8_t slab_move_later;        /* LATERs since the last move off it */
 } kmem_slab_t;
 
 /*
@@ -221,6 +227,25 @@ struct kmem_cache {
 	uint64_t cache_dead_free;
 	uint64_t cache_reap;
 	kmem_hash_t cache_hash;
+	/* The defragmenter is at work (slab_lock): no slab goes back. */
+	bool cache_move_busy;
+
+	/*
+	 * Moving (kmem_move.c): the callback, set (atomically, as statistics
+	 * read it) before the first allocation; the rest under
+	 * kmem_move_lock, the counters also read atomically by statistics.
+	 */
+	kmem_move_callback_t *cache_move;
+	uint16_t cache_move_pass;       /* passes that looked at the cache */
+	unsigned cache_move_numer;      /* reclaimable below numer/8 used */
+	uint64_t cache_move_callbacks;
+	uint64_t cache_move_yes;
+	uint64_t cache_move_no;
+	uint64_t cache_move_later;
+	uint64_t cache_move_dont_need;
+	uint64_t cache_move_dont_know;
+	uint64_t cache_move_hunt_found;
+	uint64_t cache_move_slabs_freed;
 
 	struct kmem_cache *cache_list_next; /* kmem_caches_lock */
 	struct kmem_cache *cache_list_prev;

@@ -8,7 +8,10 @@
  * - grows its magazines if the depot lock was contended (kmem_depot.c);
  * - gives back what sat unused for a whole interval: depot magazines
  *   beyond the working set, then the empty slabs;
- * and then the free large-buffer spans kept for reuse go back (kmem_init.c).  Memory thus drains back
+ * and then the free large-buffer spans kept for reuse go back (kmem_init.c);
+ * a pass run by kmem_update_now() (the update thread's, or a program's own
+ * call) then consolidates the fragmented caches that have move callbacks
+ * (kmem_move.c).  Memory thus drains back
  *   to the arenas a working set at a time instead of being dropped at once
  *   (page faults are expensive: docs/kmem.md).
  *
@@ -135,6 +138,9 @@ kmem_update_now(void)
 	kmem_mutex_enter(&kmem_caches_lock);
 	update_pass();
 	kmem_mutex_exit(&kmem_caches_lock);
+	/* Only here, never in the lazy pass: move callbacks take client
+	 * locks an allocating or exiting thread may hold (kmem_move.c). */
+	kmem_move_update();
 	update_done();
 }
 

@@ -110,7 +110,12 @@ static const field_t cache_fields[] = {
 	K(FIELD_U64, depot_free), K(FIELD_U64, depot_contention),
 	K(FIELD_U64, depot_trim), K(FIELD_U64, full_magazines),
 	K(FIELD_U64, empty_magazines), K(FIELD_UNSIGNED, magazine_size),
-	K(FIELD_U64, reap), K(FIELD_SIZE, hash_buckets),
+	K(FIELD_U64, reap), K(FIELD_INT, movable),
+	K(FIELD_U64, move_callbacks), K(FIELD_U64, move_yes),
+	K(FIELD_U64, move_no), K(FIELD_U64, move_later),
+	K(FIELD_U64, move_dont_need), K(FIELD_U64, move_dont_know),
+	K(FIELD_U64, move_hunt_found), K(FIELD_U64, move_slabs_freed),
+	K(FIELD_SIZE, hash_buckets),
 	K(FIELD_U64, hash_lookup), K(FIELD_U64, hash_depth),
 	{ NULL, 0, 0, 0 }
 };

@@ -84,6 +84,7 @@ struct umem_cache {
 	umem_constructor_t *uc_constructor;
 	umem_destructor_t *uc_destructor;
 	umem_reclaim_t *uc_reclaim;
+	umem_move_callback_t *uc_move;  /* set once, before any allocation */
 	void *uc_arg;
 };
 
@@ -203,6 +204,21 @@ umem_reclaim(void *arg)
 	cp->uc_reclaim(cp->uc_arg);
 }
 
+/* The answers are kmem's, value for value (umem.h). */
+_Static_assert((int)UMEM_CBRC_YES == (int)KMEM_CBRC_YES &&
+    (int)UMEM_CBRC_NO == (int)KMEM_CBRC_NO &&
+    (int)UMEM_CBRC_LATER == (int)KMEM_CBRC_LATER &&
+    (int)UMEM_CBRC_DONT_NEED == (int)KMEM_CBRC_DONT_NEED &&
+    (int)UMEM_CBRC_DONT_KNOW == (int)KMEM_CBRC_DONT_KNOW,
+    "umem_cbrc_t and kmem_cbrc_t differ");
+
+static kmem_cbrc_t
+umem_move(void *old, void *newbuf, size_t size, void *arg)
+{
+	umem_cache_t *cp = arg;
+	return ((kmem_cbrc_t)cp->uc_move(old, newbuf, size, cp->uc_arg));
+}
+
 /* Translate UMC_* into KMC_*; false if cflags has other bits. */
 static bool
 umem_cflags_to_kmem(int cflags, int *kmflagsp)
@@ -315,6 +331,44 @@ umem_cache_free(umem_cache_t *cp, void *buf)
 	if (!umem_cache_ok(cp, "umem_cache_free"))
 		return;
 	kmem_cache_free(cp->uc_cache, buf);
+}
+
+/*
+ * Moves (umem.h): the record keeps the client's callback, and the kmem
+ * cache a trampoline that calls it with the client's argument.  kmem
+ * checks and reports the rest (a second callback, a cache that has
+ * allocated); the record's callback is set only when kmem took it.
+ */
+void
+umem_cache_set_move(umem_cache_t *cp, umem_move_callback_t *move)
+{
+	if (!umem_cache_ok(cp, "umem_cache_set_move"))
+		return;
+	if (move == NULL) {
+		kmem_report("umem_cache_set_move(%p, NULL): the callback is "
+		    "NULL", (void *)cp);
+		return;
+	}
+	kmem_cache_stats_t before, after;
+	(void) kmem_cache_stats(cp->uc_cache, &before);
+	if (before.movable) {
+		kmem_report("umem_cache_set_move(\"%s\"): the cache has a "
+		    "move callback already", before.name);
+		return;
+	}
+	cp->uc_move = move;
+	kmem_cache_set_move(cp->uc_cache, umem_move);
+	(void) kmem_cache_stats(cp->uc_cache, &after);
+	if (!after.movable)
+		cp->uc_move = NULL;     /* refused, and reported */
+}
+
+size_t
+umem_cache_move_now(umem_cache_t *cp)
+{
+	if (!umem_cache_ok(cp, "umem_cache_move_now"))
+		return (0);
+	return (kmem_cache_move_now(cp->uc_cache));
 }
 
 void
