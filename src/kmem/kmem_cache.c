@@ -99,11 +99,12 @@
  * that wastes at most 1/8 of itself (Bonwick's rule), else the least
  * wasteful of those.
  *
- * Locking: kmem_move_lock (a move pass, kmem_move.c), kmem_caches_lock (the
- * list of caches; reap and update passes hold it), kmem_threads_lock, a thread cache's lock, a depot lock, a slab
- * lock.  No depot or slab lock is held across a call into vmem, a
- * constructor or a destructor.  Constructors, destructors and reclaim
- * callbacks may allocate and free, but must not create or destroy caches.
+ * Locking: kmem_move_lock (a move pass, kmem_move.c), kmem_caches_lock
+ * (the list of caches; reap and update passes hold it), kmem_threads_lock,
+ * a thread cache's lock, a depot lock, a slab lock.  No depot or slab
+ * lock is held across a call into vmem, a constructor or a destructor.
+ * Constructors, destructors and reclaim callbacks may allocate and free,
+ * but must not create or destroy caches.
  */
 #include "kmem_impl.h"
 
