@@ -66,6 +66,7 @@ typedef struct kmem_slab {
 	uintptr_t slab_first;           /* its first buffer (base + color) */
 	unsigned slab_refcnt;           /* buffers allocated */
 	unsigned slab_chunks;           /* buffers in all */
+	uint64_t slab_purged;   /* granules given back (kmem_slab_purge.c) */
 } kmem_slab_t;
 
 /*
@@ -221,6 +222,10 @@ struct kmem_cache {
 	uint64_t cache_dead_free;
 	uint64_t cache_reap;
 	kmem_hash_t cache_hash;
+	/* Free pages given back inside slabs (kmem_slab_purge.c). */
+	size_t cache_purge_granule;     /* bytes a bit stands for; 0: never */
+	uint64_t cache_purged;          /* granules given back now */
+	uint64_t cache_purge_count;     /* granules given back, ever */
 
 	struct kmem_cache *cache_list_next; /* kmem_caches_lock */
 	struct kmem_cache *cache_list_prev;
