@@ -203,6 +203,8 @@ kmem_slab_purged_over(const kmem_cache_t *cp, const kmem_slab_t *sp,
 void
 kmem_slab_purge_forget(kmem_cache_t *cp, kmem_slab_t *sp)
 {
-	cp->cache_purged -= (uint64_t)__builtin_popcountll(sp->slab_purged);
+	/* Bit by bit: the freestanding core has no popcount from libgcc. */
+	for (uint64_t m = sp->slab_purged; m != 0; m &= m - 1)
+		cp->cache_purged--;
 	sp->slab_purged = 0;
 }
