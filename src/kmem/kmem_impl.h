@@ -6,6 +6,7 @@
  *
  *	kmem_cache.c    caches: creation, layout, destruction, alloc and free
  *	kmem_slab.c     the slab layer
+ *	kmem_slab_purge.c  free pages inside slabs in use back to the system
  *	kmem_depot.c    magazines and the depot, working set, resizing
  *	kmem_thread.c   the per-thread layer ("CPU" caches) and thread exit
  *	kmem_hash.c     buffer -> bufctl hash of caches with external slabs
