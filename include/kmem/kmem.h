@@ -165,6 +165,9 @@ typedef struct kmem_cache_stats {
 				   * (free, in a debug cache's) */
 	uint64_t buf_max;       /* high-water mark of buf_total */
 	size_t mem_total;       /* bytes of slabs */
+	size_t mem_purged;      /* of which given back to the system: free
+				   * pages inside slabs still in use */
+	uint64_t purge_count;   /* pages (granules) given back so, ever */
 	uint64_t alloc;         /* successful allocations */
 	uint64_t alloc_fail;    /* allocations that returned NULL */
 	uint64_t free;

@@ -479,6 +479,8 @@ verify_cache(kmem_cache_t *cp, const void **bufs, const char **why)
 		    found < VERIFY_BATCH; i++) {
 			const void *buf = (const void *)(sp->slab_first +
 			    i * cp->cache_chunksize);
+			if (kmem_slab_purged_over(cp, sp, (uintptr_t)buf))
+				continue;       /* free, its pages given back */
 			const char *problem = buffer_problem(cp, buf);
 			if (problem != NULL) {
 				bufs[found] = buf;

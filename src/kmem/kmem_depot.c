@@ -20,7 +20,9 @@
  * let the slow path that finds the threshold passed check at once, at most
  * every KMEM_DEPOT_RESIZE_SPACING, so a contended cache reaches a good size
  * in milliseconds instead of minutes.  The depot's magazines are destroyed
- * at the switch; each thread notices the new size on its next slow path and
+ * at the switch -- in a cache with a constructor or destructor, the full
+ * ones after their rounds were poured into magazines of the new size, so
+ * constructed objects outlive it (pour_chain()); each thread notices the new size on its next slow path and
  * gives back its old magazines; an old-size magazine that reaches the
  * depot later (from a thread that exits) waits on the stale list for the
  * next update to destroy it.
@@ -34,6 +36,16 @@
  * freeing thread's slow path does once it holds no lock (kmem_depot_tend),
  * destroying the newest full magazines (their rounds go to the slabs, whose
  * empty slabs go back to the arena for any cache to use).
+ *
+ * The ceiling holds only where a round is nothing but memory: a cache
+ * with neither constructor nor destructor (kmem_alloc's and malloc's
+ * classes, the quantum caches, most clients' plain caches), where
+ * destroying a round and making it again later costs two trips to the
+ * slab layer.  In a cache with a constructor or a destructor a round is a
+ * constructed object, and keeping those across a burst of frees is what
+ * object caching is for (Bonwick 1994): destroying one runs the client's
+ * destructor now and its constructor again at the next allocation.  Such
+ * a cache's full list answers only to the working set, as in illumos.
  *
  * Working set.  Each list remembers the fewest magazines it held during
  * the current update interval (min).  At each update that minimum becomes
@@ -56,7 +68,8 @@
 #define KMEM_DEPOT_CONTENTION 3
 /* The shortest time between two checks made by slow paths. */
 #define KMEM_DEPOT_RESIZE_SPACING       (10 * 1000 * 1000)      /* 10 ms */
-/* The most bytes of rounds a cache's full magazines may hold in the depot. */
+/* The most bytes of rounds a cache's full magazines may hold in the depot,
+ * in a cache without constructor or destructor. */
 #define KMEM_DEPOT_FULL_MAX             (1u << 20)
 /* Exchanges that grow a cache's magazines if they come within the window. */
 #define KMEM_DEPOT_TRAFFIC              256
@@ -153,6 +166,21 @@ full_bytes(const kmem_cache_t *cp)
 	    cp->cache_chunksize);
 }
 
+/* Are cp's rounds nothing but memory (no constructor, no destructor)? */
+static bool
+rounds_are_memory(const kmem_cache_t *cp)
+{
+	return (cp->cache_constructor == NULL && cp->cache_destructor == NULL);
+}
+
+/* Is cp's full list over its ceiling (depot_lock held)?  See above. */
+static bool
+full_over_ceiling(const kmem_cache_t *cp)
+{
+	return (rounds_are_memory(cp) && cp->cache_magtype != NULL &&
+	    full_bytes(cp) > KMEM_DEPOT_FULL_MAX);
+}
+
 /* Count an exchange (depot_lock held); enough of them want a check. */
 static void
 depot_traffic(kmem_cache_t *cp)
@@ -198,7 +226,7 @@ kmem_depot_free(kmem_cache_t *cp, kmem_magazine_t *mp, unsigned count)
 		mlp->total++;
 		cp->cache_depot_free++;
 		depot_traffic(cp);
-		if (count != 0 && full_bytes(cp) > KMEM_DEPOT_FULL_MAX)
+		if (count != 0 && full_over_ceiling(cp))
 			__atomic_store_n(&cp->cache_depot_trim_wanted, true,
 			    __ATOMIC_RELAXED);
 	}
@@ -356,6 +384,33 @@ kmem_depot_purge(kmem_cache_t *cp)
 	kmem_depot_ws_reap(cp);
 }
 
+/*
+ * Pour the rounds of a chain of old-size magazines into magazines of type
+ * mtp, given to the depot as they fill: constructed objects outlive a
+ * resize.  Rounds no magazine can be had for are destroyed.  No lock held.
+ */
+static void
+pour_chain(kmem_cache_t *cp, kmem_magazine_t *old,
+    const kmem_magtype_t *mtp)
+{
+	kmem_magazine_t *to = NULL;
+	while (old != NULL) {
+		kmem_magazine_t *next = old->next;
+		while (old->count > 0 && (to != NULL ||
+		    (to = kmem_magazine_alloc(mtp, KM_NOSLEEP)) != NULL)) {
+			to->rounds[to->count++] = old->rounds[--old->count];
+			if (to->count == mtp->rounds) {
+				kmem_depot_free(cp, to, to->count);
+				to = NULL;
+			}
+		}
+		kmem_magazine_destroy(cp, old, old->count);
+		old = next;
+	}
+	if (to != NULL)
+		kmem_depot_free(cp, to, to->count);
+}
+
 void
 kmem_depot_resize_check(kmem_cache_t *cp)
 {
@@ -385,7 +440,10 @@ kmem_depot_resize_check(kmem_cache_t *cp)
 		    cp->cache_empty.alloc };
 	}
 	kmem_mutex_exit(&cp->cache_depot_lock);
-	destroy_chain(cp, full);
+	if (rounds_are_memory(cp))
+		destroy_chain(cp, full);
+	else
+		pour_chain(cp, full, mtp + 1);
 	destroy_chain(cp, empty);
 }
 
@@ -396,8 +454,7 @@ depot_trim(kmem_cache_t *cp)
 	kmem_magazine_t *taken = NULL;
 	kmem_mutex_enter(&cp->cache_depot_lock);
 	__atomic_store_n(&cp->cache_depot_trim_wanted, false, __ATOMIC_RELAXED);
-	while (cp->cache_magtype != NULL &&
-	    full_bytes(cp) > KMEM_DEPOT_FULL_MAX) {
+	while (full_over_ceiling(cp)) {
 		kmem_magazine_t *mp = cp->cache_full.list;
 		cp->cache_full.list = mp->next;
 		if (--cp->cache_full.total < cp->cache_full.min)

@@ -6,6 +6,7 @@
  *
  *	kmem_cache.c    caches: creation, layout, destruction, alloc and free
  *	kmem_slab.c     the slab layer
+ *	kmem_slab_purge.c  free pages inside slabs in use back to the system
  *	kmem_depot.c    magazines and the depot, working set, resizing
  *	kmem_thread.c   the per-thread layer ("CPU" caches) and thread exit
  *	kmem_hash.c     buffer -> bufctl hash of caches with external slabs
@@ -102,6 +103,17 @@ void kmem_slab_set_held(kmem_cache_t *cp, void *buf);
 bool kmem_slab_buffer_free(kmem_cache_t *cp, const void *buf);
 size_t kmem_slab_reap(kmem_cache_t *cp);
 uint64_t kmem_slab_destroy_all(kmem_cache_t *cp);
+/* Free pages inside slabs in use (kmem_slab_purge.c); slab_lock held but
+ * for init. */
+void kmem_slab_purge_init(kmem_cache_t *cp);
+void kmem_slab_purge_freed(kmem_cache_t *cp, kmem_slab_t *sp, uintptr_t buf);
+void kmem_slab_purge_refresh(kmem_cache_t *cp, kmem_slab_t *sp,
+    uintptr_t buf);
+void kmem_slab_purge_forget(kmem_cache_t *cp, kmem_slab_t *sp);
+/* Does buf, a chunk of sp, lie partly in pages given back (slab_lock)?
+ * Its tag and pattern are then not there to check until it is allocated. */
+bool kmem_slab_purged_over(const kmem_cache_t *cp, const kmem_slab_t *sp,
+    uintptr_t buf);
 
 /* ---- kmem_fork.c ---- */
 /* Take (release) every thread cache's, depot's and slab layer's lock, as

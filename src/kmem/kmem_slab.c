@@ -35,6 +35,9 @@
  * the depot above are where constructed buffers wait).  kmem_slab_reap()
  * gives back the kept one too (the reaper calls it; see kmem_update.c).
  *
+ * Pages wholly free inside a slab still in use go back to the system as
+ * their last buffer is freed (kmem_slab_purge.c, called under slab_lock).
+ *
  * Free buffers are poisoned for AddressSanitizer and memcheck (poison.h):
  * a buffer is unpoisoned before its free link is read or written, and a
  * slab as a whole before its memory goes back to the arena.
@@ -69,6 +72,7 @@ kmem_slab_init(kmem_cache_t *cp)
 	cp->cache_color = cp->cache_mincolor;
 	if (cp->cache_flags & KMF_HASH)
 		kmem_hash_init(&cp->cache_hash, cp->cache_chunksize);
+	kmem_slab_purge_init(cp);
 }
 
 static void
@@ -227,6 +231,8 @@ slab_take(kmem_cache_t *cp, kmem_slab_t *sp)
 		kmem_hash_insert(&cp->cache_hash, bcp);
 		buf = (void *)bcp->addr;
 		kmem_buffer_unpoison(cp, buf);
+		if (sp->slab_purged != 0)
+			kmem_slab_purge_refresh(cp, sp, bcp->addr);
 	} else {
 		buf = sp->slab_head;
 		kmem_buffer_unpoison(cp, buf);
@@ -469,6 +475,7 @@ kmem_slab_free(kmem_cache_t *cp, void *buf)
 			if (cp->cache_freelist == kept)
 				cp->cache_freelist = &cp->cache_slabs;
 			slab_unlink(kept);
+			kmem_slab_purge_forget(cp, kept);
 			cp->cache_buf_total -= kept->slab_chunks;
 			cp->cache_slab_destroy++;
 			victim = kept;
@@ -476,11 +483,14 @@ kmem_slab_free(kmem_cache_t *cp, void *buf)
 		slab_link_before(&cp->cache_slabs, sp);
 		if (cp->cache_freelist == &cp->cache_slabs)
 			cp->cache_freelist = sp;
-	} else if (was_full) {
-		/* Partial: to the front of the partial slabs. */
-		slab_unlink(sp);
-		slab_link_before(cp->cache_freelist, sp);
-		cp->cache_freelist = sp;
+	} else {
+		if (was_full) {
+			/* Partial: to the front of the partial slabs. */
+			slab_unlink(sp);
+			slab_link_before(cp->cache_freelist, sp);
+			cp->cache_freelist = sp;
+		}
+		kmem_slab_purge_freed(cp, sp, (uintptr_t)buf);
 	}
 	cp->cache_slab_free++;
 	kmem_mutex_exit(&cp->cache_slab_lock);
@@ -501,6 +511,7 @@ slab_take_empty(kmem_cache_t *cp)
 		if (cp->cache_freelist == sp)
 			cp->cache_freelist = &cp->cache_slabs;
 		slab_unlink(sp);
+		kmem_slab_purge_forget(cp, sp);
 		cp->cache_buf_total -= sp->slab_chunks;
 		cp->cache_slab_destroy++;
 		sp->slab_next = taken;
@@ -541,6 +552,7 @@ kmem_slab_destroy_all(kmem_cache_t *cp)
 	while (cp->cache_slabs.slab_next != &cp->cache_slabs) {
 		kmem_slab_t *sp = cp->cache_slabs.slab_next;
 		slab_unlink(sp);
+		kmem_slab_purge_forget(cp, sp);
 		leaked += sp->slab_refcnt;
 		if (cp->cache_flags & KMF_PAGEMAP)
 			kmem_pagemap_remove(sp->slab_base, cp->cache_slabsize);

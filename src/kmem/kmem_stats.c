@@ -72,6 +72,8 @@ kmem_cache_stats(kmem_cache_t *cp, kmem_cache_stats_t *st)
 	st->mem_total =
 	    (size_t)(cp->cache_slab_create - cp->cache_slab_destroy) *
 	    cp->cache_slabsize;
+	st->mem_purged = (size_t)cp->cache_purged * cp->cache_purge_granule;
+	st->purge_count = cp->cache_purge_count;
 	if (cp->cache_flags & KMF_HASH) {
 		st->hash_buckets = cp->cache_hash.mask + 1;
 		st->hash_lookup = cp->cache_hash.lookup;

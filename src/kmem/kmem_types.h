@@ -72,7 +72,11 @@ typedef struct kmem_slab {
 	uint16_t slab_move_pass;        /* the pass that last looked at it */
 	uint8_t slab_move_no;           /* the client said NO (or LATER 3x) */
 	uint8_t slab_move_later;        /* LATERs since the last move off it */
+	uint32_t slab_purged;   /* granules given back (kmem_slab_purge.c) */
 } kmem_slab_t;
+
+/* A small cache's slab holds one: each byte more can cost a buffer. */
+_Static_assert(sizeof (kmem_slab_t) <= 64, "kmem_slab_t fits 64 bytes");
 
 /*
  * A magazine: an array of rounds (buffers).  While it sits in the depot,
@@ -246,6 +250,10 @@ struct kmem_cache {
 	uint64_t cache_move_dont_know;
 	uint64_t cache_move_hunt_found;
 	uint64_t cache_move_slabs_freed;
+	/* Free pages given back inside slabs (kmem_slab_purge.c). */
+	size_t cache_purge_granule;     /* bytes a bit stands for; 0: never */
+	uint64_t cache_purged;          /* granules given back now */
+	uint64_t cache_purge_count;     /* granules given back, ever */
 
 	struct kmem_cache *cache_list_next; /* kmem_caches_lock */
 	struct kmem_cache *cache_list_prev;
