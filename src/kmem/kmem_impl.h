@@ -56,8 +56,12 @@ bool kmem_initialized(void);
 /* Has a thread started kmem_init()'s bootstrap (it may not be done)? */
 bool kmem_init_begun(void);
 vmem_t *kmem_metadata_arena(void);
-/* Give back the free spans kmem_oversize kept for reuse (update, reap). */
-void kmem_release_idle(void);
+/*
+ * Give back what kmem_oversize kept for reuse beyond its decayed allowance
+ * (an update pass: vmem_decay()), or all of it (everything: a reap), and
+ * purge kmem_pages' free pages.
+ */
+void kmem_release_idle(bool everything);
 
 /* ---- kmem_cache.c ---- */
 extern kmem_mutex_t kmem_caches_lock;
