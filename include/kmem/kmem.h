@@ -123,6 +123,7 @@ typedef struct kmem_cache_stats {
 	uint64_t full_magazines;
 	uint64_t empty_magazines;
 	unsigned magazine_size;
+	uint64_t magazine_resize; /* times the magazine size grew */
 	uint64_t reap;
 	size_t hash_buckets;
 	uint64_t hash_lookup;

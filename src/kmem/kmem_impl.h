@@ -123,6 +123,12 @@ void kmem_depot_purge(kmem_cache_t *cp);
 /* Does a magazine in cp's depot (full or stale) hold buf? */
 bool kmem_depot_holds(kmem_cache_t *cp, const void *buf);
 void kmem_depot_resize_check(kmem_cache_t *cp);
+/*
+ * A thread's batch needed magazines of at least rounds (kmem_cache.c's
+ * depot trips): the next check grows the cache's magazines to that size
+ * at once, as far as its chunk size allows.
+ */
+void kmem_depot_batch_seen(kmem_cache_t *cp, unsigned rounds);
 /* From a slow path, no lock held: trim the full list if it passed its
  * ceiling, and the resize check if contention or traffic asks. */
 void kmem_depot_tend(kmem_cache_t *cp);
