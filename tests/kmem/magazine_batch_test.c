@@ -14,6 +14,7 @@
 #include <kmem/kmem.h>
 
 #include "check.h"
+#include "kmem/kmem_query.h"        /* kmem_magazine_rounds: the limit */
 
 #define MAXB    300
 
@@ -115,7 +116,9 @@ test_limits_hold(void)
 	batch(mid, MAXB);
 	batch(mid, MAXB);
 	kmem_cache_stats_t st = stats_of(mid);
-	CHECK(st.magazine_size < MAXB);         /* capped below the batch */
+	/* Capped below the batch, at the chunk size's limit. */
+	CHECK_EQ(st.magazine_size, kmem_magazine_rounds(st.chunk_size, true));
+	CHECK(st.magazine_size < MAXB);
 	CHECK_EQ(st.magazine_resize, 1);
 	kmem_cache_destroy(mid);
 }

@@ -476,6 +476,34 @@ test_retention(void)
 }
 
 /*
+ * Dirty first: a freed range is handed out before a clean one, even when
+ * the clean one is the better fit (its pages would fault).
+ */
+static void
+test_retention_dirty_first(void)
+{
+	slog = (source_log_t){ 0 };
+	vmem_t *parent = vmem_create("dparent", A(0x10000000), 0x1000000,
+	    0x1000, NULL, NULL, NULL, 0, VM_SLEEP);
+	vmem_t *child = vmem_create("dchild", NULL, 0, 0x1000, logged_import,
+	    logged_release, parent, 0, VM_SLEEP);
+	vmem_retain_set(child, 0x100000, 0x40000, logged_purge);
+	void *x = vmem_alloc(child, 0x8000, VM_SLEEP);
+	void *y = vmem_alloc(child, 0x34000, VM_SLEEP);    /* 0x4000 left */
+	vmem_free(child, x, 0x8000);
+	void *z = vmem_alloc(child, 0x4000, VM_SLEEP);
+	CHECK(z == x);
+	void *w = vmem_alloc(child, 0x4000, VM_SLEEP);
+	CHECK(w == (char *)x + 0x4000);
+	CHECK_EQ(vmem_verify(child), 0);
+	vmem_free(child, z, 0x4000);
+	vmem_free(child, w, 0x4000);
+	vmem_free(child, y, 0x34000);
+	vmem_destroy(child);
+	vmem_destroy(parent);
+}
+
+/*
  * A retaining arena's big minimum import falls back to what the request
  * needs when the source cannot give the minimum, and gives such a span
  * back once it is free.
@@ -755,6 +783,7 @@ main(void)
 	test_import_and_release();
 	test_ximport_may_grow();
 	test_retention();
+	test_retention_dirty_first();
 	test_retention_import_fallback();
 	test_no_qcache_imports_slabs();
 	test_spans_and_contains();
