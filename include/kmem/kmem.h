@@ -182,6 +182,7 @@ typedef struct kmem_cache_stats {
 	uint64_t full_magazines;
 	uint64_t empty_magazines;
 	unsigned magazine_size;
+	uint64_t magazine_resize; /* times the magazine size grew */
 	uint64_t reap;
 	int movable;            /* has a move callback (kmem_cache_set_move) */
 	uint64_t move_callbacks; /* callbacks made: the five answers' sum */

@@ -101,6 +101,8 @@ typedef struct vmem_stats {
 	size_t segs_free;            /* free segments */
 	size_t spans;
 	size_t segs_reserved;        /* segment structures held for this arena */
+	size_t mem_dirty;            /* free bytes kept for reuse, not purged */
+	uint64_t purged;             /* bytes purged in place (madvise) */
 } vmem_stats_t;
 
 /* Fill *st for vmp; returns 0. */

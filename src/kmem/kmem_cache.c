@@ -474,6 +474,7 @@ cc_current(kmem_cache_t *cp, kmem_slot_t *cc)
 		/* The cache's magazines grew: give the old ones back. */
 		kmem_thread_slot_to_depot(cp, cc);
 		cc->cc_magsize = (int)mtp->rounds;
+		cc->cc_run = 0;
 	}
 	return (true);
 }
@@ -486,6 +487,40 @@ cc_current(kmem_cache_t *cp, kmem_slot_t *cc)
  * or in none.
  */
 
+/* The most trips a run counts (its sign is its direction). */
+#define KMEM_RUN_MAX    (1 << 20)
+
+/*
+ * Magazine size from the traffic seen.  A thread whose two magazines are
+ * both empty when it allocates (both full when it frees) makes a trip to
+ * the depot, for a full magazine or from the slabs (or for an empty one).
+ * Trips in a row in one direction, ended by a trip in the other, measured
+ * a batch: the thread allocated (or freed) what its two magazines held and
+ * a magazine per trip, at most (trips + 2) * magsize rounds, without
+ * turning round.  Magazines that hold that much serve the next such batch
+ * and its return with no trip at all, so the depot is told
+ * (kmem_depot_batch_seen()) and grows them in one step.  A single trip
+ * tells too little (the slot may just have been empty: its first use, or
+ * the magazines it gave back when their size changed, which also starts
+ * the count afresh), and a batch that needs only one trip per direction
+ * is cheap enough.  dir: 1 for an allocation's trip, -1 for a free's; the
+ * slot's lock held.
+ */
+static void
+depot_trip(kmem_cache_t *cp, kmem_slot_t *cc, int dir)
+{
+	int run = cc->cc_run;
+	if (run != 0 && (run > 0) == (dir > 0)) {
+		if (run < KMEM_RUN_MAX && run > -KMEM_RUN_MAX)
+			cc->cc_run = run + dir;
+		return;
+	}
+	cc->cc_run = dir;
+	unsigned trips = (unsigned)(run < 0 ? -run : run);
+	if (trips >= 2 && cc->cc_magsize > 0)
+		kmem_depot_batch_seen(cp, (trips + 2) * (unsigned)cc->cc_magsize);
+}
+
 /* The allocation slow path (lock held); NULL sends us to the slabs. */
 static void *
 magazine_alloc(kmem_cache_t *cp, kmem_slot_t *cc)
@@ -497,6 +532,7 @@ magazine_alloc(kmem_cache_t *cp, kmem_slot_t *cc)
 			cc_reload(cc, cc->cc_ploaded, cc->cc_prounds);
 			continue;
 		}
+		depot_trip(cp, cc, 1);
 		if (!cc_current(cp, cc))
 			return (NULL);
 		kmem_magazine_t *fmp = kmem_depot_alloc(cp, &cp->cache_full,
@@ -511,10 +547,11 @@ magazine_alloc(kmem_cache_t *cp, kmem_slot_t *cc)
 
 /*
  * The free slow path (lock held); false if there is no magazine layer or no
- * empty magazine in the depot.
+ * empty magazine in the depot.  trip: count a trip to the depot (a free's,
+ * the first time it tries; not a load of buffers from the slabs).
  */
 static bool
-magazine_free(kmem_cache_t *cp, kmem_slot_t *cc, void *buf)
+magazine_free(kmem_cache_t *cp, kmem_slot_t *cc, void *buf, bool trip)
 {
 	for (;;) {
 		if ((unsigned)cc->cc_rounds < (unsigned)cc->cc_magsize) {
@@ -524,6 +561,10 @@ magazine_free(kmem_cache_t *cp, kmem_slot_t *cc, void *buf)
 		if (cc->cc_prounds == 0) {
 			cc_reload(cc, cc->cc_ploaded, cc->cc_prounds);
 			continue;
+		}
+		if (trip) {
+			depot_trip(cp, cc, -1);
+			trip = false;
 		}
 		if (!cc_current(cp, cc))
 			return (false);
@@ -565,7 +606,7 @@ thread_magazine_free(kmem_cache_t *cp, void *buf)
 		return (false);
 	for (bool retried = false;; retried = true) {
 		kmem_mutex_enter(&kmem_self->lock);
-		bool kept = magazine_free(cp, cc, buf);
+		bool kept = magazine_free(cp, cc, buf, !retried);
 		kmem_mutex_exit(&kmem_self->lock);
 		kmem_depot_tend(cp);
 		if (kept || retried)
@@ -653,7 +694,7 @@ thread_magazine_load(kmem_cache_t *cp, void **bufs, unsigned n)
 	for (bool retried = false;; retried = true) {
 		kmem_mutex_enter(&kmem_self->lock);
 		uint64_t frees = cc->cc_free;
-		while (done < n && magazine_free(cp, cc, bufs[done]))
+		while (done < n && magazine_free(cp, cc, bufs[done], false))
 			done++;
 		__atomic_store_n(&cc->cc_free, frees, __ATOMIC_RELAXED);
 		kmem_mutex_exit(&kmem_self->lock);

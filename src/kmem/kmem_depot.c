@@ -9,7 +9,16 @@
  * trades one for an empty one.  Buffers in magazines stay constructed.
  *
  * Magazine size.  A cache starts with the magazine size its chunk size
- * calls for (kmem_magtypes[]: small buffers, more rounds).  When the depot
+ * calls for (kmem_magtypes[]: small buffers, more rounds).  Two things grow
+ * it.  A batch: a thread that allocates (or frees) more in a row than its
+ * two magazines hold makes trips to the depot, and when it turns round,
+ * kmem_cache.c tells the depot how many rounds that run of trips needed
+ * (kmem_depot_batch_seen()); the next check, made by that thread's slow
+ * path at once, without waiting for KMEM_DEPOT_RESIZE_SPACING, moves the
+ * cache straight to the smallest magazine size that holds the batch, as
+ * far as the limit below allows, so a program that allocates 100 objects
+ * and frees them runs without the depot from its second round, not after
+ * one step per check.  Contention and traffic: when the depot
  * lock was found busy more than KMEM_DEPOT_CONTENTION times since the last
  * check, or the depot exchanged KMEM_DEPOT_TRAFFIC magazines within
  * KMEM_DEPOT_TRAFFIC_WINDOW of the last check (a thread whose working set
@@ -422,8 +431,14 @@ kmem_depot_resize_check(kmem_cache_t *cp)
 	    cp->cache_depot_contention_prev > KMEM_DEPOT_CONTENTION ||
 	    (traffic - cp->cache_depot_traffic_prev >= KMEM_DEPOT_TRAFFIC &&
 	    now - cp->cache_depot_traffic_time < KMEM_DEPOT_TRAFFIC_WINDOW);
-	bool grow = busy && mtp != NULL && cp->cache_chunksize < mtp->maxbuf &&
-	    mtp + 1 < kmem_magtypes + NMAGTYPES;
+	unsigned batch = __atomic_exchange_n(&cp->cache_depot_batch, 0,
+	    __ATOMIC_RELAXED);
+	const kmem_magtype_t *to = mtp;
+	while (to != NULL && cp->cache_chunksize < to->maxbuf &&
+	    to + 1 < kmem_magtypes + NMAGTYPES &&
+	    (to->rounds < batch || (busy && to == mtp)))
+		to++;
+	bool grow = to != mtp;
 	cp->cache_depot_contention_prev = cp->cache_depot_contention;
 	cp->cache_depot_traffic_prev = traffic;
 	cp->cache_depot_traffic_time = now;
@@ -431,7 +446,8 @@ kmem_depot_resize_check(kmem_cache_t *cp)
 	    __ATOMIC_RELAXED);
 	kmem_magazine_t *full = NULL, *empty = NULL;
 	if (grow) {
-		__atomic_store_n(&cp->cache_magtype, mtp + 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&cp->cache_magtype, to, __ATOMIC_RELEASE);
+		cp->cache_depot_resize++;
 		full = cp->cache_full.list;
 		empty = cp->cache_empty.list;
 		cp->cache_full = (kmem_maglist_t){ .alloc =
@@ -468,6 +484,24 @@ depot_trim(kmem_cache_t *cp)
 }
 
 void
+kmem_depot_batch_seen(kmem_cache_t *cp, unsigned rounds)
+{
+	const kmem_magtype_t *mtp = __atomic_load_n(&cp->cache_magtype,
+	    __ATOMIC_RELAXED);
+	unsigned seen = __atomic_load_n(&cp->cache_depot_batch,
+	    __ATOMIC_RELAXED);
+	if (mtp == NULL || rounds <= mtp->rounds ||
+	    cp->cache_chunksize >= mtp->maxbuf)
+		return;         /* they hold it already, or may not grow */
+	while (seen < rounds && !__atomic_compare_exchange_n(
+	    &cp->cache_depot_batch, &seen, rounds, true, __ATOMIC_RELAXED,
+	    __ATOMIC_RELAXED))
+		continue;
+	__atomic_store_n(&cp->cache_depot_resize_wanted, true,
+	    __ATOMIC_RELAXED);
+}
+
+void
 kmem_depot_tend(kmem_cache_t *cp)
 {
 	if (__atomic_load_n(&cp->cache_depot_trim_wanted, __ATOMIC_RELAXED))
@@ -477,7 +511,10 @@ kmem_depot_tend(kmem_cache_t *cp)
 	uint64_t now = kmem_clock_ns();
 	uint64_t last = __atomic_load_n(&cp->cache_depot_resize_time,
 	    __ATOMIC_RELAXED);
-	if (now - last < KMEM_DEPOT_RESIZE_SPACING ||
+	/* A batch seen grows the magazines now: that happens once per size. */
+	bool batch = __atomic_load_n(&cp->cache_depot_batch,
+	    __ATOMIC_RELAXED) != 0;
+	if ((!batch && now - last < KMEM_DEPOT_RESIZE_SPACING) ||
 	    !__atomic_compare_exchange_n(&cp->cache_depot_resize_time, &last,
 	    now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return;         /* too soon, or another thread is checking */

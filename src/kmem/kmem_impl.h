@@ -58,8 +58,12 @@ bool kmem_initialized(void);
 /* Has a thread started kmem_init()'s bootstrap (it may not be done)? */
 bool kmem_init_begun(void);
 vmem_t *kmem_metadata_arena(void);
-/* Give back the free spans kmem_oversize kept for reuse (update, reap). */
-void kmem_release_idle(void);
+/*
+ * Give back what kmem_oversize kept for reuse beyond its decayed allowance
+ * (an update pass: vmem_decay()), or all of it (everything: a reap), and
+ * purge kmem_pages' free pages.
+ */
+void kmem_release_idle(bool everything);
 
 /* ---- kmem_cache.c ---- */
 extern kmem_mutex_t kmem_caches_lock;
@@ -140,6 +144,12 @@ bool kmem_depot_holds(kmem_cache_t *cp, const void *buf);
 /* Take buf out of a full magazine in cp's depot; true if one held it. */
 bool kmem_depot_take(kmem_cache_t *cp, const void *buf);
 void kmem_depot_resize_check(kmem_cache_t *cp);
+/*
+ * A thread's batch needed magazines of at least rounds (kmem_cache.c's
+ * depot trips): the next check grows the cache's magazines to that size
+ * at once, as far as its chunk size allows.
+ */
+void kmem_depot_batch_seen(kmem_cache_t *cp, unsigned rounds);
 /* From a slow path, no lock held: trim the full list if it passed its
  * ceiling, and the resize check if contention or traffic asks. */
 void kmem_depot_tend(kmem_cache_t *cp);

@@ -10,11 +10,12 @@
  *	                the threads' slot arrays
  *	kmem_default    the slabs of caches created with vmp == NULL, with
  *	                quantum caches for slabs of 1 to 8 pages
- *	kmem_oversize   kmem_alloc() and malloc() beyond KMEM_MAXBUF; wholly
- *	                free spans stay mapped for reuse up to
- *	                KMEM_OVERSIZE_RETAIN (or an eighth of what is in use,
- *	                if more), and go back beyond that and at every update
- *	                or reap pass
+ *	kmem_oversize   kmem_alloc() and malloc() beyond KMEM_MAXBUF, in spans
+ *	                of at least KMEM_OVERSIZE_CHUNK; what is freed stays
+ *	                mapped and faulted in for reuse, within a bound that
+ *	                follows the recent peak of its use (plus
+ *	                KMEM_OVERSIZE_SLACK), and decays at every update pass
+ *	                (vmem.c, "Retention"); a reap gives it all back
  *
  * The internal caches -- cache structures (kmem_cache, itself in static
  * storage), external slab structures, bufctls, thread caches and
@@ -60,12 +61,19 @@ static bool kmem_ready;         /* and it is done */
 
 #define INTERNAL_FLAGS  (KMC_NOHASH | KMC_NOMAGAZINE | KMC_NODEBUG)
 /*
- * Free large-buffer memory kmem_oversize may keep between passes: a program
- * that frees and allocates large buffers in turn then reuses pages already
- * mapped and faulted in, rather than paying munmap, mmap and a fault per
- * page every time (docs/malloc.md).
+ * Freed large-buffer memory kmem_oversize may keep beyond its recent peak
+ * between passes: a program that frees and allocates large buffers in turn
+ * then reuses pages already mapped and faulted in, rather than paying
+ * munmap, mmap and a fault per page every time (docs/malloc.md), even when
+ * it reaches a new peak.
  */
-#define KMEM_OVERSIZE_RETAIN    (32u << 20)
+#define KMEM_OVERSIZE_SLACK     (32u << 20)
+/*
+ * The smallest span kmem_oversize imports: large buffers share spans, so
+ * the frees of neighbours coalesce into room for a bigger buffer.  Only
+ * address space: a page costs memory once it is touched.
+ */
+#define KMEM_OVERSIZE_CHUNK     (sizeof (void *) >= 8 ? 256u << 20 : 16u << 20)
 
 static void *
 page_import(vmem_t *source, size_t size, int vmflag)
@@ -114,7 +122,8 @@ bootstrap(void)
 	kmem_metadata = kmem_arena("kmem_metadata", kmem_pages);
 	kmem_default = kmem_arena("kmem_default", kmem_pages);
 	kmem_oversize = kmem_arena("kmem_oversize", kmem_pages);
-	vmem_retain_set(kmem_oversize, KMEM_OVERSIZE_RETAIN);
+	vmem_retain_set(kmem_oversize, KMEM_OVERSIZE_SLACK, KMEM_OVERSIZE_CHUNK,
+	    kmem_pages_purge);
 
 	kmem_cache_cache = kmem_cache_create_in(&kmem_cache_cache_storage,
 	    "kmem_cache", sizeof (kmem_cache_t), 64, NULL, NULL, NULL, NULL,
@@ -187,17 +196,20 @@ page_purge(void *arg, void *start, size_t size)
 }
 
 /*
- * The spans kmem_oversize kept go back, and the free pages of kmem_pages'
- * spans that are still partly in use leave the resident set: slabs and
- * large buffers freed one by one leave holes that a span-at-a-time
- * release never sees.
+ * What kmem_oversize kept goes back (beyond its allowance, or all of it),
+ * and the free pages of kmem_pages' spans that are still partly in use
+ * leave the resident set: slabs freed one by one leave holes that a
+ * span-at-a-time release never sees.
  */
 void
-kmem_release_idle(void)
+kmem_release_idle(bool everything)
 {
 	if (!__atomic_load_n(&kmem_ready, __ATOMIC_ACQUIRE))
 		return;
-	vmem_release_idle(kmem_oversize);
+	if (everything)
+		(void) vmem_release_idle(kmem_oversize);
+	else
+		(void) vmem_decay(kmem_oversize);
 	vmem_walk(kmem_pages, VMEM_FREE, page_purge, NULL);
 }
 

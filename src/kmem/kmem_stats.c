@@ -60,6 +60,7 @@ kmem_cache_stats(kmem_cache_t *cp, kmem_cache_stats_t *st)
 	st->empty_magazines = cp->cache_empty.total;
 	st->magazine_size = cp->cache_magtype != NULL ?
 	    cp->cache_magtype->rounds : 0;
+	st->magazine_resize = cp->cache_depot_resize;
 	kmem_mutex_exit(&cp->cache_depot_lock);
 
 	kmem_mutex_enter(&cp->cache_slab_lock);

@@ -123,7 +123,7 @@ typedef struct kmem_slot {
 	int cc_rounds;
 	int cc_prounds;
 	int cc_magsize;
-	unsigned cc_spare;
+	int cc_run;     /* depot trips in a row: > 0 allocating, < 0 freeing */
 	uint64_t cc_alloc;              /* allocations served from magazines */
 	uint64_t cc_free;               /* frees taken by magazines */
 } kmem_slot_t;
@@ -212,6 +212,8 @@ struct kmem_cache {
 	uint64_t cache_depot_traffic_time; /* clock time of the last check */
 	uint64_t cache_depot_alloc;
 	uint64_t cache_depot_free;
+	unsigned cache_depot_batch;     /* rounds a batch seen needs (atomic) */
+	uint64_t cache_depot_resize;    /* magazine size changes */
 
 	/* The slab layer: cache_slab_lock. */
 	kmem_mutex_t cache_slab_lock;

@@ -8,9 +8,11 @@
  * - grows its magazines if the depot lock was contended (kmem_depot.c);
  * - gives back what sat unused for a whole interval: depot magazines
  *   beyond the working set, then the empty slabs;
- * and then the free large-buffer spans kept for reuse go back (kmem_init.c);
- * a pass run by kmem_update_now() (the update thread's, or a program's own
- * call) then consolidates the fragmented caches that have move callbacks
+ * and then what kmem_oversize keeps of freed large buffers decays (vmem.c,
+ * "Retention"): beyond an allowance that follows the last passes' peaks,
+ * it goes back; a reap gives all of it back.  A pass run by
+ * kmem_update_now() (the update thread's, or a program's own call) then
+ * consolidates the fragmented caches that have move callbacks
  * (kmem_move.c).  Memory thus drains back
  *   to the arenas a working set at a time instead of being dropped at once
  *   (page faults are expensive: docs/kmem.md).
@@ -127,7 +129,7 @@ update_pass(void)
 	for (kmem_cache_t *cp = kmem_caches.cache_list_next; cp != &kmem_caches;
 	    cp = cp->cache_list_next)
 		cache_update(cp);
-	kmem_release_idle();
+	kmem_release_idle(false);
 	__atomic_store_n(&next_update, kmem_clock_ns() + update_interval,
 	    __ATOMIC_RELAXED);
 }
@@ -372,7 +374,7 @@ reap_pass(bool everything)
 			    __ATOMIC_RELAXED);
 		}
 	}
-	kmem_release_idle();
+	kmem_release_idle(true);
 }
 
 void

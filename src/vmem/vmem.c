@@ -19,8 +19,9 @@
  * Invariants (vmem_verify() checks all of them):
  * - Segments of a span tile it exactly; starts and ends are quantum-aligned;
  *   an allocated segment records its size rounded up to the quantum.
- * - No two free segments are adjacent unless a marker separates them
- *   (frees coalesce with both neighbours).
+ * - No two free segments are adjacent unless a marker separates them or
+ *   one is dirty and the other clean (frees coalesce with both neighbours;
+ *   dirt is a retaining arena's, below).
  * - Free list i holds exactly the free segments of size [2^i, 2^(i+1)), and
  *   bit i of freemap is set exactly when list i is non-empty.
  * - Every allocated segment is in the hash (vmem_hash.c).
@@ -48,13 +49,45 @@
  * the source after the lock is dropped.
  *
  * Retention.  An arena told to retain (vmem_retain_set(), internal: kmem
- * uses it on kmem_oversize) keeps wholly free spans while its
- * free space stays below max(retain, an eighth of what is allocated), so a
+ * uses it on kmem_oversize) keeps what is freed in it for reuse, so that a
  * program that frees and reallocates large buffers reuses mapped, already
- * faulted memory instead of unmapping and mapping it again.
- * vmem_release_idle() gives back every wholly free span; kmem's periodic
- * update and kmem_reap() call it, so retained memory lasts no longer than
- * an update interval.
+ * faulted pages instead of unmapping, mapping and faulting them again (a
+ * fault per page is the dominant cost of a fresh large buffer).  It
+ * imports big spans (min_import), so that neighbouring buffers share a
+ * span and their frees coalesce into room for a bigger one -- a span per
+ * buffer could only ever be reused by a buffer no bigger.  (When the
+ * source cannot give that much -- the address space is limited -- it
+ * imports what the request needs, and such a small span goes back as soon
+ * as it is wholly free, as in an arena that does not retain.)  A free segment
+ * is dirty from its free until it is purged (its pages dropped from the
+ * resident set, its addresses kept); freshly imported memory is clean.
+ * Dirty and clean neighbours do not coalesce (tcmalloc's page heap keeps
+ * its normal and returned spans apart the same way), so mem_dirty, the
+ * sum of the dirty segments, is what was freed and not purged since; a
+ * purged segment joins its clean neighbours.  Allocation looks among the
+ * dirty segments first, as jemalloc does: their pages are resident.
+ * The bound, as jemalloc's decay and tcmalloc's page heap do it in their
+ * ways, is time-based, but in update passes rather than clock time:
+ * - between passes, mem_dirty stays within max(allowance, peak - inuse +
+ *   slack), where peak is the most that was allocated since the last pass
+ *   and slack is the larger of a quarter of it and the arena's floor:
+ *   keeping what was freed never takes the arena's resident memory more
+ *   than that beyond its recent peak (the quarter is room for the holes
+ *   that buffers of mixed sizes leave between them; without it, every
+ *   hole beyond the floor would be purged and faulted in again);
+ * - at each pass (vmem_decay()), the allowance becomes the largest of
+ *   (peak_i - inuse) * (D - i) / D over the peaks of the last D =
+ *   VMEM_DECAY_PASSES passes (i = 0 the one just ended), and what is dirty
+ *   beyond it goes back: a program that stops using large buffers gets its
+ *   memory back in D + 1 passes, a quarter of the excess at a time, while
+ *   one whose use swings keeps what its swings need;
+ * - vmem_release_idle() (kmem_reap()) gives everything back at once.
+ * Going back takes the smallest dirty segments first (the holes between
+ * buffers, least likely to be reused): a segment that is a whole span goes
+ * back to the source, addresses and all, any other is purged in place with
+ * the arena's purge function -- under the arena lock, which costs only the
+ * users of this arena (large buffers) a wait.  An arena
+ * that does not retain gives a span back as soon as it is wholly free.
  *
  * Running dry.  Before a request fails or waits, kmem is asked to give back
  * what its caches hold beyond their working sets (kmem_reap_soon()), and
@@ -167,6 +200,8 @@ vmem_freelist_insert(vmem_t *vmp, vmem_seg_t *vsp)
 {
 	unsigned i = freelist_index(seg_size(vsp));
 	vsp->vs_type = VMEM_FREE;
+	if (vsp->vs_dirty)
+		vmp->vm_st.mem_dirty += seg_size(vsp);
 	vsp->vs_kprev = NULL;
 	vsp->vs_knext = vmp->vm_freelist[i];
 	if (vsp->vs_knext != NULL)
@@ -192,6 +227,8 @@ vmem_freelist_delete(vmem_t *vmp, vmem_seg_t *vsp)
 	if (vmp->vm_freelist[i] == NULL)
 		vmp->vm_freemap &= ~((uintptr_t)1 << i);
 	vmp->vm_st.segs_free--;
+	if (vsp->vs_dirty)
+		vmp->vm_st.mem_dirty -= seg_size(vsp);
 }
 
 /*
@@ -226,6 +263,7 @@ vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool imported)
 	seg0->vs_kprev = span;
 
 	vmem_seg_t *vsp = vmem_seg_create(vmp, span, start, start + size);
+	vsp->vs_dirty = false;
 	vmem_freelist_insert(vmp, vsp);
 
 	vmp->vm_st.mem_total += size;
@@ -244,18 +282,45 @@ vmem_span_is_free(const vmem_t *vmp, const vmem_seg_t *vsp)
 	    vsp->vs_aprev->vs_imported && vsp->vs_anext->vs_type == VMEM_SPAN);
 }
 
-/* Is vsp, a free segment not on a free list, a whole span to give back now? */
+/*
+ * Is vsp, a free segment not on a free list, a whole span to give back now?
+ * In a retaining arena only if it is smaller than the minimum import: it
+ * was imported when the source could not give the minimum (the address
+ * space is short), and its addresses are wanted back.  Otherwise the
+ * bound decides (vmem_trim()).
+ */
 static bool
 vmem_span_to_release(const vmem_t *vmp, const vmem_seg_t *vsp)
 {
-	if (!vmem_span_is_free(vmp, vsp))
-		return (false);
-	size_t free_bytes = vmp->vm_st.mem_total - vmp->vm_st.mem_inuse;
-	size_t keep = vmp->vm_retain;
-	if (keep != 0 && vmp->vm_st.mem_inuse / 8 > keep)
-		keep = vmp->vm_st.mem_inuse / 8;
-	return (free_bytes > keep);
+	return (vmem_span_is_free(vmp, vsp) && (vmp->vm_purge == NULL ||
+	    seg_size(vsp) < vmp->vm_min_import));
 }
+
+/*
+ * The most dirty bytes a retaining arena keeps until the next pass: what
+ * takes it to its recent peak, plus the slack (a quarter of the peak, or
+ * the arena's floor if more), which is room for the holes that buffers of
+ * mixed sizes leave between them.
+ */
+static size_t
+vmem_retain_bound(const vmem_t *vmp)
+{
+	size_t slack = vmp->vm_peak / 4;
+	if (slack < vmp->vm_retain)
+		slack = vmp->vm_retain;
+	size_t recent = vmp->vm_peak - vmp->vm_st.mem_inuse + slack;
+	return (recent > vmp->vm_allowance ? recent : vmp->vm_allowance);
+}
+
+/* Is a retaining arena beyond its bound?  (Its lock held.) */
+static bool
+vmem_over_bound(const vmem_t *vmp)
+{
+	return (vmp->vm_purge != NULL &&
+	    vmp->vm_st.mem_dirty > vmem_retain_bound(vmp));
+}
+
+static size_t vmem_trim(vmem_t *vmp, size_t limit, bool all);
 
 /* Remove the span whose only segment is vsp; rel says what to give back. */
 static void
@@ -307,17 +372,25 @@ vmem_seg_alloc(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t addr, size_t size)
 
 	if (addr == vs_start && p2_samehighbit(vs_size, vs_size - size)) {
 		/* The remainder stays on the same free list: shrink in place. */
+		if (vsp->vs_dirty)
+			vmp->vm_st.mem_dirty -= size;
 		vsp->vs_start = addr_end;
 		vsp = vmem_seg_create(vmp, vsp->vs_aprev, addr, addr_end);
 	} else {
+		/* The remainders are as dirty as the segment was. */
 		vmem_freelist_delete(vmp, vsp);
-		if (vs_end != addr_end)
-			vmem_freelist_insert(vmp,
-			    vmem_seg_create(vmp, vsp, addr_end, vs_end));
-		if (vs_start != addr)
-			vmem_freelist_insert(vmp,
-			    vmem_seg_create(vmp, vsp->vs_aprev, vs_start,
-			    addr));
+		if (vs_end != addr_end) {
+			vmem_seg_t *rest = vmem_seg_create(vmp, vsp, addr_end,
+			    vs_end);
+			rest->vs_dirty = vsp->vs_dirty;
+			vmem_freelist_insert(vmp, rest);
+		}
+		if (vs_start != addr) {
+			vmem_seg_t *rest = vmem_seg_create(vmp, vsp->vs_aprev,
+			    vs_start, addr);
+			rest->vs_dirty = vsp->vs_dirty;
+			vmem_freelist_insert(vmp, rest);
+		}
 		vsp->vs_start = addr;
 		vsp->vs_end = addr_end;
 	}
@@ -325,6 +398,8 @@ vmem_seg_alloc(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t addr, size_t size)
 	vsp->vs_qcache_slab = false;
 	vmem_hash_insert(vmp, vsp);
 	vmp->vm_st.mem_inuse += size;
+	if (vmp->vm_st.mem_inuse > vmp->vm_peak)
+		vmp->vm_peak = vmp->vm_st.mem_inuse;
 	vmp->vm_st.alloc++;
 	return (vsp);
 }
@@ -364,10 +439,12 @@ vmem_fit(const vmem_seg_t *vsp, const vmem_req_t *req, uintptr_t *addrp)
  * Search the free lists for req under the instant-, best- or first-fit
  * policy.  Instant fit starts at the first list whose members are all big
  * enough; the others start one list lower, where members might fit, as
- * does instant fit when no bigger list has anything.
+ * does instant fit when no bigger list has anything.  dirty_only: only
+ * among dirty segments (a retaining arena's first choice).
  */
 static vmem_seg_t *
-vmem_freelist_search(vmem_t *vmp, const vmem_req_t *req, uintptr_t *addrp)
+vmem_freelist_search(vmem_t *vmp, const vmem_req_t *req, uintptr_t *addrp,
+    bool dirty_only)
 {
 	size_t size = req->size;
 	unsigned first = highbit(size) - 1;
@@ -383,7 +460,8 @@ vmem_freelist_search(vmem_t *vmp, const vmem_req_t *req, uintptr_t *addrp)
 		for (; vsp != NULL; vsp = vsp->vs_knext) {
 			uintptr_t addr;
 			vmp->vm_st.search++;
-			if (best != NULL && seg_size(vsp) >= seg_size(best))
+			if ((best != NULL && seg_size(vsp) >= seg_size(best)) ||
+			    (dirty_only && !vsp->vs_dirty))
 				continue;
 			if (!vmem_fit(vsp, req, &addr))
 				continue;
@@ -419,7 +497,8 @@ vmem_advance(vmem_t *vmp, vmem_seg_t *marker, vmem_seg_t *afterme,
 	if (vprev->vs_type == VMEM_FREE) {
 		if (vnext->vs_type == VMEM_FREE &&
 		    vprev->vs_end == vnext->vs_start &&
-		    vprev->vs_anext == vnext) {
+		    vprev->vs_anext == vnext &&
+		    vprev->vs_dirty == vnext->vs_dirty) {
 			vmem_freelist_delete(vmp, vnext);
 			vmem_freelist_delete(vmp, vprev);
 			vprev->vs_end = vnext->vs_end;
@@ -510,10 +589,11 @@ vmem_import(vmem_t *vmp, const vmem_req_t *req, vmem_seg_t **vspp,
 	size_t asize = req->size + aphase;
 	if (asize < req->size)
 		return (IMPORT_FAILED);
+	size_t need = p2_roundup(asize, aquantum);
 	if (asize < vmp->vm_min_import)
 		asize = vmp->vm_min_import;
 	asize = p2_roundup(asize, aquantum);
-	if (asize < req->size)
+	if (asize < req->size || need < req->size)
 		return (IMPORT_FAILED);
 
 	vmem_seg_t *held = NULL;
@@ -534,6 +614,12 @@ vmem_import(vmem_t *vmp, const vmem_req_t *req, vmem_seg_t **vspp,
 	else
 		vaddr = ((vmem_alloc_t *)vmp->vm_import)(vmp->vm_source, asize,
 		    import_flags);
+	if (vaddr == NULL && need < asize && !vmp->vm_ximport) {
+		/* A big minimum the source cannot give: what req needs. */
+		asize = got = need;
+		vaddr = ((vmem_alloc_t *)vmp->vm_import)(vmp->vm_source, asize,
+		    import_flags);
+	}
 
 	kmem_mutex_enter(&vmp->vm_lock);
 	while (held != NULL) {
@@ -596,7 +682,15 @@ vmem_xalloc_locked(vmem_t *vmp, const vmem_req_t *req)
 		vmem_seg_t *vsp;
 		if (!vmem_populate(vmp, req->vmflag))
 			break;
-		vsp = vmem_freelist_search(vmp, req, &addr);
+		/*
+		 * A retaining arena reuses its dirty memory first, as jemalloc
+		 * does: its pages are resident, the clean ones would fault.
+		 */
+		vsp = NULL;
+		if (vmp->vm_purge != NULL)
+			vsp = vmem_freelist_search(vmp, req, &addr, true);
+		if (vsp == NULL)
+			vsp = vmem_freelist_search(vmp, req, &addr, false);
 		if (vsp == NULL && vmem_can_import(vmp, req)) {
 			enum import_result r = vmem_import(vmp, req, &vsp, &addr);
 			if (r == IMPORT_BROKEN)
@@ -604,7 +698,12 @@ vmem_xalloc_locked(vmem_t *vmp, const vmem_req_t *req)
 		}
 		if (vsp != NULL) {
 			vmem_seg_alloc(vmp, vsp, addr, req->size);
+			/* A new peak leaves less room for what is kept. */
+			bool over = vmem_over_bound(vmp);
+			size_t bound = over ? vmem_retain_bound(vmp) : 0;
 			kmem_mutex_exit(&vmp->vm_lock);
+			if (over)
+				(void) vmem_trim(vmp, bound, false);
 			return ((void *)addr);
 		}
 		if (!reaped) {
@@ -779,8 +878,9 @@ vmem_alloc_req(vmem_t *vmp, vmem_req_t *req)
 	if (req->policy == POLICY_NEXT)
 		return (vmem_nextfit_alloc(vmp, req));
 
+	/* (A retaining arena looks among its dirty segments first.) */
 	kmem_mutex_enter(&vmp->vm_lock);
-	if (vmem_instant_fit_now(vmp, req) &&
+	if (vmem_instant_fit_now(vmp, req) && vmp->vm_purge == NULL &&
 	    vmem_reserve_fill(vmp, VMEM_SEGS_PER_OP)) {
 		unsigned flist = instant_fit_list(vmp->vm_freemap, req->size);
 		if (flist != 0) {
@@ -969,15 +1069,16 @@ vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size,
 	vmem_hash_unlink(vmp, slot);
 	vmp->vm_st.mem_inuse -= seg_size(vsp);
 	vmp->vm_st.free++;
+	vsp->vs_dirty = vmp->vm_purge != NULL;
 
 	vmem_seg_t *vnext = vsp->vs_anext;
-	if (vnext->vs_type == VMEM_FREE) {
+	if (vnext->vs_type == VMEM_FREE && vnext->vs_dirty == vsp->vs_dirty) {
 		vmem_freelist_delete(vmp, vnext);
 		vsp->vs_end = vnext->vs_end;
 		vmem_seg_destroy(vmp, vnext);
 	}
 	vmem_seg_t *vprev = vsp->vs_aprev;
-	if (vprev->vs_type == VMEM_FREE) {
+	if (vprev->vs_type == VMEM_FREE && vprev->vs_dirty == vsp->vs_dirty) {
 		vmem_freelist_delete(vmp, vprev);
 		vprev->vs_end = vsp->vs_end;
 		vmem_seg_destroy(vmp, vsp);
@@ -988,8 +1089,12 @@ vmem_free_common(vmem_t *vmp, const char *caller, void *vaddr, size_t size,
 		vmem_span_take(vmp, vsp, &rel);
 	else
 		vmem_freelist_insert(vmp, vsp);
+	bool over = vmem_over_bound(vmp);
+	size_t bound = over ? vmem_retain_bound(vmp) : 0;
 	kmem_mutex_exit(&vmp->vm_lock);
 	vmem_release_span(vmp, &rel);
+	if (over)
+		(void) vmem_trim(vmp, bound, false);
 	return (true);
 }
 
@@ -1026,23 +1131,87 @@ vmem_free_if_allocated(vmem_t *vmp, void *vaddr, size_t size)
 /* ---- retention ---- */
 
 void
-vmem_retain_set(vmem_t *vmp, size_t retain)
+vmem_retain_set(vmem_t *vmp, size_t slack, size_t min_import,
+    void (*purge)(void *addr, size_t size))
 {
 	kmem_mutex_enter(&vmp->vm_lock);
-	vmp->vm_retain = retain;
+	vmp->vm_retain = slack;
+	if (min_import > vmp->vm_min_import)
+		vmp->vm_min_import = min_import;
+	vmp->vm_purge = purge;
 	kmem_mutex_exit(&vmp->vm_lock);
 }
 
-size_t
-vmem_release_idle(vmem_t *vmp)
+/*
+ * Purge vsp, a dirty free segment, in place; it joins its free neighbours
+ * (clean ones: two dirty segments would have coalesced), and if that makes
+ * it a whole span, the span is taken out and *rel says what to give back.
+ */
+static void
+vmem_seg_purge(vmem_t *vmp, vmem_seg_t *vsp, vmem_release_t *rel)
+{
+	KMEM_ASSERT(vsp->vs_type == VMEM_FREE && vsp->vs_dirty);
+	vmp->vm_purge((void *)vsp->vs_start, seg_size(vsp));
+	vmp->vm_st.purged += seg_size(vsp);
+	vmem_freelist_delete(vmp, vsp);
+	vsp->vs_dirty = false;
+	vmem_seg_t *vnext = vsp->vs_anext;
+	if (vnext->vs_type == VMEM_FREE) {
+		KMEM_ASSERT(!vnext->vs_dirty);
+		vmem_freelist_delete(vmp, vnext);
+		vsp->vs_end = vnext->vs_end;
+		vmem_seg_destroy(vmp, vnext);
+	}
+	vmem_seg_t *vprev = vsp->vs_aprev;
+	if (vprev->vs_type == VMEM_FREE) {
+		KMEM_ASSERT(!vprev->vs_dirty);
+		vmem_freelist_delete(vmp, vprev);
+		vprev->vs_end = vsp->vs_end;
+		vmem_seg_destroy(vmp, vsp);
+		vsp = vprev;
+	}
+	rel->size = 0;
+	if (vmem_span_is_free(vmp, vsp))
+		vmem_span_take(vmp, vsp, rel);
+	else
+		vmem_freelist_insert(vmp, vsp);
+}
+
+/* The smallest dirty free segment, by free list; NULL if none. */
+static vmem_seg_t *
+vmem_smallest_dirty(const vmem_t *vmp)
+{
+	for (uintptr_t map = vmp->vm_freemap; map != 0; map &= map - 1) {
+		vmem_seg_t *vsp = vmp->vm_freelist[lowbit(map) - 1];
+		for (; vsp != NULL; vsp = vsp->vs_knext)
+			if (vsp->vs_dirty)
+				return (vsp);
+	}
+	return (NULL);
+}
+
+/*
+ * Give back until mem_dirty is at most limit, or everything with all
+ * (every wholly free span too, clean or dirty).  Smallest first, by free
+ * list: the small holes between buffers are the least likely to be
+ * reused, and a big segment -- a whole span, say -- is what the next big
+ * buffer needs.  A dirty segment that is a whole span goes back to the
+ * source, addresses and all; any other is purged in place, and goes back
+ * if that leaves its span wholly free.  Returns the bytes given back to
+ * the source or purged in place.
+ */
+static size_t
+vmem_trim(vmem_t *vmp, size_t limit, bool all)
 {
 	vmem_release_t rel[16];
-	size_t released = 0;
+	size_t given = 0;
 	unsigned n;
+	if (all)
+		limit = 0;
 	do {
 		n = 0;
 		kmem_mutex_enter(&vmp->vm_lock);
-		for (vmem_seg_t *span = vmp->vm_seg0.vs_knext;
+		for (vmem_seg_t *span = vmp->vm_seg0.vs_knext; all &&
 		    span != &vmp->vm_seg0 && n < 16; ) {
 			vmem_seg_t *vsp = span->vs_anext;
 			span = span->vs_knext;
@@ -1052,13 +1221,60 @@ vmem_release_idle(vmem_t *vmp)
 				vmem_span_take(vmp, vsp, &rel[n++]);
 			}
 		}
+		vmem_seg_t *vsp;
+		while (n < 16 && vmp->vm_st.mem_dirty > limit &&
+		    (vsp = vmem_smallest_dirty(vmp)) != NULL) {
+			if (vmem_span_is_free(vmp, vsp)) {
+				vmem_freelist_delete(vmp, vsp);
+				vmem_span_take(vmp, vsp, &rel[n++]);
+				continue;
+			}
+			size_t size = seg_size(vsp);
+			vmem_seg_purge(vmp, vsp, &rel[n]);
+			if (rel[n].size != 0)
+				n++;            /* counted as it goes back */
+			else
+				given += size;
+		}
 		kmem_mutex_exit(&vmp->vm_lock);
 		for (unsigned i = 0; i < n; i++) {
-			released += rel[i].size;
+			given += rel[i].size;
 			vmem_release_span(vmp, &rel[i]);
 		}
 	} while (n == 16);
-	return (released);
+	return (given);
+}
+
+size_t
+vmem_decay(vmem_t *vmp)
+{
+	kmem_mutex_enter(&vmp->vm_lock);
+	if (vmp->vm_purge == NULL) {
+		kmem_mutex_exit(&vmp->vm_lock);
+		return (0);
+	}
+	size_t inuse = vmp->vm_st.mem_inuse, allowance = 0;
+	for (unsigned i = VMEM_DECAY_PASSES - 1; i > 0; i--)
+		vmp->vm_peaks[i] = vmp->vm_peaks[i - 1];
+	vmp->vm_peaks[0] = vmp->vm_peak;
+	for (unsigned i = 0; i < VMEM_DECAY_PASSES; i++) {
+		if (vmp->vm_peaks[i] <= inuse)
+			continue;
+		size_t a = (vmp->vm_peaks[i] - inuse) / VMEM_DECAY_PASSES *
+		    (VMEM_DECAY_PASSES - i);
+		if (a > allowance)
+			allowance = a;
+	}
+	vmp->vm_allowance = allowance;
+	vmp->vm_peak = inuse;
+	kmem_mutex_exit(&vmp->vm_lock);
+	return (vmem_trim(vmp, allowance, false));
+}
+
+size_t
+vmem_release_idle(vmem_t *vmp)
+{
+	return (vmem_trim(vmp, 0, true));
 }
 
 /* ---- spans from the caller ---- */

@@ -37,6 +37,8 @@ struct vmem_seg {
 	uint8_t vs_type;
 	bool vs_imported;               /* spans: imported from the source */
 	bool vs_qcache_slab;            /* allocated: a quantum cache's slab */
+	bool vs_dirty;                  /* free, retaining arena: freed and not
+	                                   purged since, so maybe resident */
 };
 
 static inline size_t
@@ -77,7 +79,12 @@ typedef struct vmem_counters {
 	size_t segs_alloc;
 	size_t segs_free;
 	size_t spans;
+	size_t mem_dirty;               /* free bytes in dirty segments */
+	uint64_t purged;                /* bytes purged in place */
 } vmem_counters_t;
+
+/* Decay passes over which a retaining arena's allowance falls to zero. */
+#define VMEM_DECAY_PASSES 4
 
 struct vmem {
 	char vm_name[VMEM_NAMELEN];
@@ -91,7 +98,12 @@ struct vmem {
 	size_t vm_qcache_slab;          /* the slab size of every qcache[] */
 	struct kmem_cache *vm_qcache[VMEM_NQCACHE_MAX];
 	size_t vm_min_import;           /* smallest span worth importing */
-	size_t vm_retain;               /* free bytes kept in spans (vmem.c) */
+	/* Retention (vmem.c); vm_purge is NULL in an arena that keeps none. */
+	void (*vm_purge)(void *addr, size_t size);
+	size_t vm_retain;               /* slack above the recent peak */
+	size_t vm_peak;                 /* most mem_inuse since the last pass */
+	size_t vm_allowance;            /* dirty bytes the last pass allowed */
+	size_t vm_peaks[VMEM_DECAY_PASSES]; /* vm_peak of the last passes */
 	int vm_cflags;
 	bool vm_ximport;                /* import is a vmem_ximport_t */
 	void *vm_import;                /* vmem_alloc_t or vmem_ximport_t */
@@ -173,13 +185,22 @@ bool vmem_free_if_allocated(vmem_t *vmp, void *vaddr, size_t size);
 size_t vmem_hash_longest_chain(const vmem_t *vmp);
 
 /*
- * Retention (vmem.c): keep wholly free imported spans while the arena's
- * free space is below max(retain, an eighth of what is allocated), rather
- * than give them back at once; 0 (the default) keeps none.
- * vmem_release_idle() gives back every wholly free span and returns the
- * bytes it gave back.
+ * Retention (vmem.c): a retaining arena keeps what is freed in it -- wholly
+ * free imported spans and free segments alike, "dirty" until purged -- for
+ * reuse, up to a bound that follows its recent peak (the theory at the top
+ * of vmem.c), imports at least min_import bytes at a time so that
+ * neighbouring buffers share spans and their frees coalesce, and purges
+ * dirty free segments of spans still in use with purge(addr, size), which
+ * must drop the pages from the resident set (called with the arena lock
+ * held).  slack: dirty bytes allowed above the recent peak between passes.
+ * vmem_decay() is one pass of the decay schedule: the allowance follows
+ * the peaks of the last VMEM_DECAY_PASSES passes and what is beyond it goes
+ * back.  vmem_release_idle() gives back every wholly free span and purges
+ * every dirty segment.  Both return the bytes they gave back or purged.
  */
-void vmem_retain_set(vmem_t *vmp, size_t retain);
+void vmem_retain_set(vmem_t *vmp, size_t slack, size_t min_import,
+    void (*purge)(void *addr, size_t size));
+size_t vmem_decay(vmem_t *vmp);
 size_t vmem_release_idle(vmem_t *vmp);
 
 #endif /* KMEM_VMEM_IMPL_H */

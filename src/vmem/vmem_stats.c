@@ -61,6 +61,8 @@ vmem_stats(vmem_t *vmp, vmem_stats_t *st)
 	st->segs_free = c->segs_free;
 	st->spans = c->spans;
 	st->segs_reserved = vmp->vm_nreserve;
+	st->mem_dirty = c->mem_dirty;
+	st->purged = c->purged;
 	kmem_mutex_exit(&vmp->vm_lock);
 	return (0);
 }
@@ -191,7 +193,7 @@ verify_arena_list(verifier_t *v)
 				    "only up to %p", (void *)span->vs_start,
 				    (void *)span->vs_end, (void *)cursor));
 			if (span != NULL && span->vs_imported && !span_busy &&
-			    vmp->vm_release != NULL && vmp->vm_retain == 0)
+			    vmp->vm_release != NULL && vmp->vm_purge == NULL)
 				return (VIOLATION(v, "imported span [%p, %p) is "
 				    "wholly free but was not given back",
 				    (void *)span->vs_start,
@@ -233,7 +235,8 @@ verify_arena_list(verifier_t *v)
 			    (void *)vsp->vs_end, (void *)cursor));
 		cursor = vsp->vs_end;
 		if (vsp->vs_type == VMEM_FREE) {
-			if (last != NULL && last->vs_type == VMEM_FREE)
+			if (last != NULL && last->vs_type == VMEM_FREE &&
+			    last->vs_dirty == vsp->vs_dirty)
 				return (VIOLATION(v, "free segments [%p, %p) and "
 				    "[%p, %p) were not coalesced",
 				    (void *)last->vs_start,
@@ -241,6 +244,13 @@ verify_arena_list(verifier_t *v)
 				    (void *)vsp->vs_start,
 				    (void *)vsp->vs_end));
 			v->seen.segs_free++;
+			if (vsp->vs_dirty && vmp->vm_purge == NULL)
+				return (VIOLATION(v, "free segment [%p, %p) is "
+				    "dirty in an arena that retains nothing",
+				    (void *)vsp->vs_start,
+				    (void *)vsp->vs_end));
+			if (vsp->vs_dirty)
+				v->seen.mem_dirty += seg_size(vsp);
 		} else {
 			if (vmem_hash_find(vmp, vsp->vs_start) != vsp)
 				return (VIOLATION(v, "allocated segment [%p, %p) "
@@ -355,13 +365,15 @@ verify_counters(verifier_t *v)
 	const vmem_counters_t *s = &v->seen;
 	if (c->mem_inuse != s->mem_inuse || c->mem_total != s->mem_total ||
 	    c->mem_import != s->mem_import || c->segs_alloc != s->segs_alloc ||
-	    c->segs_free != s->segs_free || c->spans != s->spans)
+	    c->segs_free != s->segs_free || c->spans != s->spans ||
+	    c->mem_dirty != s->mem_dirty)
 		return (VIOLATION(v, "counters (inuse %zu, total %zu, import "
-		    "%zu, %zu alloc segs, %zu free segs, %zu spans) disagree "
-		    "with the lists (%zu, %zu, %zu, %zu, %zu, %zu)",
+		    "%zu, %zu alloc segs, %zu free segs, %zu spans, dirty %zu) "
+		    "disagree with the lists (%zu, %zu, %zu, %zu, %zu, %zu, %zu)",
 		    c->mem_inuse, c->mem_total, c->mem_import, c->segs_alloc,
-		    c->segs_free, c->spans, s->mem_inuse, s->mem_total,
-		    s->mem_import, s->segs_alloc, s->segs_free, s->spans));
+		    c->segs_free, c->spans, c->mem_dirty, s->mem_inuse,
+		    s->mem_total, s->mem_import, s->segs_alloc, s->segs_free,
+		    s->spans, s->mem_dirty));
 	return (true);
 }
 

@@ -567,9 +567,9 @@ test_update_reaps_beyond_the_working_set(void)
 	counts_t c = { 0 };
 	kmem_cache_t *cp = kmem_cache_create("workingset", 64, 0,
 	    count_construct, count_destruct, NULL, &c, NULL, 0);
-	/* Few enough exchanges with the depot that the magazines keep their
-	 * size (test_depot_traffic_grows_magazines): 100 full ones. */
-	enum { N = 1500 };
+	/* The batch grows the magazines to their largest size when it turns
+	 * round (magazine_batch_test.c); the frees then fill 20 of them. */
+	enum { N = 3000 };
 	static void *bufs[N];
 	for (int i = 0; i < N; i++)
 		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);

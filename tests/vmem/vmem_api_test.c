@@ -339,57 +339,192 @@ test_import_and_release(void)
 	vmem_destroy(parent);
 }
 
+/* The purge function of the retaining arenas below: it logs. */
+static struct {
+	int calls;
+	size_t bytes;
+} plog;
+
+static void
+logged_purge(void *addr, size_t size)
+{
+	(void) addr;
+	plog.calls++;
+	plog.bytes += size;
+}
+
+static size_t
+dirty_of(vmem_t *vmp)
+{
+	vmem_stats_t st;
+	vmem_stats(vmp, &st);
+	return (st.mem_dirty);
+}
+
 /*
- * Retention (vmem_retain_set, internal): wholly free imported spans stay
- * while the free space is within the limit, go back beyond it, and all go
- * back at vmem_release_idle() and vmem_destroy().
+ * Retention (vmem_retain_set, internal): what is freed stays dirty for
+ * reuse, within a bound that follows the recent peak; a new peak purges
+ * the smallest dirty segments; each decay pass lowers the allowance until,
+ * idle, everything goes back; vmem_release_idle() and vmem_destroy() give
+ * it all back at once.  Driven by calls, never by time.
  */
 static void
 test_retention(void)
 {
 	slog = (source_log_t){ 0 };
+	plog.calls = 0;
+	plog.bytes = 0;
 	vmem_t *parent = vmem_create("rparent", A(0x10000000), 0x1000000,
 	    0x1000, NULL, NULL, NULL, 0, VM_SLEEP);
 	vmem_t *child = vmem_create("rchild", NULL, 0, 0x1000, logged_import,
 	    logged_release, parent, 0, VM_SLEEP);
-	vmem_retain_set(child, 0x8000);
+	/* Floor 0x1000; spans of at least 0x40000, shared by the buffers. */
+	vmem_retain_set(child, 0x1000, 0x40000, logged_purge);
 
-	void *a = vmem_alloc(child, 0x4000, VM_SLEEP);
-	void *b = vmem_alloc(child, 0x4000, VM_SLEEP);
-	void *c = vmem_alloc(child, 0x4000, VM_SLEEP);
-	CHECK_EQ(slog.imports, 3);
-	vmem_free(child, a, 0x4000);
-	vmem_free(child, b, 0x4000);
-	CHECK_EQ(slog.releases, 0);             /* 0x8000 free: kept */
-	CHECK_EQ(vmem_size(child, VMEM_FREE), 0x8000);
+	void *b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = vmem_alloc(child, 0x4000, VM_SLEEP);
+	CHECK_EQ(slog.imports, 1);
+	CHECK_EQ(slog.last_import, 0x40000);
+	CHECK_EQ(dirty_of(child), 0);           /* an import is clean */
+
+	/* A freed buffer stays, dirty, and is what the next request gets,
+	 * though the clean rest of the span would fit too. */
+	vmem_free(child, b[3], 0x4000);
+	CHECK_EQ(dirty_of(child), 0x4000);
+	void *again = vmem_alloc(child, 0x4000, VM_SLEEP);
+	CHECK(again == b[3]);
+	b[3] = again;
+	CHECK_EQ(slog.imports, 1);
+	CHECK_EQ(slog.releases, 0);
+	CHECK_EQ(plog.calls, 0);
+	CHECK_EQ(dirty_of(child), 0);
 	CHECK_EQ(vmem_verify(child), 0);
 
-	/* A kept span serves the next request without an import. */
-	void *d = vmem_alloc(child, 0x4000, VM_SLEEP);
-	CHECK_EQ(slog.imports, 3);
-	CHECK(d == a || d == b);
+	/* Within the bound (peak - inuse + a quarter of the peak), what is
+	 * freed stays; b[0..2] coalesce, b[4] stays apart. */
+	vmem_free(child, b[0], 0x4000);
+	vmem_free(child, b[1], 0x4000);
+	vmem_free(child, b[2], 0x4000);
+	vmem_free(child, b[4], 0x4000);
+	CHECK_EQ(dirty_of(child), 0x10000);
+	CHECK_EQ(plog.calls, 0);
+	CHECK_EQ(vmem_verify(child), 0);
 
-	/* Beyond the limit a freed span goes back at once. */
-	vmem_free(child, c, 0x4000);            /* 0x8000 free: kept */
-	vmem_free(child, d, 0x4000);            /* 0xc000 free: given back */
-	CHECK_EQ(slog.releases, 1);
-	CHECK_EQ(vmem_size(child, VMEM_FREE), 0x8000);
+	/* A new peak (0x30000, from the clean rest of the span) leaves the
+	 * slack, 0xc000: the smallest dirty segment, b[4]'s, is purged, and
+	 * that is enough. */
+	void *big = vmem_alloc(child, 0x20000, VM_SLEEP);
+	vmem_stats_t st;
+	vmem_stats(child, &st);
+	CHECK_EQ(slog.imports, 1);
+	CHECK_EQ(st.mem_inuse, 0x30000);
+	CHECK_EQ(plog.calls, 1);
+	CHECK_EQ(plog.bytes, 0x4000);
+	CHECK_EQ(st.purged, 0x4000);
+	CHECK_EQ(dirty_of(child), 0xc000);
+	CHECK_EQ(vmem_verify(child), 0);
 
-	/* vmem_release_idle() gives back every wholly free span. */
-	CHECK_EQ(vmem_release_idle(child), 0x8000);
-	CHECK_EQ(slog.releases, 3);
+	/* Everything freed: the bound (peak - inuse + slack) keeps it all. */
+	vmem_free(child, big, 0x20000);
+	vmem_free(child, b[3], 0x4000);
+	for (int i = 5; i < 8; i++)
+		vmem_free(child, b[i], 0x4000);
+	CHECK_EQ(vmem_size(child, VMEM_ALLOC), 0);
+	CHECK_EQ(dirty_of(child), 0x3c000);
+	CHECK_EQ(slog.releases, 0);
+	CHECK_EQ(vmem_verify(child), 0);
+
+	/* Decay, idle: after pass p (from 0), at most (D - p) / D of the last
+	 * peak stays (D = VMEM_DECAY_PASSES), smallest first; after D + 1
+	 * passes nothing is kept and the span has gone back. */
+	size_t before = dirty_of(child);
+	for (int pass = 0; pass <= VMEM_DECAY_PASSES; pass++) {
+		(void) vmem_decay(child);
+		size_t now = dirty_of(child);
+		CHECK(now <= before);
+		CHECK(now <= (size_t)0x30000 / VMEM_DECAY_PASSES *
+		    (size_t)(VMEM_DECAY_PASSES - pass));
+		before = now;
+		CHECK_EQ(vmem_verify(child), 0);
+	}
+	CHECK_EQ(dirty_of(child), 0);
 	CHECK_EQ(slog.imported, 0);
-	CHECK_EQ(vmem_size(child, VMEM_ALLOC | VMEM_FREE), 0);
-	CHECK_EQ(vmem_release_idle(child), 0);
+	CHECK_EQ(slog.releases, 1);
+	CHECK_EQ(vmem_decay(child), 0);
 
-	/* vmem_destroy() gives back what retention kept. */
+	/* vmem_release_idle() gives back at once; vmem_destroy() too. */
+	void *a = vmem_alloc(child, 0x4000, VM_SLEEP);
+	void *c = vmem_alloc(child, 0x4000, VM_SLEEP);
+	vmem_free(child, a, 0x4000);
+	CHECK_EQ(dirty_of(child), 0x4000);
+	CHECK_EQ(vmem_release_idle(child), 0x4000);     /* purged in place */
+	CHECK_EQ(dirty_of(child), 0);
+	vmem_free(child, c, 0x4000);
+	CHECK_EQ(slog.imported, 0x40000);
+	CHECK_EQ(vmem_release_idle(child), 0x40000);    /* the span goes */
+	CHECK_EQ(slog.imported, 0);
+	CHECK_EQ(vmem_release_idle(child), 0);
 	a = vmem_alloc(child, 0x4000, VM_SLEEP);
 	vmem_free(child, a, 0x4000);
-	CHECK_EQ(slog.imported, 0x4000);
+	CHECK_EQ(slog.imported, 0x40000);
 	CHECK_EQ(vmem_verify(child), 0);
 	vmem_destroy(child);
 	CHECK_EQ(slog.imported, 0);
 	CHECK_EQ(vmem_size(parent, VMEM_ALLOC), 0);
+	vmem_destroy(parent);
+}
+
+/*
+ * Dirty first: a freed range is handed out before a clean one, even when
+ * the clean one is the better fit (its pages would fault).
+ */
+static void
+test_retention_dirty_first(void)
+{
+	slog = (source_log_t){ 0 };
+	vmem_t *parent = vmem_create("dparent", A(0x10000000), 0x1000000,
+	    0x1000, NULL, NULL, NULL, 0, VM_SLEEP);
+	vmem_t *child = vmem_create("dchild", NULL, 0, 0x1000, logged_import,
+	    logged_release, parent, 0, VM_SLEEP);
+	vmem_retain_set(child, 0x100000, 0x40000, logged_purge);
+	void *x = vmem_alloc(child, 0x8000, VM_SLEEP);
+	void *y = vmem_alloc(child, 0x34000, VM_SLEEP);    /* 0x4000 left */
+	vmem_free(child, x, 0x8000);
+	void *z = vmem_alloc(child, 0x4000, VM_SLEEP);
+	CHECK(z == x);
+	void *w = vmem_alloc(child, 0x4000, VM_SLEEP);
+	CHECK(w == (char *)x + 0x4000);
+	CHECK_EQ(vmem_verify(child), 0);
+	vmem_free(child, z, 0x4000);
+	vmem_free(child, w, 0x4000);
+	vmem_free(child, y, 0x34000);
+	vmem_destroy(child);
+	vmem_destroy(parent);
+}
+
+/*
+ * A retaining arena's big minimum import falls back to what the request
+ * needs when the source cannot give the minimum, and gives such a span
+ * back once it is free.
+ */
+static void
+test_retention_import_fallback(void)
+{
+	slog = (source_log_t){ 0 };
+	vmem_t *parent = vmem_create("fparent", A(0x10000000), 0x20000,
+	    0x1000, NULL, NULL, NULL, 0, VM_SLEEP);
+	vmem_t *child = vmem_create("fchild", NULL, 0, 0x1000, logged_import,
+	    logged_release, parent, 0, VM_SLEEP);
+	vmem_retain_set(child, 0, 0x100000, logged_purge);
+	void *a = vmem_alloc(child, 0x8000, VM_NOSLEEP);
+	CHECK(a != NULL);
+	CHECK_EQ(slog.last_import, 0x8000);
+	/* Such a span goes back as soon as it is free: the source is short. */
+	vmem_free(child, a, 0x8000);
+	CHECK_EQ(slog.releases, 1);
+	CHECK_EQ(slog.imported, 0);
+	vmem_destroy(child);
 	vmem_destroy(parent);
 }
 
@@ -648,6 +783,8 @@ main(void)
 	test_import_and_release();
 	test_ximport_may_grow();
 	test_retention();
+	test_retention_dirty_first();
+	test_retention_import_fallback();
 	test_no_qcache_imports_slabs();
 	test_spans_and_contains();
 	test_walk();
