@@ -296,9 +296,29 @@ slot_of(const void *buf)
 	return (NO_SLOT);
 }
 
+/* Do the n bytes at p all hold the slack's pattern?  A word at a time
+ * where they are aligned: a free scans up to a page of slack. */
+static bool
+slack_whole(const unsigned char *p, size_t n)
+{
+	const uint64_t pattern = 0x0101010101010101ULL * KMEM_REDZONE_BYTE;
+	while (n > 0 && ((uintptr_t)p & 7) != 0) {
+		if (*p++ != KMEM_REDZONE_BYTE)
+			return (false);
+		n--;
+	}
+	for (; n >= 8; p += 8, n -= 8)
+		if (*(const uint64_t *)(const void *)p != pattern)
+			return (false);
+	for (; n > 0; p++, n--)
+		if (*p != KMEM_REDZONE_BYTE)
+			return (false);
+	return (true);
+}
+
 /*
- * The first byte of the slack around s's buffer that lost the pattern,
- * nearest the buffer's end, then its start: its offset from the buffer
+ * The byte of the slack around s's buffer that lost the pattern nearest
+ * the buffer's end, else nearest its start: its offset from the buffer
  * (negative before it) in *offset; false when the slack is whole.
  */
 static bool
@@ -306,18 +326,21 @@ slack_damaged(const guard_slot_t *s, ptrdiff_t *offset)
 {
 	const unsigned char *lo = (const unsigned char *)slot_page(s->index);
 	const unsigned char *buf = lo + s->offset;
-	for (const unsigned char *p = buf + s->size; p < lo + page_size();
-	    p++) {
-		if (*p != KMEM_REDZONE_BYTE) {
-			*offset = p - buf;
-			return (true);
-		}
+	const unsigned char *end = buf + s->size;
+	const unsigned char *hi = lo + page_size();
+	if (!slack_whole(end, (size_t)(hi - end))) {
+		const unsigned char *p = end;
+		while (*p == KMEM_REDZONE_BYTE)
+			p++;
+		*offset = p - buf;
+		return (true);
 	}
-	for (const unsigned char *p = buf; p > lo; p--) {
-		if (p[-1] != KMEM_REDZONE_BYTE) {
-			*offset = p - 1 - buf;
-			return (true);
-		}
+	if (!slack_whole(lo, (size_t)(buf - lo))) {
+		const unsigned char *p = buf - 1;
+		while (*p == KMEM_REDZONE_BYTE)
+			p--;
+		*offset = p - buf;
+		return (true);
 	}
 	return (false);
 }

@@ -241,9 +241,12 @@ guard_seed(void)
 }
 
 /*
- * The countdown ran out: a sample, guarded if the pool has a slot for it
- * (the alignment its class would give it: memalign() counts on it), or
- * a new thread's first draw, or the mode is off.
+ * The countdown ran out: a sample, guarded if the pool has a slot for it,
+ * or a new thread's first draw, or the mode is off.  A guarded buffer
+ * starts at its page, or 16-aligned as near its end as it fits, that is
+ * p2_roundup(size, 16) before it: aligned, either way, as its class's
+ * buffers are (to the largest power of two dividing that size), which is
+ * what memalign() counts on.
  */
 static __attribute__((noinline, cold)) void *
 malloc_sampled(size_t size)
@@ -258,8 +261,7 @@ malloc_sampled(size_t size)
 		guard_random = guard_seed();
 	guard_countdown = guard_draw(rate);
 	if (seeded) {
-		size_t rounded = p2_roundup(size != 0 ? size : 1, MALLOC_ALIGN);
-		void *buf = kmem_guard_alloc(size, rounded & -rounded);
+		void *buf = kmem_guard_alloc(size, MALLOC_ALIGN);
 		if (buf != NULL) {
 			kmem_block_allocated(buf, size, false);
 			return (buf);

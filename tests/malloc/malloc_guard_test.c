@@ -292,6 +292,45 @@ test_pool_full(void)
 	guard(0);
 }
 
+/*
+ * A report let an overflow through: the guard page above the buffer is
+ * open for good, so neither slot beside it may serve again.  A report let
+ * a use after free through: the slot stays open to the dangling pointer,
+ * so no new buffer may share it.  Exhausting the pool (every unused and
+ * every freed slot handed out) must not land a buffer on those pages.
+ */
+static void
+test_retired_slots(void)
+{
+	enum { N = POOL_SLOTS + 100 };
+	static unsigned char *bufs[N];
+	guard(1);
+	volatile unsigned char *a = guarded_malloc(32, false);
+	uintptr_t below = (uintptr_t)a & ~(uintptr_t)(page - 1);
+	uintptr_t above = below + 2 * page;
+	a[40] = 1;
+	SIGNAL_SEEN();
+	check_report(check_fmt("buffer overflow: access at offset 40 of "
+	    "guarded buffer %p (32 bytes)", (void *)a), false);
+	kmem_malloc_free((void *)a);
+	volatile unsigned char *b = guarded_malloc(32, true);
+	kmem_malloc_free((void *)b);
+	b[0] = 1;
+	SIGNAL_SEEN();
+	check_report(check_fmt("use after free: access at offset 0 of guarded "
+	    "buffer %p (32 bytes), which is free", (void *)b), true);
+	for (int i = 0; i < N; i++) {
+		bufs[i] = kmem_malloc(32);
+		CHECK(bufs[i] != NULL);
+		uintptr_t p = (uintptr_t)bufs[i] & ~(uintptr_t)(page - 1);
+		CHECK(p != below && p != above && p != (uintptr_t)b);
+	}
+	CHECK(!guarded(bufs[N - 1]));
+	for (int i = 0; i < N; i++)
+		kmem_malloc_free(bufs[i]);
+	guard(0);
+}
+
 /* ---- fork and threads ---- */
 
 static unsigned char *parent_buf;
@@ -398,6 +437,7 @@ main(int argc, char **argv)
 		CHECK_TEST(test_interior_free),
 		CHECK_TEST(test_family),
 		CHECK_TEST(test_pool_full),
+		CHECK_TEST(test_retired_slots),
 		CHECK_TEST(test_fork),
 		CHECK_TEST(test_threads),
 		CHECK_TEST(test_aborts),
