@@ -34,6 +34,17 @@
  * back: reusing it costs one mprotect() instead of two system calls and a
  * fault), plus the slots' records.
  *
+ * Each guarded buffer costs system calls (an mprotect() at its free, and
+ * one when its slot is reused: each a TLB flush across the process's
+ * threads, tens of microseconds on some virtual machines) and two stack
+ * walks, thousands of times a malloc().  So that guard=N can stay on in a
+ * program that allocates millions of times a second, the guard pages'
+ * work is held to a budget: the time spent guarding and freeing guarded
+ * buffers may not exceed GUARD_BURST_NS plus GUARD_BUDGET_PPM millionths
+ * of the time since the rate was set (0.5%); a sample that comes when it is
+ * spent is not guarded, as when the pool is full.  The time is read only
+ * on a sample's path.
+ *
  * A fault in the pool (platform's fault hook) or a bad free is reported
  * with the allocation's stack and, for a freed buffer, the free's; the
  * default report handler aborts.  If the handler returns, the access is
@@ -59,6 +70,8 @@
 #define GUARD_SLOTS     256
 #define GUARD_DEPTH     32
 #define NO_SLOT         UINT32_MAX
+#define GUARD_BUDGET_PPM 5000                   /* 0.5% of the run time */
+#define GUARD_BURST_NS  (5 * 1000000ULL)        /* ... plus 5 ms */
 
 typedef enum slot_state {
 	SLOT_UNUSED = 0,
@@ -100,6 +113,11 @@ static uint32_t queue[GUARD_SLOTS];     /* freed slots, oldest first */
 static uint32_t queue_head;
 static uint32_t queue_count;
 static bool right_next;         /* the next buffer's end: alternates */
+/* The budget (atomics): what may be spent, from when, and what was. */
+static uint32_t budget_ppm = GUARD_BUDGET_PPM;  /* 0: no budget */
+static uint64_t budget_burst_ns = GUARD_BURST_NS;
+static uint64_t budget_start_ns;
+static uint64_t budget_spent_ns;
 
 static size_t
 page_size(void)
@@ -126,6 +144,48 @@ stack_take(guard_stack_t *st)
 	st->thread = kmem_thread_id();
 	st->time_ns = kmem_clock_ns();
 	st->depth = kmem_backtrace(st->pcs, GUARD_DEPTH, 0);
+}
+
+/* ---- the budget ---- */
+
+static void
+budget_restart(void)
+{
+	__atomic_store_n(&budget_spent_ns, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&budget_start_ns, kmem_clock_ns(), __ATOMIC_RELAXED);
+}
+
+/* May a buffer be guarded at now? */
+static bool
+budget_allows(uint64_t now)
+{
+	uint64_t ppm = __atomic_load_n(&budget_ppm, __ATOMIC_RELAXED);
+	if (ppm == 0)
+		return (true);
+	uint64_t start = __atomic_load_n(&budget_start_ns, __ATOMIC_RELAXED);
+	uint64_t elapsed = now > start ? now - start : 0;
+	uint64_t allowance = __atomic_load_n(&budget_burst_ns,
+	    __ATOMIC_RELAXED) + elapsed / 1000000 * ppm +
+	    elapsed % 1000000 * ppm / 1000000;
+	return (__atomic_load_n(&budget_spent_ns, __ATOMIC_RELAXED) <=
+	    allowance);
+}
+
+/* The work that began at since is done: count it. */
+static void
+budget_charge(uint64_t since)
+{
+	uint64_t now = kmem_clock_ns();
+	(void) __atomic_fetch_add(&budget_spent_ns, now > since ? now - since :
+	    0, __ATOMIC_RELAXED);
+}
+
+void
+kmem_guard_budget_set(uint32_t ppm, uint64_t burst_ns)
+{
+	__atomic_store_n(&budget_ppm, ppm, __ATOMIC_RELAXED);
+	__atomic_store_n(&budget_burst_ns, burst_ns, __ATOMIC_RELAXED);
+	budget_restart();
 }
 
 /* ---- the rate and the pool ---- */
@@ -163,6 +223,8 @@ kmem_guard_rate_set(unsigned rate)
 	kmem_mutex_enter(&kmem_guard_lock);
 	if (rate != 0 && pool_lo == 0)
 		ok = pool_create();
+	if (ok && rate != 0 && guard_rate == 0)
+		budget_restart();
 	if (ok)
 		__atomic_store_n(&guard_rate, rate, __ATOMIC_RELEASE);
 	kmem_mutex_exit(&kmem_guard_lock);
@@ -218,6 +280,9 @@ kmem_guard_alloc(size_t size, size_t align)
 		size = 1;
 	if (size > page || align > page || kmem_guard_rate() == 0)
 		return (NULL);
+	uint64_t begun = kmem_clock_ns();
+	if (!budget_allows(begun))
+		return (NULL);
 	kmem_mutex_enter(&kmem_guard_lock);
 	uint32_t i = slot_take();
 	bool right = right_next;
@@ -245,6 +310,7 @@ kmem_guard_alloc(size_t size, size_t align)
 	s->alloc = st;
 	s->state = SLOT_LIVE;
 	kmem_mutex_exit(&kmem_guard_lock);
+	budget_charge(begun);
 	return (buf);
 }
 
@@ -371,6 +437,7 @@ report_stranger(const void *buf, const char *caller)
 void
 kmem_guard_free(void *buf)
 {
+	uint64_t begun = kmem_clock_ns();
 	guard_stack_t st;
 	stack_take(&st);
 	kmem_mutex_enter(&kmem_guard_lock);
@@ -401,6 +468,7 @@ kmem_guard_free(void *buf)
 	}
 	guard_slot_t copy = *s;
 	kmem_mutex_exit(&kmem_guard_lock);
+	budget_charge(begun);
 	if (damaged && offset >= 0)
 		report_slot(&copy, "buffer overrun: guarded buffer %p (%zu "
 		    "bytes) was written past its end, at offset %zu", buf,

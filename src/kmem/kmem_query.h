@@ -82,6 +82,12 @@ unsigned kmem_guard_rate(void);
  * the rate is 0 or the pool is full.  Takes kmem_guard_lock.
  */
 void *kmem_guard_alloc(size_t size, size_t align);
+/*
+ * The guard pages' time budget (kmem_guard.c): burst_ns plus ppm millionths
+ * of the time from now on; ppm 0: none.  The default is 0.5% plus 5 ms;
+ * for the tests, which guard every allocation.
+ */
+void kmem_guard_budget_set(uint32_t ppm, uint64_t burst_ns);
 /* Is buf in the pool's address range?  Lock-free: free()'s slow path. */
 bool kmem_guard_holds(const void *buf);
 /* free() of buf, in the pool: freed, or the error reported. */

@@ -6,6 +6,9 @@
  * caught within the bound the rate gives; the pool running out leaves
  * malloc correct; fork and threads work with the mode on.
  *
+ * The guard pages' time budget (0.5% of the run time) is lifted, so that
+ * every sample is guarded (kmem_guard_budget_set()), but in test_budget.
+ *
  * The report catcher returns, so the library lets each faulting access
  * through after its report (and retires the slot): the tests go on.
  * Accesses go through volatile pointers, which the compiler must make,
@@ -336,6 +339,33 @@ test_retired_slots(void)
 	guard(0);
 }
 
+/*
+ * With a budget of one millionth of the time and no burst, the first
+ * sample is guarded (nothing spent yet) and the next are not: guarding
+ * took a microsecond at least, so the next would need a second to pass.
+ */
+static void
+test_budget(void)
+{
+	enum { N = 20 };
+	unsigned char *bufs[N];
+	guard(1);
+	kmem_malloc_free(kmem_malloc(64));     /* the thread has drawn */
+	kmem_guard_budget_set(1, 0);
+	unsigned got = 0;
+	for (int i = 0; i < N; i++) {
+		bufs[i] = kmem_malloc(64);
+		CHECK(bufs[i] != NULL);
+		got += guarded(bufs[i]);
+	}
+	CHECK(guarded(bufs[0]));
+	CHECK_EQ(got, 1);
+	for (int i = 0; i < N; i++)
+		kmem_malloc_free(bufs[i]);
+	guard(0);
+	kmem_guard_budget_set(0, 0);
+}
+
 /* ---- fork and threads ---- */
 
 static unsigned char *parent_buf;
@@ -433,6 +463,7 @@ int
 main(int argc, char **argv)
 {
 	page = (size_t)sysconf(_SC_PAGESIZE);
+	kmem_guard_budget_set(0, 0);
 	static const check_test_t tests[] = {
 		CHECK_TEST(test_overflow_loop),
 		CHECK_TEST(test_overflow_read),
@@ -443,6 +474,7 @@ main(int argc, char **argv)
 		CHECK_TEST(test_family),
 		CHECK_TEST(test_pool_full),
 		CHECK_TEST(test_retired_slots),
+		CHECK_TEST(test_budget),
 		CHECK_TEST(test_fork),
 		CHECK_TEST(test_threads),
 		CHECK_TEST(test_aborts),
