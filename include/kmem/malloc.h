@@ -56,7 +56,8 @@ KMEM_API size_t kmem_malloc_usable_size(void *ptr);
  *	                        reap_thread
  *	guard=N                 put about one malloc() in N, drawn at
  *	                        random, on a page of its own between
- *	                        guard pages (a pool of 256; 0: none), so
+ *	                        guard pages (a pool of 256, within a
+ *	                        time budget of 0.5%; 0: none), so
  *	                        that overflows, underflows, uses after
  *	                        free and double frees of it are reported
  *	                        with its stacks (docs/debugging.md)
