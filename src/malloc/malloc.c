@@ -41,11 +41,12 @@
  * Sampled guard pages ("guard=N"): each thread counts down to its next
  * sample, drawn at random with a mean of N allocations; malloc() pays one
  * decrement and branch for it, and the sample, on the slow path, gets a
- * slot of kmem's guard pool (kmem_guard.c) when the pool has one and
- * its time budget allows.  Mode off, the countdown restarts at GUARD_RECHECK, so a rate set later is
- * seen by every thread within that many allocations, and by the thread
- * that sets it at once.  free() finds a guarded buffer on its slow path:
- * it has no slab, and the pool is one range of addresses.
+ * slot of kmem's guard pool (kmem_guard.c) when the pool has one and its
+ * time budget allows.  Mode off, the countdown restarts at GUARD_RECHECK,
+ * so a rate set later is seen by every thread within that many
+ * allocations, and by the thread that sets it at once.  free() finds a
+ * guarded buffer on its slow path: it has no slab, and the pool is one
+ * range of addresses.
  */
 #include <kmem/malloc.h>
 
