@@ -132,7 +132,9 @@ KMEM_API size_t kmem_debug_log_walk(kmem_debug_log_t log,
 typedef struct kmem_leak {
 	const char *cache;      /* the cache's name; "kmem_oversize" for large
 				 * buffers, "kmem_firewall" for firewalled
-				 * kmem_alloc() and malloc() buffers */
+				 * kmem_alloc() and malloc() buffers,
+				 * "kmem_guard" for malloc()'s sampled
+				 * guarded ones (guard=N) */
 	size_t bufsize;         /* the size of each buffer */
 	size_t count;           /* buffers in the group */
 	size_t bytes;           /* count * bufsize */

@@ -54,6 +54,13 @@ KMEM_API size_t kmem_malloc_usable_size(void *ptr);
  *	publish[=0|1]           publish the statistics for kmstat, refreshed
  *	                        every second (kmem/stats.h); implies
  *	                        reap_thread
+ *	guard=N                 put about one malloc() in N, drawn at
+ *	                        random, on a page of its own between
+ *	                        guard pages (a pool of 256, within a
+ *	                        time budget of 0.5%; 0: none), so
+ *	                        that overflows, underflows, uses after
+ *	                        free and double frees of it are reported
+ *	                        with its stacks (docs/debugging.md)
  *
  * Returns 0, or -1 with a message naming the bad option or value in
  * err[0 .. errlen - 1]; nothing is applied then.

@@ -31,6 +31,7 @@ enum kmem_lock_rank {
 	KMEM_RANK_SLAB = 65,            /* one cache's slab layer */
 	KMEM_RANK_PAGEMAP = 70,         /* page map insertions (a leaf) */
 	KMEM_RANK_FIREWALL = 75,        /* firewalled buffers (a leaf) */
+	KMEM_RANK_GUARD = 77,           /* the sampled guard pages' pool (a leaf) */
 	KMEM_RANK_DEBUG_LOG = 80,       /* the debug logs (a leaf) */
 	KMEM_RANK_PUBLISH = 85,         /* the statistics publisher's state (a leaf) */
 	KMEM_RANK_REPORT = 90,          /* the report handler's spin flag (a leaf) */

@@ -223,6 +223,42 @@ kmem_debug_report(kmem_cache_t *cp, const void *buf, const char *fmt, ...)
 	kmem_report_heap(!kmem_debug_config.noabort, "%s", buffer);
 }
 
+/*
+ * A report about buf that always shows the stack that found it (a guarded
+ * buffer's, debugging on or off), then its history: what tx[0 .. n)
+ * say, each under its heading.
+ */
+void
+kmem_debug_report_history(const void *buf, const kmem_transaction_t *tx,
+    const char *const *headings, unsigned n, const char *fmt, ...)
+{
+	char buffer[DEBUG_REPORT_MAX];
+	text_t t = { buffer, 0, sizeof (buffer) };
+	buffer[0] = '\0';
+	va_list ap;
+	va_start(ap, fmt);
+	text_vadd(&t, fmt, ap);
+	va_end(ap);
+	uintptr_t pcs[DETECT_DEPTH];
+	unsigned depth = kmem_backtrace(pcs, DETECT_DEPTH, 0);
+	text_add(&t, "\n  detected in thread %llu at:",
+	    (unsigned long long)kmem_thread_id());
+	text_stack(&t, pcs, depth);
+	uint64_t now = kmem_clock_ns();
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t ago = now > tx[i].time_ns ? now - tx[i].time_ns : 0;
+		text_add(&t, "\n  %s by thread %llu, %llu.%06llu s ago, at:",
+		    headings[i], (unsigned long long)tx[i].thread,
+		    (unsigned long long)(ago / 1000000000u),
+		    (unsigned long long)(ago % 1000000000u / 1000u));
+		text_stack(&t, tx[i].pcs, tx[i].depth);
+	}
+	if (buf != NULL && kmem_debug_config.verbose)
+		t.len += kmem_debug_log_history(buf, t.buf + t.len,
+		    t.cap - t.len);
+	kmem_report_heap(!kmem_debug_config.noabort, "%s", buffer);
+}
+
 /* ---- audit ---- */
 
 /* The calling thread's transaction now, its stack into pcs[max]. */

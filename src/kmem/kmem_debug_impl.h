@@ -136,6 +136,15 @@ void kmem_debug_log_append(int log, const kmem_cache_t *cp, const void *buf,
 /* Format the transaction log's entries for buf into out (verbose). */
 size_t kmem_debug_log_history(const void *buf, char *out, size_t len);
 
+/*
+ * Report an error about buf, a guarded buffer (kmem_guard.c): the message,
+ * the stack that found it, then tx[0 .. n), each under headings[i]
+ * ("allocated", "freed").  kmem_debug.c; needs kmem_transaction_t.
+ */
+void kmem_debug_report_history(const void *buf, const kmem_transaction_t *tx,
+    const char *const *headings, unsigned n, const char *fmt, ...)
+    KMEM_PRINTFLIKE(5, 6);
+
 /* ---- kmem_firewall.c ---- */
 extern kmem_mutex_t kmem_firewall_lock;
 /* A firewalled buffer of size bytes, counted as cp's (a kmem_alloc() class
@@ -160,6 +169,16 @@ uint64_t kmem_firewall_forget(const kmem_cache_t *cp);
 void kmem_firewall_discard(void *buf);
 /* The requested size of a live firewalled buffer, or 0. */
 size_t kmem_firewall_size(const void *buf);
+
+/* ---- kmem_guard.c (the rest is in kmem_query.h, for malloc) ---- */
+extern kmem_mutex_t kmem_guard_lock;
+/* fn(arg, buffer, requested size, NULL) for every live guarded buffer,
+ * until it returns false (the leak scan; kmem_guard_lock held). */
+bool kmem_guard_walk(bool (*fn)(void *arg, void *buf, size_t size,
+    kmem_cache_t *cp), void *arg);
+/* The allocation stack of buf, a live guarded buffer, as
+ * kmem_firewall_stack() (kmem_guard_lock held). */
+unsigned kmem_guard_stack(const void *buf, uintptr_t *pcs, unsigned max);
 
 /* ---- kmem_leaks.c ---- */
 /* Scan for leaks when the process exits (true), or no longer (false). */

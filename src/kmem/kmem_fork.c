@@ -22,8 +22,8 @@
  * - kmem_fork_lists (KMEM_RANK_UPDATE): the update, bootstrap, verify and
  *   cache list locks;
  * - kmem_fork_caches (KMEM_RANK_THREADS): the thread list, every thread
- *   cache's, depot and slab lock, the page map's, the firewall's and the
- *   debug logs'.
+ *   cache's, depot and slab lock, the page map's, the firewall's, the
+ *   guard pool's and the debug logs'.
  * Between them run vmem's (the arena list, every arena, the segment pool:
  * vmem.c), the classic allocators' (classic/common.c) and the NetBSD
  * layers' (pool.c, mtype.c); after them the
@@ -104,6 +104,7 @@ kmem_fork_caches_enter(void)
 	kmem_caches_hold_all();
 	kmem_mutex_enter_for_fork(&kmem_pagemap_lock);
 	kmem_mutex_enter_for_fork(&kmem_firewall_lock);
+	kmem_mutex_enter_for_fork(&kmem_guard_lock);
 	kmem_mutex_enter_for_fork(&kmem_debug_log_lock);
 }
 
@@ -111,6 +112,7 @@ static void
 kmem_fork_caches_exit(void)
 {
 	kmem_mutex_exit_for_fork(&kmem_debug_log_lock);
+	kmem_mutex_exit_for_fork(&kmem_guard_lock);
 	kmem_mutex_exit_for_fork(&kmem_firewall_lock);
 	kmem_mutex_exit_for_fork(&kmem_pagemap_lock);
 	kmem_caches_release_all();

@@ -9,7 +9,8 @@
  *    happen under ours).
  * 2. The locks, in the order of lock_order.h, as fork() takes them: the
  *    cache list, kmem_oversize's arena, the thread list, every thread
- *    cache, every depot, every slab layer, the firewall's hash.  Other threads keep running
+ *    cache, every depot, every slab layer, the firewall's hash, the guard
+ *    pool's slots.  Other threads keep running
  *    their fast paths, but no slab is created or destroyed, no magazine
  *    changes hands and no large buffer is freed until the scan is over, so
  *    every address read below stays mapped.
@@ -17,7 +18,8 @@
  *    free list, less the rounds of every magazine (the threads' loaded and
  *    previous ones, the depot's full, empty and stale lists), plus the
  *    allocated segments of kmem_oversize (large kmem_alloc() and malloc()
- *    buffers) and the live firewalled buffers (kmem_firewall.c).  They are sorted by address, so a word is looked up by
+ *    buffers), the live firewalled buffers (kmem_firewall.c) and the live
+ *    guarded ones (kmem_guard.c).  They are sorted by address, so a word is looked up by
  *    binary search; any word inside [addr, addr + size) hits.
  * 4. Marking: the roots -- the writable segments, the other threads'
  *    stacks (recorded in their thread caches), and the calling thread's
@@ -28,7 +30,8 @@
  *    turn: iteration, not recursion, however long a list is.
  * 5. Still under the locks, so that a leaked buffer's tag stays mapped:
  *    the unmarked candidates are grouped by allocation stack
- *    (kmem_audit_stack(), or a firewalled buffer's header), or by cache
+ *    (kmem_audit_stack(), or a firewalled buffer's header, or a guarded
+ *    buffer's slot), or by cache
  *    and size without an audit trail, in a hash table; the groups are
  *    sorted by bytes.  Then unlock, and hand the groups to the walker.
  *
@@ -64,7 +67,8 @@ typedef struct candidate {
 	uintptr_t addr;
 	size_t size;
 	kmem_cache_t *cache;    /* NULL: kmem_alloc()'s or malloc()'s */
-	bool firewalled;        /* on pages of its own (kmem_firewall.c) */
+	bool firewalled;        /* on pages of its own (kmem_firewall.c,
+				 * kmem_guard.c) */
 	bool marked;            /* reached from a root */
 } candidate_t;
 
@@ -266,11 +270,13 @@ lock_everything(void)
 	kmem_mutex_enter(&kmem_threads_lock);
 	kmem_caches_hold_all();
 	kmem_mutex_enter(&kmem_firewall_lock);
+	kmem_mutex_enter(&kmem_guard_lock);
 }
 
 static void
 unlock_everything(void)
 {
+	kmem_mutex_exit(&kmem_guard_lock);
 	kmem_mutex_exit(&kmem_firewall_lock);
 	kmem_caches_release_all();
 	kmem_mutex_exit(&kmem_threads_lock);
@@ -419,7 +425,9 @@ group_leaks(scan_t *s, scratch_t *groups, size_t *leaked)
 			continue;
 		kmem_leak_t key = {
 			.cache = c[i].cache != NULL ? c[i].cache->cache_name :
-			    c[i].firewalled ? "kmem_firewall" : "kmem_oversize",
+			    !c[i].firewalled ? "kmem_oversize" :
+			    kmem_guard_holds((void *)c[i].addr) ? "kmem_guard" :
+			    "kmem_firewall",
 			.bufsize = c[i].size,
 		};
 		/* A debug cache's buffer knows the size it was asked for. */
@@ -430,7 +438,9 @@ group_leaks(scan_t *s, scratch_t *groups, size_t *leaked)
 		/* A firewalled buffer keeps its stack in its own header. */
 		if (c[i].firewalled)
 			key.depth = kmem_firewall_stack((void *)c[i].addr,
-			    key.stack, KMEM_LEAK_STACK_DEPTH);
+			    key.stack, KMEM_LEAK_STACK_DEPTH) +
+			    kmem_guard_stack((void *)c[i].addr, key.stack,
+			    KMEM_LEAK_STACK_DEPTH);
 		else if (c[i].cache != NULL)
 			key.depth = kmem_audit_stack(c[i].cache,
 			    (void *)c[i].addr, key.stack, KMEM_LEAK_STACK_DEPTH);
@@ -490,7 +500,8 @@ leaks_run(kmem_leak_walker_t *walker, void *arg)
 			s.failed = true;
 	}
 	if (!s.failed && (!collect_oversize(&s) ||
-	    !kmem_firewall_walk(add_firewalled, &s)))
+	    !kmem_firewall_walk(add_firewalled, &s) ||
+	    !kmem_guard_walk(add_firewalled, &s)))
 		s.failed = true;
 	if (!s.failed) {
 		heap_sort(s.candidates.base, s.candidates.count,

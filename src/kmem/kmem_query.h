@@ -67,6 +67,35 @@ size_t kmem_large_size(const void *buf);
  */
 bool kmem_large_free(void *buf);
 
+/* ---- sampled guard pages (kmem_guard.c), for malloc ---- */
+
+/*
+ * Guard about one malloc() in rate from now on (malloc.c draws them); 0:
+ * none.  The first rate maps the pool and takes the faults (platform's
+ * hook); false, nothing changed, when it cannot.  Takes kmem_guard_lock.
+ */
+bool kmem_guard_rate_set(unsigned rate);
+unsigned kmem_guard_rate(void);
+/*
+ * A buffer of size bytes aligned to align (a power of two) in a slot of
+ * the pool, between guard pages; NULL when size or align is above a page,
+ * the rate is 0 or the pool is full.  Takes kmem_guard_lock.
+ */
+void *kmem_guard_alloc(size_t size, size_t align);
+/*
+ * The guard pages' time budget (kmem_guard.c): burst_ns plus ppm millionths
+ * of the time from now on; ppm 0: none.  The default is 0.5% plus 5 ms;
+ * for the tests, which guard every allocation.
+ */
+void kmem_guard_budget_set(uint32_t ppm, uint64_t burst_ns);
+/* Is buf in the pool's address range?  Lock-free: free()'s slow path. */
+bool kmem_guard_holds(const void *buf);
+/* free() of buf, in the pool: freed, or the error reported. */
+void kmem_guard_free(void *buf);
+/* The size of the guarded buffer at buf, in the pool; 0 after a report
+ * (caller names the call: "realloc", "malloc_usable_size"). */
+size_t kmem_guard_size(const void *buf, const char *caller);
+
 /* ---- questions about caches and their buffers ---- */
 
 /* The cache's name, as kmem_cache_create() got it (cut to VMEM_NAMELEN). */

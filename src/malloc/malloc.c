@@ -37,6 +37,16 @@
  * realloc() keeps the buffer when the new size still fits and uses at least
  * half of it; otherwise it moves to the new size's class, so a buffer grown
  * by small appends moves a logarithmic number of times.
+ *
+ * Sampled guard pages ("guard=N"): each thread counts down to its next
+ * sample, drawn at random with a mean of N allocations; malloc() pays one
+ * decrement and branch for it, and the sample, on the slow path, gets a
+ * slot of kmem's guard pool (kmem_guard.c) when the pool has one and its
+ * time budget allows.  Mode off, the countdown restarts at GUARD_RECHECK,
+ * so a rate set later is seen by every thread within that many
+ * allocations, and by the thread that sets it at once.  free() finds a
+ * guarded buffer on its slow path: it has no slab, and the pool is one
+ * range of addresses.
  */
 #include <kmem/malloc.h>
 
@@ -46,10 +56,13 @@
 #include "base/report.h"
 #include "kmem/kmem_fast.h"
 #include "kmem/kmem_query.h"
+#include "malloc/malloc_impl.h"
 
 #include <errno.h>
 
 #define MALLOC_ALIGN    16
+#define GUARD_RECHECK   (1 << 20)
+#define TLS_IE          __attribute__((tls_model("initial-exec")))
 
 /* ---- large buffers: whole pages from kmem_oversize ---- */
 
@@ -155,6 +168,8 @@ usable_size(const void *ptr, const char *caller)
 			return (0);
 		return (kmem_cache_usable_size(cp, ptr));
 	}
+	if (kmem_guard_holds(ptr))
+		return (kmem_guard_size(ptr, caller));
 	return (large_size(ptr, caller));
 }
 
@@ -178,8 +193,8 @@ malloc_slow(size_t size)
 	return (buf);
 }
 
-void *
-kmem_malloc(size_t size)
+static inline void *
+malloc_fast(size_t size)
 {
 	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
 	if (__builtin_expect(cp != NULL, 1)) {
@@ -190,6 +205,87 @@ kmem_malloc(size_t size)
 		}
 	}
 	return (malloc_slow(size));
+}
+
+/* ---- sampled guard pages ---- */
+
+/* Allocations left before the calling thread's next sample: at 0 or
+ * below, the slow path (a new thread's first malloc() draws it). */
+static __thread int32_t guard_countdown TLS_IE;
+/* The thread's xorshift64* state; 0 until its first draw. */
+static __thread uint64_t guard_random TLS_IE;
+
+/* A countdown for rate: uniform in [1, 2 rate - 1], a mean of rate. */
+static int32_t
+guard_draw(unsigned rate)
+{
+	uint64_t x = guard_random;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	guard_random = x;
+	return ((int32_t)(1 + (x * 0x2545f4914f6cdd1dULL >> 32) %
+	    (2 * (uint64_t)rate - 1)));
+}
+
+/* The thread's own seed: its stack's and thread-local storage's places
+ * differ between threads and, with address randomisation, between runs. */
+static uint64_t
+guard_seed(void)
+{
+	uint64_t seed = (uintptr_t)&guard_random ^ kmem_clock_ns() ^
+	    ((uint64_t)(uintptr_t)__builtin_frame_address(0) << 17);
+	seed = (seed ^ (seed >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	seed = (seed ^ (seed >> 27)) * 0x94d049bb133111ebULL;
+	seed ^= seed >> 31;
+	return (seed != 0 ? seed : 1);
+}
+
+/*
+ * The countdown ran out: a sample, guarded if the pool has a slot for it,
+ * or a new thread's first draw, or the mode is off.  A guarded buffer
+ * starts at its page, or 16-aligned as near its end as it fits, that is
+ * p2_roundup(size, 16) before it: aligned, either way, as its class's
+ * buffers are (to the largest power of two dividing that size), which is
+ * what memalign() counts on.
+ */
+static __attribute__((noinline, cold)) void *
+malloc_sampled(size_t size)
+{
+	unsigned rate = kmem_guard_rate();
+	if (rate == 0) {
+		guard_countdown = GUARD_RECHECK;
+		return (malloc_fast(size));
+	}
+	bool seeded = guard_random != 0;
+	if (!seeded)
+		guard_random = guard_seed();
+	guard_countdown = guard_draw(rate);
+	if (seeded) {
+		void *buf = kmem_guard_alloc(size, MALLOC_ALIGN);
+		if (buf != NULL) {
+			kmem_block_allocated(buf, size, false);
+			return (buf);
+		}
+	}
+	return (malloc_fast(size));
+}
+
+bool
+kmem_malloc_guard(unsigned rate)
+{
+	if (!kmem_guard_rate_set(rate))
+		return (false);
+	guard_countdown = 0;
+	return (true);
+}
+
+void *
+kmem_malloc(size_t size)
+{
+	if (__builtin_expect(--guard_countdown <= 0, 0))
+		return (malloc_sampled(size));
+	return (malloc_fast(size));
 }
 
 /* Out of line, so that kmem_malloc_free() stays a leaf with no stack frame. */
@@ -203,6 +299,10 @@ free_slow(void *ptr)
 		kmem_cache_t *cp = class_of(ptr, sp, "free");
 		if (cp != NULL)
 			kmem_cache_free_owned(cp, ptr, KMEM_FREE_MALLOC);
+		return;
+	}
+	if (kmem_guard_holds(ptr)) {
+		kmem_guard_free(ptr);
 		return;
 	}
 	if (!kmem_large_free(ptr))

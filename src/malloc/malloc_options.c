@@ -24,6 +24,9 @@
  * Applying "publish" starts publishing the statistics for kmstat
  * (stats_publish.c) without waiting for the first snapshot.
  *
+ * Applying "guard=N" samples about one malloc() in N for kmem's guard
+ * pages (malloc.c, kmem_guard.c); guard=0 stops sampling.
+ *
  * The options are set before threads exist (from a constructor or early in
  * main), so their state takes no lock; the exit handler only reads it.
  */
@@ -33,6 +36,8 @@
 #include <kmem/stats.h>
 
 #include "base/format.h"
+#include "base/report.h"
+#include "malloc/malloc_impl.h"
 #include "stats/stats_publish.h"
 #include "base/stats_tables.h"
 
@@ -51,7 +56,10 @@ typedef struct options {
 	uint64_t reap_interval_ns;      /* 0: leave as it is */
 	int reap_thread;                /* -1: leave as it is */
 	bool publish;                   /* publish statistics (stats_publish.c) */
+	unsigned guard;                 /* guard one malloc() in this; 0: none */
 } options_t;
+
+#define GUARD_MAX       (1u << 30)
 
 static options_t applied = { .reap_thread = -1 };
 static bool exit_handler_registered;
@@ -164,6 +172,19 @@ opt_publish(const char *value, options_t *o)
 	return (true);
 }
 
+static bool
+opt_guard(const char *value, options_t *o)
+{
+	if (value == NULL || *value < '0' || *value > '9')
+		return (false);
+	char *end;
+	unsigned long long n = strtoull(value, &end, 10);
+	if (*end != '\0' || n > GUARD_MAX)
+		return (false);
+	o->guard = (unsigned)n;
+	return (true);
+}
+
 static const struct option_spec {
 	const char *name;
 	const char *expects;            /* for the error message */
@@ -174,6 +195,7 @@ static const struct option_spec {
 	{ "reap_interval", "a time such as 500ms or 15s", opt_reap_interval },
 	{ "reap_thread", "nothing, or 0 or 1", opt_reap_thread },
 	{ "publish", "nothing, or 0 or 1", opt_publish },
+	{ "guard", "a number of allocations, 0 to 2^30", opt_guard },
 };
 
 static const struct option_spec *
@@ -271,7 +293,13 @@ static void
 apply(const options_t *o)
 {
 	bool was_publishing = applied.publish;
+	unsigned was_guard = applied.guard;
 	applied = *o;
+	if (o->guard != was_guard && !kmem_malloc_guard(o->guard)) {
+		kmem_warn("guard=%u: the guard pages cannot be had; no "
+		    "allocation is guarded", o->guard);
+		applied.guard = was_guard;
+	}
 	if (o->stats && stats_stderr < 0)
 		stats_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
 	if (o->stats && !exit_handler_registered &&
@@ -298,7 +326,8 @@ parse_options(const char *options, options_t *pending, char *err,
 		if (spec == NULL) {
 			kmem_snprintf(err, errlen, "unknown option '%.*s' "
 			    "(known: stats, stats_file, reap_interval, "
-			    "reap_thread, publish)", (int)o.name_len, o.name);
+			    "reap_thread, publish, guard)", (int)o.name_len,
+			    o.name);
 			return (-1);
 		}
 		/* The value, NUL-terminated for the value parsers. */

@@ -196,6 +196,17 @@ uint64_t kmem_thread_id(void);
 bool kmem_pages_protect(void *addr, size_t size, bool accessible);
 
 /*
+ * For the sampled guard pages (kmem_guard.c): from now on, a fault on an
+ * inaccessible page (SIGSEGV, SIGBUS) first asks hook(addr), with addr the
+ * address touched.  hook returns true when it made the access possible,
+ * and the instruction runs again; false, and the fault goes where it went
+ * before (the handler installed earlier, or the default: the process
+ * dies).  hook runs in a signal handler.  False if faults cannot be
+ * caught; set once, later calls change nothing.
+ */
+bool kmem_fault_hook_set(bool (*hook)(uintptr_t addr));
+
+/*
  * For the leak detector (kmem_leaks.c), which reads memory it does not own:
  * - kmem_thread_stack(): the calling thread's stack, [*lo, *hi) (including
  *   its thread-local storage where the system keeps it there); false if

@@ -300,3 +300,10 @@ kmem_pages_protect(void *addr, size_t size, bool accessible)
 	(void) accessible;
 	return (false);
 }
+
+bool
+kmem_fault_hook_set(bool (*hook)(uintptr_t addr))
+{
+	(void) hook;
+	return (false);
+}

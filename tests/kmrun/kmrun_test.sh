@@ -44,7 +44,7 @@ help)
 	expect_rc 0
 	expect_out "usage: kmrun [options] [--] PROGRAM [ARGS...]"
 	for option in --stats --stats-file --reap-interval --reap-thread \
-	    --publish --debug --logging --options --library --help --version "(default 15s)"; do
+	    --publish --guard --debug --logging --options --library --help --version "(default 15s)"; do
 		expect_out "$option"
 	done
 	# The default search, starting beside kmrun.
@@ -67,6 +67,10 @@ bad_value)
 	run "$kmrun" --reap-interval 0 -- touch ran
 	expect_rc 2
 	expect_err "--reap-interval \"0\""
+	expect_nothing_ran
+	run "$kmrun" --guard 2000000000 -- touch ran
+	expect_rc 2
+	expect_err "option 'guard': bad value '2000000000'"
 	expect_nothing_ran
 	run "$kmrun" --debug=guards,firewall=lots -- touch ran
 	expect_rc 2
@@ -175,6 +179,9 @@ options)
 	run "$kmrun" --stats -- sh -c 'echo "$KMEM_OPTIONS"'
 	expect_rc 0
 	expect_line "stats"
+	run "$kmrun" --guard 100 -- sh -c 'echo "$KMEM_OPTIONS"'
+	expect_rc 0
+	expect_line "guard=100"
 	# The environment's first, then kmrun's in order; a relative stats
 	# file made absolute.
 	run env KMEM_OPTIONS=reap_thread=0 "$kmrun" --stats-file out.txt \

@@ -82,10 +82,10 @@ test_splitting(void)
 	    0);
 
 	CHECK(strcmp(refused("=1"), "unknown option '' (known: stats, "
-	    "stats_file, reap_interval, reap_thread, publish)") == 0);
+	    "stats_file, reap_interval, reap_thread, publish, guard)") == 0);
 	CHECK(strcmp(refused("stats,bogus=1,publish=maybe"), "unknown option "
 	    "'bogus' (known: stats, stats_file, reap_interval, reap_thread, "
-	    "publish)") == 0);
+	    "publish, guard)") == 0);
 	CHECK(strstr(refused("stat"), "unknown option 'stat' (known:") != NULL);
 	CHECK(strstr(refused("stats_files=x"), "unknown option 'stats_files' "
 	    "(known:") != NULL);
@@ -95,6 +95,18 @@ test_splitting(void)
 	    "(expected nothing, or 0 or 1)") == 0);
 	CHECK(strcmp(refused(",reap_interval,"), "option 'reap_interval': "
 	    "bad value '' (expected a time such as 500ms or 15s)") == 0);
+
+	/* guard=N: a number of allocations, 0 (off) to 2^30. */
+	CHECK_EQ(kmem_options_check("guard=0,guard=1000", err, sizeof (err)),
+	    0);
+	CHECK_EQ(kmem_options_check("guard=1073741824", err, sizeof (err)), 0);
+	const char *bad_guards[] = { "guard", "guard=", "guard=x", "guard=-1",
+	    "guard=10k", "guard=1073741825", "guard=99999999999999999999" };
+	for (size_t i = 0; i < sizeof (bad_guards) / sizeof (bad_guards[0]);
+	    i++)
+		CHECK(strstr(refused(bad_guards[i]), "option 'guard': bad value "
+		    "") != NULL && strstr(refused(bad_guards[i]), "(expected a "
+		    "number of allocations, 0 to 2^30)") != NULL);
 
 	/* A value as long as a path can be is too long for a file name. */
 	char option[PATH_MAX + 16] = "stats_file=";

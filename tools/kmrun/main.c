@@ -89,6 +89,9 @@ static const char usage_text[] =
     "      --publish            publish the program's statistics for\n"
     "                           kmstat PID (refreshed every second; implies\n"
     "                           --reap-thread)\n"
+    "      --guard N            put about one allocation in N on guard pages,\n"
+    "                           to catch overflows and uses after free in\n"
+    "                           production (docs/debugging.md)\n"
     "      --debug[=LIST]       find heap corruption: KMEM_DEBUG=LIST for the\n"
     "                           program (default: \"default\"; the options of\n"
     "                           libumem's UMEM_DEBUG, docs/debugging.md)\n"
@@ -287,7 +290,8 @@ typedef struct options {
 
 enum {
 	OPT_STATS = 256, OPT_STATS_FILE, OPT_REAP_INTERVAL, OPT_REAP_THREAD,
-	OPT_PUBLISH, OPT_OPTIONS, OPT_LIBRARY, OPT_VERSION, OPT_DEBUG, OPT_LOGGING
+	OPT_PUBLISH, OPT_OPTIONS, OPT_LIBRARY, OPT_VERSION, OPT_DEBUG, OPT_LOGGING,
+	OPT_GUARD
 };
 
 static const struct option long_options[] = {
@@ -296,6 +300,7 @@ static const struct option long_options[] = {
 	{ "reap-interval", required_argument, NULL, OPT_REAP_INTERVAL },
 	{ "reap-thread", no_argument, NULL, OPT_REAP_THREAD },
 	{ "publish", no_argument, NULL, OPT_PUBLISH },
+	{ "guard", required_argument, NULL, OPT_GUARD },
 	{ "options", required_argument, NULL, OPT_OPTIONS },
 	{ "debug", optional_argument, NULL, OPT_DEBUG },
 	{ "logging", required_argument, NULL, OPT_LOGGING },
@@ -391,6 +396,11 @@ parse_options(int argc, char **argv, options_t *o)
 			break;
 		case OPT_PUBLISH:
 			add_piece(o, "--publish", NULL, xstrdup("publish"));
+			break;
+		case OPT_GUARD:
+			check_value("--guard", optarg);
+			add_piece(o, "--guard", optarg,
+			    join("guard=", "", optarg));
 			break;
 		case OPT_OPTIONS:
 			if (optarg[0] != '\0')
