@@ -54,6 +54,11 @@ KMEM_API size_t kmem_malloc_usable_size(void *ptr);
  *	publish[=0|1]           publish the statistics for kmstat, refreshed
  *	                        every second (kmem/stats.h); implies
  *	                        reap_thread
+ *	trace=PATH              record every malloc, calloc, realloc,
+ *	                        aligned allocation and free to PATH ("%p":
+ *	                        the process ID), in the format of
+ *	                        <kmem/trace.h> (docs/trace.md); from then on,
+ *	                        once per process
  *
  * Returns 0, or -1 with a message naming the bad option or value in
  * err[0 .. errlen - 1]; nothing is applied then.

@@ -37,6 +37,13 @@
  * realloc() keeps the buffer when the new size still fits and uses at least
  * half of it; otherwise it moves to the new size's class, so a buffer grown
  * by small appends moves a logarithmic number of times.
+ *
+ * The recorder (malloc_trace.c, the "trace" option) adds no test to
+ * malloc() and free(): it turns the class caches' fast paths off, as
+ * debugging does, so that malloc() falls into malloc_slow() and a class
+ * free reaches kmem's slow path, which calls the recorder's hook
+ * (kmem_query.h).  calloc(), realloc() and the aligned allocations test
+ * kmem_trace_on once on entry.
  */
 #include <kmem/malloc.h>
 
@@ -46,6 +53,7 @@
 #include "base/report.h"
 #include "kmem/kmem_fast.h"
 #include "kmem/kmem_query.h"
+#include "malloc_trace.h"
 
 #include <errno.h>
 
@@ -160,9 +168,10 @@ usable_size(const void *ptr, const char *caller)
 
 /* ---- the family ---- */
 
-/* Out of line, so that kmem_malloc() stays a leaf with no stack frame. */
-static __attribute__((noinline, cold)) void *
-malloc_slow(size_t size)
+/* malloc() the long way: a size beyond the classes, 0, before kmem_init(),
+ * a magazine to fill, and every call while the recorder is on. */
+static void *
+malloc_plain(size_t size)
 {
 	if (size > KMEM_MAXBUF)
 		return (large_alloc(size, 0));
@@ -178,12 +187,32 @@ malloc_slow(size_t size)
 	return (buf);
 }
 
+/*
+ * Out of line, so that kmem_malloc() stays a leaf with no stack frame.
+ * While the recorder is on, every malloc() comes here: its fast path asks
+ * with KM_MALLOC_ENTRY, which the class caches then refuse (kmem_query.h).
+ * The allocations inside a recorded call (calloc's, realloc's) are not
+ * events of their own.
+ */
+static __attribute__((noinline, cold)) void *
+malloc_slow(size_t size)
+{
+	if (!kmem_trace_on || kmem_trace_inside)
+		return (malloc_plain(size));
+	kmem_trace_inside = true;
+	void *buf = malloc_plain(size);
+	kmem_trace_alloc(KMEM_TRACE_MALLOC, 0, 0, size, buf);
+	kmem_trace_inside = false;
+	return (buf);
+}
+
 void *
 kmem_malloc(size_t size)
 {
 	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
 	if (__builtin_expect(cp != NULL, 1)) {
-		void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP, size);
+		void *buf = kmem_cache_alloc_inline(cp,
+		    KM_NOSLEEP | KM_MALLOC_ENTRY, size);
 		if (__builtin_expect(buf != NULL, 1)) {
 			kmem_block_allocated(buf, cp->cache_bufsize, false);
 			return (buf);
@@ -205,6 +234,10 @@ free_slow(void *ptr)
 			kmem_cache_free_owned(cp, ptr, KMEM_FREE_MALLOC);
 		return;
 	}
+	/* A class buffer's free is recorded by kmem's hook, a large one's
+	 * here, before it is freed (malloc_trace.c says why). */
+	if (kmem_trace_on && !kmem_trace_inside && kmem_large_size(ptr) != 0)
+		kmem_trace_free(ptr);
 	if (!kmem_large_free(ptr))
 		kmem_debug_report(NULL, ptr, "free(%p): not a pointer malloc "
 		    "returned, or one already freed", ptr);
@@ -227,8 +260,8 @@ kmem_malloc_free(void *ptr)
 	free_slow(ptr);
 }
 
-void *
-kmem_calloc(size_t nmemb, size_t size)
+static void *
+calloc_plain(size_t nmemb, size_t size)
 {
 	size_t bytes;
 	if (__builtin_mul_overflow(nmemb, size, &bytes)) {
@@ -241,12 +274,43 @@ kmem_calloc(size_t nmemb, size_t size)
 	return (buf);
 }
 
-void *
-kmem_realloc(void *ptr, size_t size)
+static __attribute__((noinline, cold)) void *
+calloc_traced(size_t nmemb, size_t size)
 {
-	if (ptr == NULL)
-		return (kmem_malloc(size));
+	if (kmem_trace_inside)
+		return (calloc_plain(nmemb, size));
+	kmem_trace_inside = true;
+	void *buf = calloc_plain(nmemb, size);
+	kmem_trace_alloc(KMEM_TRACE_CALLOC, 0, nmemb, size, buf);
+	kmem_trace_inside = false;
+	return (buf);
+}
+
+void *
+kmem_calloc(size_t nmemb, size_t size)
+{
+	if (__builtin_expect(kmem_trace_on, 0))
+		return (calloc_traced(nmemb, size));
+	return (calloc_plain(nmemb, size));
+}
+
+/*
+ * realloc(); traced, it records the call once it knows the result, and
+ * before the old buffer is freed (a constant at each call: no test when
+ * not traced).
+ */
+static inline __attribute__((always_inline)) void *
+realloc_impl(void *ptr, size_t size, bool traced)
+{
+	if (ptr == NULL) {
+		void *buf = kmem_malloc(size);
+		if (traced)
+			kmem_trace_realloc(NULL, size, buf);
+		return (buf);
+	}
 	if (size == 0) {
+		if (traced)
+			kmem_trace_realloc(ptr, 0, NULL);
 		kmem_malloc_free(ptr);
 		return (NULL);
 	}
@@ -255,14 +319,38 @@ kmem_realloc(void *ptr, size_t size)
 		errno = EINVAL;
 		return (NULL);
 	}
-	if (size <= old && size > old / 2)
+	if (size <= old && size > old / 2) {
+		if (traced)
+			kmem_trace_realloc(ptr, size, ptr);
 		return (ptr);
+	}
 	void *buf = kmem_malloc(size);
+	if (traced)
+		kmem_trace_realloc(ptr, size, buf);
 	if (buf == NULL)
 		return (NULL);
 	__builtin_memcpy(buf, ptr, size < old ? size : old);
 	kmem_malloc_free(ptr);
 	return (buf);
+}
+
+static __attribute__((noinline, cold)) void *
+realloc_traced(void *ptr, size_t size)
+{
+	if (kmem_trace_inside)
+		return (realloc_impl(ptr, size, false));
+	kmem_trace_inside = true;
+	void *buf = realloc_impl(ptr, size, true);
+	kmem_trace_inside = false;
+	return (buf);
+}
+
+void *
+kmem_realloc(void *ptr, size_t size)
+{
+	if (__builtin_expect(kmem_trace_on, 0))
+		return (realloc_traced(ptr, size));
+	return (realloc_impl(ptr, size, false));
 }
 
 void *
@@ -278,7 +366,7 @@ kmem_reallocarray(void *ptr, size_t nmemb, size_t size)
 
 /* An allocation aligned to align, a power of two. */
 static void *
-aligned(size_t align, size_t size)
+aligned_plain(size_t align, size_t size)
 {
 	if (align <= MALLOC_ALIGN)
 		return (kmem_malloc(size));
@@ -292,6 +380,28 @@ aligned(size_t align, size_t size)
 	return (large_alloc(size, align));
 }
 
+/* aligned_plain() recorded as fn's call with size asked. */
+static __attribute__((noinline, cold)) void *
+aligned_traced(size_t align, size_t size, unsigned fn, size_t asked)
+{
+	if (kmem_trace_inside)
+		return (aligned_plain(align, size));
+	kmem_trace_inside = true;
+	void *buf = aligned_plain(align, size);
+	kmem_trace_alloc(KMEM_TRACE_MEMALIGN, fn, align, asked, buf);
+	kmem_trace_inside = false;
+	return (buf);
+}
+
+/* aligned_plain() for the function fn (<kmem/trace.h>) of size asked. */
+static inline void *
+aligned(size_t align, size_t size, unsigned fn, size_t asked)
+{
+	if (__builtin_expect(kmem_trace_on, 0))
+		return (aligned_traced(align, size, fn, asked));
+	return (aligned_plain(align, size));
+}
+
 void *
 kmem_memalign(size_t align, size_t size)
 {
@@ -303,7 +413,7 @@ kmem_memalign(size_t align, size_t size)
 		}
 		align = (size_t)1 << highbit(align);
 	}
-	return (aligned(align, size));
+	return (aligned(align, size, KMEM_TRACE_FN_MEMALIGN, size));
 }
 
 int
@@ -313,7 +423,7 @@ kmem_posix_memalign(void **ptrp, size_t align, size_t size)
 		return (EINVAL);
 	/* Failing, it leaves errno ENOMEM too, as glibc's does (programs,
 	 * and glibc's tst-malloc-thread-fail, look there). */
-	void *buf = aligned(align, size);
+	void *buf = aligned(align, size, KMEM_TRACE_FN_POSIX_MEMALIGN, size);
 	if (buf == NULL)
 		return (ENOMEM);
 	*ptrp = buf;
@@ -327,13 +437,13 @@ kmem_aligned_alloc(size_t align, size_t size)
 		errno = EINVAL;
 		return (NULL);
 	}
-	return (aligned(align, size));
+	return (aligned(align, size, KMEM_TRACE_FN_ALIGNED_ALLOC, size));
 }
 
 void *
 kmem_valloc(size_t size)
 {
-	return (aligned(kmem_pagesize(), size));
+	return (aligned(kmem_pagesize(), size, KMEM_TRACE_FN_VALLOC, size));
 }
 
 void *
@@ -344,7 +454,8 @@ kmem_pvalloc(size_t size)
 		errno = ENOMEM;
 		return (NULL);
 	}
-	return (aligned(page, size != 0 ? p2_roundup(size, page) : page));
+	return (aligned(page, size != 0 ? p2_roundup(size, page) : page,
+	    KMEM_TRACE_FN_PVALLOC, size));
 }
 
 size_t

@@ -82,7 +82,7 @@ test_splitting(void)
 	    0);
 
 	CHECK(strcmp(refused("=1"), "unknown option '' (known: stats, "
-	    "stats_file, reap_interval, reap_thread, publish)") == 0);
+	    "stats_file, reap_interval, reap_thread, publish, trace)") == 0);
 	CHECK(strcmp(refused("stats,bogus=1,publish=maybe"), "unknown option "
 	    "'bogus' (known: stats, stats_file, reap_interval, reap_thread, "
 	    "publish)") == 0);
