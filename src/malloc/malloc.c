@@ -43,7 +43,11 @@
  * debugging does, so that malloc() falls into malloc_slow() and a class
  * free reaches kmem's slow path, which calls the recorder's hook
  * (kmem_query.h).  calloc(), realloc() and the aligned allocations test
- * kmem_trace_on once on entry.
+ * kmem_trace_on once on entry; traced, they allocate with malloc_plain()
+ * and free with free_unrecorded(), so that their parts are not events of
+ * their own.  A malloc() made while one is served -- the C library's,
+ * when kmem asks it for a new thread's stack bounds -- is an event of its
+ * own, as kmem's statistics count it.
  */
 #include <kmem/malloc.h>
 
@@ -191,18 +195,13 @@ malloc_plain(size_t size)
  * Out of line, so that kmem_malloc() stays a leaf with no stack frame.
  * While the recorder is on, every malloc() comes here: its fast path asks
  * with KM_MALLOC_ENTRY, which the class caches then refuse (kmem_query.h).
- * The allocations inside a recorded call (calloc's, realloc's) are not
- * events of their own.
  */
 static __attribute__((noinline, cold)) void *
 malloc_slow(size_t size)
 {
-	if (!kmem_trace_on || kmem_trace_inside)
-		return (malloc_plain(size));
-	kmem_trace_inside = true;
 	void *buf = malloc_plain(size);
-	kmem_trace_alloc(KMEM_TRACE_MALLOC, 0, 0, size, buf);
-	kmem_trace_inside = false;
+	if (kmem_trace_on && !kmem_trace_inside)
+		kmem_trace_alloc(KMEM_TRACE_MALLOC, 0, 0, size, buf);
 	return (buf);
 }
 
@@ -236,7 +235,8 @@ free_slow(void *ptr)
 	}
 	/* A class buffer's free is recorded by kmem's hook, a large one's
 	 * here, before it is freed (malloc_trace.c says why). */
-	if (kmem_trace_on && !kmem_trace_inside && kmem_large_size(ptr) != 0)
+	if (kmem_trace_on && !kmem_trace_inside && ptr != kmem_trace_skip &&
+	    kmem_large_size(ptr) != 0)
 		kmem_trace_free(ptr);
 	if (!kmem_large_free(ptr))
 		kmem_debug_report(NULL, ptr, "free(%p): not a pointer malloc "
@@ -274,15 +274,26 @@ calloc_plain(size_t nmemb, size_t size)
 	return (buf);
 }
 
+/* free() of ptr, which the caller records (as a realloc). */
+static void
+free_unrecorded(void *ptr)
+{
+	kmem_trace_skip = ptr;
+	kmem_malloc_free(ptr);
+	kmem_trace_skip = NULL;
+}
+
 static __attribute__((noinline, cold)) void *
 calloc_traced(size_t nmemb, size_t size)
 {
-	if (kmem_trace_inside)
-		return (calloc_plain(nmemb, size));
-	kmem_trace_inside = true;
-	void *buf = calloc_plain(nmemb, size);
-	kmem_trace_alloc(KMEM_TRACE_CALLOC, 0, nmemb, size, buf);
-	kmem_trace_inside = false;
+	size_t bytes;
+	void *buf = NULL;
+	if (__builtin_mul_overflow(nmemb, size, &bytes))
+		errno = ENOMEM;
+	else if ((buf = malloc_plain(bytes)) != NULL)
+		__builtin_memset(buf, 0, bytes);
+	if (!kmem_trace_inside)
+		kmem_trace_alloc(KMEM_TRACE_CALLOC, 0, nmemb, size, buf);
 	return (buf);
 }
 
@@ -303,15 +314,18 @@ static inline __attribute__((always_inline)) void *
 realloc_impl(void *ptr, size_t size, bool traced)
 {
 	if (ptr == NULL) {
-		void *buf = kmem_malloc(size);
+		void *buf = traced ? malloc_plain(size) : kmem_malloc(size);
 		if (traced)
 			kmem_trace_realloc(NULL, size, buf);
 		return (buf);
 	}
 	if (size == 0) {
-		if (traced)
+		if (traced) {
 			kmem_trace_realloc(ptr, 0, NULL);
-		kmem_malloc_free(ptr);
+			free_unrecorded(ptr);
+		} else {
+			kmem_malloc_free(ptr);
+		}
 		return (NULL);
 	}
 	size_t old = usable_size(ptr, "realloc");
@@ -324,25 +338,23 @@ realloc_impl(void *ptr, size_t size, bool traced)
 			kmem_trace_realloc(ptr, size, ptr);
 		return (ptr);
 	}
-	void *buf = kmem_malloc(size);
+	void *buf = traced ? malloc_plain(size) : kmem_malloc(size);
 	if (traced)
 		kmem_trace_realloc(ptr, size, buf);
 	if (buf == NULL)
 		return (NULL);
 	__builtin_memcpy(buf, ptr, size < old ? size : old);
-	kmem_malloc_free(ptr);
+	if (traced)
+		free_unrecorded(ptr);
+	else
+		kmem_malloc_free(ptr);
 	return (buf);
 }
 
 static __attribute__((noinline, cold)) void *
 realloc_traced(void *ptr, size_t size)
 {
-	if (kmem_trace_inside)
-		return (realloc_impl(ptr, size, false));
-	kmem_trace_inside = true;
-	void *buf = realloc_impl(ptr, size, true);
-	kmem_trace_inside = false;
-	return (buf);
+	return (realloc_impl(ptr, size, !kmem_trace_inside));
 }
 
 void *
@@ -364,42 +376,41 @@ kmem_reallocarray(void *ptr, size_t nmemb, size_t size)
 	return (kmem_realloc(ptr, bytes));
 }
 
-/* An allocation aligned to align, a power of two. */
-static void *
-aligned_plain(size_t align, size_t size)
+/* An allocation aligned to align, a power of two; traced, by
+ * malloc_plain() (not an event of its own). */
+static inline __attribute__((always_inline)) void *
+aligned_impl(size_t align, size_t size, bool traced)
 {
 	if (align <= MALLOC_ALIGN)
-		return (kmem_malloc(size));
+		return (traced ? malloc_plain(size) : kmem_malloc(size));
 	if (size == 0)
 		size = 1;
 	if (align <= kmem_pagesize() && size <= KMEM_MAXBUF) {
 		size_t rounded = p2_roundup(size, align);
 		if (rounded <= KMEM_MAXBUF)
-			return (kmem_malloc(rounded));
+			return (traced ? malloc_plain(rounded) :
+			    kmem_malloc(rounded));
 	}
 	return (large_alloc(size, align));
 }
 
-/* aligned_plain() recorded as fn's call with size asked. */
+/* aligned_impl() recorded as fn's call with size asked. */
 static __attribute__((noinline, cold)) void *
 aligned_traced(size_t align, size_t size, unsigned fn, size_t asked)
 {
-	if (kmem_trace_inside)
-		return (aligned_plain(align, size));
-	kmem_trace_inside = true;
-	void *buf = aligned_plain(align, size);
-	kmem_trace_alloc(KMEM_TRACE_MEMALIGN, fn, align, asked, buf);
-	kmem_trace_inside = false;
+	void *buf = aligned_impl(align, size, true);
+	if (!kmem_trace_inside)
+		kmem_trace_alloc(KMEM_TRACE_MEMALIGN, fn, align, asked, buf);
 	return (buf);
 }
 
-/* aligned_plain() for the function fn (<kmem/trace.h>) of size asked. */
+/* aligned_impl() for the function fn (<kmem/trace.h>) of size asked. */
 static inline void *
 aligned(size_t align, size_t size, unsigned fn, size_t asked)
 {
 	if (__builtin_expect(kmem_trace_on, 0))
 		return (aligned_traced(align, size, fn, asked));
-	return (aligned_plain(align, size));
+	return (aligned_impl(align, size, false));
 }
 
 void *

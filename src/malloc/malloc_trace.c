@@ -75,6 +75,7 @@ typedef struct trace_buffer {
 
 bool kmem_trace_on;
 __thread bool kmem_trace_inside __attribute__((tls_model("initial-exec")));
+__thread void *kmem_trace_skip __attribute__((tls_model("initial-exec")));
 
 static __thread trace_buffer_t *self
     __attribute__((tls_model("initial-exec")));
@@ -365,7 +366,7 @@ kmem_trace_free(const void *ptr)
 static void
 free_hook(void *buf)
 {
-	if (!kmem_trace_inside)
+	if (!kmem_trace_inside && buf != kmem_trace_skip)
 		kmem_trace_free(buf);
 }
 

@@ -20,6 +20,8 @@
 extern bool kmem_trace_on;
 extern __thread bool kmem_trace_inside
     __attribute__((tls_model("initial-exec")));
+extern __thread void *kmem_trace_skip
+    __attribute__((tls_model("initial-exec")));
 
 /* An allocation's event: op and fn as in <kmem/trace.h>; a and b are
  * size, nmemb and elsize, or align and size; buf NULL when it failed. */

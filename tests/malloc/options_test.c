@@ -85,7 +85,7 @@ test_splitting(void)
 	    "stats_file, reap_interval, reap_thread, publish, trace)") == 0);
 	CHECK(strcmp(refused("stats,bogus=1,publish=maybe"), "unknown option "
 	    "'bogus' (known: stats, stats_file, reap_interval, reap_thread, "
-	    "publish)") == 0);
+	    "publish, trace)") == 0);
 	CHECK(strstr(refused("stat"), "unknown option 'stat' (known:") != NULL);
 	CHECK(strstr(refused("stats_files=x"), "unknown option 'stats_files' "
 	    "(known:") != NULL);

@@ -104,6 +104,8 @@ replay(const trace_file_t *t, void **obj, size_t page)
 			    e->size);
 			if (e->old_id != 0)
 				obj[e->old_id] = NULL;
+			if (e->id == 0)
+				continue;       /* realloc(p, 0): freed */
 			break;
 		case KMEM_TRACE_FREE:
 			if (e->old_id != 0) {

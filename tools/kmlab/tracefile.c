@@ -17,8 +17,9 @@
  * recorder stamps a free before the buffer can be reused and an
  * allocation after it was obtained) and numbers the objects: an
  * allocation of an address gets the next id, and the address names that
- * id until a free or realloc ends it.  A realloc always makes a new
- * object (old_id says which one it replaced).  A free of an address with
+ * id until a free or realloc ends it.  A realloc that moves makes a new
+ * object (old_id says which one it replaced); one in place keeps its
+ * object (id == old_id).  A free of an address with
  * no live object (allocated before recording began) is counted, not an
  * error; so is an address allocated again while live (an unrecorded
  * free).
@@ -447,9 +448,18 @@ number_objects(trace_file_t *t, raw_event_t *raw, size_t n)
 				    m.id[j] : 0;
 				continue;
 			}
-			e->old_id = addr_take(&m, r->old);
-			if (e->old_id == 0)
+			if (r->addr == r->old) {
+				/* In place: the same object, resized. */
+				size_t j = addr_find(&m, r->old);
+				e->old_id = e->id = m.key[j] != 0 ? m.id[j] : 0;
+				if (e->id != 0)
+					continue;
 				t->unknown_frees++;
+			} else {
+				e->old_id = addr_take(&m, r->old);
+				if (e->old_id == 0)
+					t->unknown_frees++;
+			}
 		}
 		e->id = object_new(t, &m, r->addr, &ok);
 	}

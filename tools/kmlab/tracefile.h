@@ -21,7 +21,8 @@ typedef struct trace_event {
 	uint64_t id;            /* the object allocated; 0: none (failed, or
 	                         * a free) */
 	uint64_t old_id;        /* the object freed or reallocated; 0: none,
-	                         * or one allocated before recording began */
+	                         * or one allocated before recording began;
+	                         * == id: a realloc in place */
 	uint64_t old_addr;      /* its address (for a realloc of NULL: 0) */
 	uint64_t size;          /* bytes asked; calloc: nmemb x elsize */
 	uint64_t nmemb;         /* calloc's first argument */

@@ -30,7 +30,9 @@
  *	f <id>			free object id
  *	r <old> <new> <size>	realloc: allocate new, then free old ("-"
  *				for either: realloc(NULL, size), or the old
- *				object freed by realloc(old, 0))
+ *				object freed by realloc(old, 0)); new equal
+ *				to old is a realloc in place, replayed as
+ *				the free, then the allocation
  * with '#' comments and blank lines.  An id is an unsigned integer naming a
  * live object; it may be used again once freed.  A type is a name; its
  * first allocation fixes its size.  Size 0 (malloc(0)) is replayed as 1
@@ -761,6 +763,13 @@ trace_event(trace_reader_t *tr, char **words, size_t n, char *why,
 		if (!parse_u64(words[3], &size) || size > UINT32_MAX)
 			return ("the size is not an integer from 0 to "
 			    "4294967295");
+		if (!no_old && !no_new && old == id) {
+			/* In place: the object freed and allocated again at
+			 * its new size (a lab allocator cannot resize). */
+			if ((bad = reader_free(tr, old, t)) != NULL)
+				return (bad);
+			return (reader_alloc(tr, id, size, KMEM_LAB_UNTYPED, t));
+		}
 		if (!no_new && (bad = reader_alloc(tr, id, size,
 		    KMEM_LAB_UNTYPED, t)) != NULL)
 			return (bad);
@@ -787,6 +796,17 @@ workload_from_binary(lab_workload_t *w, const trace_file_t *t,
 		bool fits = e->size <= UINT32_MAX;
 		if (e->id != 0 && !fits)
 			w->skipped++;
+		if (e->op == KMEM_TRACE_REALLOC && e->id != 0 &&
+		    e->id == e->old_id) {
+			/* In place, as the text reader replays it. */
+			if (tr.ids.mask != 0 &&
+			    tr.ids.used[id_find(&tr.ids, e->id)])
+				bad = reader_free(&tr, e->id, e->t);
+			if (bad == NULL && fits)
+				bad = reader_alloc(&tr, e->id, e->size,
+				    KMEM_LAB_UNTYPED, e->t);
+			continue;
+		}
 		if (e->id != 0 && fits)
 			bad = reader_alloc(&tr, e->id, e->size,
 			    KMEM_LAB_UNTYPED, e->t);
