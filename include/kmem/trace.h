@@ -8,34 +8,38 @@
  *
  *   header   magic "KMTRACE\n" (8 bytes), u16 version, u16 header bytes
  *            (all of it, program name included), u32 pid, u32 page size,
- *            u32 clock (KMEM_TRACE_CLOCK_*), u64 start time on that clock
- *            in ns, u64 wall-clock start in ns since 1970, u16 program
- *            name length, the name (no NUL)
+ *            u32 clock (KMEM_TRACE_CLOCK_*), u32 its resolution in ns,
+ *            u32 0, u64 start time on that clock in ns, u64 wall-clock
+ *            start in ns since 1970, u16 program name length, the name
+ *            (no NUL)
  *   block    u32 KMEM_TRACE_BLOCK_MAGIC, u32 payload bytes, u32 events,
  *            u32 thread (1, 2, ... in order of first event), u32 the
  *            thread's system id, u32 FNV-1a of the payload, u64 the base
- *            time; then the payload: the events, each one op byte and
- *            unsigned LEB128 varints
+ *            time, u64 the base event number; then the payload: the
+ *            events, each one op byte and unsigned LEB128 varints
  *
  * One thread writes each block, with one write(2) to a file opened for
  * appending, so blocks of different threads never interleave, and a
  * process killed at any moment leaves whole blocks before at most one
- * cut-short block.  Within a block, times are deltas from the previous
- * event (the first from the base time) and addresses zigzag deltas from
- * the previous address of the block (starting at 0):
+ * cut-short block.  Every event has a number, one sequence for the whole
+ * process; within a block, numbers and times are deltas from the previous
+ * event's (the first event's from the base number and time) and addresses
+ * zigzag deltas from the previous address of the block (starting at 0):
  *
- *   MALLOC    dt size addr
- *   CALLOC    dt nmemb elsize addr
- *   REALLOC   dt old size addr     (old 0: realloc(NULL, size); addr 0
- *                                   with size 0: the old one freed)
- *   MEMALIGN  dt align size addr   (which function: op byte bits 4..6)
- *   FREE      dt old
+ *   MALLOC    dseq dt size addr
+ *   CALLOC    dseq dt nmemb elsize addr
+ *   REALLOC   dseq dt old size addr     (old 0: realloc(NULL, size);
+ *                                        addr 0 with size 0: the old one
+ *                                        freed)
+ *   MEMALIGN  dseq dt align size addr   (which function: op byte bits
+ *                                        4..6)
+ *   FREE      dseq dt old
  *
- * addr 0 is a failed allocation.  An allocation's time is taken after it
- * succeeded, a free's before the buffer is freed, so merging all threads'
- * events by time (frees first among equal times) orders every address's
- * frees and reuses as they happened: an object's identity is its address
- * from one allocation to the free that follows, which a reader numbers.
+ * addr 0 is a failed allocation.  An allocation is numbered after it
+ * succeeded, a free before the buffer is freed, so merging all threads'
+ * events by number orders every address's frees and reuses as they
+ * happened: an object's identity is its address from one allocation to
+ * the free that follows, which a reader numbers.
  */
 #ifndef KMEM_TRACE_H
 #define KMEM_TRACE_H
@@ -43,10 +47,11 @@
 #define KMEM_TRACE_MAGIC        "KMTRACE\n"
 #define KMEM_TRACE_MAGIC_LEN    8
 #define KMEM_TRACE_VERSION      1
-#define KMEM_TRACE_HEADER_FIXED 42      /* bytes before the program name */
+#define KMEM_TRACE_HEADER_FIXED 50      /* bytes before the program name */
 #define KMEM_TRACE_BLOCK_MAGIC  0x42544d4bu     /* "KMTB" */
-#define KMEM_TRACE_BLOCK_HEADER 32
+#define KMEM_TRACE_BLOCK_HEADER 40
 #define KMEM_TRACE_CLOCK_MONOTONIC 1    /* CLOCK_MONOTONIC, ns */
+#define KMEM_TRACE_CLOCK_MONOTONIC_COARSE 2     /* ..._COARSE, ns */
 
 /* The op byte: the operation in bits 0..3, the function in bits 4..6. */
 #define KMEM_TRACE_OP_MASK      0x0f
@@ -66,6 +71,6 @@ enum kmem_trace_fn {
 	KMEM_TRACE_FN_VALLOC = 3,
 	KMEM_TRACE_FN_PVALLOC = 4,
 };
-#define KMEM_TRACE_EVENT_MAX    (1 + 4 * 10)    /* op byte, 4 varints */
+#define KMEM_TRACE_EVENT_MAX    (1 + 5 * 10)    /* op byte, 5 varints */
 
 #endif /* KMEM_TRACE_H */

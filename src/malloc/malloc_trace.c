@@ -65,6 +65,8 @@ typedef struct trace_buffer {
 	uint32_t tid;
 	uint64_t base_ns;               /* the block's base time */
 	uint64_t last_ns;               /* the last event's time */
+	uint64_t base_seq;              /* the block's first event's number */
+	uint64_t last_seq;              /* the last event's number */
 	uint64_t last_addr;
 	uint32_t nevents;
 	uint32_t pos;                   /* committed payload bytes */
@@ -95,11 +97,30 @@ static char trace_path[PATH_MAX];       /* as given, "%p" and all */
 
 /* ---- encoding ---- */
 
+/*
+ * Every event's number, in one order for the whole process.  An
+ * allocation takes its number after it got its block, a free before it
+ * lets its block go, so across threads a block's free is numbered before
+ * its next allocation: the allocator's own synchronisation orders the two
+ * calls, and increments of one variable follow that order.  One relaxed
+ * atomic increment per event, no lock; the reader merges the threads'
+ * events by these numbers.
+ */
+static uint64_t event_seq;
+
+/*
+ * The events' times: CLOCK_MONOTONIC_COARSE (the last tick, a read of
+ * memory), since a precise clock costs a system call on some virtual
+ * machines (390 ns on the one docs/benchmarks.md was measured on) and the
+ * order comes from the numbers anyway.  Its resolution goes in the header.
+ */
+#define TRACE_CLOCK     CLOCK_MONOTONIC_COARSE
+
 static uint64_t
 now_ns(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(TRACE_CLOCK, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 }
 
@@ -182,6 +203,7 @@ block_write(trace_buffer_t *b, uint32_t pos, uint32_t nevents)
 	put32(hdr + 16, b->tid);
 	put32(hdr + 20, fnv1a(b->payload, pos));
 	put64(hdr + 24, b->base_ns);
+	put64(hdr + 32, b->base_seq);
 	struct iovec iov[2] = { { hdr, sizeof (hdr) }, { b->payload, pos } };
 	write_all(iov, 2);
 }
@@ -191,6 +213,7 @@ static void
 block_reset(trace_buffer_t *b, uint64_t base_ns)
 {
 	b->base_ns = b->last_ns = base_ns;
+	b->base_seq = b->last_seq = 0;
 	b->last_addr = 0;
 	b->nevents = 0;
 	__atomic_store_n(&b->pos, 0, __ATOMIC_RELEASE);
@@ -292,19 +315,26 @@ event_begin(trace_buffer_t **bp, uint64_t *t)
 }
 
 static void
-event_end(trace_buffer_t *b, unsigned char *end, uint64_t t)
+event_end(trace_buffer_t *b, unsigned char *end, uint64_t t, uint64_t seq)
 {
 	b->last_ns = t;
+	b->last_seq = seq;
 	b->nevents++;
 	__atomic_store_n(&b->pos, (uint32_t)(end - b->payload),
 	    __ATOMIC_RELEASE);
 }
 
+/* The op byte, the event's number and its time, as deltas from the
+ * block's last; *seq is the number taken. */
 static unsigned char *
 put_op(unsigned char *p, unsigned op, unsigned fn, trace_buffer_t *b,
-    uint64_t t)
+    uint64_t t, uint64_t *seq)
 {
+	*seq = __atomic_fetch_add(&event_seq, 1, __ATOMIC_RELAXED) + 1;
+	if (b->nevents == 0)
+		b->base_seq = b->last_seq = *seq;
 	*p++ = (unsigned char)(op | fn << KMEM_TRACE_FN_SHIFT);
+	p = put_varint(p, *seq - b->last_seq);
 	/* Times on one thread do not go back; a clock that did reads as 0. */
 	return (put_varint(p, t > b->last_ns ? t - b->last_ns : 0));
 }
@@ -317,15 +347,15 @@ kmem_trace_alloc(unsigned op, unsigned fn, size_t a, size_t b_,
 {
 	int saved = errno;
 	trace_buffer_t *b;
-	uint64_t t;
+	uint64_t t, seq;
 	unsigned char *p = event_begin(&b, &t);
 	if (p != NULL) {
-		p = put_op(p, op, fn, b, t);
+		p = put_op(p, op, fn, b, t, &seq);
 		if (op != KMEM_TRACE_MALLOC)
 			p = put_varint(p, a);
 		p = put_varint(p, b_);
 		p = put_addr(b, p, buf);
-		event_end(b, p, t);
+		event_end(b, p, t, seq);
 	}
 	errno = saved;
 }
@@ -335,14 +365,14 @@ kmem_trace_realloc(const void *old, size_t size, const void *buf)
 {
 	int saved = errno;
 	trace_buffer_t *b;
-	uint64_t t;
+	uint64_t t, seq;
 	unsigned char *p = event_begin(&b, &t);
 	if (p != NULL) {
-		p = put_op(p, KMEM_TRACE_REALLOC, 0, b, t);
+		p = put_op(p, KMEM_TRACE_REALLOC, 0, b, t, &seq);
 		p = put_addr(b, p, old);
 		p = put_varint(p, size);
 		p = put_addr(b, p, buf);
-		event_end(b, p, t);
+		event_end(b, p, t, seq);
 	}
 	errno = saved;
 }
@@ -352,12 +382,12 @@ kmem_trace_free(const void *ptr)
 {
 	int saved = errno;
 	trace_buffer_t *b;
-	uint64_t t;
+	uint64_t t, seq;
 	unsigned char *p = event_begin(&b, &t);
 	if (p != NULL) {
-		p = put_op(p, KMEM_TRACE_FREE, 0, b, t);
+		p = put_op(p, KMEM_TRACE_FREE, 0, b, t, &seq);
 		p = put_addr(b, p, ptr);
-		event_end(b, p, t);
+		event_end(b, p, t, seq);
 	}
 	errno = saved;
 }
@@ -438,12 +468,18 @@ header_write(void)
 	memcpy(h + 10, &v16, 2);
 	put32(h + 12, (uint32_t)getpid());
 	put32(h + 16, (uint32_t)sysconf(_SC_PAGESIZE));
-	put32(h + 20, KMEM_TRACE_CLOCK_MONOTONIC);
-	put64(h + 24, now_ns());
-	put64(h + 32, (uint64_t)wall.tv_sec * 1000000000u +
+	struct timespec res;
+	if (clock_getres(TRACE_CLOCK, &res) != 0)
+		res.tv_sec = res.tv_nsec = 0;
+	put32(h + 20, KMEM_TRACE_CLOCK_MONOTONIC_COARSE);
+	put32(h + 24, (uint32_t)((uint64_t)res.tv_sec * 1000000000u +
+	    (uint64_t)res.tv_nsec));
+	put32(h + 28, 0);
+	put64(h + 32, now_ns());
+	put64(h + 40, (uint64_t)wall.tv_sec * 1000000000u +
 	    (uint64_t)wall.tv_nsec);
 	v16 = (uint16_t)len;
-	memcpy(h + 40, &v16, 2);
+	memcpy(h + 48, &v16, 2);
 	memcpy(h + KMEM_TRACE_HEADER_FIXED, name, len);
 	struct iovec iov = { h, KMEM_TRACE_HEADER_FIXED + len };
 	write_all(&iov, 1);
@@ -499,8 +535,8 @@ at_exit(void)
 			const unsigned char *p = b->payload;
 			while (p < b->payload + pos) {
 				unsigned op = *p++ & KMEM_TRACE_OP_MASK;
-				unsigned fields = op == KMEM_TRACE_FREE ? 2 :
-				    op == KMEM_TRACE_MALLOC ? 3 : 4;
+				unsigned fields = op == KMEM_TRACE_FREE ? 3 :
+				    op == KMEM_TRACE_MALLOC ? 4 : 5;
 				for (unsigned f = 0; f < fields; f++)
 					while (*p++ & 0x80)
 						;

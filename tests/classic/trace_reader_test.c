@@ -32,7 +32,7 @@ typedef struct writer {
 	unsigned char payload[4096];
 	size_t plen;
 	uint32_t nevents;
-	uint64_t last_t, last_addr;
+	uint64_t last_t, last_seq, base_seq, last_addr;
 } writer_t;
 
 static void
@@ -73,10 +73,12 @@ header(writer_t *w)
 	const char *name = "/usr/bin/example";
 	put(w, "KMTRACE\n", 8);
 	put16(w, 1);
-	put16(w, (uint16_t)(42 + strlen(name)));
+	put16(w, (uint16_t)(50 + strlen(name)));
 	put32(w, 4242);
 	put32(w, 4096);
-	put32(w, 1);
+	put32(w, 2);                    /* CLOCK_MONOTONIC_COARSE */
+	put32(w, 4000000);              /* its resolution */
+	put32(w, 0);
 	put64(w, START_NS);
 	put64(w, 1700000000ull * 1000000000ull);
 	put16(w, (uint16_t)strlen(name));
@@ -101,14 +103,18 @@ addr(writer_t *w, uint64_t a)
 	varint(w, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
 }
 
-/* One event at absolute time t: op, fn, then its numbers (addresses
- * marked by the caller's order: see each call). */
+/* One event, number seq of the process, at absolute time t: op, fn, then
+ * (the caller's varints and addresses) its numbers. */
 static void
-event(writer_t *w, unsigned op, unsigned fn, uint64_t t)
+event(writer_t *w, unsigned op, unsigned fn, uint64_t t, uint64_t seq)
 {
+	if (w->nevents == 0)
+		w->base_seq = w->last_seq = seq;
 	w->payload[w->plen++] = (unsigned char)(op | fn << 4);
+	varint(w, seq - w->last_seq);
 	varint(w, t - w->last_t);
 	w->last_t = t;
+	w->last_seq = seq;
 	w->nevents++;
 }
 
@@ -141,18 +147,21 @@ block_end(writer_t *w, uint32_t thread, uint64_t base)
 	put32(w, 1000 + thread);
 	put32(w, fnv(w->payload, w->plen));
 	put64(w, base);
+	put64(w, w->base_seq);
 	put(w, w->payload, w->plen);
 }
 
 /*
  * The trace: thread 1 in two blocks, thread 2 in one, interleaved in
- * time.
- *   t=10  th1 malloc(100) = A
- *   t=20  th2 calloc(4, 25) = B
- *   t=30  th1 realloc(A, 90) = A            in place: same object
- *   t=40  th2 free(A)                       freed by another thread
- *   t=40  th1 memalign(64, 300) = A         reuse at the same time: a new
- *                                           object, after the free
+ * time; the event numbers (#) order them.
+ *   #1  t=10  th1 malloc(100) = A
+ *   #2  t=20  th2 calloc(4, 25) = B
+ *   #3  t=30  th1 realloc(A, 90) = A        in place: same object
+ *   #4  t=40  th2 free(A)                   freed by another thread
+ *   #5  t=40  th1 memalign(64, 300) = A     reuse at the same coarse time,
+ *                                           numbered after the free: a
+ *                                           new object
+ *   and #6.. as below, by time:
  *   t=50  th2 posix_memalign(128, 10) = C
  *   t=60  th1 realloc(A, 5000) = D          moves
  *   t=70  th2 free(0x999000)                allocated before recording
@@ -174,14 +183,15 @@ make_trace(void)
 	header(&w);
 	uint64_t b1 = START_NS + 5;
 	block_begin(&w, b1);
-	event(&w, KMEM_TRACE_MALLOC, 0, START_NS + 10);
+	event(&w, KMEM_TRACE_MALLOC, 0, START_NS + 10, 1);
 	varint(&w, 100);
 	addr(&w, A);
-	event(&w, KMEM_TRACE_REALLOC, 0, START_NS + 30);
+	event(&w, KMEM_TRACE_REALLOC, 0, START_NS + 30, 3);
 	addr(&w, A);
 	varint(&w, 90);
 	addr(&w, A);
-	event(&w, KMEM_TRACE_MEMALIGN, KMEM_TRACE_FN_MEMALIGN, START_NS + 40);
+	event(&w, KMEM_TRACE_MEMALIGN, KMEM_TRACE_FN_MEMALIGN, START_NS + 40,
+	    5);
 	varint(&w, 64);
 	varint(&w, 300);
 	addr(&w, A);
@@ -189,20 +199,20 @@ make_trace(void)
 
 	uint64_t b2 = START_NS + 15;
 	block_begin(&w, b2);
-	event(&w, KMEM_TRACE_CALLOC, 0, START_NS + 20);
+	event(&w, KMEM_TRACE_CALLOC, 0, START_NS + 20, 2);
 	varint(&w, 4);
 	varint(&w, 25);
 	addr(&w, B);
-	event(&w, KMEM_TRACE_FREE, 0, START_NS + 40);
+	event(&w, KMEM_TRACE_FREE, 0, START_NS + 40, 4);
 	addr(&w, A);
 	event(&w, KMEM_TRACE_MEMALIGN, KMEM_TRACE_FN_POSIX_MEMALIGN,
-	    START_NS + 50);
+	    START_NS + 50, 6);
 	varint(&w, 128);
 	varint(&w, 10);
 	addr(&w, C);
-	event(&w, KMEM_TRACE_FREE, 0, START_NS + 70);
+	event(&w, KMEM_TRACE_FREE, 0, START_NS + 70, 8);
 	addr(&w, 0x999000);
-	event(&w, KMEM_TRACE_REALLOC, 0, START_NS + 95);
+	event(&w, KMEM_TRACE_REALLOC, 0, START_NS + 95, 11);
 	addr(&w, B);
 	varint(&w, 0);
 	addr(&w, 0);
@@ -210,14 +220,14 @@ make_trace(void)
 
 	uint64_t b3 = START_NS + 55;
 	block_begin(&w, b3);
-	event(&w, KMEM_TRACE_REALLOC, 0, START_NS + 60);
+	event(&w, KMEM_TRACE_REALLOC, 0, START_NS + 60, 7);
 	addr(&w, A);
 	varint(&w, 5000);
 	addr(&w, D);
-	event(&w, KMEM_TRACE_MALLOC, 0, START_NS + 80);
+	event(&w, KMEM_TRACE_MALLOC, 0, START_NS + 80, 9);
 	varint(&w, 1ull << 40);
 	addr(&w, 0);
-	event(&w, KMEM_TRACE_REALLOC, 0, START_NS + 90);
+	event(&w, KMEM_TRACE_REALLOC, 0, START_NS + 90, 10);
 	addr(&w, 0);
 	varint(&w, 7);
 	addr(&w, E);
@@ -272,7 +282,7 @@ test_good(void)
 	CHECK_EQ(e[2].op, KMEM_TRACE_REALLOC);
 	CHECK_EQ(e[2].id, 1);
 	CHECK_EQ(e[2].old_id, 1);
-	/* t=40: the free (thread 2) before the reuse (thread 1) */
+	/* t=40: the free (thread 2) before the reuse (thread 1), by number */
 	CHECK_EQ(e[3].op, KMEM_TRACE_FREE);
 	CHECK_EQ(e[3].old_id, 1);
 	CHECK_EQ(e[4].op, KMEM_TRACE_MEMALIGN);

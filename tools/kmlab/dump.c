@@ -86,9 +86,11 @@ header_lines(FILE *out, const trace_file_t *t, const char *fname)
 	if (gmtime_r(&wall, &tm) != NULL)
 		strftime(when, sizeof (when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	fprintf(out, "# kmem trace %s, version %u: program %s, pid %u, page "
-	    "size %u, clock monotonic, started %s\n# %zu events in %zu "
-	    "blocks from %u threads; %llu objects\n", fname, t->version,
-	    t->program, t->pid, t->page_size, when, t->nevents, t->blocks,
+	    "size %u, clock %s (resolution %u ns), started %s\n# %zu events "
+	    "in %zu blocks from %u threads; %llu objects\n", fname, t->version,
+	    t->program, t->pid, t->page_size,
+	    t->clock == KMEM_TRACE_CLOCK_MONOTONIC ? "monotonic" :
+	    "monotonic_coarse", t->clock_res_ns, when, t->nevents, t->blocks,
 	    t->threads, (unsigned long long)t->ids);
 	if (t->unknown_frees != 0 || t->reused_live != 0)
 		fprintf(out, "# %llu frees of objects allocated before "

@@ -12,10 +12,10 @@
  * short).  Every read is bounded by the data's length, so no input makes
  * it read outside.
  *
- * The second pass merges all threads' events by time (frees first among
- * equal times, then reallocs, then the rest, then file order: the
- * recorder stamps a free before the buffer can be reused and an
- * allocation after it was obtained) and numbers the objects: an
+ * The second pass merges all threads' events by their numbers (the
+ * recorder numbers a free before the buffer can be reused and an
+ * allocation after it was obtained, from one counter) and numbers the
+ * objects: an
  * allocation of an address gets the next id, and the address names that
  * id until a free or realloc ends it.  A realloc that moves makes a new
  * object (old_id says which one it replaced); one in place keeps its
@@ -31,11 +31,11 @@
 #include <string.h>
 
 typedef struct raw_event {
+	uint64_t seq;           /* the process's order of events */
 	uint64_t t;
 	uint64_t a, b;          /* op's numbers: size, nmemb/elsize, align/size */
 	uint64_t addr;          /* allocated (or freed, for FREE) */
 	uint64_t old;           /* REALLOC's old address */
-	uint64_t seq;           /* file order */
 	uint32_t thread;
 	uint8_t op, fn;
 } raw_event_t;
@@ -136,10 +136,11 @@ raw_push(raw_event_t **raw, size_t *n, size_t *cap, raw_event_t e)
 static bool
 block_decode(trace_file_t *t, const unsigned char *data, const unsigned
     char *p, const unsigned char *end, uint32_t nevents, uint32_t thread,
-    uint64_t base, raw_event_t **raw, size_t *n, size_t *cap)
+    uint64_t base, uint64_t base_seq, raw_event_t **raw, size_t *n,
+    size_t *cap)
 {
 	size_t first = *n;
-	uint64_t time = base, last_addr = 0;
+	uint64_t time = base, seq = base_seq, last_addr = 0;
 	for (uint32_t k = 0; k < nevents; k++) {
 		const unsigned char *at = p;
 		if (p >= end) {
@@ -148,7 +149,7 @@ block_decode(trace_file_t *t, const unsigned char *data, const unsigned
 			    nevents);
 			goto bad;
 		}
-		raw_event_t e = { .thread = thread, .seq = *n };
+		raw_event_t e = { .thread = thread };
 		e.op = *p & KMEM_TRACE_OP_MASK;
 		e.fn = (*p >> KMEM_TRACE_FN_SHIFT) & 7;
 		p++;
@@ -160,8 +161,8 @@ block_decode(trace_file_t *t, const unsigned char *data, const unsigned
 			    "bad event", *at, k);
 			goto bad;
 		}
-		uint64_t v[4], nv = e.op == KMEM_TRACE_FREE ? 2 :
-		    e.op == KMEM_TRACE_MALLOC ? 3 : 4;
+		uint64_t v[5], nv = e.op == KMEM_TRACE_FREE ? 3 :
+		    e.op == KMEM_TRACE_MALLOC ? 4 : 5;
 		for (unsigned i = 0; i < nv; i++) {
 			if (!get_varint(&p, end, &v[i])) {
 				damage(t, (uint64_t)(at - data), "%s: event "
@@ -171,8 +172,20 @@ block_decode(trace_file_t *t, const unsigned char *data, const unsigned
 				goto bad;
 			}
 		}
-		time += v[0];
+		/* After the first, each event's number is a later one. */
+		if (k > 0 && v[0] == 0) {
+			damage(t, (uint64_t)(at - data), "%s: event %llu of the "
+			    "block repeats the number of the one before%.0llu",
+			    "bad event", k, 0);
+			goto bad;
+		}
+		seq += v[0];
+		e.seq = seq;
+		time += v[1];
 		e.t = time;
+		/* The op's numbers from v[1] on, as the switch reads them. */
+		for (unsigned i = 0; i + 1 < nv; i++)
+			v[i] = v[i + 1];
 		/* Each address field is a zigzag delta from the last one. */
 		uint64_t addr[2] = { 0, 0 };
 		unsigned naddr = 0;
@@ -275,7 +288,7 @@ blocks_read(trace_file_t *t, const unsigned char *data, size_t len,
 			return;
 		}
 		if (!block_decode(t, data, p, p + payload, nevents, thread,
-		    get64(h + 24), raw, n, cap))
+		    get64(h + 24), get64(h + 32), raw, n, cap))
 			return;
 		if (thread > t->threads)
 			t->threads = thread;
@@ -365,20 +378,9 @@ addr_take(addr_map_t *m, uint64_t a)
 }
 
 static int
-rank(const raw_event_t *e)
-{
-	return (e->op == KMEM_TRACE_FREE ? 0 : e->op == KMEM_TRACE_REALLOC ? 1 :
-	    2);
-}
-
-static int
 raw_compare(const void *x, const void *y)
 {
 	const raw_event_t *a = x, *b = y;
-	if (a->t != b->t)
-		return (a->t < b->t ? -1 : 1);
-	if (rank(a) != rank(b))
-		return (rank(a) - rank(b));
 	return (a->seq < b->seq ? -1 : a->seq > b->seq);
 }
 
@@ -486,7 +488,7 @@ trace_file_read(trace_file_t *t, const void *data_, size_t len)
 		return (-1);
 	}
 	t->version = get16(data + 8);
-	size_t hdr = get16(data + 10), proglen = get16(data + 40);
+	size_t hdr = get16(data + 10), proglen = get16(data + 48);
 	if (t->version != KMEM_TRACE_VERSION) {
 		snprintf(t->damage, sizeof (t->damage), "offset 8: version "
 		    "%u; this reader knows version %d", t->version,
@@ -503,11 +505,13 @@ trace_file_read(trace_file_t *t, const void *data_, size_t len)
 	t->pid = get32(data + 12);
 	t->page_size = get32(data + 16);
 	t->clock = get32(data + 20);
-	t->start_ns = get64(data + 24);
-	t->wall_ns = get64(data + 32);
+	t->clock_res_ns = get32(data + 24);
+	t->start_ns = get64(data + 32);
+	t->wall_ns = get64(data + 40);
 	memcpy(t->program, data + KMEM_TRACE_HEADER_FIXED, proglen);
 	t->program[proglen] = '\0';
-	if (t->clock != KMEM_TRACE_CLOCK_MONOTONIC) {
+	if (t->clock != KMEM_TRACE_CLOCK_MONOTONIC &&
+	    t->clock != KMEM_TRACE_CLOCK_MONOTONIC_COARSE) {
 		snprintf(t->damage, sizeof (t->damage), "offset 20: clock %u "
 		    "unknown", t->clock);
 		return (-1);

@@ -14,7 +14,8 @@
 
 /*
  * One event, its object named by a number that no later object of the
- * same address gets again: ids count allocations from 1 in time order.
+ * same address gets again: ids count allocations from 1 in the order of
+ * the process's events.
  */
 typedef struct trace_event {
 	uint64_t t;             /* ns since the trace's start */
@@ -37,10 +38,11 @@ typedef struct trace_file {
 	uint32_t pid;
 	uint32_t page_size;
 	uint32_t clock;
+	uint32_t clock_res_ns;
 	uint64_t start_ns;
 	uint64_t wall_ns;
 	char program[257];
-	trace_event_t *events;  /* in time order */
+	trace_event_t *events;  /* in the process's order */
 	size_t nevents;
 	size_t blocks;
 	uint32_t threads;       /* the highest thread number seen */
