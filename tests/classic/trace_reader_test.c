@@ -12,8 +12,9 @@
  *              inside a block reports that block's offset and keeps the
  *              blocks before it, a cut between blocks is a whole trace
  *   flipped    every byte of the blocks changed: a payload byte is caught
- *              by its block's checksum, at its block's offset; no change
- *              makes the reader fail past its block's start
+ *              by its block's checksum, at its block's offset, and so is
+ *              any change of a block's magic, length or count of events;
+ *              no change makes the reader fail before its block's start
  *   random     random damage (bytes, lengths, garbage appended): never a
  *              read outside the data (each is read from a buffer of its
  *              exact size, so AddressSanitizer sees any overrun), and any
@@ -376,6 +377,13 @@ test_flipped(void)
 				CHECK_EQ(status, 1);
 				CHECK_EQ(t.damage_offset, start);
 				CHECK(strstr(t.damage, "checksum") != NULL);
+			}
+			/* The magic, the payload's length and the count of
+			 * events are all checked, against the block's bytes. */
+			if (off < start + 12) {
+				CHECK_EQ(status, 1);
+				CHECK(t.damage_offset < start +
+				    KMEM_TRACE_BLOCK_HEADER + 4096);
 			}
 			/* Thread numbers, system ids and base times are not
 			 * checkable; what is caught is caught in its block. */

@@ -65,6 +65,13 @@ roundtrip)
 	[ "$ip" -eq "$inplace" ] ||
 	    fail "$ip reallocs in place in the trace, the program made $inplace"
 	same_as_stats "$dir/stats" "$dir/dump"
+	# Every free is of an object the trace allocated (the program
+	# allocates nothing before recording starts), and no object is
+	# allocated twice: no free recorded twice, none missed.
+	! grep -q "before recording" "$dir/dump" ||
+	    fail "frees of objects the trace never allocated"
+	! grep -q "addresses allocated again while live" "$dir/dump" ||
+	    fail "an address allocated again while live: a free missed"
 	# The laboratory's replay, on the resource map (no failures on the
 	# budget it grows for the trace).
 	"$kmlab" --trace "$dir/t" -a rmap -r 1 -q --csv "$dir/csv" ||
