@@ -14,7 +14,8 @@
  *            (no NUL)
  *   block    u32 KMEM_TRACE_BLOCK_MAGIC, u32 payload bytes, u32 events,
  *            u32 thread (1, 2, ... in order of first event), u32 the
- *            thread's system id, u32 FNV-1a of the payload, u64 the base
+ *            thread's system id, u32 checksum of the payload (FNV-1a over
+ *            its 64-bit words, the last zero-padded, folded to 32 bits), u64 the base
  *            time, u64 the base event number; then the payload: the
  *            events, each one op byte and unsigned LEB128 varints
  *

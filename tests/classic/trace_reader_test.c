@@ -128,13 +128,21 @@ block_begin(writer_t *w, uint64_t base)
 	w->last_addr = 0;
 }
 
+/*
+ * The payload's checksum, by docs/trace.md: FNV-1a over its 64-bit
+ * little-endian words (the last one padded with zero bytes), folded to 32
+ * bits.
+ */
 static uint32_t
 fnv(const unsigned char *p, size_t n)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return (h);
+	uint64_t h = 14695981039346656037ull;
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w = 0;
+		memcpy(&w, p + i, n - i < 8 ? n - i : 8);
+		h = (h ^ w) * 1099511628211ull;
+	}
+	return ((uint32_t)(h ^ (h >> 32)));
 }
 
 static void
