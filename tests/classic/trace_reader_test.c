@@ -15,6 +15,9 @@
  *              by its block's checksum, at its block's offset, and so is
  *              any change of a block's magic, length or count of events;
  *              no change makes the reader fail before its block's start
+ *   checksummed  each payload byte changed and the checksum made to
+ *              match, so the damage reaches the event decoder: reported
+ *              within its block, never a read past the block
  *   random     random damage (bytes, lengths, garbage appended): never a
  *              read outside the data (each is read from a buffer of its
  *              exact size, so AddressSanitizer sees any overrun), and any
@@ -405,6 +408,48 @@ test_flipped(void)
 	free(w.buf);
 }
 
+/* Recompute the checksum of the block at start after its payload changed,
+ * so that the damage reaches the event decoder. */
+static void
+rechecksum(unsigned char *d, size_t start)
+{
+	uint32_t payload;
+	memcpy(&payload, d + start + 4, 4);
+	uint32_t sum = fnv(d + start + KMEM_TRACE_BLOCK_HEADER, payload);
+	memcpy(d + start + 20, &sum, 4);
+}
+
+static void
+test_checksummed(void)
+{
+	writer_t w = make_trace();
+	for (size_t b = 0; b < w.nblocks; b++) {
+		size_t start = w.block_start[b];
+		size_t end = b + 1 < w.nblocks ? w.block_start[b + 1] : w.len;
+		for (size_t off = start + KMEM_TRACE_BLOCK_HEADER; off < end;
+		    off++) {
+			static const unsigned char values[] = { 0x00, 0x01,
+			    0x7f, 0x80, 0xff, 0x05, 0x15, 0x85 };
+			unsigned char saved = w.buf[off];
+			for (size_t v = 0; v < sizeof (values); v++) {
+				w.buf[off] = values[v];
+				rechecksum(w.buf, start);
+				trace_file_t t;
+				int status = read_copy(&t, w.buf, w.len);
+				CHECK(status == 0 || status == 1);
+				if (status == 1) {
+					CHECK(t.damage_offset >= start);
+					CHECK(t.damage_offset <= end);
+				}
+				trace_file_free(&t);
+			}
+			w.buf[off] = saved;
+			rechecksum(w.buf, start);
+		}
+	}
+	free(w.buf);
+}
+
 static void
 test_random(void)
 {
@@ -456,6 +501,7 @@ main(int argc, char **argv)
 		CHECK_TEST(test_good),
 		CHECK_TEST(test_truncated),
 		CHECK_TEST(test_flipped),
+		CHECK_TEST(test_checksummed),
 		CHECK_TEST(test_random),
 	};
 	for (size_t i = 0; i < sizeof (tests) / sizeof (tests[0]); i++) {

@@ -409,7 +409,8 @@ object_new(trace_file_t *t, addr_map_t *m, uint64_t addr, bool *ok)
 static bool
 number_objects(trace_file_t *t, raw_event_t *raw, size_t n)
 {
-	qsort(raw, n, sizeof (*raw), raw_compare);
+	if (n > 1)
+		qsort(raw, n, sizeof (*raw), raw_compare);
 	t->events = calloc(n != 0 ? n : 1, sizeof (trace_event_t));
 	if (t->events == NULL)
 		return (false);
