@@ -21,11 +21,14 @@
  * lost, as are a thread's unflushed events when the process is killed.
  *
  * Buffers live on a list (buffers_lock: taken when a thread makes,
- * writes or retires its buffer, at exit and around fork, never per
- * event); a
+ * writes or retires its buffer, and at exit, never per event); a
  * retired buffer is kept for the next thread, so programs that make
  * threads all the time do not map and unmap.  Lock order: buffers_lock is
- * a leaf; it is taken with no library lock held.
+ * a leaf (nothing is taken under it, nothing allocated); it may be taken
+ * under a kmem lock, if kmem ever allocates from the C library while
+ * holding one, so fork() does not take it: the child drops every buffer
+ * but its own and makes the lock anew, and a list another thread was
+ * changing at the fork is dropped with it.
  *
  * fork: the child keeps none of the parent's unwritten events (the parent
  * writes them).  With "%p" in the path, the child opens its own file and
@@ -557,18 +560,6 @@ at_exit(void)
 	pthread_mutex_unlock(&buffers_lock);
 }
 
-static void
-fork_prepare(void)
-{
-	pthread_mutex_lock(&buffers_lock);
-}
-
-static void
-fork_parent(void)
-{
-	pthread_mutex_unlock(&buffers_lock);
-}
-
 /* The child: the parent's unwritten events are the parent's to write. */
 static void
 fork_child(void)
@@ -611,7 +602,7 @@ kmem_trace_start(const char *path, char *err, size_t errlen)
 	bool ok = file_open(err, errlen) &&
 	    pthread_key_create(&exit_key, thread_exit) == 0;
 	if (ok) {
-		(void) pthread_atfork(fork_prepare, fork_parent, fork_child);
+		(void) pthread_atfork(NULL, NULL, fork_child);
 		(void) atexit(at_exit);
 		__atomic_store_n(&kmem_trace_on, true, __ATOMIC_RELEASE);
 		kmem_malloc_divert(free_hook);
