@@ -135,9 +135,9 @@ fork)
 kill)
 	"$kmrun" --trace "$dir/t" -- "$program" forever &
 	pid=$!
-	# Until a few blocks are written (64 KiB each).
+	# Until two blocks are written (64 KiB each).
 	i=0
-	while [ "$(stat -c %s "$dir/t" 2>/dev/null || echo 0)" -lt 300000 ]; do
+	while [ "$(stat -c %s "$dir/t" 2>/dev/null || echo 0)" -lt 140000 ]; do
 		i=$((i + 1))
 		[ $i -lt 500 ] || { kill -9 $pid; fail "no trace written"; }
 		sleep 0.02
