@@ -151,7 +151,7 @@ kill)
 	1) grep -q "cut short" "$dir/err" || fail "damage: $(cat "$dir/err")" ;;
 	*) fail "kmlab --dump exit status $status: $(cat "$dir/err")" ;;
 	esac
-	[ "$(grep -c '^a ' "$dir/dump")" -gt 10000 ] || fail "too few events"
+	[ "$(grep -c '^a ' "$dir/dump")" -gt 5000 ] || fail "too few events"
 	"$kmlab" --trace "$dir/t" -a rmap,buddy -r 1 -q ||
 	    fail "the killed program's trace does not replay"
 	;;
