@@ -61,6 +61,11 @@ KMEM_API size_t kmem_malloc_usable_size(void *ptr);
  *	                        that overflows, underflows, uses after
  *	                        free and double frees of it are reported
  *	                        with its stacks (docs/debugging.md)
+ *	trace=PATH              record every malloc, calloc, realloc,
+ *	                        aligned allocation and free to PATH ("%p":
+ *	                        the process ID), in the format of
+ *	                        <kmem/trace.h> (docs/trace.md); from then on,
+ *	                        once per process
  *
  * Returns 0, or -1 with a message naming the bad option or value in
  * err[0 .. errlen - 1]; nothing is applied then.

@@ -67,7 +67,32 @@ class_create(size_t size)
 		kmem_panic("kmem: cannot create %s", name);
 	cp->cache_flags |= KMF_CLASS;
 	kmem_cache_mark_frees(cp);
+	if (kmem_malloc_diverted)
+		cp->cache_fast_index = UINT32_MAX;
 	return (cp);
+}
+
+/*
+ * The recorder's switch (kmem_query.h).  Only the class caches change:
+ * they serve kmem_alloc() too, whose calls then take the slow paths as
+ * well (slower, not different: they carry no KM_MALLOC_ENTRY).
+ */
+bool kmem_malloc_diverted;
+void (*kmem_malloc_free_hook)(void *buf);
+
+void
+kmem_malloc_divert(void (*free_hook)(void *buf))
+{
+	kmem_malloc_free_hook = free_hook;
+	__atomic_store_n(&kmem_malloc_diverted, true, __ATOMIC_RELEASE);
+	for (size_t i = 0; i <= KMEM_ALLOC_SMALL / 8; i++)
+		__atomic_store_n(&__atomic_load_n(&kmem_alloc_small[i],
+		    __ATOMIC_ACQUIRE)->cache_fast_index, UINT32_MAX,
+		    __ATOMIC_RELAXED);
+	for (size_t i = 0; i < LARGE_SLOTS; i++)
+		__atomic_store_n(&__atomic_load_n(&kmem_alloc_large[i],
+		    __ATOMIC_ACQUIRE)->cache_fast_index, UINT32_MAX,
+		    __ATOMIC_RELAXED);
 }
 
 unsigned

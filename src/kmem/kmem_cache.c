@@ -781,6 +781,10 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 {
 	if (cp->cache_flags & KMF_NULL)
 		return (NULL);
+	/* malloc()'s fast path while the recorder is on (kmem_query.h). */
+	if ((kmflag & KM_MALLOC_ENTRY) && (cp->cache_flags & KMF_CLASS) &&
+	    __atomic_load_n(&kmem_malloc_diverted, __ATOMIC_ACQUIRE))
+		return (NULL);
 	if (requested == 0)
 		requested = cp->cache_bufsize;
 	void *buf = NULL;
@@ -922,6 +926,8 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		kmem_bad_free(cp, buf, kmem_free_size);
 		return;
 	}
+	if (kmem_free_size == KMEM_FREE_MALLOC && kmem_malloc_free_hook != NULL)
+		kmem_malloc_free_hook(buf);     /* the recorder (kmem_query.h) */
 	/*
 	 * Without magazines the buffer goes to its slab now, and a debug
 	 * cache's tag is read now, so a bad free is refused before it is

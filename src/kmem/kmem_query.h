@@ -211,6 +211,25 @@ kmem_buf_state_t kmem_slab_describe(kmem_cache_t *cp, uintptr_t addr,
  * most once per 100 ms). */
 void kmem_reap_soon(void);
 
+/* ---- malloc's recorder (src/malloc/malloc_trace.c) ---- */
+
+/*
+ * The recorder sees every malloc() and free() without a test on their fast
+ * paths: it turns the class caches' fast paths off, as a debug cache's are
+ * (cache_fast_index UINT32_MAX), so every call reaches the slow paths.
+ * There, after kmem_malloc_divert(free_hook):
+ * - an allocation of a class asked with KM_MALLOC_ENTRY (only malloc()'s
+ *   fast path asks so) returns NULL at once, and malloc() falls into its
+ *   own slow path, which records it and allocates without the flag;
+ * - a free of a class buffer with KMEM_FREE_MALLOC calls free_hook(buf)
+ *   before the buffer is freed, so the recorder sees the free before any
+ *   other thread can get the buffer again.
+ * Once on, it stays on.  Call it before other threads allocate: a thread
+ * that read the old fast index a moment earlier makes one unrecorded call.
+ */
+#define KM_MALLOC_ENTRY 0x10000         /* beyond KM_FLAGS: kmem's own */
+void kmem_malloc_divert(void (*free_hook)(void *buf));
+
 /* ---- the update (kmem_update.c) ---- */
 
 /*

@@ -157,7 +157,8 @@ struct kmem_cache {
 	 * cache_index, the cache's slot in every thread cache, except for a
 	 * debug cache (KMF_BUFTAG): UINT32_MAX sends its every allocation and
 	 * free to the slow paths, which run the checks around the same
-	 * magazines.
+	 * magazines.  malloc's recorder sets it so on the class caches, once
+	 * and for good (kmem_malloc_divert(), kmem_query.h).
 	 */
 	unsigned cache_fast_index;
 	int cache_flags;                /* KMC_*, KMF_* */

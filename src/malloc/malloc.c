@@ -46,7 +46,18 @@
  * so a rate set later is seen by every thread within that many
  * allocations, and by the thread that sets it at once.  free() finds a
  * guarded buffer on its slow path: it has no slab, and the pool is one
- * range of addresses.
+ * range of addresses.  A guarded buffer is recorded by the trace like any.
+ *
+ * The recorder (malloc_trace.c, the "trace" option) adds no test to
+ * malloc() and free(): it turns the class caches' fast paths off, as
+ * debugging does, so that malloc() falls into malloc_slow() and a class
+ * free reaches kmem's slow path, which calls the recorder's hook
+ * (kmem_query.h).  calloc(), realloc() and the aligned allocations test
+ * kmem_trace_on once on entry; traced, they allocate with malloc_plain()
+ * and free with free_unrecorded(), so that their parts are not events of
+ * their own.  A malloc() made while one is served -- the C library's,
+ * when kmem asks it for a new thread's stack bounds -- is an event of its
+ * own, as kmem's statistics count it.
  */
 #include <kmem/malloc.h>
 
@@ -57,6 +68,7 @@
 #include "kmem/kmem_fast.h"
 #include "kmem/kmem_query.h"
 #include "malloc/malloc_impl.h"
+#include "malloc_trace.h"
 
 #include <errno.h>
 
@@ -175,9 +187,10 @@ usable_size(const void *ptr, const char *caller)
 
 /* ---- the family ---- */
 
-/* Out of line, so that kmem_malloc() stays a leaf with no stack frame. */
-static __attribute__((noinline, cold)) void *
-malloc_slow(size_t size)
+/* malloc() the long way: a size beyond the classes, 0, before kmem_init(),
+ * a magazine to fill, and every call while the recorder is on. */
+static void *
+malloc_plain(size_t size)
 {
 	if (size > KMEM_MAXBUF)
 		return (large_alloc(size, 0));
@@ -193,12 +206,27 @@ malloc_slow(size_t size)
 	return (buf);
 }
 
+/*
+ * Out of line, so that kmem_malloc() stays a leaf with no stack frame.
+ * While the recorder is on, every malloc() comes here: its fast path asks
+ * with KM_MALLOC_ENTRY, which the class caches then refuse (kmem_query.h).
+ */
+static __attribute__((noinline, cold)) void *
+malloc_slow(size_t size)
+{
+	void *buf = malloc_plain(size);
+	if (kmem_trace_on && !kmem_trace_inside)
+		kmem_trace_alloc(KMEM_TRACE_MALLOC, 0, 0, size, buf);
+	return (buf);
+}
+
 static inline void *
 malloc_fast(size_t size)
 {
 	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
 	if (__builtin_expect(cp != NULL, 1)) {
-		void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP, size);
+		void *buf = kmem_cache_alloc_inline(cp,
+		    KM_NOSLEEP | KM_MALLOC_ENTRY, size);
 		if (__builtin_expect(buf != NULL, 1)) {
 			kmem_block_allocated(buf, cp->cache_bufsize, false);
 			return (buf);
@@ -265,6 +293,9 @@ malloc_sampled(size_t size)
 		void *buf = kmem_guard_alloc(size, MALLOC_ALIGN);
 		if (buf != NULL) {
 			kmem_block_allocated(buf, size, false);
+			if (kmem_trace_on && !kmem_trace_inside)
+				kmem_trace_alloc(KMEM_TRACE_MALLOC, 0, 0, size,
+				    buf);
 			return (buf);
 		}
 	}
@@ -302,9 +333,17 @@ free_slow(void *ptr)
 		return;
 	}
 	if (kmem_guard_holds(ptr)) {
+		if (kmem_trace_on && !kmem_trace_inside &&
+		    ptr != kmem_trace_skip)
+			kmem_trace_free(ptr);
 		kmem_guard_free(ptr);
 		return;
 	}
+	/* A class buffer's free is recorded by kmem's hook, a large one's
+	 * here, before it is freed (malloc_trace.c says why). */
+	if (kmem_trace_on && !kmem_trace_inside && ptr != kmem_trace_skip &&
+	    kmem_large_size(ptr) != 0)
+		kmem_trace_free(ptr);
 	if (!kmem_large_free(ptr))
 		kmem_debug_report(NULL, ptr, "free(%p): not a pointer malloc "
 		    "returned, or one already freed", ptr);
@@ -327,8 +366,8 @@ kmem_malloc_free(void *ptr)
 	free_slow(ptr);
 }
 
-void *
-kmem_calloc(size_t nmemb, size_t size)
+static void *
+calloc_plain(size_t nmemb, size_t size)
 {
 	size_t bytes;
 	if (__builtin_mul_overflow(nmemb, size, &bytes)) {
@@ -341,13 +380,58 @@ kmem_calloc(size_t nmemb, size_t size)
 	return (buf);
 }
 
-void *
-kmem_realloc(void *ptr, size_t size)
+/* free() of ptr, which the caller records (as a realloc). */
+static void
+free_unrecorded(void *ptr)
 {
-	if (ptr == NULL)
-		return (kmem_malloc(size));
+	kmem_trace_skip = ptr;
+	kmem_malloc_free(ptr);
+	kmem_trace_skip = NULL;
+}
+
+static __attribute__((noinline, cold)) void *
+calloc_traced(size_t nmemb, size_t size)
+{
+	size_t bytes;
+	void *buf = NULL;
+	if (__builtin_mul_overflow(nmemb, size, &bytes))
+		errno = ENOMEM;
+	else if ((buf = malloc_plain(bytes)) != NULL)
+		__builtin_memset(buf, 0, bytes);
+	if (!kmem_trace_inside)
+		kmem_trace_alloc(KMEM_TRACE_CALLOC, 0, nmemb, size, buf);
+	return (buf);
+}
+
+void *
+kmem_calloc(size_t nmemb, size_t size)
+{
+	if (__builtin_expect(kmem_trace_on, 0))
+		return (calloc_traced(nmemb, size));
+	return (calloc_plain(nmemb, size));
+}
+
+/*
+ * realloc(); traced, it records the call once it knows the result, and
+ * before the old buffer is freed (a constant at each call: no test when
+ * not traced).
+ */
+static inline __attribute__((always_inline)) void *
+realloc_impl(void *ptr, size_t size, bool traced)
+{
+	if (ptr == NULL) {
+		void *buf = traced ? malloc_plain(size) : kmem_malloc(size);
+		if (traced)
+			kmem_trace_realloc(NULL, size, buf);
+		return (buf);
+	}
 	if (size == 0) {
-		kmem_malloc_free(ptr);
+		if (traced) {
+			kmem_trace_realloc(ptr, 0, NULL);
+			free_unrecorded(ptr);
+		} else {
+			kmem_malloc_free(ptr);
+		}
 		return (NULL);
 	}
 	size_t old = usable_size(ptr, "realloc");
@@ -355,14 +439,36 @@ kmem_realloc(void *ptr, size_t size)
 		errno = EINVAL;
 		return (NULL);
 	}
-	if (size <= old && size > old / 2)
+	if (size <= old && size > old / 2) {
+		if (traced)
+			kmem_trace_realloc(ptr, size, ptr);
 		return (ptr);
-	void *buf = kmem_malloc(size);
+	}
+	void *buf = traced ? malloc_plain(size) : kmem_malloc(size);
+	if (traced)
+		kmem_trace_realloc(ptr, size, buf);
 	if (buf == NULL)
 		return (NULL);
 	__builtin_memcpy(buf, ptr, size < old ? size : old);
-	kmem_malloc_free(ptr);
+	if (traced)
+		free_unrecorded(ptr);
+	else
+		kmem_malloc_free(ptr);
 	return (buf);
+}
+
+static __attribute__((noinline, cold)) void *
+realloc_traced(void *ptr, size_t size)
+{
+	return (realloc_impl(ptr, size, !kmem_trace_inside));
+}
+
+void *
+kmem_realloc(void *ptr, size_t size)
+{
+	if (__builtin_expect(kmem_trace_on, 0))
+		return (realloc_traced(ptr, size));
+	return (realloc_impl(ptr, size, false));
 }
 
 void *
@@ -376,20 +482,41 @@ kmem_reallocarray(void *ptr, size_t nmemb, size_t size)
 	return (kmem_realloc(ptr, bytes));
 }
 
-/* An allocation aligned to align, a power of two. */
-static void *
-aligned(size_t align, size_t size)
+/* An allocation aligned to align, a power of two; traced, by
+ * malloc_plain() (not an event of its own). */
+static inline __attribute__((always_inline)) void *
+aligned_impl(size_t align, size_t size, bool traced)
 {
 	if (align <= MALLOC_ALIGN)
-		return (kmem_malloc(size));
+		return (traced ? malloc_plain(size) : kmem_malloc(size));
 	if (size == 0)
 		size = 1;
 	if (align <= kmem_pagesize() && size <= KMEM_MAXBUF) {
 		size_t rounded = p2_roundup(size, align);
 		if (rounded <= KMEM_MAXBUF)
-			return (kmem_malloc(rounded));
+			return (traced ? malloc_plain(rounded) :
+			    kmem_malloc(rounded));
 	}
 	return (large_alloc(size, align));
+}
+
+/* aligned_impl() recorded as fn's call with size asked. */
+static __attribute__((noinline, cold)) void *
+aligned_traced(size_t align, size_t size, unsigned fn, size_t asked)
+{
+	void *buf = aligned_impl(align, size, true);
+	if (!kmem_trace_inside)
+		kmem_trace_alloc(KMEM_TRACE_MEMALIGN, fn, align, asked, buf);
+	return (buf);
+}
+
+/* aligned_impl() for the function fn (<kmem/trace.h>) of size asked. */
+static inline void *
+aligned(size_t align, size_t size, unsigned fn, size_t asked)
+{
+	if (__builtin_expect(kmem_trace_on, 0))
+		return (aligned_traced(align, size, fn, asked));
+	return (aligned_impl(align, size, false));
 }
 
 void *
@@ -403,7 +530,7 @@ kmem_memalign(size_t align, size_t size)
 		}
 		align = (size_t)1 << highbit(align);
 	}
-	return (aligned(align, size));
+	return (aligned(align, size, KMEM_TRACE_FN_MEMALIGN, size));
 }
 
 int
@@ -413,7 +540,7 @@ kmem_posix_memalign(void **ptrp, size_t align, size_t size)
 		return (EINVAL);
 	/* Failing, it leaves errno ENOMEM too, as glibc's does (programs,
 	 * and glibc's tst-malloc-thread-fail, look there). */
-	void *buf = aligned(align, size);
+	void *buf = aligned(align, size, KMEM_TRACE_FN_POSIX_MEMALIGN, size);
 	if (buf == NULL)
 		return (ENOMEM);
 	*ptrp = buf;
@@ -427,13 +554,13 @@ kmem_aligned_alloc(size_t align, size_t size)
 		errno = EINVAL;
 		return (NULL);
 	}
-	return (aligned(align, size));
+	return (aligned(align, size, KMEM_TRACE_FN_ALIGNED_ALLOC, size));
 }
 
 void *
 kmem_valloc(size_t size)
 {
-	return (aligned(kmem_pagesize(), size));
+	return (aligned(kmem_pagesize(), size, KMEM_TRACE_FN_VALLOC, size));
 }
 
 void *
@@ -444,7 +571,8 @@ kmem_pvalloc(size_t size)
 		errno = ENOMEM;
 		return (NULL);
 	}
-	return (aligned(page, size != 0 ? p2_roundup(size, page) : page));
+	return (aligned(page, size != 0 ? p2_roundup(size, page) : page,
+	    KMEM_TRACE_FN_PVALLOC, size));
 }
 
 size_t

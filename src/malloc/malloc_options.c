@@ -21,6 +21,10 @@
  * directory still writes where it was asked; standard error is duplicated
  * then too, since many programs close it on their way out.
  *
+ * "trace" starts malloc's recorder (malloc_trace.c) before the rest is
+ * applied, the first time it is named; if its file cannot be opened,
+ * nothing is applied.
+ *
  * Applying "publish" starts publishing the statistics for kmstat
  * (stats_publish.c) without waiting for the first snapshot.
  *
@@ -38,6 +42,7 @@
 #include "base/format.h"
 #include "base/report.h"
 #include "malloc/malloc_impl.h"
+#include "malloc_trace.h"
 #include "stats/stats_publish.h"
 #include "base/stats_tables.h"
 
@@ -57,6 +62,7 @@ typedef struct options {
 	int reap_thread;                /* -1: leave as it is */
 	bool publish;                   /* publish statistics (stats_publish.c) */
 	unsigned guard;                 /* guard one malloc() in this; 0: none */
+	char trace_file[PATH_MAX];      /* record to it (malloc_trace.c); "" not */
 } options_t;
 
 #define GUARD_MAX       (1u << 30)
@@ -185,6 +191,12 @@ opt_guard(const char *value, options_t *o)
 	return (true);
 }
 
+static bool
+opt_trace(const char *value, options_t *o)
+{
+	return (parse_path(value, o->trace_file, sizeof (o->trace_file)));
+}
+
 static const struct option_spec {
 	const char *name;
 	const char *expects;            /* for the error message */
@@ -196,6 +208,7 @@ static const struct option_spec {
 	{ "reap_thread", "nothing, or 0 or 1", opt_reap_thread },
 	{ "publish", "nothing, or 0 or 1", opt_publish },
 	{ "guard", "a number of allocations, 0 to 2^30", opt_guard },
+	{ "trace", "a file name", opt_trace },
 };
 
 static const struct option_spec *
@@ -326,7 +339,7 @@ parse_options(const char *options, options_t *pending, char *err,
 		if (spec == NULL) {
 			kmem_snprintf(err, errlen, "unknown option '%.*s' "
 			    "(known: stats, stats_file, reap_interval, "
-			    "reap_thread, publish, guard)", (int)o.name_len,
+			    "reap_thread, publish, guard, trace)", (int)o.name_len,
 			    o.name);
 			return (-1);
 		}
@@ -360,6 +373,10 @@ kmem_options_set(const char *options, char *err, size_t errlen)
 	pending.reap_interval_ns = 0;
 	pending.reap_thread = -1;
 	if (parse_options(options, &pending, err, errlen) != 0)
+		return (-1);
+	/* The recorder starts once, the first time it is named. */
+	if (pending.trace_file[0] != '\0' && !kmem_trace_on &&
+	    kmem_trace_start(pending.trace_file, err, errlen) != 0)
 		return (-1);
 	apply(&pending);
 	return (0);

@@ -477,7 +477,6 @@ test_traces(const char *example)
 	check_bad_trace("a 1\n", "t.trace:1: an allocation is");
 	check_bad_trace("a 1 10 t extra\n", "t.trace:1: an allocation is");
 	check_bad_trace("a one 10\n", "t.trace:1: the id is not");
-	check_bad_trace("a 1 0\n", "t.trace:1: the size is not");
 	check_bad_trace("a 1 4294967296\n", "t.trace:1: the size is not");
 	check_bad_trace("a 1 -5\n", "t.trace:1: the size is not");
 	check_bad_trace("a 1 10\na 1 10\n", "t.trace:2: the id is already "
@@ -488,6 +487,34 @@ test_traces(const char *example)
 	check_bad_trace("a 1 10 t\na 2 20 t\n", "t.trace:2: type \"t\" has "
 	    "size 10, not 20");
 	check_bad_trace("# nothing\n", "t.trace: the trace allocates nothing");
+	/* What kmlab --dump adds: reallocs, and fields. */
+	check_bad_trace("a 1 10\nr 1 2\n", "t.trace:2: a realloc is");
+	check_bad_trace("r x 2 10\n", "t.trace:1: an id is not");
+	check_bad_trace("a 1 10\nr 2 3 10\n", "t.trace:2: the id is not live");
+	check_bad_trace("a 1 10 t=5\na 2 10 t=4\n", "t.trace:2: t= goes back");
+	check_bad_trace("a 1 10 t=5\na 2 10\n", "t.trace:2: t= on some");
+	check_bad_trace("a 1 10 zz=1\n", "t.trace:1: unknown field");
+	check_bad_trace("a 1 10 t=x\n", "t.trace:1: t= is not");
+
+	/* malloc(0) is a byte; r moves, stays in place, or frees; t= times
+	 * the events. */
+	CHECK(read_trace_text("a 1 0 t=1 th=1\nr 1 2 300 t=2 th=1\n"
+	    "r 2 2 200 t=3\nr - 3 8 t=4 op=x\nr 3 - 0 t=9\n", &w, err,
+	    sizeof (err)));
+	CHECK_EQ(w.nevents, 7);
+	CHECK(w.events[0].alloc && w.events[0].size == 1);
+	CHECK(w.events[1].alloc && w.events[1].size == 300);  /* new first */
+	CHECK(!w.events[2].alloc && w.events[2].slot == w.events[0].slot);
+	CHECK(!w.events[3].alloc && w.events[3].slot == w.events[1].slot);
+	CHECK(w.events[4].alloc && w.events[4].size == 200);  /* in place */
+	CHECK(w.events[5].alloc && w.events[5].size == 8);
+	CHECK(!w.events[6].alloc && w.events[6].slot == w.events[5].slot);
+	CHECK(w.times != NULL);
+	CHECK_EQ(w.ntimes, 7);
+	CHECK_EQ(w.times[3], 3);
+	CHECK_EQ(w.duration_ns, 9);
+	CHECK_EQ(lab_workload_peak(&w), 301);
+	lab_workload_free(&w);
 
 	/* Written and read back: the same events. */
 	lab_params_t p = { .kind = LAB_KERNEL, .budget = BUDGET, .seed = 3,

@@ -279,6 +279,24 @@ stats)
 	expect_err "Total [kmem_default]"
 	;;
 
+trace)
+	# --trace: a comma cannot travel in KMEM_OPTIONS; an old file is
+	# replaced by the new trace; a file that cannot be made is an error
+	# the library reports in the program, before main.
+	run "$kmrun" --trace t,1 -- touch ran
+	expect_rc 2
+	expect_err "--trace: \"t,1\" contains a comma"
+	expect_nothing_ran
+	echo "an old file" >t.trace
+	run "$kmrun" --trace t.trace -- "$workload" 2000 1
+	expect_rc 0
+	[ "$(head -c 8 t.trace)" = "KMTRACE" ] || fail "t.trace is no trace"
+	[ "$(stat -c %s t.trace)" -gt 10000 ] || fail "t.trace holds no events"
+	run "$kmrun" --trace no/such/dir/t.trace -- touch ran
+	[ "$rc" -ne 0 ] || fail "a trace file that cannot be made, yet exit 0"
+	expect_err "KMEM_OPTIONS: cannot open trace file $here/no/such/dir/t.trace"
+	expect_nothing_ran
+	;;
 publish)
 	# --publish: kmstat (beside kmrun) reads the running program's tables;
 	# the segment goes when the program exits.  cat reads a fifo, so it

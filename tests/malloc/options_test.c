@@ -82,10 +82,10 @@ test_splitting(void)
 	    0);
 
 	CHECK(strcmp(refused("=1"), "unknown option '' (known: stats, "
-	    "stats_file, reap_interval, reap_thread, publish, guard)") == 0);
+	    "stats_file, reap_interval, reap_thread, publish, guard, trace)") == 0);
 	CHECK(strcmp(refused("stats,bogus=1,publish=maybe"), "unknown option "
 	    "'bogus' (known: stats, stats_file, reap_interval, reap_thread, "
-	    "publish, guard)") == 0);
+	    "publish, guard, trace)") == 0);
 	CHECK(strstr(refused("stat"), "unknown option 'stat' (known:") != NULL);
 	CHECK(strstr(refused("stats_files=x"), "unknown option 'stats_files' "
 	    "(known:") != NULL);

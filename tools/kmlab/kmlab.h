@@ -5,6 +5,10 @@
  *   workload.c   the synthetic workloads, and traces: reading and writing
  *   run.c        one allocator through one workload: the measurements
  *   output.c     the results as a table, CSV and SVG
+ *   tracefile.c  reading the binary traces libkmem_malloc.so records
+ *   dump.c       a trace as text (--dump)
+ *   mallocs.c    a trace replayed on malloc implementations (--mallocs),
+ *                by kmlab-replay (replay.c)
  *   main.c       the options
  *
  * A workload is a list of events over "slots": an allocation puts an
@@ -54,6 +58,17 @@ typedef struct lab_workload {
 	struct kmem_lab_type *types;    /* names owned by the workload */
 	size_t ntypes;
 	size_t types_capacity;
+	/* A trace with times: each event's, in ns from its start (NULL:
+	 * none), and the last one's. */
+	uint64_t *times;
+	size_t ntimes;
+	size_t times_capacity;
+	uint64_t duration_ns;
+	/* A binary trace: its events, those too large for the lab, and
+	 * where it is damaged or cut short ("": nowhere). */
+	size_t recorded_ops;
+	size_t skipped;
+	char damage[200];
 } lab_workload_t;
 
 typedef struct lab_params {
@@ -76,14 +91,21 @@ int lab_kind_parse(const char *name);
 bool lab_workload_make(lab_workload_t *w, const lab_params_t *p, char *err,
     size_t errlen);
 /*
- * Read a trace (docs/classic.md has the format) from f, named fname in
- * messages.  False, with "fname:line: what" in err, on the first error.
+ * Read a trace from f, named fname in messages: the text format
+ * (docs/classic.md), or a binary one recorded by libkmem_malloc.so
+ * (docs/trace.md), told apart by its magic.  False, with "fname:line:
+ * what" (text) or "fname: offset N: what" (binary) in err, on the first
+ * error; a binary trace damaged after its header is read up to the
+ * damage, which w->damage names.
  */
 bool lab_workload_read(lab_workload_t *w, FILE *f, const char *fname,
     char *err, size_t errlen);
 /* Write w as a trace that lab_workload_read() reads back the same. */
 void lab_workload_write(const lab_workload_t *w, FILE *out);
 void lab_workload_free(lab_workload_t *w);
+
+/* The live requested bytes at their highest, replaying w (0 as 1 byte). */
+size_t lab_workload_peak(const lab_workload_t *w);
 
 /* ---- runs ---- */
 
@@ -144,5 +166,14 @@ void lab_write_csv(FILE *out, const lab_workload_t *w, const lab_result_t *r,
     size_t n);
 void lab_write_svg(FILE *out, const lab_workload_t *w, const lab_result_t *r,
     size_t n);
+
+/* ---- recorded traces ---- */
+
+/* kmlab --dump (dump.c): the trace in f as text; the exit status. */
+int lab_trace_dump(FILE *in, const char *fname, FILE *out);
+/* kmlab --mallocs (mallocs.c): trace replayed on each malloc; the exit
+ * status. */
+int lab_mallocs(const char *trace, char **libs, size_t nlibs,
+    unsigned rounds, bool markdown);
 
 #endif /* KMLAB_H */

@@ -27,9 +27,15 @@ static const char usage_text[] =
     "\n"
     "  -w, --workload NAME    fixed, uniform, exponential, kernel or frag\n"
     "                         (default kernel)\n"
-    "  -t, --trace FILE       replay the trace FILE instead (- for stdin)\n"
+    "  -t, --trace FILE       replay the trace FILE instead (- for stdin):\n"
+    "                         text, or binary as kmrun --trace records\n"
+    "      --mallocs [LIB...] with --trace: replay it on the C library's\n"
+    "                         malloc, libkmem_malloc.so and each LIB, each\n"
+    "                         in its own process: time and peak RSS\n"
+    "      --dump FILE        print the trace FILE as text and exit\n"
     "  -b, --budget SIZE      bytes each allocator manages, a multiple of\n"
-    "                         the page size (default 8M)\n"
+    "                         the page size (default 8M; for a trace, grown\n"
+    "                         to a power of two at least twice its peak)\n"
     "  -n, --allocs N         allocations in a synthetic workload (default:\n"
     "                         five lifetimes of its longest-lived objects)\n"
     "  -s, --seed N           the workload's random seed (default 1)\n"
@@ -177,7 +183,7 @@ choose_allocators(const char *list, const struct kmem_lab_ops **chosen,
 
 enum {
 	OPT_SIZE = 256, OPT_MIN, OPT_MAX, OPT_MEAN, OPT_FILL, OPT_CSV,
-	OPT_SVG, OPT_WRITE_TRACE, OPT_MARKDOWN
+	OPT_SVG, OPT_WRITE_TRACE, OPT_MARKDOWN, OPT_MALLOCS, OPT_DUMP
 };
 
 static const struct option long_options[] = {
@@ -197,6 +203,8 @@ static const struct option long_options[] = {
 	{ "svg", required_argument, NULL, OPT_SVG },
 	{ "write-trace", required_argument, NULL, OPT_WRITE_TRACE },
 	{ "markdown", no_argument, NULL, OPT_MARKDOWN },
+	{ "mallocs", no_argument, NULL, OPT_MALLOCS },
+	{ "dump", required_argument, NULL, OPT_DUMP },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "list", no_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
@@ -213,6 +221,11 @@ typedef struct options {
 	const char *write_trace;
 	bool markdown;
 	bool quiet;
+	bool budget_given;
+	bool mallocs;
+	char **libs;                    /* --mallocs' libraries */
+	size_t nlibs;
+	const char *dump;
 } options_t;
 
 static void
@@ -248,6 +261,7 @@ parse_options(int argc, char **argv, options_t *o)
 			if (p->budget % page != 0)
 				usage_error("--budget: %s is not a multiple of "
 				    "the page size (%zu)", optarg, page);
+			o->budget_given = true;
 			break;
 		case 'n':
 			p->allocs = parse_number("--allocs", optarg, false, 1,
@@ -295,6 +309,12 @@ parse_options(int argc, char **argv, options_t *o)
 		case OPT_MARKDOWN:
 			o->markdown = true;
 			break;
+		case OPT_MALLOCS:
+			o->mallocs = true;
+			break;
+		case OPT_DUMP:
+			o->dump = optarg;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -308,8 +328,29 @@ parse_options(int argc, char **argv, options_t *o)
 			usage_error("unknown option or missing value");
 		}
 	}
-	if (optind < argc)
+	if (o->mallocs) {
+		if (o->trace == NULL || strcmp(o->trace, "-") == 0)
+			usage_error("--mallocs replays a trace file: give "
+			    "--trace FILE");
+		o->libs = argv + optind;
+		o->nlibs = (size_t)(argc - optind);
+	} else if (optind < argc) {
 		usage_error("unexpected argument \"%s\"", argv[optind]);
+	}
+}
+
+/*
+ * A trace's budget, unless one was given: a power of two at least twice
+ * the trace's peak of live bytes (the buddy systems round each block up to
+ * a power of two), and at least the default.
+ */
+static size_t
+trace_budget(const lab_workload_t *w)
+{
+	size_t peak = lab_workload_peak(w), budget = DEFAULT_BUDGET;
+	while (budget < 2 * peak && budget <= SIZE_MAX / 4)
+		budget *= 2;
+	return (budget);
 }
 
 static void
@@ -341,10 +382,33 @@ main(int argc, char **argv)
 {
 	options_t o;
 	parse_options(argc, argv, &o);
+	if (o.dump != NULL) {
+		bool stdin_trace = strcmp(o.dump, "-") == 0;
+		FILE *f = stdin_trace ? stdin : fopen(o.dump, "r");
+		if (f == NULL)
+			usage_error("--dump: cannot read \"%s\": %s", o.dump,
+			    strerror(errno));
+		int status = lab_trace_dump(f, stdin_trace ? "<stdin>" : o.dump,
+		    stdout);
+		if (!stdin_trace)
+			fclose(f);
+		return (status);
+	}
+	if (o.mallocs)
+		return (lab_mallocs(o.trace, o.libs, o.nlibs, o.rounds,
+		    o.markdown));
 	const struct kmem_lab_ops *chosen[64];
 	size_t n = choose_allocators(o.allocators, chosen, 64);
 	lab_workload_t w;
 	load_workload(&o, &w);
+	if (w.damage[0] != '\0')
+		fprintf(stderr, "kmlab: %s: %s (replaying the %zu events "
+		    "before it)\n", o.trace, w.damage, w.recorded_ops);
+	if (w.skipped != 0)
+		fprintf(stderr, "kmlab: %s: %zu allocations above 4 GiB left "
+		    "out\n", o.trace, w.skipped);
+	if (o.trace != NULL && !o.budget_given)
+		o.params.budget = trace_budget(&w);
 	if (o.write_trace != NULL) {
 		FILE *f = open_output("--write-trace", o.write_trace);
 		lab_workload_write(&w, f);

@@ -179,7 +179,7 @@ svg_text(FILE *out, const char *s)
 }
 
 static void
-svg_chart(FILE *out, const lab_result_t *r, size_t n)
+svg_chart(FILE *out, const lab_workload_t *w, const lab_result_t *r, size_t n)
 {
 	fprintf(out, "<g font-size=\"12\">\n<rect x=\"%d\" y=\"%d\" width=\"%d\" "
 	    "height=\"%d\" fill=\"white\" stroke=\"#999\"/>\n", CHART_X,
@@ -191,10 +191,18 @@ svg_chart(FILE *out, const lab_result_t *r, size_t n)
 		    "text-anchor=\"end\">%.2f</text>\n", CHART_X, y,
 		    CHART_X + CHART_W, y, CHART_X - 6, y + 4, q / 4.0);
 	}
-	fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">events "
-	    "(start to end of the workload)</text>\n<text x=\"16\" y=\"%d\" "
+	char axis[96];
+	if (w->times != NULL)
+		snprintf(axis, sizeof (axis), "time (0 to %.3f s of the "
+		    "recorded program)", (double)w->duration_ns / 1e9);
+	else
+		snprintf(axis, sizeof (axis), "events (start to end of the "
+		    "workload)");
+	fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s"
+	    "</text>\n<text x=\"16\" y=\"%d\" "
 	    "transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">requested "
 	    "/ held</text>\n", CHART_X + CHART_W / 2, CHART_Y + CHART_H + 20,
+	    axis,
 	    CHART_Y + CHART_H / 2, CHART_Y + CHART_H / 2);
 	for (size_t i = 0; i < n; i++) {
 		const lab_result_t *x = &r[i];
@@ -277,7 +285,7 @@ lab_write_svg(FILE *out, const lab_workload_t *w, const lab_result_t *r,
 	    "<text x=\"20\" y=\"48\" font-size=\"12\">Utilization over the "
 	    "run (requested / held); the legend gives max requested / max "
 	    "held</text>\n", w->allocs, budget);
-	svg_chart(out, r, n);
+	svg_chart(out, w, r, n);
 	fprintf(out, "<text x=\"20\" y=\"%d\" font-size=\"14\">Each region "
 	    "after the last event (%zu bytes a square, its colour mixed in "
 	    "the shares of its bytes)</text>\n", maps_top - 30,

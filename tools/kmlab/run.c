@@ -115,6 +115,7 @@ measure(const struct kmem_lab_ops *ops, void *inst, const lab_workload_t *w,
     object_t *obj, lab_result_t *r)
 {
 	size_t stride = w->nevents / LAB_SERIES + 1;
+	uint64_t next_t = 0;
 	size_t requested = 0;
 	for (size_t i = 0; i < w->nevents; i++) {
 		const lab_event_t *e = &w->events[i];
@@ -141,14 +142,27 @@ measure(const struct kmem_lab_ops *ops, void *inst, const lab_workload_t *w,
 			r->peak_requested = requested;
 		if (held > r->peak_held)
 			r->peak_held = held;
-		if (i % stride == 0 || i + 1 == w->nevents) {
+		/*
+		 * A timed trace is sampled at even steps of its time, an event
+		 * standing for every step it passes, so the chart's axis is
+		 * the program's time; other workloads every stride events.
+		 */
+		bool sample = w->times == NULL ? i % stride == 0 :
+		    w->times[i] >= next_t;
+		if (sample || i + 1 == w->nevents) {
 			struct kmem_lab_stats st;
 			ops->stats(inst, &st);
 			if (st.metadata_bytes > r->metadata_peak)
 				r->metadata_peak = st.metadata_bytes;
-			if (r->nseries < LAB_SERIES)
-				r->series[r->nseries++] = held == 0 ? NAN :
-				    (float)((double)requested / (double)held);
+			float u = held == 0 ? NAN :
+			    (float)((double)requested / (double)held);
+			do {
+				if (r->nseries < LAB_SERIES)
+					r->series[r->nseries++] = u;
+				next_t = (uint64_t)((double)w->duration_ns *
+				    (double)r->nseries / (LAB_SERIES - 1));
+			} while (w->times != NULL && r->nseries < LAB_SERIES &&
+			    w->times[i] >= next_t);
 		}
 	}
 	r->requested_end = requested;

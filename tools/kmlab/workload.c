@@ -28,11 +28,28 @@
  * Traces: one event a line,
  *	a <id> <size> [<type>]	allocate size bytes as object id
  *	f <id>			free object id
+ *	r <old> <new> <size>	realloc: allocate new, then free old ("-"
+ *				for either: realloc(NULL, size), or the old
+ *				object freed by realloc(old, 0)); new equal
+ *				to old is a realloc in place, replayed as
+ *				the free, then the allocation
  * with '#' comments and blank lines.  An id is an unsigned integer naming a
  * live object; it may be used again once freed.  A type is a name; its
- * first allocation fixes its size.
+ * first allocation fixes its size.  Size 0 (malloc(0)) is replayed as 1
+ * byte.  Words "key=value" after an event carry what a recorded trace
+ * knows beyond it (kmlab --dump writes them): t=NS, its time since the
+ * start; th=N, its thread; op=NAME, the function when not malloc; al=N,
+ * the alignment; n=N, calloc's count.  The laboratory uses the time (the
+ * utilization chart's axis) and reads the rest without using it.
+ *
+ * Binary traces (<kmem/trace.h>, recorded by libkmem_malloc.so) are told
+ * apart by their magic and read by tracefile.c; their events become the
+ * same lab events: an allocation of any kind, a realloc as the allocation
+ * of the new object and the free of the old, frees of objects allocated
+ * before recording began left out.
  */
 #include "kmlab.h"
+#include "tracefile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -123,6 +140,32 @@ add_type(lab_workload_t *w, const char *name, size_t size)
 	return ((int)w->ntypes++);
 }
 
+size_t
+lab_workload_peak(const lab_workload_t *w)
+{
+	uint32_t *size = calloc(w->nslots != 0 ? w->nslots : 1,
+	    sizeof (uint32_t));
+	if (size == NULL) {
+		fprintf(stderr, "kmlab: out of memory\n");
+		exit(1);
+	}
+	size_t live = 0, peak = 0;
+	for (size_t i = 0; i < w->nevents; i++) {
+		const lab_event_t *e = &w->events[i];
+		if (e->alloc) {
+			size[e->slot] = e->size;
+			live += e->size;
+			if (live > peak)
+				peak = live;
+		} else {
+			live -= size[e->slot];
+			size[e->slot] = 0;
+		}
+	}
+	free(size);
+	return (peak);
+}
+
 void
 lab_workload_free(lab_workload_t *w)
 {
@@ -130,6 +173,7 @@ lab_workload_free(lab_workload_t *w)
 		free((char *)w->types[t].name);
 	free(w->types);
 	free(w->events);
+	free(w->times);
 	memset(w, 0, sizeof (*w));
 }
 
@@ -548,7 +592,7 @@ type_find(const lab_workload_t *w, const char *name)
 }
 
 #define TRACE_LINE_MAX  1024
-#define TRACE_WORDS     5
+#define TRACE_WORDS     10
 
 /* One line's words; returns how many (up to TRACE_WORDS, more = too many). */
 static size_t
@@ -566,6 +610,8 @@ split_words(char *line, char *words[TRACE_WORDS])
 
 typedef struct trace_reader {
 	lab_workload_t *w;
+	bool timed;                     /* the events carry t= */
+	uint64_t last_t;
 	id_map_t ids;
 	uint32_t *free_slots;
 	size_t nfree;
@@ -573,23 +619,117 @@ typedef struct trace_reader {
 	uint32_t next_slot;
 } trace_reader_t;
 
+static bool text_read(lab_workload_t *w, FILE *f, const char *fname,
+    char *err, size_t errlen);
+
+static void
+push_time(trace_reader_t *tr, uint64_t t)
+{
+	lab_workload_t *w = tr->w;
+	if (!tr->timed)
+		return;
+	GROW(w->times, w->ntimes, w->times_capacity);
+	w->times[w->ntimes++] = t;
+}
+
+/* Allocate size bytes (0 as 1) as object id; NULL, or what is wrong. */
+static const char *
+reader_alloc(trace_reader_t *tr, uint64_t id, uint64_t size, int type,
+    uint64_t t)
+{
+	if (tr->ids.mask != 0 && tr->ids.used[id_find(&tr->ids, id)])
+		return ("the id is already live: free it first");
+	uint32_t slot = tr->nfree > 0 ? tr->free_slots[--tr->nfree] :
+	    tr->next_slot++;
+	id_put(&tr->ids, id, slot);
+	push(tr->w, (lab_event_t){ .slot = slot,
+	    .size = size == 0 ? 1 : (uint32_t)size, .type = type,
+	    .alloc = true });
+	push_time(tr, t);
+	return (NULL);
+}
+
+/* Free object id; NULL, or what is wrong. */
+static const char *
+reader_free(trace_reader_t *tr, uint64_t id, uint64_t t)
+{
+	size_t i = tr->ids.mask == 0 ? 0 : id_find(&tr->ids, id);
+	if (tr->ids.mask == 0 || !tr->ids.used[i])
+		return ("the id is not live: never allocated, or "
+		    "freed already");
+	uint32_t slot = tr->ids.slot[i];
+	id_remove(&tr->ids, i);
+	GROW(tr->free_slots, tr->nfree, tr->free_capacity);
+	tr->free_slots[tr->nfree++] = slot;
+	push(tr->w, (lab_event_t){ .slot = slot });
+	push_time(tr, t);
+	return (NULL);
+}
+
+/*
+ * Take the "key=value" words off the end of words[0 .. *n - 1]: the time
+ * into *t (the first event's says whether the trace is timed: all its
+ * events must then say it).  NULL, or what is wrong.
+ */
+static const char *
+trace_fields(trace_reader_t *tr, char **words, size_t *n, uint64_t *t)
+{
+	static const char *const known[] = { "t", "th", "op", "al", "n" };
+	bool has_t = false;
+	while (*n > 1 && strchr(words[*n - 1], '=') != NULL) {
+		char *word = words[--*n];
+		char *eq = strchr(word, '=');
+		*eq = '\0';
+		size_t k;
+		for (k = 0; k < sizeof (known) / sizeof (known[0]); k++) {
+			if (strcmp(word, known[k]) == 0)
+				break;
+		}
+		if (k == sizeof (known) / sizeof (known[0]))
+			return ("unknown field: the fields are t=, th=, op=, "
+			    "al= and n=");
+		if (k == 0) {
+			if (!parse_u64(eq + 1, t))
+				return ("t= is not an unsigned integer (ns)");
+			has_t = true;
+		}
+	}
+	if (tr->w->nevents == 0)
+		tr->timed = has_t;
+	else if (tr->timed != has_t)
+		return ("t= on some events and not on others");
+	if (has_t && *t < tr->last_t)
+		return ("t= goes back in time");
+	if (has_t)
+		tr->last_t = *t;
+	return (NULL);
+}
+
+/* "-" or an id; false if neither. */
+static bool
+parse_id_or_none(const char *word, uint64_t *id, bool *none)
+{
+	*none = strcmp(word, "-") == 0;
+	return (*none || parse_u64(word, id));
+}
+
 /* One event from its words; NULL, or what is wrong with them. */
 static const char *
 trace_event(trace_reader_t *tr, char **words, size_t n, char *why,
     size_t whylen)
 {
-	uint64_t id, size;
+	uint64_t id, size, t = 0;
+	const char *bad = trace_fields(tr, words, &n, &t);
+	if (bad != NULL)
+		return (bad);
 	if (strcmp(words[0], "a") == 0) {
 		if (n < 3 || n > 4)
 			return ("an allocation is \"a <id> <size> [<type>]\"");
 		if (!parse_u64(words[1], &id))
 			return ("the id is not an unsigned integer");
-		if (!parse_u64(words[2], &size) || size == 0 ||
-		    size > UINT32_MAX)
-			return ("the size is not an integer from 1 to "
+		if (!parse_u64(words[2], &size) || size > UINT32_MAX)
+			return ("the size is not an integer from 0 to "
 			    "4294967295");
-		if (tr->ids.mask != 0 && tr->ids.used[id_find(&tr->ids, id)])
-			return ("the id is already live: free it first");
 		int type = KMEM_LAB_UNTYPED;
 		if (n == 4) {
 			type = type_find(tr->w, words[3]);
@@ -603,42 +743,167 @@ trace_event(trace_reader_t *tr, char **words, size_t n, char *why,
 				return (why);
 			}
 		}
-		uint32_t slot = tr->nfree > 0 ? tr->free_slots[--tr->nfree] :
-		    tr->next_slot++;
-		id_put(&tr->ids, id, slot);
-		push(tr->w, (lab_event_t){ .slot = slot, .size = (uint32_t)size,
-		    .type = type, .alloc = true });
-		return (NULL);
+		return (reader_alloc(tr, id, size, type, t));
 	}
 	if (strcmp(words[0], "f") == 0) {
 		if (n != 2)
 			return ("a free is \"f <id>\"");
 		if (!parse_u64(words[1], &id))
 			return ("the id is not an unsigned integer");
-		size_t i = tr->ids.mask == 0 ? 0 : id_find(&tr->ids, id);
-		if (tr->ids.mask == 0 || !tr->ids.used[i])
-			return ("the id is not live: never allocated, or "
-			    "freed already");
-		uint32_t slot = tr->ids.slot[i];
-		id_remove(&tr->ids, i);
-		GROW(tr->free_slots, tr->nfree, tr->free_capacity);
-		tr->free_slots[tr->nfree++] = slot;
-		push(tr->w, (lab_event_t){ .slot = slot });
-		return (NULL);
+		return (reader_free(tr, id, t));
+	}
+	if (strcmp(words[0], "r") == 0) {
+		uint64_t old;
+		bool no_old, no_new;
+		if (n != 4)
+			return ("a realloc is \"r <old> <new> <size>\"");
+		if (!parse_id_or_none(words[1], &old, &no_old) ||
+		    !parse_id_or_none(words[2], &id, &no_new))
+			return ("an id is not an unsigned integer or \"-\"");
+		if (!parse_u64(words[3], &size) || size > UINT32_MAX)
+			return ("the size is not an integer from 0 to "
+			    "4294967295");
+		if (!no_old && !no_new && old == id) {
+			/* In place: the object freed and allocated again at
+			 * its new size (a lab allocator cannot resize). */
+			if ((bad = reader_free(tr, old, t)) != NULL)
+				return (bad);
+			return (reader_alloc(tr, id, size, KMEM_LAB_UNTYPED, t));
+		}
+		if (!no_new && (bad = reader_alloc(tr, id, size,
+		    KMEM_LAB_UNTYPED, t)) != NULL)
+			return (bad);
+		return (no_old ? NULL : reader_free(tr, old, t));
 	}
 	snprintf(why, whylen, "unknown event \"%.40s\": an event is \"a\" "
-	    "(allocate) or \"f\" (free)", words[0]);
+	    "(allocate), \"f\" (free) or \"r\" (realloc)", words[0]);
 	return (why);
+}
+
+/*
+ * The workload of a binary trace: its events as lab events (the file's
+ * comment says how).  Objects larger than a lab size (4 GiB) are left
+ * out, with their frees, and counted.
+ */
+static bool
+workload_from_binary(lab_workload_t *w, const trace_file_t *t,
+    const char *fname, char *err, size_t errlen)
+{
+	trace_reader_t tr = { .w = w, .timed = true };
+	const char *bad = NULL;
+	for (size_t i = 0; i < t->nevents && bad == NULL; i++) {
+		const trace_event_t *e = &t->events[i];
+		bool fits = e->size <= UINT32_MAX;
+		if (e->id != 0 && !fits)
+			w->skipped++;
+		if (e->op == KMEM_TRACE_REALLOC && e->id != 0 &&
+		    e->id == e->old_id) {
+			/* In place, as the text reader replays it. */
+			if (tr.ids.mask != 0 &&
+			    tr.ids.used[id_find(&tr.ids, e->id)])
+				bad = reader_free(&tr, e->id, e->t);
+			if (bad == NULL && fits)
+				bad = reader_alloc(&tr, e->id, e->size,
+				    KMEM_LAB_UNTYPED, e->t);
+			continue;
+		}
+		if (e->id != 0 && fits)
+			bad = reader_alloc(&tr, e->id, e->size,
+			    KMEM_LAB_UNTYPED, e->t);
+		bool frees = e->op == KMEM_TRACE_FREE ||
+		    (e->op == KMEM_TRACE_REALLOC && (e->id != 0 || e->size == 0));
+		if (bad == NULL && frees && e->old_id != 0 &&
+		    tr.ids.mask != 0 && tr.ids.used[id_find(&tr.ids, e->old_id)])
+			bad = reader_free(&tr, e->old_id, e->t);
+	}
+	id_map_fini(&tr.ids);
+	free(tr.free_slots);
+	if (bad != NULL) {
+		/* The reader numbers objects so that this cannot happen. */
+		fail(err, errlen, "%s: %s", fname, bad);
+		return (false);
+	}
+	w->duration_ns = t->nevents > 0 ? t->events[t->nevents - 1].t : 0;
+	return (true);
+}
+
+/* The whole of f, in memory (NUL-terminated); NULL if it cannot be read. */
+static char *
+read_all(FILE *f, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+	while (buf != NULL) {
+		n += fread(buf + n, 1, cap - n - 1, f);
+		if (n + 1 < cap)
+			break;
+		cap *= 2;
+		char *more = realloc(buf, cap);
+		if (more == NULL)
+			free(buf);
+		buf = more;
+	}
+	if (buf == NULL || ferror(f)) {
+		free(buf);
+		return (NULL);
+	}
+	buf[n] = '\0';
+	*len = n;
+	return (buf);
 }
 
 bool
 lab_workload_read(lab_workload_t *w, FILE *f, const char *fname, char *err,
     size_t errlen)
 {
+	size_t len;
+	char *data = read_all(f, &len);
 	memset(w, 0, sizeof (*w));
+	if (data == NULL) {
+		fail(err, errlen, "%s: cannot read it", fname);
+		return (false);
+	}
 	const char *base = strrchr(fname, '/');
 	snprintf(w->name, sizeof (w->name), "%s", base != NULL ? base + 1 :
 	    fname);
+	bool ok;
+	if (trace_file_is_binary(data, len)) {
+		trace_file_t t;
+		int status = trace_file_read(&t, data, len);
+		if (status < 0) {
+			fail(err, errlen, "%s: %s", fname, t.damage);
+			ok = false;
+		} else {
+			if (status > 0)
+				snprintf(w->damage, sizeof (w->damage), "%s",
+				    t.damage);
+			w->recorded_ops = t.nevents;
+			ok = workload_from_binary(w, &t, fname, err, errlen);
+		}
+		trace_file_free(&t);
+	} else {
+		FILE *mem = fmemopen(data, len == 0 ? 1 : len, "r");
+		ok = mem != NULL && text_read(w, mem, fname, err, errlen);
+		if (mem == NULL)
+			fail(err, errlen, "%s: cannot read it", fname);
+		else
+			fclose(mem);
+	}
+	free(data);
+	if (ok && w->allocs == 0) {
+		fail(err, errlen, "%s: the trace allocates nothing", fname);
+		ok = false;
+	}
+	if (!ok)
+		lab_workload_free(w);
+	return (ok);
+}
+
+/* A text trace, into w (named already). */
+static bool
+text_read(lab_workload_t *w, FILE *f, const char *fname, char *err,
+    size_t errlen)
+{
 	trace_reader_t tr = { .w = w };
 	char line[TRACE_LINE_MAX];
 	char why[160];
@@ -668,14 +933,10 @@ lab_workload_read(lab_workload_t *w, FILE *f, const char *fname, char *err,
 	free(tr.free_slots);
 	if (bad != NULL) {
 		fail(err, errlen, "%s:%zu: %s", fname, lineno, bad);
-		lab_workload_free(w);
 		return (false);
 	}
-	if (w->allocs == 0) {
-		fail(err, errlen, "%s: the trace allocates nothing", fname);
-		lab_workload_free(w);
-		return (false);
-	}
+	if (w->ntimes > 0)
+		w->duration_ns = tr.last_t;
 	return (true);
 }
 
@@ -688,11 +949,14 @@ lab_workload_write(const lab_workload_t *w, FILE *out)
 	for (size_t i = 0; i < w->nevents; i++) {
 		const lab_event_t *e = &w->events[i];
 		if (!e->alloc)
-			fprintf(out, "f %u\n", e->slot);
+			fprintf(out, "f %u", e->slot);
 		else if (e->type == KMEM_LAB_UNTYPED)
-			fprintf(out, "a %u %u\n", e->slot, e->size);
+			fprintf(out, "a %u %u", e->slot, e->size);
 		else
-			fprintf(out, "a %u %u %s\n", e->slot, e->size,
+			fprintf(out, "a %u %u %s", e->slot, e->size,
 			    w->types[e->type].name);
+		if (w->times != NULL)
+			fprintf(out, " t=%llu", (unsigned long long)w->times[i]);
+		fputc('\n', out);
 	}
 }

@@ -92,6 +92,11 @@ static const char usage_text[] =
     "      --guard N            put about one allocation in N on guard pages,\n"
     "                           to catch overflows and uses after free in\n"
     "                           production (docs/debugging.md)\n"
+    "      --trace FILE         record every malloc, calloc, realloc, aligned\n"
+    "                           allocation and free to FILE (docs/trace.md;\n"
+    "                           replay it with kmlab --trace FILE; %p in\n"
+    "                           FILE becomes each process's ID; without\n"
+    "                           %p, the first process records)\n"
     "      --debug[=LIST]       find heap corruption: KMEM_DEBUG=LIST for the\n"
     "                           program (default: \"default\"; the options of\n"
     "                           libumem's UMEM_DEBUG, docs/debugging.md)\n"
@@ -291,7 +296,7 @@ typedef struct options {
 enum {
 	OPT_STATS = 256, OPT_STATS_FILE, OPT_REAP_INTERVAL, OPT_REAP_THREAD,
 	OPT_PUBLISH, OPT_OPTIONS, OPT_LIBRARY, OPT_VERSION, OPT_DEBUG, OPT_LOGGING,
-	OPT_GUARD
+	OPT_GUARD, OPT_TRACE
 };
 
 static const struct option long_options[] = {
@@ -301,6 +306,7 @@ static const struct option long_options[] = {
 	{ "reap-thread", no_argument, NULL, OPT_REAP_THREAD },
 	{ "publish", no_argument, NULL, OPT_PUBLISH },
 	{ "guard", required_argument, NULL, OPT_GUARD },
+	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "options", required_argument, NULL, OPT_OPTIONS },
 	{ "debug", optional_argument, NULL, OPT_DEBUG },
 	{ "logging", required_argument, NULL, OPT_LOGGING },
@@ -382,6 +388,21 @@ parse_options(int argc, char **argv, options_t *o)
 			start_stats_file(path);
 			add_piece(o, "--stats-file", optarg,
 			    join("stats_file=", "", path));
+			free(path);
+			break;
+		}
+		case OPT_TRACE: {
+			check_value("--trace", optarg);
+			char *path = absolute_path("--trace", optarg);
+			check_value("--trace", path);
+			/* A new run's trace: the library records into a file
+			 * it creates (an old one would be taken over only if
+			 * its writer were gone). */
+			if (strstr(path, "%p") == NULL && unlink(path) != 0 &&
+			    errno != ENOENT)
+				usage_error("--trace: cannot replace \"%s\": %s",
+				    path, strerror(errno));
+			add_piece(o, "--trace", optarg, join("trace=", "", path));
 			free(path);
 			break;
 		}

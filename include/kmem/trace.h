@@ -1,0 +1,77 @@
+/*
+ * The allocation trace format, version 1: what libkmem_malloc.so writes
+ * with the "trace=FILE" option (kmrun --trace) and kmlab reads.
+ * docs/trace.md describes it in prose; this header is the same description
+ * as constants, for any program that wants to read a trace itself.
+ *
+ * All integers are little-endian.  A file is a header, then blocks:
+ *
+ *   header   magic "KMTRACE\n" (8 bytes), u16 version, u16 header bytes
+ *            (all of it, program name included), u32 pid, u32 page size,
+ *            u32 clock (KMEM_TRACE_CLOCK_*), u32 its resolution in ns,
+ *            u32 0, u64 start time on that clock in ns, u64 wall-clock
+ *            start in ns since 1970, u16 program name length, the name
+ *            (no NUL)
+ *   block    u32 KMEM_TRACE_BLOCK_MAGIC, u32 payload bytes, u32 events,
+ *            u32 thread (1, 2, ... in order of first event), u32 the
+ *            thread's system id, u32 checksum of the payload (FNV-1a over
+ *            its 64-bit words, the last zero-padded, folded to 32 bits), u64 the base
+ *            time, u64 the base event number; then the payload: the
+ *            events, each one op byte and unsigned LEB128 varints
+ *
+ * One thread writes each block, with one write(2) to a file opened for
+ * appending, so blocks of different threads never interleave, and a
+ * process killed at any moment leaves whole blocks before at most one
+ * cut-short block.  Every event has a number, one sequence for the whole
+ * process; within a block, numbers and times are deltas from the previous
+ * event's (the first event's from the base number and time) and addresses
+ * zigzag deltas from the previous address of the block (starting at 0):
+ *
+ *   MALLOC    dseq dt size addr
+ *   CALLOC    dseq dt nmemb elsize addr
+ *   REALLOC   dseq dt old size addr     (old 0: realloc(NULL, size);
+ *                                        addr 0 with size 0: the old one
+ *                                        freed)
+ *   MEMALIGN  dseq dt align size addr   (which function: op byte bits
+ *                                        4..6)
+ *   FREE      dseq dt old
+ *
+ * addr 0 is a failed allocation.  An allocation is numbered after it
+ * succeeded, a free before the buffer is freed, so merging all threads'
+ * events by number orders every address's frees and reuses as they
+ * happened: an object's identity is its address from one allocation to
+ * the free that follows, which a reader numbers.
+ */
+#ifndef KMEM_TRACE_H
+#define KMEM_TRACE_H
+
+#define KMEM_TRACE_MAGIC        "KMTRACE\n"
+#define KMEM_TRACE_MAGIC_LEN    8
+#define KMEM_TRACE_VERSION      1
+#define KMEM_TRACE_HEADER_FIXED 50      /* bytes before the program name */
+#define KMEM_TRACE_BLOCK_MAGIC  0x42544d4bu     /* "KMTB" */
+#define KMEM_TRACE_BLOCK_HEADER 40
+#define KMEM_TRACE_CLOCK_MONOTONIC 1    /* CLOCK_MONOTONIC, ns */
+#define KMEM_TRACE_CLOCK_MONOTONIC_COARSE 2     /* ..._COARSE, ns */
+
+/* The op byte: the operation in bits 0..3, the function in bits 4..6. */
+#define KMEM_TRACE_OP_MASK      0x0f
+#define KMEM_TRACE_FN_SHIFT     4
+enum kmem_trace_op {
+	KMEM_TRACE_MALLOC = 1,
+	KMEM_TRACE_CALLOC = 2,
+	KMEM_TRACE_REALLOC = 3,
+	KMEM_TRACE_MEMALIGN = 4,
+	KMEM_TRACE_FREE = 5,
+};
+/* Which aligned allocation a MEMALIGN event was. */
+enum kmem_trace_fn {
+	KMEM_TRACE_FN_MEMALIGN = 0,
+	KMEM_TRACE_FN_POSIX_MEMALIGN = 1,
+	KMEM_TRACE_FN_ALIGNED_ALLOC = 2,
+	KMEM_TRACE_FN_VALLOC = 3,
+	KMEM_TRACE_FN_PVALLOC = 4,
+};
+#define KMEM_TRACE_EVENT_MAX    (1 + 5 * 10)    /* op byte, 5 varints */
+
+#endif /* KMEM_TRACE_H */

@@ -1,0 +1,612 @@
+/*
+ * malloc's recorder: every malloc, calloc, realloc, aligned allocation and
+ * free of the process, written to a trace file in the format of
+ * <kmem/trace.h> (docs/trace.md).  The "trace=FILE" option starts it.
+ *
+ * Per-thread buffers, no lock per event.  Each thread appends its events
+ * to a buffer of its own (BUFFER_BYTES, mapped with mmap so the recorder
+ * never calls malloc), reached through an initial-exec TLS pointer, and
+ * writes the buffer as one block with one writev(2) when it is nearly full,
+ * when the thread exits (a pthread key's destructor) and at process exit.
+ * The file is opened O_APPEND, so the blocks of different threads never
+ * interleave, and a process killed with SIGKILL leaves every block written
+ * before: a reader reads them all, and at most one block cut short at the
+ * end.
+ *
+ * Invariants: a buffer's committed length (pos) covers whole events only,
+ * and is stored with release order after each event, so the exit handler
+ * may write another thread's buffer up to pos while that thread appends
+ * beyond it.  After the exit handler nothing more is written (closed), so
+ * no event is written twice; events of threads still running then are
+ * lost, as are a thread's unflushed events when the process is killed.
+ *
+ * Buffers live on a list (buffers_lock: taken when a thread makes,
+ * writes or retires its buffer, and at exit, never per event); a
+ * retired buffer is kept for the next thread, so programs that make
+ * threads all the time do not map and unmap.  Lock order: buffers_lock is
+ * a leaf (nothing is taken under it, nothing allocated); it may be taken
+ * under a kmem lock, if kmem ever allocates from the C library while
+ * holding one, so fork() does not take it: the child drops every buffer
+ * but its own and makes the lock anew, and a list another thread was
+ * changing at the fork is dropped with it.
+ *
+ * fork: the child keeps none of the parent's unwritten events (the parent
+ * writes them).  With "%p" in the path, the child opens its own file and
+ * records on; without, the child records nothing (its events would land
+ * in its parent's file as the parent's).  A program started with exec
+ * reads KMEM_OPTIONS again: with "%p" it gets its own file; without, it
+ * takes over the file only if the process that wrote it no longer runs
+ * (or is itself, before exec), so the first process of a tree keeps it.
+ */
+#define _GNU_SOURCE             /* program_invocation_name, syscall */
+#include "malloc_trace.h"
+
+#include "base/format.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kmem/malloc.h>
+
+#include "kmem/kmem_query.h"
+
+#define BUFFER_BYTES    (64 * 1024)
+
+typedef struct trace_buffer {
+	struct trace_buffer *next;      /* on buffers, or on spare */
+	uint32_t thread;                /* 1, 2, ...: this process's order */
+	uint32_t tid;
+	uint64_t base_ns;               /* the block's base time */
+	uint64_t last_ns;               /* the last event's time */
+	uint64_t base_seq;              /* the block's first event's number */
+	uint64_t last_seq;              /* the last event's number */
+	uint64_t last_addr;
+	uint32_t nevents;
+	uint32_t pos;                   /* committed payload bytes */
+	unsigned char payload[];
+} trace_buffer_t;
+
+#define PAYLOAD_BYTES   (BUFFER_BYTES - sizeof (trace_buffer_t))
+
+bool kmem_trace_on;
+__thread bool kmem_trace_inside __attribute__((tls_model("initial-exec")));
+__thread void *kmem_trace_skip __attribute__((tls_model("initial-exec")));
+
+static __thread trace_buffer_t *self
+    __attribute__((tls_model("initial-exec")));
+/* Set while the thread makes its buffer: calls meanwhile are not
+ * recorded (pthread_setspecific() may allocate). */
+static __thread bool making __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t buffers_lock = PTHREAD_MUTEX_INITIALIZER;
+static trace_buffer_t *buffers;         /* in use */
+static trace_buffer_t *spare;           /* retired, for the next thread */
+static uint32_t threads_seen;
+static pthread_key_t exit_key;
+static int trace_fd = -1;
+static bool recording;                  /* this process writes its file */
+static bool closed;                     /* the exit handler has run */
+static char trace_path[PATH_MAX];       /* as given, "%p" and all */
+
+/* ---- encoding ---- */
+
+/*
+ * Every event's number, in one order for the whole process.  An
+ * allocation takes its number after it got its block, a free before it
+ * lets its block go, so across threads a block's free is numbered before
+ * its next allocation: the allocator's own synchronisation orders the two
+ * calls, and increments of one variable follow that order.  One relaxed
+ * atomic increment per event, no lock; the reader merges the threads'
+ * events by these numbers.
+ */
+static uint64_t event_seq;
+
+/*
+ * The events' times: CLOCK_MONOTONIC_COARSE (the last tick, a read of
+ * memory), since a precise clock costs a system call on some virtual
+ * machines (390 ns on the one docs/benchmarks.md was measured on) and the
+ * order comes from the numbers anyway.  Its resolution goes in the header.
+ */
+#define TRACE_CLOCK     CLOCK_MONOTONIC_COARSE
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(TRACE_CLOCK, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
+static unsigned char *
+put_varint(unsigned char *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (unsigned char)v;
+	return (p);
+}
+
+/* An address as a zigzag delta from the block's previous one. */
+static unsigned char *
+put_addr(trace_buffer_t *b, unsigned char *p, const void *addr)
+{
+	uint64_t a = (uint64_t)(uintptr_t)addr;
+	int64_t d = (int64_t)(a - b->last_addr);
+	b->last_addr = a;
+	return (put_varint(p, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63)));
+}
+
+/*
+ * The payload's checksum: FNV-1a over its 64-bit little-endian words (the
+ * last one padded with zero bytes), folded to 32 bits -- eight times
+ * fewer multiplications than bytewise FNV-1a, on every block written.
+ */
+static uint32_t
+fnv1a(const unsigned char *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ull;
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w = 0;
+		memcpy(&w, p + i, n - i < 8 ? n - i : 8);
+		h = (h ^ w) * 1099511628211ull;
+	}
+	return ((uint32_t)(h ^ (h >> 32)));
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	memcpy(p, &v, 4);       /* little-endian hosts only (docs/trace.md) */
+}
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+/* ---- writing ---- */
+
+/* Write all of iov, in one writev(2) unless the system cuts it short. */
+static void
+write_all(struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t w = writev(trace_fd, iov, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++, n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+}
+
+/* Write b's first pos bytes, nevents events, as a block. */
+static void
+block_write(trace_buffer_t *b, uint32_t pos, uint32_t nevents)
+{
+	if (pos == 0 || !recording)
+		return;
+	unsigned char hdr[KMEM_TRACE_BLOCK_HEADER];
+	put32(hdr, KMEM_TRACE_BLOCK_MAGIC);
+	put32(hdr + 4, pos);
+	put32(hdr + 8, nevents);
+	put32(hdr + 12, b->thread);
+	put32(hdr + 16, b->tid);
+	put32(hdr + 20, fnv1a(b->payload, pos));
+	put64(hdr + 24, b->base_ns);
+	put64(hdr + 32, b->base_seq);
+	struct iovec iov[2] = { { hdr, sizeof (hdr) }, { b->payload, pos } };
+	write_all(iov, 2);
+}
+
+/* Start b's next block: empty, its times and addresses from scratch. */
+static void
+block_reset(trace_buffer_t *b, uint64_t base_ns)
+{
+	b->base_ns = b->last_ns = base_ns;
+	b->base_seq = b->last_seq = 0;
+	b->last_addr = 0;
+	b->nevents = 0;
+	__atomic_store_n(&b->pos, 0, __ATOMIC_RELEASE);
+}
+
+/* Write b's events and start its next block; buffers_lock held, so the
+ * exit handler never reads a buffer being started again. */
+static void
+buffer_flush_locked(trace_buffer_t *b)
+{
+	if (!closed)
+		block_write(b, b->pos, b->nevents);
+	block_reset(b, b->last_ns);
+}
+
+static void
+buffer_flush(trace_buffer_t *b)
+{
+	pthread_mutex_lock(&buffers_lock);
+	buffer_flush_locked(b);
+	pthread_mutex_unlock(&buffers_lock);
+}
+
+/* The thread exits: its events to the file, its buffer to the spares. */
+static void
+thread_exit(void *arg)
+{
+	trace_buffer_t *b = arg;
+	bool was_inside = kmem_trace_inside;
+	kmem_trace_inside = true;       /* the calls below are not events */
+	pthread_mutex_lock(&buffers_lock);
+	buffer_flush_locked(b);
+	for (trace_buffer_t **pp = &buffers; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	}
+	b->next = spare;
+	spare = b;
+	pthread_mutex_unlock(&buffers_lock);
+	self = NULL;
+	/* Events of later TLS destructors are lost: no buffer again. */
+	making = true;
+	kmem_trace_inside = was_inside;
+}
+
+/* The calling thread's buffer, made on its first event; NULL if it cannot
+ * have one (being made, exiting, or no memory). */
+static trace_buffer_t *
+buffer_get(void)
+{
+	trace_buffer_t *b = self;
+	if (__builtin_expect(b != NULL, 1))
+		return (b);
+	if (making)
+		return (NULL);
+	making = true;
+	pthread_mutex_lock(&buffers_lock);
+	b = spare;
+	if (b != NULL)
+		spare = b->next;
+	pthread_mutex_unlock(&buffers_lock);
+	if (b == NULL) {
+		void *m = mmap(NULL, BUFFER_BYTES, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return (NULL);  /* making stays set: no retry storm */
+		b = m;
+	}
+	b->tid = (uint32_t)syscall(SYS_gettid);
+	block_reset(b, now_ns());
+	pthread_mutex_lock(&buffers_lock);
+	b->thread = ++threads_seen;
+	b->next = buffers;
+	buffers = b;
+	pthread_mutex_unlock(&buffers_lock);
+	(void) pthread_setspecific(exit_key, b);
+	self = b;
+	making = false;
+	return (b);
+}
+
+/*
+ * Room for one more event in the calling thread's buffer: its start, or
+ * NULL when the event cannot be recorded.  *t is the event's time.
+ */
+static unsigned char *
+event_begin(trace_buffer_t **bp, uint64_t *t)
+{
+	trace_buffer_t *b = buffer_get();
+	if (b == NULL)
+		return (NULL);
+	if (b->pos + KMEM_TRACE_EVENT_MAX > PAYLOAD_BYTES)
+		buffer_flush(b);
+	*bp = b;
+	*t = now_ns();
+	return (b->payload + b->pos);
+}
+
+static void
+event_end(trace_buffer_t *b, unsigned char *end, uint64_t t, uint64_t seq)
+{
+	b->last_ns = t;
+	b->last_seq = seq;
+	b->nevents++;
+	__atomic_store_n(&b->pos, (uint32_t)(end - b->payload),
+	    __ATOMIC_RELEASE);
+}
+
+/* The op byte, the event's number and its time, as deltas from the
+ * block's last; *seq is the number taken. */
+static unsigned char *
+put_op(unsigned char *p, unsigned op, unsigned fn, trace_buffer_t *b,
+    uint64_t t, uint64_t *seq)
+{
+	*seq = __atomic_fetch_add(&event_seq, 1, __ATOMIC_RELAXED) + 1;
+	if (b->nevents == 0)
+		b->base_seq = b->last_seq = *seq;
+	*p++ = (unsigned char)(op | fn << KMEM_TRACE_FN_SHIFT);
+	p = put_varint(p, *seq - b->last_seq);
+	/* Times on one thread do not go back; a clock that did reads as 0. */
+	return (put_varint(p, t > b->last_ns ? t - b->last_ns : 0));
+}
+
+/* ---- events (malloc_trace.h) ---- */
+
+void
+kmem_trace_alloc(unsigned op, unsigned fn, size_t a, size_t b_,
+    const void *buf)
+{
+	int saved = errno;
+	trace_buffer_t *b;
+	uint64_t t, seq;
+	unsigned char *p = event_begin(&b, &t);
+	if (p != NULL) {
+		p = put_op(p, op, fn, b, t, &seq);
+		if (op != KMEM_TRACE_MALLOC)
+			p = put_varint(p, a);
+		p = put_varint(p, b_);
+		p = put_addr(b, p, buf);
+		event_end(b, p, t, seq);
+	}
+	errno = saved;
+}
+
+void
+kmem_trace_realloc(const void *old, size_t size, const void *buf)
+{
+	int saved = errno;
+	trace_buffer_t *b;
+	uint64_t t, seq;
+	unsigned char *p = event_begin(&b, &t);
+	if (p != NULL) {
+		p = put_op(p, KMEM_TRACE_REALLOC, 0, b, t, &seq);
+		p = put_addr(b, p, old);
+		p = put_varint(p, size);
+		p = put_addr(b, p, buf);
+		event_end(b, p, t, seq);
+	}
+	errno = saved;
+}
+
+void
+kmem_trace_free(const void *ptr)
+{
+	int saved = errno;
+	trace_buffer_t *b;
+	uint64_t t, seq;
+	unsigned char *p = event_begin(&b, &t);
+	if (p != NULL) {
+		p = put_op(p, KMEM_TRACE_FREE, 0, b, t, &seq);
+		p = put_addr(b, p, ptr);
+		event_end(b, p, t, seq);
+	}
+	errno = saved;
+}
+
+/* kmem's free hook (kmem_query.h): a class buffer's free. */
+static void
+free_hook(void *buf)
+{
+	if (!kmem_trace_inside && buf != kmem_trace_skip)
+		kmem_trace_free(buf);
+}
+
+/* ---- the file ---- */
+
+/* path with each "%p" replaced by the process ID; false if too long. */
+static bool
+expand_path(char *out, size_t size)
+{
+	char pid[24];
+	kmem_snprintf(pid, sizeof (pid), "%ld", (long)getpid());
+	size_t len = 0;
+	for (const char *p = trace_path; *p != '\0'; p++) {
+		const char *piece = p;
+		size_t n = 1;
+		if (p[0] == '%' && p[1] == 'p') {
+			piece = pid;
+			n = strlen(pid);
+			p++;
+		}
+		if (len + n >= size)
+			return (false);
+		memcpy(out + len, piece, n);
+		len += n;
+	}
+	out[len] = '\0';
+	return (true);
+}
+
+/*
+ * May this process take over the existing trace file fd?  Only if the
+ * process that wrote it is gone, or is this one (which wrote it before an
+ * exec), or it is no trace at all.
+ */
+static bool
+may_take_over(int fd)
+{
+	unsigned char h[16];
+	if (pread(fd, h, sizeof (h), 0) != (ssize_t)sizeof (h) ||
+	    memcmp(h, KMEM_TRACE_MAGIC, KMEM_TRACE_MAGIC_LEN) != 0)
+		return (true);
+	uint32_t pid;
+	memcpy(&pid, h + 12, 4);
+	if ((pid_t)pid == getpid())
+		return (true);
+	return (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+}
+
+static void
+header_write(void)
+{
+	unsigned char h[KMEM_TRACE_HEADER_FIXED + 256];
+	char exe[PATH_MAX];
+	const char *name = program_invocation_name;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof (exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		name = exe;
+	}
+	size_t len = strlen(name);
+	if (len > 256)
+		name += len - 256, len = 256;   /* the end says the most */
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	memcpy(h, KMEM_TRACE_MAGIC, KMEM_TRACE_MAGIC_LEN);
+	uint16_t v16 = KMEM_TRACE_VERSION;
+	memcpy(h + 8, &v16, 2);
+	v16 = (uint16_t)(KMEM_TRACE_HEADER_FIXED + len);
+	memcpy(h + 10, &v16, 2);
+	put32(h + 12, (uint32_t)getpid());
+	put32(h + 16, (uint32_t)sysconf(_SC_PAGESIZE));
+	struct timespec res;
+	if (clock_getres(TRACE_CLOCK, &res) != 0)
+		res.tv_sec = res.tv_nsec = 0;
+	put32(h + 20, KMEM_TRACE_CLOCK_MONOTONIC_COARSE);
+	put32(h + 24, (uint32_t)((uint64_t)res.tv_sec * 1000000000u +
+	    (uint64_t)res.tv_nsec));
+	put32(h + 28, 0);
+	put64(h + 32, now_ns());
+	put64(h + 40, (uint64_t)wall.tv_sec * 1000000000u +
+	    (uint64_t)wall.tv_nsec);
+	v16 = (uint16_t)len;
+	memcpy(h + 48, &v16, 2);
+	memcpy(h + KMEM_TRACE_HEADER_FIXED, name, len);
+	struct iovec iov = { h, KMEM_TRACE_HEADER_FIXED + len };
+	write_all(&iov, 1);
+}
+
+/* Open this process's file and write its header; false, with err, if it
+ * cannot be opened.  Not taking over another live process's file is no
+ * error: this process just records nothing. */
+static bool
+file_open(char *err, size_t errlen)
+{
+	char name[PATH_MAX];
+	if (!expand_path(name, sizeof (name))) {
+		kmem_snprintf(err, errlen, "trace file name too long");
+		return (false);
+	}
+	int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC,
+	    0644);
+	if (fd < 0 && errno == EEXIST) {
+		fd = open(name, O_RDWR | O_APPEND | O_CLOEXEC);
+		if (fd >= 0 && !may_take_over(fd)) {
+			close(fd);
+			recording = false;
+			return (true);
+		}
+		if (fd >= 0 && ftruncate(fd, 0) != 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0) {
+		kmem_snprintf(err, errlen, "cannot open trace file %s: %s",
+		    name, strerror(errno));
+		return (false);
+	}
+	trace_fd = fd;
+	recording = true;
+	header_write();
+	return (true);
+}
+
+static void
+at_exit(void)
+{
+	kmem_trace_inside = true;
+	pthread_mutex_lock(&buffers_lock);
+	for (trace_buffer_t *b = buffers; b != NULL; b = b->next) {
+		uint32_t pos = __atomic_load_n(&b->pos, __ATOMIC_ACQUIRE);
+		/* nevents may run ahead of pos on another thread: count the
+		 * events up to pos instead of trusting it. */
+		uint32_t n = b == self ? b->nevents : 0;
+		if (b != self) {
+			const unsigned char *p = b->payload;
+			while (p < b->payload + pos) {
+				unsigned op = *p++ & KMEM_TRACE_OP_MASK;
+				unsigned fields = op == KMEM_TRACE_FREE ? 3 :
+				    op == KMEM_TRACE_MALLOC ? 4 : 5;
+				for (unsigned f = 0; f < fields; f++)
+					while (*p++ & 0x80)
+						;
+				n++;
+			}
+		}
+		block_write(b, pos, n);
+	}
+	closed = true;
+	pthread_mutex_unlock(&buffers_lock);
+}
+
+/* The child: the parent's unwritten events are the parent's to write. */
+static void
+fork_child(void)
+{
+	pthread_mutex_init(&buffers_lock, NULL);
+	buffers = NULL;
+	spare = NULL;
+	threads_seen = 0;
+	trace_buffer_t *b = self;
+	if (trace_fd >= 0)
+		close(trace_fd);
+	trace_fd = -1;
+	recording = false;
+	if (strstr(trace_path, "%p") != NULL) {
+		char err[128];
+		(void) file_open(err, sizeof (err));
+	}
+	if (b != NULL) {
+		b->tid = (uint32_t)syscall(SYS_gettid);
+		b->thread = ++threads_seen;
+		b->next = NULL;
+		buffers = b;
+		block_reset(b, now_ns());
+	}
+}
+
+int
+kmem_trace_start(const char *path, char *err, size_t errlen)
+{
+	if (kmem_trace_on) {
+		kmem_snprintf(err, errlen, "trace: already recording");
+		return (-1);
+	}
+	if (strlen(path) >= sizeof (trace_path)) {
+		kmem_snprintf(err, errlen, "trace file name too long");
+		return (-1);
+	}
+	strcpy(trace_path, path);
+	kmem_trace_inside = true;       /* what the calls below allocate */
+	bool ok = file_open(err, errlen) &&
+	    pthread_key_create(&exit_key, thread_exit) == 0;
+	if (ok) {
+		(void) pthread_atfork(NULL, NULL, fork_child);
+		(void) atexit(at_exit);
+		__atomic_store_n(&kmem_trace_on, true, __ATOMIC_RELEASE);
+		kmem_malloc_divert(free_hook);
+	}
+	kmem_trace_inside = false;
+	return (ok ? 0 : -1);
+}
