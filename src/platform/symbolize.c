@@ -232,25 +232,16 @@ frame_format(object_t *o, uintptr_t pc, bool lines, char *buf, size_t len)
 	(void) snprintf(buf, len, "%s+0x%zx (%s)", function, offset, o->name);
 }
 
-bool
-kmem_symbolize(uintptr_t pc, char *buf, size_t len)
+/* The frame at pc, no lock held by this thread but maybe the table's. */
+static bool
+symbolize_frame(uintptr_t pc, bool cached, bool lines, char *buf, size_t len)
 {
 	loaded_t l = { .pc = pc - 1 };
 	if (pc == 0 || (dl_iterate_phdr(find_loaded, &l), !l.found)) {
 		(void) snprintf(buf, len, "0x%zx", (size_t)pc);
 		return (false);
 	}
-	if (symbolizing) {
-		object_t o;
-		object_map(&o, &l);
-		frame_format(&o, pc, false, buf, len);
-		object_unmap(&o);
-		return (true);
-	}
-	bool lines = !kmem_platform_locks_held();
-	symbolizing = true;
-	pthread_mutex_lock(&symbolize_lock);
-	object_t *o = object_cached(&l);
+	object_t *o = cached ? object_cached(&l) : NULL;
 	if (o != NULL) {
 		frame_format(o, pc, lines, buf, len);
 	} else {
@@ -259,9 +250,27 @@ kmem_symbolize(uintptr_t pc, char *buf, size_t len)
 		frame_format(&one, pc, false, buf, len);
 		object_unmap(&one);
 	}
+	return (true);
+}
+
+/*
+ * dl_iterate_phdr() is called under symbolize_lock too: fork() takes the
+ * lock first, so no thread of ours is inside the dynamic linker's list
+ * when the child is made (glibc does not reset that list's lock in the
+ * child, whose first dl_iterate_phdr() would wait for ever).
+ */
+bool
+kmem_symbolize(uintptr_t pc, char *buf, size_t len)
+{
+	if (symbolizing)
+		return (symbolize_frame(pc, false, false, buf, len));
+	bool lines = !kmem_platform_locks_held();
+	symbolizing = true;
+	pthread_mutex_lock(&symbolize_lock);
+	bool known = symbolize_frame(pc, true, lines, buf, len);
 	pthread_mutex_unlock(&symbolize_lock);
 	symbolizing = false;
-	return (true);
+	return (known);
 }
 
 /*
