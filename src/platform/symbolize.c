@@ -46,7 +46,8 @@
  * inside it) does not take it again: it maps, looks up and unmaps without
  * the table.  fork() takes it before the library's locks and releases it
  * in both processes, so a child never inherits it held by a thread it does
- * not have.
+ * not have (but for a fork from a signal handler inside the library,
+ * below, whose child symbolizes without the table).
  */
 #define _GNU_SOURCE     /* dl_iterate_phdr */
 #include "platform/platform.h"
@@ -95,9 +96,18 @@ typedef struct object {
 static pthread_mutex_t symbolize_lock = PTHREAD_MUTEX_INITIALIZER;
 static object_t objects[OBJECTS_MAX];   /* under symbolize_lock */
 static unsigned nobjects;
+static bool table_untrusted;    /* in a child forked without the lock */
 static __thread volatile bool symbolizing
     __attribute__((tls_model("initial-exec")));
-static __thread bool fork_took_lock
+/*
+ * The forks this thread is inside (a signal handler may fork while the
+ * thread is between a fork's prepare and parent handlers): bit d of
+ * fork_took says whether the prepare at depth d took the lock.
+ */
+#define FORK_DEPTH_MAX  32
+static __thread unsigned fork_depth
+    __attribute__((tls_model("initial-exec")));
+static __thread uint32_t fork_took
     __attribute__((tls_model("initial-exec")));
 
 static int
@@ -262,7 +272,7 @@ symbolize_frame(uintptr_t pc, bool cached, bool lines, char *buf, size_t len)
 bool
 kmem_symbolize(uintptr_t pc, char *buf, size_t len)
 {
-	if (symbolizing)
+	if (symbolizing || table_untrusted)
 		return (symbolize_frame(pc, false, false, buf, len));
 	bool lines = !kmem_platform_locks_held();
 	symbolizing = true;
@@ -278,27 +288,63 @@ kmem_symbolize(uintptr_t pc, char *buf, size_t len)
  * are registered after the platform's, and prepare handlers run in the
  * reverse order), and let go on both sides.  A fork from inside the
  * symbolizer (a report handler that forks) finds it held by its own
- * thread and leaves it.
+ * thread and leaves it.  A fork from a signal handler that interrupted
+ * the library stands aside, as the library's own handlers do
+ * (docs/locking.md): another thread may hold the lock while it waits for a
+ * library lock the forking thread holds; so does one from a signal handler
+ * that interrupted a fork's handlers after this prepare took the lock
+ * (symbolizing is set before the lock is taken, so the nested fork sees
+ * it).  The child of such a fork cannot
+ * trust the table, which another thread may have been changing: it gets a
+ * fresh lock and symbolizes without the table from then on.
  */
 static void
 symbolize_fork_prepare(void)
 {
-	fork_took_lock = !symbolizing;
-	if (fork_took_lock)
+	unsigned depth = fork_depth++;
+	bool take = !symbolizing && !kmem_platform_locks_held() &&
+	    depth < FORK_DEPTH_MAX;
+	if (depth < FORK_DEPTH_MAX)
+		fork_took = take ? fork_took | (1u << depth) :
+		    fork_took & ~(1u << depth);
+	if (take) {
+		symbolizing = true;
 		pthread_mutex_lock(&symbolize_lock);
+	}
+}
+
+/* Did the prepare handler of the fork now returning take the lock? */
+static bool
+fork_returning_took(void)
+{
+	unsigned depth = --fork_depth;
+	return (depth < FORK_DEPTH_MAX && (fork_took & (1u << depth)));
 }
 
 static void
-symbolize_fork_release(void)
+symbolize_fork_parent(void)
 {
-	if (fork_took_lock)
+	if (fork_returning_took()) {
 		pthread_mutex_unlock(&symbolize_lock);
-	fork_took_lock = false;
+		symbolizing = false;
+	}
+}
+
+static void
+symbolize_fork_child(void)
+{
+	if (fork_returning_took()) {
+		pthread_mutex_unlock(&symbolize_lock);
+		symbolizing = false;
+	} else if (!symbolizing) {
+		table_untrusted = true;
+		pthread_mutex_init(&symbolize_lock, NULL);
+	}
 }
 
 __attribute__((constructor(102))) static void
 symbolize_init(void)
 {
-	(void) pthread_atfork(symbolize_fork_prepare, symbolize_fork_release,
-	    symbolize_fork_release);
+	(void) pthread_atfork(symbolize_fork_prepare, symbolize_fork_parent,
+	    symbolize_fork_child);
 }
