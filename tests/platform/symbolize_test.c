@@ -148,8 +148,7 @@ test_elf_reader_takes_any_bytes(void)
 	unsigned char *image = read_self(&size);
 	elf_symbols_t es;
 	CHECK(elf_symbols_open(image, size, &es));
-	CHECK(elf_has_debug_line(image, size) == (call_line != 0 &&
-	    strstr(__FILE__, ".c") != NULL));    /* built with -g: yes */
+	CHECK(elf_has_debug_line(image, size));  /* built with -g */
 
 	/* Truncated: a copy of each length, so ASan sees reads past it. */
 	for (size_t len = 0; len < size; len += len < 256 ? 1 : 4099) {
