@@ -183,8 +183,13 @@ void kmem_fork_register(const kmem_fork_handlers_t *handlers);
  *   innermost first, skipping skip frames of the caller's own; 0 when the
  *   stack cannot be had, or when called again from inside itself (the
  *   unwinder may allocate, and so come back through the allocator).
- * - kmem_symbolize(): "function+0xoff (object)" for pc into buf; false,
- *   with the bare address in buf, when pc names nothing known.
+ * - kmem_symbolize(): the frame of return address pc into buf, as a
+ *   person reads it: "function+0xoff at file.c:line (object)",
+ *   "function+0xoff (object)" or "object+0xoff", as the object allows
+ *   (docs/debugging.md); false, with the bare address in buf, when pc is
+ *   in no loaded object.  Called only to print a report: it may map
+ *   files, and allocate through malloc when the calling thread holds no
+ *   library lock (symbolize.c).
  * - kmem_thread_id(): a number naming the calling thread.
  * - kmem_pages_protect(): make pages inaccessible (false) or readable and
  *   writable again (true); false if it cannot.

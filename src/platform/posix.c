@@ -36,17 +36,17 @@
  *
  * Stacks come from libunwind's unw_backtrace() when the build found it
  * (KMEM_HAVE_LIBUNWIND: it caches each return address's frame layout, about
- * four times faster), else from glibc's backtrace(); names from dladdr()
- * (so a program linked with -rdynamic shows its own functions).  Either
+ * four times faster), else from glibc's backtrace(); names from the
+ * objects' own symbol tables and line tables (symbolize.c).  Either
  * unwinder may allocate on its first call: a thread-local flag makes a
  * nested call return no frames instead of recursing.  The leak
  * detector's view of the process (stacks, writable segments) comes from
  * pthread_getattr_np() and dl_iterate_phdr().
  */
-#define _GNU_SOURCE     /* dladdr, dl_iterate_phdr, pthread_getattr_np */
+#define _GNU_SOURCE     /* dl_iterate_phdr, pthread_getattr_np */
 #include "platform/platform.h"
+#include "platform/platform_impl.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <execinfo.h>
@@ -136,6 +136,12 @@ kmem_lock_note(int delta)
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	locks_held += (unsigned)delta;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+bool
+kmem_platform_locks_held(void)
+{
+	return (locks_held != 0);
 }
 
 /*
@@ -1010,26 +1016,6 @@ kmem_backtrace(uintptr_t *pcs, unsigned max, unsigned skip)
 	for (; i < n && got < max; i++)
 		pcs[got++] = (uintptr_t)frames[i];
 	return (got);
-}
-
-bool
-kmem_symbolize(uintptr_t pc, char *buf, size_t len)
-{
-	Dl_info info;
-	if (dladdr((void *)pc, &info) == 0) {
-		snprintf(buf, len, "0x%zx", (size_t)pc);
-		return (false);
-	}
-	const char *object = info.dli_fname != NULL ? info.dli_fname : "?";
-	const char *base = strrchr(object, '/');
-	object = base != NULL ? base + 1 : object;
-	if (info.dli_sname != NULL)
-		snprintf(buf, len, "%s+0x%zx (%s)", info.dli_sname,
-		    (size_t)(pc - (uintptr_t)info.dli_saddr), object);
-	else
-		snprintf(buf, len, "%s+0x%zx", object,
-		    (size_t)(pc - (uintptr_t)info.dli_fbase));
-	return (true);
 }
 
 uint64_t
