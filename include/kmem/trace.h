@@ -14,9 +14,8 @@
  *            (no NUL)
  *   block    u32 KMEM_TRACE_BLOCK_MAGIC, u32 payload bytes, u32 events,
  *            u32 thread (1, 2, ... in order of first event), u32 the
- *            thread's system id, u32 checksum of the payload (FNV-1a over
- *            its 64-bit words, the last zero-padded, folded to 32 bits), u64 the base
- *            time, u64 the base event number; then the payload: the
+ *            thread's system id, u32 checksum of the payload
+ *            (kmem_trace_checksum(), below), u64 the base time, u64 the base event number; then the payload: the
  *            events, each one op byte and unsigned LEB128 varints
  *
  * One thread writes each block, with one write(2) to a file opened for
@@ -44,6 +43,10 @@
  */
 #ifndef KMEM_TRACE_H
 #define KMEM_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #define KMEM_TRACE_MAGIC        "KMTRACE\n"
 #define KMEM_TRACE_MAGIC_LEN    8
@@ -73,5 +76,22 @@ enum kmem_trace_fn {
 	KMEM_TRACE_FN_PVALLOC = 4,
 };
 #define KMEM_TRACE_EVENT_MAX    (1 + 5 * 10)    /* op byte, 5 varints */
+
+/*
+ * A block payload's checksum: FNV-1a over its 64-bit little-endian words
+ * (the last one padded with zero bytes), folded to 32 bits -- eight times
+ * fewer multiplications than bytewise FNV-1a, on every block written.
+ */
+static inline uint32_t
+kmem_trace_checksum(const unsigned char *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ull;
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w = 0;
+		memcpy(&w, p + i, n - i < 8 ? n - i : 8);
+		h = (h ^ w) * 1099511628211ull;
+	}
+	return ((uint32_t)(h ^ (h >> 32)));
+}
 
 #endif /* KMEM_TRACE_H */

@@ -250,14 +250,13 @@ kmem_stats_print(int fd)
 	kmem_stats_tables_live(KMEM_STATS_ALL, emit_line, &fd);
 }
 
-/* The stats file's name with each "%p" replaced by the process ID. */
-static bool
-stats_file_name(char *out, size_t size)
+bool
+kmem_malloc_path_expand(const char *pattern, char *out, size_t size)
 {
 	char pid[24];
 	kmem_snprintf(pid, sizeof (pid), "%ld", (long)getpid());
 	size_t len = 0;
-	for (const char *p = applied.stats_file; *p != '\0'; p++) {
+	for (const char *p = pattern; *p != '\0'; p++) {
 		const char *piece = p;
 		size_t n = 1;
 		if (p[0] == '%' && p[1] == 'p') {
@@ -282,7 +281,8 @@ stats_at_exit(void)
 	int fd = stats_stderr;
 	char name[PATH_MAX + 24];
 	if (applied.stats_file[0] != '\0') {
-		if (!stats_file_name(name, sizeof (name)))
+		if (!kmem_malloc_path_expand(applied.stats_file, name,
+		    sizeof (name)))
 			return;
 		fd = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 		    0644);

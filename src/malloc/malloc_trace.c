@@ -39,6 +39,7 @@
  * (or is itself, before exec), so the first process of a tree keeps it.
  */
 #define _GNU_SOURCE             /* program_invocation_name, syscall */
+#include "malloc/malloc_impl.h"
 #include "malloc_trace.h"
 
 #include "base/format.h"
@@ -148,23 +149,6 @@ put_addr(trace_buffer_t *b, unsigned char *p, const void *addr)
 	return (put_varint(p, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63)));
 }
 
-/*
- * The payload's checksum: FNV-1a over its 64-bit little-endian words (the
- * last one padded with zero bytes), folded to 32 bits -- eight times
- * fewer multiplications than bytewise FNV-1a, on every block written.
- */
-static uint32_t
-fnv1a(const unsigned char *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ull;
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t w = 0;
-		memcpy(&w, p + i, n - i < 8 ? n - i : 8);
-		h = (h ^ w) * 1099511628211ull;
-	}
-	return ((uint32_t)(h ^ (h >> 32)));
-}
-
 static void
 put32(unsigned char *p, uint32_t v)
 {
@@ -212,7 +196,7 @@ block_write(trace_buffer_t *b, uint32_t pos, uint32_t nevents)
 	put32(hdr + 8, nevents);
 	put32(hdr + 12, b->thread);
 	put32(hdr + 16, b->tid);
-	put32(hdr + 20, fnv1a(b->payload, pos));
+	put32(hdr + 20, kmem_trace_checksum(b->payload, pos));
 	put64(hdr + 24, b->base_ns);
 	put64(hdr + 32, b->base_seq);
 	struct iovec iov[2] = { { hdr, sizeof (hdr) }, { b->payload, pos } };
@@ -413,30 +397,6 @@ free_hook(void *buf)
 
 /* ---- the file ---- */
 
-/* path with each "%p" replaced by the process ID; false if too long. */
-static bool
-expand_path(char *out, size_t size)
-{
-	char pid[24];
-	kmem_snprintf(pid, sizeof (pid), "%ld", (long)getpid());
-	size_t len = 0;
-	for (const char *p = trace_path; *p != '\0'; p++) {
-		const char *piece = p;
-		size_t n = 1;
-		if (p[0] == '%' && p[1] == 'p') {
-			piece = pid;
-			n = strlen(pid);
-			p++;
-		}
-		if (len + n >= size)
-			return (false);
-		memcpy(out + len, piece, n);
-		len += n;
-	}
-	out[len] = '\0';
-	return (true);
-}
-
 /*
  * May this process take over the existing trace file fd?  Only if the
  * process that wrote it is gone, or is this one (which wrote it before an
@@ -503,7 +463,7 @@ static bool
 file_open(char *err, size_t errlen)
 {
 	char name[PATH_MAX];
-	if (!expand_path(name, sizeof (name))) {
+	if (!kmem_malloc_path_expand(trace_path, name, sizeof (name))) {
 		kmem_snprintf(err, errlen, "trace file name too long");
 		return (false);
 	}

@@ -131,23 +131,6 @@ block_begin(writer_t *w, uint64_t base)
 	w->last_addr = 0;
 }
 
-/*
- * The payload's checksum, by docs/trace.md: FNV-1a over its 64-bit
- * little-endian words (the last one padded with zero bytes), folded to 32
- * bits.
- */
-static uint32_t
-fnv(const unsigned char *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ull;
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t w = 0;
-		memcpy(&w, p + i, n - i < 8 ? n - i : 8);
-		h = (h ^ w) * 1099511628211ull;
-	}
-	return ((uint32_t)(h ^ (h >> 32)));
-}
-
 static void
 block_end(writer_t *w, uint32_t thread, uint64_t base)
 {
@@ -157,7 +140,7 @@ block_end(writer_t *w, uint32_t thread, uint64_t base)
 	put32(w, w->nevents);
 	put32(w, thread);
 	put32(w, 1000 + thread);
-	put32(w, fnv(w->payload, w->plen));
+	put32(w, kmem_trace_checksum(w->payload, w->plen));
 	put64(w, base);
 	put64(w, w->base_seq);
 	put(w, w->payload, w->plen);
@@ -415,7 +398,8 @@ rechecksum(unsigned char *d, size_t start)
 {
 	uint32_t payload;
 	memcpy(&payload, d + start + 4, 4);
-	uint32_t sum = fnv(d + start + KMEM_TRACE_BLOCK_HEADER, payload);
+	uint32_t sum = kmem_trace_checksum(d + start +
+	    KMEM_TRACE_BLOCK_HEADER, payload);
 	memcpy(d + start + 20, &sum, 4);
 }
 

@@ -64,23 +64,6 @@ get16(const unsigned char *p)
 	return (v);
 }
 
-/*
- * The payload's checksum, as the recorder computes it: FNV-1a over its
- * 64-bit little-endian words (the last one padded with zero bytes),
- * folded to 32 bits.
- */
-static uint32_t
-fnv1a(const unsigned char *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ull;
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t w = 0;
-		memcpy(&w, p + i, n - i < 8 ? n - i : 8);
-		h = (h ^ w) * 1099511628211ull;
-	}
-	return ((uint32_t)(h ^ (h >> 32)));
-}
-
 /* A varint at *pp, before end; false if it runs past end or 10 bytes. */
 static bool
 get_varint(const unsigned char **pp, const unsigned char *end, uint64_t *v)
@@ -289,7 +272,7 @@ blocks_read(trace_file_t *t, const unsigned char *data, size_t len,
 			return;
 		}
 		const unsigned char *p = h + KMEM_TRACE_BLOCK_HEADER;
-		if (fnv1a(p, payload) != get32(h + 20)) {
+		if (kmem_trace_checksum(p, payload) != get32(h + 20)) {
 			damage(t, off, "%s: the block's checksum does not match "
 			    "its %llu payload bytes%.0llu", "damaged block",
 			    payload, 0);
