@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t
 bench_now_ns(void)
@@ -21,6 +22,43 @@ bench_now_ns(void)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return ((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+}
+
+static _Noreturn void
+proc_unreadable(const char *what)
+{
+	fprintf(stderr, "bench: cannot read %s\n", what);
+	exit(1);
+}
+
+double
+bench_rss_mib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size, resident;
+	if (f == NULL || fscanf(f, "%lu %lu", &size, &resident) != 2)
+		proc_unreadable("/proc/self/statm");
+	fclose(f);
+	return ((double)resident * (double)sysconf(_SC_PAGESIZE) /
+	    (1024.0 * 1024.0));
+}
+
+double
+bench_peak_rss_mib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long kb = 0;
+	if (f == NULL)
+		proc_unreadable("/proc/self/status");
+	while (fgets(line, sizeof (line), f) != NULL) {
+		if (sscanf(line, "VmHWM: %lu kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	if (kb == 0)
+		proc_unreadable("VmHWM in /proc/self/status");
+	return ((double)kb / 1024.0);
 }
 
 double

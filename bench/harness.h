@@ -30,6 +30,11 @@
 /* Monotonic time in nanoseconds. */
 uint64_t bench_now_ns(void);
 
+/* The process's resident set now, and its peak (VmHWM), in MiB; a
+ * program that cannot read them exits with a message. */
+double bench_rss_mib(void);
+double bench_peak_rss_mib(void);
+
 /* Do `iterations` units of the measured work. */
 typedef void bench_fn_t(void *arg, uint64_t iterations);
 

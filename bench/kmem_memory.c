@@ -75,37 +75,6 @@ die(const char *what)
 	exit(1);
 }
 
-/* ---- reading the process's memory ---- */
-
-static double
-rss_mib(void)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size, resident;
-	if (f == NULL || fscanf(f, "%lu %lu", &size, &resident) != 2)
-		die("cannot read /proc/self/statm");
-	fclose(f);
-	return ((double)resident * (double)sysconf(_SC_PAGESIZE) / MIB);
-}
-
-static double
-peak_rss_mib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	unsigned long kb = 0;
-	if (f == NULL)
-		die("cannot read /proc/self/status");
-	while (fgets(line, sizeof (line), f) != NULL) {
-		if (sscanf(line, "VmHWM: %lu kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	if (kb == 0)
-		die("no VmHWM in /proc/self/status");
-	return ((double)kb / 1024.0);
-}
-
 typedef struct pages {
 	double inuse;
 	double total;
@@ -214,7 +183,7 @@ reaper_step(const char *when, const char *step)
 	char row[64];
 	pages_t p = kmem_pages();
 	snprintf(row, sizeof (row), "%s%s", when, step);
-	peer_report("reaper", row, "RSS", rss_mib());
+	peer_report("reaper", row, "RSS", bench_rss_mib());
 	peer_report("reaper", row, "kmem_pages total", p.total);
 	peer_report("reaper", row, "kmem_pages in use", p.inuse);
 }
@@ -250,21 +219,23 @@ work(const peer_worker_t *w)
 	if (w->kmem)
 		(void) kmem_default_arena();    /* initialise kmem first */
 
-	peer_report("memory", "RSS before", col, rss_mib());
+	peer_report("memory", "RSS before", col, bench_rss_mib());
 	uint64_t t0 = bench_now_ns();
 	allocate_all(&wl);
 	uint64_t t1 = bench_now_ns();
-	peer_report("memory", "peak RSS", col, peak_rss_mib());
+	peer_report("memory", "peak RSS", col, bench_peak_rss_mib());
 	free_most(&wl);
 	uint64_t t2 = bench_now_ns();
-	peer_report("memory", "after freeing 90%", col, rss_mib());
+	peer_report("memory", "after freeing 90%", col, bench_rss_mib());
 	give_back(w, "freed 90%");
-	peer_report("memory", "after freeing 90%, give back", col, rss_mib());
+	peer_report("memory", "after freeing 90%, give back", col,
+	    bench_rss_mib());
 	uint64_t t3 = bench_now_ns();
 	free_rest(&wl);
 	uint64_t t4 = bench_now_ns();
 	give_back(w, "freed all");
-	peer_report("memory", "after freeing all, give back", col, rss_mib());
+	peer_report("memory", "after freeing all, give back", col,
+	    bench_rss_mib());
 
 	peer_report("time", "allocate and write all", col,
 	    (double)(t1 - t0) / 1e6);

@@ -72,35 +72,6 @@ die(const char *what)
 	exit(1);
 }
 
-static double
-rss_mib(void)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size, resident;
-	if (f == NULL || fscanf(f, "%lu %lu", &size, &resident) != 2)
-		die("cannot read /proc/self/statm");
-	fclose(f);
-	return ((double)resident * (double)sysconf(_SC_PAGESIZE) / MIB);
-}
-
-static double
-peak_rss_mib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	unsigned long kb = 0;
-	if (f == NULL)
-		die("cannot read /proc/self/status");
-	while (fgets(line, sizeof (line), f) != NULL) {
-		if (sscanf(line, "VmHWM: %lu kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	if (kb == 0)
-		die("no VmHWM in /proc/self/status");
-	return ((double)kb / 1024.0);
-}
-
 /* ---- the workload and its client ---- */
 
 typedef struct workload {
@@ -244,20 +215,21 @@ work(const peer_worker_t *w)
 		}
 	}
 
-	peer_report("memory", "RSS before", col, rss_mib());
+	peer_report("memory", "RSS before", col, bench_rss_mib());
 	uint64_t t0 = bench_now_ns();
 	allocate_all(w->kmem);
 	uint64_t t1 = bench_now_ns();
-	peer_report("memory", "peak RSS", col, peak_rss_mib());
+	peer_report("memory", "peak RSS", col, bench_peak_rss_mib());
 	free_most(w->kmem);
 	uint64_t t2 = bench_now_ns();
-	peer_report("memory", "after freeing 90%", col, rss_mib());
+	peer_report("memory", "after freeing 90%", col, bench_rss_mib());
 	if (w->kmem)
 		kmem_give_back();
 	else if (peer_release_memory(w->kind) == NULL)
 		die("the allocator's release call is missing");
 	uint64_t t3 = bench_now_ns();
-	peer_report("memory", "after freeing 90%, give back", col, rss_mib());
+	peer_report("memory", "after freeing 90%, give back", col,
+	    bench_rss_mib());
 	check_survivors();
 
 	peer_report("time", "allocate and write all", col,

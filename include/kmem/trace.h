@@ -15,8 +15,9 @@
  *   block    u32 KMEM_TRACE_BLOCK_MAGIC, u32 payload bytes, u32 events,
  *            u32 thread (1, 2, ... in order of first event), u32 the
  *            thread's system id, u32 checksum of the payload
- *            (kmem_trace_checksum(), below), u64 the base time, u64 the base event number; then the payload: the
- *            events, each one op byte and unsigned LEB128 varints
+ *            (kmem_trace_checksum(), below), u64 the base time, u64
+ *            the base event number; then the payload: the events,
+ *            each one op byte and unsigned LEB128 varints
  *
  * One thread writes each block, with one write(2) to a file opened for
  * appending, so blocks of different threads never interleave, and a
