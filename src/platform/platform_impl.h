@@ -10,4 +10,8 @@
 /* Whether the calling thread holds (or is taking) a library lock. */
 bool kmem_platform_locks_held(void);
 
+/* Whether the calling thread is inside the fault handler (posix_fault.c):
+ * a signal handler, where nothing may call malloc(). */
+bool kmem_platform_in_fault(void);
+
 #endif /* KMEM_PLATFORM_IMPL_H */

@@ -31,10 +31,12 @@
  *   per object and compilation unit, kept in the table.  malloc may be
  *   libkmem's, so libdw is called only when the calling thread holds no
  *   library lock (kmem_platform_locks_held(): a lock held would be taken
- *   again or out of order by the nested malloc) and is not already inside
- *   the symbolizer (a report raised by that nested malloc, on a damaged
- *   heap, is symbolized without lines rather than recursing).  Otherwise
- *   the frame is printed without its line.
+ *   again or out of order by the nested malloc), is not in a fault
+ *   handler (a guard page's report: malloc is not async-signal-safe,
+ *   kmem_platform_in_fault()) and is not already inside the symbolizer (a
+ *   report raised by that nested malloc, on a damaged heap, is symbolized
+ *   without lines rather than recursing).  Otherwise the frame is printed
+ *   without its line.
  *
  * Lock: symbolize_lock guards the table and serializes libdw, which is not
  * thread-safe.  It is a platform lock of its own, not a ranked library
@@ -274,7 +276,8 @@ kmem_symbolize(uintptr_t pc, char *buf, size_t len)
 {
 	if (symbolizing || table_untrusted)
 		return (symbolize_frame(pc, false, false, buf, len));
-	bool lines = !kmem_platform_locks_held();
+	bool lines = !kmem_platform_locks_held() &&
+	    !kmem_platform_in_fault();
 	symbolizing = true;
 	pthread_mutex_lock(&symbolize_lock);
 	bool known = symbolize_frame(pc, true, lines, buf, len);
