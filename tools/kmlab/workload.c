@@ -718,7 +718,7 @@ static const char *
 trace_event(trace_reader_t *tr, char **words, size_t n, char *why,
     size_t whylen)
 {
-	uint64_t id, size, t = 0;
+	uint64_t id = 0, size = 0, t = 0;
 	const char *bad = trace_fields(tr, words, &n, &t);
 	if (bad != NULL)
 		return (bad);
@@ -753,7 +753,7 @@ trace_event(trace_reader_t *tr, char **words, size_t n, char *why,
 		return (reader_free(tr, id, t));
 	}
 	if (strcmp(words[0], "r") == 0) {
-		uint64_t old;
+		uint64_t old = 0;
 		bool no_old, no_new;
 		if (n != 4)
 			return ("a realloc is \"r <old> <new> <size>\"");
