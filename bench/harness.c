@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,9 +26,9 @@ bench_now_ns(void)
 }
 
 static _Noreturn void
-proc_unreadable(const char *what)
+bench_fail(const char *what)
 {
-	fprintf(stderr, "bench: cannot read %s\n", what);
+	fprintf(stderr, "bench: %s\n", what);
 	exit(1);
 }
 
@@ -37,7 +38,7 @@ bench_rss_mib(void)
 	FILE *f = fopen("/proc/self/statm", "r");
 	unsigned long size, resident;
 	if (f == NULL || fscanf(f, "%lu %lu", &size, &resident) != 2)
-		proc_unreadable("/proc/self/statm");
+		bench_fail("cannot read /proc/self/statm");
 	fclose(f);
 	return ((double)resident * (double)sysconf(_SC_PAGESIZE) /
 	    (1024.0 * 1024.0));
@@ -50,15 +51,35 @@ bench_peak_rss_mib(void)
 	char line[256];
 	unsigned long kb = 0;
 	if (f == NULL)
-		proc_unreadable("/proc/self/status");
+		bench_fail("cannot read /proc/self/status");
 	while (fgets(line, sizeof (line), f) != NULL) {
 		if (sscanf(line, "VmHWM: %lu kB", &kb) == 1)
 			break;
 	}
 	fclose(f);
 	if (kb == 0)
-		proc_unreadable("VmHWM in /proc/self/status");
+		bench_fail("no VmHWM in /proc/self/status");
 	return ((double)kb / 1024.0);
+}
+
+uint64_t
+bench_xorshift(uint64_t *state)
+{
+	uint64_t x = *state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return (*state = x);
+}
+
+void *
+bench_map(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		bench_fail("mmap failed");
+	return (p);
 }
 
 double

@@ -35,6 +35,13 @@ uint64_t bench_now_ns(void);
 double bench_rss_mib(void);
 double bench_peak_rss_mib(void);
 
+/* The next number of a xorshift64 sequence (*state not 0). */
+uint64_t bench_xorshift(uint64_t *state);
+
+/* bytes of fresh anonymous memory for a benchmark's own tables; a program
+ * that cannot have them exits with a message. */
+void *bench_map(size_t bytes);
+
 /* Do `iterations` units of the measured work. */
 typedef void bench_fn_t(void *arg, uint64_t iterations);
 

@@ -110,26 +110,6 @@ typedef struct workload {
 	bool kmem;
 } workload_t;
 
-static uint64_t
-xorshift(uint64_t *state)
-{
-	uint64_t x = *state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return (*state = x);
-}
-
-static void *
-map(size_t bytes)
-{
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		die("mmap failed");
-	return (p);
-}
-
 static void
 obj_free(const workload_t *wl, size_t i)
 {
@@ -146,7 +126,7 @@ allocate_all(workload_t *wl)
 	uint64_t state = 0x9e3779b97f4a7c15ull;
 	double span = log((double)MAX_SIZE / MIN_SIZE);
 	for (size_t i = 0; i < wl->n; i++) {
-		double u = (double)(xorshift(&state) >> 11) * 0x1p-53;
+		double u = (double)(bench_xorshift(&state) >> 11) * 0x1p-53;
 		size_t size = (size_t)(MIN_SIZE * exp(u * span));
 		void *p = wl->kmem ? kmem_alloc(size, KM_SLEEP) : malloc(size);
 		if (p == NULL)
@@ -163,7 +143,7 @@ free_most(workload_t *wl)
 {
 	uint64_t state = 0x2545f4914f6cdd1dull;
 	for (size_t i = 0; i < wl->n; i++) {
-		if (xorshift(&state) % KEEP_ONE_IN != 0)
+		if (bench_xorshift(&state) % KEEP_ONE_IN != 0)
 			obj_free(wl, i);
 	}
 }
@@ -214,8 +194,8 @@ work(const peer_worker_t *w)
 	const char *col = w->kmem ? "kmem_alloc" : w->kind;
 	workload_t wl = { .n = w->quick ? QUICK_OBJECTS : OBJECTS,
 	    .kmem = w->kmem };
-	wl.objs = map(wl.n * sizeof (void *));
-	wl.sizes = map(wl.n * sizeof (uint32_t));
+	wl.objs = bench_map(wl.n * sizeof (void *));
+	wl.sizes = bench_map(wl.n * sizeof (uint32_t));
 	if (w->kmem)
 		(void) kmem_default_arena();    /* initialise kmem first */
 

@@ -83,26 +83,6 @@ typedef struct workload {
 
 static workload_t wl;
 
-static uint64_t
-xorshift(uint64_t *state)
-{
-	uint64_t x = *state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return (*state = x);
-}
-
-static void *
-map(size_t bytes)
-{
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		die("mmap failed");
-	return (p);
-}
-
 /* The client's move callback: a live object is one the table points at. */
 static kmem_cbrc_t
 object_move(void *old, void *newbuf, size_t size, void *arg)
@@ -122,7 +102,7 @@ allocate_all(bool kmem)
 {
 	uint64_t state = 0x9e3779b97f4a7c15ull;
 	for (size_t i = 0; i < wl.n; i++) {
-		unsigned s = (unsigned)(xorshift(&state) % NSIZES);
+		unsigned s = (unsigned)(bench_xorshift(&state) % NSIZES);
 		void *p = kmem ? kmem_cache_alloc(wl.caches[s], KM_SLEEP) :
 		    malloc(sizes[s]);
 		if (p == NULL)
@@ -140,7 +120,7 @@ free_most(bool kmem)
 {
 	uint64_t state = 0x2545f4914f6cdd1dull;
 	for (size_t i = 0; i < wl.n; i++) {
-		if (xorshift(&state) % KEEP_ONE_IN == 0)
+		if (bench_xorshift(&state) % KEEP_ONE_IN == 0)
 			continue;
 		*(uint64_t *)wl.objs[i] = FREED;
 		if (kmem)
@@ -201,8 +181,8 @@ work(const peer_worker_t *w)
 {
 	const char *col = w->kmem ? "kmem_cache_move" : w->kind;
 	wl.n = w->quick ? QUICK_OBJECTS : OBJECTS;
-	wl.objs = map(wl.n * sizeof (void *));
-	wl.size_index = map(wl.n);
+	wl.objs = bench_map(wl.n * sizeof (void *));
+	wl.size_index = bench_map(wl.n);
 	if (w->kmem) {
 		for (unsigned s = 0; s < NSIZES; s++) {
 			char name[32];
