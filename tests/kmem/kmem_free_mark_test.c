@@ -105,6 +105,33 @@ test_apart_in_slab(void)
 	kmem_cache_destroy(cp);
 }
 
+static int construct(void *buf, void *private, int kmflag);
+
+/* A buffer never handed out, freed: its fresh slab marked it free. */
+static void
+test_never_allocated(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("fresh", SIZE, 0, NULL, NULL,
+	    NULL, NULL, NULL, KMC_NOMAGAZINE);
+	char *a = kmem_cache_alloc(cp, KM_SLEEP);
+	char *next = a + cp->cache_chunksize;   /* still on the slab */
+	CHECK_REPORT(kmem_cache_free(cp, next), check_fmt("%p): double free: "
+	    "the buffer is free already (on its slab's free list", next));
+	kmem_cache_free(cp, a);
+	check_handed_out_once(cp);
+	kmem_cache_destroy(cp);
+
+	cp = kmem_cache_create("fresh_ctor", SIZE, 0, construct, NULL, NULL,
+	    NULL, NULL, 0);
+	a = kmem_cache_alloc(cp, KM_SLEEP);
+	next = a + cp->cache_chunksize;         /* in a magazine or the slab */
+	CHECK_REPORT(kmem_cache_free(cp, next), check_fmt("%p): double free: "
+	    "the buffer is free already", next));
+	kmem_cache_free(cp, a);
+	check_handed_out_once(cp);
+	kmem_cache_destroy(cp);
+}
+
 /*
  * Large buffers (bufctls and a hash): the hash says a buffer is free.  c
  * keeps the slab (four buffers) from going back to the arena, where the
@@ -464,6 +491,7 @@ main(int argc, char **argv)
 		CHECK_TEST(test_apart_in_magazine),
 		CHECK_TEST(test_apart_in_depot),
 		CHECK_TEST(test_apart_in_slab),
+		CHECK_TEST(test_never_allocated),
 		CHECK_TEST(test_apart_large),
 		CHECK_TEST(test_kmem_free),
 		CHECK_TEST(test_kmem_free_large),
