@@ -95,7 +95,9 @@ KMEM_API void kmem_cache_free(kmem_cache_t *cp, void *buf);
  *
  * kmem_cache_set_move() must be called once, before the first allocation
  * from the cache; not on KMC_NOTOUCH or KMC_QCACHE caches nor with
- * KMF_FIREWALL.  A cache with a move callback carries no free marks.
+ * KMF_FIREWALL.  A cache with a move callback carries no free marks
+ * (kmem_cache_free() then catches only the double free of the buffer
+ * freed last; a debug cache catches them all).
  */
 typedef enum kmem_cbrc {
 	KMEM_CBRC_YES,

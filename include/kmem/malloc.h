@@ -15,6 +15,8 @@
 #define KMEM_MALLOC_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include <kmem/common.h>
 
@@ -33,6 +35,16 @@ KMEM_API void *kmem_aligned_alloc(size_t align, size_t size);
 KMEM_API void *kmem_valloc(size_t size);
 KMEM_API void *kmem_pvalloc(size_t size);
 KMEM_API size_t kmem_malloc_usable_size(void *ptr);
+/*
+ * C23's sized frees: ptr, from kmem_malloc(), kmem_calloc() or
+ * kmem_realloc() (kmem_free_sized) or from an aligned allocation
+ * (kmem_free_aligned_sized), with the size it was asked for, and the
+ * alignment.  The buffer is found as kmem_malloc_free() finds it, so a
+ * wrong size frees nothing else; a size larger than the buffer, or an
+ * alignment the pointer does not have, is reported and nothing is freed.
+ */
+KMEM_API void kmem_free_sized(void *ptr, size_t size);
+KMEM_API void kmem_free_aligned_sized(void *ptr, size_t align, size_t size);
 
 /*
  * Options, as "name[=value],name[=value],..." -- the syntax of the
@@ -83,6 +95,44 @@ KMEM_API int kmem_options_check(const char *options, char *err,
  * at exit.  It allocates no memory.
  */
 KMEM_API void kmem_stats_print(int fd);
+
+/*
+ * What the malloc family holds, for glibc's mallinfo2(), malloc_stats()
+ * and malloc_info(), which libkmem_malloc.so answers from these figures
+ * (docs/malloc.md maps them field by field).  The classes are kmem_alloc()'s,
+ * which kmem_alloc() shares; "large" is every buffer above KMEM_MAXBUF.
+ * Bytes are resident estimates: pages given back inside slabs and free
+ * large memory already purged are not counted.
+ */
+typedef struct kmem_malloc_totals {
+	size_t class_held;       /* bytes of the classes' slabs */
+	size_t class_inuse;      /* bytes of class buffers allocated */
+	size_t class_cached;     /* bytes of free buffers in magazines */
+	uint64_t class_cached_count;
+	size_t class_free;       /* bytes of free buffers on slabs */
+	uint64_t class_free_count;
+	size_t large_inuse;      /* bytes of large buffers allocated */
+	uint64_t large_count;    /* large buffers allocated */
+	size_t large_kept;       /* freed large bytes kept for reuse */
+} kmem_malloc_totals_t;
+
+KMEM_API void kmem_malloc_totals(kmem_malloc_totals_t *t);
+/*
+ * malloc_trim(): when more than pad bytes are held free, give back
+ * everything held beyond what is allocated (the calling thread's own
+ * magazines, every depot and free slab, the kept large memory); returns 1
+ * when the held memory went down, else 0.  Other threads' own magazines
+ * stay theirs.
+ */
+KMEM_API int kmem_malloc_trim(size_t pad);
+/*
+ * malloc_info(): the totals and each class's free buffers as XML on fp,
+ * in glibc's element names; options must be 0 (else EINVAL).  Returns 0,
+ * or -1 with errno set.
+ */
+KMEM_API int kmem_malloc_info(int options, FILE *fp);
+/* malloc_stats(): glibc's summary lines, with these totals, on stderr. */
+KMEM_API void kmem_malloc_stats(void);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,10 @@
  * The handler and its argument change together, so they sit behind a tiny
  * spin lock (an atomic flag: this must work before any other library state
  * exists and inside a kernel).  A report copies the pair under the lock and
- * calls the handler outside it.  Messages are formatted on the stack with
+ * calls the handler outside it.  The asynchronous signals are held off
+ * while the flag is held: a flag cannot tell its holder from a waiter, so
+ * a signal handler that reported, or set the handler, while its thread held
+ * the flag would spin for ever (tests/base/report_signal_test.c).  Messages are formatted on the stack with
  * the core's own formatter and never allocate; the debugging layer's have
  * several lines (kmem_debug.c).  The default handler aborts on an error,
  * except on a heap error when the debug option "noabort" is set.
@@ -21,6 +24,7 @@
 #define REPORT_MAX 6144
 
 static atomic_flag handler_lock = ATOMIC_FLAG_INIT;
+static kmem_signals_t holder_signals;   /* the holder's, to restore */
 static kmem_report_handler_t *handler;
 static void *handler_arg;
 
@@ -28,17 +32,22 @@ static void *handler_arg;
 static void
 lock_handler(void)
 {
+	kmem_signals_t signals;
+	kmem_signals_block(&signals);
 	kmem_lock_note(1);
 	while (atomic_flag_test_and_set_explicit(&handler_lock,
 	    memory_order_acquire))
 		continue;
+	holder_signals = signals;
 }
 
 static void
 unlock_handler(void)
 {
+	kmem_signals_t signals = holder_signals;
 	atomic_flag_clear_explicit(&handler_lock, memory_order_release);
 	kmem_lock_note(-1);
+	kmem_signals_restore(&signals);
 }
 
 /* The platform's fatal errors (platform.h) are panics like ours. */

@@ -139,6 +139,29 @@ kmem_alloc_init(void)
 	KMEM_ASSERT(n == KMEM_ALLOC_CLASSES);
 }
 
+void
+kmem_alloc_class_walk(void (*visit)(void *arg, kmem_cache_t *cp), void *arg)
+{
+	if (!kmem_initialized())
+		return;
+	kmem_cache_t *last = NULL;
+	for (size_t i = 1; i <= KMEM_ALLOC_SMALL / 8; i++) {
+		kmem_cache_t *cp = __atomic_load_n(&kmem_alloc_small[i],
+		    __ATOMIC_ACQUIRE);
+		if (cp != last)
+			visit(arg, cp);
+		last = cp;
+	}
+	for (size_t slot = kmem_alloc_large_index(KMEM_ALLOC_SMALL + 1);
+	    slot < LARGE_SLOTS; slot++) {
+		kmem_cache_t *cp = __atomic_load_n(&kmem_alloc_large[slot],
+		    __ATOMIC_ACQUIRE);
+		if (cp != last)
+			visit(arg, cp);
+		last = cp;
+	}
+}
+
 /* Out of line, so that kmem_alloc() keeps no registers for it. */
 static __attribute__((noinline)) void *
 oversize_alloc(size_t size, int kmflag)
@@ -270,6 +293,14 @@ kmem_large_size(const void *buf)
 {
 	size_t size = kmem_firewall_size(buf);
 	return (size != 0 ? size : oversize_size(buf));
+}
+
+bool
+kmem_large_stats(vmem_stats_t *st)
+{
+	if (!kmem_initialized())
+		return (false);
+	return (vmem_stats(kmem_oversize, st) == 0);
 }
 
 bool

@@ -73,11 +73,19 @@
  * magazines, where frees go, but lose it when they go back to their slab,
  * so a second free of one that sits in its slab is missed.
  *
+ * A cache of constructed objects (a constructor or a destructor) cannot
+ * lend a word of the buffer: an object in a magazine keeps its state in
+ * every word.  kmem_cache_create() gives each of its buffers a word of its
+ * own after it (KMF_MARKWORD: cache_mark_offset is the buffer size
+ * rounded up to a word, and the chunk grows by a word before it is rounded
+ * to the alignment), and the mark goes there: 8 bytes an object (72-byte
+ * chunks for 64-byte objects) for the same double-free check, and the
+ * object's bytes untouched.
+ *
  * Which caches: those whose buffers hold nothing of ours while free and
- * may be written -- no constructor or destructor (an object cached
- * constructed keeps its state in every word, which the mark would break;
- * debugging's tags catch their double frees), not KMC_NOTOUCH or vmem's
- * quantum caches (their buffers stand for addresses, not memory), not
+ * may be written, or that have the word after them -- not KMC_NOTOUCH or
+ * vmem's quantum caches (their buffers stand for addresses, not memory),
+ * not a cache with a move callback (kmem_move.c), not
  * debug caches (KMF_BUFTAG, KMF_FIREWALL: their tags and guard pages do
  * it better), only caches in the page map (which vouches that a freed
  * pointer is a buffer before its word is read), and not kmem's own
@@ -88,7 +96,7 @@
  * thread cache's, the depot's and the slab layer's locks, so a free that
  * may need it must hold none of kmem's locks: kmem_cache_create()'s and
  * kmem_alloc()'s users do not.  So: kmem_alloc()'s and malloc's classes
- * and plain kmem_cache_create() caches.
+ * and kmem_cache_create()'s caches, with or without a constructor.
  *
  * Layout (cache_layout()).  chunksize is the buffer size rounded up to the
  * alignment, plus a tag when debug flags ask for one.  Small buffers in
@@ -138,9 +146,11 @@ kmem_cache_mark_frees(kmem_cache_t *cp)
 {
 	const int unmarked = KMC_NOTOUCH | KMC_QCACHE | KMF_BUFTAG |
 	    KMF_FIREWALL;
-	if (cp->cache_constructor == NULL && cp->cache_destructor == NULL &&
-	    !(cp->cache_flags & unmarked) && (cp->cache_flags & KMF_PAGEMAP) &&
-	    cp->cache_bufsize >= sizeof (uintptr_t))
+	bool word_free = (cp->cache_flags & KMF_MARKWORD) ||
+	    (cp->cache_constructor == NULL && cp->cache_destructor == NULL &&
+	    cp->cache_bufsize >= sizeof (uintptr_t));
+	if (word_free && !(cp->cache_flags & unmarked) &&
+	    (cp->cache_flags & KMF_PAGEMAP))
 		cp->cache_free_key = free_mark_key;
 }
 
@@ -204,8 +214,18 @@ cache_layout(kmem_cache_t *cp, size_t align)
 	if (cp->cache_flags & KMF_FIREWALL)
 		cp->cache_flags |= KMF_NOMAGAZINE;
 
+	bool pagemap = !(cp->cache_flags & KMC_NOTOUCH) && quantum >= page;
+	if (!pagemap || (cp->cache_flags & (KMC_QCACHE | KMF_BUFTAG |
+	    KMF_FIREWALL)))
+		cp->cache_flags &= ~KMF_MARKWORD;
 	cp->cache_align = align;
 	cp->cache_chunksize = p2_roundup(cp->cache_bufsize, align);
+	if (cp->cache_flags & KMF_MARKWORD) {
+		cp->cache_mark_offset =
+		    p2_roundup(cp->cache_bufsize, sizeof (uintptr_t));
+		cp->cache_chunksize = p2_roundup(cp->cache_mark_offset +
+		    sizeof (uintptr_t), align);
+	}
 	cp->cache_link_offset =
 	    p2_align(cp->cache_bufsize - 1, sizeof (void *));
 	if (cp->cache_flags & KMF_BUFTAG) {
@@ -223,7 +243,6 @@ cache_layout(kmem_cache_t *cp, size_t align)
 		    p2_roundup(cp->cache_buftag_offset + tag, align);
 	}
 
-	bool pagemap = !(cp->cache_flags & KMC_NOTOUCH) && quantum >= page;
 	bool inband = pagemap && ((cp->cache_flags & KMC_NOHASH) ||
 	    cp->cache_chunksize < page / KMEM_VOID_FRACTION);
 	if ((cp->cache_flags & KMC_NOHASH) && !pagemap)
@@ -269,7 +288,7 @@ kmem_cache_create_in(kmem_cache_t *cp, const char *name, size_t bufsize,
     vmem_t *vmp, int cflags)
 {
 	const int known = KMC_NOTOUCH | KMC_NODEBUG | KMC_NOMAGAZINE |
-	    KMC_NOHASH | KMC_QCACHE | KMF_DEBUG_FLAGS;
+	    KMC_NOHASH | KMC_QCACHE | KMF_DEBUG_FLAGS | KMF_MARKWORD;
 	const char *why = NULL;
 
 	*cp = (kmem_cache_t){ .cache_bufsize = bufsize, .cache_flags = cflags,
@@ -333,6 +352,10 @@ kmem_cache_create(const char *name, size_t bufsize, size_t align,
     kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags)
 {
 	kmem_init();
+	/* A constructed object owns every word of its buffer: its free
+	 * mark goes in a word after it. */
+	if (constructor != NULL || destructor != NULL)
+		cflags |= KMF_MARKWORD;
 	kmem_cache_t *cp = kmem_cache_create_internal(name, bufsize, align,
 	    constructor, destructor, reclaim, private, vmp, cflags);
 	if (cp != NULL)
@@ -877,6 +900,7 @@ kmem_cache_move_dest(kmem_cache_t *cp, const kmem_slab_t *avoid)
 		return (NULL);
 	}
 	__atomic_fetch_add(&cp->cache_slow_alloc, 1, __ATOMIC_RELAXED);
+	kmem_free_mark_clear(cp, buf);
 	kmem_block_allocated(buf, cp->cache_bufsize,
 	    cp->cache_constructor != NULL);
 	return (buf);
@@ -894,6 +918,7 @@ kmem_cache_move_release(kmem_cache_t *cp, void *buf)
 		kmem_debug_freed(cp, buf);
 	}
 	__atomic_fetch_add(&cp->cache_slow_free, 1, __ATOMIC_RELAXED);
+	kmem_free_mark_set(cp, buf);
 	kmem_cache_free_to_slab(cp, buf);
 }
 

@@ -106,11 +106,19 @@ kmem_cache_owns(const kmem_cache_t *cp, const void *buf)
 
 /* ---- free marks (kmem_cache.c) ---- */
 
-/* The mark a free buffer of cp at buf carries in its first word. */
+/* The mark a free buffer of cp at buf carries, and the word that holds
+ * it: the buffer's first, or in a cache of constructed objects a word
+ * after the buffer (KMF_MARKWORD). */
 static inline uintptr_t
 kmem_free_mark(const kmem_cache_t *cp, const void *buf)
 {
 	return (cp->cache_free_key ^ (uintptr_t)buf);
+}
+
+static inline uintptr_t *
+kmem_mark_word(const kmem_cache_t *cp, const void *buf)
+{
+	return ((uintptr_t *)((uintptr_t)buf + cp->cache_mark_offset));
 }
 
 /* Does buf, a buffer of cp, carry the free mark?  A free one does; a live
@@ -119,7 +127,19 @@ static inline bool
 kmem_free_marked(const kmem_cache_t *cp, const void *buf)
 {
 	return (cp->cache_free_key != 0 &&
-	    (uintptr_t)kmem_free_word(buf) == kmem_free_mark(cp, buf));
+	    (uintptr_t)kmem_free_word(kmem_mark_word(cp, buf)) ==
+	    kmem_free_mark(cp, buf));
+}
+
+/* buf, a buffer of cp, becomes free: it carries the mark. */
+static inline void
+kmem_free_mark_set(const kmem_cache_t *cp, void *buf)
+{
+	if (cp->cache_free_key != 0) {
+		uintptr_t *mark = kmem_mark_word(cp, buf);
+		kmem_unpoison(mark, sizeof (uintptr_t));
+		*mark = kmem_free_mark(cp, buf);
+	}
 }
 
 /* buf leaves cp for a caller: a live buffer never carries the mark. */
@@ -127,7 +147,7 @@ static inline void
 kmem_free_mark_clear(const kmem_cache_t *cp, void *buf)
 {
 	if (cp->cache_free_key != 0)
-		*(uintptr_t *)buf = 0;
+		*kmem_mark_word(cp, buf) = 0;
 }
 
 /*
@@ -254,8 +274,7 @@ kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 			kmem_cache_free_marked(cp, buf, kmem_free_size);
 			return;
 		}
-		kmem_unpoison(buf, sizeof (uintptr_t));	/* poisoned below */
-		*(uintptr_t *)buf = kmem_free_mark(cp, buf);
+		kmem_free_mark_set(cp, buf);	/* poisoned below */
 	}
 	kmem_thread_cache_t *tc = kmem_self;
 	if (__builtin_expect(cp->cache_fast_index < tc->nslots, 1)) {

@@ -49,8 +49,11 @@
  * threads do meanwhile: the client may read it to recognise it.  For the
  * same reason the buffers of a movable cache are not poisoned for
  * AddressSanitizer while free (kmem_fast.h), old is made readable for
- * memcheck before each callback, and they carry no free marks (the
- * mark would overwrite the client's own recognition field).  Buffers freed
+ * memcheck before each callback, and they carry no free marks in the
+ * object (the mark would overwrite the client's own recognition field):
+ * only a cache with a constructor or destructor keeps its marks, in the
+ * word after each object (kmem_cache.c), which the moves set and clear as
+ * frees and allocations do.  Buffers freed
  * here bypass the magazines, which would keep the slab occupied.
  *
  * Locking: kmem_move_lock (rank KMEM_RANK_MOVE, below the cache list) makes
@@ -114,7 +117,8 @@ kmem_cache_set_move(kmem_cache_t *cp, kmem_move_callback_t *move)
 		/* No buffer exists yet: no fast path reads these now. */
 		__atomic_store_n(&cp->cache_move, move, __ATOMIC_RELEASE);
 		cp->cache_flags |= KMF_MOVE;
-		cp->cache_free_key = 0;
+		if (cp->cache_mark_offset == 0)
+			cp->cache_free_key = 0;
 		cp->cache_move_numer = 1;
 	}
 	kmem_mutex_exit(&cp->cache_slab_lock);

@@ -66,6 +66,13 @@ size_t kmem_large_size(const void *buf);
  * nothing changed, when it is none.
  */
 bool kmem_large_free(void *buf);
+/* Visit each of kmem_alloc()'s class caches once, smallest first (before
+ * kmem_init(), none). */
+void kmem_alloc_class_walk(void (*visit)(void *arg, kmem_cache_t *cp),
+    void *arg);
+/* The statistics of kmem_oversize, the large buffers' arena; false,
+ * *st untouched, before kmem_init(). */
+bool kmem_large_stats(vmem_stats_t *st);
 
 /* ---- sampled guard pages (kmem_guard.c), for malloc ---- */
 
@@ -210,6 +217,13 @@ kmem_buf_state_t kmem_slab_describe(kmem_cache_t *cp, uintptr_t addr,
 /* An arena is about to fail or wait: ask every cache to give back (at
  * most once per 100 ms). */
 void kmem_reap_soon(void);
+/*
+ * Give back everything the caches hold beyond what is allocated, now: the
+ * calling thread's own magazines, every depot, every free slab, the large
+ * buffers' kept memory and the free pages of kmem_pages (malloc_trim()).
+ * Other threads' own magazines stay theirs.
+ */
+void kmem_give_back_all(void);
 
 /* ---- malloc's recorder (src/malloc/malloc_trace.c) ---- */
 

@@ -179,6 +179,11 @@ slab_create(kmem_cache_t *cp, size_t color, int kmflag)
 			    .addr = buf, .slab = sp };
 			sp->slab_head = bcp;
 		} else {
+			/* Free from the start: a free of a buffer never
+			 * handed out is caught as a double free is.  The
+			 * link goes second: in 8-byte buffers it is the
+			 * mark's word. */
+			kmem_free_mark_set(cp, (void *)buf);
 			*(void **)(buf + cp->cache_link_offset) =
 			    sp->slab_head;
 			sp->slab_head = (void *)buf;

@@ -23,9 +23,9 @@
  * whole pages that let 32 bits cover the slab.
  * A granule is given back when no chunk overlapping it is allocated (the
  * colour slack and the tail belong to nobody), and, in a cache with free
- * marks (kmem_cache.c), when no chunk starts inside it: a free buffer's
- * mark in its first word is what catches a later double free of it, and a
- * page given back reads as zeros.
+ * marks (kmem_cache.c), when no chunk's mark word is inside it: a free
+ * buffer's mark is what catches a later double free of it, and a page
+ * given back reads as zeros.
  *
  * Fresh buffers.  A granule given back reads as zeros (or as it was, on a
  * platform that did nothing) until written.  When a buffer overlapping it
@@ -88,7 +88,8 @@ granule_free(kmem_cache_t *cp, const kmem_slab_t *sp, unsigned g)
 		return (true);
 	for (uint64_t i = lo; i < hi; i++) {
 		uintptr_t chunk = sp->slab_first + i * cp->cache_chunksize;
-		if (cp->cache_free_key != 0 && chunk >= start && chunk < end)
+		uintptr_t mark = chunk + cp->cache_mark_offset;
+		if (cp->cache_free_key != 0 && mark >= start && mark < end)
 			return (false);
 		if (kmem_hash_contains(&cp->cache_hash, chunk))
 			return (false);

@@ -32,6 +32,8 @@
 #define KMF_NULL        0x00000800      /* kmem_null_cache: allocates nothing */
 #define KMF_CLASS       0x00001000      /* one of kmem_alloc()'s classes */
 #define KMF_MOVE        0x00002000      /* has a move callback (kmem_move.c) */
+#define KMF_MARKWORD    0x00004000      /* a word after each buffer holds
+					   its free mark (kmem_cache.c) */
 #define KMF_BUFTAG      (KMF_AUDIT | KMF_DEADBEEF | KMF_REDZONE | \
 	KMF_CONTENTS | KMF_LITE)        /* a tag follows each buffer */
 
@@ -163,6 +165,7 @@ struct kmem_cache {
 	unsigned cache_fast_index;
 	int cache_flags;                /* KMC_*, KMF_* */
 	uintptr_t cache_free_key; /* free marks' key; 0: none (kmem_cache.c) */
+	size_t cache_mark_offset; /* where in a chunk the mark goes */
 	size_t cache_bufsize;
 	kmem_constructor_t *cache_constructor;
 	kmem_destructor_t *cache_destructor;

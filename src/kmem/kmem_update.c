@@ -386,6 +386,23 @@ kmem_reap(void)
 }
 
 void
+kmem_give_back_all(void)
+{
+	kmem_thread_cache_t *tc = kmem_self;
+	kmem_mutex_enter(&kmem_caches_lock);
+	for (kmem_cache_t *cp = kmem_caches.cache_list_next; cp != &kmem_caches;
+	    cp = cp->cache_list_next) {
+		if (cp->cache_index < tc->nslots) {
+			kmem_mutex_enter(&tc->lock);
+			kmem_thread_slot_to_depot(cp, &tc->slots[cp->cache_index]);
+			kmem_mutex_exit(&tc->lock);
+		}
+	}
+	reap_pass(true);
+	kmem_mutex_exit(&kmem_caches_lock);
+}
+
+void
 kmem_reap_soon(void)
 {
 	uint64_t now = kmem_clock_ns();

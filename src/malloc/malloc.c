@@ -580,3 +580,53 @@ kmem_malloc_usable_size(void *ptr)
 {
 	return (ptr != NULL ? usable_size(ptr, "malloc_usable_size") : 0);
 }
+
+/*
+ * A sized free (C23): the buffer is found as free() finds it, and the
+ * caller's size and alignment only checked against it, so a wrong one can
+ * refuse the free but never free something else.  Any size up to the
+ * buffer's usable size is accepted: realloc() keeps a buffer that still
+ * fits, so the size last asked for may be of a smaller class.  where is
+ * the call as the reports name it; caller its name alone.
+ */
+static void
+sized_free(void *ptr, size_t size, const char *caller, const char *where)
+{
+	size_t usable = usable_size(ptr, caller);
+	if (usable == 0)
+		return;
+	if (size > usable) {
+		kmem_debug_report(NULL, ptr, "%s: wrong size: the buffer holds "
+		    "%zu bytes", where, usable);
+		return;
+	}
+	kmem_malloc_free(ptr);
+}
+
+void
+kmem_free_sized(void *ptr, size_t size)
+{
+	char where[64];
+	if (ptr == NULL)
+		return;
+	kmem_snprintf(where, sizeof (where), "free_sized(%p, %zu)", ptr, size);
+	sized_free(ptr, size, "free_sized", where);
+}
+
+void
+kmem_free_aligned_sized(void *ptr, size_t align, size_t size)
+{
+	char where[96];
+	if (ptr == NULL)
+		return;
+	kmem_snprintf(where, sizeof (where), "free_aligned_sized(%p, %zu, %zu)",
+	    ptr, align, size);
+	if (align == 0 || !is_p2(align))
+		kmem_debug_report(NULL, ptr, "%s: the alignment is not a power "
+		    "of two", where);
+	else if (((uintptr_t)ptr & (align - 1)) != 0)
+		kmem_debug_report(NULL, ptr, "%s: the buffer is not aligned to "
+		    "%zu", where, align);
+	else
+		sized_free(ptr, size, "free_aligned_sized", where);
+}

@@ -49,6 +49,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -242,12 +243,17 @@ emit_line(void *arg, const char *line)
 /*
  * The tables kmstat prints, by the same code (stats.c), from the live
  * objects: a snapshot would allocate, at exit and perhaps from the caches
- * it reports on.  This allocates nothing, and writes each line as it comes.
+ * it reports on.  This allocates nothing, and writes each line as it comes
+ * -- under the locks of the objects it reads, so with cancellation off: a
+ * thread cancelled in one of the writes would keep them for ever.
  */
 void
 kmem_stats_print(int fd)
 {
+	int cancel;
+	(void) pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	kmem_stats_tables_live(KMEM_STATS_ALL, emit_line, &fd);
+	(void) pthread_setcancelstate(cancel, NULL);
 }
 
 bool

@@ -90,6 +90,8 @@ void kmem_signals_restore(const kmem_signals_t *saved);
 
 void kmem_cv_init(kmem_cv_t *cvp);
 void kmem_cv_destroy(kmem_cv_t *cvp);
+/* No wait, and no write of kmem_fd_write(), is a cancellation point: a
+ * thread cancelled there would unwind with the mutex held. */
 void kmem_cv_wait(kmem_cv_t *cvp, kmem_mutex_t *mp);
 /* Returns false when timeout_ns passed without a wakeup. */
 bool kmem_cv_timedwait(kmem_cv_t *cvp, kmem_mutex_t *mp, uint64_t timeout_ns);

@@ -14,4 +14,12 @@ bool kmem_platform_locks_held(void);
  * a signal handler, where nothing may call malloc(). */
 bool kmem_platform_in_fault(void);
 
+/*
+ * Cancellation off, and back as it was: around every call the platform
+ * makes that POSIX lets be a cancellation point (a wait, open, read,
+ * write, close), since the library is none (posix.c says why).
+ */
+int kmem_platform_cancel_off(void);
+void kmem_platform_cancel_restore(int state);
+
 #endif /* KMEM_PLATFORM_IMPL_H */

@@ -34,6 +34,17 @@
  * are counted from /proc/self/task without allocating.  Free pages are
  * purged with madvise(MADV_DONTNEED).
  *
+ * The library is no cancellation point, as POSIX allows malloc() to be
+ * none and glibc's is none.  A thread cancelled inside one of its waits
+ * would unwind holding a library lock (pthread_cond_wait() takes its mutex
+ * back before it acts on the cancel), and one cancelled inside a write
+ * under a lock (the statistics tables, a report) likewise; every other
+ * thread would then wait for it for ever.  So every call made here that
+ * may be a cancellation point -- the condition waits, open, read, write,
+ * close -- runs with cancellation off (kmem_platform_cancel_off()), and a
+ * pending cancel acts at the thread's next cancellation point outside the
+ * library.
+ *
  * Stacks come from libunwind's unw_backtrace() when the build found it
  * (KMEM_HAVE_LIBUNWIND: it caches each return address's frame layout, about
  * four times faster), else from glibc's backtrace(); names from the
@@ -328,10 +339,12 @@ kmem_cv_destroy(kmem_cv_t *cvp)
 void
 kmem_cv_wait(kmem_cv_t *cvp, kmem_mutex_t *mp)
 {
+	int cancel = kmem_platform_cancel_off();
 	note_released(mp);
 	posix_check(pthread_cond_wait(NATIVE_CV(cvp), NATIVE_MUTEX(mp)),
 	    "pthread_cond_wait");
 	note_acquired(mp);
+	kmem_platform_cancel_restore(cancel);
 }
 
 bool
@@ -344,10 +357,12 @@ kmem_cv_timedwait(kmem_cv_t *cvp, kmem_mutex_t *mp, uint64_t timeout_ns)
 	deadline.tv_sec += (time_t)(timeout_ns / 1000000000u + nsec / 1000000000u);
 	deadline.tv_nsec = (long)(nsec % 1000000000u);
 
+	int cancel = kmem_platform_cancel_off();
 	note_released(mp);
 	int error = pthread_cond_timedwait(NATIVE_CV(cvp), NATIVE_MUTEX(mp),
 	    &deadline);
 	note_acquired(mp);
+	kmem_platform_cancel_restore(cancel);
 	if (error == ETIMEDOUT)
 		return (false);
 	posix_check(error, "pthread_cond_timedwait");
@@ -502,11 +517,12 @@ task_state(const char *name)
 {
 	char path[64], buf[512];
 	snprintf(path, sizeof (path), "/proc/self/task/%s/stat", name);
+	int cancel = kmem_platform_cancel_off();
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ('X');
-	ssize_t n = read(fd, buf, sizeof (buf) - 1);
-	close(fd);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof (buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	kmem_platform_cancel_restore(cancel);
 	if (n <= 0)
 		return ('X');
 	buf[n] = '\0';
@@ -525,7 +541,9 @@ task_state(const char *name)
 unsigned
 kmem_thread_count(void)
 {
+	int cancel = kmem_platform_cancel_off();
 	int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	kmem_platform_cancel_restore(cancel);
 	if (dir < 0)
 		return (0);
 	unsigned count = 0;
@@ -544,7 +562,9 @@ kmem_thread_count(void)
 			off += reclen;
 		}
 	}
+	cancel = kmem_platform_cancel_off();
 	close(dir);
+	kmem_platform_cancel_restore(cancel);
 	return (n < 0 ? 0 : count);
 }
 
@@ -921,15 +941,31 @@ kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
 void
 kmem_fd_write(int fd, const char *text, size_t len)
 {
+	int cancel = kmem_platform_cancel_off();
 	while (len > 0) {
 		ssize_t n = write(fd, text, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return;
+			break;
 		text += n;
 		len -= (size_t)n;
 	}
+	kmem_platform_cancel_restore(cancel);
+}
+
+int
+kmem_platform_cancel_off(void)
+{
+	int state = PTHREAD_CANCEL_ENABLE;
+	(void) pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
+	return (state);
+}
+
+void
+kmem_platform_cancel_restore(int state)
+{
+	(void) pthread_setcancelstate(state, NULL);
 }
 
 bool

@@ -5,8 +5,10 @@
  * in another thread's magazine -- is reported once, naming the call and
  * the buffer, and refused: it is not handed out twice afterwards.  A buffer
  * whose first word the program set, even to the very mark, frees without a
- * report; caches with constructors carry no marks, so their objects'
- * contents are untouched by free and allocation.
+ * report.  Caches of constructed objects (a constructor or destructor)
+ * carry the mark in a word after each buffer, so their double frees are
+ * caught the same way -- in a magazine, in the depot, on the slab -- and
+ * their objects' contents are untouched by free and allocation.
  *
  * The test runs with KMEM_DEBUG unset (kmem_debug_configure() with no
  * flags), so that every cache is a plain one.
@@ -99,6 +101,33 @@ test_apart_in_slab(void)
 	/* The back-to-back double free, which no magazine sees here. */
 	CHECK_REPORT(kmem_cache_free(cp, b), "on its slab's free list");
 	kmem_cache_free(cp, c);
+	check_handed_out_once(cp);
+	kmem_cache_destroy(cp);
+}
+
+static int construct(void *buf, void *private, int kmflag);
+
+/* A buffer never handed out, freed: its fresh slab marked it free. */
+static void
+test_never_allocated(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("fresh", SIZE, 0, NULL, NULL,
+	    NULL, NULL, NULL, KMC_NOMAGAZINE);
+	char *a = kmem_cache_alloc(cp, KM_SLEEP);
+	char *next = a + cp->cache_chunksize;   /* still on the slab */
+	CHECK_REPORT(kmem_cache_free(cp, next), check_fmt("%p): double free: "
+	    "the buffer is free already (on its slab's free list", next));
+	kmem_cache_free(cp, a);
+	check_handed_out_once(cp);
+	kmem_cache_destroy(cp);
+
+	cp = kmem_cache_create("fresh_ctor", SIZE, 0, construct, NULL, NULL,
+	    NULL, NULL, 0);
+	a = kmem_cache_alloc(cp, KM_SLEEP);
+	next = a + cp->cache_chunksize;         /* in a magazine or the slab */
+	CHECK_REPORT(kmem_cache_free(cp, next), check_fmt("%p): double free: "
+	    "the buffer is free already", next));
+	kmem_cache_free(cp, a);
 	check_handed_out_once(cp);
 	kmem_cache_destroy(cp);
 }
@@ -286,8 +315,8 @@ constructed(const void *buf)
 	return (true);
 }
 
-/* An object cached constructed keeps every word: debugging catches its
- * double frees (docs/debugging.md). */
+/* An object cached constructed keeps every word: its mark is in a word
+ * after it. */
 static void
 test_constructed_untouched(void)
 {
@@ -307,6 +336,125 @@ test_constructed_untouched(void)
 	kmem_cache_destroy(cp);
 }
 
+/* A constructed object freed twice apart, in each place a free one waits:
+ * refused, never handed out twice, and every object still constructed. */
+static void
+test_constructed_apart(void)
+{
+	static void *bufs[MANY];
+	kmem_cache_t *cp = kmem_cache_create("ctor_apart", SIZE, 0, construct,
+	    NULL, NULL, NULL, NULL, 0);
+	void *a = kmem_cache_alloc(cp, KM_SLEEP);
+	void *b = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, a);
+	kmem_cache_free(cp, b);
+	CHECK_REPORT(kmem_cache_free(cp, a), check_fmt("kmem_cache_free("
+	    "\"ctor_apart\", %p): double free: the buffer is free already (in "
+	    "this thread's magazines; cache \"ctor_apart\")", a));
+	a = kmem_cache_alloc(cp, KM_SLEEP);
+	alloc_n(cp, bufs, MANY);
+	kmem_cache_free(cp, a);
+	for (unsigned i = 0; i < MANY; i++)
+		kmem_cache_free(cp, bufs[i]);
+	CHECK_REPORT(kmem_cache_free(cp, a), check_fmt("%p): double free: the "
+	    "buffer is free already (in the depot's magazines", a));
+	alloc_n(cp, bufs, MANY);        /* fails if a comes back twice */
+	for (unsigned i = 0; i < MANY; i++) {
+		CHECK(constructed(bufs[i]));
+		kmem_cache_free(cp, bufs[i]);
+	}
+	kmem_cache_destroy(cp);
+
+	cp = kmem_cache_create("ctor_slab", SIZE, 0, construct, NULL, NULL,
+	    NULL, NULL, KMC_NOMAGAZINE);
+	a = kmem_cache_alloc(cp, KM_SLEEP);
+	b = kmem_cache_alloc(cp, KM_SLEEP);
+	void *c = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, a);
+	kmem_cache_free(cp, b);
+	CHECK_REPORT(kmem_cache_free(cp, a), check_fmt("%p): double free: the "
+	    "buffer is free already (on its slab's free list", a));
+	kmem_cache_free(cp, c);
+	check_handed_out_once(cp);
+	kmem_cache_destroy(cp);
+}
+
+/*
+ * Constructed objects of several pages: a freed one's whole pages go back
+ * to the system (kmem_slab_purge.c), except the page of its mark word,
+ * which ends its chunk.  Each slab's last object is freed, with the
+ * others allocated: the page its mark is on holds no chunk's start, and
+ * given back with the rest of the object it would read 0 -- and a second
+ * free would go unseen by the mark.
+ */
+static void
+test_constructed_pages(void)
+{
+	enum { BIG = 3 * 4096 + 2000, N = 64 };
+	static void *bufs[N], *lasts[N];
+	kmem_cache_t *cp = kmem_cache_create("ctor_pages", BIG, 0, construct,
+	    NULL, NULL, NULL, NULL, KMC_NOMAGAZINE);
+	unsigned nlast = 0;
+	for (unsigned i = 0; i < N; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (unsigned i = 0; i < N; i++) {
+		const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)bufs[i]);
+		CHECK(sp != NULL);
+		if (((uintptr_t)bufs[i] - sp->slab_first) / cp->cache_chunksize ==
+		    cp->cache_chunks - 1) {
+			lasts[nlast++] = bufs[i];
+			kmem_cache_free(cp, bufs[i]);
+			bufs[i] = NULL;
+		}
+	}
+	kmem_cache_stats_t st;
+	CHECK(kmem_cache_stats(cp, &st) == 0);
+	CHECK(nlast > 0 && st.mem_purged > 0);  /* their whole pages went */
+	for (unsigned k = 0; k < nlast; k++)
+		CHECK_REPORT(kmem_cache_free(cp, lasts[k]), check_fmt("%p): "
+		    "double free: the buffer is free already (on its slab's "
+		    "free list", lasts[k]));
+	for (unsigned i = 0; i < N; i++)
+		if (bufs[i] != NULL)
+			kmem_cache_free(cp, bufs[i]);
+	kmem_cache_destroy(cp);
+}
+
+static kmem_cbrc_t
+never_move(void *old, void *new, size_t size, void *arg)
+{
+	(void) old;
+	(void) new;
+	(void) size;
+	(void) arg;
+	return (KMEM_CBRC_NO);
+}
+
+/* A cache with a move callback keeps marks only in the word after its
+ * objects: the callback may read a freed object's own words. */
+static void
+test_movable(void)
+{
+	kmem_cache_t *plain = kmem_cache_create("move_plain", SIZE, 0, NULL,
+	    NULL, NULL, NULL, NULL, 0);
+	kmem_cache_t *ctor = kmem_cache_create("move_ctor", SIZE, 0, construct,
+	    NULL, NULL, NULL, NULL, 0);
+	kmem_cache_set_move(plain, never_move);
+	kmem_cache_set_move(ctor, never_move);
+	CHECK(plain->cache_free_key == 0);
+	CHECK(ctor->cache_free_key != 0);
+	void *a = kmem_cache_alloc(ctor, KM_SLEEP);
+	void *b = kmem_cache_alloc(ctor, KM_SLEEP);
+	kmem_cache_free(ctor, a);
+	kmem_cache_free(ctor, b);
+	CHECK_REPORT(kmem_cache_free(ctor, a), "in this thread's magazines");
+	void *c = kmem_cache_alloc(ctor, KM_SLEEP);
+	CHECK(constructed(c));
+	kmem_cache_free(ctor, c);
+	kmem_cache_destroy(ctor);
+	kmem_cache_destroy(plain);
+}
+
 /* Which caches carry marks. */
 static void
 test_which_caches(void)
@@ -321,7 +469,9 @@ test_which_caches(void)
 	    NULL, NULL, NULL, KMF_DEADBEEF);
 	CHECK(plain->cache_free_key != 0);
 	CHECK(kmem_alloc_cache(SIZE)->cache_free_key == plain->cache_free_key);
-	CHECK(ctor->cache_free_key == 0);
+	CHECK(ctor->cache_free_key == plain->cache_free_key);
+	CHECK(ctor->cache_mark_offset == SIZE && plain->cache_mark_offset == 0);
+	CHECK(ctor->cache_chunksize == SIZE + sizeof (uintptr_t));
 	CHECK(notouch->cache_free_key == 0);
 	CHECK(debug->cache_free_key == 0);
 	/* No mark is 0 or an address. */
@@ -341,6 +491,7 @@ main(int argc, char **argv)
 		CHECK_TEST(test_apart_in_magazine),
 		CHECK_TEST(test_apart_in_depot),
 		CHECK_TEST(test_apart_in_slab),
+		CHECK_TEST(test_never_allocated),
 		CHECK_TEST(test_apart_large),
 		CHECK_TEST(test_kmem_free),
 		CHECK_TEST(test_kmem_free_large),
@@ -348,6 +499,9 @@ main(int argc, char **argv)
 		CHECK_TEST(test_first_free_in_exited_thread),
 		CHECK_TEST(test_program_data),
 		CHECK_TEST(test_constructed_untouched),
+		CHECK_TEST(test_constructed_apart),
+		CHECK_TEST(test_constructed_pages),
+		CHECK_TEST(test_movable),
 		CHECK_TEST(test_which_caches),
 	};
 	return (check_run_tests(tests, sizeof (tests) / sizeof (tests[0]),

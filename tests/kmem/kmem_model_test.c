@@ -527,7 +527,12 @@ derive(mcache_t *mc)
 	size_t align = mc->align == 0 ? 8 : mc->align;
 	/* The tag (40 bytes) and, with KMF_AUDIT, a record of 15 frames. */
 	size_t tag = 40 + ((mc->cflags & KMF_AUDIT) ? 24 + 15 * 8 : 0);
+	/* A constructed object's free mark goes in a word after it, in the
+	 * caches of the page map (arenas of whole pages). */
+	bool markword = mc->ctor && !notouch && !mc->debug &&
+	    mc->arena_kind != ARENA_SUBPAGE;
 	mc->chunk = mc->debug ? roundup(roundup(mc->size, 8) + tag, align) :
+	    markword ? roundup(roundup(mc->size, 8) + 8, align) :
 	    roundup(mc->size, align);
 	mc->magsize = mc->magazines ? magazine_rounds(mc->chunk) : 0;
 	size_t cap = CACHE_BYTES / mc->size;

@@ -588,6 +588,108 @@ bad_pointer_freed_apart(void)
 }
 
 /*
+ * C23's sized frees: the right size frees, whatever size realloc() last
+ * gave (a kept buffer's class may be larger); a size beyond the buffer, a
+ * bad or unmet alignment and a pointer freed already are reported and free
+ * nothing, so the buffer is neither lost nor handed out twice.
+ */
+static void
+test_sized_free(void)
+{
+	check_catch_reports();
+	char *p = kmem_malloc(100);
+	size_t usable = kmem_malloc_usable_size(p);
+	CHECK_NO_REPORT(kmem_free_sized(p, 100));
+	char *q = kmem_malloc(100);
+	CHECK(q == p);          /* freed: the magazine's top round again */
+	q = kmem_realloc(q, 60);        /* kept: 60 still uses half of it */
+	CHECK(q == p);
+	CHECK_NO_REPORT(kmem_free_sized(q, 60));
+	CHECK_NO_REPORT(kmem_free_sized(NULL, 5));
+
+	p = kmem_malloc(100);
+	CHECK_REPORT_IS(kmem_free_sized(p, usable + 1), check_fmt(
+	    "free_sized(%p, %zu): wrong size: the buffer holds %zu bytes",
+	    (void *)p, usable + 1, usable));
+	memset(p, 7, usable);   /* still the program's */
+	char *other = kmem_malloc(100);
+	CHECK(other != p);
+	kmem_malloc_free(other);
+	CHECK_REPORT_IS(kmem_free_sized(p + 16, 10), check_fmt(
+	    "free_sized(%p): not the start of a buffer: 16 bytes into the "
+	    "buffer at %p of cache \"kmem_alloc_112\"", (void *)(p + 16),
+	    (void *)p));
+	CHECK_NO_REPORT(kmem_free_sized(p, usable));
+	CHECK_REPORT_IS(kmem_free_sized(p, 100), check_fmt("free_sized(%p): "
+	    "the buffer was freed already (in this thread's magazines; cache "
+	    "\"kmem_alloc_112\")", (void *)p));
+
+	size_t big = 3 << 20;
+	char *l = kmem_malloc(big);
+	CHECK_REPORT_IS(kmem_free_sized(l, 4 << 20), check_fmt(
+	    "free_sized(%p, %zu): wrong size: the buffer holds %zu bytes",
+	    (void *)l, (size_t)4 << 20, kmem_malloc_usable_size(l)));
+	CHECK_NO_REPORT(kmem_free_sized(l, big));
+	CHECK_REPORT_IS(kmem_free_sized(l, big), check_fmt("free_sized(%p): "
+	    "not a pointer malloc returned, or one already freed", (void *)l));
+
+	char *a = kmem_aligned_alloc(256, 300);
+	CHECK_REPORT_IS(kmem_free_aligned_sized(a, 0, 300), check_fmt(
+	    "free_aligned_sized(%p, 0, 300): the alignment is not a power of "
+	    "two", (void *)a));
+	CHECK_REPORT_IS(kmem_free_aligned_sized(a, 48, 300), check_fmt(
+	    "free_aligned_sized(%p, 48, 300): the alignment is not a power of "
+	    "two", (void *)a));
+	CHECK_REPORT_IS(kmem_free_aligned_sized(a + 16, 32, 16), check_fmt(
+	    "free_aligned_sized(%p, 32, 16): the buffer is not aligned to 32",
+	    (void *)(a + 16)));
+	CHECK_NO_REPORT(kmem_free_aligned_sized(a, 256, 300));
+	CHECK_NO_REPORT(kmem_free_aligned_sized(NULL, 0, 0));
+}
+
+/*
+ * The figures glibc's inspection calls give (malloc_inspect_test checks
+ * them preloaded; here they run under the sanitizers too): what is
+ * allocated is counted, a trim gives back the freed slabs and kept large
+ * memory, and malloc_info() writes its document.
+ */
+static void
+test_totals_and_trim(void)
+{
+	enum { N = 1000 };
+	static void *bufs[N];
+	kmem_malloc_totals_t start, full, freed, trimmed;
+	kmem_malloc_totals(&start);
+	for (int i = 0; i < N; i++)
+		CHECK((bufs[i] = kmem_malloc(500)) != NULL);
+	void *big = kmem_malloc(1 << 20);
+	kmem_malloc_totals(&full);
+	CHECK(full.class_inuse >= start.class_inuse + N * 500);
+	CHECK(full.class_held >= full.class_inuse);
+	CHECK(full.large_count == start.large_count + 1);
+	CHECK(full.large_inuse >= start.large_inuse + (1 << 20));
+	for (int i = 0; i < N; i++)
+		kmem_malloc_free(bufs[i]);
+	kmem_malloc_free(big);
+	kmem_malloc_totals(&freed);
+	CHECK(freed.large_count == start.large_count);
+	CHECK(freed.class_cached + freed.class_free >= N * 500);
+	CHECK(kmem_malloc_trim(0) == 1);
+	kmem_malloc_totals(&trimmed);
+	CHECK(trimmed.class_held < freed.class_held);
+	CHECK(trimmed.large_kept == 0);
+	CHECK(kmem_malloc_trim(SIZE_MAX) == 0);
+
+	FILE *fp = tmpfile();
+	CHECK(fp != NULL);
+	CHECK(kmem_malloc_info(0, fp) == 0);
+	CHECK(ftell(fp) > 0);
+	errno = 0;
+	CHECK(kmem_malloc_info(2, fp) == -1 && errno == EINVAL);
+	fclose(fp);
+}
+
+/*
  * Pointers that are not malloc's are reported, and nothing changes: each
  * row of docs/malloc.md's table of reports for bad pointers ("How free
  * finds the owner"), committed, its report checked whole; realloc() and
@@ -751,6 +853,8 @@ main(void)
 	test_large_classes();
 	test_enomem();
 	test_bad_pointers();
+	test_sized_free();
+	test_totals_and_trim();
 	test_freed_twice_apart();
 	check_child_aborts(abort_on_double_free, "free(): double free");
 	check_child_aborts(abort_on_double_free_apart, "free(): double free");
