@@ -45,7 +45,6 @@
  */
 #define _GNU_SOURCE     /* dl_iterate_phdr, pthread_getattr_np */
 #include "platform/platform.h"
-#include "platform/platform_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -136,12 +135,6 @@ kmem_lock_note(int delta)
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	locks_held += (unsigned)delta;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-}
-
-bool
-kmem_platform_locks_held(void)
-{
-	return (locks_held != 0);
 }
 
 /*

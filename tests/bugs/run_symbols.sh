@@ -1,18 +1,17 @@
 #!/bin/sh
 # The symbols test: run symbols_prog with one bug and check, line by line,
 # the frames its report prints (docs/debugging.md, "Reports").
-# Usage: run_symbols.sh MODE KMRUN PROGRAM LINES SRCDIR BUG
+# Usage: run_symbols.sh MODE KMRUN PROGRAM SRCDIR BUG
 #   MODE     kmem (KMEM_DEBUG=default) or malloc (kmrun --debug)
 #   PROGRAM  symbols_prog as built (-g, no -rdynamic), or a stripped copy
 #            of it (its name ends in _stripped): then the program's frames
-#            must fall back to object+offset, the library's still named
-#   LINES    yes when the library was built with libdw: the frames must
-#            give file:line; no: they must not
+#            must fall back to object+offset, the library's still named;
+#            the others' frames must give function and file:line
 #   SRCDIR   where symbols_prog.c and symbols_lib.c are, for the lines
 #            their "LINE:" comments mark
 #   BUG      leak, double_free, overrun or write_after_free
 set -u
-mode=$1 kmrun=$2 program=$3 lines=$4 srcdir=$5 bug=$6
+mode=$1 kmrun=$2 program=$3 srcdir=$4 bug=$5
 object=$(basename "$program")
 library=libbug_symbols_lib.so
 tmp=${TMPDIR:-/tmp}/kmem-symbols.$$
@@ -60,10 +59,8 @@ frame() {
 	offset='+0x[0-9a-f][0-9a-f]*'
 	if [ "$in" = "$object" ] && [ "${object%_stripped}" != "$object" ]; then
 		want="      #$n $in$offset"
-	elif [ "$lines" = yes ]; then
-		want="      #$n $function$offset at $file:$(line_of "$file" "$mark") ($in)"
 	else
-		want="      #$n $function$offset ($in)"
+		want="      #$n $function$offset at $file:$(line_of "$file" "$mark") ($in)"
 	fi
 	got=$(stack_after "$header" | sed -n "$((n + 1))p")
 	printf '%s\n' "$got" | grep -qx -- "$want" ||
@@ -118,4 +115,4 @@ write_after_free)
 *)
 	fail "unknown bug $bug" ;;
 esac
-echo "ok: $mode $object $bug (lines: $lines)"
+echo "ok: $mode $object $bug"
