@@ -9,6 +9,9 @@
  * - a fork child can symbolize while other threads of its parent were
  *   symbolizing when it forked (the symbolizer's lock is not inherited
  *   held);
+ * - a report made under a library lock (kmem_debug_verify()'s) has its
+ *   lines, and fork() while another thread makes such reports does not
+ *   deadlock: the symbolizer's lock is taken after the library's at fork;
  * - the ELF reader takes any bytes: truncated and damaged copies of this
  *   program's file give an answer or none, and read nothing outside the
  *   image (AddressSanitizer's build checks that), and a non-ELF image has
@@ -20,6 +23,7 @@
 #define _GNU_SOURCE
 #include <link.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <kmem/debug.h>
+#include <kmem/kmem.h>
+
+#include "base/poison.h"
 #include "check.h"
 #include "platform/dwarf_lines.h"
 #include "platform/elf_symbols.h"
@@ -119,6 +127,75 @@ test_fork_while_symbolizing(void)
 	__atomic_store_n(&symbolizers_stop, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < 2; i++)
 		CHECK(pthread_join(t[i], NULL) == 0);
+}
+
+static atomic_uint reports_with_lines;
+static atomic_int verifiers_stop;
+static unsigned free_line;
+
+/* A report handler that counts the reports naming this file's lines. */
+static void
+count_report(void *arg, kmem_report_kind_t kind, const char *message)
+{
+	(void) arg;
+	(void) kind;
+	char want[64];
+	snprintf(want, sizeof (want), " at symbolize_test.c:%u (", free_line);
+	if (strstr(message, "found by kmem_debug_verify()") != NULL &&
+	    strstr(message, want) != NULL)
+		atomic_fetch_add(&reports_with_lines, 1);
+}
+
+static void *
+verifier(void *arg)
+{
+	(void) arg;
+	while (!atomic_load(&verifiers_stop))
+		CHECK_EQ(kmem_debug_verify(), 1);
+	return (NULL);
+}
+
+/*
+ * kmem_debug_verify() reports a damaged free buffer holding its own lock;
+ * the report's stacks name their lines (the free's, here).  A fork takes
+ * that lock too: had it taken the symbolizer's first, it would wait for
+ * the verifier, which waits for the symbolizer's lock in its report.
+ */
+KMEM_READS_FREED static void
+test_fork_while_reporting_under_lock(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("symbolize_waf", 64, 0, NULL,
+	    NULL, NULL, NULL, NULL, 0);
+	CHECK(cp != NULL);
+	volatile char *b = kmem_cache_alloc(cp, KM_SLEEP);
+	free_line = __LINE__ + 1;
+	kmem_cache_free(cp, (void *)b);
+	char saved = b[8];
+	b[8] = (char)(saved ^ 1);
+	kmem_report_handler_t *prev = kmem_report_handler_set(count_report,
+	    NULL, NULL);
+	CHECK_EQ(kmem_debug_verify(), 1);
+	CHECK_EQ(atomic_load(&reports_with_lines), 1);
+
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, verifier, NULL) == 0);
+	for (int i = 0; i < 10; i++) {
+		pid_t child = fork();
+		CHECK(child >= 0);
+		if (child == 0)
+			_exit(0);
+		int status;
+		CHECK(waitpid(child, &status, 0) == child);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	atomic_store(&verifiers_stop, 1);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK(atomic_load(&reports_with_lines) > 1);
+
+	b[8] = saved;
+	CHECK_EQ(kmem_debug_verify(), 0);
+	(void) kmem_report_handler_set(prev, NULL, NULL);
+	kmem_cache_destroy(cp);
 }
 
 /* This program's file, read into the heap. */
@@ -322,8 +399,11 @@ test_line_reader_takes_any_bytes(void)
 int
 main(void)
 {
+	char err[128];
+	CHECK(kmem_debug_configure("default", NULL, err, sizeof (err)) == 0);
 	test_static_function_named();
 	test_fork_while_symbolizing();
+	test_fork_while_reporting_under_lock();
 	test_elf_reader_takes_any_bytes();
 	test_line_reader_takes_any_bytes();
 	return (0);
