@@ -14,7 +14,10 @@
  *   sdata) and content types it skips (directory index, MD5, a vendor's);
  * - a sequence of discarded code at address 0, placed first, that must not
  *   shadow the real code; units of an unknown version or with an unknown
- *   form, skipped; a reserved unit length, which ends the section.
+ *   form, skipped; a file name that runs past the end of its header,
+ *   not taken; a reserved unit length, which ends the section;
+ * - every unit cut short at every byte (its length made to fit), the
+ *   string sections cut short, the whole section truncated.
  * Each table is copied into a buffer of its exact size, so that the
  * AddressSanitizer build sees any read past it.
  */
@@ -87,10 +90,19 @@ typedef struct unit_marks {
 	size_t length_at, header_length_at, offset_size;
 } unit_marks_t;
 
+/* Where each unit of .debug_line starts, for cutting units short. */
+static struct {
+	size_t start, offset_size;
+} units[16];
+static unsigned nunits;
+
 static unit_marks_t
 unit_begin(section_t *s, unsigned version, unsigned offset_size)
 {
 	unit_marks_t m = { .offset_size = offset_size };
+	CHECK(nunits < 16);
+	units[nunits].start = s->n;
+	units[nunits++].offset_size = offset_size;
 	if (offset_size == 8)
 		put(s, 0xffffffffu, 4);
 	m.length_at = s->n;
@@ -509,6 +521,29 @@ write_v5_string_and_unknown_form(void)
 	unit_end(&line, &m);
 }
 
+/*
+ * DWARF 4 whose header ends inside its file's name: the name's NUL is the
+ * first byte of the program (a set_address to 0x7000), outside the file
+ * table, so the name is not taken.
+ */
+static void
+write_unterminated_name(void)
+{
+	unit_marks_t m = unit_begin(&line, 4, 4);
+	encoding(&line, 4, 13, lengths_v4);
+	put_string(&line, "");
+	put(&line, 'x', 1);
+	put(&line, '.', 1);
+	put(&line, 'c', 1);
+	header_end(&line, &m);
+	set_address(&line, 0x7000);
+	put(&line, 1, 1);
+	put(&line, 2, 1);
+	put_uleb(&line, 8);
+	end_sequence(&line);
+	unit_end(&line, &m);
+}
+
 static void
 test_units(void)
 {
@@ -520,6 +555,7 @@ test_units(void)
 	write_v5(4, 0);
 	write_v5(8, 0x10000);
 	write_v5_string_and_unknown_form();
+	write_unterminated_name();
 	dwarf_lines_t dl = exact_copies();
 
 	check_line(&dl, 0x0fff, NULL, 0);       /* only discarded code */
@@ -549,8 +585,58 @@ test_units(void)
 	check_line(&dl, 0x13005, "one.c", 0x10002);
 	check_line(&dl, 0x5004, "inline.c", 5);
 	check_line(&dl, 0x6000, NULL, 0);
+	check_line(&dl, 0x7000, NULL, 0);
 
-	/* Every truncation: an answer or none, nothing read past the end. */
+	/*
+	 * Each unit alone, cut short at every byte with its length made to
+	 * fit (so the reader goes on into what is left): an answer or none,
+	 * nothing read past the end.
+	 */
+	for (unsigned u = 0; u < nunits; u++) {
+		size_t start = units[u].start;
+		size_t end = u + 1 < nunits ? units[u + 1].start : line.n;
+		size_t length_size = units[u].offset_size == 8 ? 12 : 4;
+		for (size_t len = length_size; len < end - start; len++) {
+			unsigned char *copy = malloc(len);
+			CHECK(copy != NULL);
+			memcpy(copy, line.bytes + start, len);
+			for (size_t i = 0; i < units[u].offset_size; i++)
+				copy[length_size - units[u].offset_size + i] =
+				    (unsigned char)((len - length_size) >> (8 * i));
+			dwarf_lines_t cut = dl;
+			cut.line = copy;
+			cut.line_size = len;
+			const char *file;
+			unsigned n;
+			for (uint64_t a = 0x1000; a < 0x7000; a += 0x101)
+				(void) dwarf_lines_find(&cut, a, &file, &n);
+			free(copy);
+		}
+	}
+	/* The string sections cut short, each at every byte. */
+	for (int which = 0; which < 2; which++) {
+		size_t size = which == 0 ? line_str.n : str.n;
+		for (size_t len = 0; len <= size; len++) {
+			unsigned char *copy = malloc(len != 0 ? len : 1);
+			CHECK(copy != NULL);
+			memcpy(copy, which == 0 ? dl.line_str : dl.str, len);
+			dwarf_lines_t cut = dl;
+			if (which == 0) {
+				cut.line_str = copy;
+				cut.line_str_size = len;
+			} else {
+				cut.str = copy;
+				cut.str_size = len;
+			}
+			const char *file;
+			unsigned n;
+			for (uint64_t a = 0x3000; a < 0x14000; a += 0x10001)
+				if (dwarf_lines_find(&cut, a, &file, &n))
+					CHECK(n == 1 || n == 0x10001);
+			free(copy);
+		}
+	}
+	/* Every truncation of the whole section. */
 	for (size_t len = 0; len < line.n; len++) {
 		dwarf_lines_t cut = dl;
 		unsigned char *copy = malloc(len != 0 ? len : 1);
