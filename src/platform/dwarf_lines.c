@@ -394,6 +394,7 @@ typedef struct search {
 	uint64_t file;
 	int64_t line;
 	const char *defined_name;
+	uint64_t lo, hi;        /* the least and greatest row addresses */
 } search_t;
 
 /* The line registers of the state machine. */
@@ -433,6 +434,10 @@ typedef struct sequence {
 static void
 row(search_t *s, sequence_t *q, const registers_t *r, bool end)
 {
+	if (r->address < s->lo)
+		s->lo = r->address;
+	if (r->address > s->hi)
+		s->hi = r->address;
 	if (!q->started)
 		q->dead = q->dead || r->address == 0;
 	else if (!q->dead && !s->found && q->prev.address <= s->addr &&
@@ -554,12 +559,12 @@ program_run(const unit_t *u, search_t *s)
 	return (!c.bad);
 }
 
-/* The file and line of s->addr if unit u covers it. */
+/* The file and line of addr if unit u covers it. */
 static bool
 unit_find(const unit_t *u, const dwarf_lines_t *dl, uint64_t addr,
     const char **file, unsigned *line)
 {
-	search_t s = { .addr = addr };
+	search_t s = { .addr = addr, .lo = UINT64_MAX };
 	if (!program_run(u, &s) || !s.found || s.line <= 0 ||
 	    s.line > (int64_t)~0u)
 		return (false);
@@ -570,7 +575,8 @@ unit_find(const unit_t *u, const dwarf_lines_t *dl, uint64_t addr,
 		uint64_t defined;
 		name = file_name_v2(u, s.file, &defined);
 		if (name == NULL && defined != 0) {
-			search_t d = { .addr = addr, .defined = defined };
+			search_t d = { .addr = addr, .defined = defined,
+			    .lo = UINT64_MAX };
 			if (program_run(u, &d))
 				name = d.defined_name;
 		}
@@ -586,36 +592,98 @@ unit_find(const unit_t *u, const dwarf_lines_t *dl, uint64_t addr,
 	return (true);
 }
 
+/*
+ * The unit at c, which is advanced past it, into *u; *usable says whether
+ * its header decoded.  False when no unit can be read at c (the end, a
+ * length past the section's end, a reserved length): the walk stops.
+ */
+static bool
+unit_next(cursor_t *c, unit_t *u, bool *usable)
+{
+	if (c->p >= c->end || c->bad)
+		return (false);
+	unsigned offset_size = 4;
+	uint64_t length = unsigned_n(c, 4);
+	if (length == 0xffffffffu) {
+		offset_size = 8;
+		length = unsigned_n(c, 8);
+	} else if (length >= 0xfffffff0u) {
+		return (false);
+	}
+	if (!need(c, length))
+		return (false);
+	cursor_t body = { .p = c->p, .end = c->p + length };
+	c->p += length;
+	*usable = unit_open(body, offset_size, u);
+	return (true);
+}
+
 bool
 dwarf_lines_find(const dwarf_lines_t *dl, uint64_t addr, const char **file,
     unsigned *line)
 {
-	cursor_t c = { .p = dl->line, .end = dl->line + dl->line_size };
-	while (dl->line != NULL && c.p < c.end && !c.bad) {
-		unsigned offset_size = 4;
-		uint64_t length = unsigned_n(&c, 4);
-		if (length == 0xffffffffu) {
-			offset_size = 8;
-			length = unsigned_n(&c, 8);
-		} else if (length >= 0xfffffff0u) {
-			return (false);         /* reserved: no next unit */
-		}
-		if (!need(&c, length))
-			return (false);
-		cursor_t body = { .p = c.p, .end = c.p + length };
-		c.p += length;
-		unit_t u;
-		if (unit_open(body, offset_size, &u) &&
+	if (dl->line == NULL)
+		return (false);
+	unit_t u;
+	bool usable;
+	if (dl->spans == NULL) {
+		cursor_t c = { .p = dl->line, .end = dl->line + dl->line_size };
+		while (unit_next(&c, &u, &usable))
+			if (usable && unit_find(&u, dl, addr, file, line))
+				return (true);
+		return (false);
+	}
+	for (size_t i = 0; i < dl->nspans; i++) {
+		const dwarf_span_t *sp = &dl->spans[i];
+		if (addr < sp->lo || addr >= sp->hi ||
+		    sp->offset >= dl->line_size)
+			continue;
+		cursor_t c = { .p = dl->line + sp->offset,
+		    .end = dl->line + dl->line_size };
+		if (unit_next(&c, &u, &usable) && usable &&
 		    unit_find(&u, dl, addr, file, line))
 			return (true);
 	}
 	return (false);
 }
 
+size_t
+dwarf_lines_units(const dwarf_lines_t *dl)
+{
+	cursor_t c = { .p = dl->line, .end = dl->line + dl->line_size };
+	unit_t u;
+	bool usable;
+	size_t n = 0;
+	while (dl->line != NULL && unit_next(&c, &u, &usable))
+		n++;
+	return (n);
+}
+
+size_t
+dwarf_lines_index(const dwarf_lines_t *dl, dwarf_span_t *spans, size_t max)
+{
+	cursor_t c = { .p = dl->line, .end = dl->line + dl->line_size };
+	unit_t u;
+	bool usable;
+	size_t n = 0;
+	for (;;) {
+		size_t offset = (size_t)(c.p - dl->line);
+		if (n == max || dl->line == NULL ||
+		    !unit_next(&c, &u, &usable))
+			return (n);
+		/* A span no address is in: lo = UINT64_MAX, hi = 0. */
+		search_t s = { .addr = UINT64_MAX, .lo = UINT64_MAX };
+		if (!usable || !program_run(&u, &s))
+			s.lo = UINT64_MAX, s.hi = 0;
+		spans[n++] = (dwarf_span_t){ .lo = s.lo, .hi = s.hi,
+		    .offset = offset };
+	}
+}
+
 bool
 dwarf_lines_open(const void *image, size_t size, dwarf_lines_t *dl)
 {
-	*dl = (dwarf_lines_t){ .line = NULL };
+	*dl = (dwarf_lines_t){ .line = NULL, .spans = NULL };
 	if (!elf_section(image, size, ".debug_line", &dl->line,
 	    &dl->line_size))
 		return (false);

@@ -28,6 +28,8 @@
  *   line sections are, in a table in static memory, for the life of the
  *   process; past that, an object is mapped for the one lookup and
  *   unmapped;
+ * - the index of a table object's line units (object_index()): anonymous
+ *   pages from mmap(), 24 bytes a compilation unit, kept with it;
  * - names and formatting: the caller's buffer and this stack; the
  *   symbol and line readers keep their state on the stack and return
  *   pointers into the mapped file.
@@ -189,6 +191,26 @@ object_unmap(object_t *o)
 		(void) munmap((void *)(uintptr_t)o->image, o->size);
 }
 
+/*
+ * The index of o's line units (dwarf_lines.c), in anonymous pages of its
+ * own, kept with the table's entry: a lookup then decodes only the units
+ * whose addresses hold its own, not every unit before them.  Without it
+ * (no memory), every lookup reads the units in turn.
+ */
+static void
+object_index(object_t *o)
+{
+	size_t n = o->has_lines ? dwarf_lines_units(&o->lines) : 0;
+	if (n == 0 || n > SIZE_MAX / sizeof (dwarf_span_t))
+		return;
+	void *spans = mmap(NULL, n * sizeof (dwarf_span_t),
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (spans == MAP_FAILED)
+		return;
+	o->lines.nspans = dwarf_lines_index(&o->lines, spans, n);
+	o->lines.spans = spans;
+}
+
 /* The table's entry for l, mapped now if it is new; NULL when full. */
 static object_t *
 object_cached(const loaded_t *l)
@@ -200,6 +222,7 @@ object_cached(const loaded_t *l)
 	if (nobjects == OBJECTS_MAX)
 		return (NULL);
 	object_map(&objects[nobjects], l);
+	object_index(&objects[nobjects]);
 	return (&objects[nobjects++]);
 }
 

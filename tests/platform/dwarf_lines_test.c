@@ -230,6 +230,31 @@ check_line_at(int at, const dwarf_lines_t *dl, uint64_t addr,
 	check_failed(__FILE__, at, what);
 }
 
+/*
+ * The same answers for addresses [lo, hi) in steps of step with an index
+ * of dl's units (dwarf_lines_index()) as without one.
+ */
+static void
+check_index_agrees(const dwarf_lines_t *dl, uint64_t lo, uint64_t hi,
+    uint64_t step)
+{
+	size_t n = dwarf_lines_units(dl);
+	dwarf_span_t *spans = malloc((n != 0 ? n : 1) * sizeof (*spans));
+	CHECK(spans != NULL);
+	CHECK_EQ(dwarf_lines_index(dl, spans, n), n);
+	dwarf_lines_t indexed = *dl;
+	indexed.spans = spans;
+	indexed.nspans = n;
+	for (uint64_t a = lo; a < hi; a += step) {
+		const char *f1 = NULL, *f2 = NULL;
+		unsigned l1 = 0, l2 = 0;
+		bool found = dwarf_lines_find(dl, a, &f1, &l1);
+		CHECK(dwarf_lines_find(&indexed, a, &f2, &l2) == found);
+		CHECK(f1 == f2 && l1 == l2);
+	}
+	free(spans);
+}
+
 /* Discarded code: a sequence at 0 that would cover 0x0-0xffff. */
 static void
 write_discarded(void)
@@ -587,6 +612,22 @@ test_units(void)
 	check_line(&dl, 0x6000, NULL, 0);
 	check_line(&dl, 0x7000, NULL, 0);
 
+	/* The index: one span a unit, the same answers everywhere. */
+	CHECK_EQ(dwarf_lines_units(&dl), nunits);
+	dwarf_span_t spans[16];
+	CHECK_EQ(dwarf_lines_index(&dl, spans, 3), 3);
+	CHECK_EQ(dwarf_lines_index(&dl, spans, 16), nunits);
+	CHECK_EQ(spans[2].offset, units[2].start);
+	CHECK_EQ(spans[2].lo, 0x1000);          /* the DWARF 2 unit */
+	CHECK_EQ(spans[2].hi, 0x1104);
+	CHECK(spans[1].lo >= spans[1].hi);      /* unknown version: empty */
+	dwarf_lines_t indexed = dl;
+	indexed.spans = spans;
+	indexed.nspans = nunits;
+	check_line(&indexed, 0x2000, "defined.c", 100);
+	check_line(&indexed, 0x0fff, NULL, 0);
+	check_index_agrees(&dl, 0, 0x14100, 1);
+
 	/*
 	 * Each unit alone, cut short at every byte with its length made to
 	 * fit (so the reader goes on into what is left): an answer or none,
@@ -610,6 +651,7 @@ test_units(void)
 			unsigned n;
 			for (uint64_t a = 0x1000; a < 0x7000; a += 0x101)
 				(void) dwarf_lines_find(&cut, a, &file, &n);
+			check_index_agrees(&cut, 0x1000, 0x7100, 0x3f);
 			free(copy);
 		}
 	}

@@ -16,8 +16,9 @@
  *   program's file give an answer or none, and read nothing outside the
  *   image (AddressSanitizer's build checks that), and a non-ELF image has
  *   no symbols;
- * - the DWARF line reader takes any bytes: truncated and damaged copies of
- *   this program's .debug_line give no line or a line with a file name
+ * - the DWARF line reader finds this file's lines, with and without an
+ *   index of its units, and takes any bytes: truncated and damaged copies
+ *   of this program's .debug_line give no line or a line with a file name
  *   inside the sections, and read nothing outside them.
  */
 #define _GNU_SOURCE
@@ -375,6 +376,20 @@ test_line_reader_takes_any_bytes(void)
 	addrs[6] = UINT64_MAX;
 	addrs[7] = addrs[0] + 0x1000000;
 	CHECK_EQ(lines_probe(&real, addrs, 8), 4);
+	/* With an index of the units: the same. */
+	size_t nunits = dwarf_lines_units(&real);
+	dwarf_span_t *spans = malloc(nunits * sizeof (*spans));
+	CHECK(nunits > 1 && spans != NULL);
+	CHECK_EQ(dwarf_lines_index(&real, spans, nunits), nunits);
+	dwarf_lines_t indexed = real;
+	indexed.spans = spans;
+	indexed.nspans = nunits;
+	CHECK_EQ(lines_probe(&indexed, addrs, 8), 4);
+	const char *file2;
+	unsigned line2;
+	CHECK(dwarf_lines_find(&indexed, addrs[0], &file2, &line2));
+	CHECK(file2 == file && line2 == line);
+	free(spans);
 
 	/* Private copies of the sections, which the damage goes into. */
 	dwarf_lines_t dl = real;
