@@ -30,8 +30,11 @@
  * every unit's program in turn until a row at or below the address whose
  * next row in the same sequence lies above it; the line is that row's,
  * the file its file table's entry, of which the last path component is
- * printed (the directories are never needed).  A linear pass: reports are
- * rare, a program's .debug_line is small, and an index would need memory.
+ * printed (the directories are never needed).  The caller may hand it an
+ * index (dwarf_lines_index(), in the caller's memory): the span of each
+ * unit's rows, from one run of every program; then only the units whose
+ * span holds the address are run, with the same answer, since a row pair
+ * that covers the address lies inside its unit's span.
  * Sequences of functions the linker discarded start at address 0 (GNU ld)
  * or at a tombstone (all ones, lld) and are ignored, so that they do not
  * shadow the code that really is there.
