@@ -130,18 +130,18 @@ main(int argc, char **argv)
 		/*
 		 * Not every allocation is guarded: a thread's first is not,
 		 * guarded ones alternate between the slot's two ends, and
-		 * guarding is held to a time budget, which a busy machine
-		 * may have spent at the first (then it comes back at 0.5%
-		 * of the time that passes): the first read past a
-		 * right-aligned one faults, within a few seconds at worst.
+		 * guarding is held to a time budget of wall time, which a
+		 * busy machine may have spent at the first (then it comes
+		 * back at 0.5% of the time that passes): the first read
+		 * past a right-aligned one faults, within 30 s at worst.
 		 */
-		for (int i = 0; i < 4000; i++) {
+		for (int i = 0; i < 15000; i++) {
 			char *buf = get(32);    /* LINE:guard_alloc */
 			show(buf);
 			(void) read_past_end(buf, 32);  /* LINE:main_guard */
 			if (i >= 16)
 				(void) nanosleep(&(struct timespec){
-				    .tv_nsec = 1000000 }, NULL);
+				    .tv_nsec = 2000000 }, NULL);
 		}
 		printf("no fault\n");
 	} else {
