@@ -35,6 +35,11 @@ enum kmem_lock_rank {
 	KMEM_RANK_DEBUG_LOG = 80,       /* the debug logs (a leaf) */
 	KMEM_RANK_PUBLISH = 85,         /* the statistics publisher's state (a leaf) */
 	KMEM_RANK_REPORT = 90,          /* the report handler's spin flag (a leaf) */
+	/*
+	 * Keep every rank below 100: the symbolizer's lock, a platform
+	 * pthread mutex taken under any of these while a report names its
+	 * frames, is taken after them all at fork (src/platform/symbolize.c).
+	 */
 };
 
 #endif /* KMEM_LOCK_ORDER_H */

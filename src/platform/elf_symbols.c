@@ -27,6 +27,9 @@
  * symbols cover an address (aliases such as free and __libc_free), a
  * global one is preferred to a weak one, and that to a local one, so the
  * name printed is the one the program calls.
+ *
+ * elf_section() finds a section by name the same way, for the DWARF line
+ * reader (dwarf_lines.c), which reads the image's .debug_line in place.
  */
 #include "platform/elf_symbols.h"
 
@@ -139,7 +142,8 @@ elf_symbols_find(const elf_symbols_t *es, uintptr_t addr, uintptr_t *start)
 }
 
 bool
-elf_has_debug_line(const void *image, size_t size)
+elf_section(const void *image, size_t size, const char *name,
+    const unsigned char **data, size_t *length)
 {
 	size_t n;
 	const ElfW(Shdr) *shdrs = section_headers(image, size, &n);
@@ -149,17 +153,21 @@ elf_has_debug_line(const void *image, size_t size)
 	const ElfW(Shdr) *names = &shdrs[eh->e_shstrndx];
 	if (!inside(size, names->sh_offset, names->sh_size))
 		return (false);
-	static const char want[] = ".debug_line";
+	size_t want = strlen(name) + 1;
 	for (size_t i = 0; i < n; i++) {
-		if (shdrs[i].sh_type != SHT_PROGBITS ||
-		    shdrs[i].sh_name >= names->sh_size ||
-		    names->sh_size - shdrs[i].sh_name < sizeof (want))
+		if (shdrs[i].sh_name >= names->sh_size ||
+		    names->sh_size - shdrs[i].sh_name < want ||
+		    memcmp((const char *)image + names->sh_offset +
+		    shdrs[i].sh_name, name, want) != 0)
 			continue;
-		const char *name = (const char *)image + names->sh_offset +
-		    shdrs[i].sh_name;
-		if (memcmp(name, want, sizeof (want)) == 0)
-			return (shdrs[i].sh_size != 0 &&
-			    inside(size, shdrs[i].sh_offset, shdrs[i].sh_size));
+		if (shdrs[i].sh_type != SHT_PROGBITS ||
+		    (shdrs[i].sh_flags & SHF_COMPRESSED) ||
+		    shdrs[i].sh_size == 0 ||
+		    !inside(size, shdrs[i].sh_offset, shdrs[i].sh_size))
+			return (false);
+		*data = (const unsigned char *)image + shdrs[i].sh_offset;
+		*length = shdrs[i].sh_size;
+		return (true);
 	}
 	return (false);
 }

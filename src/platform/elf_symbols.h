@@ -31,7 +31,13 @@ bool elf_symbols_open(const void *image, size_t size, elf_symbols_t *es);
 const char *elf_symbols_find(const elf_symbols_t *es, uintptr_t addr,
     uintptr_t *start);
 
-/* Whether the image has DWARF line information (a .debug_line section). */
-bool elf_has_debug_line(const void *image, size_t size);
+/*
+ * The contents of the section called name, in the image, into *data and
+ * *length; false when there is none, or it is empty, holds no bytes in
+ * the file (SHT_NOBITS), is compressed (SHF_COMPRESSED) or lies outside
+ * the image.
+ */
+bool elf_section(const void *image, size_t size, const char *name,
+    const unsigned char **data, size_t *length);
 
 #endif /* KMEM_ELF_SYMBOLS_H */

@@ -190,8 +190,8 @@ void kmem_fork_register(const kmem_fork_handlers_t *handlers);
  *   "function+0xoff (object)" or "object+0xoff", as the object allows
  *   (docs/debugging.md); false, with the bare address in buf, when pc is
  *   in no loaded object.  Called only to print a report: it may map
- *   files, and allocate through malloc when the calling thread holds no
- *   library lock (symbolize.c).
+ *   files, never allocates from the heap, and may be called holding any
+ *   library lock or from the fault handler (symbolize.c).
  * - kmem_thread_id(): a number naming the calling thread.
  * - kmem_pages_protect(): make pages inaccessible (false) or readable and
  *   writable again (true); false if it cannot.

@@ -149,12 +149,6 @@ kmem_lock_note(int delta)
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
-bool
-kmem_platform_locks_held(void)
-{
-	return (locks_held != 0);
-}
-
 /*
  * Every kmem_mutex_t names its holder (the address of a thread-local byte,
  * which a fork child's thread keeps), so that a thread asking for a lock

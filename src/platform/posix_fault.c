@@ -13,12 +13,11 @@
  * guard pages kill the process without a report (docs/debugging.md).
  *
  * SA_ONSTACK: a thread with an alternate signal stack runs the handler
- * there.  errno is kept across the hook, which makes system calls.  While
- * the hook runs, the thread counts as in a fault (kmem_platform_in_fault()),
- * so that the report it prints symbolizes without calling malloc().
+ * there.  errno is kept across the hook, which makes system calls.  The
+ * report the hook prints is symbolized without the heap (symbolize.c), so
+ * it names its frames' lines from here too.
  */
 #include "platform/platform.h"
-#include "platform/platform_impl.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -26,21 +25,12 @@
 
 static bool (*fault_hook)(uintptr_t addr);
 static struct sigaction previous[2];    /* SIGSEGV's, SIGBUS's */
-static __thread unsigned in_fault __attribute__((tls_model("initial-exec")));
-
-bool
-kmem_platform_in_fault(void)
-{
-	return (in_fault != 0);
-}
 
 static void
 fault_handler(int sig, siginfo_t *info, void *context)
 {
 	int saved_errno = errno;
-	in_fault++;
 	bool handled = fault_hook((uintptr_t)info->si_addr);
-	in_fault--;
 	errno = saved_errno;
 	if (handled)
 		return;

@@ -11,53 +11,54 @@
  * file is mapped read-only, whole, and its own symbol table read
  * (elf_symbols.c: .symtab, so static functions and a program's functions
  * without -rdynamic are named; .dynsym when stripped); its DWARF line
- * table gives the file and line when the build has libdw (dwarf_lines.c,
- * KMEM_HAVE_LIBDW).  An offset is from the start of the function, or,
- * with no function, from the object's load address: the link-time
- * address, which `addr2line -e object` takes.  A return address is the
- * instruction after the call, which may be the first of the next function
- * or line (a call that does not return ends its function): the lookups
- * are made for the address one byte before it.
+ * programs give the file and line (dwarf_lines.c, our own reader).  An
+ * offset is from the start of the function, or, with no function, from
+ * the object's load address: the link-time address, which `addr2line -e
+ * object` takes.  A return address is the instruction after the call,
+ * which may be the first of the next function or line (a call that does
+ * not return ends its function): the lookups are made for the address
+ * one byte before it.
  *
  * What it allocates, and why that is safe in a report (the report may
- * come from inside malloc, libkmem's malloc being the program's, from a
- * fork child, or on a damaged heap):
+ * come from inside malloc, libkmem's malloc being the program's, under a
+ * library lock, from the guard pages' fault handler, from a fork child,
+ * or on a damaged heap): no heap memory at all.
  * - the mapped files: mmap() of the file, never the heap.  Up to
- *   OBJECTS_MAX objects stay mapped, with what was learnt of them, in a
- *   table in static memory, for the life of the process; past that, an
- *   object is mapped for the one lookup and unmapped;
- * - names and formatting: the caller's buffer and this stack;
- * - libdw's Elf/Dwarf handles and the line tables it parses: malloc, once
- *   per object and compilation unit, kept in the table.  malloc may be
- *   libkmem's, so libdw is called only when the calling thread holds no
- *   library lock (kmem_platform_locks_held(): a lock held would be taken
- *   again or out of order by the nested malloc), is not in a fault
- *   handler (a guard page's report: malloc is not async-signal-safe,
- *   kmem_platform_in_fault()) and is not already inside the symbolizer (a
- *   report raised by that nested malloc, on a damaged heap, is symbolized
- *   without lines rather than recursing).  Otherwise the frame is printed
- *   without its line.
+ *   OBJECTS_MAX objects stay mapped, with where their symbol table and
+ *   line sections are, in a table in static memory, for the life of the
+ *   process; past that, an object is mapped for the one lookup and
+ *   unmapped;
+ * - the index of a table object's line units (object_index()): anonymous
+ *   pages from mmap(), 24 bytes a compilation unit, kept with it;
+ * - names and formatting: the caller's buffer and this stack; the
+ *   symbol and line readers keep their state on the stack and return
+ *   pointers into the mapped file.
+ * So every report gets its lines, whatever the thread holds.
  *
- * Lock: symbolize_lock guards the table and serializes libdw, which is not
- * thread-safe.  It is a platform lock of its own, not a ranked library
- * lock, because it is held across libdw's calls into malloc: it comes
- * before every library lock (fork takes it first, below), and the
- * symbolizer takes no other lock but the dynamic linker's, which
- * dl_iterate_phdr() takes and releases.  A thread that comes back into the
- * symbolizer while holding it (the nested report above, or a fork from
- * inside it) does not take it again: it maps, looks up and unmaps without
- * the table.  fork() takes it before the library's locks and releases it
- * in both processes, so a child never inherits it held by a thread it does
- * not have (but for a fork from a signal handler inside the library,
- * below, whose child symbolizes without the table).
+ * Lock: symbolize_lock guards the table.  It is a platform lock of its
+ * own, a leaf: the symbolizer takes no other lock under it but the
+ * dynamic linker's, which dl_iterate_phdr() takes and releases, and
+ * calls nothing that could take one (no malloc), so a report made under
+ * any library lock may take it.  fork() takes it after every library lock
+ * (its handlers are registered with the platform at SYMBOLIZE_FORK_RANK,
+ * above every rank of lock_order.h) and releases it in both processes,
+ * so a child never inherits it held by a thread it does not have, and no
+ * thread of ours is inside the dynamic linker's list when the child is
+ * made (glibc does not reset that list's lock in the child, whose first
+ * dl_iterate_phdr() would wait for ever).  A thread that comes back into
+ * the symbolizer while it holds the lock (a signal handler that reports,
+ * or forks, while the thread was symbolizing) does not take it again: it
+ * maps, looks up and unmaps without the table.  A fork whose handlers
+ * stood aside (a fork from a signal handler that interrupted the library,
+ * docs/locking.md) may leave the lock held by a thread the child does not
+ * have: that child gets a fresh lock and symbolizes without the table
+ * from then on.
  */
 #define _GNU_SOURCE     /* dl_iterate_phdr */
 #include "platform/platform.h"
 #include "platform/platform_impl.h"
 #include "platform/elf_symbols.h"
-#ifdef KMEM_HAVE_LIBDW
 #include "platform/dwarf_lines.h"
-#endif
 
 #include <fcntl.h>
 #include <limits.h>
@@ -71,6 +72,8 @@
 
 #define OBJECTS_MAX     64
 #define OBJECT_NAME_MAX 64
+/* After every library lock at fork (lock_order.h's ranks end below). */
+#define SYMBOLIZE_FORK_RANK     100
 
 /* The loaded object that holds an address. */
 typedef struct loaded {
@@ -89,10 +92,8 @@ typedef struct object {
 	size_t size;
 	elf_symbols_t symbols;
 	bool has_symbols;
-	bool has_lines;         /* a .debug_line section */
-#ifdef KMEM_HAVE_LIBDW
 	dwarf_lines_t lines;
-#endif
+	bool has_lines;         /* a .debug_line section it can read */
 } object_t;
 
 static pthread_mutex_t symbolize_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -101,16 +102,9 @@ static unsigned nobjects;
 static bool table_untrusted;    /* in a child forked without the lock */
 static __thread volatile bool symbolizing
     __attribute__((tls_model("initial-exec")));
-/*
- * The forks this thread is inside (a signal handler may fork while the
- * thread is between a fork's prepare and parent handlers): bit d of
- * fork_took says whether the prepare at depth d took the lock.
- */
-#define FORK_DEPTH_MAX  32
-static __thread unsigned fork_depth
-    __attribute__((tls_model("initial-exec")));
-static __thread uint32_t fork_took
-    __attribute__((tls_model("initial-exec")));
+/* Whether the prepare handler of the fork in progress took the lock. */
+static bool fork_took;
+static bool fork_child_done;    /* its child handler ran */
 
 static int
 find_loaded(struct dl_phdr_info *info, size_t size, void *arg)
@@ -172,27 +166,27 @@ object_map(object_t *o, const loaded_t *l)
 	} else {
 		name_set(o, path);
 	}
+	int cancel = kmem_platform_cancel_off();        /* under our lock */
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		kmem_platform_cancel_restore(cancel);
 		return;
+	}
 	struct stat st;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-		/*
-		 * Private and writable for libelf, whose elf_memory() takes
-		 * the image as ELF_C_READ_MMAP_PRIVATE; nothing here writes
-		 * it, and an untouched page costs nothing.
-		 */
-		void *image = mmap(NULL, (size_t)st.st_size,
-		    PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+		void *image = mmap(NULL, (size_t)st.st_size, PROT_READ,
+		    MAP_PRIVATE, fd, 0);
 		if (image != MAP_FAILED) {
 			o->image = image;
 			o->size = (size_t)st.st_size;
 			o->has_symbols = elf_symbols_open(image, o->size,
 			    &o->symbols);
-			o->has_lines = elf_has_debug_line(image, o->size);
+			o->has_lines = dwarf_lines_open(image, o->size,
+			    &o->lines);
 		}
 	}
 	(void) close(fd);
+	kmem_platform_cancel_restore(cancel);
 }
 
 static void
@@ -200,6 +194,26 @@ object_unmap(object_t *o)
 {
 	if (o->image != NULL)
 		(void) munmap((void *)(uintptr_t)o->image, o->size);
+}
+
+/*
+ * The index of o's line units (dwarf_lines.c), in anonymous pages of its
+ * own, kept with the table's entry: a lookup then decodes only the units
+ * whose addresses hold its own, not every unit before them.  Without it
+ * (no memory), every lookup reads the units in turn.
+ */
+static void
+object_index(object_t *o)
+{
+	size_t n = o->has_lines ? dwarf_lines_units(&o->lines) : 0;
+	if (n == 0 || n > SIZE_MAX / sizeof (dwarf_span_t))
+		return;
+	void *spans = mmap(NULL, n * sizeof (dwarf_span_t),
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (spans == MAP_FAILED)
+		return;
+	o->lines.nspans = dwarf_lines_index(&o->lines, spans, n);
+	o->lines.spans = spans;
 }
 
 /* The table's entry for l, mapped now if it is new; NULL when full. */
@@ -213,12 +227,13 @@ object_cached(const loaded_t *l)
 	if (nobjects == OBJECTS_MAX)
 		return (NULL);
 	object_map(&objects[nobjects], l);
+	object_index(&objects[nobjects]);
 	return (&objects[nobjects++]);
 }
 
-/* The frame at pc in object o into buf; lines only when allowed. */
+/* The frame at pc in object o into buf. */
 static void
-frame_format(object_t *o, uintptr_t pc, bool lines, char *buf, size_t len)
+frame_format(object_t *o, uintptr_t pc, char *buf, size_t len)
 {
 	uintptr_t addr = pc - 1 - o->bias, start;
 	const char *function = o->has_symbols ?
@@ -229,24 +244,19 @@ frame_format(object_t *o, uintptr_t pc, bool lines, char *buf, size_t len)
 		return;
 	}
 	size_t offset = (size_t)(addr + 1 - start);
-#ifdef KMEM_HAVE_LIBDW
 	const char *file;
 	unsigned line;
-	if (lines && o->has_lines && dwarf_lines_find(&o->lines, o->image,
-	    o->size, addr, &file, &line)) {
+	if (o->has_lines && dwarf_lines_find(&o->lines, addr, &file, &line))
 		(void) snprintf(buf, len, "%s+0x%zx at %s:%u (%s)", function,
 		    offset, file, line, o->name);
-		return;
-	}
-#else
-	(void) lines;
-#endif
-	(void) snprintf(buf, len, "%s+0x%zx (%s)", function, offset, o->name);
+	else
+		(void) snprintf(buf, len, "%s+0x%zx (%s)", function, offset,
+		    o->name);
 }
 
-/* The frame at pc, no lock held by this thread but maybe the table's. */
+/* The frame at pc, from the table (cached) or from a mapping of its own. */
 static bool
-symbolize_frame(uintptr_t pc, bool cached, bool lines, char *buf, size_t len)
+symbolize_frame(uintptr_t pc, bool cached, char *buf, size_t len)
 {
 	loaded_t l = { .pc = pc - 1 };
 	if (pc == 0 || (dl_iterate_phdr(find_loaded, &l), !l.found)) {
@@ -255,79 +265,53 @@ symbolize_frame(uintptr_t pc, bool cached, bool lines, char *buf, size_t len)
 	}
 	object_t *o = cached ? object_cached(&l) : NULL;
 	if (o != NULL) {
-		frame_format(o, pc, lines, buf, len);
+		frame_format(o, pc, buf, len);
 	} else {
 		object_t one;
 		object_map(&one, &l);
-		frame_format(&one, pc, false, buf, len);
+		frame_format(&one, pc, buf, len);
 		object_unmap(&one);
 	}
 	return (true);
 }
 
-/*
- * dl_iterate_phdr() is called under symbolize_lock too: fork() takes the
- * lock first, so no thread of ours is inside the dynamic linker's list
- * when the child is made (glibc does not reset that list's lock in the
- * child, whose first dl_iterate_phdr() would wait for ever).
- */
+/* dl_iterate_phdr() is called under symbolize_lock too: see fork, above. */
 bool
 kmem_symbolize(uintptr_t pc, char *buf, size_t len)
 {
 	if (symbolizing || table_untrusted)
-		return (symbolize_frame(pc, false, false, buf, len));
-	bool lines = !kmem_platform_locks_held() &&
-	    !kmem_platform_in_fault();
+		return (symbolize_frame(pc, false, buf, len));
 	symbolizing = true;
 	pthread_mutex_lock(&symbolize_lock);
-	bool known = symbolize_frame(pc, true, lines, buf, len);
+	bool known = symbolize_frame(pc, true, buf, len);
 	pthread_mutex_unlock(&symbolize_lock);
 	symbolizing = false;
 	return (known);
 }
 
 /*
- * fork(): the lock is taken before the library's locks (these handlers
- * are registered after the platform's, and prepare handlers run in the
- * reverse order), and let go on both sides.  A fork from inside the
- * symbolizer (a report handler that forks) finds it held by its own
- * thread and leaves it.  A fork from a signal handler that interrupted
- * the library stands aside, as the library's own handlers do
- * (docs/locking.md): another thread may hold the lock while it waits for a
- * library lock the forking thread holds; so does one from a signal handler
- * that interrupted a fork's handlers after this prepare took the lock
- * (symbolizing is set before the lock is taken, so the nested fork sees
- * it).  The child of such a fork cannot
- * trust the table, which another thread may have been changing: it gets a
- * fresh lock and symbolizes without the table from then on.
+ * fork(): the platform runs these after every library lock's prepare
+ * (their rank is above all of lock_order.h's), with the asynchronous
+ * signals blocked and the fork registry held, so one fork at a time sets
+ * fork_took.  A fork from a signal handler that interrupted this thread
+ * inside the symbolizer finds symbolizing set and leaves the lock, which
+ * this thread holds or is taking: in the child the interrupted code goes
+ * on and lets it go.
  */
 static void
 symbolize_fork_prepare(void)
 {
-	unsigned depth = fork_depth++;
-	bool take = !symbolizing && !kmem_platform_locks_held() &&
-	    depth < FORK_DEPTH_MAX;
-	if (depth < FORK_DEPTH_MAX)
-		fork_took = take ? fork_took | (1u << depth) :
-		    fork_took & ~(1u << depth);
-	if (take) {
+	fork_took = !symbolizing;
+	if (fork_took) {
 		symbolizing = true;
 		pthread_mutex_lock(&symbolize_lock);
 	}
 }
 
-/* Did the prepare handler of the fork now returning take the lock? */
-static bool
-fork_returning_took(void)
-{
-	unsigned depth = --fork_depth;
-	return (depth < FORK_DEPTH_MAX && (fork_took & (1u << depth)));
-}
-
 static void
 symbolize_fork_parent(void)
 {
-	if (fork_returning_took()) {
+	if (fork_took) {
 		pthread_mutex_unlock(&symbolize_lock);
 		symbolizing = false;
 	}
@@ -336,18 +320,37 @@ symbolize_fork_parent(void)
 static void
 symbolize_fork_child(void)
 {
-	if (fork_returning_took()) {
-		pthread_mutex_unlock(&symbolize_lock);
-		symbolizing = false;
+	symbolize_fork_parent();
+	fork_child_done = true;
+}
+
+/*
+ * After every fork, in the child.  When the platform stood aside (the
+ * fork came from a signal handler that interrupted the library) the child
+ * handler did not run, and another thread may have held the lock, and
+ * been changing the table, when the child was made.
+ */
+static void
+symbolize_fork_child_always(void)
+{
+	if (fork_child_done) {
+		fork_child_done = false;
 	} else if (!symbolizing) {
 		table_untrusted = true;
 		pthread_mutex_init(&symbolize_lock, NULL);
 	}
 }
 
-__attribute__((constructor(102))) static void
-symbolize_init(void)
+static const kmem_fork_handlers_t symbolize_fork_handlers = {
+	.rank = SYMBOLIZE_FORK_RANK,
+	.prepare = symbolize_fork_prepare,
+	.parent = symbolize_fork_parent,
+	.child = symbolize_fork_child,
+	.child_always = symbolize_fork_child_always,
+};
+
+KMEM_FORK_REGISTRATION static void
+symbolize_register(void)
 {
-	(void) pthread_atfork(symbolize_fork_prepare, symbolize_fork_parent,
-	    symbolize_fork_child);
+	kmem_fork_register(&symbolize_fork_handlers);
 }

@@ -1,25 +1,29 @@
 #!/bin/sh
 # The symbols test: run symbols_prog with one bug and check, line by line,
 # the frames its report prints (docs/debugging.md, "Reports").
-# Usage: run_symbols.sh MODE KMRUN PROGRAM LINES SRCDIR BUG
+# Usage: run_symbols.sh MODE KMRUN PROGRAM SRCDIR BUG
 #   MODE     kmem (KMEM_DEBUG=default) or malloc (kmrun --debug)
 #   PROGRAM  symbols_prog as built (-g, no -rdynamic), or a stripped copy
 #            of it (its name ends in _stripped): then the program's frames
-#            must fall back to object+offset, the library's still named
-#   LINES    yes when the library was built with libdw: the frames must
-#            give file:line; no: they must not
+#            must fall back to object+offset, the library's still named;
+#            the others' frames must give function and file:line
 #   SRCDIR   where symbols_prog.c and symbols_lib.c are, for the lines
 #            their "LINE:" comments mark
-#   BUG      leak, double_free, overrun or write_after_free
+#   BUG      leak, double_free, overrun, write_after_free, verify (kmem
+#            only: the report kmem_debug_verify() makes under its lock)
+#            or guard_overflow (malloc only, run with kmrun --guard 1: the
+#            report made in the guard page's fault handler)
 set -u
-mode=$1 kmrun=$2 program=$3 lines=$4 srcdir=$5 bug=$6
+mode=$1 kmrun=$2 program=$3 srcdir=$4 bug=$5
 object=$(basename "$program")
 library=libbug_symbols_lib.so
 tmp=${TMPDIR:-/tmp}/kmem-symbols.$$
 trap 'rm -f "$tmp".*' EXIT
 
 unset KMEM_DEBUG UMEM_DEBUG KMEM_LOGGING UMEM_LOGGING
-if [ "$mode" = malloc ]; then
+if [ "$bug" = guard_overflow ]; then
+	"$kmrun" --guard 1 -- "$program" malloc "$bug" >"$tmp.out" 2>"$tmp.err"
+elif [ "$mode" = malloc ]; then
 	"$kmrun" --debug -- "$program" malloc "$bug" >"$tmp.out" 2>"$tmp.err"
 else
 	KMEM_DEBUG=default "$program" kmem "$bug" >"$tmp.out" 2>"$tmp.err"
@@ -55,22 +59,27 @@ stack_after() {
 
 # Frame N of the stack after HEADER must be FUNCTION in FILE at the line
 # marked MARK, in OBJECT: the whole line, in the form this build prints.
+# N "any": some frame of that stack (a fault's stack starts with the
+# signal trampoline's frames, which differ between unwinders).
 frame() {
 	header=$1 n=$2 function=$3 file=$4 mark=$5 in=$6
 	offset='+0x[0-9a-f][0-9a-f]*'
 	if [ "$in" = "$object" ] && [ "${object%_stripped}" != "$object" ]; then
 		want="      #$n $in$offset"
-	elif [ "$lines" = yes ]; then
-		want="      #$n $function$offset at $file:$(line_of "$file" "$mark") ($in)"
 	else
-		want="      #$n $function$offset ($in)"
+		want="      #$n $function$offset at $file:$(line_of "$file" "$mark") ($in)"
 	fi
-	got=$(stack_after "$header" | sed -n "$((n + 1))p")
+	if [ "$n" = any ]; then
+		want=$(printf '%s\n' "$want" | sed 's/#any /#[0-9][0-9]* /')
+		got=$(stack_after "$header")
+	else
+		got=$(stack_after "$header" | sed -n "$((n + 1))p")
+	fi
 	printf '%s\n' "$got" | grep -qx -- "$want" ||
 		fail "after \"$header\", frame #$n is \"$got\"; expected \"$want\""
 }
 
-buffer=$(sed -n 's/^buffer //p' "$tmp.out")
+buffer=$(sed -n 's/^buffer //p' "$tmp.out" | tail -n 1)
 [ -n "$buffer" ] || fail "the program printed no buffer"
 grep -q "$buffer" "$tmp.err" || fail "the report must name the buffer $buffer"
 p=symbols_prog.c l=symbols_lib.c
@@ -115,7 +124,25 @@ write_after_free)
 	frame "$last" 0 put $p put "$object"
 	frame "$last" 1 write_after_free $p waf_free "$object"
 	;;
+verify)
+	[ $status -eq 134 ] || fail "the program must abort"
+	grep -q '^libkmem: write after free: .* found by kmem_debug_verify()' \
+		"$tmp.err" || fail "no write after free found by kmem_debug_verify()"
+	frame "$detected" 0 main $p main_verify "$object"
+	frame "$last" 0 put $p put "$object"
+	frame "$last" 1 write_after_free $p waf_free "$object"
+	;;
+guard_overflow)
+	[ $status -eq 134 ] || fail "the program must abort"
+	grep -q '^libkmem: buffer overflow: access at offset 32 of guarded buffer' \
+		"$tmp.err" || fail "no overflow of a guarded buffer"
+	frame "$detected" any read_past_end $p guard_read "$object"
+	frame "$detected" any main $p main_guard "$object"
+	allocated='^  allocated by thread'
+	frame "$allocated" 0 get $p get "$object"
+	frame "$allocated" 1 main $p guard_alloc "$object"
+	;;
 *)
 	fail "unknown bug $bug" ;;
 esac
-echo "ok: $mode $object $bug (lines: $lines)"
+echo "ok: $mode $object $bug"

@@ -3,15 +3,22 @@
  * -rdynamic, its buggy functions static, so that a report can name them
  * only from the program's own symbol table, and give their lines only
  * from its DWARF.  Usage: symbols_prog kmem|malloc BUG, BUG one of leak,
- * double_free, overrun, write_after_free; "kmem" runs it through
- * kmem_alloc() (KMEM_DEBUG), "malloc" through malloc() (kmrun --debug).
- * Before the bug it prints "buffer <address>".  The "LINE:" comments mark
+ * double_free, overrun, write_after_free, verify (a write after free
+ * found by kmem_debug_verify(), whose report is made under its lock) or
+ * guard_overflow (reads past the end of buffers, one of which a guard
+ * page catches in the fault handler under kmrun --guard 1); "kmem" runs it
+ * through kmem_alloc() (KMEM_DEBUG), "malloc" through malloc() (kmrun
+ * --debug).
+ * Before the bug it prints "buffer <address>" (guard_overflow before each
+ * read: the last one printed is the buffer that faulted).  The "LINE:" comments mark
  * the lines run_symbols.sh expects in the reports.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <kmem/debug.h>
 #include <kmem/kmem.h>
 
 #include "symbols_lib.h"
@@ -81,6 +88,12 @@ write_after_free(char *buf)
 	buf[8] = 42;
 }
 
+static __attribute__((noinline)) int
+read_past_end(const volatile char *buf, size_t size)
+{
+	return (buf[size]);     /* LINE:guard_read */
+}
+
 int
 main(int argc, char **argv)
 {
@@ -108,6 +121,29 @@ main(int argc, char **argv)
 		write_after_free(buf);
 		buf = get(64);  /* LINE:waf_found */
 		put(buf, 64);
+	} else if (strcmp(bug, "verify") == 0) {
+		char *buf = get(64);
+		show(buf);
+		write_after_free(buf);
+		printf("found %u\n", kmem_debug_verify());     /* LINE:main_verify */
+	} else if (strcmp(bug, "guard_overflow") == 0) {
+		/*
+		 * Not every allocation is guarded: a thread's first is not,
+		 * guarded ones alternate between the slot's two ends, and
+		 * guarding is held to a time budget of wall time, which a
+		 * busy machine may have spent at the first (then it comes
+		 * back at 0.5% of the time that passes): the first read
+		 * past a right-aligned one faults, within 30 s at worst.
+		 */
+		for (int i = 0; i < 15000; i++) {
+			char *buf = get(32);    /* LINE:guard_alloc */
+			show(buf);
+			(void) read_past_end(buf, 32);  /* LINE:main_guard */
+			if (i >= 16)
+				(void) nanosleep(&(struct timespec){
+				    .tv_nsec = 2000000 }, NULL);
+		}
+		printf("no fault\n");
 	} else {
 		fprintf(stderr, "%s: unknown bug %s\n", argv[0], bug);
 		return (2);
