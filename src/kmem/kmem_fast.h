@@ -121,6 +121,17 @@ kmem_mark_word(const kmem_cache_t *cp, const void *buf)
 	return ((uintptr_t *)((uintptr_t)buf + cp->cache_mark_offset));
 }
 
+/*
+ * The same where the caller may know buf for a class buffer, malloc's,
+ * whose mark is always its first word (no class has a constructor): its
+ * paths say so with a constant, and load no offset.
+ */
+static inline uintptr_t *
+kmem_mark_word_of(const kmem_cache_t *cp, const void *buf, bool class_buffer)
+{
+	return (class_buffer ? (uintptr_t *)buf : kmem_mark_word(cp, buf));
+}
+
 /* Does buf, a buffer of cp, carry the free mark?  A free one does; a live
  * one only if the program wrote it.  False in a cache without marks. */
 static inline bool
@@ -250,7 +261,9 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 		int rounds = cc->cc_rounds;
 		if (__builtin_expect(rounds > 0, 1)) {
 			void *buf = kmem_magazine_pop(cp, cc, rounds);
-			kmem_free_mark_clear(cp, buf);
+			if (cp->cache_free_key != 0)
+				*kmem_mark_word_of(cp, buf,
+				    kmflag & KM_MALLOC_ENTRY) = 0;
 			return (buf);
 		}
 	}
@@ -270,11 +283,15 @@ kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	uintptr_t key = cp->cache_free_key;
 	if (key != 0) {
-		if (__builtin_expect(kmem_free_marked(cp, buf), 0)) {
+		uintptr_t *mark = kmem_mark_word_of(cp, buf,
+		    kmem_free_size == KMEM_FREE_MALLOC);
+		if (__builtin_expect((uintptr_t)kmem_free_word(mark) ==
+		    kmem_free_mark(cp, buf), 0)) {
 			kmem_cache_free_marked(cp, buf, kmem_free_size);
 			return;
 		}
-		kmem_free_mark_set(cp, buf);	/* poisoned below */
+		kmem_unpoison(mark, sizeof (uintptr_t));	/* poisoned below */
+		*mark = kmem_free_mark(cp, buf);
 	}
 	kmem_thread_cache_t *tc = kmem_self;
 	if (__builtin_expect(cp->cache_fast_index < tc->nslots, 1)) {
