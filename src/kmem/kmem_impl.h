@@ -117,6 +117,12 @@ void kmem_slab_purge_freed(kmem_cache_t *cp, kmem_slab_t *sp, uintptr_t buf);
 void kmem_slab_purge_refresh(kmem_cache_t *cp, kmem_slab_t *sp,
     uintptr_t buf);
 void kmem_slab_purge_forget(kmem_cache_t *cp, kmem_slab_t *sp);
+/*
+ * The update pass's and the reaps' share (takes slab_lock): give back
+ * every free granule of cp's partly used slabs, if always or if cp's slab
+ * layer handed out nothing since the last call.
+ */
+void kmem_slab_purge_sweep(kmem_cache_t *cp, bool always);
 /* Does buf, a chunk of sp, lie partly in pages given back (slab_lock)?
  * Its tag and pattern are then not there to check until it is allocated. */
 bool kmem_slab_purged_over(const kmem_cache_t *cp, const kmem_slab_t *sp,

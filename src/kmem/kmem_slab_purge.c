@@ -36,6 +36,19 @@
  * Constructors need nothing: a buffer on a slab's free list is
  * unconstructed, and is constructed when it leaves the slab.
  *
+ * The sweep.  Frees below the slack keep their pages, and nothing
+ * would give those back later but frees in the same granules: a cache
+ * that stops allocating keeps its slack for good.  So the update pass
+ * sweeps (kmem_slab_purge_sweep()) the partly used slabs of every cache
+ * whose slab layer handed out nothing for a whole interval -- the slack
+ * is there for reuse, and there was none -- and a reap sweeps every
+ * cache: each free granule not given back yet goes back now.  This is
+ * what empties vmem's quantum caches of kmem_default: the one-page slabs
+ * of malloc's small classes, freed by the classes' reaps (or by moves,
+ * kmem_move.c), go back into the quantum caches' 128 KiB slabs, most of
+ * which keep a live page, and below the slack nothing else gave their
+ * pages back.
+ *
  * Invariants: a set bit means every chunk overlapping the granule is free;
  * cache_purged is the number of set bits over the cache's slabs.
  * Locking: everything here runs under the cache's slab_lock, the madvise
@@ -148,6 +161,50 @@ kmem_slab_purge_freed(kmem_cache_t *cp, kmem_slab_t *sp, uintptr_t buf)
 		cp->cache_purge_count += run;
 		run = 0;
 	}
+}
+
+/* Give back every free granule of sp not given back yet (slab_lock held). */
+static void
+slab_sweep(kmem_cache_t *cp, kmem_slab_t *sp)
+{
+	unsigned n = (unsigned)(cp->cache_slabsize / cp->cache_purge_granule);
+	unsigned run = 0;
+	for (unsigned g = 0; g <= n; g++) {
+		uint32_t bit = (uint32_t)1 << (g & (PURGE_BITS - 1));
+		if (g < n && !(sp->slab_purged & bit) &&
+		    granule_free(cp, sp, g)) {
+			sp->slab_purged |= bit;
+			run++;
+			continue;
+		}
+		if (run == 0)
+			continue;
+		kmem_pages_purge((void *)(sp->slab_base +
+		    (g - run) * cp->cache_purge_granule),
+		    run * cp->cache_purge_granule);
+		cp->cache_purged += run;
+		cp->cache_purge_count += run;
+		run = 0;
+	}
+}
+
+void
+kmem_slab_purge_sweep(kmem_cache_t *cp, bool always)
+{
+	if (cp->cache_purge_granule == 0)
+		return;
+	kmem_mutex_enter(&cp->cache_slab_lock);
+	bool idle = cp->cache_slab_alloc == cp->cache_sweep_alloc;
+	cp->cache_sweep_alloc = cp->cache_slab_alloc;
+	if (always || idle) {
+		/* The partly used slabs: from the first with a free buffer
+		 * to the empty ones at the end, which reaps take whole. */
+		for (kmem_slab_t *sp = cp->cache_freelist;
+		    sp != &cp->cache_slabs && sp->slab_refcnt != 0;
+		    sp = sp->slab_next)
+			slab_sweep(cp, sp);
+	}
+	kmem_mutex_exit(&cp->cache_slab_lock);
 }
 
 /* Write a free chunk's tag and pattern again, as a new slab's. */

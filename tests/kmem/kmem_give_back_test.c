@@ -7,6 +7,10 @@
  *   and a buffer allocated later in such a page is fresh: its debug
  *   patterns and tags are right, its constructor runs as for any buffer
  *   taken from a slab.
+ * - the depots' ceiling is one for all caches, and a thread's magazines
+ *   hold a bounded number of bytes;
+ * - free pages in kmem_default's quantum caches go back at the update
+ *   pass.
  * Residency is read with mincore(); the counters with kmem_cache_stats().
  */
 #include <errno.h>
@@ -114,7 +118,7 @@ test_constructed_objects_survive_a_burst(void)
 
 /*
  * kmem_alloc's classes (malloc's too) keep the ceiling: the same burst
- * leaves at most 1 MiB of rounds on the class's full list.
+ * leaves at most KMEM_DEPOT_FULL_MAX of rounds on the class's full list.
  */
 static void
 test_classes_obey_the_ceiling(void)
@@ -129,7 +133,80 @@ test_classes_obey_the_ceiling(void)
 	kmem_cache_stats_t st = stats_of(cp);
 	CHECK(st.depot_trim > 0);
 	CHECK(st.full_magazines * st.magazine_size * st.chunk_size <=
-	    (1u << 20));
+	    KMEM_DEPOT_FULL_MAX);
+}
+
+/*
+ * The ceiling is one for all the caches: a burst of frees across 25
+ * classes, 400 KiB each (five times the ceiling in all, each class well
+ * under it), leaves at most KMEM_DEPOT_FULL_MAX of rounds in all their
+ * depots together, by the caches' own statistics as by the depots' sum.
+ */
+enum { CLASSES = 25 };
+
+static void
+test_depots_share_one_ceiling(void)
+{
+	kmem_cache_t *caches[CLASSES];
+	size_t sizes[CLASSES];
+	unsigned counts[CLASSES];
+	unsigned n = 0;
+	for (int k = 0; k < CLASSES; k++) {
+		sizes[k] = 1100 + (size_t)k * 600;      /* 1.1 .. 15.5 KiB */
+		counts[k] = (unsigned)((400u << 10) / sizes[k]);
+		for (unsigned i = 0; i < counts[k]; i++)
+			bufs[n++] = kmem_alloc(sizes[k], KM_SLEEP);
+		caches[k] = kmem_cache_of(bufs[n - 1]);
+		CHECK(caches[k] != NULL);
+	}
+	n = 0;
+	for (int k = 0; k < CLASSES; k++)
+		for (unsigned i = 0; i < counts[k]; i++)
+			kmem_free(bufs[n++], sizes[k]);
+	uint64_t held = 0;
+	for (int k = 0; k < CLASSES; k++) {
+		if (k > 0 && caches[k] == caches[k - 1])
+			continue;
+		kmem_cache_stats_t st = stats_of(caches[k]);
+		held += st.full_magazines * st.magazine_size * st.chunk_size;
+	}
+	CHECK(held > 0);
+	CHECK(held <= KMEM_DEPOT_FULL_MAX);
+	CHECK(kmem_depot_full_bytes() <= KMEM_DEPOT_FULL_MAX);
+}
+
+/*
+ * A thread's magazines hold at most KMEM_MAGAZINE_BYTES each: batches
+ * that would grow a class's magazines to 143 rounds (illumos's table
+ * allows 67 KiB for 480-byte buffers) stop at the bound, and after the
+ * batch is freed the thread holds at most two magazines' worth (the
+ * update pass first destroys the old-size magazines and the depot's
+ * rounds are counted out).
+ */
+static void
+test_thread_magazines_are_bounded(void)
+{
+	static const size_t sizes[] = { 200, 480, 1000 };
+	enum { B = 300, ROUNDS = 6 };
+	for (size_t k = 0; k < sizeof (sizes) / sizeof (sizes[0]); k++) {
+		for (int r = 0; r < ROUNDS; r++) {
+			for (int i = 0; i < B; i++)
+				bufs[i] = kmem_alloc(sizes[k], KM_SLEEP);
+			for (int i = 0; i < B; i++)
+				kmem_free(bufs[i], sizes[k]);
+		}
+		bufs[0] = kmem_alloc(sizes[k], KM_SLEEP);
+		kmem_cache_t *cp = kmem_cache_of(bufs[0]);
+		kmem_free(bufs[0], sizes[k]);
+		kmem_update_now();
+		kmem_cache_stats_t st = stats_of(cp);
+		CHECK(st.magazine_resize > 0);
+		CHECK(st.magazine_size * st.chunk_size <= KMEM_MAGAZINE_BYTES);
+		uint64_t depot = st.full_magazines * st.magazine_size;
+		CHECK(st.buf_constructed >= depot);
+		CHECK((st.buf_constructed - depot) * st.chunk_size <=
+		    2 * KMEM_MAGAZINE_BYTES);
+	}
 }
 
 /* ---- part 3: free pages inside slabs in use go back ---- */
@@ -342,6 +419,61 @@ test_classes_and_quantum_caches_give_back(void)
 }
 
 /*
+ * Free pages sitting in kmem_default's quantum caches go back at the
+ * update pass: 512 one-page buffers (the one-page slabs of malloc's small
+ * classes come from there), written, all but one in 32 freed, so that
+ * nearly every 128 KiB slab of the quantum cache keeps a live page.  The
+ * frees stay resident at first (the depot's working set, then the slack
+ * each cache keeps for reuse); an update pass that finds the quantum
+ * cache has allocated nothing since the last one gives back every free
+ * page in its slabs.  What may stay: the thread's own two magazines.
+ */
+/* Is the page at p resident?  A page unmapped (its whole span went back
+ * to the system) is not. */
+static bool
+page_resident(const void *p)
+{
+	unsigned char vec[1];
+	if (mincore((void *)p, page_size, vec) != 0) {
+		CHECK_EQ(errno, ENOMEM);
+		return (false);
+	}
+	return (vec[0] & 1);
+}
+
+static void
+test_quantum_cache_pages_go_back_at_the_update(void)
+{
+	enum { N = 512, KEEP = 32 };
+	for (unsigned i = 0; i < N; i++) {
+		bufs[i] = quantum_alloc(page_size);
+		memset(bufs[i], 0x3c, page_size);
+	}
+	qsort(bufs, N, sizeof (bufs[0]), by_address);
+	for (unsigned i = 0; i < N; i++)
+		if (i % KEEP != 0)
+			quantum_free(bufs[i], page_size);
+	/* The first pass opens the interval the second finds idle. */
+	kmem_update_now();
+	kmem_update_now();
+	kmem_update_now();
+	size_t resident = 0;
+	for (unsigned i = 0; i < N; i++) {
+		if (i % KEEP == 0) {
+			CHECK_EQ(resident_pages(bufs[i], page_size), 1);
+			CHECK_EQ(((unsigned char *)bufs[i])[page_size - 1],
+			    0x3c);
+		} else {
+			resident += page_resident(bufs[i]);
+		}
+	}
+	unsigned rounds = kmem_magazine_rounds(page_size, true);
+	CHECK(resident <= 2 * rounds);
+	for (unsigned i = 0; i < N; i += KEEP)
+		quantum_free(bufs[i], page_size);
+}
+
+/*
  * Under KMEM_DEBUG's default checks (the freed pattern, redzone tags,
  * audit): a buffer allocated in pages given back is checked as a freed,
  * untouched one; the free buffers whose pages went pass kmem_debug_verify().
@@ -372,9 +504,12 @@ main(int argc, char **argv)
 	kmem_update_now();      /* the first pass, due at once, is done */
 	test_constructed_objects_survive_a_burst();
 	test_classes_obey_the_ceiling();
+	test_depots_share_one_ceiling();
+	test_thread_magazines_are_bounded();
 	test_free_pages_in_used_slabs_go_back(false);
 	test_free_pages_in_used_slabs_go_back(true);
 	test_classes_and_quantum_caches_give_back();
+	test_quantum_cache_pages_go_back_at_the_update();
 	printf("kmem_give_back_test: all passed\n");
 	return (0);
 }
