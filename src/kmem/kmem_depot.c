@@ -40,12 +40,19 @@
  * unused for a whole update interval (15 s by default), which is long: a
  * program whose buffers pass through a size on their way to bigger ones
  * (strings grown by realloc) would keep every class's whole turnover that
- * long.  So the full lists have a ceiling: KMEM_DEPOT_FULL_MAX bytes of
- * rounds (kmem_query.h) over all the caches it applies to together, not
- * per cache, since a program's turnover spreads over as many caches as it
- * has sizes (realloc_strings' strings pass through some 25 of malloc's
- * classes, each of whose depots random-walked up to a per-cache ceiling of
- * 1 MiB: 25 MiB).  depot_full_bytes counts those bytes exactly (each
+ * long.  So the full lists have a ceiling, over all the caches it applies
+ * to together, not per cache, since a program's turnover spreads over as
+ * many caches as it has sizes (realloc_strings' strings pass through some
+ * 25 of malloc's classes, each of whose depots random-walked up to a
+ * per-cache ceiling of 1 MiB: 25 MiB).  The ceiling (kmem_depot_ceiling())
+ * is KMEM_DEPOT_FULL_MIN bytes of rounds, or a sixteenth of the caches'
+ * slabs at their peak since the last update pass if that is more
+ * (kmem_query.h, kmem_slab.c): a program with a big heap turns more over,
+ * and a fixed 2 MiB sent small_objects' frees (70 MiB of objects in some
+ * 20 classes) to the slabs so often that its system time doubled.  The
+ * peak, not the slabs now: the trims of a burst of frees destroy slabs,
+ * and a ceiling that fell with them sent more to the slabs, which fell
+ * further.  depot_full_bytes counts those bytes exactly (each
  * magazine by its count), changed under the depot lock of the cache whose
  * list changes.  A free that finds the sum past the ceiling asks for a
  * trim, which the freeing thread's slow path does once it holds no lock
@@ -246,12 +253,19 @@ full_bytes_add(kmem_cache_t *cp, uint64_t bytes, bool gained)
 	}
 }
 
+uint64_t
+kmem_depot_ceiling(void)
+{
+	uint64_t share = kmem_slab_peak() / KMEM_DEPOT_FULL_SHARE;
+	return (share > KMEM_DEPOT_FULL_MIN ? share : KMEM_DEPOT_FULL_MIN);
+}
+
 /* Are the depots over their ceiling, cp being one under it?  See above. */
 static bool
 full_over_ceiling(const kmem_cache_t *cp)
 {
 	return (rounds_are_memory(cp) && __atomic_load_n(&depot_full_bytes,
-	    __ATOMIC_RELAXED) > KMEM_DEPOT_FULL_MAX);
+	    __ATOMIC_RELAXED) > kmem_depot_ceiling());
 }
 
 uint64_t

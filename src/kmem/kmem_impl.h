@@ -109,6 +109,10 @@ void kmem_slab_set_held(kmem_cache_t *cp, void *buf);
 /* Is buf, a buffer of cp (a KMF_PAGEMAP cache), free in its slab? */
 bool kmem_slab_buffer_free(kmem_cache_t *cp, const void *buf);
 size_t kmem_slab_reap(kmem_cache_t *cp);
+/* The most bytes of all caches' slabs but the quantum caches' since the
+ * last reset (an update pass), lock-free. */
+uint64_t kmem_slab_peak(void);
+void kmem_slab_peak_reset(void);
 uint64_t kmem_slab_destroy_all(kmem_cache_t *cp);
 /* Free pages inside slabs in use (kmem_slab_purge.c); slab_lock held but
  * for init. */

@@ -166,11 +166,16 @@ unsigned kmem_magazine_rounds(size_t chunksize, bool grown);
 #define KMEM_MAGAZINE_MIN_ROUNDS 3
 /*
  * The depots' ceiling: the full magazines of all caches without
- * constructor or destructor hold at most this many bytes of rounds
- * together, give or take one magazine per thread freeing at that moment
- * (kmem_depot.c); kmem_depot_full_bytes() says how many they hold now.
+ * constructor or destructor hold at most kmem_depot_ceiling() bytes of
+ * rounds together, give or take one magazine per thread freeing at that
+ * moment (kmem_depot.c): KMEM_DEPOT_FULL_MIN, or a sixteenth of the
+ * caches' slabs at their peak since the last update pass
+ * (KMEM_DEPOT_FULL_SHARE), whichever is more.
+ * kmem_depot_full_bytes() says how many they hold now.
  */
-#define KMEM_DEPOT_FULL_MAX     (2u << 20)
+#define KMEM_DEPOT_FULL_MIN     (2u << 20)
+#define KMEM_DEPOT_FULL_SHARE   16
+uint64_t kmem_depot_ceiling(void);
 uint64_t kmem_depot_full_bytes(void);
 
 /* ---- reports (kmem_debug.c) ---- */

@@ -620,7 +620,7 @@ test_depot_traffic_grows_magazines(void)
 
 /*
  * Memory the cache holds for nobody has bounds short of the working set's
- * interval: the depots' full magazines stop at a ceiling (KMEM_DEPOT_FULL_MAX
+ * interval: the depots' full magazines stop at a ceiling (kmem_depot_ceiling()
  * bytes of rounds, over all caches),
  * and the slab layer keeps one empty slab.
  */
@@ -634,13 +634,14 @@ test_depot_ceiling_and_one_empty_slab(void)
 	for (int i = 0; i < N; i++)
 		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
 	unsigned magazine_size = stats_of(cp).magazine_size;
+	uint64_t ceiling = kmem_depot_ceiling();        /* at the peak */
 	for (int i = 0; i < N; i++)
 		kmem_cache_free(cp, bufs[i]);
 	kmem_cache_stats_t st = stats_of(cp);
 	CHECK(st.depot_trim > 0);
 	CHECK(st.full_magazines * st.magazine_size * st.chunk_size <=
-	    KMEM_DEPOT_FULL_MAX);
-	CHECK(kmem_depot_full_bytes() <= KMEM_DEPOT_FULL_MAX);
+	    ceiling);
+	CHECK(kmem_depot_full_bytes() <= ceiling);
 	CHECK(st.slab_destroy > 0);
 	/* Out of the slabs: the depot's rounds, the thread's magazines and
 	 * nothing else; of the slabs, only those holding them and one empty. */
