@@ -9,8 +9,9 @@
  *   taken from a slab.
  * - the depots' ceiling is one for all caches, and a thread's magazines
  *   hold a bounded number of bytes;
- * - free pages in kmem_default's quantum caches go back at the update
- *   pass.
+ * - free pages in kmem_default's quantum caches go back at once, as
+ *   they reach its slabs (no slack there), and the slack other caches
+ *   keep goes back at an update pass that finds them idle.
  * Residency is read with mincore(); the counters with kmem_cache_stats().
  */
 #include <errno.h>
@@ -26,6 +27,7 @@
 
 #include "check.h"
 #include "kmem/kmem_query.h"        /* kmem_cache_of(): a class's cache */
+#include "vmem/vmem_impl.h"         /* kmem_default's quantum caches */
 
 static kmem_cache_stats_t
 stats_of(kmem_cache_t *cp)
@@ -424,16 +426,6 @@ test_classes_and_quantum_caches_give_back(void)
 	CHECK(inner > 0 && gone * 8 >= inner);
 }
 
-/*
- * Free pages sitting in kmem_default's quantum caches go back at the
- * update pass: 512 one-page buffers (the one-page slabs of malloc's small
- * classes come from there), written, all but one in 32 freed, so that
- * nearly every 128 KiB slab of the quantum cache keeps a live page.  The
- * frees stay resident at first (the depot's working set, then the slack
- * each cache keeps for reuse); an update pass that finds the quantum
- * cache has allocated nothing since the last one gives back every free
- * page in its slabs.  What may stay: the thread's own two magazines.
- */
 /* Is the page at p resident?  A page unmapped (its whole span went back
  * to the system) is not. */
 static bool
@@ -447,36 +439,90 @@ page_resident(const void *p)
 	return (vec[0] & 1);
 }
 
+/*
+ * kmem_default's quantum caches keep no slack of their own (their buffers
+ * are the classes' slabs, whose slab layers keep theirs): 2048 one-page
+ * buffers, written, all but one in 32 freed, with no pass and no reap.
+ * What the depots' ceiling sends back to the quantum cache's slabs leaves
+ * the resident set at once; what stays resident is what its depot and the
+ * thread's two magazines hold, not an eighth of its slabs (256 pages)
+ * besides.
+ */
 static void
-test_quantum_cache_pages_go_back_at_the_update(void)
+test_quantum_caches_keep_no_slack(void)
 {
-	enum { N = 512, KEEP = 32 };
+	enum { N = 2048, KEEP = 32 };
+	static void *pages[N];
+	kmem_cache_t *qc = kmem_default_arena()->vm_qcache[0];
+	CHECK(qc != NULL && stats_of(qc).chunk_size == page_size);
 	for (unsigned i = 0; i < N; i++) {
-		bufs[i] = quantum_alloc(page_size);
-		memset(bufs[i], 0x3c, page_size);
+		pages[i] = quantum_alloc(page_size);
+		memset(pages[i], 0x5e, page_size);
 	}
-	qsort(bufs, N, sizeof (bufs[0]), by_address);
+	qsort(pages, N, sizeof (pages[0]), by_address);
 	for (unsigned i = 0; i < N; i++)
 		if (i % KEEP != 0)
-			quantum_free(bufs[i], page_size);
+			quantum_free(pages[i], page_size);
+	kmem_cache_stats_t st = stats_of(qc);
+	CHECK(st.depot_trim > 0);
+	size_t resident = 0;
+	for (unsigned i = 0; i < N; i++)
+		if (i % KEEP != 0)
+			resident += page_resident(pages[i]);
+	CHECK(resident <= (st.full_magazines + 2) * st.magazine_size);
+	for (unsigned i = 0; i < N; i += KEEP)
+		quantum_free(pages[i], page_size);
+}
+
+/*
+ * The slack a cache keeps resident for reuse goes back when no reuse
+ * comes: a cache of two-and-a-half-page buffers, two to a slab, no
+ * magazines, SLABS slabs written, all but the first buffer of each slab
+ * freed.  The frees give back inner pages only down to the slack (an
+ * eighth of the slabs); an update pass that finds the slab layer has
+ * handed out nothing since the last one sweeps the rest.
+ */
+static void
+test_idle_slack_goes_back_at_the_update(void)
+{
+	size_t size = 5 * page_size / 2;
+	kmem_cache_t *cp = kmem_cache_create("idle_slack", size, 0, NULL,
+	    NULL, NULL, NULL, NULL, KMC_NOMAGAZINE);
+	unsigned per_slab = stats_of(cp).buf_per_slab;
+	unsigned n = SLABS * per_slab;
+	for (unsigned i = 0; i < n; i++) {
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+		memset(bufs[i], 0x3c, size);
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (i % per_slab != 0)
+			kmem_cache_free(cp, bufs[i]);
+	size_t before = 0, after = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t first;
+		size_t inner = inner_pages(bufs[i], size, &first);
+		if (i % per_slab != 0 && inner > 0)
+			before += resident_pages((void *)first,
+			    inner * page_size);
+	}
+	CHECK(before > 0);      /* the slack */
 	/* The first pass opens the interval the second finds idle. */
 	kmem_update_now();
 	kmem_update_now();
-	kmem_update_now();
-	size_t resident = 0;
-	for (unsigned i = 0; i < N; i++) {
-		if (i % KEEP == 0) {
-			CHECK_EQ(resident_pages(bufs[i], page_size), 1);
-			CHECK_EQ(((unsigned char *)bufs[i])[page_size - 1],
-			    0x3c);
-		} else {
-			resident += page_resident(bufs[i]);
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t first;
+		size_t inner = inner_pages(bufs[i], size, &first);
+		if (i % per_slab == 0) {
+			CHECK_EQ(((unsigned char *)bufs[i])[size - 1], 0x3c);
+		} else if (inner > 0) {
+			after += resident_pages((void *)first,
+			    inner * page_size);
 		}
 	}
-	unsigned rounds = kmem_magazine_rounds(page_size, true);
-	CHECK(resident <= 2 * rounds);
-	for (unsigned i = 0; i < N; i += KEEP)
-		quantum_free(bufs[i], page_size);
+	CHECK_EQ(after, 0);
+	for (unsigned i = 0; i < n; i += per_slab)
+		kmem_cache_free(cp, bufs[i]);
+	kmem_cache_destroy(cp);
 }
 
 /*
@@ -515,7 +561,8 @@ main(int argc, char **argv)
 	test_free_pages_in_used_slabs_go_back(false);
 	test_free_pages_in_used_slabs_go_back(true);
 	test_classes_and_quantum_caches_give_back();
-	test_quantum_cache_pages_go_back_at_the_update();
+	test_quantum_caches_keep_no_slack();
+	test_idle_slack_goes_back_at_the_update();
 	printf("kmem_give_back_test: all passed\n");
 	return (0);
 }
