@@ -36,15 +36,37 @@
  * depot later (from a thread that exits) waits on the stale list for the
  * next update to destroy it.
  *
- * A bound.  The working set below gives back what sat unused for a whole
- * update interval (15 s by default), which is long: a program whose
- * buffers pass through a size on their way to bigger ones (strings grown
- * by realloc) would keep every class's whole turnover that long.  So the
- * full list also has a ceiling of KMEM_DEPOT_FULL_MAX bytes of rounds per
- * cache: a free that takes it past the ceiling asks for a trim, which the
- * freeing thread's slow path does once it holds no lock (kmem_depot_tend),
- * destroying the newest full magazines (their rounds go to the slabs, whose
- * empty slabs go back to the arena for any cache to use).
+ * A bound on the depots.  The working set below gives back what sat
+ * unused for a whole update interval (15 s by default), which is long: a
+ * program whose buffers pass through a size on their way to bigger ones
+ * (strings grown by realloc) would keep every class's whole turnover that
+ * long.  So the full lists have a ceiling, over all the caches it applies
+ * to together, not per cache, since a program's turnover spreads over as
+ * many caches as it has sizes (realloc_strings' strings pass through some
+ * 25 of malloc's classes, each of whose depots random-walked up to a
+ * per-cache ceiling of 1 MiB: 25 MiB).  The ceiling (kmem_depot_ceiling())
+ * is KMEM_DEPOT_FULL_MIN bytes of rounds, or a sixteenth of the caches'
+ * slabs at their peak since the last update pass if that is more
+ * (kmem_query.h, kmem_slab.c): a program with a big heap turns more over,
+ * and a fixed 2 MiB sent small_objects' frees (70 MiB of objects in some
+ * 20 classes) to the slabs so often that its system time doubled.  The
+ * peak, not the slabs now: the trims of a burst of frees destroy slabs,
+ * and a ceiling that fell with them sent more to the slabs, which fell
+ * further.  depot_full_bytes counts those bytes exactly (each
+ * magazine by its count), changed under the depot lock of the cache whose
+ * list changes.  A free that finds the sum past the ceiling asks for a
+ * trim, which the freeing thread's slow path does once it holds no lock
+ * (kmem_depot_tend): it destroys its own cache's newest full magazines
+ * (their rounds go to the slabs, whose empty slabs go back to the arena
+ * for any cache to use) until the sum is back under the ceiling, and if
+ * its list is down to one magazine first, the other caches'
+ * (depot_trim()).  So the sum
+ * exceeds the ceiling by at most the magazines given to depots and not
+ * yet trimmed (about one per freeing thread).  The freeing cache's own
+ * rounds go first because they are the cheapest to take (no global lock,
+ * the newest, still in the processor's caches); the others' next, so that
+ * a cache that stopped freeing does not keep the allowance from those in
+ * use until the working set reaps it.
  *
  * The ceiling holds only where a round is nothing but memory: a cache
  * with neither constructor nor destructor (kmem_alloc's and malloc's
@@ -54,8 +76,21 @@
  * constructed object, and keeping those across a burst of frees is what
  * object caching is for (Bonwick 1994): destroying one runs the client's
  * destructor now and its constructor again at the next allocation.  Such
- * a cache's full list answers only to the working set, as in illumos.
+ * a cache's full list answers only to the working set, as in illumos, and
+ * is not counted in the sum.
  *
+ * A bound on the threads.  Magazines grow (above) only while a magazine
+ * of the next size holds at most KMEM_MAGAZINE_BYTES (kmem_query.h) of
+ * buffers, or at most KMEM_MAGAZINE_MIN_ROUNDS of them (so that a cache of
+ * big buffers, which starts with magazines of one, can still grow to
+ * three when its depot is contended), so that a thread's two magazines
+ * of a cache hold at most twice the larger of the two: illumos's table (maxbuf) lets a magazine of 480-byte buffers grow
+ * to 143 rounds, 67 KiB, and a producer and a consumer thread of
+ * xmalloc, each with two such magazines in each of malloc's classes,
+ * held 4.4 MiB that way.  A thread holds at most 2 * KMEM_MAGAZINE_BYTES
+ * per cache it uses, or six buffers in a cache of buffers bigger than a
+ * third of that.
+
  * Working set.  Each list remembers the fewest magazines it held during
  * the current update interval (min).  At each update that minimum becomes
  * the reap limit: magazines that sat unused for a whole interval.  The
@@ -66,7 +101,11 @@
  * Locking: depot_lock protects the lists, the magazine type and the
  * counters.  It is taken with a try first so contention can be counted.
  * Destroying a magazine runs destructors and frees buffers to the slab
- * layer, so it is done with no depot lock held.
+ * layer, so it is done with no depot lock held.  A trim that reaches
+ * other caches holds kmem_caches_lock (taken with a try, ranked before
+ * every depot lock), so that none of them is destroyed meanwhile, and
+ * takes their depot locks one at a time.  depot_full_bytes is changed
+ * atomically under the depot lock of the cache whose list changes.
  */
 #include "kmem_impl.h"
 
@@ -77,9 +116,6 @@
 #define KMEM_DEPOT_CONTENTION 3
 /* The shortest time between two checks made by slow paths. */
 #define KMEM_DEPOT_RESIZE_SPACING       (10 * 1000 * 1000)      /* 10 ms */
-/* The most bytes of rounds a cache's full magazines may hold in the depot,
- * in a cache without constructor or destructor. */
-#define KMEM_DEPOT_FULL_MAX             (1u << 20)
 /* Exchanges that grow a cache's magazines if they come within the window. */
 #define KMEM_DEPOT_TRAFFIC              256
 #define KMEM_DEPOT_TRAFFIC_WINDOW       (100 * 1000 * 1000)     /* 100 ms */
@@ -103,6 +139,24 @@ kmem_magtype_t kmem_magtypes[] = {
 
 #define NMAGTYPES (sizeof (kmem_magtypes) / sizeof (kmem_magtypes[0]))
 
+/*
+ * Bytes of rounds on the full lists of the caches under the ceiling
+ * (rounds_are_memory()): changed atomically under the depot lock of the
+ * cache whose list changes, read without a lock.
+ */
+static uint64_t depot_full_bytes;
+
+/* May a magazine of type mtp, of chunks of chunksize, grow to the next
+ * size?  See "A bound on the threads" above. */
+static bool
+magtype_may_grow(const kmem_magtype_t *mtp, size_t chunksize)
+{
+	return (mtp + 1 < kmem_magtypes + NMAGTYPES &&
+	    chunksize < mtp->maxbuf &&
+	    ((mtp + 1)->rounds * chunksize <= KMEM_MAGAZINE_BYTES ||
+	    (mtp + 1)->rounds <= KMEM_MAGAZINE_MIN_ROUNDS));
+}
+
 const kmem_magtype_t *
 kmem_magtype_for(size_t chunksize)
 {
@@ -116,7 +170,7 @@ unsigned
 kmem_magazine_rounds(size_t chunksize, bool grown)
 {
 	const kmem_magtype_t *mtp = kmem_magtype_for(chunksize);
-	while (grown && chunksize < mtp->maxbuf)
+	while (grown && magtype_may_grow(mtp, chunksize))
 		mtp++;
 	return (mtp->rounds);
 }
@@ -167,14 +221,6 @@ depot_enter(kmem_cache_t *cp)
 	}
 }
 
-/* The bytes of rounds on the full list (depot_lock held). */
-static uint64_t
-full_bytes(const kmem_cache_t *cp)
-{
-	return (cp->cache_full.total * cp->cache_magtype->rounds *
-	    cp->cache_chunksize);
-}
-
 /* Are cp's rounds nothing but memory (no constructor, no destructor)? */
 static bool
 rounds_are_memory(const kmem_cache_t *cp)
@@ -182,12 +228,50 @@ rounds_are_memory(const kmem_cache_t *cp)
 	return (cp->cache_constructor == NULL && cp->cache_destructor == NULL);
 }
 
-/* Is cp's full list over its ceiling (depot_lock held)?  See above. */
+/* The bytes of n rounds of cp. */
+static uint64_t
+rounds_bytes(const kmem_cache_t *cp, uint64_t n)
+{
+	return (n * cp->cache_chunksize);
+}
+
+/* The full list gained (gained) or lost bytes of rounds; depot_lock held. */
+static void
+full_bytes_add(kmem_cache_t *cp, uint64_t bytes, bool gained)
+{
+	/* Stored atomically: other caches' trims read it as a hint. */
+	__atomic_store_n(&cp->cache_full_bytes, gained ?
+	    cp->cache_full_bytes + bytes : cp->cache_full_bytes - bytes,
+	    __ATOMIC_RELAXED);
+	if (rounds_are_memory(cp)) {
+		if (gained)
+			__atomic_add_fetch(&depot_full_bytes, bytes,
+			    __ATOMIC_RELAXED);
+		else
+			__atomic_sub_fetch(&depot_full_bytes, bytes,
+			    __ATOMIC_RELAXED);
+	}
+}
+
+uint64_t
+kmem_depot_ceiling(void)
+{
+	uint64_t share = kmem_slab_peak() / KMEM_DEPOT_FULL_SHARE;
+	return (share > KMEM_DEPOT_FULL_MIN ? share : KMEM_DEPOT_FULL_MIN);
+}
+
+/* Are the depots over their ceiling, cp being one under it?  See above. */
 static bool
 full_over_ceiling(const kmem_cache_t *cp)
 {
-	return (rounds_are_memory(cp) && cp->cache_magtype != NULL &&
-	    full_bytes(cp) > KMEM_DEPOT_FULL_MAX);
+	return (rounds_are_memory(cp) && __atomic_load_n(&depot_full_bytes,
+	    __ATOMIC_RELAXED) > kmem_depot_ceiling());
+}
+
+uint64_t
+kmem_depot_full_bytes(void)
+{
+	return (__atomic_load_n(&depot_full_bytes, __ATOMIC_RELAXED));
 }
 
 /* Count an exchange (depot_lock held); enough of them want a check. */
@@ -211,6 +295,8 @@ kmem_depot_alloc(kmem_cache_t *cp, kmem_maglist_t *mlp, unsigned rounds)
 		if (--mlp->total < mlp->min)
 			mlp->min = mlp->total;
 		mlp->alloc++;
+		if (mlp == &cp->cache_full)
+			full_bytes_add(cp, rounds_bytes(cp, mp->count), false);
 		cp->cache_depot_alloc++;
 		depot_traffic(cp);
 	}
@@ -233,6 +319,8 @@ kmem_depot_free(kmem_cache_t *cp, kmem_magazine_t *mp, unsigned count)
 		mp->next = mlp->list;
 		mlp->list = mp;
 		mlp->total++;
+		if (count != 0)
+			full_bytes_add(cp, rounds_bytes(cp, count), true);
 		cp->cache_depot_free++;
 		depot_traffic(cp);
 		if (count != 0 && full_over_ceiling(cp))
@@ -305,6 +393,7 @@ kmem_depot_take(kmem_cache_t *cp, const void *buf)
 				continue;
 			mp->rounds[i] = mp->rounds[--mp->count];
 			kmem_round_taken(&mp->rounds[mp->count]);
+			full_bytes_add(cp, rounds_bytes(cp, 1), false);
 			found = true;
 		}
 		if (found && mp->count == 0) {
@@ -353,6 +442,16 @@ kmem_depot_ws_zero(kmem_cache_t *cp)
 	kmem_mutex_exit(&cp->cache_depot_lock);
 }
 
+/* The rounds in a chain of magazines. */
+static uint64_t
+chain_rounds(const kmem_magazine_t *mp)
+{
+	uint64_t n = 0;
+	for (; mp != NULL; mp = mp->next)
+		n += mp->count;
+	return (n);
+}
+
 /* Take up to n magazines off a list, working set first (depot_lock held). */
 static kmem_magazine_t *
 take_reapable(kmem_maglist_t *mlp)
@@ -377,6 +476,7 @@ kmem_depot_ws_reap(kmem_cache_t *cp)
 {
 	kmem_mutex_enter(&cp->cache_depot_lock);
 	kmem_magazine_t *full = take_reapable(&cp->cache_full);
+	full_bytes_add(cp, rounds_bytes(cp, chain_rounds(full)), false);
 	kmem_magazine_t *empty = take_reapable(&cp->cache_empty);
 	kmem_magazine_t *stale = take_stale(cp);
 	kmem_mutex_exit(&cp->cache_depot_lock);
@@ -434,8 +534,7 @@ kmem_depot_resize_check(kmem_cache_t *cp)
 	unsigned batch = __atomic_exchange_n(&cp->cache_depot_batch, 0,
 	    __ATOMIC_RELAXED);
 	const kmem_magtype_t *to = mtp;
-	while (to != NULL && cp->cache_chunksize < to->maxbuf &&
-	    to + 1 < kmem_magtypes + NMAGTYPES &&
+	while (to != NULL && magtype_may_grow(to, cp->cache_chunksize) &&
 	    (to->rounds < batch || (busy && to == mtp)))
 		to++;
 	bool grow = to != mtp;
@@ -450,6 +549,7 @@ kmem_depot_resize_check(kmem_cache_t *cp)
 		cp->cache_depot_resize++;
 		full = cp->cache_full.list;
 		empty = cp->cache_empty.list;
+		full_bytes_add(cp, cp->cache_full_bytes, false);
 		cp->cache_full = (kmem_maglist_t){ .alloc =
 		    cp->cache_full.alloc };
 		cp->cache_empty = (kmem_maglist_t){ .alloc =
@@ -463,16 +563,17 @@ kmem_depot_resize_check(kmem_cache_t *cp)
 	destroy_chain(cp, empty);
 }
 
-/* Bring the full list back under its ceiling. */
-static void
-depot_trim(kmem_cache_t *cp)
+/* Take cp's newest full magazines off its list, leaving keep of them, while
+ * the depots are over their ceiling; returns them, for destroy_chain(). */
+static kmem_magazine_t *
+trim_take(kmem_cache_t *cp, uint64_t keep)
 {
 	kmem_magazine_t *taken = NULL;
 	kmem_mutex_enter(&cp->cache_depot_lock);
-	__atomic_store_n(&cp->cache_depot_trim_wanted, false, __ATOMIC_RELAXED);
-	while (full_over_ceiling(cp)) {
+	while (cp->cache_full.total > keep && full_over_ceiling(cp)) {
 		kmem_magazine_t *mp = cp->cache_full.list;
 		cp->cache_full.list = mp->next;
+		full_bytes_add(cp, rounds_bytes(cp, mp->count), false);
 		if (--cp->cache_full.total < cp->cache_full.min)
 			cp->cache_full.min = cp->cache_full.total;
 		cp->cache_depot_trim++;
@@ -480,7 +581,36 @@ depot_trim(kmem_cache_t *cp)
 		taken = mp;
 	}
 	kmem_mutex_exit(&cp->cache_depot_lock);
-	destroy_chain(cp, taken);
+	return (taken);
+}
+
+/*
+ * Bring the depots back under their ceiling: from cp's full list first,
+ * down to its newest magazine; then from the other caches' in turn;
+ * then cp's last one.  Without the middle step, caches that stopped
+ * freeing would keep the whole allowance until the working set reaped
+ * them, and the caches in use would keep nothing.  The cache list is
+ * taken with a try: a thread that holds it (a reap, whose frees reach
+ * here) or waits for it leaves the others to the next trim.  Whether
+ * another cache holds anything is read without its lock (a hint: its
+ * list is trimmed under the lock).
+ */
+static void
+depot_trim(kmem_cache_t *cp)
+{
+	__atomic_store_n(&cp->cache_depot_trim_wanted, false, __ATOMIC_RELAXED);
+	destroy_chain(cp, trim_take(cp, 1));
+	if (full_over_ceiling(cp) && kmem_mutex_tryenter(&kmem_caches_lock)) {
+		for (kmem_cache_t *other = kmem_caches.cache_list_next;
+		    other != &kmem_caches && full_over_ceiling(cp);
+		    other = other->cache_list_next)
+			if (other != cp && rounds_are_memory(other) &&
+			    __atomic_load_n(&other->cache_full_bytes,
+			    __ATOMIC_RELAXED) != 0)
+				destroy_chain(other, trim_take(other, 0));
+		kmem_mutex_exit(&kmem_caches_lock);
+	}
+	destroy_chain(cp, trim_take(cp, 0));
 }
 
 void
@@ -491,7 +621,7 @@ kmem_depot_batch_seen(kmem_cache_t *cp, unsigned rounds)
 	unsigned seen = __atomic_load_n(&cp->cache_depot_batch,
 	    __ATOMIC_RELAXED);
 	if (mtp == NULL || rounds <= mtp->rounds ||
-	    cp->cache_chunksize >= mtp->maxbuf)
+	    !magtype_may_grow(mtp, cp->cache_chunksize))
 		return;         /* they hold it already, or may not grow */
 	while (seen < rounds && !__atomic_compare_exchange_n(
 	    &cp->cache_depot_batch, &seen, rounds, true, __ATOMIC_RELAXED,

@@ -109,6 +109,10 @@ void kmem_slab_set_held(kmem_cache_t *cp, void *buf);
 /* Is buf, a buffer of cp (a KMF_PAGEMAP cache), free in its slab? */
 bool kmem_slab_buffer_free(kmem_cache_t *cp, const void *buf);
 size_t kmem_slab_reap(kmem_cache_t *cp);
+/* The most bytes of all caches' slabs but the quantum caches' since the
+ * last reset (an update pass), lock-free. */
+uint64_t kmem_slab_peak(void);
+void kmem_slab_peak_reset(void);
 uint64_t kmem_slab_destroy_all(kmem_cache_t *cp);
 /* Free pages inside slabs in use (kmem_slab_purge.c); slab_lock held but
  * for init. */
@@ -117,6 +121,12 @@ void kmem_slab_purge_freed(kmem_cache_t *cp, kmem_slab_t *sp, uintptr_t buf);
 void kmem_slab_purge_refresh(kmem_cache_t *cp, kmem_slab_t *sp,
     uintptr_t buf);
 void kmem_slab_purge_forget(kmem_cache_t *cp, kmem_slab_t *sp);
+/*
+ * The update pass's and the reaps' share (takes slab_lock): give back
+ * every free granule of cp's partly used slabs, if always or if cp's slab
+ * layer handed out nothing since the last call.
+ */
+void kmem_slab_purge_sweep(kmem_cache_t *cp, bool always);
 /* Does buf, a chunk of sp, lie partly in pages given back (slab_lock)?
  * Its tag and pattern are then not there to check until it is allocated. */
 bool kmem_slab_purged_over(const kmem_cache_t *cp, const kmem_slab_t *sp,

@@ -159,10 +159,31 @@ void kmem_cache_walk_slabs(kmem_cache_t *cp,
 size_t kmem_cache_metadata_bytes(kmem_cache_t *cp);
 /*
  * The rounds of the magazines of a cache of chunks of chunksize bytes:
- * the size it starts with, or with grown, the largest contention can
- * grow them to (bench/cpu_identity's table of the memory they hold).
+ * the size it starts with, or with grown, the largest contention or a
+ * batch can grow them to (bench/cpu_identity's table of the memory they
+ * hold).
  */
 unsigned kmem_magazine_rounds(size_t chunksize, bool grown);
+/*
+ * Magazines grow only while one holds at most KMEM_MAGAZINE_BYTES of
+ * buffers, or at most KMEM_MAGAZINE_MIN_ROUNDS buffers: a thread's two
+ * magazines of a cache hold at most twice the larger (kmem_depot.c).
+ */
+#define KMEM_MAGAZINE_BYTES     (8u << 10)
+#define KMEM_MAGAZINE_MIN_ROUNDS 3
+/*
+ * The depots' ceiling: the full magazines of all caches without
+ * constructor or destructor hold at most kmem_depot_ceiling() bytes of
+ * rounds together, give or take one magazine per thread freeing at that
+ * moment (kmem_depot.c): KMEM_DEPOT_FULL_MIN, or a sixteenth of the
+ * caches' slabs at their peak since the last update pass
+ * (KMEM_DEPOT_FULL_SHARE), whichever is more.
+ * kmem_depot_full_bytes() says how many they hold now.
+ */
+#define KMEM_DEPOT_FULL_MIN     (2u << 20)
+#define KMEM_DEPOT_FULL_SHARE   16
+uint64_t kmem_depot_ceiling(void);
+uint64_t kmem_depot_full_bytes(void);
 
 /* ---- reports (kmem_debug.c) ---- */
 

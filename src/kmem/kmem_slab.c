@@ -38,6 +38,13 @@
  * Pages wholly free inside a slab still in use go back to the system as
  * their last buffer is freed (kmem_slab_purge.c, called under slab_lock).
  *
+ * slab_bytes sums the slabs of every cache but vmem's quantum caches
+ * (whose slabs hold other caches' slabs: counting both would count those
+ * twice), changed atomically as slabs are made and destroyed; slab_peak
+ * is its most since the last update pass, which the depots' ceiling
+ * follows (kmem_depot.c): the peak, not the sum, so that a burst of frees,
+ * whose trims destroy slabs, does not lower the ceiling under itself.
+ *
  * Free buffers are poisoned for AddressSanitizer and memcheck (poison.h):
  * a buffer is unpoisoned before its free link is read or written, and a
  * slab as a whole before its memory goes back to the arena.
@@ -59,6 +66,41 @@
  * into vmem and the internal caches.
  */
 #include "kmem_impl.h"
+
+static uint64_t slab_bytes;
+static uint64_t slab_peak;      /* the most since kmem_slab_peak_reset() */
+
+/* A slab of cp was made (made) or destroyed. */
+static void
+slab_bytes_add(const kmem_cache_t *cp, bool made)
+{
+	if (cp->cache_flags & KMC_QCACHE)
+		return;
+	if (!made) {
+		__atomic_sub_fetch(&slab_bytes, cp->cache_slabsize,
+		    __ATOMIC_RELAXED);
+		return;
+	}
+	uint64_t now = __atomic_add_fetch(&slab_bytes, cp->cache_slabsize,
+	    __ATOMIC_RELAXED);
+	uint64_t peak = __atomic_load_n(&slab_peak, __ATOMIC_RELAXED);
+	while (now > peak && !__atomic_compare_exchange_n(&slab_peak, &peak,
+	    now, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		continue;
+}
+
+uint64_t
+kmem_slab_peak(void)
+{
+	return (__atomic_load_n(&slab_peak, __ATOMIC_RELAXED));
+}
+
+void
+kmem_slab_peak_reset(void)
+{
+	__atomic_store_n(&slab_peak, __atomic_load_n(&slab_bytes,
+	    __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+}
 
 #include "base/report.h"
 #include "vmem/vmem_impl.h"
@@ -273,6 +315,7 @@ kmem_slab_alloc_many(kmem_cache_t *cp, void **bufs, unsigned n, int kmflag)
 		if (cp->cache_freelist == &cp->cache_slabs)
 			cp->cache_freelist = sp;
 		cp->cache_slab_create++;
+		slab_bytes_add(cp, true);
 		cp->cache_buf_total += sp->slab_chunks;
 		if (cp->cache_buf_total > cp->cache_buf_max)
 			cp->cache_buf_max = cp->cache_buf_total;
@@ -483,6 +526,7 @@ kmem_slab_free(kmem_cache_t *cp, void *buf)
 			kmem_slab_purge_forget(cp, kept);
 			cp->cache_buf_total -= kept->slab_chunks;
 			cp->cache_slab_destroy++;
+			slab_bytes_add(cp, false);
 			victim = kept;
 		}
 		slab_link_before(&cp->cache_slabs, sp);
@@ -519,6 +563,7 @@ slab_take_empty(kmem_cache_t *cp)
 		kmem_slab_purge_forget(cp, sp);
 		cp->cache_buf_total -= sp->slab_chunks;
 		cp->cache_slab_destroy++;
+		slab_bytes_add(cp, false);
 		sp->slab_next = taken;
 		taken = sp;
 	}

@@ -202,6 +202,7 @@ struct kmem_cache {
 	kmem_mutex_t cache_depot_lock;
 	const kmem_magtype_t *cache_magtype; /* NULL: no magazine layer */
 	kmem_maglist_t cache_full;
+	uint64_t cache_full_bytes;      /* of rounds on the full list */
 	kmem_maglist_t cache_empty;
 	kmem_magazine_t *cache_stale;   /* of an old size, to destroy */
 	uint64_t cache_depot_contention;
@@ -260,6 +261,7 @@ struct kmem_cache {
 	size_t cache_purge_granule;     /* bytes a bit stands for; 0: never */
 	uint64_t cache_purged;          /* granules given back now */
 	uint64_t cache_purge_count;     /* granules given back, ever */
+	uint64_t cache_sweep_alloc; /* cache_slab_alloc at the last sweep */
 
 	struct kmem_cache *cache_list_next; /* kmem_caches_lock */
 	struct kmem_cache *cache_list_prev;

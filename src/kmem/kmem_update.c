@@ -7,7 +7,9 @@
  *   old size left by exited threads;
  * - grows its magazines if the depot lock was contended (kmem_depot.c);
  * - gives back what sat unused for a whole interval: depot magazines
- *   beyond the working set, then the empty slabs;
+ *   beyond the working set, then the empty slabs, then, if its slab layer
+ *   handed out nothing in the interval, the free pages inside its partly
+ *   used slabs (kmem_slab_purge.c's sweep; a reap sweeps every cache);
  * and then what kmem_oversize keeps of freed large buffers decays (vmem.c,
  * "Retention"): beyond an allowance that follows the last passes' peaks,
  * it goes back; a reap gives all of it back.  A pass run by
@@ -101,6 +103,7 @@ cache_update(kmem_cache_t *cp)
 	kmem_depot_resize_check(cp);
 	kmem_depot_ws_reap(cp);
 	kmem_slab_reap(cp);
+	kmem_slab_purge_sweep(cp, false);
 }
 
 /* Called after every pass (stats_publish.c sets it). */
@@ -129,6 +132,8 @@ update_pass(void)
 	for (kmem_cache_t *cp = kmem_caches.cache_list_next; cp != &kmem_caches;
 	    cp = cp->cache_list_next)
 		cache_update(cp);
+	/* The depots' ceiling follows the slabs' peak of each interval. */
+	kmem_slab_peak_reset();
 	kmem_release_idle(false);
 	__atomic_store_n(&next_update, kmem_clock_ns() + update_interval,
 	    __ATOMIC_RELAXED);
@@ -342,6 +347,7 @@ cache_reap_all(kmem_cache_t *cp)
 	kmem_depot_ws_zero(cp);
 	kmem_depot_ws_reap(cp);
 	kmem_slab_reap(cp);
+	kmem_slab_purge_sweep(cp, true);
 	__atomic_fetch_add(&cp->cache_reap, 1, __ATOMIC_RELAXED);
 }
 
@@ -370,6 +376,7 @@ reap_pass(bool everything)
 		} else {
 			kmem_depot_ws_reap(cp);
 			kmem_slab_reap(cp);
+			kmem_slab_purge_sweep(cp, true);
 			__atomic_fetch_add(&cp->cache_reap, 1,
 			    __ATOMIC_RELAXED);
 		}

@@ -598,7 +598,8 @@ test_update_reaps_beyond_the_working_set(void)
 static void
 test_depot_traffic_grows_magazines(void)
 {
-	kmem_cache_t *cp = kmem_cache_create("traffic", 512, 0, NULL, NULL,
+	/* 64 bytes: magazines of 50 rounds hold less than KMEM_MAGAZINE_BYTES. */
+	kmem_cache_t *cp = kmem_cache_create("traffic", 64, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
 	unsigned first = stats_of(cp).magazine_size;
 	CHECK(first > 0 && first < 50);
@@ -619,7 +620,8 @@ test_depot_traffic_grows_magazines(void)
 
 /*
  * Memory the cache holds for nobody has bounds short of the working set's
- * interval: the depot's full magazines stop at a ceiling (1 MiB of rounds),
+ * interval: the depots' full magazines stop at a ceiling (kmem_depot_ceiling()
+ * bytes of rounds, over all caches),
  * and the slab layer keeps one empty slab.
  */
 static void
@@ -632,12 +634,14 @@ test_depot_ceiling_and_one_empty_slab(void)
 	for (int i = 0; i < N; i++)
 		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
 	unsigned magazine_size = stats_of(cp).magazine_size;
+	uint64_t ceiling = kmem_depot_ceiling();        /* at the peak */
 	for (int i = 0; i < N; i++)
 		kmem_cache_free(cp, bufs[i]);
 	kmem_cache_stats_t st = stats_of(cp);
 	CHECK(st.depot_trim > 0);
 	CHECK(st.full_magazines * st.magazine_size * st.chunk_size <=
-	    (1u << 20));
+	    ceiling);
+	CHECK(kmem_depot_full_bytes() <= ceiling);
 	CHECK(st.slab_destroy > 0);
 	/* Out of the slabs: the depot's rounds, the thread's magazines and
 	 * nothing else; of the slabs, only those holding them and one empty. */

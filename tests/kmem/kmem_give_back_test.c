@@ -7,6 +7,11 @@
  *   and a buffer allocated later in such a page is fresh: its debug
  *   patterns and tags are right, its constructor runs as for any buffer
  *   taken from a slab.
+ * - the depots' ceiling is one for all caches, and a thread's magazines
+ *   hold a bounded number of bytes;
+ * - free pages in kmem_default's quantum caches go back at once, as
+ *   they reach its slabs (no slack there), and the slack other caches
+ *   keep goes back at an update pass that finds them idle.
  * Residency is read with mincore(); the counters with kmem_cache_stats().
  */
 #include <errno.h>
@@ -22,6 +27,7 @@
 
 #include "check.h"
 #include "kmem/kmem_query.h"        /* kmem_cache_of(): a class's cache */
+#include "vmem/vmem_impl.h"         /* kmem_default's quantum caches */
 
 static kmem_cache_stats_t
 stats_of(kmem_cache_t *cp)
@@ -114,7 +120,7 @@ test_constructed_objects_survive_a_burst(void)
 
 /*
  * kmem_alloc's classes (malloc's too) keep the ceiling: the same burst
- * leaves at most 1 MiB of rounds on the class's full list.
+ * leaves at most the depots' ceiling of rounds on the class's full list.
  */
 static void
 test_classes_obey_the_ceiling(void)
@@ -129,7 +135,86 @@ test_classes_obey_the_ceiling(void)
 	kmem_cache_stats_t st = stats_of(cp);
 	CHECK(st.depot_trim > 0);
 	CHECK(st.full_magazines * st.magazine_size * st.chunk_size <=
-	    (1u << 20));
+	    kmem_depot_ceiling());
+}
+
+/*
+ * The ceiling is one for all the caches: a burst of frees across 25
+ * classes, 400 KiB each (10 MiB in all, each class well under the
+ * ceiling), leaves at most the ceiling's worth of rounds in all their
+ * depots together, by the caches' own statistics as by the depots' sum.
+ * The ceiling is read at the peak, before the frees: it follows the
+ * slabs (an eighth of them, at least KMEM_DEPOT_FULL_MIN), which the
+ * frees bring down.
+ */
+enum { CLASSES = 25 };
+
+static void
+test_depots_share_one_ceiling(void)
+{
+	kmem_cache_t *caches[CLASSES];
+	size_t sizes[CLASSES];
+	unsigned counts[CLASSES];
+	unsigned n = 0;
+	for (int k = 0; k < CLASSES; k++) {
+		sizes[k] = 1100 + (size_t)k * 600;      /* 1.1 .. 15.5 KiB */
+		counts[k] = (unsigned)((400u << 10) / sizes[k]);
+		for (unsigned i = 0; i < counts[k]; i++)
+			bufs[n++] = kmem_alloc(sizes[k], KM_SLEEP);
+		caches[k] = kmem_cache_of(bufs[n - 1]);
+		CHECK(caches[k] != NULL);
+	}
+	uint64_t ceiling = kmem_depot_ceiling();
+	CHECK(ceiling >= KMEM_DEPOT_FULL_MIN);
+	CHECK(ceiling < (uint64_t)CLASSES * (400u << 10) / 2);
+	n = 0;
+	for (int k = 0; k < CLASSES; k++)
+		for (unsigned i = 0; i < counts[k]; i++)
+			kmem_free(bufs[n++], sizes[k]);
+	uint64_t held = 0;
+	for (int k = 0; k < CLASSES; k++) {
+		if (k > 0 && caches[k] == caches[k - 1])
+			continue;
+		kmem_cache_stats_t st = stats_of(caches[k]);
+		held += st.full_magazines * st.magazine_size * st.chunk_size;
+	}
+	CHECK(held > 0);
+	CHECK(held <= ceiling);
+	CHECK(kmem_depot_full_bytes() <= ceiling);
+}
+
+/*
+ * A thread's magazines hold at most KMEM_MAGAZINE_BYTES each: batches
+ * that would grow a class's magazines to 143 rounds (illumos's table
+ * allows 67 KiB for 480-byte buffers) stop at the bound, and after the
+ * batch is freed the thread holds at most two magazines' worth (the
+ * update pass first destroys the old-size magazines and the depot's
+ * rounds are counted out).
+ */
+static void
+test_thread_magazines_are_bounded(void)
+{
+	static const size_t sizes[] = { 200, 480, 1000 };
+	enum { B = 300, ROUNDS = 6 };
+	for (size_t k = 0; k < sizeof (sizes) / sizeof (sizes[0]); k++) {
+		for (int r = 0; r < ROUNDS; r++) {
+			for (int i = 0; i < B; i++)
+				bufs[i] = kmem_alloc(sizes[k], KM_SLEEP);
+			for (int i = 0; i < B; i++)
+				kmem_free(bufs[i], sizes[k]);
+		}
+		bufs[0] = kmem_alloc(sizes[k], KM_SLEEP);
+		kmem_cache_t *cp = kmem_cache_of(bufs[0]);
+		kmem_free(bufs[0], sizes[k]);
+		kmem_update_now();
+		kmem_cache_stats_t st = stats_of(cp);
+		CHECK(st.magazine_resize > 0);
+		CHECK(st.magazine_size * st.chunk_size <= KMEM_MAGAZINE_BYTES);
+		uint64_t depot = st.full_magazines * st.magazine_size;
+		CHECK(st.buf_constructed >= depot);
+		CHECK((st.buf_constructed - depot) * st.chunk_size <=
+		    2 * KMEM_MAGAZINE_BYTES);
+	}
 }
 
 /* ---- part 3: free pages inside slabs in use go back ---- */
@@ -341,6 +426,105 @@ test_classes_and_quantum_caches_give_back(void)
 	CHECK(inner > 0 && gone * 8 >= inner);
 }
 
+/* Is the page at p resident?  A page unmapped (its whole span went back
+ * to the system) is not. */
+static bool
+page_resident(const void *p)
+{
+	unsigned char vec[1];
+	if (mincore((void *)p, page_size, vec) != 0) {
+		CHECK_EQ(errno, ENOMEM);
+		return (false);
+	}
+	return (vec[0] & 1);
+}
+
+/*
+ * kmem_default's quantum caches keep no slack of their own (their buffers
+ * are the classes' slabs, whose slab layers keep theirs): 2048 one-page
+ * buffers, written, all but one in 32 freed, with no pass and no reap.
+ * What the depots' ceiling sends back to the quantum cache's slabs leaves
+ * the resident set at once; what stays resident is what its depot and the
+ * thread's two magazines hold, not an eighth of its slabs (256 pages)
+ * besides.
+ */
+static void
+test_quantum_caches_keep_no_slack(void)
+{
+	enum { N = 2048, KEEP = 32 };
+	static void *pages[N];
+	kmem_cache_t *qc = kmem_default_arena()->vm_qcache[0];
+	CHECK(qc != NULL && stats_of(qc).chunk_size == page_size);
+	for (unsigned i = 0; i < N; i++) {
+		pages[i] = quantum_alloc(page_size);
+		memset(pages[i], 0x5e, page_size);
+	}
+	qsort(pages, N, sizeof (pages[0]), by_address);
+	for (unsigned i = 0; i < N; i++)
+		if (i % KEEP != 0)
+			quantum_free(pages[i], page_size);
+	kmem_cache_stats_t st = stats_of(qc);
+	CHECK(st.depot_trim > 0);
+	size_t resident = 0;
+	for (unsigned i = 0; i < N; i++)
+		if (i % KEEP != 0)
+			resident += page_resident(pages[i]);
+	CHECK(resident <= (st.full_magazines + 2) * st.magazine_size);
+	for (unsigned i = 0; i < N; i += KEEP)
+		quantum_free(pages[i], page_size);
+}
+
+/*
+ * The slack a cache keeps resident for reuse goes back when no reuse
+ * comes: a cache of two-and-a-half-page buffers, two to a slab, no
+ * magazines, SLABS slabs written, all but the first buffer of each slab
+ * freed.  The frees give back inner pages only down to the slack (an
+ * eighth of the slabs); an update pass that finds the slab layer has
+ * handed out nothing since the last one sweeps the rest.
+ */
+static void
+test_idle_slack_goes_back_at_the_update(void)
+{
+	size_t size = 5 * page_size / 2;
+	kmem_cache_t *cp = kmem_cache_create("idle_slack", size, 0, NULL,
+	    NULL, NULL, NULL, NULL, KMC_NOMAGAZINE);
+	unsigned per_slab = stats_of(cp).buf_per_slab;
+	unsigned n = SLABS * per_slab;
+	for (unsigned i = 0; i < n; i++) {
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+		memset(bufs[i], 0x3c, size);
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (i % per_slab != 0)
+			kmem_cache_free(cp, bufs[i]);
+	size_t before = 0, after = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t first;
+		size_t inner = inner_pages(bufs[i], size, &first);
+		if (i % per_slab != 0 && inner > 0)
+			before += resident_pages((void *)first,
+			    inner * page_size);
+	}
+	CHECK(before > 0);      /* the slack */
+	/* The first pass opens the interval the second finds idle. */
+	kmem_update_now();
+	kmem_update_now();
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t first;
+		size_t inner = inner_pages(bufs[i], size, &first);
+		if (i % per_slab == 0) {
+			CHECK_EQ(((unsigned char *)bufs[i])[size - 1], 0x3c);
+		} else if (inner > 0) {
+			after += resident_pages((void *)first,
+			    inner * page_size);
+		}
+	}
+	CHECK_EQ(after, 0);
+	for (unsigned i = 0; i < n; i += per_slab)
+		kmem_cache_free(cp, bufs[i]);
+	kmem_cache_destroy(cp);
+}
+
 /*
  * Under KMEM_DEBUG's default checks (the freed pattern, redzone tags,
  * audit): a buffer allocated in pages given back is checked as a freed,
@@ -372,9 +556,13 @@ main(int argc, char **argv)
 	kmem_update_now();      /* the first pass, due at once, is done */
 	test_constructed_objects_survive_a_burst();
 	test_classes_obey_the_ceiling();
+	test_depots_share_one_ceiling();
+	test_thread_magazines_are_bounded();
 	test_free_pages_in_used_slabs_go_back(false);
 	test_free_pages_in_used_slabs_go_back(true);
 	test_classes_and_quantum_caches_give_back();
+	test_quantum_caches_keep_no_slack();
+	test_idle_slack_goes_back_at_the_update();
 	printf("kmem_give_back_test: all passed\n");
 	return (0);
 }

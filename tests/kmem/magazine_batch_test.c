@@ -42,7 +42,9 @@ batch(kmem_cache_t *cp, int n)
 static void
 check_batch_grows(int b)
 {
-	kmem_cache_t *cp = kmem_cache_create("batch64", 64, 0, NULL, NULL,
+	/* 32 bytes: magazines of up to 143 rounds stay within
+	 * KMEM_MAGAZINE_BYTES, so the batch alone sets the size. */
+	kmem_cache_t *cp = kmem_cache_create("batch32", 32, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
 	kmem_cache_stats_t st = stats_of(cp);
 	unsigned start = st.magazine_size;
@@ -84,7 +86,7 @@ test_batch_of_40(void)
 static void
 test_small_batch_keeps_size(void)
 {
-	kmem_cache_t *cp = kmem_cache_create("small64", 64, 0, NULL, NULL,
+	kmem_cache_t *cp = kmem_cache_create("small32", 32, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
 	unsigned start = stats_of(cp).magazine_size;
 	for (int i = 0; i < 50; i++)
@@ -96,22 +98,26 @@ test_small_batch_keeps_size(void)
 }
 
 /*
- * Chunks too big to grow (the magazine table's limit for them) keep their
- * size, whatever the batch; between, growth stops at the limit.
+ * Chunks too big to grow (the magazine table's limit for them, or a
+ * magazine of the next size would hold more than KMEM_MAGAZINE_BYTES)
+ * keep their size, whatever the batch; between, growth stops at the limit.
  */
 static void
 test_limits_hold(void)
 {
-	kmem_cache_t *big = kmem_cache_create("batch64k", 65536, 0, NULL, NULL,
-	    NULL, NULL, NULL, 0);
-	unsigned start = stats_of(big).magazine_size;
-	batch(big, 60);
-	batch(big, 60);
-	CHECK_EQ(stats_of(big).magazine_size, start);
-	CHECK_EQ(stats_of(big).magazine_resize, 0);
-	kmem_cache_destroy(big);
+	static const size_t fixed[] = { 65536, 3000 };
+	for (size_t i = 0; i < sizeof (fixed) / sizeof (fixed[0]); i++) {
+		kmem_cache_t *big = kmem_cache_create("batch_big", fixed[i], 0,
+		    NULL, NULL, NULL, NULL, NULL, 0);
+		unsigned start = stats_of(big).magazine_size;
+		batch(big, 60);
+		batch(big, 60);
+		CHECK_EQ(stats_of(big).magazine_size, start);
+		CHECK_EQ(stats_of(big).magazine_resize, 0);
+		kmem_cache_destroy(big);
+	}
 
-	kmem_cache_t *mid = kmem_cache_create("batch3k", 3000, 0, NULL, NULL,
+	kmem_cache_t *mid = kmem_cache_create("batch1k", 1000, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
 	batch(mid, MAXB);
 	batch(mid, MAXB);
@@ -119,6 +125,7 @@ test_limits_hold(void)
 	/* Capped below the batch, at the chunk size's limit. */
 	CHECK_EQ(st.magazine_size, kmem_magazine_rounds(st.chunk_size, true));
 	CHECK(st.magazine_size < MAXB);
+	CHECK(st.magazine_size * st.chunk_size <= KMEM_MAGAZINE_BYTES);
 	CHECK_EQ(st.magazine_resize, 1);
 	kmem_cache_destroy(mid);
 }
