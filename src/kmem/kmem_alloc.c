@@ -78,11 +78,14 @@ class_create(size_t size)
  * well (slower, not different: they carry no KM_MALLOC_ENTRY).
  */
 bool kmem_malloc_diverted;
+void (*kmem_malloc_alloc_hook)(void *buf, size_t requested);
 void (*kmem_malloc_free_hook)(void *buf);
 
 void
-kmem_malloc_divert(void (*free_hook)(void *buf))
+kmem_malloc_divert(void (*alloc_hook)(void *buf, size_t requested),
+    void (*free_hook)(void *buf))
 {
+	kmem_malloc_alloc_hook = alloc_hook;
 	kmem_malloc_free_hook = free_hook;
 	__atomic_store_n(&kmem_malloc_diverted, true, __ATOMIC_RELEASE);
 	for (size_t i = 0; i <= KMEM_ALLOC_SMALL / 8; i++)

@@ -13,6 +13,25 @@
  * before: a reader reads them all, and at most one block cut short at the
  * end.
  *
+ * Order without a shared counter.  Each event gets a stamp, a hybrid
+ * logical clock: the thread's last stamp plus one, at least the time since
+ * the trace's start shifted left by KMEM_TRACE_STAMP_SHIFT, and above the
+ * stamp of the address's region (stamp_bucket[]), which the event then
+ * raises to its own.  Two events on one address that the allocator or the
+ * program orders -- a free and the next allocation at that address, in
+ * any threads; an allocation and the free of its object in another
+ * thread -- are ordered by the first's raising of the region before the
+ * second's reading of it, so the second's stamp is the larger: merged by
+ * stamp, every address's allocations and frees come in the order they
+ * happened, which is all a reader needs to number objects.  Regions are
+ * 64 KiB of address space hashed into 4096 words: unrelated addresses
+ * that share a word only order events more than needed.  A thread's
+ * events mostly fall in regions no other thread writes at the time, so
+ * the one atomic read-modify-write per event (an increase of the region's
+ * stamp) finds its cache line at home: no line that every thread writes.
+ * Stamps also carry the time (the coarse clock, shifted), so the order
+ * follows the time wherever threads do not meet.
+ *
  * Invariants: a buffer's committed length (pos) covers whole events only,
  * and is stored with release order after each event, so the exit handler
  * may write another thread's buffer up to pos while that thread appends
@@ -67,10 +86,9 @@ typedef struct trace_buffer {
 	struct trace_buffer *next;      /* on buffers, or on spare */
 	uint32_t thread;                /* 1, 2, ...: this process's order */
 	uint32_t tid;
-	uint64_t base_ns;               /* the block's base time */
-	uint64_t last_ns;               /* the last event's time */
-	uint64_t base_seq;              /* the block's first event's number */
-	uint64_t last_seq;              /* the last event's number */
+	uint64_t base_ns;               /* when the block was started */
+	uint64_t base_stamp;            /* the stamp before its first event */
+	uint64_t stamp;                 /* the thread's last event's stamp */
 	uint64_t last_addr;
 	uint32_t nevents;
 	uint32_t pos;                   /* committed payload bytes */
@@ -99,26 +117,19 @@ static bool recording;                  /* this process writes its file */
 static bool closed;                     /* the exit handler has run */
 static char trace_path[PATH_MAX];       /* as given, "%p" and all */
 
-/* ---- encoding ---- */
-
-/*
- * Every event's number, in one order for the whole process.  An
- * allocation takes its number after it got its block, a free before it
- * lets its block go, so across threads a block's free is numbered before
- * its next allocation: the allocator's own synchronisation orders the two
- * calls, and increments of one variable follow that order.  One relaxed
- * atomic increment per event, no lock; the reader merges the threads'
- * events by these numbers.
- */
-static uint64_t event_seq;
+/* ---- stamps ---- */
 
 /*
  * The events' times: CLOCK_MONOTONIC_COARSE (the last tick, a read of
  * memory), since a precise clock costs a system call on some virtual
  * machines (390 ns on the one docs/benchmarks.md was measured on) and the
- * order comes from the numbers anyway.  Its resolution goes in the header.
+ * order comes from the stamps' logic, not from the clock.  Its resolution
+ * goes in the header; stamp_start is the header's start time, the zero of
+ * the stamps' time.
  */
 #define TRACE_CLOCK     CLOCK_MONOTONIC_COARSE
+
+static uint64_t stamp_start;
 
 static uint64_t
 now_ns(void)
@@ -127,6 +138,66 @@ now_ns(void)
 	clock_gettime(TRACE_CLOCK, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 }
+
+/* The regions' stamps (the theory above): 64 KiB regions, hashed by
+ * their number into STAMP_BUCKETS words, 8 to a cache line. */
+#define STAMP_REGION_SHIFT      16
+#define STAMP_BUCKETS           4096
+
+static uint64_t stamp_bucket[STAMP_BUCKETS] __attribute__((aligned(64)));
+
+static uint64_t *
+bucket_of(const void *addr)
+{
+	return (&stamp_bucket[((uintptr_t)addr >> STAMP_REGION_SHIFT) &
+	    (STAMP_BUCKETS - 1)]);
+}
+
+/* s, or the first stamp after the region of addr's, if that is later. */
+static uint64_t
+bucket_after(uint64_t s, const void *addr)
+{
+	uint64_t v = __atomic_load_n(bucket_of(addr), __ATOMIC_RELAXED);
+	return (v >= s ? v + 1 : s);
+}
+
+/* Raise addr's region to s: only ever up, so a later reader (one the
+ * program or the allocator orders after this event) sees s or more. */
+static void
+bucket_raise(const void *addr, uint64_t s)
+{
+	uint64_t *p = bucket_of(addr);
+	uint64_t v = __atomic_load_n(p, __ATOMIC_RELAXED);
+	while (v < s && !__atomic_compare_exchange_n(p, &v, s, true,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+/*
+ * The stamp of b's thread's next event, on the addresses a and c (NULL:
+ * none): after the thread's last, at least the time, after both regions'
+ * stamps; both regions raised to it.
+ */
+static uint64_t
+stamp_take(trace_buffer_t *b, const void *a, const void *c)
+{
+	uint64_t s = b->stamp + 1;
+	uint64_t now = now_ns();
+	if (now > stamp_start &&
+	    (now - stamp_start) << KMEM_TRACE_STAMP_SHIFT > s)
+		s = (now - stamp_start) << KMEM_TRACE_STAMP_SHIFT;
+	if (a != NULL)
+		s = bucket_after(s, a);
+	if (c != NULL)
+		s = bucket_after(s, c);
+	if (a != NULL)
+		bucket_raise(a, s);
+	if (c != NULL)
+		bucket_raise(c, s);
+	return (s);
+}
+
+/* ---- encoding ---- */
 
 static unsigned char *
 put_varint(unsigned char *p, uint64_t v)
@@ -198,17 +269,18 @@ block_write(trace_buffer_t *b, uint32_t pos, uint32_t nevents)
 	put32(hdr + 16, b->tid);
 	put32(hdr + 20, kmem_trace_checksum(b->payload, pos));
 	put64(hdr + 24, b->base_ns);
-	put64(hdr + 32, b->base_seq);
+	put64(hdr + 32, b->base_stamp);
 	struct iovec iov[2] = { { hdr, sizeof (hdr) }, { b->payload, pos } };
 	write_all(iov, 2);
 }
 
-/* Start b's next block: empty, its times and addresses from scratch. */
+/* Start b's next block: empty, its stamps and addresses deltas from
+ * scratch. */
 static void
-block_reset(trace_buffer_t *b, uint64_t base_ns)
+block_reset(trace_buffer_t *b)
 {
-	b->base_ns = b->last_ns = base_ns;
-	b->base_seq = b->last_seq = 0;
+	b->base_ns = now_ns();
+	b->base_stamp = b->stamp;
 	b->last_addr = 0;
 	b->nevents = 0;
 	__atomic_store_n(&b->pos, 0, __ATOMIC_RELEASE);
@@ -221,15 +293,19 @@ buffer_flush_locked(trace_buffer_t *b)
 {
 	if (!closed)
 		block_write(b, b->pos, b->nevents);
-	block_reset(b, b->last_ns);
+	block_reset(b);
 }
 
-static void
+/* A full buffer written, between two events of the program: errno as the
+ * program left it. */
+static __attribute__((noinline, cold)) void
 buffer_flush(trace_buffer_t *b)
 {
+	int saved = errno;
 	pthread_mutex_lock(&buffers_lock);
 	buffer_flush_locked(b);
 	pthread_mutex_unlock(&buffers_lock);
+	errno = saved;
 }
 
 /* The thread exits: its events to the file, its buffer to the spares. */
@@ -257,30 +333,31 @@ thread_exit(void *arg)
 }
 
 /* The calling thread's buffer, made on its first event; NULL if it cannot
- * have one (being made, exiting, or no memory). */
-static trace_buffer_t *
-buffer_get(void)
+ * have one (being made, exiting, or no memory).  errno as it was. */
+static __attribute__((noinline, cold)) trace_buffer_t *
+buffer_make(void)
 {
-	trace_buffer_t *b = self;
-	if (__builtin_expect(b != NULL, 1))
-		return (b);
 	if (making)
 		return (NULL);
+	int saved = errno;
 	making = true;
 	pthread_mutex_lock(&buffers_lock);
-	b = spare;
+	trace_buffer_t *b = spare;
 	if (b != NULL)
 		spare = b->next;
 	pthread_mutex_unlock(&buffers_lock);
 	if (b == NULL) {
 		void *m = mmap(NULL, BUFFER_BYTES, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED)
+		if (m == MAP_FAILED) {
+			errno = saved;
 			return (NULL);  /* making stays set: no retry storm */
+		}
 		b = m;
 	}
 	b->tid = (uint32_t)syscall(SYS_gettid);
-	block_reset(b, now_ns());
+	b->stamp = 0;           /* a new thread: its stamps from the time */
+	block_reset(b);
 	pthread_mutex_lock(&buffers_lock);
 	b->thread = ++threads_seen;
 	b->next = buffers;
@@ -289,49 +366,45 @@ buffer_get(void)
 	(void) pthread_setspecific(exit_key, b);
 	self = b;
 	making = false;
+	errno = saved;
 	return (b);
 }
 
 /*
  * Room for one more event in the calling thread's buffer: its start, or
- * NULL when the event cannot be recorded.  *t is the event's time.
+ * NULL when the event cannot be recorded.
  */
 static unsigned char *
-event_begin(trace_buffer_t **bp, uint64_t *t)
+event_begin(trace_buffer_t **bp)
 {
-	trace_buffer_t *b = buffer_get();
-	if (b == NULL)
+	trace_buffer_t *b = self;
+	if (__builtin_expect(b == NULL, 0) && (b = buffer_make()) == NULL)
 		return (NULL);
-	if (b->pos + KMEM_TRACE_EVENT_MAX > PAYLOAD_BYTES)
+	if (__builtin_expect(b->pos + KMEM_TRACE_EVENT_MAX > PAYLOAD_BYTES, 0))
 		buffer_flush(b);
 	*bp = b;
-	*t = now_ns();
 	return (b->payload + b->pos);
 }
 
-static void
-event_end(trace_buffer_t *b, unsigned char *end, uint64_t t, uint64_t seq)
+/* The op byte and the event's stamp, on the addresses a and c, as a
+ * delta from the thread's last. */
+static unsigned char *
+put_op(unsigned char *p, unsigned op, unsigned fn, trace_buffer_t *b,
+    const void *a, const void *c)
 {
-	b->last_ns = t;
-	b->last_seq = seq;
+	uint64_t s = stamp_take(b, a, c);
+	*p++ = (unsigned char)(op | fn << KMEM_TRACE_FN_SHIFT);
+	p = put_varint(p, s - b->stamp);
+	b->stamp = s;
+	return (p);
+}
+
+static void
+event_end(trace_buffer_t *b, unsigned char *end)
+{
 	b->nevents++;
 	__atomic_store_n(&b->pos, (uint32_t)(end - b->payload),
 	    __ATOMIC_RELEASE);
-}
-
-/* The op byte, the event's number and its time, as deltas from the
- * block's last; *seq is the number taken. */
-static unsigned char *
-put_op(unsigned char *p, unsigned op, unsigned fn, trace_buffer_t *b,
-    uint64_t t, uint64_t *seq)
-{
-	*seq = __atomic_fetch_add(&event_seq, 1, __ATOMIC_RELAXED) + 1;
-	if (b->nevents == 0)
-		b->base_seq = b->last_seq = *seq;
-	*p++ = (unsigned char)(op | fn << KMEM_TRACE_FN_SHIFT);
-	p = put_varint(p, *seq - b->last_seq);
-	/* Times on one thread do not go back; a clock that did reads as 0. */
-	return (put_varint(p, t > b->last_ns ? t - b->last_ns : 0));
 }
 
 /* ---- events (malloc_trace.h) ---- */
@@ -340,54 +413,53 @@ void
 kmem_trace_alloc(unsigned op, unsigned fn, size_t a, size_t b_,
     const void *buf)
 {
-	int saved = errno;
 	trace_buffer_t *b;
-	uint64_t t, seq;
-	unsigned char *p = event_begin(&b, &t);
+	unsigned char *p = event_begin(&b);
 	if (p != NULL) {
-		p = put_op(p, op, fn, b, t, &seq);
+		p = put_op(p, op, fn, b, buf, NULL);
 		if (op != KMEM_TRACE_MALLOC)
 			p = put_varint(p, a);
 		p = put_varint(p, b_);
 		p = put_addr(b, p, buf);
-		event_end(b, p, t, seq);
+		event_end(b, p);
 	}
-	errno = saved;
 }
 
 void
 kmem_trace_realloc(const void *old, size_t size, const void *buf)
 {
-	int saved = errno;
 	trace_buffer_t *b;
-	uint64_t t, seq;
-	unsigned char *p = event_begin(&b, &t);
+	unsigned char *p = event_begin(&b);
 	if (p != NULL) {
-		p = put_op(p, KMEM_TRACE_REALLOC, 0, b, t, &seq);
+		p = put_op(p, KMEM_TRACE_REALLOC, 0, b, old,
+		    buf != old ? buf : NULL);
 		p = put_addr(b, p, old);
 		p = put_varint(p, size);
 		p = put_addr(b, p, buf);
-		event_end(b, p, t, seq);
+		event_end(b, p);
 	}
-	errno = saved;
 }
 
 void
 kmem_trace_free(const void *ptr)
 {
-	int saved = errno;
 	trace_buffer_t *b;
-	uint64_t t, seq;
-	unsigned char *p = event_begin(&b, &t);
+	unsigned char *p = event_begin(&b);
 	if (p != NULL) {
-		p = put_op(p, KMEM_TRACE_FREE, 0, b, t, &seq);
+		p = put_op(p, KMEM_TRACE_FREE, 0, b, ptr, NULL);
 		p = put_addr(b, p, ptr);
-		event_end(b, p, t, seq);
+		event_end(b, p);
 	}
-	errno = saved;
 }
 
-/* kmem's free hook (kmem_query.h): a class buffer's free. */
+/* kmem's hooks (kmem_query.h): a class buffer's malloc() and free(). */
+static void
+alloc_hook(void *buf, size_t size)
+{
+	if (!kmem_trace_inside)
+		kmem_trace_alloc(KMEM_TRACE_MALLOC, 0, 0, size, buf);
+}
+
 static void
 free_hook(void *buf)
 {
@@ -446,7 +518,8 @@ header_write(void)
 	put32(h + 24, (uint32_t)((uint64_t)res.tv_sec * 1000000000u +
 	    (uint64_t)res.tv_nsec));
 	put32(h + 28, 0);
-	put64(h + 32, now_ns());
+	stamp_start = now_ns();
+	put64(h + 32, stamp_start);
 	put64(h + 40, (uint64_t)wall.tv_sec * 1000000000u +
 	    (uint64_t)wall.tv_nsec);
 	v16 = (uint16_t)len;
@@ -506,8 +579,8 @@ at_exit(void)
 			const unsigned char *p = b->payload;
 			while (p < b->payload + pos) {
 				unsigned op = *p++ & KMEM_TRACE_OP_MASK;
-				unsigned fields = op == KMEM_TRACE_FREE ? 3 :
-				    op == KMEM_TRACE_MALLOC ? 4 : 5;
+				unsigned fields = op == KMEM_TRACE_FREE ? 2 :
+				    op == KMEM_TRACE_MALLOC ? 3 : 4;
 				for (unsigned f = 0; f < fields; f++)
 					while (*p++ & 0x80)
 						;
@@ -533,6 +606,9 @@ fork_child(void)
 		close(trace_fd);
 	trace_fd = -1;
 	recording = false;
+	/* The parent's stamps are of its file: the child's, if it has one,
+	 * count from its own start (file_open()). */
+	memset(stamp_bucket, 0, sizeof (stamp_bucket));
 	if (strstr(trace_path, "%p") != NULL) {
 		char err[128];
 		(void) file_open(err, sizeof (err));
@@ -542,7 +618,8 @@ fork_child(void)
 		b->thread = ++threads_seen;
 		b->next = NULL;
 		buffers = b;
-		block_reset(b, now_ns());
+		b->stamp = 0;   /* the new file's stamps: from its start */
+		block_reset(b);
 	}
 }
 
@@ -565,7 +642,7 @@ kmem_trace_start(const char *path, char *err, size_t errlen)
 		(void) pthread_atfork(NULL, NULL, fork_child);
 		(void) atexit(at_exit);
 		__atomic_store_n(&kmem_trace_on, true, __ATOMIC_RELEASE);
-		kmem_malloc_divert(free_hook);
+		kmem_malloc_divert(alloc_hook, free_hook);
 	}
 	kmem_trace_inside = false;
 	return (ok ? 0 : -1);

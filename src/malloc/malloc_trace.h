@@ -1,9 +1,10 @@
 /*
  * malloc's recorder (malloc_trace.c), as malloc.c and the options see it.
  *
- * While kmem_trace_on, malloc.c records each call: malloc() and free()
- * reach their slow paths without a test of their own (kmem_query.h,
- * kmem_malloc_divert()), the other entry points test kmem_trace_on.  A
+ * While kmem_trace_on, malloc.c records each call: a class buffer's
+ * malloc() and free() reach the recorder's hooks from kmem's slow paths
+ * without a test of their own (kmem_query.h, kmem_malloc_divert()), the
+ * other entry points test kmem_trace_on.  A
  * call that records sets kmem_trace_inside around its work, so that the
  * malloc() and free() it makes inside (calloc's malloc, realloc's move)
  * are not recorded again.
@@ -22,6 +23,14 @@ extern __thread bool kmem_trace_inside
     __attribute__((tls_model("initial-exec")));
 extern __thread void *kmem_trace_skip
     __attribute__((tls_model("initial-exec")));
+
+/* Is this call one to record: the recorder on, and the call not made
+ * from inside a recorded one? */
+static inline bool
+kmem_trace_recording(void)
+{
+	return (kmem_trace_on && !kmem_trace_inside);
+}
 
 /* An allocation's event: op and fn as in <kmem/trace.h>; a and b are
  * size, nmemb and elsize, or align and size; buf NULL when it failed. */

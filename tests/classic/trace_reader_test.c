@@ -36,7 +36,7 @@ typedef struct writer {
 	unsigned char payload[4096];
 	size_t plen;
 	uint32_t nevents;
-	uint64_t last_t, last_seq, base_seq, last_addr;
+	uint64_t last_stamp, base_stamp, last_addr;
 } writer_t;
 
 static void
@@ -76,7 +76,7 @@ header(writer_t *w)
 {
 	const char *name = "/usr/bin/example";
 	put(w, "KMTRACE\n", 8);
-	put16(w, 1);
+	put16(w, 2);
 	put16(w, (uint16_t)(50 + strlen(name)));
 	put32(w, 4242);
 	put32(w, 4096);
@@ -107,27 +107,26 @@ addr(writer_t *w, uint64_t a)
 	varint(w, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
 }
 
-/* One event, number seq of the process, at absolute time t: op, fn, then
- * (the caller's varints and addresses) its numbers. */
+/* One event, number seq (below 1024) of the process, at absolute time t:
+ * op, fn, its stamp (the time since the start shifted left by 10, plus
+ * seq), then (the caller's varints and addresses) its numbers. */
 static void
 event(writer_t *w, unsigned op, unsigned fn, uint64_t t, uint64_t seq)
 {
+	uint64_t stamp = ((t - START_NS) << KMEM_TRACE_STAMP_SHIFT) + seq;
 	if (w->nevents == 0)
-		w->base_seq = w->last_seq = seq;
+		w->base_stamp = w->last_stamp = stamp - 1;
 	w->payload[w->plen++] = (unsigned char)(op | fn << 4);
-	varint(w, seq - w->last_seq);
-	varint(w, t - w->last_t);
-	w->last_t = t;
-	w->last_seq = seq;
+	varint(w, stamp - w->last_stamp);
+	w->last_stamp = stamp;
 	w->nevents++;
 }
 
 static void
-block_begin(writer_t *w, uint64_t base)
+block_begin(writer_t *w)
 {
 	w->plen = 0;
 	w->nevents = 0;
-	w->last_t = base;
 	w->last_addr = 0;
 }
 
@@ -142,7 +141,7 @@ block_end(writer_t *w, uint32_t thread, uint64_t base)
 	put32(w, 1000 + thread);
 	put32(w, kmem_trace_checksum(w->payload, w->plen));
 	put64(w, base);
-	put64(w, w->base_seq);
+	put64(w, w->base_stamp);
 	put(w, w->payload, w->plen);
 }
 
@@ -177,7 +176,7 @@ make_trace(void)
 	writer_t w = { 0 };
 	header(&w);
 	uint64_t b1 = START_NS + 5;
-	block_begin(&w, b1);
+	block_begin(&w);
 	event(&w, KMEM_TRACE_MALLOC, 0, START_NS + 10, 1);
 	varint(&w, 100);
 	addr(&w, A);
@@ -193,7 +192,7 @@ make_trace(void)
 	block_end(&w, 1, b1);
 
 	uint64_t b2 = START_NS + 15;
-	block_begin(&w, b2);
+	block_begin(&w);
 	event(&w, KMEM_TRACE_CALLOC, 0, START_NS + 20, 2);
 	varint(&w, 4);
 	varint(&w, 25);
@@ -214,7 +213,7 @@ make_trace(void)
 	block_end(&w, 2, b2);
 
 	uint64_t b3 = START_NS + 55;
-	block_begin(&w, b3);
+	block_begin(&w);
 	event(&w, KMEM_TRACE_REALLOC, 0, START_NS + 60, 7);
 	addr(&w, A);
 	varint(&w, 5000);
@@ -277,7 +276,7 @@ test_good(void)
 	CHECK_EQ(e[2].op, KMEM_TRACE_REALLOC);
 	CHECK_EQ(e[2].id, 1);
 	CHECK_EQ(e[2].old_id, 1);
-	/* t=40: the free (thread 2) before the reuse (thread 1), by number */
+	/* t=40: the free (thread 2) before the reuse (thread 1), by stamp */
 	CHECK_EQ(e[3].op, KMEM_TRACE_FREE);
 	CHECK_EQ(e[3].old_id, 1);
 	CHECK_EQ(e[4].op, KMEM_TRACE_MEMALIGN);
