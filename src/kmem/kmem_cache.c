@@ -792,7 +792,8 @@ diverted_slot(const kmem_cache_t *cp)
 	return (&tc->slots[cp->cache_index]);
 }
 
-static void *alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested);
+static __attribute__((noinline)) void *alloc_slow(kmem_cache_t *cp,
+    int kmflag, size_t requested);
 
 /* An allocation from a diverted class cache; malloc()'s are recorded. */
 static void *
@@ -822,6 +823,8 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 	return (alloc_slow(cp, kmflag, requested));
 }
 
+/* Out of line, so that the diverted allocations pay for no stack frame of
+ * this one's. */
 static void *
 alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 {
@@ -957,6 +960,8 @@ notouch_refuse(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
 		kmem_slab_refuse(cp, buf);
 }
 
+static void free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
+
 void
 kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
@@ -978,6 +983,14 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 			return;
 		}
 	}
+	free_slow(cp, buf, kmem_free_size);
+}
+
+/* Out of line, so that the diverted frees above pay for no stack frame
+ * of this one's. */
+static __attribute__((noinline)) void
+free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+{
 	/*
 	 * Without magazines the buffer goes to its slab now, and a debug
 	 * cache's tag is read now, so a bad free is refused before it is

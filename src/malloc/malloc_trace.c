@@ -89,6 +89,9 @@ typedef struct trace_buffer {
 	uint64_t base_ns;               /* when the block was started */
 	uint64_t base_stamp;            /* the stamp before its first event */
 	uint64_t stamp;                 /* the thread's last event's stamp */
+	uint64_t clock_stamp;           /* the clock's last reading, a stamp */
+	uint32_t clock_left;            /* events until the next reading */
+	uint32_t clock_every;           /* events between readings */
 	uint64_t last_addr;
 	uint32_t nevents;
 	uint32_t pos;                   /* committed payload bytes */
@@ -174,18 +177,43 @@ bucket_raise(const void *addr, uint64_t s)
 }
 
 /*
+ * Read the clock for b's thread, as a stamp.  A thread that finds the
+ * clock where it was (the coarse clock ticks every few ms) reads it half
+ * as often next time, down to every CLOCK_EVERY_MAX events; one that finds
+ * it moved reads it at every event again.  So a busy thread pays for a
+ * reading every 16 events, and an event's time is that of the thread's
+ * last reading: the same tick for a busy thread, and no more than 15 of
+ * its events late when it slows down.  The order does not depend on it.
+ */
+#define CLOCK_EVERY_MAX 16
+
+static __attribute__((noinline)) void
+clock_read(trace_buffer_t *b)
+{
+	uint64_t now = now_ns();
+	uint64_t cs = now > stamp_start ?
+	    (now - stamp_start) << KMEM_TRACE_STAMP_SHIFT : 0;
+	if (cs == b->clock_stamp && b->clock_every < CLOCK_EVERY_MAX)
+		b->clock_every *= 2;
+	else if (cs != b->clock_stamp)
+		b->clock_every = 1;
+	b->clock_stamp = cs;
+	b->clock_left = b->clock_every;
+}
+
+/*
  * The stamp of b's thread's next event, on the addresses a and c (NULL:
  * none): after the thread's last, at least the time, after both regions'
  * stamps; both regions raised to it.
  */
-static uint64_t
+static inline __attribute__((always_inline)) uint64_t
 stamp_take(trace_buffer_t *b, const void *a, const void *c)
 {
+	if (--b->clock_left == 0)
+		clock_read(b);
 	uint64_t s = b->stamp + 1;
-	uint64_t now = now_ns();
-	if (now > stamp_start &&
-	    (now - stamp_start) << KMEM_TRACE_STAMP_SHIFT > s)
-		s = (now - stamp_start) << KMEM_TRACE_STAMP_SHIFT;
+	if (b->clock_stamp > s)
+		s = b->clock_stamp;
 	if (a != NULL)
 		s = bucket_after(s, a);
 	if (c != NULL)
@@ -357,6 +385,8 @@ buffer_make(void)
 	}
 	b->tid = (uint32_t)syscall(SYS_gettid);
 	b->stamp = 0;           /* a new thread: its stamps from the time */
+	b->clock_stamp = 0;
+	b->clock_every = b->clock_left = 1;     /* read at its first event */
 	block_reset(b);
 	pthread_mutex_lock(&buffers_lock);
 	b->thread = ++threads_seen;
@@ -374,7 +404,7 @@ buffer_make(void)
  * Room for one more event in the calling thread's buffer: its start, or
  * NULL when the event cannot be recorded.
  */
-static unsigned char *
+static inline __attribute__((always_inline)) unsigned char *
 event_begin(trace_buffer_t **bp)
 {
 	trace_buffer_t *b = self;
@@ -388,7 +418,7 @@ event_begin(trace_buffer_t **bp)
 
 /* The op byte and the event's stamp, on the addresses a and c, as a
  * delta from the thread's last. */
-static unsigned char *
+static inline __attribute__((always_inline)) unsigned char *
 put_op(unsigned char *p, unsigned op, unsigned fn, trace_buffer_t *b,
     const void *a, const void *c)
 {
@@ -409,8 +439,13 @@ event_end(trace_buffer_t *b, unsigned char *end)
 
 /* ---- events (malloc_trace.h) ---- */
 
-void
-kmem_trace_alloc(unsigned op, unsigned fn, size_t a, size_t b_,
+/*
+ * The events' bodies, inlined into each entry below (the hooks kmem calls
+ * for every class buffer's malloc() and free() among them), so that an
+ * event costs one call from kmem, not a chain of them.
+ */
+static inline __attribute__((always_inline)) void
+record_alloc(unsigned op, unsigned fn, size_t a, size_t size,
     const void *buf)
 {
 	trace_buffer_t *b;
@@ -419,10 +454,29 @@ kmem_trace_alloc(unsigned op, unsigned fn, size_t a, size_t b_,
 		p = put_op(p, op, fn, b, buf, NULL);
 		if (op != KMEM_TRACE_MALLOC)
 			p = put_varint(p, a);
-		p = put_varint(p, b_);
+		p = put_varint(p, size);
 		p = put_addr(b, p, buf);
 		event_end(b, p);
 	}
+}
+
+static inline __attribute__((always_inline)) void
+record_free(const void *ptr)
+{
+	trace_buffer_t *b;
+	unsigned char *p = event_begin(&b);
+	if (p != NULL) {
+		p = put_op(p, KMEM_TRACE_FREE, 0, b, ptr, NULL);
+		p = put_addr(b, p, ptr);
+		event_end(b, p);
+	}
+}
+
+void
+kmem_trace_alloc(unsigned op, unsigned fn, size_t a, size_t size,
+    const void *buf)
+{
+	record_alloc(op, fn, a, size, buf);
 }
 
 void
@@ -443,13 +497,7 @@ kmem_trace_realloc(const void *old, size_t size, const void *buf)
 void
 kmem_trace_free(const void *ptr)
 {
-	trace_buffer_t *b;
-	unsigned char *p = event_begin(&b);
-	if (p != NULL) {
-		p = put_op(p, KMEM_TRACE_FREE, 0, b, ptr, NULL);
-		p = put_addr(b, p, ptr);
-		event_end(b, p);
-	}
+	record_free(ptr);
 }
 
 /* kmem's hooks (kmem_query.h): a class buffer's malloc() and free(). */
@@ -457,14 +505,14 @@ static void
 alloc_hook(void *buf, size_t size)
 {
 	if (!kmem_trace_inside)
-		kmem_trace_alloc(KMEM_TRACE_MALLOC, 0, 0, size, buf);
+		record_alloc(KMEM_TRACE_MALLOC, 0, 0, size, buf);
 }
 
 static void
 free_hook(void *buf)
 {
 	if (!kmem_trace_inside && buf != kmem_trace_skip)
-		kmem_trace_free(buf);
+		record_free(buf);
 }
 
 /* ---- the file ---- */
@@ -619,6 +667,8 @@ fork_child(void)
 		b->next = NULL;
 		buffers = b;
 		b->stamp = 0;   /* the new file's stamps: from its start */
+		b->clock_stamp = 0;
+		b->clock_every = b->clock_left = 1;
 		block_reset(b);
 	}
 }
