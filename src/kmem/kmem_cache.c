@@ -806,6 +806,8 @@ diverted_alloc(kmem_cache_t *cp, int kmflag, size_t requested)
 		kmem_free_mark_clear(cp, buf);
 	} else {
 		buf = alloc_slow(cp, kmflag, requested);
+		if (buf != NULL)
+			kmem_malloc_slow_hook();
 	}
 	if (buf != NULL && (kmflag & KM_MALLOC_ENTRY))
 		kmem_malloc_alloc_hook(buf, requested);

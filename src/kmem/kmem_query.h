@@ -228,13 +228,16 @@ void kmem_reap_soon(void);
  * - between the hooks, a class cache that is no debug cache takes the
  *   round from, or gives it to, the thread's loaded magazine as its fast
  *   path would have (by cache_index, no lock), so the diverted calls cost
- *   a call and a hook more than the fast paths, not the magazines' lock.
+ *   a call and a hook more than the fast paths, not the magazines' lock;
+ * - an allocation that took kmem's slow path instead (the depot, the
+ *   slabs: where a buffer another thread freed comes from) calls
+ *   slow_hook() once it has its buffer, malloc()'s or not.
  * Once on, it stays on.  Call it before other threads allocate: a thread
  * that read the old fast index a moment earlier makes one unrecorded call.
  */
 #define KM_MALLOC_ENTRY 0x10000         /* beyond KM_FLAGS: kmem's own */
 void kmem_malloc_divert(void (*alloc_hook)(void *buf, size_t requested),
-    void (*free_hook)(void *buf));
+    void (*free_hook)(void *buf), void (*slow_hook)(void));
 
 /* ---- the update (kmem_update.c) ---- */
 

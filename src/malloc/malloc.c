@@ -112,6 +112,8 @@ large_alloc(size_t size, size_t align)
 	void *buf = kmem_large_alloc(size, align);
 	if (buf == NULL)
 		errno = ENOMEM;
+	else if (kmem_trace_on)
+		kmem_trace_sync();      /* maybe another thread's free */
 	return (buf);
 }
 
@@ -298,6 +300,8 @@ malloc_sampled(size_t size)
 		void *buf = kmem_guard_alloc(size, MALLOC_ALIGN);
 		if (buf != NULL) {
 			kmem_block_allocated(buf, size, false);
+			if (kmem_trace_on)
+				kmem_trace_sync();
 			if (kmem_trace_recording())
 				kmem_trace_alloc(KMEM_TRACE_MALLOC, 0, 0, size,
 				    buf);

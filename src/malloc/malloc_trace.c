@@ -21,23 +21,31 @@
  * end.
  *
  * Order without a shared counter.  Each event gets a stamp, a hybrid
- * logical clock: the thread's last stamp plus one, at least the time since
- * the trace's start shifted left by KMEM_TRACE_STAMP_SHIFT, and above the
- * stamp of the address's region (stamp_bucket[]), which the event then
- * raises to its own.  Two events on one address that the allocator or the
- * program orders -- a free and the next allocation at that address, in
- * any threads; an allocation and the free of its object in another
- * thread -- are ordered by the first's raising of the region before the
- * second's reading of it, so the second's stamp is the larger: merged by
- * stamp, every address's allocations and frees come in the order they
- * happened, which is all a reader needs to number objects.  Regions are
- * 64 KiB of address space hashed into 4096 words: unrelated addresses
- * that share a word only order events more than needed.  A thread's
- * events mostly fall in regions no other thread writes at the time, so
- * the one atomic read-modify-write per event (an increase of the region's
- * stamp) finds its cache line at home: no line that every thread writes.
- * Stamps also carry the time (the coarse clock, shifted), so the order
- * follows the time wherever threads do not meet.
+ * logical clock: the thread's last stamp plus one, at least the time
+ * since the trace's start shifted left by KMEM_TRACE_STAMP_SHIFT (so the
+ * order follows the time wherever threads do not meet), and after
+ * whatever must come before it.  Two events on one address need ordered
+ * stamps when one happened before the other in another thread:
+ *   - the allocation of an object, and its free (or realloc) by another
+ *     thread, which the program ordered: the allocation raises its
+ *     address's region in stamp_bucket[] to its stamp (64 KiB regions
+ *     hashed into 4096 words: an atomic increase, no lock, on a line the
+ *     thread's own allocations mostly keep at home), and a free reads the
+ *     region and stamps after it -- a load, no atomic write;
+ *   - the free of a buffer, and its reuse by another thread, which the
+ *     allocator ordered: kmem hands a buffer one thread freed to another
+ *     only through its slow paths (the depot, the slabs, vmem), and after
+ *     those (kmem's slow hook, and malloc.c for large and guarded
+ *     buffers) the thread stamps after every thread's last stamp
+ *     (stamp_sync(): each thread publishes its last stamp in its buffer,
+ *     threads gone leave theirs in retired_stamp).  Buffers the thread
+ *     takes from its own loaded magazine are its own frees or came
+ *     through such a slow path, so they need nothing.
+ * Merged by stamp, every address's allocations and frees come in the
+ * order they happened, which is all a reader needs to number objects.
+ * No locked instruction on a free, which would wait for the program's
+ * pending stores (larson lost half its speed to that), and no cache line
+ * that every thread writes.
  *
  * Invariants: a buffer's committed length (len, in words) covers whole
  * events only, and is stored with release order after each event, so the
@@ -104,7 +112,8 @@ typedef struct trace_buffer {
 	uint32_t tid;
 	uint64_t base_ns;               /* when the block was started */
 	uint64_t base_stamp;            /* the stamp before its first event */
-	uint64_t stamp;                 /* the thread's last event's stamp */
+	uint64_t stamp;                 /* the thread's last event's stamp
+	                                 * (atomic: stamp_sync() reads it) */
 	uint64_t clock_stamp;           /* the clock's last reading, a stamp */
 	uint32_t clock_left;            /* events until the next reading */
 	uint32_t clock_every;           /* events between readings */
@@ -183,7 +192,7 @@ bucket_after(uint64_t s, const void *addr)
 }
 
 /* Raise addr's region to s: only ever up, so a later reader (one the
- * program or the allocator orders after this event) sees s or more. */
+ * program orders after this event) sees s or more. */
 static void
 bucket_raise(const void *addr, uint64_t s)
 {
@@ -220,28 +229,42 @@ clock_read(trace_buffer_t *b)
 }
 
 /*
- * The stamp of b's thread's next event, on the addresses a and c (NULL:
- * none): after the thread's last, at least the time, after both regions'
- * stamps; both regions raised to it, and it the thread's last.
+ * The stamp of b's thread's next event, which leaves an object live at
+ * live and ends the one at ended (NULL: none): after the thread's last,
+ * at least the time, after ended's region; live's region raised to it;
+ * it the thread's last, published.
  */
 static inline __attribute__((always_inline)) uint64_t
-stamp_take(trace_buffer_t *b, const void *a, const void *c)
+stamp_take(trace_buffer_t *b, const void *live, const void *ended)
 {
 	if (--b->clock_left == 0)
 		clock_read(b);
 	uint64_t s = b->stamp + 1;
 	if (b->clock_stamp > s)
 		s = b->clock_stamp;
-	if (a != NULL)
-		s = bucket_after(s, a);
-	if (c != NULL)
-		s = bucket_after(s, c);
-	if (a != NULL)
-		bucket_raise(a, s);
-	if (c != NULL)
-		bucket_raise(c, s);
-	b->stamp = s;
+	if (ended != NULL)
+		s = bucket_after(s, ended);
+	if (live != NULL)
+		bucket_raise(live, s);
+	__atomic_store_n(&b->stamp, s, __ATOMIC_RELAXED);
 	return (s);
+}
+
+/* The stamps of threads gone (buffers_lock). */
+static uint64_t retired_stamp;
+
+/* Every thread's last stamp, and those of threads gone; buffers_lock
+ * held. */
+static uint64_t
+stamps_max_locked(void)
+{
+	uint64_t m = retired_stamp;
+	for (trace_buffer_t *o = buffers; o != NULL; o = o->next) {
+		uint64_t v = __atomic_load_n(&o->stamp, __ATOMIC_RELAXED);
+		if (v > m)
+			m = v;
+	}
+	return (m);
 }
 
 /* ---- encoding ---- */
@@ -411,6 +434,8 @@ thread_exit(void *arg)
 	kmem_trace_inside = true;       /* the calls below are not events */
 	pthread_mutex_lock(&buffers_lock);
 	buffer_flush_locked(b);
+	if (b->stamp > retired_stamp)
+		retired_stamp = b->stamp;
 	for (trace_buffer_t **pp = &buffers; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == b) {
 			*pp = b->next;
@@ -450,11 +475,12 @@ buffer_make(void)
 		b = m;
 	}
 	b->tid = (uint32_t)syscall(SYS_gettid);
-	b->stamp = 0;           /* a new thread: its stamps from the time */
 	b->clock_stamp = 0;
 	b->clock_every = b->clock_left = 1;     /* read at its first event */
-	block_reset(b);
 	pthread_mutex_lock(&buffers_lock);
+	/* Its buffers may be other threads' frees: after all of them. */
+	b->stamp = stamps_max_locked();
+	block_reset(b);
 	b->thread = ++threads_seen;
 	b->next = buffers;
 	buffers = b;
@@ -525,7 +551,7 @@ record_free(const void *ptr)
 	if (b == NULL)
 		return;
 	uint64_t *w = b->raw + b->len;
-	w[0] = stamp_take(b, ptr, NULL);
+	w[0] = stamp_take(b, NULL, ptr);
 	w[1] = KMEM_TRACE_FREE;
 	w[2] = (uintptr_t)ptr;
 	event_end(b, RAW_FREE_WORDS);
@@ -545,7 +571,8 @@ kmem_trace_realloc(const void *old, size_t size, const void *buf)
 	if (b == NULL)
 		return;
 	uint64_t *w = b->raw + b->len;
-	w[0] = stamp_take(b, old, buf != old ? buf : NULL);
+	/* What lives on: the new buffer, or the old one if it failed. */
+	w[0] = stamp_take(b, buf != NULL ? buf : size != 0 ? old : NULL, old);
 	w[1] = KMEM_TRACE_REALLOC;
 	w[2] = (uintptr_t)old;
 	w[3] = size;
@@ -557,6 +584,24 @@ void
 kmem_trace_free(const void *ptr)
 {
 	record_free(ptr);
+}
+
+/*
+ * The calling thread may hold buffers other threads freed: its next
+ * stamps after all of theirs (the theory above).  Once per slow path of
+ * kmem's, and for every large or guarded buffer.
+ */
+void
+kmem_trace_sync(void)
+{
+	trace_buffer_t *b = self;
+	if (b == NULL)
+		return;         /* buffer_make() syncs */
+	pthread_mutex_lock(&buffers_lock);
+	uint64_t m = stamps_max_locked();
+	pthread_mutex_unlock(&buffers_lock);
+	if (m > b->stamp)
+		__atomic_store_n(&b->stamp, m, __ATOMIC_RELAXED);
 }
 
 /* kmem's hooks (kmem_query.h): a class buffer's malloc() and free(). */
@@ -701,6 +746,7 @@ fork_child(void)
 	/* The parent's stamps are of its file: the child's, if it has one,
 	 * count from its own start (file_open()). */
 	memset(stamp_bucket, 0, sizeof (stamp_bucket));
+	retired_stamp = 0;
 	if (strstr(trace_path, "%p") != NULL) {
 		char err[128];
 		(void) file_open(err, sizeof (err));
@@ -736,7 +782,7 @@ kmem_trace_start(const char *path, char *err, size_t errlen)
 		(void) pthread_atfork(NULL, NULL, fork_child);
 		(void) atexit(at_exit);
 		__atomic_store_n(&kmem_trace_on, true, __ATOMIC_RELEASE);
-		kmem_malloc_divert(alloc_hook, free_hook);
+		kmem_malloc_divert(alloc_hook, free_hook, kmem_trace_sync);
 	}
 	kmem_trace_inside = false;
 	return (ok ? 0 : -1);

@@ -38,6 +38,10 @@ void kmem_trace_alloc(unsigned op, unsigned fn, size_t a, size_t b,
     const void *buf);
 void kmem_trace_realloc(const void *old, size_t size, const void *buf);
 void kmem_trace_free(const void *ptr);
+/* The calling thread got a buffer through a shared structure (kmem's slow
+ * paths, vmem, the guard pool): it may be another thread's free, which
+ * its next event must follow (malloc_trace.c). */
+void kmem_trace_sync(void);
 
 /*
  * Start recording to path ("%p" becomes the process ID).  0, or -1 with a
