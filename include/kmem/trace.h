@@ -38,6 +38,13 @@
  *                                       4..6)
  *   FREE      dstamp old
  *
+ * MALLOC and FREE also have a short form, one 64-bit word whose low byte
+ * is the op byte with bit 7 (KMEM_TRACE_SHORT) set: bits 8..15 dstamp;
+ * for MALLOC bits 16..31 size and bits 32..63 the address, for FREE bits
+ * 16..63 the address -- an address as the zigzag delta from the previous
+ * one divided by 16 (the delta a multiple of 16).  Writers use it when
+ * the numbers fit; the long form is always allowed.
+ *
  * addr 0 is a failed allocation.  A stamp is the event's time since the
  * header's start, in ns shifted left by KMEM_TRACE_STAMP_SHIFT, made
  * larger where the order needs it: two events on one address that
@@ -85,6 +92,8 @@ enum kmem_trace_fn {
 	KMEM_TRACE_FN_PVALLOC = 4,
 };
 #define KMEM_TRACE_EVENT_MAX    (1 + 4 * 10)    /* op byte, 4 varints */
+/* The short form's op byte bit (MALLOC and FREE only): see above. */
+#define KMEM_TRACE_SHORT        0x80
 /* A stamp's time part: ns since the start, shifted left this much (room
  * for 1024 ordered events per ns; 2^54 ns, 208 days, of stamps). */
 #define KMEM_TRACE_STAMP_SHIFT  10

@@ -799,18 +799,22 @@ static __attribute__((noinline)) void *alloc_slow(kmem_cache_t *cp,
 static void *
 diverted_alloc(kmem_cache_t *cp, int kmflag, size_t requested)
 {
-	void *buf = NULL;
 	kmem_slot_t *cc = diverted_slot(cp);
 	if (cc != NULL && cc->cc_rounds > 0) {
-		buf = kmem_magazine_pop(cp, cc, cc->cc_rounds);
+		void *buf = kmem_magazine_pop(cp, cc, cc->cc_rounds);
+		/* The hook before the free mark's clearing: the recorder's
+		 * atomic waits for pending stores, and that one may miss. */
+		if (kmflag & KM_MALLOC_ENTRY)
+			kmem_malloc_alloc_hook(buf, requested);
 		kmem_free_mark_clear(cp, buf);
-	} else {
-		buf = alloc_slow(cp, kmflag, requested);
-		if (buf != NULL)
-			kmem_malloc_slow_hook();
+		return (buf);
 	}
-	if (buf != NULL && (kmflag & KM_MALLOC_ENTRY))
-		kmem_malloc_alloc_hook(buf, requested);
+	void *buf = alloc_slow(cp, kmflag, requested);
+	if (buf != NULL) {
+		kmem_malloc_slow_hook();
+		if (kmflag & KM_MALLOC_ENTRY)
+			kmem_malloc_alloc_hook(buf, requested);
+	}
 	return (buf);
 }
 

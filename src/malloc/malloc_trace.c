@@ -8,13 +8,13 @@
  * never calls malloc), reached through an initial-exec TLS pointer, and
  * writes the buffer as one block with one writev(2) when it is nearly full,
  * when the thread exits (a pthread key's destructor) and at process exit.
- * An event goes into the buffer as it came, a few 64-bit words (raw_*
- * below: stores, no encoding); the block's compact varint payload is
- * made when the buffer is written, in one tight loop under buffers_lock
- * into one shared encoding area.  The program's own cache misses overlap
- * with a short run of stores far better than with a hundred instructions
- * of encoding per call (larson, a loop of cache misses, lost twice the
- * time encoding inline than the instructions alone explain).
+ * An event goes into the buffer's staging area as it came, a few 64-bit
+ * words (RAW_* below: stores, no encoding); when the 4 KiB area is full,
+ * its events are encoded in one tight loop onto the block's compact varint
+ * payload.  The program's own cache misses overlap with a few stores to
+ * a line the cache holds far better than with a hundred instructions of
+ * encoding per call, or with stores that stream through the cache (larson,
+ * a loop of cache misses, lost twice the time to either).
  * The file is opened O_APPEND, so the blocks of different threads never
  * interleave, and a process killed with SIGKILL leaves every block written
  * before: a reader reads them all, and at most one block cut short at the
@@ -47,10 +47,12 @@
  * pending stores (larson lost half its speed to that), and no cache line
  * that every thread writes.
  *
- * Invariants: a buffer's committed length (len, in words) covers whole
- * events only, and is stored with release order after each event, so the
- * exit handler may write another thread's buffer up to len while that
- * thread appends beyond it.  After the exit handler nothing more is written (closed), so
+ * Invariants: a buffer's committed length (len, in words of the staging
+ * area) covers whole events only, and is stored with release order after
+ * each event, so the exit handler may write another thread's buffer up to
+ * len while that thread appends beyond it.  The encoded payload (out, pos)
+ * changes only under buffers_lock, and always has room for a whole staging
+ * area's events.  After the exit handler nothing more is written (closed), so
  * no event is written twice; events of threads still running then are
  * lost, as are a thread's unflushed events when the process is killed.
  *
@@ -95,7 +97,7 @@
 
 #include "kmem/kmem_query.h"
 
-#define BUFFER_BYTES    (128 * 1024)
+#define BUFFER_BYTES    (64 * 1024)
 
 /*
  * A raw event, as the hot path stores it: its stamp, the op byte, then
@@ -105,27 +107,34 @@
 #define RAW_FREE_WORDS  3
 #define RAW_MALLOC_WORDS 4
 #define RAW_MAX_WORDS   5
+#define STAGE_WORDS     512     /* 4 KiB: stays in the cache */
+/* The most bytes a full staging area encodes to (all frees, an op byte
+ * and at most 10 bytes of varint per word after). */
+#define STAGE_ENCODED_MAX       (STAGE_WORDS / RAW_FREE_WORDS * \
+	KMEM_TRACE_EVENT_MAX)
 
 typedef struct trace_buffer {
 	struct trace_buffer *next;      /* on buffers, or on spare */
 	uint32_t thread;                /* 1, 2, ...: this process's order */
 	uint32_t tid;
-	uint64_t base_ns;               /* when the block was started */
-	uint64_t base_stamp;            /* the stamp before its first event */
 	uint64_t stamp;                 /* the thread's last event's stamp
 	                                 * (atomic: stamp_sync() reads it) */
 	uint64_t clock_stamp;           /* the clock's last reading, a stamp */
 	uint32_t clock_left;            /* events until the next reading */
 	uint32_t clock_every;           /* events between readings */
 	uint32_t len;                   /* committed words of raw[] */
-	uint64_t raw[];
+	/* The block being made (buffers_lock). */
+	uint32_t pos;                   /* payload bytes in out[] */
+	uint32_t nevents;
+	uint64_t base_ns;               /* when the block was started */
+	uint64_t base_stamp;            /* the stamp before its first event */
+	uint64_t last_stamp;            /* its last event's */
+	uint64_t last_addr;             /* its last address */
+	uint64_t raw[STAGE_WORDS];
+	unsigned char out[];
 } trace_buffer_t;
 
-#define RAW_WORDS       ((BUFFER_BYTES - sizeof (trace_buffer_t)) / 8)
-/* The most events a buffer holds (all frees), and the most bytes they
- * encode to (an op byte, a varint of at most 10 bytes per word after). */
-#define RAW_EVENTS_MAX  (RAW_WORDS / RAW_FREE_WORDS)
-#define ENCODED_MAX     (RAW_EVENTS_MAX * KMEM_TRACE_EVENT_MAX)
+#define OUT_BYTES       (BUFFER_BYTES - sizeof (trace_buffer_t))
 
 bool kmem_trace_on;
 __thread bool kmem_trace_inside __attribute__((tls_model("initial-exec")));
@@ -280,32 +289,74 @@ put_varint(unsigned char *p, uint64_t v)
 	return (p);
 }
 
+static uint64_t
+zigzag(int64_t d)
+{
+	return (((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
+}
+
 /* An address as a zigzag delta from the block's previous one, *last. */
 static unsigned char *
 put_addr(unsigned char *p, uint64_t a, uint64_t *last)
 {
 	int64_t d = (int64_t)(a - *last);
 	*last = a;
-	return (put_varint(p, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63)));
+	return (put_varint(p, zigzag(d)));
 }
 
 /*
- * The block payload of raw[0 .. len - 1], whole events, after the stamp
- * base, into out (ENCODED_MAX bytes): its length; *nevents the events.
+ * A malloc or a free in the short form (<kmem/trace.h>), one 64-bit word:
+ * the op byte with bit 7 set, the stamp's delta ds in a byte, then for a
+ * malloc the size in 16 bits and the address in 32, for a free the
+ * address in 48, an address as the zigzag delta from the previous one in
+ * 16-byte units.  NULL if the event does not fit it (the long form then).
  */
-static size_t
-block_encode(const uint64_t *raw, uint32_t len, uint64_t base,
-    unsigned char *out, uint32_t *nevents)
+static unsigned char *
+put_short(unsigned char *p, unsigned op, uint64_t ds, uint64_t size,
+    uint64_t a, uint64_t *last)
 {
-	unsigned char *p = out;
-	uint64_t last_addr = 0;
+	uint64_t d = a - *last;
+	uint64_t dz = zigzag((int64_t)d >> 4);
+	unsigned addr_shift = op == KMEM_TRACE_FREE ? 16 : 32;
+	if (ds > 0xff || (d & 15) != 0 || dz >> (64 - addr_shift) != 0 ||
+	    size > 0xffff)
+		return (NULL);
+	uint64_t w = (KMEM_TRACE_SHORT | op) | ds << 8 | dz << addr_shift;
+	if (op == KMEM_TRACE_MALLOC)
+		w |= size << 16;
+	memcpy(p, &w, 8);       /* little-endian hosts only (docs/trace.md) */
+	*last = a;
+	return (p + 8);
+}
+
+/*
+ * Encode raw[0 .. len - 1], whole events, onto b's block payload;
+ * buffers_lock held.  It has room (STAGE_ENCODED_MAX).
+ */
+static void
+stage_encode(trace_buffer_t *b, uint32_t len)
+{
+	unsigned char *p = b->out + b->pos;
+	uint64_t last_stamp = b->last_stamp, last_addr = b->last_addr;
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < len; n++) {
-		const uint64_t *w = raw + i;
+		const uint64_t *w = b->raw + i;
 		unsigned op = (unsigned)w[1] & KMEM_TRACE_OP_MASK;
+		uint64_t ds = w[0] - last_stamp;
+		unsigned char *q = NULL;
+		last_stamp = w[0];
+		if (op == KMEM_TRACE_FREE)
+			q = put_short(p, op, ds, 0, w[2], &last_addr);
+		else if (op == KMEM_TRACE_MALLOC)
+			q = put_short(p, op, ds, w[2], w[3], &last_addr);
+		if (q != NULL) {
+			p = q;
+			i += op == KMEM_TRACE_FREE ? RAW_FREE_WORDS :
+			    RAW_MALLOC_WORDS;
+			continue;
+		}
 		*p++ = (unsigned char)w[1];
-		p = put_varint(p, w[0] - base);
-		base = w[0];
+		p = put_varint(p, ds);
 		switch (op) {
 		case KMEM_TRACE_FREE:
 			p = put_addr(p, w[2], &last_addr);
@@ -330,8 +381,10 @@ block_encode(const uint64_t *raw, uint32_t len, uint64_t base,
 			break;
 		}
 	}
-	*nevents = n;
-	return ((size_t)(p - out));
+	b->pos = (uint32_t)(p - b->out);
+	b->nevents += n;
+	b->last_stamp = last_stamp;
+	b->last_addr = last_addr;
 }
 
 static void
@@ -369,58 +422,59 @@ write_all(struct iovec *iov, int n)
 	}
 }
 
-/* The encoding area of block_write(): buffers_lock. */
-static unsigned char encoded[ENCODED_MAX];
-
-/* Write b's first len words of events as a block; buffers_lock held. */
+/* Write b's block; buffers_lock held. */
 static void
-block_write(trace_buffer_t *b, uint32_t len)
+block_write(trace_buffer_t *b)
 {
-	if (len == 0 || !recording)
+	if (b->pos == 0 || !recording || closed)
 		return;
-	uint32_t nevents;
-	size_t pos = block_encode(b->raw, len, b->base_stamp, encoded,
-	    &nevents);
 	unsigned char hdr[KMEM_TRACE_BLOCK_HEADER];
 	put32(hdr, KMEM_TRACE_BLOCK_MAGIC);
-	put32(hdr + 4, (uint32_t)pos);
-	put32(hdr + 8, nevents);
+	put32(hdr + 4, b->pos);
+	put32(hdr + 8, b->nevents);
 	put32(hdr + 12, b->thread);
 	put32(hdr + 16, b->tid);
-	put32(hdr + 20, kmem_trace_checksum(encoded, pos));
+	put32(hdr + 20, kmem_trace_checksum(b->out, b->pos));
 	put64(hdr + 24, b->base_ns);
 	put64(hdr + 32, b->base_stamp);
-	struct iovec iov[2] = { { hdr, sizeof (hdr) }, { encoded, pos } };
+	struct iovec iov[2] = { { hdr, sizeof (hdr) }, { b->out, b->pos } };
 	write_all(iov, 2);
 }
 
-/* Start b's next block: empty, its stamps deltas from the thread's last. */
+/* Start b's next block: empty, its stamps deltas from the last encoded
+ * event's; buffers_lock held. */
 static void
 block_reset(trace_buffer_t *b)
 {
 	b->base_ns = now_ns();
-	b->base_stamp = b->stamp;
-	__atomic_store_n(&b->len, 0, __ATOMIC_RELEASE);
+	b->base_stamp = b->last_stamp;
+	b->last_addr = 0;
+	b->pos = 0;
+	b->nevents = 0;
 }
 
-/* Write b's events and start its next block; buffers_lock held, so the
- * exit handler never reads a buffer being started again. */
+/* Encode b's staged events, len words; then, if the block has no room
+ * for another staging area's, write it and start the next; buffers_lock
+ * held. */
 static void
-buffer_flush_locked(trace_buffer_t *b)
+stage_flush_locked(trace_buffer_t *b, uint32_t len)
 {
-	if (!closed)
-		block_write(b, b->len);
-	block_reset(b);
+	stage_encode(b, len);
+	if (OUT_BYTES - b->pos < STAGE_ENCODED_MAX) {
+		block_write(b);
+		block_reset(b);
+	}
 }
 
-/* A full buffer written, between two events of the program: errno as the
- * program left it. */
+/* The staging area full, between two events of the program: errno as
+ * the program left it. */
 static __attribute__((noinline, cold)) void
-buffer_flush(trace_buffer_t *b)
+stage_flush(trace_buffer_t *b)
 {
 	int saved = errno;
 	pthread_mutex_lock(&buffers_lock);
-	buffer_flush_locked(b);
+	stage_flush_locked(b, b->len);
+	__atomic_store_n(&b->len, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&buffers_lock);
 	errno = saved;
 }
@@ -433,7 +487,10 @@ thread_exit(void *arg)
 	bool was_inside = kmem_trace_inside;
 	kmem_trace_inside = true;       /* the calls below are not events */
 	pthread_mutex_lock(&buffers_lock);
-	buffer_flush_locked(b);
+	stage_encode(b, b->len);
+	block_write(b);
+	block_reset(b);
+	b->len = 0;
 	if (b->stamp > retired_stamp)
 		retired_stamp = b->stamp;
 	for (trace_buffer_t **pp = &buffers; *pp != NULL; pp = &(*pp)->next) {
@@ -479,8 +536,9 @@ buffer_make(void)
 	b->clock_every = b->clock_left = 1;     /* read at its first event */
 	pthread_mutex_lock(&buffers_lock);
 	/* Its buffers may be other threads' frees: after all of them. */
-	b->stamp = stamps_max_locked();
+	b->stamp = b->last_stamp = stamps_max_locked();
 	block_reset(b);
+	b->len = 0;
 	b->thread = ++threads_seen;
 	b->next = buffers;
 	buffers = b;
@@ -502,8 +560,8 @@ event_begin(void)
 	trace_buffer_t *b = self;
 	if (__builtin_expect(b == NULL, 0) && (b = buffer_make()) == NULL)
 		return (NULL);
-	if (__builtin_expect(b->len + RAW_MAX_WORDS > RAW_WORDS, 0))
-		buffer_flush(b);
+	if (__builtin_expect(b->len + RAW_MAX_WORDS > STAGE_WORDS, 0))
+		stage_flush(b);
 	return (b);
 }
 
@@ -724,8 +782,10 @@ at_exit(void)
 	pthread_mutex_lock(&buffers_lock);
 	/* Another thread may be appending: its events up to its committed
 	 * length are whole. */
-	for (trace_buffer_t *b = buffers; b != NULL; b = b->next)
-		block_write(b, __atomic_load_n(&b->len, __ATOMIC_ACQUIRE));
+	for (trace_buffer_t *b = buffers; b != NULL; b = b->next) {
+		stage_encode(b, __atomic_load_n(&b->len, __ATOMIC_ACQUIRE));
+		block_write(b);
+	}
 	closed = true;
 	pthread_mutex_unlock(&buffers_lock);
 }
@@ -756,10 +816,11 @@ fork_child(void)
 		b->thread = ++threads_seen;
 		b->next = NULL;
 		buffers = b;
-		b->stamp = 0;   /* the new file's stamps: from its start */
+		b->stamp = b->last_stamp = 0;  /* the new file's stamps */
 		b->clock_stamp = 0;
 		b->clock_every = b->clock_left = 1;
 		block_reset(b);
+		b->len = 0;
 	}
 }
 

@@ -144,8 +144,11 @@ block_decode(trace_file_t *t, const unsigned char *data, const unsigned
 		e.op = *p & KMEM_TRACE_OP_MASK;
 		e.fn = (*p >> KMEM_TRACE_FN_SHIFT) & 7;
 		p++;
+		bool is_short = *at & KMEM_TRACE_SHORT;
 		if (e.op < KMEM_TRACE_MALLOC || e.op > KMEM_TRACE_FREE ||
-		    (*at & 0x80) || (e.op != KMEM_TRACE_MEMALIGN && e.fn != 0) ||
+		    (is_short && e.op != KMEM_TRACE_MALLOC &&
+		    e.op != KMEM_TRACE_FREE) ||
+		    (e.op != KMEM_TRACE_MEMALIGN && e.fn != 0) ||
 		    e.fn > KMEM_TRACE_FN_PVALLOC) {
 			damage(t, (uint64_t)(at - data), "%s: unknown "
 			    "operation byte 0x%02llx (event %llu of the block)",
@@ -154,6 +157,26 @@ block_decode(trace_file_t *t, const unsigned char *data, const unsigned
 		}
 		uint64_t v[4], nv = e.op == KMEM_TRACE_FREE ? 2 :
 		    e.op == KMEM_TRACE_MALLOC ? 3 : 4;
+		if (is_short) {
+			/* One word: the stamp's delta, a malloc's size, the
+			 * address delta in 16-byte units; as the long form's
+			 * numbers. */
+			if (end - at < 8) {
+				damage(t, (uint64_t)(at - data), "%s: event "
+				    "%llu of the block runs past the block's "
+				    "end%.0llu", "bad event", k, 0);
+				goto bad;
+			}
+			uint64_t w = get64(at);
+			p = at + 8;
+			uint64_t dz = e.op == KMEM_TRACE_FREE ? w >> 16 : w >> 32;
+			int64_t d = (int64_t)((dz >> 1) ^ (0 - (dz & 1))) * 16;
+			v[0] = (w >> 8) & 0xff;
+			if (e.op == KMEM_TRACE_MALLOC)
+				v[1] = (w >> 16) & 0xffff;      /* the size */
+			v[nv - 1] = ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+			nv = 0;         /* nothing more to read */
+		}
 		for (unsigned i = 0; i < nv; i++) {
 			if (!get_varint(&p, end, &v[i])) {
 				damage(t, (uint64_t)(at - data), "%s: event "
