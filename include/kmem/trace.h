@@ -95,8 +95,8 @@ enum kmem_trace_fn {
 /* The short form's op byte bit (MALLOC and FREE only): see above. */
 #define KMEM_TRACE_SHORT        0x80
 /* A stamp's time part: ns since the start, shifted left this much (room
- * for 1024 ordered events per ns; 2^54 ns, 208 days, of stamps). */
-#define KMEM_TRACE_STAMP_SHIFT  10
+ * for 256 ordered events per ns). */
+#define KMEM_TRACE_STAMP_SHIFT  8
 
 /*
  * A block payload's checksum: FNV-1a over its 64-bit little-endian words

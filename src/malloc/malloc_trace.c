@@ -100,12 +100,14 @@
 #define BUFFER_BYTES    (64 * 1024)
 
 /*
- * A raw event, as the hot path stores it: its stamp, the op byte, then
- * the op's numbers in the order the format writes them (<kmem/trace.h>):
- * 3 words for a free, 4 for a malloc, 5 for the others.
+ * A raw event, as the hot path stores it: its stamp shifted left by 4 with
+ * the op in the low bits (stamps stay below 2^60: STAMP_TIME_MAX), then the
+ * op's numbers in the order the format writes them: 2 words for a free, 3
+ * for a malloc, 4 for a calloc or realloc, 5 for a memalign (the function
+ * last).  Few stores: each one the program's pending cache misses hold up.
  */
-#define RAW_FREE_WORDS  3
-#define RAW_MALLOC_WORDS 4
+#define RAW_FREE_WORDS  2
+#define RAW_MALLOC_WORDS 3
 #define RAW_MAX_WORDS   5
 #define STAGE_WORDS     512     /* 4 KiB: stays in the cache */
 /* The most bytes a full staging area encodes to (all frees, an op byte
@@ -223,12 +225,17 @@ bucket_raise(const void *addr, uint64_t s)
  */
 #define CLOCK_EVERY_MAX 16
 
-static __attribute__((noinline)) void
+/* The most time a stamp carries, so that stamps stay below 2^60 (raw
+ * events keep the op in their low 4 bits): 2^51 ns, 26 days; a recording
+ * longer than that has later events at that time, in their order. */
+#define STAMP_TIME_MAX  (1ull << 51)
+
+static void
 clock_read(trace_buffer_t *b)
 {
-	uint64_t now = now_ns();
-	uint64_t cs = now > stamp_start ?
-	    (now - stamp_start) << KMEM_TRACE_STAMP_SHIFT : 0;
+	uint64_t now = now_ns(), t = now > stamp_start ? now - stamp_start : 0;
+	uint64_t cs = (t < STAMP_TIME_MAX ? t : STAMP_TIME_MAX) <<
+	    KMEM_TRACE_STAMP_SHIFT;
 	if (cs == b->clock_stamp && b->clock_every < CLOCK_EVERY_MAX)
 		b->clock_every *= 2;
 	else if (cs != b->clock_stamp)
@@ -246,8 +253,7 @@ clock_read(trace_buffer_t *b)
 static inline __attribute__((always_inline)) uint64_t
 stamp_take(trace_buffer_t *b, const void *live, const void *ended)
 {
-	if (--b->clock_left == 0)
-		clock_read(b);
+	b->clock_left--;        /* event_ready(): not 0 */
 	uint64_t s = b->stamp + 1;
 	if (b->clock_stamp > s)
 		s = b->clock_stamp;
@@ -341,43 +347,46 @@ stage_encode(trace_buffer_t *b, uint32_t len)
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < len; n++) {
 		const uint64_t *w = b->raw + i;
-		unsigned op = (unsigned)w[1] & KMEM_TRACE_OP_MASK;
-		uint64_t ds = w[0] - last_stamp;
+		unsigned op = (unsigned)w[0] & KMEM_TRACE_OP_MASK;
+		uint64_t stamp = w[0] >> 4, ds = stamp - last_stamp;
 		unsigned char *q = NULL;
-		last_stamp = w[0];
+		last_stamp = stamp;
 		if (op == KMEM_TRACE_FREE)
-			q = put_short(p, op, ds, 0, w[2], &last_addr);
+			q = put_short(p, op, ds, 0, w[1], &last_addr);
 		else if (op == KMEM_TRACE_MALLOC)
-			q = put_short(p, op, ds, w[2], w[3], &last_addr);
+			q = put_short(p, op, ds, w[1], w[2], &last_addr);
 		if (q != NULL) {
 			p = q;
 			i += op == KMEM_TRACE_FREE ? RAW_FREE_WORDS :
 			    RAW_MALLOC_WORDS;
 			continue;
 		}
-		*p++ = (unsigned char)w[1];
-		p = put_varint(p, ds);
+		/* A memalign's function: its fifth word. */
+		*p = (unsigned char)(op == KMEM_TRACE_MEMALIGN ?
+		    op | w[4] << KMEM_TRACE_FN_SHIFT : op);
+		p = put_varint(p + 1, ds);
 		switch (op) {
 		case KMEM_TRACE_FREE:
-			p = put_addr(p, w[2], &last_addr);
+			p = put_addr(p, w[1], &last_addr);
 			i += RAW_FREE_WORDS;
 			break;
 		case KMEM_TRACE_MALLOC:
-			p = put_varint(p, w[2]);
-			p = put_addr(p, w[3], &last_addr);
+			p = put_varint(p, w[1]);
+			p = put_addr(p, w[2], &last_addr);
 			i += RAW_MALLOC_WORDS;
 			break;
 		case KMEM_TRACE_REALLOC:
-			p = put_addr(p, w[2], &last_addr);
-			p = put_varint(p, w[3]);
-			p = put_addr(p, w[4], &last_addr);
-			i += RAW_MAX_WORDS;
+			p = put_addr(p, w[1], &last_addr);
+			p = put_varint(p, w[2]);
+			p = put_addr(p, w[3], &last_addr);
+			i += RAW_MAX_WORDS - 1;
 			break;
 		default:        /* CALLOC, MEMALIGN: two numbers, an address */
+			p = put_varint(p, w[1]);
 			p = put_varint(p, w[2]);
-			p = put_varint(p, w[3]);
-			p = put_addr(p, w[4], &last_addr);
-			i += RAW_MAX_WORDS;
+			p = put_addr(p, w[3], &last_addr);
+			i += op == KMEM_TRACE_MEMALIGN ? RAW_MAX_WORDS :
+			    RAW_MAX_WORDS - 1;
 			break;
 		}
 	}
@@ -533,7 +542,8 @@ buffer_make(void)
 	}
 	b->tid = (uint32_t)syscall(SYS_gettid);
 	b->clock_stamp = 0;
-	b->clock_every = b->clock_left = 1;     /* read at its first event */
+	b->clock_every = 1;
+	b->clock_left = 0;      /* read at its first event */
 	pthread_mutex_lock(&buffers_lock);
 	/* Its buffers may be other threads' frees: after all of them. */
 	b->stamp = b->last_stamp = stamps_max_locked();
@@ -551,22 +561,36 @@ buffer_make(void)
 }
 
 /*
- * Room for one more event in the calling thread's buffer: its buffer, or
- * NULL when the event cannot be recorded.
+ * The calling thread's buffer if it can take an event with nothing slow
+ * to do first: made, room in its staging area, the clock read recently
+ * enough (clock_read()); else NULL, and event_prepare() does it.
  */
 static inline __attribute__((always_inline)) trace_buffer_t *
-event_begin(void)
+event_ready(void)
 {
 	trace_buffer_t *b = self;
-	if (__builtin_expect(b == NULL, 0) && (b = buffer_make()) == NULL)
+	if (__builtin_expect(b == NULL || b->len + RAW_MAX_WORDS > STAGE_WORDS ||
+	    b->clock_left == 0, 0))
 		return (NULL);
-	if (__builtin_expect(b->len + RAW_MAX_WORDS > STAGE_WORDS, 0))
-		stage_flush(b);
 	return (b);
 }
 
-/* The event of words w[0 .. n - 1], stored at the end of b's events:
- * committed. */
+/* The calling thread's buffer made ready for an event; NULL when the
+ * event cannot be recorded. */
+static __attribute__((noinline)) trace_buffer_t *
+event_prepare(void)
+{
+	trace_buffer_t *b = self;
+	if (b == NULL && (b = buffer_make()) == NULL)
+		return (NULL);
+	if (b->len + RAW_MAX_WORDS > STAGE_WORDS)
+		stage_flush(b);
+	if (b->clock_left == 0)
+		clock_read(b);
+	return (b);
+}
+
+/* The event of n words just stored at the end of b's events: committed. */
 static inline __attribute__((always_inline)) void
 event_end(trace_buffer_t *b, uint32_t n)
 {
@@ -576,43 +600,77 @@ event_end(trace_buffer_t *b, uint32_t n)
 /* ---- events (malloc_trace.h) ---- */
 
 /*
- * The events' bodies, inlined into each entry below (the hooks kmem calls
- * for every class buffer's malloc() and free() among them), so that an
- * event costs one call from kmem and a few stores, not a chain of calls.
+ * The events' bodies, given a ready buffer.  Each entry inlines its body
+ * twice: after event_ready(), with no call (so no register is saved: a
+ * store less, and every store waits behind the program's pending cache
+ * misses), and in a cold copy after event_prepare().  The hooks kmem
+ * calls for every class buffer's malloc() and free() are such entries.
  */
+static inline __attribute__((always_inline)) void
+alloc_body(trace_buffer_t *b, unsigned op, unsigned fn, size_t a,
+    size_t size, const void *buf)
+{
+	uint64_t *w = b->raw + b->len;
+	w[0] = stamp_take(b, buf, NULL) << 4 | op;
+	if (op == KMEM_TRACE_MALLOC) {
+		w[1] = size;
+		w[2] = (uintptr_t)buf;
+		event_end(b, RAW_MALLOC_WORDS);
+	} else {
+		w[1] = a;
+		w[2] = size;
+		w[3] = (uintptr_t)buf;
+		w[4] = fn;      /* read for a MEMALIGN only */
+		event_end(b, op == KMEM_TRACE_MEMALIGN ? RAW_MAX_WORDS :
+		    RAW_MAX_WORDS - 1);
+	}
+}
+
+static __attribute__((noinline, cold)) void
+alloc_prepared(unsigned op, unsigned fn, size_t a, size_t size,
+    const void *buf)
+{
+	trace_buffer_t *b = event_prepare();
+	if (b != NULL)
+		alloc_body(b, op, fn, a, size, buf);
+}
+
 static inline __attribute__((always_inline)) void
 record_alloc(unsigned op, unsigned fn, size_t a, size_t size,
     const void *buf)
 {
-	trace_buffer_t *b = event_begin();
-	if (b == NULL)
-		return;
+	trace_buffer_t *b = event_ready();
+	if (__builtin_expect(b == NULL, 0))
+		alloc_prepared(op, fn, a, size, buf);
+	else
+		alloc_body(b, op, fn, a, size, buf);
+}
+
+static inline __attribute__((always_inline)) void
+free_body(trace_buffer_t *b, const void *ptr)
+{
 	uint64_t *w = b->raw + b->len;
-	w[0] = stamp_take(b, buf, NULL);
-	w[1] = op | fn << KMEM_TRACE_FN_SHIFT;
-	if (op == KMEM_TRACE_MALLOC) {
-		w[2] = size;
-		w[3] = (uintptr_t)buf;
-		event_end(b, RAW_MALLOC_WORDS);
-	} else {
-		w[2] = a;
-		w[3] = size;
-		w[4] = (uintptr_t)buf;
-		event_end(b, RAW_MAX_WORDS);
-	}
+	w[0] = stamp_take(b, NULL, ptr) << 4 | KMEM_TRACE_FREE;
+	w[1] = (uintptr_t)ptr;
+	event_end(b, RAW_FREE_WORDS);
+}
+
+static __attribute__((noinline, cold)) void
+free_prepared(const void *ptr)
+{
+	trace_buffer_t *b = event_prepare();
+	if (b != NULL)
+		free_body(b, ptr);
 }
 
 static inline __attribute__((always_inline)) void
 record_free(const void *ptr)
 {
-	trace_buffer_t *b = event_begin();
-	if (b == NULL)
-		return;
-	uint64_t *w = b->raw + b->len;
-	w[0] = stamp_take(b, NULL, ptr);
-	w[1] = KMEM_TRACE_FREE;
-	w[2] = (uintptr_t)ptr;
-	event_end(b, RAW_FREE_WORDS);
+	trace_buffer_t *b = event_ready();
+	if (__builtin_expect(b == NULL, 0))
+		free_prepared(ptr);
+	else
+		free_body(b, ptr);
 }
 
 void
@@ -625,17 +683,17 @@ kmem_trace_alloc(unsigned op, unsigned fn, size_t a, size_t size,
 void
 kmem_trace_realloc(const void *old, size_t size, const void *buf)
 {
-	trace_buffer_t *b = event_begin();
-	if (b == NULL)
+	trace_buffer_t *b = event_ready();
+	if (b == NULL && (b = event_prepare()) == NULL)
 		return;
 	uint64_t *w = b->raw + b->len;
 	/* What lives on: the new buffer, or the old one if it failed. */
-	w[0] = stamp_take(b, buf != NULL ? buf : size != 0 ? old : NULL, old);
-	w[1] = KMEM_TRACE_REALLOC;
-	w[2] = (uintptr_t)old;
-	w[3] = size;
-	w[4] = (uintptr_t)buf;
-	event_end(b, RAW_MAX_WORDS);
+	w[0] = stamp_take(b, buf != NULL ? buf : size != 0 ? old : NULL,
+	    old) << 4 | KMEM_TRACE_REALLOC;
+	w[1] = (uintptr_t)old;
+	w[2] = size;
+	w[3] = (uintptr_t)buf;
+	event_end(b, RAW_MAX_WORDS - 1);
 }
 
 void
@@ -818,7 +876,8 @@ fork_child(void)
 		buffers = b;
 		b->stamp = b->last_stamp = 0;  /* the new file's stamps */
 		b->clock_stamp = 0;
-		b->clock_every = b->clock_left = 1;
+		b->clock_every = 1;
+		b->clock_left = 0;
 		block_reset(b);
 		b->len = 0;
 	}

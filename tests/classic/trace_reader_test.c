@@ -107,8 +107,8 @@ addr(writer_t *w, uint64_t a)
 	varint(w, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
 }
 
-/* One event, number seq (below 1024) of the process, at absolute time t:
- * op, fn, its stamp (the time since the start shifted left by 10, plus
+/* One event, number seq (below 256) of the process, at absolute time t:
+ * op, fn, its stamp (the time since the start shifted left by 8, plus
  * seq), then (the caller's varints and addresses) its numbers. */
 static void
 event(writer_t *w, unsigned op, unsigned fn, uint64_t t, uint64_t seq)
