@@ -28,8 +28,8 @@
  * stamps when one happened before the other in another thread:
  *   - the allocation of an object, and its free (or realloc) by another
  *     thread, which the program ordered: the allocation raises its
- *     address's region in stamp_bucket[] to its stamp (64 KiB regions
- *     hashed into 4096 words: an atomic increase, no lock, on a line the
+ *     address's region in stamp_bucket[] to its stamp (4 KiB regions
+ *     hashed into 16384 words: an atomic increase, no lock, on a line the
  *     thread's own allocations mostly keep at home), and a free reads the
  *     region and stamps after it -- a load, no atomic write;
  *   - the free of a buffer, and its reuse by another thread, which the
@@ -180,10 +180,12 @@ now_ns(void)
 	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 }
 
-/* The regions' stamps (the theory above): 64 KiB regions, hashed by
- * their number into STAMP_BUCKETS words, 8 to a cache line. */
-#define STAMP_REGION_SHIFT      16
-#define STAMP_BUCKETS           4096
+/* The regions' stamps (the theory above): pages, hashed by their number
+ * into STAMP_BUCKETS words, 8 to a cache line (32 KiB of address space:
+ * the runs of neighbouring buffers kmem gives a thread mostly fill one,
+ * so that another thread's allocations seldom share its line). */
+#define STAMP_REGION_SHIFT      12
+#define STAMP_BUCKETS           16384
 
 static uint64_t stamp_bucket[STAMP_BUCKETS] __attribute__((aligned(64)));
 
