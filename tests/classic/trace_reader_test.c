@@ -18,6 +18,9 @@
  *   checksummed  each payload byte changed and the checksum made to
  *              match, so the damage reaches the event decoder: reported
  *              within its block, never a read past the block
+ *   short      the short form of mallocs and frees (one 64-bit word) read
+ *              back among long ones; a short word cut by its block's end,
+ *              or of an op that has none, is damage in that block
  *   random     random damage (bytes, lengths, garbage appended): never a
  *              read outside the data (each is read from a buffer of its
  *              exact size, so AddressSanitizer sees any overrun), and any
@@ -477,6 +480,89 @@ test_random(void)
 	free(w.buf);
 }
 
+/* A malloc (size) or free in the short form: the word as the format
+ * gives it, after the writer's last stamp and address. */
+static void
+short_event(writer_t *w, unsigned op, uint64_t stamp, uint64_t size,
+    uint64_t a)
+{
+	int64_t d = (int64_t)(a - w->last_addr) / 16;
+	uint64_t dz = ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+	uint64_t word = (0x80u | op) | (stamp - w->last_stamp) << 8 |
+	    (op == KMEM_TRACE_FREE ? dz << 16 : size << 16 | dz << 32);
+	memcpy(w->payload + w->plen, &word, 8);
+	w->plen += 8;
+	w->last_stamp = stamp;
+	w->last_addr = a;
+	w->nevents++;
+}
+
+static void
+test_short(void)
+{
+	writer_t w = { 0 };
+	header(&w);
+	block_begin(&w);
+	event(&w, KMEM_TRACE_MALLOC, 0, START_NS + 10, 1);     /* long */
+	varint(&w, 100);
+	addr(&w, A);
+	uint64_t s = (10ull << KMEM_TRACE_STAMP_SHIFT) + 1;
+	short_event(&w, KMEM_TRACE_MALLOC, s + 3, 48, A + 0x100);
+	short_event(&w, KMEM_TRACE_FREE, s + 200, 0, A);
+	event(&w, KMEM_TRACE_FREE, 0, START_NS + 20, 5);        /* long */
+	addr(&w, A + 0x100);
+	block_end(&w, 1, START_NS);
+	trace_file_t t;
+	CHECK_EQ(read_copy(&t, w.buf, w.len), 0);
+	CHECK_EQ(t.nevents, 4);
+	CHECK_EQ(t.unknown_frees, 0);
+	const trace_event_t *e = t.events;
+	CHECK_EQ(e[1].op, KMEM_TRACE_MALLOC);
+	CHECK_EQ(e[1].size, 48);
+	CHECK_EQ(e[1].id, 2);
+	CHECK_EQ(e[1].t, 10);
+	CHECK_EQ(e[2].op, KMEM_TRACE_FREE);
+	CHECK_EQ(e[2].old_addr, A);
+	CHECK_EQ(e[2].old_id, 1);
+	CHECK_EQ(e[3].old_addr, A + 0x100);
+	CHECK_EQ(e[3].old_id, 2);
+	CHECK_EQ(e[3].t, 20);
+	trace_file_free(&t);
+
+	/* A short word cut by its block's end: the payload one byte short
+	 * (its length, count and checksum all saying so). */
+	writer_t u = { 0 };
+	header(&u);
+	block_begin(&u);
+	event(&u, KMEM_TRACE_MALLOC, 0, START_NS + 10, 1);
+	varint(&u, 100);
+	addr(&u, A);
+	size_t at = u.plen;
+	short_event(&u, KMEM_TRACE_MALLOC, s + 3, 48, A + 0x100);
+	u.plen--;
+	block_end(&u, 1, START_NS);
+	CHECK_EQ(read_copy(&t, u.buf, u.len), 1);
+	CHECK(strstr(t.damage, "runs past the block's end") != NULL);
+	CHECK_EQ(t.damage_offset, u.block_start[0] + KMEM_TRACE_BLOCK_HEADER +
+	    at);
+	CHECK_EQ(t.nevents, 0);
+	trace_file_free(&t);
+	free(u.buf);
+
+	/* A short word of an op that has none (a calloc). */
+	writer_t v = { 0 };
+	header(&v);
+	block_begin(&v);
+	short_event(&v, KMEM_TRACE_FREE, 5, 0, A);
+	v.payload[0] = 0x80 | KMEM_TRACE_CALLOC;
+	block_end(&v, 1, START_NS);
+	CHECK_EQ(read_copy(&t, v.buf, v.len), 1);
+	CHECK(strstr(t.damage, "unknown operation byte 0x82") != NULL);
+	trace_file_free(&t);
+	free(w.buf);
+	free(v.buf);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -485,6 +571,7 @@ main(int argc, char **argv)
 		CHECK_TEST(test_truncated),
 		CHECK_TEST(test_flipped),
 		CHECK_TEST(test_checksummed),
+		CHECK_TEST(test_short),
 		CHECK_TEST(test_random),
 	};
 	for (size_t i = 0; i < sizeof (tests) / sizeof (tests[0]); i++) {
