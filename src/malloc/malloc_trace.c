@@ -10,11 +10,12 @@
  * when the thread exits (a pthread key's destructor) and at process exit.
  * An event goes into the buffer's staging area as it came, a few 64-bit
  * words (RAW_* below: stores, no encoding); when the 4 KiB area is full,
- * its events are encoded in one tight loop onto the block's compact varint
- * payload.  The program's own cache misses overlap with a few stores to
- * a line the cache holds far better than with a hundred instructions of
- * encoding per call, or with stores that stream through the cache (larson,
- * a loop of cache misses, lost twice the time to either).
+ * its events are encoded in one tight loop onto the block's compact
+ * payload (one-word short forms, varints).  The program's own cache
+ * misses overlap with a few stores to a line the cache holds far better
+ * than with a hundred instructions of encoding per call, or with stores
+ * that stream through the cache (larson, a loop of cache misses, lost
+ * twice the time to either).
  * The file is opened O_APPEND, so the blocks of different threads never
  * interleave, and a process killed with SIGKILL leaves every block written
  * before: a reader reads them all, and at most one block cut short at the
@@ -37,8 +38,8 @@
  *     only through its slow paths (the depot, the slabs, vmem), and after
  *     those (kmem's slow hook, and malloc.c for large and guarded
  *     buffers) the thread stamps after every thread's last stamp
- *     (stamp_sync(): each thread publishes its last stamp in its buffer,
- *     threads gone leave theirs in retired_stamp).  Buffers the thread
+ *     (kmem_trace_sync(): each thread publishes its last stamp in its
+ *     buffer, threads gone leave theirs in retired_stamp).  Buffers the thread
  *     takes from its own loaded magazine are its own frees or came
  *     through such a slow path, so they need nothing.
  * Merged by stamp, every address's allocations and frees come in the
@@ -50,14 +51,16 @@
  * Invariants: a buffer's committed length (len, in words of the staging
  * area) covers whole events only, and is stored with release order after
  * each event, so the exit handler may write another thread's buffer up to
- * len while that thread appends beyond it.  The encoded payload (out, pos)
- * changes only under buffers_lock, and always has room for a whole staging
- * area's events.  After the exit handler nothing more is written (closed), so
- * no event is written twice; events of threads still running then are
- * lost, as are a thread's unflushed events when the process is killed.
+ * len while that thread appends beyond it.  The encoded payload (out,
+ * pos) changes only under buffers_lock, and always has room for a whole
+ * staging area's events.  After the exit handler nothing more is written
+ * (closed), so no event is written twice; events of threads still running
+ * then are lost, as are a thread's unflushed events when the process is
+ * killed.
  *
  * Buffers live on a list (buffers_lock: taken when a thread makes,
- * writes or retires its buffer, and at exit, never per event); a
+ * retires, encodes or writes its buffer, when it syncs its stamp, and at
+ * exit, never per event); a
  * retired buffer is kept for the next thread, so programs that make
  * threads all the time do not map and unmap.  Lock order: buffers_lock is
  * a leaf (nothing is taken under it, nothing allocated); it may be taken
@@ -120,7 +123,8 @@ typedef struct trace_buffer {
 	uint32_t thread;                /* 1, 2, ...: this process's order */
 	uint32_t tid;
 	uint64_t stamp;                 /* the thread's last event's stamp
-	                                 * (atomic: stamp_sync() reads it) */
+	                                 * (atomic: kmem_trace_sync() reads
+	                                 * it) */
 	uint64_t clock_stamp;           /* the clock's last reading, a stamp */
 	uint32_t clock_left;            /* events until the next reading */
 	uint32_t clock_every;           /* events between readings */
