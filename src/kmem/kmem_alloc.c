@@ -75,7 +75,8 @@ class_create(size_t size)
 /*
  * The recorder's switch (kmem_query.h).  Only the class caches change:
  * they serve kmem_alloc() too, whose calls then take the slow paths as
- * well (slower, not different: they carry no KM_MALLOC_ENTRY).
+ * well (a call longer, not different: they carry no KM_MALLOC_ENTRY and
+ * no KMEM_FREE_MALLOC, so no hook records them).
  */
 bool kmem_malloc_diverted;
 void (*kmem_malloc_alloc_hook)(void *buf, size_t requested);

@@ -979,10 +979,19 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	}
 	if ((cp->cache_flags & KMF_CLASS) &&
 	    __atomic_load_n(&kmem_malloc_diverted, __ATOMIC_ACQUIRE)) {
-		/* The recorder (kmem_query.h), then the fast path's push. */
+		/* The fast path's check of a cache without free marks (a bad
+		 * free is no event), the recorder (kmem_query.h), then the
+		 * fast path's push. */
+		kmem_slot_t *cc = diverted_slot(cp);
+		if (cc != NULL && cp->cache_free_key == 0 &&
+		    cc->cc_rounds > 0 && kmem_magazine_top_is(cc->cc_loaded,
+		    cc->cc_rounds, buf)) {
+			kmem_double_free(cp, buf, kmem_free_size,
+			    "the buffer freed last");
+			return;
+		}
 		if (kmem_free_size == KMEM_FREE_MALLOC)
 			kmem_malloc_free_hook(buf);
-		kmem_slot_t *cc = diverted_slot(cp);
 		if (cc != NULL && (unsigned)cc->cc_rounds <
 		    (unsigned)cc->cc_magsize) {
 			kmem_magazine_push(cp, cc, cc->cc_rounds, buf);

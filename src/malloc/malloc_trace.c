@@ -470,10 +470,14 @@ block_reset(trace_buffer_t *b)
 
 /* Encode b's staged events, len words; then, if the block has no room
  * for another staging area's, write it and start the next; buffers_lock
- * held. */
+ * held.  After the exit handler, nothing: the exit handler encoded what
+ * was staged into the room the block had, and events after it are lost
+ * (thread_exit() too). */
 static void
 stage_flush_locked(trace_buffer_t *b, uint32_t len)
 {
+	if (closed)
+		return;
 	stage_encode(b, len);
 	if (OUT_BYTES - b->pos < STAGE_ENCODED_MAX) {
 		block_write(b);
@@ -502,7 +506,7 @@ thread_exit(void *arg)
 	bool was_inside = kmem_trace_inside;
 	kmem_trace_inside = true;       /* the calls below are not events */
 	pthread_mutex_lock(&buffers_lock);
-	stage_encode(b, b->len);
+	stage_flush_locked(b, b->len);
 	block_write(b);
 	block_reset(b);
 	b->len = 0;
