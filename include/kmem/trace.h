@@ -1,5 +1,5 @@
 /*
- * The allocation trace format, version 1: what libkmem_malloc.so writes
+ * The allocation trace format, version 2: what libkmem_malloc.so writes
  * with the "trace=FILE" option (kmrun --trace) and kmlab reads.
  * docs/trace.md describes it in prose; this header is the same description
  * as constants, for any program that wants to read a trace itself.
@@ -15,32 +15,47 @@
  *   block    u32 KMEM_TRACE_BLOCK_MAGIC, u32 payload bytes, u32 events,
  *            u32 thread (1, 2, ... in order of first event), u32 the
  *            thread's system id, u32 checksum of the payload
- *            (kmem_trace_checksum(), below), u64 the base time, u64
- *            the base event number; then the payload: the events,
- *            each one op byte and unsigned LEB128 varints
+ *            (kmem_trace_checksum(), below), u64 the time the block was
+ *            started (on the header's clock), u64 the base stamp; then
+ *            the payload: the events, each one op byte and unsigned
+ *            LEB128 varints
  *
  * One thread writes each block, with one write(2) to a file opened for
  * appending, so blocks of different threads never interleave, and a
  * process killed at any moment leaves whole blocks before at most one
- * cut-short block.  Every event has a number, one sequence for the whole
- * process; within a block, numbers and times are deltas from the previous
- * event's (the first event's from the base number and time) and addresses
- * zigzag deltas from the previous address of the block (starting at 0):
+ * cut-short block.  Every event has a stamp, larger than the thread's
+ * previous event's; within a block, stamps are deltas from the previous
+ * event's (the first event's from the block's base stamp; never 0), and
+ * addresses zigzag deltas from the previous address of the block
+ * (starting at 0):
  *
- *   MALLOC    dseq dt size addr
- *   CALLOC    dseq dt nmemb elsize addr
- *   REALLOC   dseq dt old size addr     (old 0: realloc(NULL, size);
- *                                        addr 0 with size 0: the old one
- *                                        freed)
- *   MEMALIGN  dseq dt align size addr   (which function: op byte bits
- *                                        4..6)
- *   FREE      dseq dt old
+ *   MALLOC    dstamp size addr
+ *   CALLOC    dstamp nmemb elsize addr
+ *   REALLOC   dstamp old size addr     (old 0: realloc(NULL, size);
+ *                                       addr 0 with size 0: the old one
+ *                                       freed)
+ *   MEMALIGN  dstamp align size addr   (which function: op byte bits
+ *                                       4..6)
+ *   FREE      dstamp old
  *
- * addr 0 is a failed allocation.  An allocation is numbered after it
- * succeeded, a free before the buffer is freed, so merging all threads'
- * events by number orders every address's frees and reuses as they
- * happened: an object's identity is its address from one allocation to
- * the free that follows, which a reader numbers.
+ * MALLOC and FREE also have a short form, one 64-bit word whose low byte
+ * is the op byte with bit 7 (KMEM_TRACE_SHORT) set: bits 8..15 dstamp;
+ * for MALLOC bits 16..31 size and bits 32..63 the address, for FREE bits
+ * 16..63 the address -- an address as the zigzag delta from the previous
+ * one divided by 16 (the delta a multiple of 16).  Writers use it when
+ * the numbers fit; the long form is always allowed.
+ *
+ * addr 0 is a failed allocation.  A stamp is the event's time since the
+ * header's start, in ns shifted left by KMEM_TRACE_STAMP_SHIFT, made
+ * larger where the order needs it: two events on one address that
+ * happened one after the other (a free and the next allocation there, in
+ * any threads; an allocation and the free of its object) have stamps in
+ * that order.  Merging all threads' events by stamp (stamps of different
+ * threads may be equal: those events are independent) orders every
+ * address's allocations and frees as they happened: an object's identity
+ * is its address from one allocation to the free that follows, which a
+ * reader numbers.  An event's time is the header's start plus its stamp
+ * shifted right by KMEM_TRACE_STAMP_SHIFT.
  */
 #ifndef KMEM_TRACE_H
 #define KMEM_TRACE_H
@@ -51,7 +66,7 @@
 
 #define KMEM_TRACE_MAGIC        "KMTRACE\n"
 #define KMEM_TRACE_MAGIC_LEN    8
-#define KMEM_TRACE_VERSION      1
+#define KMEM_TRACE_VERSION      2
 #define KMEM_TRACE_HEADER_FIXED 50      /* bytes before the program name */
 #define KMEM_TRACE_BLOCK_MAGIC  0x42544d4bu     /* "KMTB" */
 #define KMEM_TRACE_BLOCK_HEADER 40
@@ -76,7 +91,12 @@ enum kmem_trace_fn {
 	KMEM_TRACE_FN_VALLOC = 3,
 	KMEM_TRACE_FN_PVALLOC = 4,
 };
-#define KMEM_TRACE_EVENT_MAX    (1 + 5 * 10)    /* op byte, 5 varints */
+#define KMEM_TRACE_EVENT_MAX    (1 + 4 * 10)    /* op byte, 4 varints */
+/* The short form's op byte bit (MALLOC and FREE only): see above. */
+#define KMEM_TRACE_SHORT        0x80
+/* A stamp's time part: ns since the start, shifted left this much (room
+ * for 256 ordered events per ns). */
+#define KMEM_TRACE_STAMP_SHIFT  8
 
 /*
  * A block payload's checksum: FNV-1a over its 64-bit little-endian words
@@ -86,10 +106,15 @@ enum kmem_trace_fn {
 static inline uint32_t
 kmem_trace_checksum(const unsigned char *p, size_t n)
 {
-	uint64_t h = 14695981039346656037ull;
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t w = 0;
-		memcpy(&w, p + i, n - i < 8 ? n - i : 8);
+	uint64_t h = 14695981039346656037ull, w;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {    /* whole words: fixed-size copies */
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 1099511628211ull;
+	}
+	if (i < n) {
+		w = 0;
+		memcpy(&w, p + i, n - i);
 		h = (h ^ w) * 1099511628211ull;
 	}
 	return ((uint32_t)(h ^ (h >> 32)));

@@ -76,15 +76,21 @@ class_create(size_t size)
 /*
  * The recorder's switch (kmem_query.h).  Only the class caches change:
  * they serve kmem_alloc() too, whose calls then take the slow paths as
- * well (slower, not different: they carry no KM_MALLOC_ENTRY).
+ * well (a call longer, not different: they carry no KM_MALLOC_ENTRY and
+ * no KMEM_FREE_MALLOC, so no hook records them).
  */
 bool kmem_malloc_diverted;
+void (*kmem_malloc_alloc_hook)(void *buf, size_t requested);
 void (*kmem_malloc_free_hook)(void *buf);
+void (*kmem_malloc_slow_hook)(void);
 
 void
-kmem_malloc_divert(void (*free_hook)(void *buf))
+kmem_malloc_divert(void (*alloc_hook)(void *buf, size_t requested),
+    void (*free_hook)(void *buf), void (*slow_hook)(void))
 {
+	kmem_malloc_alloc_hook = alloc_hook;
 	kmem_malloc_free_hook = free_hook;
+	kmem_malloc_slow_hook = slow_hook;
 	__atomic_store_n(&kmem_malloc_diverted, true, __ATOMIC_RELEASE);
 	for (size_t i = 0; i <= KMEM_ALLOC_SMALL / 8; i++)
 		__atomic_store_n(&__atomic_load_n(&kmem_alloc_small[i],

@@ -799,15 +799,64 @@ firewall_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 	return (buf);
 }
 
+/*
+ * A class cache while malloc's recorder diverts it (kmem_query.h): the
+ * thread's loaded magazine, by the cache's real index, when its fast path
+ * would have used it (not a debug cache's: cache_fast_index keeps those
+ * on the slow path in any case).  Only the owner changes its slot, so no
+ * lock, as on the fast path.
+ */
+static kmem_slot_t *
+diverted_slot(const kmem_cache_t *cp)
+{
+	kmem_thread_cache_t *tc = kmem_self;
+	if ((cp->cache_flags & KMF_BUFTAG) || cp->cache_index >= tc->nslots)
+		return (NULL);
+	return (&tc->slots[cp->cache_index]);
+}
+
+static __attribute__((noinline)) void *alloc_slow(kmem_cache_t *cp,
+    int kmflag, size_t requested);
+
+/* An allocation from a diverted class cache; malloc()'s are recorded. */
+static void *
+diverted_alloc(kmem_cache_t *cp, int kmflag, size_t requested)
+{
+	kmem_slot_t *cc = diverted_slot(cp);
+	if (cc != NULL && cc->cc_rounds > 0) {
+		void *buf = kmem_magazine_pop(cp, cc, cc->cc_rounds);
+		/* The hook before the free mark's clearing: the recorder's
+		 * atomic waits for pending stores, and that one may miss. */
+		if (kmflag & KM_MALLOC_ENTRY)
+			kmem_malloc_alloc_hook(buf, requested);
+		kmem_free_mark_clear(cp, buf);
+		return (buf);
+	}
+	void *buf = alloc_slow(cp, kmflag, requested);
+	if (buf != NULL) {
+		kmem_malloc_slow_hook();
+		if (kmflag & KM_MALLOC_ENTRY)
+			kmem_malloc_alloc_hook(buf, requested);
+	}
+	return (buf);
+}
+
 void *
 kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 {
 	if (cp->cache_flags & KMF_NULL)
 		return (NULL);
-	/* malloc()'s fast path while the recorder is on (kmem_query.h). */
-	if ((kmflag & KM_MALLOC_ENTRY) && (cp->cache_flags & KMF_CLASS) &&
+	if ((cp->cache_flags & KMF_CLASS) &&
 	    __atomic_load_n(&kmem_malloc_diverted, __ATOMIC_ACQUIRE))
-		return (NULL);
+		return (diverted_alloc(cp, kmflag, requested));
+	return (alloc_slow(cp, kmflag, requested));
+}
+
+/* Out of line, so that the diverted allocations pay for no stack frame of
+ * this one's. */
+static void *
+alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
+{
 	if (requested == 0)
 		requested = cp->cache_bufsize;
 	void *buf = NULL;
@@ -942,6 +991,8 @@ notouch_refuse(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
 		kmem_slab_refuse(cp, buf);
 }
 
+static void free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
+
 void
 kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
@@ -951,8 +1002,35 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		kmem_bad_free(cp, buf, kmem_free_size);
 		return;
 	}
-	if (kmem_free_size == KMEM_FREE_MALLOC && kmem_malloc_free_hook != NULL)
-		kmem_malloc_free_hook(buf);     /* the recorder (kmem_query.h) */
+	if ((cp->cache_flags & KMF_CLASS) &&
+	    __atomic_load_n(&kmem_malloc_diverted, __ATOMIC_ACQUIRE)) {
+		/* The fast path's check of a cache without free marks (a bad
+		 * free is no event), the recorder (kmem_query.h), then the
+		 * fast path's push. */
+		kmem_slot_t *cc = diverted_slot(cp);
+		if (cc != NULL && cp->cache_free_key == 0 &&
+		    cc->cc_rounds > 0 && kmem_magazine_top_is(cc->cc_loaded,
+		    cc->cc_rounds, buf)) {
+			kmem_double_free(cp, buf, kmem_free_size,
+			    "the buffer freed last");
+			return;
+		}
+		if (kmem_free_size == KMEM_FREE_MALLOC)
+			kmem_malloc_free_hook(buf);
+		if (cc != NULL && (unsigned)cc->cc_rounds <
+		    (unsigned)cc->cc_magsize) {
+			kmem_magazine_push(cp, cc, cc->cc_rounds, buf);
+			return;
+		}
+	}
+	free_slow(cp, buf, kmem_free_size);
+}
+
+/* Out of line, so that the diverted frees above pay for no stack frame
+ * of this one's. */
+static __attribute__((noinline)) void
+free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+{
 	/*
 	 * Without magazines the buffer goes to its slab now, and a debug
 	 * cache's tag is read now, so a bad free is refused before it is

@@ -69,9 +69,11 @@ void kmem_release_idle(bool everything);
 extern kmem_mutex_t kmem_caches_lock;
 extern kmem_cache_t kmem_caches;        /* list anchor */
 extern kmem_cache_t kmem_null_cache;
-/* malloc's recorder is on, and its free hook (kmem_alloc.c). */
+/* malloc's recorder is on, and its hooks (kmem_alloc.c). */
 extern bool kmem_malloc_diverted;
+extern void (*kmem_malloc_alloc_hook)(void *buf, size_t requested);
 extern void (*kmem_malloc_free_hook)(void *buf);
+extern void (*kmem_malloc_slow_hook)(void);
 kmem_cache_t *kmem_cache_create_in(kmem_cache_t *cp, const char *name,
     size_t bufsize, size_t align, kmem_constructor_t *constructor,
     kmem_destructor_t *destructor, kmem_reclaim_t *reclaim, void *private,

@@ -50,9 +50,12 @@
  *
  * The recorder (malloc_trace.c, the "trace" option) adds no test to
  * malloc() and free(): it turns the class caches' fast paths off, as
- * debugging does, so that malloc() falls into malloc_slow() and a class
- * free reaches kmem's slow path, which calls the recorder's hook
- * (kmem_query.h).  calloc(), realloc() and the aligned allocations test
+ * debugging does, so that a class allocation asked by malloc() and a
+ * class free reach kmem's slow paths, which call the recorder's hooks
+ * and use the thread's magazines as the fast paths would (kmem_query.h);
+ * what else malloc() serves (0 bytes, large sizes, a failure) falls into
+ * malloc_slow(), which records it.  calloc(), realloc() and the aligned
+ * allocations test
  * kmem_trace_on once on entry; traced, they allocate with malloc_plain()
  * and free with free_unrecorded(), so that their parts are not events of
  * their own.  A malloc() made while one is served -- the C library's,
@@ -109,6 +112,8 @@ large_alloc(size_t size, size_t align)
 	void *buf = kmem_large_alloc(size, align);
 	if (buf == NULL)
 		errno = ENOMEM;
+	else if (kmem_trace_on)
+		kmem_trace_sync();      /* maybe another thread's free */
 	return (buf);
 }
 
@@ -208,14 +213,16 @@ malloc_plain(size_t size)
 
 /*
  * Out of line, so that kmem_malloc() stays a leaf with no stack frame.
- * While the recorder is on, every malloc() comes here: its fast path asks
- * with KM_MALLOC_ENTRY, which the class caches then refuse (kmem_query.h).
+ * While the recorder is on, a class allocation is recorded by kmem's hook
+ * (its fast path asks with KM_MALLOC_ENTRY, kmem_query.h); the rest of
+ * malloc() comes here and is recorded here, a class allocation only when
+ * it failed.
  */
 static __attribute__((noinline, cold)) void *
 malloc_slow(size_t size)
 {
 	void *buf = malloc_plain(size);
-	if (kmem_trace_on && !kmem_trace_inside)
+	if (kmem_trace_recording())
 		kmem_trace_alloc(KMEM_TRACE_MALLOC, 0, 0, size, buf);
 	return (buf);
 }
@@ -293,7 +300,9 @@ malloc_sampled(size_t size)
 		void *buf = kmem_guard_alloc(size, MALLOC_ALIGN);
 		if (buf != NULL) {
 			kmem_block_allocated(buf, size, false);
-			if (kmem_trace_on && !kmem_trace_inside)
+			if (kmem_trace_on)
+				kmem_trace_sync();
+			if (kmem_trace_recording())
 				kmem_trace_alloc(KMEM_TRACE_MALLOC, 0, 0, size,
 				    buf);
 			return (buf);
@@ -333,7 +342,7 @@ free_slow(void *ptr)
 		return;
 	}
 	if (kmem_guard_holds(ptr)) {
-		if (kmem_trace_on && !kmem_trace_inside &&
+		if (kmem_trace_recording() &&
 		    ptr != kmem_trace_skip)
 			kmem_trace_free(ptr);
 		kmem_guard_free(ptr);
@@ -341,7 +350,7 @@ free_slow(void *ptr)
 	}
 	/* A class buffer's free is recorded by kmem's hook, a large one's
 	 * here, before it is freed (malloc_trace.c says why). */
-	if (kmem_trace_on && !kmem_trace_inside && ptr != kmem_trace_skip &&
+	if (kmem_trace_recording() && ptr != kmem_trace_skip &&
 	    kmem_large_size(ptr) != 0)
 		kmem_trace_free(ptr);
 	if (!kmem_large_free(ptr))

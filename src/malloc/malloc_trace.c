@@ -8,20 +8,59 @@
  * never calls malloc), reached through an initial-exec TLS pointer, and
  * writes the buffer as one block with one writev(2) when it is nearly full,
  * when the thread exits (a pthread key's destructor) and at process exit.
+ * An event goes into the buffer's staging area as it came, a few 64-bit
+ * words (RAW_* below: stores, no encoding); when the 4 KiB area is full,
+ * its events are encoded in one tight loop onto the block's compact
+ * payload (one-word short forms, varints).  The program's own cache
+ * misses overlap with a few stores to a line the cache holds far better
+ * than with a hundred instructions of encoding per call, or with stores
+ * that stream through the cache (larson, a loop of cache misses, lost
+ * twice the time to either).
  * The file is opened O_APPEND, so the blocks of different threads never
  * interleave, and a process killed with SIGKILL leaves every block written
  * before: a reader reads them all, and at most one block cut short at the
  * end.
  *
- * Invariants: a buffer's committed length (pos) covers whole events only,
- * and is stored with release order after each event, so the exit handler
- * may write another thread's buffer up to pos while that thread appends
- * beyond it.  After the exit handler nothing more is written (closed), so
- * no event is written twice; events of threads still running then are
- * lost, as are a thread's unflushed events when the process is killed.
+ * Order without a shared counter.  Each event gets a stamp, a hybrid
+ * logical clock: the thread's last stamp plus one, at least the time
+ * since the trace's start shifted left by KMEM_TRACE_STAMP_SHIFT (so the
+ * order follows the time wherever threads do not meet), and after
+ * whatever must come before it.  Two events on one address need ordered
+ * stamps when one happened before the other in another thread:
+ *   - the allocation of an object, and its free (or realloc) by another
+ *     thread, which the program ordered: the allocation raises its
+ *     address's region in stamp_bucket[] to its stamp (4 KiB regions
+ *     hashed into 16384 words: an atomic increase, no lock, on a line the
+ *     thread's own allocations mostly keep at home), and a free reads the
+ *     region and stamps after it -- a load, no atomic write;
+ *   - the free of a buffer, and its reuse by another thread, which the
+ *     allocator ordered: kmem hands a buffer one thread freed to another
+ *     only through its slow paths (the depot, the slabs, vmem), and after
+ *     those (kmem's slow hook, and malloc.c for large and guarded
+ *     buffers) the thread stamps after every thread's last stamp
+ *     (kmem_trace_sync(): each thread publishes its last stamp in its
+ *     buffer, threads gone leave theirs in retired_stamp).  Buffers the thread
+ *     takes from its own loaded magazine are its own frees or came
+ *     through such a slow path, so they need nothing.
+ * Merged by stamp, every address's allocations and frees come in the
+ * order they happened, which is all a reader needs to number objects.
+ * No locked instruction on a free, which would wait for the program's
+ * pending stores (larson lost half its speed to that), and no cache line
+ * that every thread writes.
+ *
+ * Invariants: a buffer's committed length (len, in words of the staging
+ * area) covers whole events only, and is stored with release order after
+ * each event, so the exit handler may write another thread's buffer up to
+ * len while that thread appends beyond it.  The encoded payload (out,
+ * pos) changes only under buffers_lock, and always has room for a whole
+ * staging area's events.  After the exit handler nothing more is written
+ * (closed), so no event is written twice; events of threads still running
+ * then are lost, as are a thread's unflushed events when the process is
+ * killed.
  *
  * Buffers live on a list (buffers_lock: taken when a thread makes,
- * writes or retires its buffer, and at exit, never per event); a
+ * retires, encodes or writes its buffer, when it syncs its stamp, and at
+ * exit, never per event); a
  * retired buffer is kept for the next thread, so programs that make
  * threads all the time do not map and unmap.  Lock order: buffers_lock is
  * a leaf (nothing is taken under it, nothing allocated); it may be taken
@@ -63,21 +102,45 @@
 
 #define BUFFER_BYTES    (64 * 1024)
 
+/*
+ * A raw event, as the hot path stores it: its stamp shifted left by 4 with
+ * the op in the low bits (stamps stay below 2^60: STAMP_TIME_MAX), then the
+ * op's numbers in the order the format writes them: 2 words for a free, 3
+ * for a malloc, 4 for a calloc or realloc, 5 for a memalign (the function
+ * last).  Few stores: each one the program's pending cache misses hold up.
+ */
+#define RAW_FREE_WORDS  2
+#define RAW_MALLOC_WORDS 3
+#define RAW_MAX_WORDS   5
+#define STAGE_WORDS     512     /* 4 KiB: stays in the cache */
+/* The most bytes a full staging area encodes to (all frees, an op byte
+ * and at most 10 bytes of varint per word after). */
+#define STAGE_ENCODED_MAX       (STAGE_WORDS / RAW_FREE_WORDS * \
+	KMEM_TRACE_EVENT_MAX)
+
 typedef struct trace_buffer {
 	struct trace_buffer *next;      /* on buffers, or on spare */
 	uint32_t thread;                /* 1, 2, ...: this process's order */
 	uint32_t tid;
-	uint64_t base_ns;               /* the block's base time */
-	uint64_t last_ns;               /* the last event's time */
-	uint64_t base_seq;              /* the block's first event's number */
-	uint64_t last_seq;              /* the last event's number */
-	uint64_t last_addr;
+	uint64_t stamp;                 /* the thread's last event's stamp
+	                                 * (atomic: kmem_trace_sync() reads
+	                                 * it) */
+	uint64_t clock_stamp;           /* the clock's last reading, a stamp */
+	uint32_t clock_left;            /* events until the next reading */
+	uint32_t clock_every;           /* events between readings */
+	uint32_t len;                   /* committed words of raw[] */
+	/* The block being made (buffers_lock). */
+	uint32_t pos;                   /* payload bytes in out[] */
 	uint32_t nevents;
-	uint32_t pos;                   /* committed payload bytes */
-	unsigned char payload[];
+	uint64_t base_ns;               /* when the block was started */
+	uint64_t base_stamp;            /* the stamp before its first event */
+	uint64_t last_stamp;            /* its last event's */
+	uint64_t last_addr;             /* its last address */
+	uint64_t raw[STAGE_WORDS];
+	unsigned char out[];
 } trace_buffer_t;
 
-#define PAYLOAD_BYTES   (BUFFER_BYTES - sizeof (trace_buffer_t))
+#define OUT_BYTES       (BUFFER_BYTES - sizeof (trace_buffer_t))
 
 bool kmem_trace_on;
 __thread bool kmem_trace_inside __attribute__((tls_model("initial-exec")));
@@ -99,26 +162,19 @@ static bool recording;                  /* this process writes its file */
 static bool closed;                     /* the exit handler has run */
 static char trace_path[PATH_MAX];       /* as given, "%p" and all */
 
-/* ---- encoding ---- */
-
-/*
- * Every event's number, in one order for the whole process.  An
- * allocation takes its number after it got its block, a free before it
- * lets its block go, so across threads a block's free is numbered before
- * its next allocation: the allocator's own synchronisation orders the two
- * calls, and increments of one variable follow that order.  One relaxed
- * atomic increment per event, no lock; the reader merges the threads'
- * events by these numbers.
- */
-static uint64_t event_seq;
+/* ---- stamps ---- */
 
 /*
  * The events' times: CLOCK_MONOTONIC_COARSE (the last tick, a read of
  * memory), since a precise clock costs a system call on some virtual
  * machines (390 ns on the one docs/benchmarks.md was measured on) and the
- * order comes from the numbers anyway.  Its resolution goes in the header.
+ * order comes from the stamps' logic, not from the clock.  Its resolution
+ * goes in the header; stamp_start is the header's start time, the zero of
+ * the stamps' time.
  */
 #define TRACE_CLOCK     CLOCK_MONOTONIC_COARSE
+
+static uint64_t stamp_start;
 
 static uint64_t
 now_ns(void)
@@ -127,6 +183,112 @@ now_ns(void)
 	clock_gettime(TRACE_CLOCK, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 }
+
+/* The regions' stamps (the theory above): pages, hashed by their number
+ * into STAMP_BUCKETS words, 8 to a cache line (32 KiB of address space:
+ * the runs of neighbouring buffers kmem gives a thread mostly fill one,
+ * so that another thread's allocations seldom share its line). */
+#define STAMP_REGION_SHIFT      12
+#define STAMP_BUCKETS           16384
+
+static uint64_t stamp_bucket[STAMP_BUCKETS] __attribute__((aligned(64)));
+
+static uint64_t *
+bucket_of(const void *addr)
+{
+	return (&stamp_bucket[((uintptr_t)addr >> STAMP_REGION_SHIFT) &
+	    (STAMP_BUCKETS - 1)]);
+}
+
+/* s, or the first stamp after the region of addr's, if that is later. */
+static uint64_t
+bucket_after(uint64_t s, const void *addr)
+{
+	uint64_t v = __atomic_load_n(bucket_of(addr), __ATOMIC_RELAXED);
+	return (v >= s ? v + 1 : s);
+}
+
+/* Raise addr's region to s: only ever up, so a later reader (one the
+ * program orders after this event) sees s or more. */
+static void
+bucket_raise(const void *addr, uint64_t s)
+{
+	uint64_t *p = bucket_of(addr);
+	uint64_t v = __atomic_load_n(p, __ATOMIC_RELAXED);
+	while (v < s && !__atomic_compare_exchange_n(p, &v, s, true,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+/*
+ * Read the clock for b's thread, as a stamp.  A thread that finds the
+ * clock where it was (the coarse clock ticks every few ms) reads it half
+ * as often next time, down to every CLOCK_EVERY_MAX events; one that finds
+ * it moved reads it at every event again.  So a busy thread pays for a
+ * reading every 16 events, and an event's time is that of the thread's
+ * last reading: the same tick for a busy thread, and no more than 15 of
+ * its events late when it slows down.  The order does not depend on it.
+ */
+#define CLOCK_EVERY_MAX 16
+
+/* The most time a stamp carries, so that stamps stay below 2^60 (raw
+ * events keep the op in their low 4 bits): 2^51 ns, 26 days; a recording
+ * longer than that has later events at that time, in their order. */
+#define STAMP_TIME_MAX  (1ull << 51)
+
+static void
+clock_read(trace_buffer_t *b)
+{
+	uint64_t now = now_ns(), t = now > stamp_start ? now - stamp_start : 0;
+	uint64_t cs = (t < STAMP_TIME_MAX ? t : STAMP_TIME_MAX) <<
+	    KMEM_TRACE_STAMP_SHIFT;
+	if (cs == b->clock_stamp && b->clock_every < CLOCK_EVERY_MAX)
+		b->clock_every *= 2;
+	else if (cs != b->clock_stamp)
+		b->clock_every = 1;
+	b->clock_stamp = cs;
+	b->clock_left = b->clock_every;
+}
+
+/*
+ * The stamp of b's thread's next event, which leaves an object live at
+ * live and ends the one at ended (NULL: none): after the thread's last,
+ * at least the time, after ended's region; live's region raised to it;
+ * it the thread's last, published.
+ */
+static inline __attribute__((always_inline)) uint64_t
+stamp_take(trace_buffer_t *b, const void *live, const void *ended)
+{
+	b->clock_left--;        /* event_ready(): not 0 */
+	uint64_t s = b->stamp + 1;
+	if (b->clock_stamp > s)
+		s = b->clock_stamp;
+	if (ended != NULL)
+		s = bucket_after(s, ended);
+	if (live != NULL)
+		bucket_raise(live, s);
+	__atomic_store_n(&b->stamp, s, __ATOMIC_RELAXED);
+	return (s);
+}
+
+/* The stamps of threads gone (buffers_lock). */
+static uint64_t retired_stamp;
+
+/* Every thread's last stamp, and those of threads gone; buffers_lock
+ * held. */
+static uint64_t
+stamps_max_locked(void)
+{
+	uint64_t m = retired_stamp;
+	for (trace_buffer_t *o = buffers; o != NULL; o = o->next) {
+		uint64_t v = __atomic_load_n(&o->stamp, __ATOMIC_RELAXED);
+		if (v > m)
+			m = v;
+	}
+	return (m);
+}
+
+/* ---- encoding ---- */
 
 static unsigned char *
 put_varint(unsigned char *p, uint64_t v)
@@ -139,14 +301,105 @@ put_varint(unsigned char *p, uint64_t v)
 	return (p);
 }
 
-/* An address as a zigzag delta from the block's previous one. */
-static unsigned char *
-put_addr(trace_buffer_t *b, unsigned char *p, const void *addr)
+static uint64_t
+zigzag(int64_t d)
 {
-	uint64_t a = (uint64_t)(uintptr_t)addr;
-	int64_t d = (int64_t)(a - b->last_addr);
-	b->last_addr = a;
-	return (put_varint(p, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63)));
+	return (((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
+}
+
+/* An address as a zigzag delta from the block's previous one, *last. */
+static unsigned char *
+put_addr(unsigned char *p, uint64_t a, uint64_t *last)
+{
+	int64_t d = (int64_t)(a - *last);
+	*last = a;
+	return (put_varint(p, zigzag(d)));
+}
+
+/*
+ * A malloc or a free in the short form (<kmem/trace.h>), one 64-bit word:
+ * the op byte with bit 7 set, the stamp's delta ds in a byte, then for a
+ * malloc the size in 16 bits and the address in 32, for a free the
+ * address in 48, an address as the zigzag delta from the previous one in
+ * 16-byte units.  NULL if the event does not fit it (the long form then).
+ */
+static unsigned char *
+put_short(unsigned char *p, unsigned op, uint64_t ds, uint64_t size,
+    uint64_t a, uint64_t *last)
+{
+	uint64_t d = a - *last;
+	uint64_t dz = zigzag((int64_t)d >> 4);
+	unsigned addr_shift = op == KMEM_TRACE_FREE ? 16 : 32;
+	if (ds > 0xff || (d & 15) != 0 || dz >> (64 - addr_shift) != 0 ||
+	    size > 0xffff)
+		return (NULL);
+	uint64_t w = (KMEM_TRACE_SHORT | op) | ds << 8 | dz << addr_shift;
+	if (op == KMEM_TRACE_MALLOC)
+		w |= size << 16;
+	memcpy(p, &w, 8);       /* little-endian hosts only (docs/trace.md) */
+	*last = a;
+	return (p + 8);
+}
+
+/*
+ * Encode raw[0 .. len - 1], whole events, onto b's block payload;
+ * buffers_lock held.  It has room (STAGE_ENCODED_MAX).
+ */
+static void
+stage_encode(trace_buffer_t *b, uint32_t len)
+{
+	unsigned char *p = b->out + b->pos;
+	uint64_t last_stamp = b->last_stamp, last_addr = b->last_addr;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < len; n++) {
+		const uint64_t *w = b->raw + i;
+		unsigned op = (unsigned)w[0] & KMEM_TRACE_OP_MASK;
+		uint64_t stamp = w[0] >> 4, ds = stamp - last_stamp;
+		unsigned char *q = NULL;
+		last_stamp = stamp;
+		if (op == KMEM_TRACE_FREE)
+			q = put_short(p, op, ds, 0, w[1], &last_addr);
+		else if (op == KMEM_TRACE_MALLOC)
+			q = put_short(p, op, ds, w[1], w[2], &last_addr);
+		if (q != NULL) {
+			p = q;
+			i += op == KMEM_TRACE_FREE ? RAW_FREE_WORDS :
+			    RAW_MALLOC_WORDS;
+			continue;
+		}
+		/* A memalign's function: its fifth word. */
+		*p = (unsigned char)(op == KMEM_TRACE_MEMALIGN ?
+		    op | w[4] << KMEM_TRACE_FN_SHIFT : op);
+		p = put_varint(p + 1, ds);
+		switch (op) {
+		case KMEM_TRACE_FREE:
+			p = put_addr(p, w[1], &last_addr);
+			i += RAW_FREE_WORDS;
+			break;
+		case KMEM_TRACE_MALLOC:
+			p = put_varint(p, w[1]);
+			p = put_addr(p, w[2], &last_addr);
+			i += RAW_MALLOC_WORDS;
+			break;
+		case KMEM_TRACE_REALLOC:
+			p = put_addr(p, w[1], &last_addr);
+			p = put_varint(p, w[2]);
+			p = put_addr(p, w[3], &last_addr);
+			i += RAW_MAX_WORDS - 1;
+			break;
+		default:        /* CALLOC, MEMALIGN: two numbers, an address */
+			p = put_varint(p, w[1]);
+			p = put_varint(p, w[2]);
+			p = put_addr(p, w[3], &last_addr);
+			i += op == KMEM_TRACE_MEMALIGN ? RAW_MAX_WORDS :
+			    RAW_MAX_WORDS - 1;
+			break;
+		}
+	}
+	b->pos = (uint32_t)(p - b->out);
+	b->nevents += n;
+	b->last_stamp = last_stamp;
+	b->last_addr = last_addr;
 }
 
 static void
@@ -184,52 +437,65 @@ write_all(struct iovec *iov, int n)
 	}
 }
 
-/* Write b's first pos bytes, nevents events, as a block. */
+/* Write b's block; buffers_lock held. */
 static void
-block_write(trace_buffer_t *b, uint32_t pos, uint32_t nevents)
+block_write(trace_buffer_t *b)
 {
-	if (pos == 0 || !recording)
+	if (b->pos == 0 || !recording || closed)
 		return;
 	unsigned char hdr[KMEM_TRACE_BLOCK_HEADER];
 	put32(hdr, KMEM_TRACE_BLOCK_MAGIC);
-	put32(hdr + 4, pos);
-	put32(hdr + 8, nevents);
+	put32(hdr + 4, b->pos);
+	put32(hdr + 8, b->nevents);
 	put32(hdr + 12, b->thread);
 	put32(hdr + 16, b->tid);
-	put32(hdr + 20, kmem_trace_checksum(b->payload, pos));
+	put32(hdr + 20, kmem_trace_checksum(b->out, b->pos));
 	put64(hdr + 24, b->base_ns);
-	put64(hdr + 32, b->base_seq);
-	struct iovec iov[2] = { { hdr, sizeof (hdr) }, { b->payload, pos } };
+	put64(hdr + 32, b->base_stamp);
+	struct iovec iov[2] = { { hdr, sizeof (hdr) }, { b->out, b->pos } };
 	write_all(iov, 2);
 }
 
-/* Start b's next block: empty, its times and addresses from scratch. */
+/* Start b's next block: empty, its stamps deltas from the last encoded
+ * event's; buffers_lock held. */
 static void
-block_reset(trace_buffer_t *b, uint64_t base_ns)
+block_reset(trace_buffer_t *b)
 {
-	b->base_ns = b->last_ns = base_ns;
-	b->base_seq = b->last_seq = 0;
+	b->base_ns = now_ns();
+	b->base_stamp = b->last_stamp;
 	b->last_addr = 0;
+	b->pos = 0;
 	b->nevents = 0;
-	__atomic_store_n(&b->pos, 0, __ATOMIC_RELEASE);
 }
 
-/* Write b's events and start its next block; buffers_lock held, so the
- * exit handler never reads a buffer being started again. */
+/* Encode b's staged events, len words; then, if the block has no room
+ * for another staging area's, write it and start the next; buffers_lock
+ * held.  After the exit handler, nothing: the exit handler encoded what
+ * was staged into the room the block had, and events after it are lost
+ * (thread_exit() too). */
 static void
-buffer_flush_locked(trace_buffer_t *b)
+stage_flush_locked(trace_buffer_t *b, uint32_t len)
 {
-	if (!closed)
-		block_write(b, b->pos, b->nevents);
-	block_reset(b, b->last_ns);
+	if (closed)
+		return;
+	stage_encode(b, len);
+	if (OUT_BYTES - b->pos < STAGE_ENCODED_MAX) {
+		block_write(b);
+		block_reset(b);
+	}
 }
 
-static void
-buffer_flush(trace_buffer_t *b)
+/* The staging area full, between two events of the program: errno as
+ * the program left it. */
+static __attribute__((noinline, cold)) void
+stage_flush(trace_buffer_t *b)
 {
+	int saved = errno;
 	pthread_mutex_lock(&buffers_lock);
-	buffer_flush_locked(b);
+	stage_flush_locked(b, b->len);
+	__atomic_store_n(&b->len, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&buffers_lock);
+	errno = saved;
 }
 
 /* The thread exits: its events to the file, its buffer to the spares. */
@@ -240,7 +506,12 @@ thread_exit(void *arg)
 	bool was_inside = kmem_trace_inside;
 	kmem_trace_inside = true;       /* the calls below are not events */
 	pthread_mutex_lock(&buffers_lock);
-	buffer_flush_locked(b);
+	stage_flush_locked(b, b->len);
+	block_write(b);
+	block_reset(b);
+	b->len = 0;
+	if (b->stamp > retired_stamp)
+		retired_stamp = b->stamp;
 	for (trace_buffer_t **pp = &buffers; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == b) {
 			*pp = b->next;
@@ -257,31 +528,37 @@ thread_exit(void *arg)
 }
 
 /* The calling thread's buffer, made on its first event; NULL if it cannot
- * have one (being made, exiting, or no memory). */
-static trace_buffer_t *
-buffer_get(void)
+ * have one (being made, exiting, or no memory).  errno as it was. */
+static __attribute__((noinline, cold)) trace_buffer_t *
+buffer_make(void)
 {
-	trace_buffer_t *b = self;
-	if (__builtin_expect(b != NULL, 1))
-		return (b);
 	if (making)
 		return (NULL);
+	int saved = errno;
 	making = true;
 	pthread_mutex_lock(&buffers_lock);
-	b = spare;
+	trace_buffer_t *b = spare;
 	if (b != NULL)
 		spare = b->next;
 	pthread_mutex_unlock(&buffers_lock);
 	if (b == NULL) {
 		void *m = mmap(NULL, BUFFER_BYTES, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED)
+		if (m == MAP_FAILED) {
+			errno = saved;
 			return (NULL);  /* making stays set: no retry storm */
+		}
 		b = m;
 	}
 	b->tid = (uint32_t)syscall(SYS_gettid);
-	block_reset(b, now_ns());
+	b->clock_stamp = 0;
+	b->clock_every = 1;
+	b->clock_left = 0;      /* read at its first event */
 	pthread_mutex_lock(&buffers_lock);
+	/* Its buffers may be other threads' frees: after all of them. */
+	b->stamp = b->last_stamp = stamps_max_locked();
+	block_reset(b);
+	b->len = 0;
 	b->thread = ++threads_seen;
 	b->next = buffers;
 	buffers = b;
@@ -289,110 +566,183 @@ buffer_get(void)
 	(void) pthread_setspecific(exit_key, b);
 	self = b;
 	making = false;
+	errno = saved;
 	return (b);
 }
 
 /*
- * Room for one more event in the calling thread's buffer: its start, or
- * NULL when the event cannot be recorded.  *t is the event's time.
+ * The calling thread's buffer if it can take an event with nothing slow
+ * to do first: made, room in its staging area, the clock read recently
+ * enough (clock_read()); else NULL, and event_prepare() does it.
  */
-static unsigned char *
-event_begin(trace_buffer_t **bp, uint64_t *t)
+static inline __attribute__((always_inline)) trace_buffer_t *
+event_ready(void)
 {
-	trace_buffer_t *b = buffer_get();
-	if (b == NULL)
+	trace_buffer_t *b = self;
+	if (__builtin_expect(b == NULL || b->len + RAW_MAX_WORDS > STAGE_WORDS ||
+	    b->clock_left == 0, 0))
 		return (NULL);
-	if (b->pos + KMEM_TRACE_EVENT_MAX > PAYLOAD_BYTES)
-		buffer_flush(b);
-	*bp = b;
-	*t = now_ns();
-	return (b->payload + b->pos);
+	return (b);
 }
 
-static void
-event_end(trace_buffer_t *b, unsigned char *end, uint64_t t, uint64_t seq)
+/* The calling thread's buffer made ready for an event; NULL when the
+ * event cannot be recorded. */
+static __attribute__((noinline)) trace_buffer_t *
+event_prepare(void)
 {
-	b->last_ns = t;
-	b->last_seq = seq;
-	b->nevents++;
-	__atomic_store_n(&b->pos, (uint32_t)(end - b->payload),
-	    __ATOMIC_RELEASE);
+	trace_buffer_t *b = self;
+	if (b == NULL && (b = buffer_make()) == NULL)
+		return (NULL);
+	if (b->len + RAW_MAX_WORDS > STAGE_WORDS)
+		stage_flush(b);
+	if (b->clock_left == 0)
+		clock_read(b);
+	return (b);
 }
 
-/* The op byte, the event's number and its time, as deltas from the
- * block's last; *seq is the number taken. */
-static unsigned char *
-put_op(unsigned char *p, unsigned op, unsigned fn, trace_buffer_t *b,
-    uint64_t t, uint64_t *seq)
+/* The event of n words just stored at the end of b's events: committed. */
+static inline __attribute__((always_inline)) void
+event_end(trace_buffer_t *b, uint32_t n)
 {
-	*seq = __atomic_fetch_add(&event_seq, 1, __ATOMIC_RELAXED) + 1;
-	if (b->nevents == 0)
-		b->base_seq = b->last_seq = *seq;
-	*p++ = (unsigned char)(op | fn << KMEM_TRACE_FN_SHIFT);
-	p = put_varint(p, *seq - b->last_seq);
-	/* Times on one thread do not go back; a clock that did reads as 0. */
-	return (put_varint(p, t > b->last_ns ? t - b->last_ns : 0));
+	__atomic_store_n(&b->len, b->len + n, __ATOMIC_RELEASE);
 }
 
 /* ---- events (malloc_trace.h) ---- */
 
-void
-kmem_trace_alloc(unsigned op, unsigned fn, size_t a, size_t b_,
+/*
+ * The events' bodies, given a ready buffer.  Each entry inlines its body
+ * twice: after event_ready(), with no call (so no register is saved: a
+ * store less, and every store waits behind the program's pending cache
+ * misses), and in a cold copy after event_prepare().  The hooks kmem
+ * calls for every class buffer's malloc() and free() are such entries.
+ */
+static inline __attribute__((always_inline)) void
+alloc_body(trace_buffer_t *b, unsigned op, unsigned fn, size_t a,
+    size_t size, const void *buf)
+{
+	uint64_t *w = b->raw + b->len;
+	w[0] = stamp_take(b, buf, NULL) << 4 | op;
+	if (op == KMEM_TRACE_MALLOC) {
+		w[1] = size;
+		w[2] = (uintptr_t)buf;
+		event_end(b, RAW_MALLOC_WORDS);
+	} else {
+		w[1] = a;
+		w[2] = size;
+		w[3] = (uintptr_t)buf;
+		w[4] = fn;      /* read for a MEMALIGN only */
+		event_end(b, op == KMEM_TRACE_MEMALIGN ? RAW_MAX_WORDS :
+		    RAW_MAX_WORDS - 1);
+	}
+}
+
+static __attribute__((noinline, cold)) void
+alloc_prepared(unsigned op, unsigned fn, size_t a, size_t size,
     const void *buf)
 {
-	int saved = errno;
-	trace_buffer_t *b;
-	uint64_t t, seq;
-	unsigned char *p = event_begin(&b, &t);
-	if (p != NULL) {
-		p = put_op(p, op, fn, b, t, &seq);
-		if (op != KMEM_TRACE_MALLOC)
-			p = put_varint(p, a);
-		p = put_varint(p, b_);
-		p = put_addr(b, p, buf);
-		event_end(b, p, t, seq);
-	}
-	errno = saved;
+	trace_buffer_t *b = event_prepare();
+	if (b != NULL)
+		alloc_body(b, op, fn, a, size, buf);
+}
+
+static inline __attribute__((always_inline)) void
+record_alloc(unsigned op, unsigned fn, size_t a, size_t size,
+    const void *buf)
+{
+	trace_buffer_t *b = event_ready();
+	if (__builtin_expect(b == NULL, 0))
+		alloc_prepared(op, fn, a, size, buf);
+	else
+		alloc_body(b, op, fn, a, size, buf);
+}
+
+static inline __attribute__((always_inline)) void
+free_body(trace_buffer_t *b, const void *ptr)
+{
+	uint64_t *w = b->raw + b->len;
+	w[0] = stamp_take(b, NULL, ptr) << 4 | KMEM_TRACE_FREE;
+	w[1] = (uintptr_t)ptr;
+	event_end(b, RAW_FREE_WORDS);
+}
+
+static __attribute__((noinline, cold)) void
+free_prepared(const void *ptr)
+{
+	trace_buffer_t *b = event_prepare();
+	if (b != NULL)
+		free_body(b, ptr);
+}
+
+static inline __attribute__((always_inline)) void
+record_free(const void *ptr)
+{
+	trace_buffer_t *b = event_ready();
+	if (__builtin_expect(b == NULL, 0))
+		free_prepared(ptr);
+	else
+		free_body(b, ptr);
+}
+
+void
+kmem_trace_alloc(unsigned op, unsigned fn, size_t a, size_t size,
+    const void *buf)
+{
+	record_alloc(op, fn, a, size, buf);
 }
 
 void
 kmem_trace_realloc(const void *old, size_t size, const void *buf)
 {
-	int saved = errno;
-	trace_buffer_t *b;
-	uint64_t t, seq;
-	unsigned char *p = event_begin(&b, &t);
-	if (p != NULL) {
-		p = put_op(p, KMEM_TRACE_REALLOC, 0, b, t, &seq);
-		p = put_addr(b, p, old);
-		p = put_varint(p, size);
-		p = put_addr(b, p, buf);
-		event_end(b, p, t, seq);
-	}
-	errno = saved;
+	trace_buffer_t *b = event_ready();
+	if (b == NULL && (b = event_prepare()) == NULL)
+		return;
+	uint64_t *w = b->raw + b->len;
+	/* What lives on: the new buffer, or the old one if it failed. */
+	w[0] = stamp_take(b, buf != NULL ? buf : size != 0 ? old : NULL,
+	    old) << 4 | KMEM_TRACE_REALLOC;
+	w[1] = (uintptr_t)old;
+	w[2] = size;
+	w[3] = (uintptr_t)buf;
+	event_end(b, RAW_MAX_WORDS - 1);
 }
 
 void
 kmem_trace_free(const void *ptr)
 {
-	int saved = errno;
-	trace_buffer_t *b;
-	uint64_t t, seq;
-	unsigned char *p = event_begin(&b, &t);
-	if (p != NULL) {
-		p = put_op(p, KMEM_TRACE_FREE, 0, b, t, &seq);
-		p = put_addr(b, p, ptr);
-		event_end(b, p, t, seq);
-	}
-	errno = saved;
+	record_free(ptr);
 }
 
-/* kmem's free hook (kmem_query.h): a class buffer's free. */
+/*
+ * The calling thread may hold buffers other threads freed: its next
+ * stamps after all of theirs (the theory above).  Once per slow path of
+ * kmem's, and for every large or guarded buffer.
+ */
+void
+kmem_trace_sync(void)
+{
+	trace_buffer_t *b = self;
+	if (b == NULL)
+		return;         /* buffer_make() syncs */
+	pthread_mutex_lock(&buffers_lock);
+	uint64_t m = stamps_max_locked();
+	pthread_mutex_unlock(&buffers_lock);
+	if (m > b->stamp)
+		__atomic_store_n(&b->stamp, m, __ATOMIC_RELAXED);
+}
+
+/* kmem's hooks (kmem_query.h): a class buffer's malloc() and free(). */
+static void
+alloc_hook(void *buf, size_t size)
+{
+	if (!kmem_trace_inside)
+		record_alloc(KMEM_TRACE_MALLOC, 0, 0, size, buf);
+}
+
 static void
 free_hook(void *buf)
 {
 	if (!kmem_trace_inside && buf != kmem_trace_skip)
-		kmem_trace_free(buf);
+		record_free(buf);
 }
 
 /* ---- the file ---- */
@@ -446,7 +796,8 @@ header_write(void)
 	put32(h + 24, (uint32_t)((uint64_t)res.tv_sec * 1000000000u +
 	    (uint64_t)res.tv_nsec));
 	put32(h + 28, 0);
-	put64(h + 32, now_ns());
+	stamp_start = now_ns();
+	put64(h + 32, stamp_start);
 	put64(h + 40, (uint64_t)wall.tv_sec * 1000000000u +
 	    (uint64_t)wall.tv_nsec);
 	v16 = (uint16_t)len;
@@ -497,24 +848,11 @@ at_exit(void)
 {
 	kmem_trace_inside = true;
 	pthread_mutex_lock(&buffers_lock);
+	/* Another thread may be appending: its events up to its committed
+	 * length are whole. */
 	for (trace_buffer_t *b = buffers; b != NULL; b = b->next) {
-		uint32_t pos = __atomic_load_n(&b->pos, __ATOMIC_ACQUIRE);
-		/* nevents may run ahead of pos on another thread: count the
-		 * events up to pos instead of trusting it. */
-		uint32_t n = b == self ? b->nevents : 0;
-		if (b != self) {
-			const unsigned char *p = b->payload;
-			while (p < b->payload + pos) {
-				unsigned op = *p++ & KMEM_TRACE_OP_MASK;
-				unsigned fields = op == KMEM_TRACE_FREE ? 3 :
-				    op == KMEM_TRACE_MALLOC ? 4 : 5;
-				for (unsigned f = 0; f < fields; f++)
-					while (*p++ & 0x80)
-						;
-				n++;
-			}
-		}
-		block_write(b, pos, n);
+		stage_encode(b, __atomic_load_n(&b->len, __ATOMIC_ACQUIRE));
+		block_write(b);
 	}
 	closed = true;
 	pthread_mutex_unlock(&buffers_lock);
@@ -533,6 +871,10 @@ fork_child(void)
 		close(trace_fd);
 	trace_fd = -1;
 	recording = false;
+	/* The parent's stamps are of its file: the child's, if it has one,
+	 * count from its own start (file_open()). */
+	memset(stamp_bucket, 0, sizeof (stamp_bucket));
+	retired_stamp = 0;
 	if (strstr(trace_path, "%p") != NULL) {
 		char err[128];
 		(void) file_open(err, sizeof (err));
@@ -542,7 +884,12 @@ fork_child(void)
 		b->thread = ++threads_seen;
 		b->next = NULL;
 		buffers = b;
-		block_reset(b, now_ns());
+		b->stamp = b->last_stamp = 0;  /* the new file's stamps */
+		b->clock_stamp = 0;
+		b->clock_every = 1;
+		b->clock_left = 0;
+		block_reset(b);
+		b->len = 0;
 	}
 }
 
@@ -565,7 +912,7 @@ kmem_trace_start(const char *path, char *err, size_t errlen)
 		(void) pthread_atfork(NULL, NULL, fork_child);
 		(void) atexit(at_exit);
 		__atomic_store_n(&kmem_trace_on, true, __ATOMIC_RELEASE);
-		kmem_malloc_divert(free_hook);
+		kmem_malloc_divert(alloc_hook, free_hook, kmem_trace_sync);
 	}
 	kmem_trace_inside = false;
 	return (ok ? 0 : -1);

@@ -18,6 +18,9 @@
  *   checksummed  each payload byte changed and the checksum made to
  *              match, so the damage reaches the event decoder: reported
  *              within its block, never a read past the block
+ *   short      the short form of mallocs and frees (one 64-bit word) read
+ *              back among long ones; a short word cut by its block's end,
+ *              or of an op that has none, is damage in that block
  *   random     random damage (bytes, lengths, garbage appended): never a
  *              read outside the data (each is read from a buffer of its
  *              exact size, so AddressSanitizer sees any overrun), and any
@@ -36,7 +39,7 @@ typedef struct writer {
 	unsigned char payload[4096];
 	size_t plen;
 	uint32_t nevents;
-	uint64_t last_t, last_seq, base_seq, last_addr;
+	uint64_t last_stamp, base_stamp, last_addr;
 } writer_t;
 
 static void
@@ -76,7 +79,7 @@ header(writer_t *w)
 {
 	const char *name = "/usr/bin/example";
 	put(w, "KMTRACE\n", 8);
-	put16(w, 1);
+	put16(w, 2);
 	put16(w, (uint16_t)(50 + strlen(name)));
 	put32(w, 4242);
 	put32(w, 4096);
@@ -107,27 +110,26 @@ addr(writer_t *w, uint64_t a)
 	varint(w, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
 }
 
-/* One event, number seq of the process, at absolute time t: op, fn, then
- * (the caller's varints and addresses) its numbers. */
+/* One event, number seq (below 256) of the process, at absolute time t:
+ * op, fn, its stamp (the time since the start shifted left by 8, plus
+ * seq), then (the caller's varints and addresses) its numbers. */
 static void
 event(writer_t *w, unsigned op, unsigned fn, uint64_t t, uint64_t seq)
 {
+	uint64_t stamp = ((t - START_NS) << KMEM_TRACE_STAMP_SHIFT) + seq;
 	if (w->nevents == 0)
-		w->base_seq = w->last_seq = seq;
+		w->base_stamp = w->last_stamp = stamp - 1;
 	w->payload[w->plen++] = (unsigned char)(op | fn << 4);
-	varint(w, seq - w->last_seq);
-	varint(w, t - w->last_t);
-	w->last_t = t;
-	w->last_seq = seq;
+	varint(w, stamp - w->last_stamp);
+	w->last_stamp = stamp;
 	w->nevents++;
 }
 
 static void
-block_begin(writer_t *w, uint64_t base)
+block_begin(writer_t *w)
 {
 	w->plen = 0;
 	w->nevents = 0;
-	w->last_t = base;
 	w->last_addr = 0;
 }
 
@@ -142,7 +144,7 @@ block_end(writer_t *w, uint32_t thread, uint64_t base)
 	put32(w, 1000 + thread);
 	put32(w, kmem_trace_checksum(w->payload, w->plen));
 	put64(w, base);
-	put64(w, w->base_seq);
+	put64(w, w->base_stamp);
 	put(w, w->payload, w->plen);
 }
 
@@ -177,7 +179,7 @@ make_trace(void)
 	writer_t w = { 0 };
 	header(&w);
 	uint64_t b1 = START_NS + 5;
-	block_begin(&w, b1);
+	block_begin(&w);
 	event(&w, KMEM_TRACE_MALLOC, 0, START_NS + 10, 1);
 	varint(&w, 100);
 	addr(&w, A);
@@ -193,7 +195,7 @@ make_trace(void)
 	block_end(&w, 1, b1);
 
 	uint64_t b2 = START_NS + 15;
-	block_begin(&w, b2);
+	block_begin(&w);
 	event(&w, KMEM_TRACE_CALLOC, 0, START_NS + 20, 2);
 	varint(&w, 4);
 	varint(&w, 25);
@@ -214,7 +216,7 @@ make_trace(void)
 	block_end(&w, 2, b2);
 
 	uint64_t b3 = START_NS + 55;
-	block_begin(&w, b3);
+	block_begin(&w);
 	event(&w, KMEM_TRACE_REALLOC, 0, START_NS + 60, 7);
 	addr(&w, A);
 	varint(&w, 5000);
@@ -277,7 +279,7 @@ test_good(void)
 	CHECK_EQ(e[2].op, KMEM_TRACE_REALLOC);
 	CHECK_EQ(e[2].id, 1);
 	CHECK_EQ(e[2].old_id, 1);
-	/* t=40: the free (thread 2) before the reuse (thread 1), by number */
+	/* t=40: the free (thread 2) before the reuse (thread 1), by stamp */
 	CHECK_EQ(e[3].op, KMEM_TRACE_FREE);
 	CHECK_EQ(e[3].old_id, 1);
 	CHECK_EQ(e[4].op, KMEM_TRACE_MEMALIGN);
@@ -478,6 +480,89 @@ test_random(void)
 	free(w.buf);
 }
 
+/* A malloc (size) or free in the short form: the word as the format
+ * gives it, after the writer's last stamp and address. */
+static void
+short_event(writer_t *w, unsigned op, uint64_t stamp, uint64_t size,
+    uint64_t a)
+{
+	int64_t d = (int64_t)(a - w->last_addr) / 16;
+	uint64_t dz = ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+	uint64_t word = (0x80u | op) | (stamp - w->last_stamp) << 8 |
+	    (op == KMEM_TRACE_FREE ? dz << 16 : size << 16 | dz << 32);
+	memcpy(w->payload + w->plen, &word, 8);
+	w->plen += 8;
+	w->last_stamp = stamp;
+	w->last_addr = a;
+	w->nevents++;
+}
+
+static void
+test_short(void)
+{
+	writer_t w = { 0 };
+	header(&w);
+	block_begin(&w);
+	event(&w, KMEM_TRACE_MALLOC, 0, START_NS + 10, 1);     /* long */
+	varint(&w, 100);
+	addr(&w, A);
+	uint64_t s = (10ull << KMEM_TRACE_STAMP_SHIFT) + 1;
+	short_event(&w, KMEM_TRACE_MALLOC, s + 3, 48, A + 0x100);
+	short_event(&w, KMEM_TRACE_FREE, s + 200, 0, A);
+	event(&w, KMEM_TRACE_FREE, 0, START_NS + 20, 5);        /* long */
+	addr(&w, A + 0x100);
+	block_end(&w, 1, START_NS);
+	trace_file_t t;
+	CHECK_EQ(read_copy(&t, w.buf, w.len), 0);
+	CHECK_EQ(t.nevents, 4);
+	CHECK_EQ(t.unknown_frees, 0);
+	const trace_event_t *e = t.events;
+	CHECK_EQ(e[1].op, KMEM_TRACE_MALLOC);
+	CHECK_EQ(e[1].size, 48);
+	CHECK_EQ(e[1].id, 2);
+	CHECK_EQ(e[1].t, 10);
+	CHECK_EQ(e[2].op, KMEM_TRACE_FREE);
+	CHECK_EQ(e[2].old_addr, A);
+	CHECK_EQ(e[2].old_id, 1);
+	CHECK_EQ(e[3].old_addr, A + 0x100);
+	CHECK_EQ(e[3].old_id, 2);
+	CHECK_EQ(e[3].t, 20);
+	trace_file_free(&t);
+
+	/* A short word cut by its block's end: the payload one byte short
+	 * (its length, count and checksum all saying so). */
+	writer_t u = { 0 };
+	header(&u);
+	block_begin(&u);
+	event(&u, KMEM_TRACE_MALLOC, 0, START_NS + 10, 1);
+	varint(&u, 100);
+	addr(&u, A);
+	size_t at = u.plen;
+	short_event(&u, KMEM_TRACE_MALLOC, s + 3, 48, A + 0x100);
+	u.plen--;
+	block_end(&u, 1, START_NS);
+	CHECK_EQ(read_copy(&t, u.buf, u.len), 1);
+	CHECK(strstr(t.damage, "runs past the block's end") != NULL);
+	CHECK_EQ(t.damage_offset, u.block_start[0] + KMEM_TRACE_BLOCK_HEADER +
+	    at);
+	CHECK_EQ(t.nevents, 0);
+	trace_file_free(&t);
+	free(u.buf);
+
+	/* A short word of an op that has none (a calloc). */
+	writer_t v = { 0 };
+	header(&v);
+	block_begin(&v);
+	short_event(&v, KMEM_TRACE_FREE, 5, 0, A);
+	v.payload[0] = 0x80 | KMEM_TRACE_CALLOC;
+	block_end(&v, 1, START_NS);
+	CHECK_EQ(read_copy(&t, v.buf, v.len), 1);
+	CHECK(strstr(t.damage, "unknown operation byte 0x82") != NULL);
+	trace_file_free(&t);
+	free(w.buf);
+	free(v.buf);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -486,6 +571,7 @@ main(int argc, char **argv)
 		CHECK_TEST(test_truncated),
 		CHECK_TEST(test_flipped),
 		CHECK_TEST(test_checksummed),
+		CHECK_TEST(test_short),
 		CHECK_TEST(test_random),
 	};
 	for (size_t i = 0; i < sizeof (tests) / sizeof (tests[0]); i++) {

@@ -12,10 +12,10 @@
  * short).  Every read is bounded by the data's length, so no input makes
  * it read outside.
  *
- * The second pass merges all threads' events by their numbers (the
- * recorder numbers a free before the buffer can be reused and an
- * allocation after it was obtained, from one counter) and numbers the
- * objects: an
+ * The second pass merges all threads' events by their stamps (the
+ * recorder stamps every address's allocations and frees in the order
+ * they happened, in whichever threads; equal stamps of two threads are
+ * independent events, taken in thread order) and numbers the objects: an
  * allocation of an address gets the next id, and the address names that
  * id until a free or realloc ends it.  A realloc that moves makes a new
  * object (old_id says which one it replaced); one in place keeps its
@@ -31,7 +31,7 @@
 #include <string.h>
 
 typedef struct raw_event {
-	uint64_t seq;           /* the process's order of events */
+	uint64_t stamp;         /* the process's order of events */
 	uint64_t t;
 	uint64_t a, b;          /* op's numbers: size, nmemb/elsize, align/size */
 	uint64_t addr;          /* allocated (or freed, for FREE) */
@@ -127,11 +127,11 @@ raw_push(raw_event_t **raw, size_t *n, size_t *cap, raw_event_t e)
 static bool
 block_decode(trace_file_t *t, const unsigned char *data, const unsigned
     char *p, const unsigned char *end, uint32_t nevents, uint32_t thread,
-    uint64_t base, uint64_t base_seq, raw_event_t **raw, size_t *n,
+    uint64_t base_stamp, raw_event_t **raw, size_t *n,
     size_t *cap)
 {
 	size_t first = *n;
-	uint64_t time = base, seq = base_seq, last_addr = 0;
+	uint64_t stamp = base_stamp, last_addr = 0;
 	for (uint32_t k = 0; k < nevents; k++) {
 		const unsigned char *at = p;
 		if (p >= end) {
@@ -144,16 +144,39 @@ block_decode(trace_file_t *t, const unsigned char *data, const unsigned
 		e.op = *p & KMEM_TRACE_OP_MASK;
 		e.fn = (*p >> KMEM_TRACE_FN_SHIFT) & 7;
 		p++;
+		bool is_short = *at & KMEM_TRACE_SHORT;
 		if (e.op < KMEM_TRACE_MALLOC || e.op > KMEM_TRACE_FREE ||
-		    (*at & 0x80) || (e.op != KMEM_TRACE_MEMALIGN && e.fn != 0) ||
+		    (is_short && e.op != KMEM_TRACE_MALLOC &&
+		    e.op != KMEM_TRACE_FREE) ||
+		    (e.op != KMEM_TRACE_MEMALIGN && e.fn != 0) ||
 		    e.fn > KMEM_TRACE_FN_PVALLOC) {
 			damage(t, (uint64_t)(at - data), "%s: unknown "
 			    "operation byte 0x%02llx (event %llu of the block)",
 			    "bad event", *at, k);
 			goto bad;
 		}
-		uint64_t v[5], nv = e.op == KMEM_TRACE_FREE ? 3 :
-		    e.op == KMEM_TRACE_MALLOC ? 4 : 5;
+		uint64_t v[4], nv = e.op == KMEM_TRACE_FREE ? 2 :
+		    e.op == KMEM_TRACE_MALLOC ? 3 : 4;
+		if (is_short) {
+			/* One word: the stamp's delta, a malloc's size, the
+			 * address delta in 16-byte units; as the long form's
+			 * numbers. */
+			if (end - at < 8) {
+				damage(t, (uint64_t)(at - data), "%s: event "
+				    "%llu of the block runs past the block's "
+				    "end%.0llu", "bad event", k, 0);
+				goto bad;
+			}
+			uint64_t w = get64(at);
+			p = at + 8;
+			uint64_t dz = e.op == KMEM_TRACE_FREE ? w >> 16 : w >> 32;
+			int64_t d = (int64_t)((dz >> 1) ^ (0 - (dz & 1))) * 16;
+			v[0] = (w >> 8) & 0xff;
+			if (e.op == KMEM_TRACE_MALLOC)
+				v[1] = (w >> 16) & 0xffff;      /* the size */
+			v[nv - 1] = ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+			nv = 0;         /* nothing more to read */
+		}
 		for (unsigned i = 0; i < nv; i++) {
 			if (!get_varint(&p, end, &v[i])) {
 				damage(t, (uint64_t)(at - data), "%s: event "
@@ -163,20 +186,16 @@ block_decode(trace_file_t *t, const unsigned char *data, const unsigned
 				goto bad;
 			}
 		}
-		/* After the first, each event's number is a later one. */
-		if (k > 0 && v[0] == 0) {
+		/* Each event's stamp is later than the one before. */
+		if (v[0] == 0) {
 			damage(t, (uint64_t)(at - data), "%s: event %llu of the "
-			    "block repeats the number of the one before%.0llu",
+			    "block repeats the stamp of the one before%.0llu",
 			    "bad event", k, 0);
 			goto bad;
 		}
-		seq += v[0];
-		e.seq = seq;
-		time += v[1];
-		e.t = time;
-		/* The op's numbers from v[1] on, as the switch reads them. */
-		for (unsigned i = 0; i + 1 < nv; i++)
-			v[i] = v[i + 1];
+		stamp += v[0];
+		e.stamp = stamp;
+		e.t = t->start_ns + (stamp >> KMEM_TRACE_STAMP_SHIFT);
 		/* Each address field is a zigzag delta from the last one. */
 		uint64_t addr[2] = { 0, 0 };
 		unsigned naddr = 0;
@@ -279,7 +298,7 @@ blocks_read(trace_file_t *t, const unsigned char *data, size_t len,
 			return;
 		}
 		if (!block_decode(t, data, p, p + payload, nevents, thread,
-		    get64(h + 24), get64(h + 32), raw, n, cap))
+		    get64(h + 32), raw, n, cap))
 			return;
 		if (thread > t->threads)
 			t->threads = thread;
@@ -372,7 +391,10 @@ static int
 raw_compare(const void *x, const void *y)
 {
 	const raw_event_t *a = x, *b = y;
-	return (a->seq < b->seq ? -1 : a->seq > b->seq);
+	/* Equal stamps are of different threads' independent events. */
+	if (a->stamp != b->stamp)
+		return (a->stamp < b->stamp ? -1 : 1);
+	return (a->thread < b->thread ? -1 : a->thread > b->thread);
 }
 
 /* A new object at addr (0: none, a failure). */
