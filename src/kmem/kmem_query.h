@@ -169,7 +169,7 @@ unsigned kmem_magazine_rounds(size_t chunksize, bool grown);
  * buffers, or at most KMEM_MAGAZINE_MIN_ROUNDS buffers: a thread's two
  * magazines of a cache hold at most twice the larger (kmem_depot.c).
  */
-#define KMEM_MAGAZINE_BYTES     (8u << 10)
+#define KMEM_MAGAZINE_BYTES     (16u << 10)
 #define KMEM_MAGAZINE_MIN_ROUNDS 3
 /*
  * The depots' ceiling: the full magazines of all caches without
