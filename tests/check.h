@@ -17,6 +17,10 @@
  *					and standard error (check_child_t)
  *	check_child_aborts(fn, "text");	fn, run in a child process, must abort
  *					with the text on standard error
+ *	check_exits_within(fn, seconds, "what")
+ *					fn, run in a child process, must exit 0
+ *					within the bound; a child still running
+ *					then has hung (what), and is killed
  *	check_random(&state)            the next of a seeded pseudo-random
  *					sequence (splitmix64)
  *	check_fmt(format, ...)		printf into one of a few static
@@ -42,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <kmem/common.h>
@@ -216,6 +221,34 @@ check_child_aborts(void (*fn)(void), const char *expected)
 		    "said \"%s\"\n", expected, c.status, c.err);
 		CHECK(!"the child aborts with the expected message");
 	}
+}
+
+/* Run fn in a child process: it must exit 0 within seconds; still running
+ * then, it hung (hang says how), and it is killed. */
+static inline void
+check_exits_within(void (*fn)(void), int seconds, const char *hang)
+{
+	fflush(NULL);
+	pid_t child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		fn();
+		_exit(0);
+	}
+	int status;
+	pid_t done = 0;
+	for (int waited = 0; waited < seconds * 100 && done == 0; waited++) {
+		done = waitpid(child, &status, WNOHANG);
+		if (done == 0)
+			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	}
+	if (done == 0) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+		fprintf(stderr, "hung: %s\n", hang);
+		CHECK(!"the child exits within its bound");
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 static inline const char *

@@ -139,14 +139,15 @@ over_slack(const kmem_cache_t *cp)
 	    cp->cache_buf_total * cp->cache_chunksize);
 }
 
-void
-kmem_slab_purge_freed(kmem_cache_t *cp, kmem_slab_t *sp, uintptr_t buf)
+/*
+ * Give back the granules of sp in [lo, hi) that are free and not given
+ * back yet, one call for each run of neighbouring ones (slab_lock held).
+ */
+static void
+purge_free_granules(kmem_cache_t *cp, kmem_slab_t *sp, unsigned lo,
+    unsigned hi)
 {
-	if (cp->cache_purge_granule == 0 || !over_slack(cp))
-		return;
-	unsigned lo, hi, run = 0;
-	granules_over(cp, sp, buf, buf + cp->cache_chunksize, &lo, &hi);
-	/* One call for each run of neighbouring granules. */
+	unsigned run = 0;
 	for (unsigned g = lo; g <= hi; g++) {
 		uint32_t bit = (uint32_t)1 << (g & (PURGE_BITS - 1));
 		if (g < hi && !(sp->slab_purged & bit) &&
@@ -166,29 +167,22 @@ kmem_slab_purge_freed(kmem_cache_t *cp, kmem_slab_t *sp, uintptr_t buf)
 	}
 }
 
+void
+kmem_slab_purge_freed(kmem_cache_t *cp, kmem_slab_t *sp, uintptr_t buf)
+{
+	if (cp->cache_purge_granule == 0 || !over_slack(cp))
+		return;
+	unsigned lo, hi;
+	granules_over(cp, sp, buf, buf + cp->cache_chunksize, &lo, &hi);
+	purge_free_granules(cp, sp, lo, hi);
+}
+
 /* Give back every free granule of sp not given back yet (slab_lock held). */
 static void
 slab_sweep(kmem_cache_t *cp, kmem_slab_t *sp)
 {
-	unsigned n = (unsigned)(cp->cache_slabsize / cp->cache_purge_granule);
-	unsigned run = 0;
-	for (unsigned g = 0; g <= n; g++) {
-		uint32_t bit = (uint32_t)1 << (g & (PURGE_BITS - 1));
-		if (g < n && !(sp->slab_purged & bit) &&
-		    granule_free(cp, sp, g)) {
-			sp->slab_purged |= bit;
-			run++;
-			continue;
-		}
-		if (run == 0)
-			continue;
-		kmem_pages_purge((void *)(sp->slab_base +
-		    (g - run) * cp->cache_purge_granule),
-		    run * cp->cache_purge_granule);
-		cp->cache_purged += run;
-		cp->cache_purge_count += run;
-		run = 0;
-	}
+	purge_free_granules(cp, sp, 0,
+	    (unsigned)(cp->cache_slabsize / cp->cache_purge_granule));
 }
 
 void

@@ -17,9 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <kmem/common.h>
 
@@ -55,30 +52,13 @@ swap_forever(void)
 	CHECK(setitimer(ITIMER_REAL, &every, NULL) == 0);
 	while (swaps_in_handler < 2000)
 		(void) kmem_report_handler_set(quiet, (void *)1, NULL);
-	_exit(0);
 }
 
 int
 main(void)
 {
-	pid_t child = fork();
-	CHECK(child >= 0);
-	if (child == 0)
-		swap_forever();
-	int status;
-	pid_t done = 0;
-	for (int waited = 0; waited < WAIT_BOUND_S * 100 && done == 0; waited++) {
-		done = waitpid(child, &status, WNOHANG);
-		if (done == 0)
-			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
-	}
-	if (done == 0) {
-		kill(child, SIGKILL);
-		waitpid(child, &status, 0);
-		CHECK(!"a signal handler waited for the report lock its own "
-		    "thread held");
-	}
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	check_exits_within(swap_forever, WAIT_BOUND_S, "a signal handler "
+	    "waited for the report lock its own thread held");
 	printf("report_signal_test: ok\n");
 	return (0);
 }

@@ -116,37 +116,13 @@ tables_with_cancel_pending(void)
 	kmem_cache_destroy(cp);
 }
 
-static void
-run_bounded(const char *name, void (*fn)(void))
-{
-	pid_t child = fork();
-	CHECK(child >= 0);
-	if (child == 0) {
-		fn();
-		_exit(0);
-	}
-	int status;
-	pid_t done = 0;
-	for (int waited = 0; waited < WAIT_BOUND_S * 100 && done == 0; waited++) {
-		done = waitpid(child, &status, WNOHANG);
-		if (done == 0)
-			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
-	}
-	if (done == 0) {
-		kill(child, SIGKILL);
-		waitpid(child, &status, 0);
-		fprintf(stderr, "%s: hung: a cancelled thread kept a library "
-		    "lock\n", name);
-		CHECK(!"hung");
-	}
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
 int
 main(void)
 {
-	run_bounded("sleeping allocation", sleeping_allocation);
-	run_bounded("tables with a cancel pending", tables_with_cancel_pending);
+	check_exits_within(sleeping_allocation, WAIT_BOUND_S, "sleeping "
+	    "allocation: a cancelled thread kept the arena's lock");
+	check_exits_within(tables_with_cancel_pending, WAIT_BOUND_S, "tables "
+	    "with a cancel pending: a cancelled thread kept a lock");
 	printf("cancel_test: ok\n");
 	return (0);
 }
