@@ -67,7 +67,7 @@ class_create(size_t size)
 		kmem_panic("kmem: cannot create %s", name);
 	cp->cache_flags |= KMF_CLASS;
 	kmem_cache_mark_frees(cp);
-	KMEM_ASSERT(cp->cache_mark_offset == 0);  /* kmem_mark_word_of() */
+	KMEM_ASSERT(cp->cache_mark_offset == 0);  /* kmem_mark_word() */
 	if (kmem_malloc_diverted)
 		cp->cache_fast_index = UINT32_MAX;
 	return (cp);

@@ -829,7 +829,7 @@ diverted_alloc(kmem_cache_t *cp, int kmflag, size_t requested)
 		 * atomic waits for pending stores, and that one may miss. */
 		if (kmflag & KM_MALLOC_ENTRY)
 			kmem_malloc_alloc_hook(buf, requested);
-		kmem_free_mark_clear(cp, buf);
+		kmem_free_mark_clear(cp, buf, false);
 		return (buf);
 	}
 	void *buf = alloc_slow(cp, kmflag, requested);
@@ -867,7 +867,7 @@ alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 	} else if (has_magazines(cp)) {
 		buf = magazine_buffer(cp, kmflag, requested);
 		if (buf != NULL) {
-			kmem_free_mark_clear(cp, buf);
+			kmem_free_mark_clear(cp, buf, false);
 			return (buf);
 		}
 		buf = magazine_fill(cp, kmflag);
@@ -893,7 +893,7 @@ alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 		return (NULL);
 	}
 	__atomic_fetch_add(&cp->cache_slow_alloc, 1, __ATOMIC_RELAXED);
-	kmem_free_mark_clear(cp, buf);
+	kmem_free_mark_clear(cp, buf, false);
 	return (buf);
 }
 
@@ -949,7 +949,7 @@ kmem_cache_move_dest(kmem_cache_t *cp, const kmem_slab_t *avoid)
 		return (NULL);
 	}
 	__atomic_fetch_add(&cp->cache_slow_alloc, 1, __ATOMIC_RELAXED);
-	kmem_free_mark_clear(cp, buf);
+	kmem_free_mark_clear(cp, buf, false);
 	kmem_block_allocated(buf, cp->cache_bufsize,
 	    cp->cache_constructor != NULL);
 	return (buf);
@@ -967,7 +967,7 @@ kmem_cache_move_release(kmem_cache_t *cp, void *buf)
 		kmem_debug_freed(cp, buf);
 	}
 	__atomic_fetch_add(&cp->cache_slow_free, 1, __ATOMIC_RELAXED);
-	kmem_free_mark_set(cp, buf);
+	kmem_free_mark_set(cp, buf, false);
 	kmem_cache_free_to_slab(cp, buf);
 }
 

@@ -115,21 +115,16 @@ kmem_free_mark(const kmem_cache_t *cp, const void *buf)
 	return (cp->cache_free_key ^ (uintptr_t)buf);
 }
 
-static inline uintptr_t *
-kmem_mark_word(const kmem_cache_t *cp, const void *buf)
-{
-	return ((uintptr_t *)((uintptr_t)buf + cp->cache_mark_offset));
-}
-
 /*
- * The same where the caller may know buf for a class buffer, malloc's,
- * whose mark is always its first word (no class has a constructor): its
+ * class_buffer: the caller knows buf for a class buffer, malloc's, whose
+ * mark is always its first word (no class has a constructor); malloc's
  * paths say so with a constant, and load no offset.
  */
 static inline uintptr_t *
-kmem_mark_word_of(const kmem_cache_t *cp, const void *buf, bool class_buffer)
+kmem_mark_word(const kmem_cache_t *cp, const void *buf, bool class_buffer)
 {
-	return (class_buffer ? (uintptr_t *)buf : kmem_mark_word(cp, buf));
+	return (class_buffer ? (uintptr_t *)buf :
+	    (uintptr_t *)((uintptr_t)buf + cp->cache_mark_offset));
 }
 
 /* Does buf, a buffer of cp, carry the free mark?  A free one does; a live
@@ -138,16 +133,16 @@ static inline bool
 kmem_free_marked(const kmem_cache_t *cp, const void *buf)
 {
 	return (cp->cache_free_key != 0 &&
-	    (uintptr_t)kmem_free_word(kmem_mark_word(cp, buf)) ==
+	    (uintptr_t)kmem_free_word(kmem_mark_word(cp, buf, false)) ==
 	    kmem_free_mark(cp, buf));
 }
 
 /* buf, a buffer of cp, becomes free: it carries the mark. */
 static inline void
-kmem_free_mark_set(const kmem_cache_t *cp, void *buf)
+kmem_free_mark_set(const kmem_cache_t *cp, void *buf, bool class_buffer)
 {
 	if (cp->cache_free_key != 0) {
-		uintptr_t *mark = kmem_mark_word(cp, buf);
+		uintptr_t *mark = kmem_mark_word(cp, buf, class_buffer);
 		kmem_unpoison(mark, sizeof (uintptr_t));
 		*mark = kmem_free_mark(cp, buf);
 	}
@@ -155,10 +150,10 @@ kmem_free_mark_set(const kmem_cache_t *cp, void *buf)
 
 /* buf leaves cp for a caller: a live buffer never carries the mark. */
 static inline void
-kmem_free_mark_clear(const kmem_cache_t *cp, void *buf)
+kmem_free_mark_clear(const kmem_cache_t *cp, void *buf, bool class_buffer)
 {
 	if (cp->cache_free_key != 0)
-		*kmem_mark_word(cp, buf) = 0;
+		*kmem_mark_word(cp, buf, class_buffer) = 0;
 }
 
 /*
@@ -261,9 +256,8 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 		int rounds = cc->cc_rounds;
 		if (__builtin_expect(rounds > 0, 1)) {
 			void *buf = kmem_magazine_pop(cp, cc, rounds);
-			if (cp->cache_free_key != 0)
-				*kmem_mark_word_of(cp, buf,
-				    kmflag & KM_MALLOC_ENTRY) = 0;
+			kmem_free_mark_clear(cp, buf,
+			    kmflag & KM_MALLOC_ENTRY);
 			return (buf);
 		}
 	}
@@ -283,15 +277,13 @@ kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
 	uintptr_t key = cp->cache_free_key;
 	if (key != 0) {
-		uintptr_t *mark = kmem_mark_word_of(cp, buf,
-		    kmem_free_size == KMEM_FREE_MALLOC);
-		if (__builtin_expect((uintptr_t)kmem_free_word(mark) ==
-		    kmem_free_mark(cp, buf), 0)) {
+		bool class_buffer = kmem_free_size == KMEM_FREE_MALLOC;
+		if (__builtin_expect((uintptr_t)kmem_free_word(kmem_mark_word(
+		    cp, buf, class_buffer)) == kmem_free_mark(cp, buf), 0)) {
 			kmem_cache_free_marked(cp, buf, kmem_free_size);
 			return;
 		}
-		kmem_unpoison(mark, sizeof (uintptr_t));	/* poisoned below */
-		*mark = kmem_free_mark(cp, buf);
+		kmem_free_mark_set(cp, buf, class_buffer); /* poisoned below */
 	}
 	kmem_thread_cache_t *tc = kmem_self;
 	if (__builtin_expect(cp->cache_fast_index < tc->nslots, 1)) {

@@ -225,7 +225,7 @@ slab_create(kmem_cache_t *cp, size_t color, int kmflag)
 			 * handed out is caught as a double free is.  The
 			 * link goes second: in 8-byte buffers it is the
 			 * mark's word. */
-			kmem_free_mark_set(cp, (void *)buf);
+			kmem_free_mark_set(cp, (void *)buf, false);
 			*(void **)(buf + cp->cache_link_offset) =
 			    sp->slab_head;
 			sp->slab_head = (void *)buf;

@@ -351,8 +351,9 @@ cache_reap_all(kmem_cache_t *cp)
 	__atomic_fetch_add(&cp->cache_reap, 1, __ATOMIC_RELAXED);
 }
 
-void
-kmem_cache_reap_now(kmem_cache_t *cp)
+/* The calling thread's magazines of cp go to cp's depot. */
+static void
+own_magazines_to_depot(kmem_cache_t *cp)
 {
 	kmem_thread_cache_t *tc = kmem_self;
 	if (cp->cache_index < tc->nslots) {
@@ -360,6 +361,12 @@ kmem_cache_reap_now(kmem_cache_t *cp)
 		kmem_thread_slot_to_depot(cp, &tc->slots[cp->cache_index]);
 		kmem_mutex_exit(&tc->lock);
 	}
+}
+
+void
+kmem_cache_reap_now(kmem_cache_t *cp)
+{
+	own_magazines_to_depot(cp);
 	cache_reap_all(cp);
 }
 
@@ -395,16 +402,10 @@ kmem_reap(void)
 void
 kmem_give_back_all(void)
 {
-	kmem_thread_cache_t *tc = kmem_self;
 	kmem_mutex_enter(&kmem_caches_lock);
 	for (kmem_cache_t *cp = kmem_caches.cache_list_next; cp != &kmem_caches;
-	    cp = cp->cache_list_next) {
-		if (cp->cache_index < tc->nslots) {
-			kmem_mutex_enter(&tc->lock);
-			kmem_thread_slot_to_depot(cp, &tc->slots[cp->cache_index]);
-			kmem_mutex_exit(&tc->lock);
-		}
-	}
+	    cp = cp->cache_list_next)
+		own_magazines_to_depot(cp);
 	reap_pass(true);
 	kmem_mutex_exit(&kmem_caches_lock);
 }
