@@ -52,7 +52,9 @@
  * mmap()ed region of the program's own, another allocator's heap), in
  * another thread's registers, in the main thread's thread-local storage,
  * or disguised (XORed, compressed, on disk); such buffers are reported
- * although they are not lost.  The other way round, a word that only
+ * although they are not lost.  (The dynamic loader's own buffers, which it
+ * keeps in the thread descriptors of cached thread stacks, are taken as
+ * reachable when the cache keeps an audit trail, which tells them apart.)  The other way round, a word that only
  * happens to look like an address hides a leak.  Other threads may go on
  * running during the scan: the library's locks keep its structures
  * consistent, but buffers they allocate or free meanwhile may be seen

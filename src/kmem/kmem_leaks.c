@@ -27,7 +27,13 @@
  *    the callee-saved registers (__builtin_unwind_init) -- are scanned word
  *    by word; a hit on an unmarked candidate marks it and pushes it on the
  *    mark stack, which is then drained, scanning each buffer's contents in
- *    turn: iteration, not recursion, however long a list is.
+ *    turn: iteration, not recursion, however long a list is.  Then the
+ *    buffers the dynamic loader allocated (their audit trail's first
+ *    frame is in its code), and what they reach: the loader keeps the TLS
+ *    vector of each thread whose stack the C library caches for reuse in
+ *    that stack's thread descriptor, which no root covers, and frees it
+ *    itself (AddressSanitizer's leak checker takes the same rule).  Without
+ *    an audit trail they cannot be told apart and are reported.
  * 5. Still under the locks, so that a leaked buffer's tag stays mapped:
  *    the unmarked candidates are grouped by allocation stack
  *    (kmem_audit_stack(), or a firewalled buffer's header, or a guarded
@@ -365,6 +371,27 @@ mark_from_roots(scan_t *s, uintptr_t stack_lo, uintptr_t stack_hi)
 	}
 }
 
+/*
+ * Mark the candidates the dynamic loader allocated, [lo, hi) being its
+ * code, and everything they reach (all locks held).
+ */
+static void
+mark_loader_buffers(scan_t *s, uintptr_t lo, uintptr_t hi)
+{
+	candidate_t *base = (candidate_t *)s->candidates.base;
+	for (size_t i = 0; i < s->candidates.count && !s->failed; i++) {
+		candidate_t *c = &base[i];
+		uintptr_t caller;
+		if (c->marked || c->cache == NULL || c->firewalled ||
+		    kmem_audit_stack(c->cache, (void *)c->addr, &caller, 1) == 0 ||
+		    caller < lo || caller >= hi)
+			continue;
+		c->marked = true;
+		scan_range(s, c->addr, c->addr + c->size);
+		mark_reachable(s);
+	}
+}
+
 /* One group being built: the public record and its hash. */
 typedef struct group {
 	kmem_leak_t leak;
@@ -491,6 +518,8 @@ leaks_run(kmem_leak_walker_t *walker, void *arg)
 		.roots = { .elem = sizeof (root_t) },
 	};
 	kmem_writable_segments(add_segment, &s);
+	uintptr_t loader_lo, loader_hi;
+	bool have_loader = kmem_loader_code(&loader_lo, &loader_hi);
 
 	lock_everything();
 	kmem_memcheck_quiet(true);
@@ -512,6 +541,8 @@ leaks_run(kmem_leak_walker_t *walker, void *arg)
 			s.candidates_end = last->addr + last->size;
 		}
 		mark_from_roots(&s, stack_lo, stack_hi);
+		if (have_loader)
+			mark_loader_buffers(&s, loader_lo, loader_hi);
 	}
 	/* Grouped under the locks too: a leaked buffer's tag and audit
 	 * record stay mapped only while no slab can go away. */

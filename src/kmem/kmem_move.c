@@ -537,6 +537,8 @@ kmem_move_fork_child(void)
 {
 	kmem_mutex_init(&kmem_move_lock, KMEM_RANK_MOVE);
 	for (kmem_cache_t *cp = kmem_caches.cache_list_next; cp != &kmem_caches;
-	    cp = cp->cache_list_next)
-		cp->cache_move_busy = false;
+	    cp = cp->cache_list_next) {
+		if (cp->cache_move_busy)        /* no write, no page copied */
+			cp->cache_move_busy = false;
+	}
 }

@@ -43,9 +43,8 @@
 #include <stdint.h>
 
 typedef struct kmem_mutex {
-	_Alignas(16) unsigned char opaque[64];
+	_Alignas(16) unsigned char opaque[64]; /* the native lock and holder */
 	unsigned rank;
-	uintptr_t owner;  /* the holding thread, or 0 */
 } kmem_mutex_t;
 
 typedef struct kmem_cv {
@@ -221,12 +220,18 @@ bool kmem_fault_hook_set(bool (*hook)(uintptr_t addr));
  * - kmem_writable_segments(): fn(arg, lo, hi) for every writable segment
  *   (data and bss) of every loaded object; fn must not allocate or take
  *   library locks.
+ * - kmem_loader_code(): the dynamic loader's code, [*lo, *hi); false when
+ *   the program has none (linked statically) or it cannot be found.  The
+ *   loader keeps some of what it allocates where no root reaches: the
+ *   TLS vector of every thread whose stack the C library keeps for reuse
+ *   is pointed at only from that stack's thread descriptor.
  * - kmem_fd_write(): text to a file descriptor; never allocates.
  * - kmem_at_exit(): call fn once when the process exits normally.
  */
 bool kmem_thread_stack(uintptr_t *lo, uintptr_t *hi);
 void kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
     void *arg);
+bool kmem_loader_code(uintptr_t *lo, uintptr_t *hi);
 void kmem_fd_write(int fd, const char *text, size_t len);
 bool kmem_at_exit(void (*fn)(void));
 

@@ -4,7 +4,10 @@
  *
  * Zero-filled pthread_mutex_t and pthread_cond_t objects are the static
  * initialisers on glibc and musl; tests/platform/platform_test.c checks it, because
- * platform.h promises it to the core.
+ * platform.h promises it to the core.  A kmem_mutex_t holds only a
+ * pointer to its pthread mutex and holder, which live in the lock table
+ * (lock_table.c: so that a fork writes few pages), installed when the
+ * lock is first used.
  *
  * With KMEM_ASSERTS each thread keeps the ranks of the library locks it
  * holds; taking a lock whose rank is not above every rank held is a lock
@@ -75,6 +78,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
@@ -82,14 +86,61 @@
 #include <unistd.h>
 
 
-_Static_assert(sizeof(pthread_mutex_t) <= sizeof(((kmem_mutex_t *)0)->opaque),
-    "kmem_mutex_t too small for pthread_mutex_t");
-_Static_assert(_Alignof(pthread_mutex_t) <= 16, "pthread_mutex_t alignment");
+/*
+ * A kmem_mutex_t's storage: where its native parts are, a slot of the lock
+ * table (lock_table.c says why) or inline_lock when the table was full.
+ * NULL until the lock is first used: a lock filled with zero bytes (a
+ * global, KMEM_MUTEX_INITIALIZER) or just made takes its place then, the
+ * first of racing threads installing it for all.
+ */
+typedef struct {
+	kmem_native_lock_t *where;
+	kmem_native_lock_t inline_lock;
+} posix_mutex_t;
+
+_Static_assert(sizeof(posix_mutex_t) <= sizeof(((kmem_mutex_t *)0)->opaque),
+    "kmem_mutex_t too small for the native lock");
+_Static_assert(_Alignof(posix_mutex_t) <= 16, "pthread_mutex_t alignment");
 _Static_assert(sizeof(pthread_cond_t) <= sizeof(((kmem_cv_t *)0)->opaque),
     "kmem_cv_t too small for pthread_cond_t");
 _Static_assert(_Alignof(pthread_cond_t) <= 16, "pthread_cond_t alignment");
 
-#define NATIVE_MUTEX(mp) ((pthread_mutex_t *)(void *)(mp)->opaque)
+static posix_mutex_t *
+posix_mutex(const kmem_mutex_t *mp)
+{
+	return ((posix_mutex_t *)(void *)mp->opaque);
+}
+
+/* The native parts, if the lock was ever used (else it is unheld). */
+static kmem_native_lock_t *
+native_if_used(const kmem_mutex_t *mp)
+{
+	return (__atomic_load_n(&posix_mutex(mp)->where, __ATOMIC_ACQUIRE));
+}
+
+static __attribute__((noinline)) kmem_native_lock_t *
+native_install(posix_mutex_t *pm)
+{
+	kmem_native_lock_t *mine = kmem_lock_table_take();
+	if (mine == NULL)
+		mine = &pm->inline_lock;
+	kmem_native_lock_t *installed = NULL;
+	if (__atomic_compare_exchange_n(&pm->where, &installed, mine, false,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return (mine);
+	if (mine != &pm->inline_lock)
+		kmem_lock_table_give(mine);
+	return (installed);
+}
+
+static kmem_native_lock_t *
+native(const kmem_mutex_t *mp)
+{
+	kmem_native_lock_t *where = native_if_used(mp);
+	return (where != NULL ? where : native_install(posix_mutex(mp)));
+}
+
+#define NATIVE_MUTEX(mp) (&native(mp)->mutex)
 #define NATIVE_CV(cvp) ((pthread_cond_t *)(void *)(cvp)->opaque)
 
 /*
@@ -169,7 +220,7 @@ self(void)
 static void
 check_not_mine(const kmem_mutex_t *mp)
 {
-	if (__atomic_load_n(&mp->owner, __ATOMIC_RELAXED) == self())
+	if (kmem_mutex_held((kmem_mutex_t *)mp))
 		posix_fatal("a library lock (rank %u) wanted by the thread that "
 		    "holds it: the library was entered again from a signal "
 		    "handler that interrupted it, or from the child of a "
@@ -179,19 +230,21 @@ check_not_mine(const kmem_mutex_t *mp)
 static void
 owner_set(kmem_mutex_t *mp)
 {
-	__atomic_store_n(&mp->owner, self(), __ATOMIC_RELAXED);
+	__atomic_store_n(&native(mp)->owner, self(), __ATOMIC_RELAXED);
 }
 
 static void
 owner_clear(kmem_mutex_t *mp)
 {
-	__atomic_store_n(&mp->owner, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&native(mp)->owner, 0, __ATOMIC_RELAXED);
 }
 
 bool
 kmem_mutex_held(kmem_mutex_t *mp)
 {
-	return (__atomic_load_n(&mp->owner, __ATOMIC_RELAXED) == self());
+	kmem_native_lock_t *where = native_if_used(mp);
+	return (where != NULL &&
+	    __atomic_load_n(&where->owner, __ATOMIC_RELAXED) == self());
 }
 
 #ifdef KMEM_ASSERTS
@@ -248,15 +301,19 @@ void
 kmem_mutex_init(kmem_mutex_t *mp, unsigned rank)
 {
 	*mp = (kmem_mutex_t)KMEM_MUTEX_INITIALIZER(rank);
-	posix_check(pthread_mutex_init(NATIVE_MUTEX(mp), NULL),
-	    "pthread_mutex_init");
 }
 
 void
 kmem_mutex_destroy(kmem_mutex_t *mp)
 {
-	posix_check(pthread_mutex_destroy(NATIVE_MUTEX(mp)),
+	posix_mutex_t *pm = posix_mutex(mp);
+	if (pm->where == NULL)
+		return;
+	posix_check(pthread_mutex_destroy(&pm->where->mutex),
 	    "pthread_mutex_destroy");
+	if (pm->where != &pm->inline_lock)
+		kmem_lock_table_give(pm->where);
+	pm->where = NULL;
 }
 
 void
@@ -930,6 +987,46 @@ kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
 {
 	segments_walk_t walk = { fn, arg };
 	dl_iterate_phdr(segments_of_object, &walk);
+}
+
+typedef struct code_range {
+	uintptr_t base;         /* the object's load address */
+	uintptr_t lo;
+	uintptr_t hi;
+} code_range_t;
+
+static int
+code_of_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void) size;
+	code_range_t *code = data;
+	if (info->dlpi_addr != code->base)
+		return (0);
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (code->hi == 0 || lo < code->lo)
+			code->lo = lo;
+		if (lo + ph->p_memsz > code->hi)
+			code->hi = lo + ph->p_memsz;
+	}
+	return (1);
+}
+
+bool
+kmem_loader_code(uintptr_t *lo, uintptr_t *hi)
+{
+	/* The kernel tells a dynamically linked program where its
+	 * interpreter, the dynamic loader, was loaded. */
+	code_range_t code = { .base = (uintptr_t)getauxval(AT_BASE) };
+	if (code.base == 0 || dl_iterate_phdr(code_of_object, &code) == 0 ||
+	    code.hi == 0)
+		return (false);
+	*lo = code.lo;
+	*hi = code.hi;
+	return (true);
 }
 
 void

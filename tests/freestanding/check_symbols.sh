@@ -22,7 +22,7 @@ fi
 awk '{ print $2 }' "$tmp.undefined.all" | sort -u > "$tmp.undefined"
 "$nm" --defined-only "$@" | awk 'NF == 3 { print $3 }' | sort -u > "$tmp.defined"
 [ -s "$tmp.defined" ] || { echo "nm found no symbols"; exit 1; }
-allowed='^(memcpy|memmove|memset|memcmp|_GLOBAL_OFFSET_TABLE_|kmem_(mutex_(init|destroy|enter|tryenter|exit|held|enter_for_fork|exit_for_fork)|cv_(init|destroy|wait|timedwait|broadcast)|pagesize|pages_alloc|pages_free|clock_ns|random_u64|cpu_count|thread_count|pages_purge|console_write|abort|thread_create|thread_exit_notify|lock_note|signals_block|signals_restore|fork_register|fatal_handler_set|environment|backtrace|symbolize|thread_id|pages_protect|fault_hook_set|thread_stack|writable_segments|fd_write|at_exit))$'
+allowed='^(memcpy|memmove|memset|memcmp|_GLOBAL_OFFSET_TABLE_|kmem_(mutex_(init|destroy|enter|tryenter|exit|held|enter_for_fork|exit_for_fork)|cv_(init|destroy|wait|timedwait|broadcast)|pagesize|pages_alloc|pages_free|clock_ns|random_u64|cpu_count|thread_count|pages_purge|console_write|abort|thread_create|thread_exit_notify|lock_note|signals_block|signals_restore|fork_register|fatal_handler_set|environment|backtrace|symbolize|thread_id|pages_protect|fault_hook_set|thread_stack|writable_segments|loader_code|fd_write|at_exit))$'
 bad=$(comm -23 "$tmp.undefined" "$tmp.defined" | grep -Ev "$allowed" || true)
 if [ -n "$bad" ]; then
 	echo "the freestanding core depends on symbols outside the platform interface:"

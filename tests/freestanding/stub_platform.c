@@ -19,6 +19,9 @@ static _Alignas(STUB_PAGE) unsigned char stub_memory[STUB_PAGES * STUB_PAGE];
 static size_t stub_next_page;
 static uint64_t stub_ticks;
 
+/* A lock's holder: 1 or 0, in the first byte of its opaque storage. */
+#define HOLDER(mp) ((mp)->opaque[0])
+
 char stub_console[4096];
 size_t stub_console_len;
 size_t stub_pages_in_use;
@@ -27,7 +30,7 @@ void
 kmem_mutex_init(kmem_mutex_t *mp, unsigned rank)
 {
 	mp->rank = rank;
-	mp->owner = 0;
+	HOLDER(mp) = 0;
 }
 
 void
@@ -39,30 +42,30 @@ kmem_mutex_destroy(kmem_mutex_t *mp)
 void
 kmem_mutex_enter(kmem_mutex_t *mp)
 {
-	if (mp->owner != 0)
+	if (HOLDER(mp) != 0)
 		__builtin_trap();       /* one thread: it would deadlock */
-	mp->owner = 1;
+	HOLDER(mp) = 1;
 }
 
 bool
 kmem_mutex_tryenter(kmem_mutex_t *mp)
 {
-	if (mp->owner != 0)
+	if (HOLDER(mp) != 0)
 		return (false);
-	mp->owner = 1;
+	HOLDER(mp) = 1;
 	return (true);
 }
 
 void
 kmem_mutex_exit(kmem_mutex_t *mp)
 {
-	mp->owner = 0;
+	HOLDER(mp) = 0;
 }
 
 bool
 kmem_mutex_held(kmem_mutex_t *mp)
 {
-	return (mp->owner != 0);
+	return (HOLDER(mp) != 0);
 }
 
 void
@@ -240,6 +243,14 @@ kmem_writable_segments(void (*fn)(void *arg, uintptr_t lo, uintptr_t hi),
 {
 	(void) fn;
 	(void) arg;
+}
+
+bool
+kmem_loader_code(uintptr_t *lo, uintptr_t *hi)
+{
+	(void) lo;
+	(void) hi;
+	return (false);
 }
 
 void
