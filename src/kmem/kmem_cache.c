@@ -270,7 +270,6 @@ cache_layout(kmem_cache_t *cp, size_t align)
 	cp->cache_chunk_shift = lowbit(cp->cache_chunksize) - 1;
 	cp->cache_chunk_inverse =
 	    inverse_of(cp->cache_chunksize >> cp->cache_chunk_shift);
-	cp->cache_chunk_limit = UINT64_MAX / cp->cache_chunksize;
 
 	if (!(cp->cache_flags & (KMC_NOMAGAZINE | KMF_NOMAGAZINE)))
 		cp->cache_magtype = kmem_magtype_for(cp->cache_chunksize);
@@ -766,6 +765,9 @@ magazine_fill(kmem_cache_t *cp, int kmflag)
 		return (NULL);
 	if (cp->cache_flags & KMC_NOTOUCH)
 		kmem_slab_set_cached(cp, bufs + 1, ready - 1);
+	/* Every round carries the mark, so a free of one is refused. */
+	for (unsigned i = 1; i < ready; i++)
+		kmem_free_mark_set(cp, bufs[i], false);
 	unsigned loaded = thread_magazine_load(cp, bufs + 1, ready - 1);
 	for (unsigned i = 1 + loaded; i < ready; i++)
 		kmem_cache_free_to_slab(cp, bufs[i]);
@@ -1073,11 +1075,15 @@ kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
 	kmem_cache_t *cp = sp->slab_cache;
 	if ((uintptr_t)buf < sp->slab_first ||
 	    (uintptr_t)buf - sp->slab_first >=
-	    (uintptr_t)sp->slab_chunks * cp->cache_chunksize) {
+	    (uintptr_t)cp->cache_chunks * cp->cache_chunksize) {
 		kmem_debug_report(NULL, NULL, "%s: not a buffer: the address "
 		    "is in a slab of cache \"%s\" but outside its buffers "
 		    "(colour slack, slab header or tail)", where,
 		    cp->cache_name);
+	} else if (kmem_slab_holds(cp, sp, buf)) {
+		kmem_debug_report(cp, buf, "%s: never allocated: the buffer "
+		    "is one of cache \"%s\" that its slab never handed out",
+		    where, cp->cache_name);
 	} else {
 		uintptr_t off = (uintptr_t)buf - sp->slab_first;
 		void *start =

@@ -511,7 +511,7 @@ verify_cache(kmem_cache_t *cp, const void **bufs, const char **why)
 	for (kmem_slab_t *sp = cp->cache_slabs.slab_next;
 	    sp != &cp->cache_slabs &&
 	    found < VERIFY_BATCH; sp = sp->slab_next) {
-		for (unsigned i = 0; i < sp->slab_chunks &&
+		for (unsigned i = 0; i < cp->cache_chunks &&
 		    found < VERIFY_BATCH; i++) {
 			const void *buf = (const void *)(sp->slab_first +
 			    i * cp->cache_chunksize);

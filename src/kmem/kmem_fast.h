@@ -84,24 +84,47 @@ kmem_buffer_unpoison(const kmem_cache_t *cp, const void *buf)
 	(void) buf;
 }
 
-/* Is buf the start of one of the buffers of sp, a slab of cp? */
-static inline bool
-kmem_slab_holds(const kmem_cache_t *cp, const kmem_slab_t *sp, const void *buf)
+/*
+ * The index of the buffer of sp, a slab of cp, that starts at buf; when
+ * buf starts none (before the first, between two, or past the last), a
+ * number above every slab's count of buffers.
+ */
+static inline uint64_t
+kmem_slab_index(const kmem_cache_t *cp, const kmem_slab_t *sp, const void *buf)
 {
 	uint64_t off = (uintptr_t)buf - sp->slab_first;
 	uint64_t q = off * cp->cache_chunk_inverse;
 	unsigned k = cp->cache_chunk_shift;
-	return (off < cp->cache_slab_span &&
-	    ((q >> k) | (q << ((64 - k) & 63))) <= cp->cache_chunk_limit);
+	return ((q >> k) | (q << ((64 - k) & 63)));
 }
 
-/* Is buf the start of one of cp's buffers?  For KMF_PAGEMAP caches. */
+/* Is buf the start of one of the buffers of sp, a slab of cp? */
+static inline bool
+kmem_slab_holds(const kmem_cache_t *cp, const kmem_slab_t *sp, const void *buf)
+{
+	return (kmem_slab_index(cp, sp, buf) < cp->cache_chunks);
+}
+
+/*
+ * Is buf the start of one of the buffers of sp, a slab of cp, that has
+ * left the slab at some time -- the only ones a caller can free?  What
+ * the free paths ask: a buffer still on a fresh slab, never handed out,
+ * is refused before it can reach a magazine and be handed out twice.
+ */
+static inline bool
+kmem_slab_handed_out(const kmem_cache_t *cp, const kmem_slab_t *sp,
+    const void *buf)
+{
+	return (kmem_slab_index(cp, sp, buf) < sp->slab_handed);
+}
+
+/* Could a caller free buf to cp?  For KMF_PAGEMAP caches. */
 static inline bool
 kmem_cache_owns(const kmem_cache_t *cp, const void *buf)
 {
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)buf);
 	return (sp != NULL && sp->slab_cache == cp &&
-	    kmem_slab_holds(cp, sp, buf));
+	    kmem_slab_handed_out(cp, sp, buf));
 }
 
 /* ---- free marks (kmem_cache.c) ---- */
@@ -196,8 +219,8 @@ void kmem_bad_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
  * waits (kmem_free_where()); kmem_free_size names the call. */
 void kmem_double_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
     const char *where);
-/* Report buf, in slab sp but not the start of a buffer; where names the
- * call, e.g. "free(0x...)". */
+/* Report buf, in slab sp but not the start of a buffer the slab handed
+ * out; where names the call, e.g. "free(0x...)". */
 void kmem_report_not_buffer_start(const char *where, const kmem_slab_t *sp,
     const void *buf);
 

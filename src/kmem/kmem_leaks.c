@@ -130,7 +130,7 @@ cache_is_scanned(const kmem_cache_t *cp)
 LEAKS_UNCHECKED static bool
 collect_slab(scan_t *s, kmem_cache_t *cp, kmem_slab_t *sp)
 {
-	size_t words = (sp->slab_chunks + 63) / 64;
+	size_t words = (cp->cache_chunks + 63) / 64;
 	if (!scratch_reserve(&s->free_map, words))
 		return (false);
 	uint64_t *free_map = (uint64_t *)s->free_map.base;
@@ -149,7 +149,7 @@ collect_slab(scan_t *s, kmem_cache_t *cp, kmem_slab_t *sp)
 			free_map[i / 64] |= (uint64_t)1 << (i % 64);
 		}
 	}
-	for (size_t i = 0; i < sp->slab_chunks; i++) {
+	for (size_t i = 0; i < cp->cache_chunks; i++) {
 		if (!(free_map[i / 64] & ((uint64_t)1 << (i % 64))) &&
 		    !add_candidate(s, sp->slab_first + i * cp->cache_chunksize,
 		    cp->cache_bufsize, cp))

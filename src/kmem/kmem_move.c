@@ -221,7 +221,7 @@ slab_reclaimable(const kmem_cache_t *cp, const kmem_slab_t *sp, bool all)
 	if (sp->slab_move_no)
 		return (false);
 	return (sp->slab_refcnt == 1 || (uint64_t)sp->slab_refcnt *
-	    KMEM_MOVE_FRACTION < (uint64_t)sp->slab_chunks *
+	    KMEM_MOVE_FRACTION < (uint64_t)cp->cache_chunks *
 	    cp->cache_move_numer);
 }
 
@@ -239,7 +239,7 @@ next_candidate(kmem_cache_t *cp, kmem_slab_t *sp, bool all,
 		if (sp->slab_refcnt == 0 ||
 		    sp->slab_move_pass == cp->cache_move_pass)
 			continue;
-		if (sp->slab_refcnt == sp->slab_chunks)
+		if (sp->slab_refcnt == cp->cache_chunks)
 			return (NULL);
 		if (!all && ++*scanned > KMEM_MOVE_SCAN_RANGE)
 			return (NULL);
@@ -253,7 +253,7 @@ next_candidate(kmem_cache_t *cp, kmem_slab_t *sp, bool all,
 static void
 slab_snapshot(const kmem_cache_t *cp, const kmem_slab_t *sp, uint64_t *map)
 {
-	unsigned words = (sp->slab_chunks + 63) / 64;
+	unsigned words = (cp->cache_chunks + 63) / 64;
 	for (unsigned w = 0; w < words; w++)
 		map[w] = ~(uint64_t)0;
 	const void *free_buf = sp->slab_head;
@@ -298,7 +298,7 @@ static void
 slab_pin(kmem_cache_t *cp, kmem_slab_t *sp)
 {
 	kmem_mutex_enter(&cp->cache_slab_lock);
-	if (sp->slab_refcnt != 0 && sp->slab_refcnt != sp->slab_chunks)
+	if (sp->slab_refcnt != 0 && sp->slab_refcnt != cp->cache_chunks)
 		sp->slab_move_no = 1;
 	kmem_mutex_exit(&cp->cache_slab_lock);
 }
@@ -375,7 +375,7 @@ move_slab(kmem_cache_t *cp, kmem_slab_t *sp, uint64_t *map)
 	uint64_t frees = cp->cache_slab_free;
 	kmem_mutex_exit(&cp->cache_slab_lock);
 
-	for (unsigned i = 0; i < sp->slab_chunks; i++) {
+	for (unsigned i = 0; i < cp->cache_chunks; i++) {
 		if (!bit_set(map, i))
 			continue;
 		kmem_mutex_enter(&cp->cache_slab_lock);

@@ -207,7 +207,7 @@ slab_create(kmem_cache_t *cp, size_t color, int kmflag)
 	if (sp == NULL)
 		goto fail_slab;
 	*sp = (kmem_slab_t){ .slab_cache = cp, .slab_base = base,
-	    .slab_first = base + color, .slab_chunks = cp->cache_chunks };
+	    .slab_first = base + color };
 
 	/* Free lists in address order, so a fresh slab fills from its start. */
 	for (unsigned i = cp->cache_chunks; i-- > 0;) {
@@ -221,11 +221,6 @@ slab_create(kmem_cache_t *cp, size_t color, int kmflag)
 			    .addr = buf, .slab = sp };
 			sp->slab_head = bcp;
 		} else {
-			/* Free from the start: a free of a buffer never
-			 * handed out is caught as a double free is.  The
-			 * link goes second: in 8-byte buffers it is the
-			 * mark's word. */
-			kmem_free_mark_set(cp, (void *)buf, false);
 			*(void **)(buf + cp->cache_link_offset) =
 			    sp->slab_head;
 			sp->slab_head = (void *)buf;
@@ -286,7 +281,10 @@ slab_take(kmem_cache_t *cp, kmem_slab_t *sp)
 		sp->slab_head =
 		    *(void **)((uintptr_t)buf + cp->cache_link_offset);
 	}
-	if (++sp->slab_refcnt == sp->slab_chunks) {
+	uint64_t index = kmem_slab_index(cp, sp, buf);
+	if (index >= sp->slab_handed)
+		sp->slab_handed = (unsigned)index + 1;
+	if (++sp->slab_refcnt == cp->cache_chunks) {
 		cp->cache_freelist = sp->slab_next;
 		slab_move_forget(sp);
 	}
@@ -316,7 +314,7 @@ kmem_slab_alloc_many(kmem_cache_t *cp, void **bufs, unsigned n, int kmflag)
 			cp->cache_freelist = sp;
 		cp->cache_slab_create++;
 		slab_bytes_add(cp, true);
-		cp->cache_buf_total += sp->slab_chunks;
+		cp->cache_buf_total += cp->cache_chunks;
 		if (cp->cache_buf_total > cp->cache_buf_max)
 			cp->cache_buf_max = cp->cache_buf_total;
 	}
@@ -508,7 +506,7 @@ kmem_slab_free(kmem_cache_t *cp, void *buf)
 	}
 	kmem_buffer_poison(cp, buf);
 
-	bool was_full = sp->slab_refcnt == sp->slab_chunks;
+	bool was_full = sp->slab_refcnt == cp->cache_chunks;
 	kmem_slab_t *victim = NULL;
 	if (--sp->slab_refcnt == 0) {
 		/* Empty: to the end, and the one kept empty before goes
@@ -524,7 +522,7 @@ kmem_slab_free(kmem_cache_t *cp, void *buf)
 				cp->cache_freelist = &cp->cache_slabs;
 			slab_unlink(kept);
 			kmem_slab_purge_forget(cp, kept);
-			cp->cache_buf_total -= kept->slab_chunks;
+			cp->cache_buf_total -= cp->cache_chunks;
 			cp->cache_slab_destroy++;
 			slab_bytes_add(cp, false);
 			victim = kept;
@@ -561,7 +559,7 @@ slab_take_empty(kmem_cache_t *cp)
 			cp->cache_freelist = &cp->cache_slabs;
 		slab_unlink(sp);
 		kmem_slab_purge_forget(cp, sp);
-		cp->cache_buf_total -= sp->slab_chunks;
+		cp->cache_buf_total -= cp->cache_chunks;
 		cp->cache_slab_destroy++;
 		slab_bytes_add(cp, false);
 		sp->slab_next = taken;
@@ -648,9 +646,9 @@ kmem_cache_walk_slabs(kmem_cache_t *cp,
 		kmem_slab_info_t info = { .base = sp->slab_base,
 			.size = cp->cache_slabsize, .first = sp->slab_first,
 			.chunk_size = cp->cache_chunksize,
-			    .chunks = sp->slab_chunks,
+			    .chunks = cp->cache_chunks,
 			.allocated = sp->slab_refcnt,
-			.metadata = outside + sp->slab_chunks * per_chunk };
+			.metadata = outside + cp->cache_chunks * per_chunk };
 		slab_fn(arg, &info);
 		if (free_fn != NULL)
 			slab_walk_free(cp, sp, free_fn, arg);

@@ -68,7 +68,13 @@ typedef struct kmem_slab {
 	uintptr_t slab_base;            /* the slab's memory */
 	uintptr_t slab_first;           /* its first buffer (base + color) */
 	unsigned slab_refcnt;           /* buffers allocated */
-	unsigned slab_chunks;           /* buffers in all */
+	/*
+	 * Buffers from the first that have left the slab at least once (to
+	 * a caller or a magazine): a fresh slab hands its buffers out in
+	 * address order, so those at this index and beyond never did, and a
+	 * free of one is refused (kmem_slab_handed_out()).
+	 */
+	unsigned slab_handed;
 	/* The defragmenter's (kmem_move.c), under slab_lock; 0 while the
 	 * slab is full or empty. */
 	uint16_t slab_move_pass;        /* the pass that last looked at it */
@@ -188,15 +194,15 @@ struct kmem_cache {
 
 	/*
 	 * Is an offset from a slab's first buffer a multiple of chunksize
-	 * (= odd << chunk_shift)?  Exactly when the offset times the inverse
-	 * of odd modulo 2^64, rotated right by chunk_shift, is at most
-	 * UINT64_MAX / chunksize (Granlund & Montgomery): one multiply, no
-	 * division on the free path.
+	 * (= odd << chunk_shift), and which?  The offset times the inverse
+	 * of odd modulo 2^64, rotated right by chunk_shift, is the buffer's
+	 * index exactly when it is one, and above UINT64_MAX / chunksize
+	 * when not (Granlund & Montgomery): one multiply and one compare
+	 * against a count of buffers, no division on the free path.
 	 */
 	uint64_t cache_slab_span;       /* chunks * chunksize */
 	unsigned cache_chunk_shift;
 	uint64_t cache_chunk_inverse;
-	uint64_t cache_chunk_limit;
 
 	/* The depot: cache_depot_lock. */
 	kmem_mutex_t cache_depot_lock;

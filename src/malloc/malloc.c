@@ -143,7 +143,7 @@ class_of(const void *ptr, const kmem_slab_t *sp, const char *caller)
 {
 	kmem_cache_t *cp = sp->slab_cache;
 	char where[64];
-	if ((cp->cache_flags & KMF_CLASS) && kmem_slab_holds(cp, sp, ptr))
+	if ((cp->cache_flags & KMF_CLASS) && kmem_slab_handed_out(cp, sp, ptr))
 		return (cp);
 	kmem_snprintf(where, sizeof (where), "%s(%p)", caller, ptr);
 	if (!(cp->cache_flags & KMF_CLASS))
@@ -367,7 +367,7 @@ kmem_malloc_free(void *ptr)
 	if (__builtin_expect(sp != NULL, 1)) {
 		kmem_cache_t *cp = sp->slab_cache;
 		if (__builtin_expect((cp->cache_flags & KMF_CLASS) &&
-		    kmem_slab_holds(cp, sp, ptr), 1)) {
+		    kmem_slab_handed_out(cp, sp, ptr), 1)) {
 			kmem_cache_free_owned(cp, ptr, KMEM_FREE_MALLOC);
 			return;
 		}

@@ -107,7 +107,7 @@ test_apart_in_slab(void)
 
 static int construct(void *buf, void *private, int kmflag);
 
-/* A buffer never handed out, freed: its fresh slab marked it free. */
+/* A buffer never handed out, freed: its slab knows it never left. */
 static void
 test_never_allocated(void)
 {
@@ -115,8 +115,9 @@ test_never_allocated(void)
 	    NULL, NULL, NULL, KMC_NOMAGAZINE);
 	char *a = kmem_cache_alloc(cp, KM_SLEEP);
 	char *next = a + cp->cache_chunksize;   /* still on the slab */
-	CHECK_REPORT(kmem_cache_free(cp, next), check_fmt("%p): double free: "
-	    "the buffer is free already (on its slab's free list", next));
+	CHECK_REPORT(kmem_cache_free(cp, next), check_fmt("%p): never "
+	    "allocated: the buffer is one of cache \"fresh\" that its slab "
+	    "never handed out", next));
 	kmem_cache_free(cp, a);
 	check_handed_out_once(cp);
 	kmem_cache_destroy(cp);
@@ -124,12 +125,60 @@ test_never_allocated(void)
 	cp = kmem_cache_create("fresh_ctor", SIZE, 0, construct, NULL, NULL,
 	    NULL, NULL, 0);
 	a = kmem_cache_alloc(cp, KM_SLEEP);
-	next = a + cp->cache_chunksize;         /* in a magazine or the slab */
-	CHECK_REPORT(kmem_cache_free(cp, next), check_fmt("%p): double free: "
-	    "the buffer is free already", next));
+	next = a + cp->cache_chunksize;         /* still on the slab */
+	CHECK_REPORT(kmem_cache_free(cp, next), check_fmt("%p): never "
+	    "allocated: the buffer is one of cache \"fresh_ctor\" that its "
+	    "slab never handed out", next));
 	kmem_cache_free(cp, a);
 	check_handed_out_once(cp);
 	kmem_cache_destroy(cp);
+}
+
+/*
+ * The whole class: a buffer that never left its slab, or sits in a
+ * magazine the slab layer filled, freed by a program that computed its
+ * address -- in caches of every layout (buffers in the slab with their
+ * slab header, or kept by bufctls and a hash), with and without
+ * magazines, with and without a constructor -- is refused, and the cache
+ * hands no buffer out twice.  Before the slabs counted the buffers they
+ * had handed out, the hash caches (1000 bytes and up) took such a free
+ * and then handed the buffer out from the magazine and from the slab.
+ */
+static int
+construct_first_word(void *buf, void *private, int kmflag)
+{
+	(void) private;
+	(void) kmflag;
+	*(uint64_t *)buf = 0x0123456789abcdefull;
+	return (0);
+}
+
+static void
+test_never_allocated_every_layout(void)
+{
+	static const size_t sizes[] = { 16, 64, 200, 1000, 3000, 9000, 20000 };
+	for (size_t i = 0; i < sizeof (sizes) / sizeof (sizes[0]); i++) {
+		for (int variant = 0; variant < 3; variant++) {
+			int cflags = variant == 1 ? KMC_NOMAGAZINE : 0;
+			kmem_constructor_t *ctor = variant == 2 ?
+			    construct_first_word : NULL;
+			kmem_cache_t *cp = kmem_cache_create("layouts",
+			    sizes[i], 0, ctor, NULL, NULL, NULL, NULL, cflags);
+			CHECK(cp != NULL);
+			char *a = kmem_cache_alloc(cp, KM_SLEEP);
+			char *next = a + cp->cache_chunksize;
+			if (cp->cache_chunks < 2) {     /* no neighbour */
+				kmem_cache_free(cp, a);
+				kmem_cache_destroy(cp);
+				continue;
+			}
+			CHECK_REPORT(kmem_cache_free(cp, next),
+			    check_fmt("%p): ", next));
+			kmem_cache_free(cp, a);
+			check_handed_out_once(cp);
+			kmem_cache_destroy(cp);
+		}
+	}
 }
 
 /*
@@ -492,6 +541,7 @@ main(int argc, char **argv)
 		CHECK_TEST(test_apart_in_depot),
 		CHECK_TEST(test_apart_in_slab),
 		CHECK_TEST(test_never_allocated),
+		CHECK_TEST(test_never_allocated_every_layout),
 		CHECK_TEST(test_apart_large),
 		CHECK_TEST(test_kmem_free),
 		CHECK_TEST(test_kmem_free_large),

@@ -553,7 +553,7 @@ bad_pointer_outside_buffers(void)
 	const kmem_slab_t *sp = kmem_pagemap_find((uintptr_t)p);
 	CHECK(sp != NULL);
 	char *tail =
-	    (char *)(sp->slab_first + sp->slab_chunks *
+	    (char *)(sp->slab_first + sp->slab_cache->cache_chunks *
 	    sp->slab_cache->cache_chunksize);
 	CHECK(kmem_pagemap_find((uintptr_t)tail) == sp);
 	const char *what = "not a buffer: the address is in a slab of cache "
