@@ -55,8 +55,9 @@ left_aligned(const void *p)
 
 /*
  * A guarded buffer of size bytes, against the guard below it (left) or
- * above it; with guard=1, every allocation but a thread's first is a
- * sample, and the ends alternate.  The others are freed.
+ * above it; with guard=1, every allocation is a sample but a thread's
+ * first two (made before its thread cache, and its first draw), and the
+ * ends alternate.  The others are freed.
  */
 static unsigned char *
 guarded_malloc(size_t size, bool left)
