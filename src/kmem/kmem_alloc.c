@@ -69,7 +69,7 @@ class_create(size_t size)
 	kmem_cache_mark_frees(cp);
 	KMEM_ASSERT(cp->cache_mark_offset == 0);  /* kmem_mark_word() */
 	if (kmem_malloc_diverted)
-		cp->cache_fast_index = UINT32_MAX;
+		cp->cache_fast_offset = UINT32_MAX;
 	return (cp);
 }
 
@@ -94,11 +94,11 @@ kmem_malloc_divert(void (*alloc_hook)(void *buf, size_t requested),
 	__atomic_store_n(&kmem_malloc_diverted, true, __ATOMIC_RELEASE);
 	for (size_t i = 0; i <= KMEM_ALLOC_SMALL / 8; i++)
 		__atomic_store_n(&__atomic_load_n(&kmem_alloc_small[i],
-		    __ATOMIC_ACQUIRE)->cache_fast_index, UINT32_MAX,
+		    __ATOMIC_ACQUIRE)->cache_fast_offset, UINT32_MAX,
 		    __ATOMIC_RELAXED);
 	for (size_t i = 0; i < LARGE_SLOTS; i++)
 		__atomic_store_n(&__atomic_load_n(&kmem_alloc_large[i],
-		    __ATOMIC_ACQUIRE)->cache_fast_index, UINT32_MAX,
+		    __ATOMIC_ACQUIRE)->cache_fast_offset, UINT32_MAX,
 		    __ATOMIC_RELAXED);
 }
 

@@ -126,7 +126,7 @@ kmem_cache_t kmem_caches = { .cache_list_next = &kmem_caches,
 	.cache_list_prev = &kmem_caches };
 
 /* kmem_alloc()'s tables point here until kmem is initialised. */
-kmem_cache_t kmem_null_cache = { .cache_fast_index = UINT32_MAX,
+kmem_cache_t kmem_null_cache = { .cache_fast_offset = UINT32_MAX,
 	.cache_index = UINT32_MAX, .cache_flags = KMF_NULL,
 	.cache_name = "kmem_null_cache" };
 
@@ -323,8 +323,8 @@ kmem_cache_create_in(kmem_cache_t *cp, const char *name, size_t bufsize,
 
 	kmem_mutex_enter(&kmem_caches_lock);
 	cp->cache_index = kmem_index_get(cp);
-	cp->cache_fast_index = (cp->cache_flags & KMF_BUFTAG) ? UINT32_MAX :
-	    cp->cache_index;
+	cp->cache_fast_offset = (cp->cache_flags & KMF_BUFTAG) ? UINT32_MAX :
+	    cp->cache_index * (unsigned)sizeof (kmem_slot_t);
 	if (cp->cache_index < KMEM_CACHES_MAX) {
 		cp->cache_list_next = &kmem_caches;
 		cp->cache_list_prev = kmem_caches.cache_list_prev;
@@ -804,7 +804,7 @@ firewall_buffer(kmem_cache_t *cp, int kmflag, size_t requested)
 /*
  * A class cache while malloc's recorder diverts it (kmem_query.h): the
  * thread's loaded magazine, by the cache's real index, when its fast path
- * would have used it (not a debug cache's: cache_fast_index keeps those
+ * would have used it (not a debug cache's: cache_fast_offset keeps those
  * on the slow path in any case).  Only the owner changes its slot, so no
  * lock, as on the fast path.
  */

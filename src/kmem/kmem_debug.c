@@ -3,7 +3,7 @@
  * the reports that name what went wrong (docs/debugging.md).
  *
  * A debug cache (KMF_BUFTAG) tags each buffer (kmem_debug_impl.h) and
- * takes no fast path (its fast_index matches no slot), so every allocation
+ * takes no fast path (its fast offset matches no slot), so every allocation
  * and free of its buffers passes here while the fast paths of all other
  * caches pay nothing.  Its magazines hold free buffers: a free is checked,
  * destructed and patterned before it reaches a magazine or a slab, and an

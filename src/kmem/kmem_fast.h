@@ -44,10 +44,11 @@ extern kmem_slab_t **kmem_pagemap_root[1u << KMEM_PAGEMAP_ROOT_BITS];
 static inline kmem_slab_t *
 kmem_pagemap_find(uintptr_t addr)
 {
-	if (addr >> KMEM_VA_BITS)
+	uintptr_t root = addr >> KMEM_PAGEMAP_LEAF_SHIFT;
+	if (root >= (uintptr_t)1 << KMEM_PAGEMAP_ROOT_BITS)    /* beyond VA */
 		return (NULL);
-	kmem_slab_t **leaf = __atomic_load_n(
-	    &kmem_pagemap_root[addr >> KMEM_PAGEMAP_LEAF_SHIFT], __ATOMIC_ACQUIRE);
+	kmem_slab_t **leaf = __atomic_load_n(&kmem_pagemap_root[root],
+	    __ATOMIC_ACQUIRE);
 	if (leaf == NULL)
 		return (NULL);
 	return (__atomic_load_n(&leaf[(addr >> KMEM_PAGEMAP_GRANULE_SHIFT) &
@@ -270,12 +271,20 @@ kmem_magazine_top_is(const kmem_magazine_t *mp, int rounds, const void *buf)
 
 /* ---- kmem_cache_alloc() and kmem_cache_free() ---- */
 
+/* cp's slot in tc, whose slots_size the caller found above
+ * cp->cache_fast_offset. */
+static inline kmem_slot_t *
+kmem_fast_slot(const kmem_thread_cache_t *tc, const kmem_cache_t *cp)
+{
+	return ((kmem_slot_t *)((char *)tc->slots + cp->cache_fast_offset));
+}
+
 static inline void *
 kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 {
 	kmem_thread_cache_t *tc = kmem_self;
-	if (__builtin_expect(cp->cache_fast_index < tc->nslots, 1)) {
-		kmem_slot_t *cc = &tc->slots[cp->cache_fast_index];
+	if (__builtin_expect(cp->cache_fast_offset < tc->slots_size, 1)) {
+		kmem_slot_t *cc = kmem_fast_slot(tc, cp);
 		int rounds = cc->cc_rounds;
 		if (__builtin_expect(rounds > 0, 1)) {
 			void *buf = kmem_magazine_pop(cp, cc, rounds);
@@ -288,33 +297,23 @@ kmem_cache_alloc_inline(kmem_cache_t *cp, int kmflag, size_t requested)
 }
 
 /*
- * Free buf, known to be one of cp's buffers, to the thread's magazine.  In
- * a cache with free marks, a buffer that carries the mark already is
- * looked for among the free ones (out of line, rare) and refused if found;
- * any other gets the mark.  In a cache without marks, a buffer equal to
- * the one freed last is a double free, cheap to see (the mark catches it
- * in the others, so they skip this compare).
+ * Push buf, a buffer of cp being freed, on the thread's loaded magazine,
+ * or take the slow path.  marked: cp has free marks and buf carries its
+ * mark now (a constant at each call).  In a cache without marks, a buffer
+ * equal to the one freed last is a double free, cheap to see (the mark
+ * catches it in the others, so they skip this compare).
  */
-static inline void
-kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+static inline __attribute__((always_inline)) void
+kmem_cache_free_push(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
+    bool marked)
 {
-	uintptr_t key = cp->cache_free_key;
-	if (key != 0) {
-		bool class_buffer = kmem_free_size == KMEM_FREE_MALLOC;
-		if (__builtin_expect((uintptr_t)kmem_free_word(kmem_mark_word(
-		    cp, buf, class_buffer)) == kmem_free_mark(cp, buf), 0)) {
-			kmem_cache_free_marked(cp, buf, kmem_free_size);
-			return;
-		}
-		kmem_free_mark_set(cp, buf, class_buffer); /* poisoned below */
-	}
 	kmem_thread_cache_t *tc = kmem_self;
-	if (__builtin_expect(cp->cache_fast_index < tc->nslots, 1)) {
-		kmem_slot_t *cc = &tc->slots[cp->cache_fast_index];
+	if (__builtin_expect(cp->cache_fast_offset < tc->slots_size, 1)) {
+		kmem_slot_t *cc = kmem_fast_slot(tc, cp);
 		int rounds = cc->cc_rounds;
 		if (__builtin_expect((unsigned)rounds <
 		    (unsigned)cc->cc_magsize, 1)) {
-			if (__builtin_expect(key == 0 && rounds > 0 &&
+			if (__builtin_expect(!marked && rounds > 0 &&
 			    kmem_magazine_top_is(cc->cc_loaded, rounds, buf),
 			    0)) {
 				kmem_double_free(cp, buf, kmem_free_size,
@@ -326,6 +325,30 @@ kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		}
 	}
 	kmem_cache_free_slow(cp, buf, kmem_free_size);
+}
+
+/*
+ * Free buf, known to be one of cp's buffers, to the thread's magazine.  In
+ * a cache with free marks, a buffer that carries the mark already is
+ * looked for among the free ones (out of line, rare) and refused if found;
+ * any other gets the mark.  The two kinds of cache have a push each, so
+ * that the marked one tests no key again.
+ */
+static inline void
+kmem_cache_free_owned(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+{
+	if (cp->cache_free_key != 0) {
+		bool class_buffer = kmem_free_size == KMEM_FREE_MALLOC;
+		if (__builtin_expect((uintptr_t)kmem_free_word(kmem_mark_word(
+		    cp, buf, class_buffer)) == kmem_free_mark(cp, buf), 0)) {
+			kmem_cache_free_marked(cp, buf, kmem_free_size);
+			return;
+		}
+		kmem_free_mark_set(cp, buf, class_buffer); /* poisoned below */
+		kmem_cache_free_push(cp, buf, kmem_free_size, true);
+		return;
+	}
+	kmem_cache_free_push(cp, buf, kmem_free_size, false);
 }
 
 static inline void

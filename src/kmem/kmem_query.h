@@ -251,7 +251,7 @@ void kmem_give_back_all(void);
 /*
  * The recorder sees every malloc() and free() without a test on their fast
  * paths: it turns the class caches' fast paths off, as a debug cache's are
- * (cache_fast_index UINT32_MAX), so every call reaches the slow paths.
+ * (cache_fast_offset UINT32_MAX), so every call reaches the slow paths.
  * There, after kmem_malloc_divert(alloc_hook, free_hook):
  * - an allocation of a class asked with KM_MALLOC_ENTRY (only malloc()'s
  *   fast path asks so) calls alloc_hook(buf, requested) once it has its
@@ -268,7 +268,7 @@ void kmem_give_back_all(void);
  *   slabs: where a buffer another thread freed comes from) calls
  *   slow_hook() once it has its buffer, malloc()'s or not.
  * Once on, it stays on.  Call it before other threads allocate: a thread
- * that read the old fast index a moment earlier makes one unrecorded call.
+ * that read the old fast offset a moment earlier makes one unrecorded call.
  */
 #define KM_MALLOC_ENTRY 0x10000         /* beyond KM_FLAGS: kmem's own */
 void kmem_malloc_divert(void (*alloc_hook)(void *buf, size_t requested),

@@ -136,6 +136,7 @@ slots_grow(kmem_thread_cache_t *tc, unsigned want)
 	}
 	tc->slots = slots;
 	tc->nslots = nslots;
+	tc->slots_size = nslots * (unsigned)sizeof (kmem_slot_t);
 	kmem_mutex_exit(&tc->lock);
 
 	if (old != NULL)

@@ -140,6 +140,17 @@ typedef struct kmem_slot {
 typedef struct kmem_thread_cache {
 	kmem_slot_t *slots;
 	unsigned nslots;
+	unsigned slots_size;    /* nslots * sizeof (kmem_slot_t), for the fast
+				 * paths' bound on cache_fast_offset */
+	/*
+	 * The layer above's countdown, malloc's guard sampler's (malloc.c):
+	 * its fast path decrements it once it knows the thread has slots,
+	 * and takes its own slow path at 0 or below.  Here because the fast
+	 * path has this structure in a register already, where a variable of
+	 * its own would cost a TLS address load, a load and a store.  kmem
+	 * never reads it; 0 in a new thread cache (a first draw).
+	 */
+	int32_t countdown;
 	unsigned slow_calls;    /* paces the lazy update (kmem_update.c) */
 	kmem_mutex_t lock;      /* slots[] itself, and other threads' access */
 	uintptr_t stack_lo;     /* the owner's stack, for the leak detector */
@@ -161,16 +172,35 @@ typedef struct kmem_hash {
 
 struct kmem_cache {
 	/*
-	 * Read on the fast paths; set at creation.  cache_fast_index is
-	 * cache_index, the cache's slot in every thread cache, except for a
-	 * debug cache (KMF_BUFTAG): UINT32_MAX sends its every allocation and
-	 * free to the slow paths, which run the checks around the same
-	 * magazines.  malloc's recorder sets it so on the class caches, once
-	 * and for good (kmem_malloc_divert(), kmem_query.h).
+	 * Read on the fast paths; set at creation.  cache_fast_offset is
+	 * where the cache's slot starts in every thread cache's array, in
+	 * bytes (cache_index * sizeof (kmem_slot_t): the fast paths add it,
+	 * no multiply), except for a debug cache (KMF_BUFTAG): UINT32_MAX,
+	 * beyond any array, sends its every allocation and free to the slow
+	 * paths, which run the checks around the same magazines.  malloc's
+	 * recorder sets it so on the class caches, once and for good
+	 * (kmem_malloc_divert(), kmem_query.h).
 	 */
-	unsigned cache_fast_index;
+	unsigned cache_fast_offset;
 	int cache_flags;                /* KMC_*, KMF_* */
 	uintptr_t cache_free_key; /* free marks' key; 0: none (kmem_cache.c) */
+	/*
+	 * Also read by the free paths, so in the same cache line as the
+	 * above (the structure is 64-aligned).  Is an offset from a slab's
+	 * first buffer the offset of one of its buffers, a multiple m of
+	 * chunksize (= odd << chunk_shift), and which?  The offset times the
+	 * inverse of odd modulo 2^64, rotated right by chunk_shift, is m
+	 * itself for a multiple; for anything else the bits below
+	 * chunk_shift rotate to the top, or the product is above UINT64_MAX /
+	 * chunksize (Granlund & Montgomery), above any count of buffers as a
+	 * slab fits in memory.  An offset below the first buffer wraps to a
+	 * huge one, and its multiple is huge too.  So one multiply and one
+	 * compare with a count -- the slab's buffers handed out, on the free
+	 * paths (kmem_slab_handed_out()) -- and no division, no separate
+	 * bound check.
+	 */
+	uint64_t cache_chunk_inverse;
+	unsigned cache_chunk_shift;
 	size_t cache_mark_offset; /* where in a chunk the mark goes */
 	size_t cache_bufsize;
 	kmem_constructor_t *cache_constructor;
@@ -191,18 +221,8 @@ struct kmem_cache {
 	unsigned cache_chunks;          /* buffers per slab */
 	size_t cache_mincolor;
 	size_t cache_maxcolor;
-
-	/*
-	 * Is an offset from a slab's first buffer a multiple of chunksize
-	 * (= odd << chunk_shift), and which?  The offset times the inverse
-	 * of odd modulo 2^64, rotated right by chunk_shift, is the buffer's
-	 * index exactly when it is one, and above UINT64_MAX / chunksize
-	 * when not (Granlund & Montgomery): one multiply and one compare
-	 * against a count of buffers, no division on the free path.
-	 */
 	uint64_t cache_slab_span;       /* chunks * chunksize */
-	unsigned cache_chunk_shift;
-	uint64_t cache_chunk_inverse;
+
 
 	/* The depot: cache_depot_lock. */
 	kmem_mutex_t cache_depot_lock;
@@ -272,5 +292,7 @@ struct kmem_cache {
 	struct kmem_cache *cache_list_next; /* kmem_caches_lock */
 	struct kmem_cache *cache_list_prev;
 };
+_Static_assert(offsetof(struct kmem_cache, cache_chunk_shift) +
+    sizeof (unsigned) <= 64, "the free paths read one line of a cache");
 
 #endif /* KMEM_KMEM_TYPES_H */

@@ -40,11 +40,21 @@
  *
  * Sampled guard pages ("guard=N"): each thread counts down to its next
  * sample, drawn at random with a mean of N allocations; malloc() pays one
- * decrement and branch for it, and the sample, on the slow path, gets a
- * slot of kmem's guard pool (kmem_guard.c) when the pool has one and its
- * time budget allows.  Mode off, the countdown restarts at GUARD_RECHECK,
- * so a rate set later is seen by every thread within that many
- * allocations, and by the thread that sets it at once.  free() finds a
+ * decrement and branch for it (a field of the thread's kmem thread cache,
+ * which the fast path holds in a register anyway: kmem_types.h), and the
+ * sample, on the slow path, gets a slot of kmem's guard pool
+ * (kmem_guard.c) when the pool has one and its time budget allows.  A
+ * thread counts from its first allocation with a thread cache; the
+ * allocations made before (its very first) are not counted.  Mode off,
+ * the countdown restarts at GUARD_RECHECK, so a rate set later is seen by
+ * every thread within that many allocations, and by the thread that sets
+ * it at once.
+ *
+ * The fast paths, in instructions (docs/benchmarks.md counts them): a
+ * small size finds its class by one load from kmem_alloc_small[] at the
+ * size rounded up to 16 as a byte offset (small_class()); the slot is at
+ * a byte offset kept in the cache (no multiply); malloc() reaches its slow
+ * path by a tail call, so it saves no register.  free() finds a
  * guarded buffer on its slow path: it has no slab, and the pool is one
  * range of addresses.  A guarded buffer is recorded by the trace like any.
  *
@@ -227,26 +237,91 @@ malloc_slow(size_t size)
 	return (buf);
 }
 
-static inline void *
-malloc_fast(size_t size)
+/*
+ * The class cache of a request of 1 to KMEM_ALLOC_SMALL bytes, malloc's
+ * way: kmem_alloc_small[] has a slot per 8 bytes of size, and the slot of
+ * a multiple of 16, 16 k, is slot 2 k, whose offset in the table is 16 k
+ * bytes: the size rounded up to 16 is its class's offset, with no shift.
+ */
+static inline kmem_cache_t *
+small_class(size_t size)
 {
-	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
-	if (__builtin_expect(cp != NULL, 1)) {
-		void *buf = kmem_cache_alloc_inline(cp,
-		    KM_NOSLEEP | KM_MALLOC_ENTRY, size);
-		if (__builtin_expect(buf != NULL, 1)) {
-			kmem_block_allocated(buf, cp->cache_bufsize, false);
-			return (buf);
-		}
+	_Static_assert(sizeof (kmem_alloc_small[0]) * 2 == MALLOC_ALIGN,
+	    "a 16-byte step of size is a 16-byte step in the table");
+	return (__atomic_load_n((kmem_cache_t **)((char *)kmem_alloc_small +
+	    ((size + MALLOC_ALIGN - 1) & ~(size_t)(MALLOC_ALIGN - 1))),
+	    __ATOMIC_ACQUIRE));
+}
+
+/*
+ * buf, a class buffer of cp from a magazine, goes to the program.  Its
+ * free mark is its first word (kmem_mark_word()), cleared whether or not
+ * the class has marks (a firewall class has none): a store into a buffer
+ * the program is about to own costs less than a test of the key.
+ */
+static inline void *
+class_handed_out(const kmem_cache_t *cp, void *buf)
+{
+	*(uintptr_t *)buf = 0;
+	kmem_block_allocated(buf, cp->cache_bufsize, false);
+	return (buf);
+}
+
+static void *malloc_sampled(size_t size);
+
+/*
+ * Where kmem_malloc() goes when the thread's loaded magazine of cp has no
+ * round, or the thread has no slot for cp (no thread cache yet, a debug
+ * or recorded class): kmem's slow path, and malloc_slow() if that fails.
+ * Its own function, reached by a tail call, so that the fast path saves
+ * no register.  An allocation the fast path could not count down (tc had
+ * no slot for cp) is counted here, unless tc is one of kmem's shared
+ * stand-ins (no slots at all), which no thread may write.
+ */
+static __attribute__((noinline)) void *
+malloc_refill(kmem_cache_t *cp, kmem_thread_cache_t *tc, size_t size)
+{
+	if (cp->cache_fast_offset >= tc->slots_size && tc->slots_size != 0 &&
+	    --tc->countdown < 0)
+		return (malloc_sampled(size));
+	void *buf = kmem_cache_alloc_slow(cp, KM_NOSLEEP | KM_MALLOC_ENTRY,
+	    size);
+	if (__builtin_expect(buf == NULL, 0))
+		return (malloc_slow(size));
+	return (class_handed_out(cp, buf));
+}
+
+/*
+ * malloc() from the thread's loaded magazine, or NULL after the slow path
+ * when count: with the guard sampler's countdown (kmem_malloc()), or
+ * without (malloc_sampled(), which drew the next one).
+ */
+static inline __attribute__((always_inline)) void *
+malloc_fast(size_t size, bool count)
+{
+	kmem_cache_t *cp;
+	if (__builtin_expect(size - 1 < KMEM_ALLOC_SMALL, 1)) {
+		cp = small_class(size);
+	} else {
+		cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
+		if (cp == NULL)
+			return (malloc_slow(size));
 	}
-	return (malloc_slow(size));
+	kmem_thread_cache_t *tc = kmem_self;
+	if (__builtin_expect(cp->cache_fast_offset < tc->slots_size, 1)) {
+		if (count && __builtin_expect(--tc->countdown < 0, 0))
+			return (malloc_sampled(size));
+		kmem_slot_t *cc = kmem_fast_slot(tc, cp);
+		int rounds = cc->cc_rounds;
+		if (__builtin_expect(rounds > 0, 1))
+			return (class_handed_out(cp,
+			    kmem_magazine_pop(cp, cc, rounds)));
+	}
+	return (malloc_refill(cp, tc, size));
 }
 
 /* ---- sampled guard pages ---- */
 
-/* Allocations left before the calling thread's next sample: at 0 or
- * below, the slow path (a new thread's first malloc() draws it). */
-static __thread int32_t guard_countdown TLS_IE;
 /* The thread's xorshift64* state; 0 until its first draw. */
 static __thread uint64_t guard_random TLS_IE;
 
@@ -287,15 +362,16 @@ guard_seed(void)
 static __attribute__((noinline, cold)) void *
 malloc_sampled(size_t size)
 {
+	kmem_thread_cache_t *tc = kmem_self;    /* one with slots (above) */
 	unsigned rate = kmem_guard_rate();
 	if (rate == 0) {
-		guard_countdown = GUARD_RECHECK;
-		return (malloc_fast(size));
+		tc->countdown = GUARD_RECHECK - 1;
+		return (malloc_fast(size, false));
 	}
 	bool seeded = guard_random != 0;
 	if (!seeded)
 		guard_random = guard_seed();
-	guard_countdown = guard_draw(rate);
+	tc->countdown = guard_draw(rate) - 1;
 	if (seeded) {
 		void *buf = kmem_guard_alloc(size, MALLOC_ALIGN);
 		if (buf != NULL) {
@@ -308,7 +384,7 @@ malloc_sampled(size_t size)
 			return (buf);
 		}
 	}
-	return (malloc_fast(size));
+	return (malloc_fast(size, false));
 }
 
 bool
@@ -316,16 +392,16 @@ kmem_malloc_guard(unsigned rate)
 {
 	if (!kmem_guard_rate_set(rate))
 		return (false);
-	guard_countdown = 0;
+	kmem_thread_cache_t *tc = kmem_self;
+	if (tc->slots_size != 0)        /* not a shared stand-in */
+		tc->countdown = 0;
 	return (true);
 }
 
 void *
 kmem_malloc(size_t size)
 {
-	if (__builtin_expect(--guard_countdown <= 0, 0))
-		return (malloc_sampled(size));
-	return (malloc_fast(size));
+	return (malloc_fast(size, true));
 }
 
 /* Out of line, so that kmem_malloc_free() stays a leaf with no stack frame. */

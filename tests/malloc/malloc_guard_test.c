@@ -55,8 +55,9 @@ left_aligned(const void *p)
 
 /*
  * A guarded buffer of size bytes, against the guard below it (left) or
- * above it; with guard=1, every allocation but a thread's first is a
- * sample, and the ends alternate.  The others are freed.
+ * above it; with guard=1, every allocation is a sample but a thread's
+ * first two (made before its thread cache, and its first draw), and the
+ * ends alternate.  The others are freed.
  */
 static unsigned char *
 guarded_malloc(size_t size, bool left)
@@ -473,6 +474,55 @@ test_fork(void)
 	guard(0);
 }
 
+static void
+divert_alloc(void *buf, size_t requested)
+{
+	(void) buf;
+	(void) requested;
+}
+
+static void
+divert_free(void *buf)
+{
+	(void) buf;
+}
+
+static void
+divert_slow(void)
+{
+}
+
+/*
+ * With the class caches' fast paths off, as the recorder turns them off
+ * (and debugging does), every malloc() takes malloc.c's refill path, which
+ * must count it down too: with guard=1, every allocation is a sample.  In
+ * a child: the switch is for good.
+ */
+static void
+child_fast_paths_off(void)
+{
+	kmem_malloc_free(kmem_malloc(64));      /* the thread has its slots */
+	kmem_malloc_divert(divert_alloc, divert_free, divert_slow);
+	guard(1);
+	for (int i = 0; i < 8; i++) {
+		void *p = kmem_malloc(64);
+		CHECK(p != NULL);
+		CHECK(guarded(p));
+		kmem_malloc_free(p);
+	}
+	guard(0);
+	void *p = kmem_malloc(64);
+	CHECK(p != NULL && !guarded(p));
+	kmem_malloc_free(p);
+}
+
+static void
+test_fast_paths_off(void)
+{
+	check_exits_within(child_fast_paths_off, 60, "sampling with the "
+	    "class fast paths off");
+}
+
 static void *
 thread_work(void *arg)
 {
@@ -553,6 +603,7 @@ main(int argc, char **argv)
 		CHECK_TEST(test_budget),
 		CHECK_TEST(test_leaks),
 		CHECK_TEST(test_fork),
+		CHECK_TEST(test_fast_paths_off),
 		CHECK_TEST(test_threads),
 		CHECK_TEST(test_aborts),
 	};
