@@ -193,7 +193,8 @@ usable_size(const void *ptr, const char *caller)
 /* ---- the family ---- */
 
 /* malloc() the long way: a size beyond the classes, 0, before kmem_init(),
- * a magazine to fill, and every call while the recorder is on. */
+ * a class's first use, a magazine to fill, and every call while the
+ * recorder is on. */
 static void *
 malloc_plain(size_t size)
 {
@@ -201,8 +202,14 @@ malloc_plain(size_t size)
 		return (large_alloc(size, 0));
 	if (size == 0)
 		size = 1;
-	kmem_init();    /* the class tables held kmem_null_cache until now */
-	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
+	/* The class's first use (or kmem's) makes its cache: until then its
+	 * slots hold kmem_null_cache, whose magazines are always empty. */
+	kmem_cache_t *cp = kmem_alloc_class_cache(p2_roundup(size,
+	    MALLOC_ALIGN), KM_NOSLEEP);
+	if (cp == NULL) {
+		errno = ENOMEM;
+		return (NULL);
+	}
 	void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP, size);
 	if (buf == NULL)
 		errno = ENOMEM;
