@@ -16,13 +16,32 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <kmem/kmem.h>
 #include <kmem/malloc.h>
 
 #include "check.h"
-#include "kmem/kmem_fast.h"          /* the class tables, the page map */
+#include "kmem/kmem_impl.h"          /* kmem_init_lock, the class tables */
+
+/*
+ * kmem_mutex_enter() wrapped (-Wl,--wrap, tests/kmem/CMakeLists.txt):
+ * while the racers run, a thread about to take kmem_init_lock, that is
+ * about to make a class it found unmade, waits a little first, so that
+ * the other racers find the class unmade too and queue for the lock.
+ */
+static volatile bool racing;
+void __real_kmem_mutex_enter(kmem_mutex_t *mp);
+void __wrap_kmem_mutex_enter(kmem_mutex_t *mp);
+
+void
+__wrap_kmem_mutex_enter(kmem_mutex_t *mp)
+{
+	if (mp == &kmem_init_lock && __atomic_load_n(&racing, __ATOMIC_RELAXED))
+		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+	__real_kmem_mutex_enter(mp);
+}
 
 /* ---- what has been made ---- */
 
@@ -122,14 +141,18 @@ test_made_on_first_use(void)
 	CHECK_EQ(classes_made(), 3);
 	check_class_alone(25, 32);
 	CHECK(!made(24));
-	CHECK_EQ(table_rows("kmem_alloc_"), 3);
+	void *e = kmem_alloc(144, KM_SLEEP);   /* 129 .. 144: two slots */
+	CHECK_EQ(classes_made(), 4);
+	check_class_alone(129, 144);
+	CHECK_EQ(table_rows("kmem_alloc_"), 4);
 
 	kmem_free(a, 100);
 	kmem_free(b, 98);
 	kmem_free(c, 5000);
 	kmem_malloc_free(d);
+	kmem_free(e, 144);
 	kmem_cache_destroy(other);
-	CHECK_EQ(classes_made(), 3);    /* a made class stays */
+	CHECK_EQ(classes_made(), 4);    /* a made class stays */
 }
 
 /* ---- fork while another thread makes classes ---- */
@@ -211,9 +234,9 @@ racer(void *arg)
 {
 	kmem_cache_t **got = arg;
 	void *bufs[RACE_CLASSES];
-	(void) pthread_barrier_wait(&race_start);
-	/* All in the same order, so they ask for each new class together. */
+	/* All together at each class, so they ask for it at once. */
 	for (size_t i = 0; i < RACE_CLASSES; i++) {
+		(void) pthread_barrier_wait(&race_start);
 		bufs[i] = kmem_alloc(race_sizes[i], KM_SLEEP);
 		CHECK(bufs[i] != NULL);
 		got[i] = kmem_pagemap_find((uintptr_t)bufs[i])->slab_cache;
@@ -239,10 +262,12 @@ test_racing_threads_make_a_class_once(void)
 	CHECK(!made(race_sizes[0]));
 	pthread_t t[RACERS];
 	CHECK(pthread_barrier_init(&race_start, NULL, RACERS) == 0);
+	racing = true;
 	for (int i = 0; i < RACERS; i++)
 		CHECK(pthread_create(&t[i], NULL, racer, race_got[i]) == 0);
 	for (int i = 0; i < RACERS; i++)
 		CHECK(pthread_join(t[i], NULL) == 0);
+	racing = false;
 	CHECK(pthread_barrier_destroy(&race_start) == 0);
 	for (size_t c = 0; c < RACE_CLASSES; c++) {
 		kmem_cache_t *cp = kmem_alloc_cache(race_sizes[c]);
