@@ -13,12 +13,30 @@
  * its size, up to a page: 16 for 48, 64 for 192, a page for 12 KiB.
  *
  * Both tables start out pointing at kmem_null_cache, which allocates
- * nothing, so the first kmem_alloc() before kmem is initialised falls into
- * the slow path, initialises, and retries; the fast path has no test for
- * it.  Other threads may read the tables while kmem_init() fills them: a
- * slot is published with a release store once its cache is complete, and
- * read with an acquire load (a plain load on x86).
+ * nothing, and each class's slots keep pointing there until the class is
+ * first asked for: a process that uses 20 of the 96 classes pays for 20
+ * cache structures (about a KiB each), not 96, and its threads' slot
+ * arrays hold as many slots as it has caches.  The first kmem_alloc() or
+ * malloc() of a class falls into the slow path through the placeholder,
+ * whose magazines are always empty -- the fast path has no test for it --
+ * and the slow path (kmem_alloc_class_cache()) starts kmem if it must,
+ * makes the class's cache and publishes it in all its slots, then
+ * retries.  Other threads may read the tables meanwhile: a slot is
+ * published with a release store once its cache is complete, and read
+ * with an acquire load (a plain load on x86).
  *
+ * Class creation holds kmem_init_lock, so two threads asking for a new
+ * class at once make it once (the second finds it made), fork() never
+ * copies a half-made class (kmem_fork.c takes that lock), and
+ * kmem_malloc_divert() sees every class either made already or making
+ * itself with the recorder's switch set.  Asynchronous signals are
+ * blocked meanwhile, as in the bootstrap: a handler that mallocs a new
+ * class would wait for itself.  Frees find their cache through the page
+ * map, and a buffer's class exists before any of its buffers does; a
+ * kmem_free() naming a class not yet made reaches kmem_null_cache's slow
+ * path, which reports it as the bad free it is.  The statistics walk
+ * (kmem_alloc_class_walk()) visits the classes made so far.
+
  * kmem_free() must be given the size that was allocated (any size of the
  * same class will do, or of the same number of pages above KMEM_MAXBUF).
  * The cache's ownership check (kmem_cache.c) turns a size of another class
@@ -55,22 +73,92 @@ class_align(size_t size)
 	return (align < kmem_pagesize() ? align : kmem_pagesize());
 }
 
+/*
+ * Make the cache of class size (kmem_init_lock held), allocating its
+ * structure as kmflag says; NULL when memory ran out, or kmem has the most
+ * caches it can have (reported by kmem_cache_create_in()).
+ */
 static kmem_cache_t *
-class_create(size_t size)
+class_create(size_t size, int kmflag)
 {
 	char name[VMEM_NAMELEN];
 	kmem_snprintf(name, sizeof (name), "kmem_alloc_%zu", size);
-	kmem_cache_t *cp = kmem_cache_create_internal(name, size, class_align(size),
-	    NULL, NULL, NULL, NULL, kmem_default,
-	    kmem_firewall_wants(size) ? KMF_FIREWALL : 0);
+	kmem_cache_t *cp = kmem_cache_alloc(kmem_cache_cache, kmflag & KM_VMFLAGS);
 	if (cp == NULL)
-		kmem_panic("kmem: cannot create %s", name);
+		return (NULL);
+	if (kmem_cache_create_in(cp, name, size, class_align(size), NULL, NULL,
+	    NULL, NULL, kmem_default,
+	    kmem_firewall_wants(size) ? KMF_FIREWALL : 0) == NULL) {
+		kmem_cache_free(kmem_cache_cache, cp);
+		return (NULL);
+	}
 	cp->cache_flags |= KMF_CLASS;
 	kmem_cache_mark_frees(cp);
 	KMEM_ASSERT(cp->cache_mark_offset == 0);  /* kmem_mark_word() */
 	if (kmem_malloc_diverted)
 		cp->cache_fast_offset = UINT32_MAX;
 	return (cp);
+}
+
+/* The size of the class below class_size's (0 below the first). */
+static size_t
+class_below(size_t class_size)
+{
+	if (class_size <= 128)
+		return (class_size - 8);
+	return (class_size - ((size_t)1 << (highbit(class_size - 1) - 4)));
+}
+
+/* Point every slot of class class_size's sizes at cp, its new cache. */
+static void
+class_publish(kmem_cache_t *cp, size_t class_size)
+{
+	size_t below = class_below(class_size);
+	if (class_size <= KMEM_ALLOC_SMALL) {
+		for (size_t slot = below / 8 + 1; slot <= class_size / 8; slot++)
+			__atomic_store_n(&kmem_alloc_small[slot], cp,
+			    __ATOMIC_RELEASE);
+	} else {
+		for (size_t slot = kmem_alloc_large_index(below + 1);
+		    slot <= kmem_alloc_large_index(class_size); slot++)
+			__atomic_store_n(&kmem_alloc_large[slot], cp,
+			    __ATOMIC_RELEASE);
+	}
+	KMEM_ASSERT(kmem_alloc_cache(below + 1) == cp &&
+	    kmem_alloc_cache(class_size) == cp);
+}
+
+/*
+ * The slow path of a class's first use: make its cache unless another
+ * thread did meanwhile (see the top of this file).
+ */
+static kmem_cache_t *
+class_make(size_t size, int kmflag)
+{
+	size_t class_size;
+	(void) kmem_alloc_class(size, &class_size);
+	kmem_signals_t signals;
+	kmem_signals_block(&signals);
+	kmem_mutex_enter(&kmem_init_lock);
+	kmem_cache_t *cp = kmem_alloc_cache(class_size);
+	if (cp == &kmem_null_cache) {
+		cp = class_create(class_size, kmflag);
+		if (cp != NULL)
+			class_publish(cp, class_size);
+	}
+	kmem_mutex_exit(&kmem_init_lock);
+	kmem_signals_restore(&signals);
+	return (cp);
+}
+
+kmem_cache_t *
+kmem_alloc_class_cache(size_t size, int kmflag)
+{
+	kmem_cache_t *cp = kmem_alloc_cache(size);
+	if (cp != &kmem_null_cache)
+		return (cp);
+	kmem_init();
+	return (class_make(size, kmflag));
 }
 
 /*
@@ -91,6 +179,11 @@ kmem_malloc_divert(void (*alloc_hook)(void *buf, size_t requested),
 	kmem_malloc_alloc_hook = alloc_hook;
 	kmem_malloc_free_hook = free_hook;
 	kmem_malloc_slow_hook = slow_hook;
+	/* Under class creation's lock: a class made from now on sees the
+	 * switch, one made before is in the tables (see the top). */
+	kmem_signals_t signals;
+	kmem_signals_block(&signals);
+	kmem_mutex_enter(&kmem_init_lock);
 	__atomic_store_n(&kmem_malloc_diverted, true, __ATOMIC_RELEASE);
 	for (size_t i = 0; i <= KMEM_ALLOC_SMALL / 8; i++)
 		__atomic_store_n(&__atomic_load_n(&kmem_alloc_small[i],
@@ -100,6 +193,8 @@ kmem_malloc_divert(void (*alloc_hook)(void *buf, size_t requested),
 		__atomic_store_n(&__atomic_load_n(&kmem_alloc_large[i],
 		    __ATOMIC_ACQUIRE)->cache_fast_offset, UINT32_MAX,
 		    __ATOMIC_RELAXED);
+	kmem_mutex_exit(&kmem_init_lock);
+	kmem_signals_restore(&signals);
 }
 
 unsigned
@@ -116,36 +211,6 @@ kmem_alloc_class(size_t size, size_t *class_size)
 	return (16 + (hb - 8) * CLASSES_PER_P2 + (unsigned)(eighth - 8));
 }
 
-/* Create the classes and fill the tables (during kmem_init). */
-void
-kmem_alloc_init(void)
-{
-	size_t small_filled = 0;        /* small_caches[1 .. this] are set */
-	size_t step = 8;
-	unsigned n = 0;
-	for (size_t size = 8; size <= KMEM_MAXBUF; size += step, n++) {
-		size_t class_size;
-		KMEM_ASSERT(kmem_alloc_class(size, &class_size) == n &&
-		    class_size == size);
-		kmem_cache_t *cp = class_create(size);
-		if (size <= KMEM_ALLOC_SMALL) {
-			while (small_filled < size / 8)
-				__atomic_store_n(&kmem_alloc_small[++small_filled],
-				    cp, __ATOMIC_RELEASE);
-		} else {
-			/* The slots of the sizes above the class before. */
-			for (size_t slot = kmem_alloc_large_index(size - step + 1);
-			    slot <= kmem_alloc_large_index(size); slot++)
-				__atomic_store_n(&kmem_alloc_large[slot], cp,
-				    __ATOMIC_RELEASE);
-		}
-		KMEM_ASSERT(kmem_alloc_cache(size) == cp);
-		if (size >= 128 && is_p2(size))
-			step = size / CLASSES_PER_P2;
-	}
-	KMEM_ASSERT(n == KMEM_ALLOC_CLASSES);
-}
-
 void
 kmem_alloc_class_walk(void (*visit)(void *arg, kmem_cache_t *cp), void *arg)
 {
@@ -155,7 +220,7 @@ kmem_alloc_class_walk(void (*visit)(void *arg, kmem_cache_t *cp), void *arg)
 	for (size_t i = 1; i <= KMEM_ALLOC_SMALL / 8; i++) {
 		kmem_cache_t *cp = __atomic_load_n(&kmem_alloc_small[i],
 		    __ATOMIC_ACQUIRE);
-		if (cp != last)
+		if (cp != last && cp != &kmem_null_cache)
 			visit(arg, cp);
 		last = cp;
 	}
@@ -163,7 +228,7 @@ kmem_alloc_class_walk(void (*visit)(void *arg, kmem_cache_t *cp), void *arg)
 	    slot < LARGE_SLOTS; slot++) {
 		kmem_cache_t *cp = __atomic_load_n(&kmem_alloc_large[slot],
 		    __ATOMIC_ACQUIRE);
-		if (cp != last)
+		if (cp != last && cp != &kmem_null_cache)
 			visit(arg, cp);
 		last = cp;
 	}
@@ -196,9 +261,10 @@ kmem_alloc(size_t size, int kmflag)
 		return (oversize_alloc(size, kmflag));
 	void *buf = kmem_cache_alloc_inline(cp, kmflag, size);
 	if (__builtin_expect(buf == NULL, 0)) {
-		if (cp != &kmem_null_cache)
+		/* The class's first use (or kmem's): make it, and retry. */
+		if (cp != &kmem_null_cache ||
+		    kmem_alloc_class_cache(size, kmflag) == NULL)
 			return (NULL);
-		kmem_init();
 		return (kmem_alloc(size, kmflag));
 	}
 	/* Only what was asked for may be touched (poison.h); a firewalled

@@ -171,7 +171,9 @@ kmem_firewall_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 	if (kmem_debug_config.firewall_size == 0 && (cp == NULL ||
 	    !(cp->cache_flags & KMF_FIREWALL)))
 		return (false);
-	if (cp != NULL && (cp->cache_flags & KMF_CLASS))
+	/* kmem_null_cache stands in for a class not made yet (kmem_alloc.c):
+	 * a buffer of kmem_alloc()'s, as the classes' are. */
+	if (cp != NULL && (cp->cache_flags & (KMF_CLASS | KMF_NULL)))
 		cp = NULL;
 	kmem_mutex_enter(&kmem_firewall_lock);
 	firewall_header_t *h = unhash(buf);

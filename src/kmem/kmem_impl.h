@@ -237,7 +237,4 @@ void *kmem_cache_move_dest(kmem_cache_t *cp, const kmem_slab_t *avoid);
  * but for the magazines. */
 void kmem_cache_move_release(kmem_cache_t *cp, void *buf);
 
-/* ---- kmem_alloc.c ---- */
-void kmem_alloc_init(void);
-
 #endif /* KMEM_KMEM_IMPL_H */

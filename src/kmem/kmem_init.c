@@ -23,8 +23,8 @@
  * inside their slabs, so they need nothing but the slab layer and the page
  * map: nothing they do comes back to them.  Order matters: arenas without
  * quantum caches, the cache of caches, the other internal caches, the
- * magazine caches, kmem_default's quantum caches, kmem_alloc's classes.
- * (The fork handlers need no installing here: they are registered when
+ * magazine caches, kmem_default's quantum caches.  kmem_alloc's classes
+ * are made later, each on its first use (kmem_alloc.c).  (The fork handlers need no installing here: they are registered when
  * the library is loaded (kmem_fork.c), so a fork while this runs waits
  * for it.)
  *
@@ -140,12 +140,12 @@ bootstrap(void)
 	kmem_debug_logs_init();
 
 	vmem_qcache_create(kmem_default, 8 * page);
-	kmem_alloc_init();
 }
 
 /*
  * The debug settings of the environment are read first, so that every
- * cache the bootstrap creates (kmem_alloc's classes) gets them; a bad
+ * cache made from then on (kmem_alloc's classes, made on first use) gets
+ * them, and they never change after (kmem_debug_options.c); a bad
  * setting is reported once the lock is dropped, and kmem starts without.
  * The scan for leaks at exit is registered then too, outside the lock
  * (atexit() may allocate).

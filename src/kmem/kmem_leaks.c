@@ -429,6 +429,23 @@ group_compare(const void *a, const void *b)
 }
 
 /*
+ * Was c allocated, in a cache with an audit trail, while its thread walked
+ * a stack, so that it has an empty one?  Then the unwinder or the dynamic
+ * loader allocated it for itself (platform.h, kmem_backtrace()): libunwind,
+ * loaded on the first walk, has its thread-local storage allocated so, and
+ * reached only through the C library's thread vector, which is no root.
+ * Not the program's leak: not reported.
+ */
+static bool
+unwinder_own(const candidate_t *c)
+{
+	uintptr_t pc;
+	return (c->cache != NULL && !c->firewalled &&
+	    (c->cache->cache_flags & KMF_AUDIT) &&
+	    kmem_audit_stack(c->cache, (void *)c->addr, &pc, 1) == 0);
+}
+
+/*
  * Group the unmarked candidates into groups (no lock held); *leaked gets
  * how many there are.  The hash table holds group indices plus one.
  */
@@ -438,7 +455,7 @@ group_leaks(scan_t *s, scratch_t *groups, size_t *leaked)
 	const candidate_t *c = (const candidate_t *)s->candidates.base;
 	size_t n = 0;
 	for (size_t i = 0; i < s->candidates.count; i++)
-		n += !c[i].marked;
+		n += !c[i].marked && !unwinder_own(&c[i]);
 	*leaked = n;
 	scratch_t table = { .elem = sizeof (size_t) };
 	size_t slots = 16;
@@ -448,7 +465,7 @@ group_leaks(scan_t *s, scratch_t *groups, size_t *leaked)
 		return (false);
 	size_t *slot = (size_t *)table.base;    /* zero-filled pages */
 	for (size_t i = 0; i < s->candidates.count; i++) {
-		if (c[i].marked)
+		if (c[i].marked || unwinder_own(&c[i]))
 			continue;
 		kmem_leak_t key = {
 			.cache = c[i].cache != NULL ? c[i].cache->cache_name :

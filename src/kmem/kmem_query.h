@@ -31,7 +31,7 @@
 #define KMEM_MAXBUF             (128 * 1024)    /* kmem_alloc's largest cache */
 #define KMEM_CACHES_MAX         4096    /* caches alive at once */
 
-/* Start kmem (the debug settings, the arenas, the classes), once. */
+/* Start kmem (the debug settings, the arenas, the internal caches), once. */
 void kmem_init(void);
 
 /* ---- kmem_alloc()'s classes and large buffers (kmem_alloc.c) ---- */
@@ -44,6 +44,14 @@ void kmem_init(void);
  */
 #define KMEM_ALLOC_CLASSES      96
 unsigned kmem_alloc_class(size_t size, size_t *class_size);
+/*
+ * The cache of the class of 0 < size <= KMEM_MAXBUF, made now if this is
+ * the class's first use (and kmem started if it was not), its structure
+ * allocated as kmflag says; NULL for other sizes, or when it cannot be
+ * made (memory ran out).  A slow path: the class tables' fast lookup
+ * (kmem_fast.h) gives kmem_null_cache for a class not made yet.
+ */
+kmem_cache_t *kmem_alloc_class_cache(size_t size, int kmflag);
 /*
  * May the len bytes at buf be read as the start of a kmem_alloc() buffer:
  * is buf the start of a buffer of one of the classes, or are they inside
@@ -66,8 +74,8 @@ size_t kmem_large_size(const void *buf);
  * nothing changed, when it is none.
  */
 bool kmem_large_free(void *buf);
-/* Visit each of kmem_alloc()'s class caches once, smallest first (before
- * kmem_init(), none). */
+/* Visit each of kmem_alloc()'s class caches made so far once, smallest
+ * first (before kmem_init(), none). */
 void kmem_alloc_class_walk(void (*visit)(void *arg, kmem_cache_t *cp),
     void *arg);
 /* The statistics of kmem_oversize, the large buffers' arena; false,

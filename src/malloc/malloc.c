@@ -203,7 +203,8 @@ usable_size(const void *ptr, const char *caller)
 /* ---- the family ---- */
 
 /* malloc() the long way: a size beyond the classes, 0, before kmem_init(),
- * a magazine to fill, and every call while the recorder is on. */
+ * a class's first use, a magazine to fill, and every call while the
+ * recorder is on. */
 static void *
 malloc_plain(size_t size)
 {
@@ -211,8 +212,14 @@ malloc_plain(size_t size)
 		return (large_alloc(size, 0));
 	if (size == 0)
 		size = 1;
-	kmem_init();    /* the class tables held kmem_null_cache until now */
-	kmem_cache_t *cp = kmem_alloc_cache(p2_roundup(size, MALLOC_ALIGN));
+	/* The class's first use (or kmem's) makes its cache: until then its
+	 * slots hold kmem_null_cache, whose magazines are always empty. */
+	kmem_cache_t *cp = kmem_alloc_class_cache(p2_roundup(size,
+	    MALLOC_ALIGN), KM_NOSLEEP);
+	if (cp == NULL) {
+		errno = ENOMEM;
+		return (NULL);
+	}
 	void *buf = kmem_cache_alloc_inline(cp, KM_NOSLEEP, size);
 	if (buf == NULL)
 		errno = ENOMEM;
@@ -275,14 +282,18 @@ static void *malloc_sampled(size_t size);
  * or recorded class): kmem's slow path, and malloc_slow() if that fails.
  * Its own function, reached by a tail call, so that the fast path saves
  * no register.  An allocation the fast path could not count down (tc had
- * no slot for cp) is counted here, unless tc is one of kmem's shared
- * stand-ins (no slots at all), which no thread may write.
+ * no slot for cp) is counted here when it should be (count: not the
+ * allocation malloc_sampled() makes after its draw, which would draw
+ * again, for ever when the draw is 1 and the size cannot be guarded),
+ * unless tc is one of kmem's shared stand-ins (no slots at all), which no
+ * thread may write.
  */
 static __attribute__((noinline)) void *
-malloc_refill(kmem_cache_t *cp, kmem_thread_cache_t *tc, size_t size)
+malloc_refill(kmem_cache_t *cp, kmem_thread_cache_t *tc, size_t size,
+    bool count)
 {
-	if (cp->cache_fast_offset >= tc->slots_size && tc->slots_size != 0 &&
-	    --tc->countdown < 0)
+	if (count && cp->cache_fast_offset >= tc->slots_size &&
+	    tc->slots_size != 0 && --tc->countdown < 0)
 		return (malloc_sampled(size));
 	void *buf = kmem_cache_alloc_slow(cp, KM_NOSLEEP | KM_MALLOC_ENTRY,
 	    size);
@@ -317,7 +328,7 @@ malloc_fast(size_t size, bool count)
 			return (class_handed_out(cp,
 			    kmem_magazine_pop(cp, cc, rounds)));
 	}
-	return (malloc_refill(cp, tc, size));
+	return (malloc_refill(cp, tc, size, count));
 }
 
 /* ---- sampled guard pages ---- */

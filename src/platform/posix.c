@@ -49,10 +49,15 @@
  * library.
  *
  * Stacks come from libunwind's unw_backtrace() when the build found it
- * (KMEM_HAVE_LIBUNWIND: it caches each return address's frame layout, about
- * four times faster), else from glibc's backtrace(); names from the
- * objects' own symbol tables and line tables (symbolize.c).  Either
- * unwinder may allocate on its first call: a thread-local flag makes a
+ * (KMEM_LIBUNWIND_SONAME: it caches each return address's frame layout,
+ * about four times faster), else from glibc's backtrace(); names from the
+ * objects' own symbol tables and line tables (symbolize.c).  libunwind is
+ * not linked but loaded (dlopen) on the first stack walk, as glibc's
+ * backtrace() loads libgcc_s: a process that never walks a stack -- no
+ * debugging, no guard pages -- never maps it or the liblzma it needs
+ * (about 100 KiB resident, docs/benchmarks.md "Fixed footprint").  When
+ * it cannot be loaded, backtrace() serves.  Either unwinder, and the
+ * loading, may allocate on the first call: a thread-local flag makes a
  * nested call return no frames instead of recursing.  The leak
  * detector's view of the process (stacks, writable segments) comes from
  * pthread_getattr_np() and dl_iterate_phdr().
@@ -63,14 +68,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dlfcn.h>
 #include <execinfo.h>
-#ifdef KMEM_HAVE_LIBUNWIND
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
-#define capture_stack(frames, n) unw_backtrace(frames, n)
-#else
-#define capture_stack(frames, n) backtrace(frames, n)
-#endif
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1114,10 +1113,24 @@ find_library_text(struct dl_phdr_info *info, size_t size, void *arg)
 	return (0);
 }
 
+/* The unwinder: unw_backtrace() or backtrace(), whose prototype it has. */
+typedef int unwinder_t(void **frames, int n);
+static unwinder_t *unwinder = backtrace;
+
+/* Before the first stack walk: what to leave out of stacks, and the
+ * unwinder (see the top of this file). */
 static void
-library_text_init(void)
+backtrace_init(void)
 {
 	dl_iterate_phdr(find_library_text, (void *)(uintptr_t)kmem_backtrace);
+#ifdef KMEM_LIBUNWIND_SONAME
+	void *handle = dlopen(KMEM_LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (handle != NULL) {
+		unwinder_t *fn = (unwinder_t *)dlsym(handle, "unw_backtrace");
+		if (fn != NULL)
+			unwinder = fn;
+	}
+#endif
 }
 
 unsigned
@@ -1125,14 +1138,14 @@ kmem_backtrace(uintptr_t *pcs, unsigned max, unsigned skip)
 {
 	static __thread volatile bool unwinding
 	    __attribute__((tls_model("initial-exec")));
-	static pthread_once_t text_once = PTHREAD_ONCE_INIT;
+	static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 	void *frames[BACKTRACE_MAX];
 	if (unwinding || max == 0)
 		return (0);
 	unwinding = true;
-	pthread_once(&text_once, library_text_init);
+	pthread_once(&init_once, backtrace_init);
 	unsigned want = max + skip + 1 + LIBRARY_FRAMES_MAX;
-	int n = capture_stack(frames, (int)(want < BACKTRACE_MAX ? want :
+	int n = unwinder(frames, (int)(want < BACKTRACE_MAX ? want :
 	    BACKTRACE_MAX));
 	unwinding = false;
 	int i = (int)skip + 1;

@@ -423,12 +423,13 @@ test_kmem_alloc_classes(void)
 static void
 test_kmem_alloc_tables_follow_the_classes(void)
 {
-	kmem_free(kmem_alloc(1, KM_SLEEP), 1);  /* the tables are filled */
 	for (size_t size = 1; size <= KMEM_MAXBUF; size++) {
 		size_t class_size;
 		(void) kmem_alloc_class(size, &class_size);
-		const kmem_cache_t *cp = kmem_alloc_cache(size);
+		/* Made on first use; then the tables hold it. */
+		const kmem_cache_t *cp = kmem_alloc_class_cache(size, KM_SLEEP);
 		CHECK(cp != NULL && cp->cache_bufsize == class_size);
+		CHECK(kmem_alloc_cache(size) == cp);
 	}
 	CHECK(kmem_alloc_cache(0) == NULL);
 	CHECK(kmem_alloc_cache(KMEM_MAXBUF + 1) == NULL);

@@ -180,7 +180,7 @@ configure(void)
 static kmem_cache_t *
 class_cache(size_t size)
 {
-	return (kmem_alloc_cache(size));
+	return (kmem_alloc_class_cache(size, KM_SLEEP));
 }
 
 static void

@@ -517,7 +517,8 @@ test_which_caches(void)
 	kmem_cache_t *debug = kmem_cache_create("debug", SIZE, 0, NULL, NULL,
 	    NULL, NULL, NULL, KMF_DEADBEEF);
 	CHECK(plain->cache_free_key != 0);
-	CHECK(kmem_alloc_cache(SIZE)->cache_free_key == plain->cache_free_key);
+	CHECK(kmem_alloc_class_cache(SIZE, KM_SLEEP)->cache_free_key ==
+	    plain->cache_free_key);
 	CHECK(ctor->cache_free_key == plain->cache_free_key);
 	CHECK(ctor->cache_mark_offset == SIZE && plain->cache_mark_offset == 0);
 	CHECK(ctor->cache_chunksize == SIZE + sizeof (uintptr_t));
