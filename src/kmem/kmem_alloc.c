@@ -234,6 +234,14 @@ kmem_alloc_class_walk(void (*visit)(void *arg, kmem_cache_t *cp), void *arg)
 	}
 }
 
+/* The bytes a large buffer of size takes of kmem_oversize (its quantum is
+ * a page), as kmem's footprint counts them (kmem_footprint.c). */
+static uint64_t
+oversize_bytes(size_t size)
+{
+	return (p2_roundup(size, kmem_pagesize()));
+}
+
 /* Out of line, so that kmem_alloc() keeps no registers for it. */
 static __attribute__((noinline)) void *
 oversize_alloc(size_t size, int kmflag)
@@ -243,13 +251,18 @@ oversize_alloc(size_t size, int kmflag)
 		return (NULL);
 	}
 	kmem_init();
-	void *buf = kmem_firewall_wants(size) ?
-	    kmem_firewall_alloc(NULL, size, KMEM_ALIGN) :
+	bool firewall = kmem_firewall_wants(size);
+	void *buf = firewall ? kmem_firewall_alloc(NULL, size, KMEM_ALIGN) :
 	    vmem_alloc(kmem_oversize, size, kmflag & KM_VMFLAGS);
-	if (buf == NULL)
+	if (buf == NULL) {
 		kmem_debug_alloc_failed(NULL, size);
-	else
-		kmem_block_allocated(buf, size, false);
+		return (NULL);
+	}
+	if (!firewall) {
+		kmem_slab_purge_footprint_grows(oversize_bytes(size));
+		kmem_footprint_add(oversize_bytes(size));
+	}
+	kmem_block_allocated(buf, size, false);
 	return (buf);
 }
 
@@ -303,7 +316,9 @@ oversize_free(void *buf, size_t size)
 	kmem_init();
 	if (kmem_firewall_free(NULL, buf, size))
 		return;
-	if (!vmem_free_if_allocated(kmem_oversize, buf, size))
+	if (vmem_free_if_allocated(kmem_oversize, buf, size))
+		kmem_footprint_sub(oversize_bytes(size));
+	else
 		kmem_bad_free(NULL, buf, size);
 }
 
@@ -337,17 +352,23 @@ kmem_large_alloc(size_t size, size_t align)
 {
 	kmem_init();
 	void *buf;
+	bool firewall = false;
 	if (align > kmem_pagesize())
 		buf = vmem_xalloc(kmem_oversize, size, align, 0, 0, NULL, NULL,
 		    VM_NOSLEEP);
-	else if (kmem_firewall_wants(size))
+	else if ((firewall = kmem_firewall_wants(size)))
 		buf = kmem_firewall_alloc(NULL, size, kmem_pagesize());
 	else
 		buf = vmem_alloc(kmem_oversize, size, VM_NOSLEEP | VM_BESTFIT);
-	if (buf == NULL)
+	if (buf == NULL) {
 		kmem_debug_alloc_failed(NULL, size);
-	else
-		kmem_block_allocated(buf, size, false);
+		return (NULL);
+	}
+	if (!firewall) {
+		kmem_slab_purge_footprint_grows(oversize_bytes(size));
+		kmem_footprint_add(oversize_bytes(size));
+	}
+	kmem_block_allocated(buf, size, false);
 	return (buf);
 }
 
@@ -385,5 +406,6 @@ kmem_large_free(void *buf)
 	if (size == 0)
 		return (false);
 	vmem_free(kmem_oversize, buf, size);
+	kmem_footprint_sub(oversize_bytes(size));
 	return (true);
 }

@@ -7,6 +7,7 @@
  *	kmem_cache.c    caches: creation, layout, destruction, alloc and free
  *	kmem_slab.c     the slab layer
  *	kmem_slab_purge.c  free pages inside slabs in use back to the system
+ *	kmem_footprint.c  the bytes slabs and large buffers take, their peak
  *	kmem_depot.c    magazines and the depot, working set, resizing
  *	kmem_thread.c   the per-thread layer ("CPU" caches) and thread exit
  *	kmem_hash.c     buffer -> bufctl hash of caches with external slabs
@@ -115,6 +116,19 @@ size_t kmem_slab_reap(kmem_cache_t *cp);
  * last reset (an update pass), lock-free. */
 uint64_t kmem_slab_peak(void);
 void kmem_slab_peak_reset(void);
+
+/* ---- kmem_footprint.c ---- */
+/* The bytes of the slabs above and of kmem_oversize's large buffers in
+ * use, and their most since the last reset (an update pass); lock-free. */
+void kmem_footprint_add(uint64_t bytes);
+void kmem_footprint_sub(uint64_t bytes);
+uint64_t kmem_footprint(void);
+uint64_t kmem_footprint_peak(void);
+void kmem_footprint_peak_reset(void);
+/* Would kept more bytes held resident for reuse, with what kmem_oversize
+ * keeps of freed large buffers, take kmem past its footprint's peak? */
+bool kmem_footprint_over_peak(uint64_t kept);
+
 uint64_t kmem_slab_destroy_all(kmem_cache_t *cp);
 /* Free pages inside slabs in use (kmem_slab_purge.c); slab_lock held but
  * for init. */
@@ -123,6 +137,13 @@ void kmem_slab_purge_freed(kmem_cache_t *cp, kmem_slab_t *sp, uintptr_t buf);
 void kmem_slab_purge_refresh(kmem_cache_t *cp, kmem_slab_t *sp,
     uintptr_t buf);
 void kmem_slab_purge_forget(kmem_cache_t *cp, kmem_slab_t *sp);
+/* A quantum cache's slab layer handed out buffers: its share of what the
+ * quantum caches keep resident is counted anew (slab_lock held). */
+void kmem_slab_purge_account(kmem_cache_t *cp);
+/* kmem's footprint is about to grow by bytes of a large buffer (no lock
+ * held above the arenas' rank): the quantum caches give back what they
+ * keep beyond its peak. */
+void kmem_slab_purge_footprint_grows(uint64_t bytes);
 /*
  * The update pass's and the reaps' share (takes slab_lock): give back
  * every free granule of cp's partly used slabs, if always or if cp's slab

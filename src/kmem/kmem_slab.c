@@ -44,6 +44,7 @@
  * is its most since the last update pass, which the depots' ceiling
  * follows (kmem_depot.c): the peak, not the sum, so that a burst of frees,
  * whose trims destroy slabs, does not lower the ceiling under itself.
+ * kmem's footprint (kmem_footprint.c) counts the same slabs.
  *
  * Free buffers are poisoned for AddressSanitizer and memcheck (poison.h):
  * a buffer is unpoisoned before its free link is read or written, and a
@@ -79,8 +80,10 @@ slab_bytes_add(const kmem_cache_t *cp, bool made)
 	if (!made) {
 		__atomic_sub_fetch(&slab_bytes, cp->cache_slabsize,
 		    __ATOMIC_RELAXED);
+		kmem_footprint_sub(cp->cache_slabsize);
 		return;
 	}
+	kmem_footprint_add(cp->cache_slabsize);
 	uint64_t now = __atomic_add_fetch(&slab_bytes, cp->cache_slabsize,
 	    __ATOMIC_RELAXED);
 	uint64_t peak = __atomic_load_n(&slab_peak, __ATOMIC_RELAXED);
@@ -322,6 +325,8 @@ kmem_slab_alloc_many(kmem_cache_t *cp, void **bufs, unsigned n, int kmflag)
 	while (got < n && (sp = cp->cache_freelist) != &cp->cache_slabs)
 		bufs[got++] = slab_take(cp, sp);
 	cp->cache_slab_alloc += got;
+	if (cp->cache_flags & KMC_QCACHE)
+		kmem_slab_purge_account(cp);
 	kmem_mutex_exit(&cp->cache_slab_lock);
 	return (got);
 }

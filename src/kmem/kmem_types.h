@@ -288,6 +288,8 @@ struct kmem_cache {
 	uint64_t cache_purged;          /* granules given back now */
 	uint64_t cache_purge_count;     /* granules given back, ever */
 	uint64_t cache_sweep_alloc; /* cache_slab_alloc at the last sweep */
+	uint64_t cache_purge_kept;  /* a quantum cache's share of what they
+					 * keep (kmem_slab_purge.c) */
 
 	struct kmem_cache *cache_list_next; /* kmem_caches_lock */
 	struct kmem_cache *cache_list_prev;

@@ -132,8 +132,10 @@ update_pass(void)
 	for (kmem_cache_t *cp = kmem_caches.cache_list_next; cp != &kmem_caches;
 	    cp = cp->cache_list_next)
 		cache_update(cp);
-	/* The depots' ceiling follows the slabs' peak of each interval. */
+	/* The depots' ceiling follows the slabs' peak of each interval, and
+	 * what the quantum caches keep the footprint's (kmem_footprint.c). */
 	kmem_slab_peak_reset();
+	kmem_footprint_peak_reset();
 	kmem_release_idle(false);
 	__atomic_store_n(&next_update, kmem_clock_ns() + update_interval,
 	    __ATOMIC_RELAXED);

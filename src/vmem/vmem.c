@@ -195,13 +195,26 @@ freelist_index(size_t size)
 	return (highbit(size) - 1);
 }
 
+/*
+ * mem_dirty gained (gained) or lost bytes (arena lock held).  Stored
+ * atomically: kmem reads kmem_oversize's without the lock, as a hint of
+ * what the arena keeps resident (kmem_footprint.c).
+ */
+static void
+dirty_add(vmem_t *vmp, size_t bytes, bool gained)
+{
+	__atomic_store_n(&vmp->vm_st.mem_dirty, gained ?
+	    vmp->vm_st.mem_dirty + bytes : vmp->vm_st.mem_dirty - bytes,
+	    __ATOMIC_RELAXED);
+}
+
 static void
 vmem_freelist_insert(vmem_t *vmp, vmem_seg_t *vsp)
 {
 	unsigned i = freelist_index(seg_size(vsp));
 	vsp->vs_type = VMEM_FREE;
 	if (vsp->vs_dirty)
-		vmp->vm_st.mem_dirty += seg_size(vsp);
+		dirty_add(vmp, seg_size(vsp), true);
 	vsp->vs_kprev = NULL;
 	vsp->vs_knext = vmp->vm_freelist[i];
 	if (vsp->vs_knext != NULL)
@@ -228,7 +241,7 @@ vmem_freelist_delete(vmem_t *vmp, vmem_seg_t *vsp)
 		vmp->vm_freemap &= ~((uintptr_t)1 << i);
 	vmp->vm_st.segs_free--;
 	if (vsp->vs_dirty)
-		vmp->vm_st.mem_dirty -= seg_size(vsp);
+		dirty_add(vmp, seg_size(vsp), false);
 }
 
 /*
@@ -373,7 +386,7 @@ vmem_seg_alloc(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t addr, size_t size)
 	if (addr == vs_start && p2_samehighbit(vs_size, vs_size - size)) {
 		/* The remainder stays on the same free list: shrink in place. */
 		if (vsp->vs_dirty)
-			vmp->vm_st.mem_dirty -= size;
+			dirty_add(vmp, size, false);
 		vsp->vs_start = addr_end;
 		vsp = vmem_seg_create(vmp, vsp->vs_aprev, addr, addr_end);
 	} else {

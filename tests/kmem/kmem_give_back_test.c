@@ -9,9 +9,8 @@
  *   taken from a slab.
  * - the depots' ceiling is one for all caches, and a thread's magazines
  *   hold a bounded number of bytes;
- * - free pages in kmem_default's quantum caches go back at once, as
- *   they reach its slabs (no slack there), and the slack other caches
- *   keep goes back at an update pass that finds them idle.
+ * - the slack caches keep goes back at an update pass that finds them
+ *   idle (what kmem_default's quantum caches keep: kmem_churn_test.c).
  * Residency is read with mincore(); the counters with kmem_cache_stats().
  */
 #include <errno.h>
@@ -291,8 +290,8 @@ test_free_pages_in_used_slabs_go_back(bool with_constructor)
 	CHECK_EQ(kmem_debug_verify(), 0);
 	CHECK(st.purge_count * page_size >= st.mem_purged);
 	/* All but the first frees gave their inner pages back: the slab
-	 * layer keeps an eighth of its slabs' bytes resident when free, here
-	 * a quarter of what was freed. */
+	 * layer keeps a sixteenth of its slabs' bytes resident when free,
+	 * here an eighth of what was freed. */
 	size_t gone = 0;
 	for (unsigned i = 0; i < n; i++) {
 		uintptr_t first;
@@ -408,7 +407,7 @@ quantum_free(void *buf, size_t size)
  * 9 KiB class (two buffers to a 5-page slab) and the 2-page quantum cache
  * (64 buffers to a slab), every other buffer freed and the magazines
  * reaped into the slabs.  Of the freed buffers' pages, those in the
- * thread's own magazines stay, and an eighth of the slabs' bytes may stay
+ * thread's own magazines stay, and a sixteenth of the slabs' bytes may stay
  * resident while free (kmem_slab_purge.c): about three in four go here,
  * under valgrind (whose pace grows the magazines differently) two in five,
  * and fewer when the magazines happen to hold more: at least one in eight,
@@ -426,60 +425,12 @@ test_classes_and_quantum_caches_give_back(void)
 	CHECK(inner > 0 && gone * 8 >= inner);
 }
 
-/* Is the page at p resident?  A page unmapped (its whole span went back
- * to the system) is not. */
-static bool
-page_resident(const void *p)
-{
-	unsigned char vec[1];
-	if (mincore((void *)p, page_size, vec) != 0) {
-		CHECK_EQ(errno, ENOMEM);
-		return (false);
-	}
-	return (vec[0] & 1);
-}
-
-/*
- * kmem_default's quantum caches keep no slack of their own (their buffers
- * are the classes' slabs, whose slab layers keep theirs): 2048 one-page
- * buffers, written, all but one in 32 freed, with no pass and no reap.
- * What the depots' ceiling sends back to the quantum cache's slabs leaves
- * the resident set at once; what stays resident is what its depot and the
- * thread's two magazines hold, not an eighth of its slabs (256 pages)
- * besides.
- */
-static void
-test_quantum_caches_keep_no_slack(void)
-{
-	enum { N = 2048, KEEP = 32 };
-	static void *pages[N];
-	kmem_cache_t *qc = kmem_default_arena()->vm_qcache[0];
-	CHECK(qc != NULL && stats_of(qc).chunk_size == page_size);
-	for (unsigned i = 0; i < N; i++) {
-		pages[i] = quantum_alloc(page_size);
-		memset(pages[i], 0x5e, page_size);
-	}
-	qsort(pages, N, sizeof (pages[0]), by_address);
-	for (unsigned i = 0; i < N; i++)
-		if (i % KEEP != 0)
-			quantum_free(pages[i], page_size);
-	kmem_cache_stats_t st = stats_of(qc);
-	CHECK(st.depot_trim > 0);
-	size_t resident = 0;
-	for (unsigned i = 0; i < N; i++)
-		if (i % KEEP != 0)
-			resident += page_resident(pages[i]);
-	CHECK(resident <= (st.full_magazines + 2) * st.magazine_size);
-	for (unsigned i = 0; i < N; i += KEEP)
-		quantum_free(pages[i], page_size);
-}
-
 /*
  * The slack a cache keeps resident for reuse goes back when no reuse
  * comes: a cache of two-and-a-half-page buffers, two to a slab, no
  * magazines, SLABS slabs written, all but the first buffer of each slab
- * freed.  The frees give back inner pages only down to the slack (an
- * eighth of the slabs); an update pass that finds the slab layer has
+ * freed.  The frees give back inner pages only down to the slack (a
+ * sixteenth of the slabs); an update pass that finds the slab layer has
  * handed out nothing since the last one sweeps the rest.
  */
 static void
@@ -561,7 +512,6 @@ main(int argc, char **argv)
 	test_free_pages_in_used_slabs_go_back(false);
 	test_free_pages_in_used_slabs_go_back(true);
 	test_classes_and_quantum_caches_give_back();
-	test_quantum_caches_keep_no_slack();
 	test_idle_slack_goes_back_at_the_update();
 	printf("kmem_give_back_test: all passed\n");
 	return (0);
