@@ -32,7 +32,7 @@
  * stamps when one happened before the other in another thread:
  *   - the allocation of an object, and its free (or realloc) by another
  *     thread, which the program ordered: the allocation raises its
- *     address's region (4 KiB, hashed into 4096 words) in its thread's
+ *     address's region (64 KiB, hashed into 512 words) in its thread's
  *     table of stamp_tables[] to its stamp -- a plain store, each table
  *     has one writer -- and a free reads the region in the other running
  *     threads' tables and in the shared one (the exited threads' and
@@ -201,8 +201,10 @@ now_ns(void)
 }
 
 /*
- * The regions' stamps (the theory above): pages, hashed by their number
- * into a table of STAMP_BUCKETS words, 8 to a cache line.  A region's
+ * The regions' stamps (the theory above): 64 KiB of address space each,
+ * hashed by their number into a table of STAMP_BUCKETS words, 4 KiB that
+ * the cache keeps, as it would not 32 KiB (4 KiB regions in 4096 words
+ * made more misses, for fewer collisions than it was worth).  A region's
  * word in a table is at least the stamp of every allocation in it that a
  * thread writing that table made.  Up to TABLES_PRIVATE running threads
  * have a table each, which only they write, with a plain store (a
