@@ -168,12 +168,12 @@ kmem_alloc_class_cache(size_t size, int kmflag)
  * no KMEM_FREE_MALLOC, so no hook records them).
  */
 bool kmem_malloc_diverted;
-void (*kmem_malloc_alloc_hook)(void *buf, size_t requested);
+void *(*kmem_malloc_alloc_hook)(void *buf, size_t requested);
 void (*kmem_malloc_free_hook)(void *buf);
 void (*kmem_malloc_slow_hook)(void);
 
 void
-kmem_malloc_divert(void (*alloc_hook)(void *buf, size_t requested),
+kmem_malloc_divert(void *(*alloc_hook)(void *buf, size_t requested),
     void (*free_hook)(void *buf), void (*slow_hook)(void))
 {
 	kmem_malloc_alloc_hook = alloc_hook;

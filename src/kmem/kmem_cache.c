@@ -820,26 +820,36 @@ diverted_slot(const kmem_cache_t *cp)
 static __attribute__((noinline)) void *alloc_slow(kmem_cache_t *cp,
     int kmflag, size_t requested);
 
-/* An allocation from a diverted class cache; malloc()'s are recorded. */
-static void *
-diverted_alloc(kmem_cache_t *cp, int kmflag, size_t requested)
+/* A diverted allocation the loaded magazine cannot serve. */
+static __attribute__((noinline)) void *
+diverted_alloc_slow(kmem_cache_t *cp, int kmflag, size_t requested)
 {
-	kmem_slot_t *cc = diverted_slot(cp);
-	if (cc != NULL && cc->cc_rounds > 0) {
-		void *buf = kmem_magazine_pop(cp, cc, cc->cc_rounds);
-		/* The hook before the free mark's clearing: the recorder's
-		 * atomic waits for pending stores, and that one may miss. */
-		if (kmflag & KM_MALLOC_ENTRY)
-			kmem_malloc_alloc_hook(buf, requested);
-		kmem_free_mark_clear(cp, buf, false);
-		return (buf);
-	}
 	void *buf = alloc_slow(cp, kmflag, requested);
 	if (buf != NULL) {
 		kmem_malloc_slow_hook();
 		if (kmflag & KM_MALLOC_ENTRY)
-			kmem_malloc_alloc_hook(buf, requested);
+			buf = kmem_malloc_alloc_hook(buf, requested);
 	}
+	return (buf);
+}
+
+/*
+ * An allocation from a diverted class cache; malloc()'s are recorded.
+ * From the loaded magazine, the hook comes last, as a tail call: nothing
+ * of this frame's lives across a call, so the path stores no more than
+ * the pop and the recorder do (every store waits behind the program's
+ * pending cache misses; larson, a loop of them, counts each).
+ */
+static void *
+diverted_alloc(kmem_cache_t *cp, int kmflag, size_t requested)
+{
+	kmem_slot_t *cc = diverted_slot(cp);
+	if (cc == NULL || cc->cc_rounds <= 0)
+		return (diverted_alloc_slow(cp, kmflag, requested));
+	void *buf = kmem_magazine_pop(cp, cc, cc->cc_rounds);
+	kmem_free_mark_clear(cp, buf, false);
+	if (kmflag & KM_MALLOC_ENTRY)
+		return (kmem_malloc_alloc_hook(buf, requested));
 	return (buf);
 }
 
@@ -995,6 +1005,46 @@ notouch_refuse(kmem_cache_t *cp, void *buf, size_t kmem_free_size,
 
 static void free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size);
 
+/* A diverted free the loaded magazine does not take (or a double free):
+ * the hook first, since another thread may take the buffer at once. */
+static __attribute__((noinline)) void
+diverted_free_other(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+{
+	kmem_slot_t *cc = diverted_slot(cp);
+	if (cc != NULL && cp->cache_free_key == 0 && cc->cc_rounds > 0 &&
+	    kmem_magazine_top_is(cc->cc_loaded, cc->cc_rounds, buf)) {
+		kmem_double_free(cp, buf, kmem_free_size,
+		    "the buffer freed last");
+		return;
+	}
+	if (kmem_free_size == KMEM_FREE_MALLOC)
+		kmem_malloc_free_hook(buf);
+	free_slow(cp, buf, kmem_free_size);
+}
+
+/*
+ * A free to a diverted class cache: the fast path's check of a cache
+ * without free marks (a bad free is no event), then the fast path's push
+ * and the recorder's hook (kmem_query.h).  Pushed to the thread's loaded
+ * magazine, the buffer is the thread's until its next call, so the hook
+ * may come after, as a tail call that keeps nothing of this frame's
+ * (diverted_alloc() says why).
+ */
+static void
+diverted_free(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
+{
+	kmem_slot_t *cc = diverted_slot(cp);
+	if (cc == NULL || (unsigned)cc->cc_rounds >= (unsigned)cc->cc_magsize ||
+	    (cp->cache_free_key == 0 && cc->cc_rounds > 0 &&
+	    kmem_magazine_top_is(cc->cc_loaded, cc->cc_rounds, buf))) {
+		diverted_free_other(cp, buf, kmem_free_size);
+		return;
+	}
+	kmem_magazine_push(cp, cc, cc->cc_rounds, buf);
+	if (kmem_free_size == KMEM_FREE_MALLOC)
+		kmem_malloc_free_hook(buf);
+}
+
 void
 kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 {
@@ -1005,27 +1055,10 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf, size_t kmem_free_size)
 		return;
 	}
 	if ((cp->cache_flags & KMF_CLASS) &&
-	    __atomic_load_n(&kmem_malloc_diverted, __ATOMIC_ACQUIRE)) {
-		/* The fast path's check of a cache without free marks (a bad
-		 * free is no event), the recorder (kmem_query.h), then the
-		 * fast path's push. */
-		kmem_slot_t *cc = diverted_slot(cp);
-		if (cc != NULL && cp->cache_free_key == 0 &&
-		    cc->cc_rounds > 0 && kmem_magazine_top_is(cc->cc_loaded,
-		    cc->cc_rounds, buf)) {
-			kmem_double_free(cp, buf, kmem_free_size,
-			    "the buffer freed last");
-			return;
-		}
-		if (kmem_free_size == KMEM_FREE_MALLOC)
-			kmem_malloc_free_hook(buf);
-		if (cc != NULL && (unsigned)cc->cc_rounds <
-		    (unsigned)cc->cc_magsize) {
-			kmem_magazine_push(cp, cc, cc->cc_rounds, buf);
-			return;
-		}
-	}
-	free_slow(cp, buf, kmem_free_size);
+	    __atomic_load_n(&kmem_malloc_diverted, __ATOMIC_ACQUIRE))
+		diverted_free(cp, buf, kmem_free_size);
+	else
+		free_slow(cp, buf, kmem_free_size);
 }
 
 /* Out of line, so that the diverted frees above pay for no stack frame

@@ -72,7 +72,7 @@ extern kmem_cache_t kmem_caches;        /* list anchor */
 extern kmem_cache_t kmem_null_cache;
 /* malloc's recorder is on, and its hooks (kmem_alloc.c). */
 extern bool kmem_malloc_diverted;
-extern void (*kmem_malloc_alloc_hook)(void *buf, size_t requested);
+extern void *(*kmem_malloc_alloc_hook)(void *buf, size_t requested);
 extern void (*kmem_malloc_free_hook)(void *buf);
 extern void (*kmem_malloc_slow_hook)(void);
 kmem_cache_t *kmem_cache_create_in(kmem_cache_t *cp, const char *name,

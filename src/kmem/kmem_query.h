@@ -262,12 +262,12 @@ void kmem_give_back_all(void);
  * (cache_fast_offset UINT32_MAX), so every call reaches the slow paths.
  * There, after kmem_malloc_divert(alloc_hook, free_hook):
  * - an allocation of a class asked with KM_MALLOC_ENTRY (only malloc()'s
- *   fast path asks so) calls alloc_hook(buf, requested) once it has its
- *   buffer; a failed one returns NULL without it, and malloc() falls into
- *   its own slow path, which records the failure;
+ *   fast path asks so) returns alloc_hook(buf, requested), which returns
+ *   buf, once it has its buffer; a failed one returns NULL without it,
+ *   and malloc() falls into its own slow path, which records the failure;
  * - a free of a class buffer with KMEM_FREE_MALLOC calls free_hook(buf)
- *   before the buffer is freed, so the recorder sees the free before any
- *   other thread can get the buffer again;
+ *   before any other thread can get the buffer again: after pushing it
+ *   to the thread's loaded magazine, else before the buffer is freed;
  * - between the hooks, a class cache that is no debug cache takes the
  *   round from, or gives it to, the thread's loaded magazine as its fast
  *   path would have (by cache_index, no lock), so the diverted calls cost
@@ -279,7 +279,7 @@ void kmem_give_back_all(void);
  * that read the old fast offset a moment earlier makes one unrecorded call.
  */
 #define KM_MALLOC_ENTRY 0x10000         /* beyond KM_FLAGS: kmem's own */
-void kmem_malloc_divert(void (*alloc_hook)(void *buf, size_t requested),
+void kmem_malloc_divert(void *(*alloc_hook)(void *buf, size_t requested),
     void (*free_hook)(void *buf), void (*slow_hook)(void));
 
 /* ---- the update (kmem_update.c) ---- */

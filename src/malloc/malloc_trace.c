@@ -8,14 +8,17 @@
  * never calls malloc), reached through an initial-exec TLS pointer, and
  * writes the buffer as one block with one writev(2) when it is nearly full,
  * when the thread exits (a pthread key's destructor) and at process exit.
- * An event goes into the buffer's staging area as it came, a few 64-bit
- * words (RAW_* below: stores, no encoding); when the 4 KiB area is full,
- * its events are encoded in one tight loop onto the block's compact
- * payload (one-word short forms, varints).  The program's own cache
- * misses overlap with a few stores to a line the cache holds far better
- * than with a hundred instructions of encoding per call, or with stores
- * that stream through the cache (larson, a loop of cache misses, lost
- * twice the time to either).
+ * An event is encoded as it comes into the buffer's 4 KiB staging area,
+ * nearly always as one short-form word (a few shifts and a store, no
+ * loop), and the area is copied onto the block's payload when full.
+ * Every store of the recorder's waits behind the program's pending cache
+ * misses (larson, a loop of them), so an event makes few: the word, the
+ * block's last address, the thread's stamp and the staged length (with
+ * the count of events in the same word), all on lines the cache holds.
+ * Staging the events' numbers raw and encoding them in a second pass, as
+ * version 2's first recorder did, cost some 45 instructions an event
+ * more; encoding with varints per call, or into the 60 KiB payload
+ * directly (stores that stream through the cache), cost more still.
  * The file is opened O_APPEND, so the blocks of different threads never
  * interleave, and a process killed with SIGKILL leaves every block written
  * before: a reader reads them all, and at most one block cut short at the
@@ -29,34 +32,41 @@
  * stamps when one happened before the other in another thread:
  *   - the allocation of an object, and its free (or realloc) by another
  *     thread, which the program ordered: the allocation raises its
- *     address's region in stamp_bucket[] to its stamp (4 KiB regions
- *     hashed into 16384 words: an atomic increase, no lock, on a line the
- *     thread's own allocations mostly keep at home), and a free reads the
- *     region and stamps after it -- a load, no atomic write;
+ *     address's region (64 KiB, hashed into 512 words) in its thread's
+ *     table of stamp_tables[] to its stamp -- a plain store, each table
+ *     has one writer -- and a free reads the region in the other running
+ *     threads' tables and in the shared one (the exited threads' and
+ *     those beyond TABLES_PRIVATE, raised with a compare-and-swap), and
+ *     stamps after them: a load per running thread, no atomic write;
  *   - the free of a buffer, and its reuse by another thread, which the
  *     allocator ordered: kmem hands a buffer one thread freed to another
  *     only through its slow paths (the depot, the slabs, vmem), and after
  *     those (kmem's slow hook, and malloc.c for large and guarded
  *     buffers) the thread stamps after every thread's last stamp
  *     (kmem_trace_sync(): each thread publishes its last stamp in its
- *     buffer, threads gone leave theirs in retired_stamp).  Buffers the thread
+ *     buffer, threads gone leave theirs in retired_stamp; the thread's
+ *     floor is raised past them).  Buffers the thread
  *     takes from its own loaded magazine are its own frees or came
  *     through such a slow path, so they need nothing.
  * Merged by stamp, every address's allocations and frees come in the
  * order they happened, which is all a reader needs to number objects.
- * No locked instruction on a free, which would wait for the program's
- * pending stores (larson lost half its speed to that), and no cache line
+ * No locked instruction per event for up to TABLES_PRIVATE threads, which
+ * would wait for the program's pending stores (larson lost half its speed
+ * to one on a free, a quarter to one on an allocation), and no cache line
  * that every thread writes.
  *
- * Invariants: a buffer's committed length (len, in words of the staging
- * area) covers whole events only, and is stored with release order after
- * each event, so the exit handler may write another thread's buffer up to
- * len while that thread appends beyond it.  The encoded payload (out,
- * pos) changes only under buffers_lock, and always has room for a whole
- * staging area's events.  After the exit handler nothing more is written
- * (closed), so no event is written twice; events of threads still running
- * then are lost, as are a thread's unflushed events when the process is
- * killed.
+ * Invariants: a buffer's committed fill (staged bytes and events, one
+ * word) covers whole events only, and is stored with release order after
+ * each event, so the exit handler may write another thread's staged
+ * events up to it while that thread appends beyond.  The block's payload
+ * (out, pos) changes only under buffers_lock, and always has room for a
+ * whole staging area.  The thread's last stamp (stamp) is its last
+ * staged event's: the stamp deltas of the staged events are from it, so
+ * what raises the next stamp without an event (kmem_trace_sync(), the
+ * clock) raises floor instead.  After the exit handler nothing more is
+ * written (closed), so no event is written twice; events of threads
+ * still running then are lost, as are a thread's unflushed events when
+ * the process is killed.
  *
  * Buffers live on a list (buffers_lock: taken when a thread makes,
  * retires, encodes or writes its buffer, when it syncs its stamp, and at
@@ -103,40 +113,46 @@
 #define BUFFER_BYTES    (64 * 1024)
 
 /*
- * A raw event, as the hot path stores it: its stamp shifted left by 4 with
- * the op in the low bits (stamps stay below 2^60: STAMP_TIME_MAX), then the
- * op's numbers in the order the format writes them: 2 words for a free, 3
- * for a malloc, 4 for a calloc or realloc, 5 for a memalign (the function
- * last).  Few stores: each one the program's pending cache misses hold up.
+ * The staging area: events encoded as the block's payload has them, a
+ * short-form word for nearly every malloc and free, appended with a store
+ * or two to 4 KiB the cache holds.  An event is staged at a length of at
+ * most STAGE_LIMIT, so that the longest fits.
  */
-#define RAW_FREE_WORDS  2
-#define RAW_MALLOC_WORDS 3
-#define RAW_MAX_WORDS   5
-#define STAGE_WORDS     512     /* 4 KiB: stays in the cache */
-/* The most bytes a full staging area encodes to (all frees, an op byte
- * and at most 10 bytes of varint per word after). */
-#define STAGE_ENCODED_MAX       (STAGE_WORDS / RAW_FREE_WORDS * \
-	KMEM_TRACE_EVENT_MAX)
+#define STAGE_BYTES     4096
+#define STAGE_LIMIT     (STAGE_BYTES - KMEM_TRACE_EVENT_MAX)
+/* Staged bytes per event at least: the clock's schedule (clock_read())
+ * counts events in them. */
+#define EVENT_MIN_BYTES 8
 
 typedef struct trace_buffer {
 	struct trace_buffer *next;      /* on buffers, or on spare */
 	uint32_t thread;                /* 1, 2, ...: this process's order */
 	uint32_t tid;
+	/* What each event reads and writes, on one line, the owner's. */
 	uint64_t stamp;                 /* the thread's last event's stamp
 	                                 * (atomic: kmem_trace_sync() reads
-	                                 * it) */
-	uint64_t clock_stamp;           /* the clock's last reading, a stamp */
-	uint32_t clock_left;            /* events until the next reading */
-	uint32_t clock_every;           /* events between readings */
-	uint32_t len;                   /* committed words of raw[] */
+	                                 * it); the block's stamp deltas are
+	                                 * from it */
+	uint64_t floor;                 /* the next event's least stamp: the
+	                                 * clock's, or after other threads'
+	                                 * (kmem_trace_sync()) */
+	uint64_t last_addr;             /* the block's last address */
+	uint64_t fill;                  /* staged bytes | events << 32, stored
+	                                 * with release order after each
+	                                 * event: whole events */
+	uint32_t limit;                 /* at this many staged bytes, the
+	                                 * next event prepares (event_ready) */
+	uint32_t clock_every;           /* events between clock readings */
+	uint64_t clock_seen;            /* the clock's last reading, a stamp */
+	uint64_t *table;                /* its regions' stamps (bucket_raise) */
+	unsigned table_own;             /* its bit in tables_read, if the
+	                                 * table is its own; 0: shared */
 	/* The block being made (buffers_lock). */
 	uint32_t pos;                   /* payload bytes in out[] */
 	uint32_t nevents;
 	uint64_t base_ns;               /* when the block was started */
 	uint64_t base_stamp;            /* the stamp before its first event */
-	uint64_t last_stamp;            /* its last event's */
-	uint64_t last_addr;             /* its last address */
-	uint64_t raw[STAGE_WORDS];
+	unsigned char stage[STAGE_BYTES] __attribute__((aligned(8)));
 	unsigned char out[];
 } trace_buffer_t;
 
@@ -184,90 +200,169 @@ now_ns(void)
 	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 }
 
-/* The regions' stamps (the theory above): pages, hashed by their number
- * into STAMP_BUCKETS words, 8 to a cache line (32 KiB of address space:
- * the runs of neighbouring buffers kmem gives a thread mostly fill one,
- * so that another thread's allocations seldom share its line). */
-#define STAMP_REGION_SHIFT      12
-#define STAMP_BUCKETS           16384
+/*
+ * The regions' stamps (the theory above): 64 KiB of address space each,
+ * hashed by their number into a table of STAMP_BUCKETS words, 4 KiB that
+ * the cache keeps, as it would not 32 KiB (4 KiB regions in 4096 words
+ * made more misses, for fewer collisions than it was worth).  A region's
+ * word in a table is at least the stamp of every allocation in it that a
+ * thread writing that table made.  Up to TABLES_PRIVATE running threads
+ * have a table each, which only they write, with a plain store (a
+ * thread's stamps only grow, and a table another thread left holds only
+ * stamps below its next owner's: buffer_make() syncs).  The shared table
+ * is raised with a compare-and-swap by the threads beyond, and by a
+ * thread that exits, with its own table's words (table_give()), so that
+ * a free needs to read only the tables of running threads and the
+ * shared one: a load each, and no atomic read-modify-write, which would
+ * wait for the program's pending stores (a quarter of larson's recording
+ * time went to the compare-and-swap of a table all threads shared).
+ * Collisions only make a free's stamp later than it need be.
+ */
+#define STAMP_REGION_SHIFT      16
+#define STAMP_BUCKETS           512     /* 4 KiB, 32 MiB of address space */
+#define TABLES_PRIVATE          8
+#define TABLE_SHARED            TABLES_PRIVATE
 
-static uint64_t stamp_bucket[STAMP_BUCKETS] __attribute__((aligned(64)));
+static uint64_t stamp_tables[TABLES_PRIVATE + 1][STAMP_BUCKETS]
+    __attribute__((aligned(64)));
+/* Bit t: frees read stamp_tables[t], a running thread's or (TABLE_SHARED)
+ * the shared one, once used.  Changed under buffers_lock, with release
+ * order after what the tables got. */
+static unsigned tables_read;
+static unsigned tables_touched;         /* ever taken (fork_child() clears) */
 
-static uint64_t *
-bucket_of(const void *addr)
+static size_t
+bucket_index(const void *addr)
 {
-	return (&stamp_bucket[((uintptr_t)addr >> STAMP_REGION_SHIFT) &
-	    (STAMP_BUCKETS - 1)]);
+	return (((uintptr_t)addr >> STAMP_REGION_SHIFT) & (STAMP_BUCKETS - 1));
 }
 
-/* s, or the first stamp after the region of addr's, if that is later. */
-static uint64_t
-bucket_after(uint64_t s, const void *addr)
+/* s, or the first stamp after the region of addr's, if that is later,
+ * for b's thread (its own table it need not read: its own allocations
+ * came before in its order). */
+static inline __attribute__((always_inline)) uint64_t
+bucket_after(trace_buffer_t *b, uint64_t s, const void *addr)
 {
-	uint64_t v = __atomic_load_n(bucket_of(addr), __ATOMIC_RELAXED);
-	return (v >= s ? v + 1 : s);
+	size_t i = bucket_index(addr);
+	unsigned m = __atomic_load_n(&tables_read, __ATOMIC_ACQUIRE) &
+	    ~b->table_own;
+	while (m != 0) {
+		unsigned t = (unsigned)__builtin_ctz(m);
+		uint64_t v = __atomic_load_n(&stamp_tables[t][i],
+		    __ATOMIC_RELAXED);
+		if (v >= s)
+			s = v + 1;
+		m &= m - 1;
+	}
+	return (s);
 }
 
-/* Raise addr's region to s: only ever up, so a later reader (one the
- * program orders after this event) sees s or more. */
+/* Raise the word at p to s: only ever up, so a later reader (one the
+ * program orders after this) sees s or more, whoever else raises it. */
 static void
-bucket_raise(const void *addr, uint64_t s)
+word_raise(uint64_t *p, uint64_t s)
 {
-	uint64_t *p = bucket_of(addr);
 	uint64_t v = __atomic_load_n(p, __ATOMIC_RELAXED);
 	while (v < s && !__atomic_compare_exchange_n(p, &v, s, true,
 	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 }
 
+/* Raise addr's region in b's table to s, the thread's latest stamp. */
+static inline __attribute__((always_inline)) void
+bucket_raise(trace_buffer_t *b, const void *addr, uint64_t s)
+{
+	uint64_t *p = &b->table[bucket_index(addr)];
+	if (__builtin_expect(b->table_own != 0, 1))
+		__atomic_store_n(p, s, __ATOMIC_RELAXED);
+	else
+		word_raise(p, s);
+}
+
+/* A table for b's new thread: one of its own while any is free, else the
+ * shared one; buffers_lock held. */
+static void
+table_take(trace_buffer_t *b)
+{
+	unsigned free = ~tables_read & ((1u << TABLES_PRIVATE) - 1);
+	unsigned t = free != 0 ? (unsigned)__builtin_ctz(free) : TABLE_SHARED;
+	b->table = stamp_tables[t];
+	b->table_own = t != TABLE_SHARED ? 1u << t : 0;
+	tables_touched |= 1u << t;
+	__atomic_store_n(&tables_read, tables_read | 1u << t,
+	    __ATOMIC_RELEASE);
+}
+
+/* b's thread exits: its table's stamps into the shared one, which frees
+ * read from now on, and its table free for another thread; buffers_lock
+ * held. */
+static void
+table_give(trace_buffer_t *b)
+{
+	if (b->table_own != 0) {
+		uint64_t *shared = stamp_tables[TABLE_SHARED];
+		for (size_t i = 0; i < STAMP_BUCKETS; i++)
+			word_raise(&shared[i], b->table[i]);
+		tables_touched |= 1u << TABLE_SHARED;
+		__atomic_store_n(&tables_read, (tables_read & ~b->table_own) |
+		    1u << TABLE_SHARED, __ATOMIC_RELEASE);
+	}
+	b->table = NULL;
+	b->table_own = 0;
+}
+
 /*
- * Read the clock for b's thread, as a stamp.  A thread that finds the
- * clock where it was (the coarse clock ticks every few ms) reads it half
- * as often next time, down to every CLOCK_EVERY_MAX events; one that finds
- * it moved reads it at every event again.  So a busy thread pays for a
+ * Read the clock for b's thread, as a stamp, with len bytes staged, and
+ * set when the next event prepares (b->limit): at the stage's end, or
+ * when the clock is due.  A thread that finds the clock where it was (the
+ * coarse clock ticks every few ms) reads it half as often next time, down
+ * to every CLOCK_EVERY_MAX events; one that finds it moved reads it at
+ * every event again.  The schedule counts events as EVENT_MIN_BYTES each,
+ * so a reading comes no later than that.  So a busy thread pays for a
  * reading every 16 events, and an event's time is that of the thread's
  * last reading: the same tick for a busy thread, and no more than 15 of
  * its events late when it slows down.  The order does not depend on it.
  */
 #define CLOCK_EVERY_MAX 16
 
-/* The most time a stamp carries, so that stamps stay below 2^60 (raw
- * events keep the op in their low 4 bits): 2^51 ns, 26 days; a recording
- * longer than that has later events at that time, in their order. */
+/* The most time a stamp carries, so that stamps stay below 2^59: 2^51
+ * ns, 26 days; a recording longer than that has later events at that
+ * time, in their order. */
 #define STAMP_TIME_MAX  (1ull << 51)
 
 static void
-clock_read(trace_buffer_t *b)
+clock_read(trace_buffer_t *b, uint32_t len)
 {
 	uint64_t now = now_ns(), t = now > stamp_start ? now - stamp_start : 0;
 	uint64_t cs = (t < STAMP_TIME_MAX ? t : STAMP_TIME_MAX) <<
 	    KMEM_TRACE_STAMP_SHIFT;
-	if (cs == b->clock_stamp && b->clock_every < CLOCK_EVERY_MAX)
-		b->clock_every *= 2;
-	else if (cs != b->clock_stamp)
+	if (cs != b->clock_seen)
 		b->clock_every = 1;
-	b->clock_stamp = cs;
-	b->clock_left = b->clock_every;
+	else if (b->clock_every < CLOCK_EVERY_MAX)
+		b->clock_every *= 2;
+	b->clock_seen = cs;
+	if (cs > b->floor)
+		b->floor = cs;
+	uint32_t due = len + b->clock_every * EVENT_MIN_BYTES;
+	b->limit = due < STAGE_LIMIT + 1 ? due : STAGE_LIMIT + 1;
 }
 
 /*
  * The stamp of b's thread's next event, which leaves an object live at
  * live and ends the one at ended (NULL: none): after the thread's last,
- * at least the time, after ended's region; live's region raised to it;
- * it the thread's last, published.
+ * at least its floor, after ended's region; live's region raised to it.
+ * event_commit() makes it the thread's last.
  */
 static inline __attribute__((always_inline)) uint64_t
 stamp_take(trace_buffer_t *b, const void *live, const void *ended)
 {
-	b->clock_left--;        /* event_ready(): not 0 */
 	uint64_t s = b->stamp + 1;
-	if (b->clock_stamp > s)
-		s = b->clock_stamp;
+	if (b->floor > s)
+		s = b->floor;
 	if (ended != NULL)
-		s = bucket_after(s, ended);
+		s = bucket_after(b, s, ended);
 	if (live != NULL)
-		bucket_raise(live, s);
-	__atomic_store_n(&b->stamp, s, __ATOMIC_RELAXED);
+		bucket_raise(b, live, s);
 	return (s);
 }
 
@@ -316,90 +411,81 @@ put_addr(unsigned char *p, uint64_t a, uint64_t *last)
 	return (put_varint(p, zigzag(d)));
 }
 
-/*
- * A malloc or a free in the short form (<kmem/trace.h>), one 64-bit word:
- * the op byte with bit 7 set, the stamp's delta ds in a byte, then for a
- * malloc the size in 16 bits and the address in 32, for a free the
- * address in 48, an address as the zigzag delta from the previous one in
- * 16-byte units.  NULL if the event does not fit it (the long form then).
- */
-static unsigned char *
-put_short(unsigned char *p, unsigned op, uint64_t ds, uint64_t size,
-    uint64_t a, uint64_t *last)
+/* The event of bytes just staged, stamped s: committed, s the thread's
+ * last stamp (published for kmem_trace_sync()). */
+static inline __attribute__((always_inline)) void
+event_commit(trace_buffer_t *b, uint64_t s, uint32_t bytes)
 {
-	uint64_t d = a - *last;
+	__atomic_store_n(&b->stamp, s, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->fill, b->fill + bytes + ((uint64_t)1 << 32),
+	    __ATOMIC_RELEASE);
+}
+
+/*
+ * A malloc or a free stamped s, staged in the short form (<kmem/trace.h>)
+ * if it fits: one 64-bit word, the op byte with bit 7 set, the stamp's
+ * delta in a byte, then for a malloc the size in 16 bits and the address
+ * in 32, for a free the address in 48, an address as the zigzag delta
+ * from the previous one in 16-byte units.  false if it does not fit (the
+ * long form then: event_long()).  A few shifts and one store, and no
+ * second pass over the event: encoding as the event comes costs less than
+ * staging its numbers and encoding them later (issue 18's measurements,
+ * docs/benchmarks.md).
+ */
+static inline __attribute__((always_inline)) bool
+short_put(trace_buffer_t *b, unsigned op, uint64_t s, uint64_t size,
+    uint64_t a)
+{
+	uint64_t ds = s - b->stamp, d = a - b->last_addr;
 	uint64_t dz = zigzag((int64_t)d >> 4);
 	unsigned addr_shift = op == KMEM_TRACE_FREE ? 16 : 32;
 	if (ds > 0xff || (d & 15) != 0 || dz >> (64 - addr_shift) != 0 ||
 	    size > 0xffff)
-		return (NULL);
+		return (false);
 	uint64_t w = (KMEM_TRACE_SHORT | op) | ds << 8 | dz << addr_shift;
 	if (op == KMEM_TRACE_MALLOC)
 		w |= size << 16;
-	memcpy(p, &w, 8);       /* little-endian hosts only (docs/trace.md) */
-	*last = a;
-	return (p + 8);
+	/* little-endian hosts only (docs/trace.md) */
+	memcpy(b->stage + (uint32_t)b->fill, &w, 8);
+	b->last_addr = a;
+	return (true);
 }
 
 /*
- * Encode raw[0 .. len - 1], whole events, onto b's block payload;
- * buffers_lock held.  It has room (STAGE_ENCODED_MAX).
+ * Any event stamped s in the long form, staged and committed: the op byte
+ * (with a memalign's function fn), the stamp's delta, then the op's
+ * numbers x, y, z in the order of docs/trace.md (a free: x, the address;
+ * a malloc: x, y, the size and the address; a realloc: the old address,
+ * the size and the new; a calloc or memalign: two numbers and the
+ * address).  At most KMEM_TRACE_EVENT_MAX bytes.
  */
-static void
-stage_encode(trace_buffer_t *b, uint32_t len)
+static __attribute__((noinline)) void
+event_long(trace_buffer_t *b, uint64_t s, unsigned op, unsigned fn,
+    uint64_t x, uint64_t y, uint64_t z)
 {
-	unsigned char *p = b->out + b->pos;
-	uint64_t last_stamp = b->last_stamp, last_addr = b->last_addr;
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < len; n++) {
-		const uint64_t *w = b->raw + i;
-		unsigned op = (unsigned)w[0] & KMEM_TRACE_OP_MASK;
-		uint64_t stamp = w[0] >> 4, ds = stamp - last_stamp;
-		unsigned char *q = NULL;
-		last_stamp = stamp;
-		if (op == KMEM_TRACE_FREE)
-			q = put_short(p, op, ds, 0, w[1], &last_addr);
-		else if (op == KMEM_TRACE_MALLOC)
-			q = put_short(p, op, ds, w[1], w[2], &last_addr);
-		if (q != NULL) {
-			p = q;
-			i += op == KMEM_TRACE_FREE ? RAW_FREE_WORDS :
-			    RAW_MALLOC_WORDS;
-			continue;
-		}
-		/* A memalign's function: its fifth word. */
-		*p = (unsigned char)(op == KMEM_TRACE_MEMALIGN ?
-		    op | w[4] << KMEM_TRACE_FN_SHIFT : op);
-		p = put_varint(p + 1, ds);
-		switch (op) {
-		case KMEM_TRACE_FREE:
-			p = put_addr(p, w[1], &last_addr);
-			i += RAW_FREE_WORDS;
-			break;
-		case KMEM_TRACE_MALLOC:
-			p = put_varint(p, w[1]);
-			p = put_addr(p, w[2], &last_addr);
-			i += RAW_MALLOC_WORDS;
-			break;
-		case KMEM_TRACE_REALLOC:
-			p = put_addr(p, w[1], &last_addr);
-			p = put_varint(p, w[2]);
-			p = put_addr(p, w[3], &last_addr);
-			i += RAW_MAX_WORDS - 1;
-			break;
-		default:        /* CALLOC, MEMALIGN: two numbers, an address */
-			p = put_varint(p, w[1]);
-			p = put_varint(p, w[2]);
-			p = put_addr(p, w[3], &last_addr);
-			i += op == KMEM_TRACE_MEMALIGN ? RAW_MAX_WORDS :
-			    RAW_MAX_WORDS - 1;
-			break;
-		}
+	unsigned char *p0 = b->stage + (uint32_t)b->fill, *p = p0;
+	*p = (unsigned char)(op | fn << KMEM_TRACE_FN_SHIFT);
+	p = put_varint(p + 1, s - b->stamp);
+	switch (op) {
+	case KMEM_TRACE_FREE:
+		p = put_addr(p, x, &b->last_addr);
+		break;
+	case KMEM_TRACE_MALLOC:
+		p = put_varint(p, x);
+		p = put_addr(p, y, &b->last_addr);
+		break;
+	case KMEM_TRACE_REALLOC:
+		p = put_addr(p, x, &b->last_addr);
+		p = put_varint(p, y);
+		p = put_addr(p, z, &b->last_addr);
+		break;
+	default:        /* CALLOC, MEMALIGN: two numbers, an address */
+		p = put_varint(p, x);
+		p = put_varint(p, y);
+		p = put_addr(p, z, &b->last_addr);
+		break;
 	}
-	b->pos = (uint32_t)(p - b->out);
-	b->nevents += n;
-	b->last_stamp = last_stamp;
-	b->last_addr = last_addr;
+	event_commit(b, s, (uint32_t)(p - p0));
 }
 
 static void
@@ -456,44 +542,54 @@ block_write(trace_buffer_t *b)
 	write_all(iov, 2);
 }
 
-/* Start b's next block: empty, its stamps deltas from the last encoded
- * event's; buffers_lock held. */
+/* Start b's next block: empty, its stamps deltas from the thread's last
+ * (all staged events are in the block before); by the owner, or for it,
+ * with buffers_lock held. */
 static void
 block_reset(trace_buffer_t *b)
 {
 	b->base_ns = now_ns();
-	b->base_stamp = b->last_stamp;
+	b->base_stamp = b->stamp;
 	b->last_addr = 0;
 	b->pos = 0;
 	b->nevents = 0;
 }
 
-/* Encode b's staged events, len words; then, if the block has no room
- * for another staging area's, write it and start the next; buffers_lock
- * held.  After the exit handler, nothing: the exit handler encoded what
- * was staged into the room the block had, and events after it are lost
- * (thread_exit() too). */
+/* Append the staged events fill (bytes | events << 32, whole events) to
+ * b's block; buffers_lock held.  It has room for a whole stage. */
 static void
-stage_flush_locked(trace_buffer_t *b, uint32_t len)
+stage_copy(trace_buffer_t *b, uint64_t fill)
+{
+	memcpy(b->out + b->pos, b->stage, (uint32_t)fill);
+	b->pos += (uint32_t)fill;
+	b->nevents += (uint32_t)(fill >> 32);
+}
+
+/* The owner's staged events to its block; then, if the block has no room
+ * for another stage, write it and start the next; buffers_lock held.
+ * After the exit handler, nothing: the exit handler wrote what was
+ * committed, and events after it are lost (thread_exit() too). */
+static void
+stage_flush_locked(trace_buffer_t *b)
 {
 	if (closed)
 		return;
-	stage_encode(b, len);
-	if (OUT_BYTES - b->pos < STAGE_ENCODED_MAX) {
+	stage_copy(b, b->fill);
+	if (OUT_BYTES - b->pos < STAGE_BYTES) {
 		block_write(b);
 		block_reset(b);
 	}
 }
 
-/* The staging area full, between two events of the program: errno as
- * the program left it. */
+/* The stage full, between two events of the program: errno as the
+ * program left it. */
 static __attribute__((noinline, cold)) void
 stage_flush(trace_buffer_t *b)
 {
 	int saved = errno;
 	pthread_mutex_lock(&buffers_lock);
-	stage_flush_locked(b, b->len);
-	__atomic_store_n(&b->len, 0, __ATOMIC_RELEASE);
+	stage_flush_locked(b);
+	__atomic_store_n(&b->fill, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&buffers_lock);
 	errno = saved;
 }
@@ -506,12 +602,13 @@ thread_exit(void *arg)
 	bool was_inside = kmem_trace_inside;
 	kmem_trace_inside = true;       /* the calls below are not events */
 	pthread_mutex_lock(&buffers_lock);
-	stage_flush_locked(b, b->len);
+	stage_flush_locked(b);
 	block_write(b);
 	block_reset(b);
-	b->len = 0;
+	b->fill = 0;
 	if (b->stamp > retired_stamp)
 		retired_stamp = b->stamp;
+	table_give(b);
 	for (trace_buffer_t **pp = &buffers; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == b) {
 			*pp = b->next;
@@ -525,6 +622,20 @@ thread_exit(void *arg)
 	/* Events of later TLS destructors are lost: no buffer again. */
 	making = true;
 	kmem_trace_inside = was_inside;
+}
+
+/* A buffer's event state from the start: stamps after *stamp, the clock
+ * read at the first event. */
+static void
+buffer_start(trace_buffer_t *b, uint64_t stamp)
+{
+	b->stamp = stamp;
+	b->floor = 0;
+	b->clock_seen = 0;
+	b->clock_every = 1;
+	b->limit = 0;
+	b->fill = 0;
+	block_reset(b);
 }
 
 /* The calling thread's buffer, made on its first event; NULL if it cannot
@@ -551,14 +662,10 @@ buffer_make(void)
 		b = m;
 	}
 	b->tid = (uint32_t)syscall(SYS_gettid);
-	b->clock_stamp = 0;
-	b->clock_every = 1;
-	b->clock_left = 0;      /* read at its first event */
 	pthread_mutex_lock(&buffers_lock);
+	table_take(b);
 	/* Its buffers may be other threads' frees: after all of them. */
-	b->stamp = b->last_stamp = stamps_max_locked();
-	block_reset(b);
-	b->len = 0;
+	buffer_start(b, stamps_max_locked());
 	b->thread = ++threads_seen;
 	b->next = buffers;
 	buffers = b;
@@ -572,15 +679,14 @@ buffer_make(void)
 
 /*
  * The calling thread's buffer if it can take an event with nothing slow
- * to do first: made, room in its staging area, the clock read recently
- * enough (clock_read()); else NULL, and event_prepare() does it.
+ * to do first: made, and neither its stage's end nor its clock reading
+ * due (one test: b->limit); else NULL, and event_prepare() does it.
  */
 static inline __attribute__((always_inline)) trace_buffer_t *
 event_ready(void)
 {
 	trace_buffer_t *b = self;
-	if (__builtin_expect(b == NULL || b->len + RAW_MAX_WORDS > STAGE_WORDS ||
-	    b->clock_left == 0, 0))
+	if (__builtin_expect(b == NULL || (uint32_t)b->fill >= b->limit, 0))
 		return (NULL);
 	return (b);
 }
@@ -593,18 +699,13 @@ event_prepare(void)
 	trace_buffer_t *b = self;
 	if (b == NULL && (b = buffer_make()) == NULL)
 		return (NULL);
-	if (b->len + RAW_MAX_WORDS > STAGE_WORDS)
+	uint32_t len = (uint32_t)b->fill;
+	if (len > STAGE_LIMIT) {
 		stage_flush(b);
-	if (b->clock_left == 0)
-		clock_read(b);
+		len = 0;
+	}
+	clock_read(b, len);
 	return (b);
-}
-
-/* The event of n words just stored at the end of b's events: committed. */
-static inline __attribute__((always_inline)) void
-event_end(trace_buffer_t *b, uint32_t n)
-{
-	__atomic_store_n(&b->len, b->len + n, __ATOMIC_RELEASE);
 }
 
 /* ---- events (malloc_trace.h) ---- */
@@ -620,20 +721,13 @@ static inline __attribute__((always_inline)) void
 alloc_body(trace_buffer_t *b, unsigned op, unsigned fn, size_t a,
     size_t size, const void *buf)
 {
-	uint64_t *w = b->raw + b->len;
-	w[0] = stamp_take(b, buf, NULL) << 4 | op;
-	if (op == KMEM_TRACE_MALLOC) {
-		w[1] = size;
-		w[2] = (uintptr_t)buf;
-		event_end(b, RAW_MALLOC_WORDS);
-	} else {
-		w[1] = a;
-		w[2] = size;
-		w[3] = (uintptr_t)buf;
-		w[4] = fn;      /* read for a MEMALIGN only */
-		event_end(b, op == KMEM_TRACE_MEMALIGN ? RAW_MAX_WORDS :
-		    RAW_MAX_WORDS - 1);
-	}
+	uint64_t s = stamp_take(b, buf, NULL);
+	if (op != KMEM_TRACE_MALLOC)
+		event_long(b, s, op, fn, a, size, (uintptr_t)buf);
+	else if (short_put(b, op, s, size, (uintptr_t)buf))
+		event_commit(b, s, 8);
+	else
+		event_long(b, s, op, 0, size, (uintptr_t)buf, 0);
 }
 
 static __attribute__((noinline, cold)) void
@@ -659,10 +753,11 @@ record_alloc(unsigned op, unsigned fn, size_t a, size_t size,
 static inline __attribute__((always_inline)) void
 free_body(trace_buffer_t *b, const void *ptr)
 {
-	uint64_t *w = b->raw + b->len;
-	w[0] = stamp_take(b, NULL, ptr) << 4 | KMEM_TRACE_FREE;
-	w[1] = (uintptr_t)ptr;
-	event_end(b, RAW_FREE_WORDS);
+	uint64_t s = stamp_take(b, NULL, ptr);
+	if (short_put(b, KMEM_TRACE_FREE, s, 0, (uintptr_t)ptr))
+		event_commit(b, s, 8);
+	else
+		event_long(b, s, KMEM_TRACE_FREE, 0, (uintptr_t)ptr, 0, 0);
 }
 
 static __attribute__((noinline, cold)) void
@@ -696,14 +791,11 @@ kmem_trace_realloc(const void *old, size_t size, const void *buf)
 	trace_buffer_t *b = event_ready();
 	if (b == NULL && (b = event_prepare()) == NULL)
 		return;
-	uint64_t *w = b->raw + b->len;
 	/* What lives on: the new buffer, or the old one if it failed. */
-	w[0] = stamp_take(b, buf != NULL ? buf : size != 0 ? old : NULL,
-	    old) << 4 | KMEM_TRACE_REALLOC;
-	w[1] = (uintptr_t)old;
-	w[2] = size;
-	w[3] = (uintptr_t)buf;
-	event_end(b, RAW_MAX_WORDS - 1);
+	uint64_t s = stamp_take(b, buf != NULL ? buf : size != 0 ? old : NULL,
+	    old);
+	event_long(b, s, KMEM_TRACE_REALLOC, 0, (uintptr_t)old, size,
+	    (uintptr_t)buf);
 }
 
 void
@@ -726,16 +818,41 @@ kmem_trace_sync(void)
 	pthread_mutex_lock(&buffers_lock);
 	uint64_t m = stamps_max_locked();
 	pthread_mutex_unlock(&buffers_lock);
-	if (m > b->stamp)
-		__atomic_store_n(&b->stamp, m, __ATOMIC_RELAXED);
+	if (m >= b->floor)
+		b->floor = m + 1;
+}
+
+/* The rest of alloc_hook(), in calls it returns from with buf: so its
+ * hot path keeps nothing across a call (no register saved: a store
+ * less). */
+static __attribute__((noinline, cold)) void *
+alloc_hook_prepared(void *buf, size_t size)
+{
+	alloc_prepared(KMEM_TRACE_MALLOC, 0, 0, size, buf);
+	return (buf);
+}
+
+static __attribute__((noinline)) void *
+alloc_hook_long(trace_buffer_t *b, uint64_t s, void *buf, size_t size)
+{
+	event_long(b, s, KMEM_TRACE_MALLOC, 0, size, (uintptr_t)buf, 0);
+	return (buf);
 }
 
 /* kmem's hooks (kmem_query.h): a class buffer's malloc() and free(). */
-static void
+static void *
 alloc_hook(void *buf, size_t size)
 {
-	if (!kmem_trace_inside)
-		record_alloc(KMEM_TRACE_MALLOC, 0, 0, size, buf);
+	if (kmem_trace_inside)
+		return (buf);
+	trace_buffer_t *b = event_ready();
+	if (__builtin_expect(b == NULL, 0))
+		return (alloc_hook_prepared(buf, size));
+	uint64_t s = stamp_take(b, buf, NULL);
+	if (!short_put(b, KMEM_TRACE_MALLOC, s, size, (uintptr_t)buf))
+		return (alloc_hook_long(b, s, buf, size));
+	event_commit(b, s, 8);
+	return (buf);
 }
 
 static void
@@ -851,7 +968,7 @@ at_exit(void)
 	/* Another thread may be appending: its events up to its committed
 	 * length are whole. */
 	for (trace_buffer_t *b = buffers; b != NULL; b = b->next) {
-		stage_encode(b, __atomic_load_n(&b->len, __ATOMIC_ACQUIRE));
+		stage_copy(b, __atomic_load_n(&b->fill, __ATOMIC_ACQUIRE));
 		block_write(b);
 	}
 	closed = true;
@@ -872,8 +989,13 @@ fork_child(void)
 	trace_fd = -1;
 	recording = false;
 	/* The parent's stamps are of its file: the child's, if it has one,
-	 * count from its own start (file_open()). */
-	memset(stamp_bucket, 0, sizeof (stamp_bucket));
+	 * count from its own start (file_open()).  The other threads'
+	 * buffers are gone, and their tables with them. */
+	for (unsigned t = 0; t <= TABLE_SHARED; t++) {
+		if (tables_touched & 1u << t)
+			memset(stamp_tables[t], 0, sizeof (stamp_tables[t]));
+	}
+	tables_read = tables_touched = 0;
 	retired_stamp = 0;
 	if (strstr(trace_path, "%p") != NULL) {
 		char err[128];
@@ -884,12 +1006,8 @@ fork_child(void)
 		b->thread = ++threads_seen;
 		b->next = NULL;
 		buffers = b;
-		b->stamp = b->last_stamp = 0;  /* the new file's stamps */
-		b->clock_stamp = 0;
-		b->clock_every = 1;
-		b->clock_left = 0;
-		block_reset(b);
-		b->len = 0;
+		table_take(b);
+		buffer_start(b, 0);     /* the new file's stamps */
 	}
 }
 
