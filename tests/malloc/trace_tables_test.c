@@ -27,6 +27,7 @@
 
 #include <kmem/malloc.h>
 
+#include "trace_recorded.h"
 #include "tracefile.h"
 
 #define ALLOCATORS      12      /* with the freer, beyond TABLES_PRIVATE */
@@ -186,20 +187,5 @@ check_trace(const char *path)
 int
 main(void)
 {
-	char path[] = "/tmp/trace_tables_test.XXXXXX";
-	int fd = mkstemp(path);
-	CHECK(fd >= 0);
-	close(fd);
-	unlink(path);           /* the recorder creates it */
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0)
-		record(path);
-	int status;
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	check_trace(path);
-	unlink(path);
-	printf("trace_tables_test: ok\n");
-	return (0);
+	return (trace_recorded("trace_tables_test", record, check_trace));
 }

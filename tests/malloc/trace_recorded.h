@@ -1,0 +1,43 @@
+/*
+ * The shape of the tests that record a trace in a process linked with
+ * libkmem and read it back: record(path) runs in a child, which exits
+ * when it is done (the recorder writes its last blocks at exit), then
+ * check(path) reads the file in the parent.  The path is a fresh name
+ * under /tmp that the recorder creates; the file is removed afterwards.
+ */
+#ifndef TRACE_RECORDED_H
+#define TRACE_RECORDED_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static inline int
+trace_recorded(const char *name, void (*record)(const char *path),
+    void (*check)(const char *path))
+{
+	char path[64];
+	snprintf(path, sizeof (path), "/tmp/%s.XXXXXX", name);
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	unlink(path);           /* the recorder creates it */
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		record(path);
+		exit(0);
+	}
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	check(path);
+	unlink(path);
+	printf("%s: ok\n", name);
+	return (0);
+}
+
+#endif /* TRACE_RECORDED_H */
