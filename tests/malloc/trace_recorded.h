@@ -1,8 +1,8 @@
 /*
  * The shape of the tests that record a trace in a process linked with
  * libkmem and read it back: record(path) runs in a child, which exits
- * when it is done (the recorder writes its last blocks at exit), then
- * check(path) reads the file in the parent.  The path is a fresh name
+ * when it is done (the recorder writes its last blocks at exit), then the
+ * parent reads the file, which must be whole, and hands it to check().  The path is a fresh name
  * under /tmp that the recorder creates; the file is removed afterwards.
  */
 #ifndef TRACE_RECORDED_H
@@ -14,10 +14,11 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tracefile.h"
 
 static inline int
 trace_recorded(const char *name, void (*record)(const char *path),
-    void (*check)(const char *path))
+    void (*check)(const trace_file_t *t))
 {
 	char path[64];
 	snprintf(path, sizeof (path), "/tmp/%s.XXXXXX", name);
@@ -34,8 +35,20 @@ trace_recorded(const char *name, void (*record)(const char *path),
 	int status;
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	check(path);
+	FILE *f = fopen(path, "rb");
+	CHECK(f != NULL);
+	static unsigned char data[64 << 20];
+	size_t len = fread(data, 1, sizeof (data), f);
+	fclose(f);
 	unlink(path);
+	CHECK(len > 0 && len < sizeof (data));
+	trace_file_t t;
+	int damaged = trace_file_read(&t, data, len);
+	if (damaged != 0)
+		fprintf(stderr, "%s: %s\n", name, t.damage);
+	CHECK_EQ(damaged, 0);
+	check(&t);
+	trace_file_free(&t);
 	printf("%s: ok\n", name);
 	return (0);
 }
