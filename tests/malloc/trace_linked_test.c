@@ -70,11 +70,8 @@ spinner(void *arg)
 }
 
 static void
-record(const char *path)
+record(void)
 {
-	char opt[300], err[256];
-	snprintf(opt, sizeof (opt), "trace=%s", path);
-	CHECK(kmem_options_set(opt, err, sizeof (err)) == 0);
 	CHECK(pthread_barrier_init(&barrier, NULL, WORKERS) == 0);
 	pthread_t t[WORKERS], spin;
 	CHECK(pthread_create(&spin, NULL, spinner, NULL) == 0);

@@ -1,9 +1,9 @@
 /*
  * The shape of the tests that record a trace in a process linked with
- * libkmem and read it back: record(path) runs in a child, which exits
- * when it is done (the recorder writes its last blocks at exit), then the
- * parent reads the file, which must be whole, and hands it to check().  The path is a fresh name
- * under /tmp that the recorder creates; the file is removed afterwards.
+ * libkmem and read it back: record() runs in a child, recording to a
+ * fresh file, and exits when it is done (the recorder writes its last
+ * blocks at exit); then the parent reads the file, which must be whole,
+ * and hands it to check().
  */
 #ifndef TRACE_RECORDED_H
 #define TRACE_RECORDED_H
@@ -13,11 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <kmem/malloc.h>
+
 #include "check.h"
 #include "tracefile.h"
 
 static inline int
-trace_recorded(const char *name, void (*record)(const char *path),
+trace_recorded(const char *name, void (*record)(void),
     void (*check)(const trace_file_t *t))
 {
 	char path[64];
@@ -29,7 +31,10 @@ trace_recorded(const char *name, void (*record)(const char *path),
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		record(path);
+		char opt[300], err[256];
+		snprintf(opt, sizeof (opt), "trace=%s", path);
+		CHECK(kmem_options_set(opt, err, sizeof (err)) == 0);
+		record();
 		exit(0);
 	}
 	int status;

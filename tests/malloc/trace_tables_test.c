@@ -92,11 +92,8 @@ freer(void *arg)
 }
 
 static void
-record(const char *path)
+record(void)
 {
-	char opt[300], err[256];
-	snprintf(opt, sizeof (opt), "trace=%s", path);
-	CHECK(kmem_options_set(opt, err, sizeof (err)) == 0);
 	CHECK(pthread_barrier_init(&go, NULL, 2) == 0);
 	CHECK(pthread_barrier_init(&done, NULL, 2) == 0);
 	pthread_t f;
