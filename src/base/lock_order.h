@@ -17,8 +17,9 @@ enum kmem_lock_rank {
 	KMEM_RANK_UPDATE = 1,           /* the update thread's state */
 	KMEM_RANK_INIT = 2,             /* kmem's bootstrap */
 	KMEM_RANK_MOVE = 3,             /* one move pass at a time (kmem_move.c) */
-	KMEM_RANK_VERIFY = 4,           /* kmem_debug_verify() against destroys */
-	KMEM_RANK_CACHE_LIST = 5,       /* all caches; held by reap and update */
+	KMEM_RANK_CLASSES = 4,          /* making a kmem_alloc() class */
+	KMEM_RANK_VERIFY = 5,           /* kmem_debug_verify() against destroys */
+	KMEM_RANK_CACHE_LIST = 6,       /* all caches; held by reap and update */
 	KMEM_RANK_VMEM_LIST = 10,       /* the list of all arenas */
 	KMEM_RANK_VMEM_ARENA = 20,      /* one arena's segments and counters */
 	KMEM_RANK_VMEM_SEGPOOL = 30,    /* the global pool of segment structures */

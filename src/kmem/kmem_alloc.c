@@ -25,7 +25,7 @@
  * published with a release store once its cache is complete, and read
  * with an acquire load (a plain load on x86).
  *
- * Class creation holds kmem_init_lock, so two threads asking for a new
+ * Class creation holds kmem_classes_lock, so two threads asking for a new
  * class at once make it once (the second finds it made), fork() never
  * copies a half-made class (kmem_fork.c takes that lock), and
  * kmem_malloc_divert() sees every class either made already or making
@@ -35,7 +35,9 @@
  * map, and a buffer's class exists before any of its buffers does; a
  * kmem_free() naming a class not yet made reaches kmem_null_cache's slow
  * path, which reports it as the bad free it is.  The statistics walk
- * (kmem_alloc_class_walk()) visits the classes made so far.
+ * (kmem_alloc_class_walk()) visits the classes made so far.  The lock
+ * ranks below the move pass's, which allocates with it held, and above
+ * the bootstrap's, which may make classes.
 
  * kmem_free() must be given the size that was allocated (any size of the
  * same class will do, or of the same number of pages above KMEM_MAXBUF).
@@ -49,6 +51,7 @@
 #include "kmem_impl.h"
 
 #include "base/format.h"
+#include "base/lock_order.h"
 #include "base/report.h"
 #include "vmem/vmem_impl.h"
 
@@ -74,7 +77,7 @@ class_align(size_t size)
 }
 
 /*
- * Make the cache of class size (kmem_init_lock held), allocating its
+ * Make the cache of class size (kmem_classes_lock held), allocating its
  * structure as kmflag says; NULL when memory ran out, or kmem has the most
  * caches it can have (reported by kmem_cache_create_in()).
  */
@@ -132,6 +135,8 @@ class_publish(kmem_cache_t *cp, size_t class_size)
  * The slow path of a class's first use: make its cache unless another
  * thread did meanwhile (see the top of this file).
  */
+kmem_mutex_t kmem_classes_lock = KMEM_MUTEX_INITIALIZER(KMEM_RANK_CLASSES);
+
 static kmem_cache_t *
 class_make(size_t size, int kmflag)
 {
@@ -139,14 +144,14 @@ class_make(size_t size, int kmflag)
 	(void) kmem_alloc_class(size, &class_size);
 	kmem_signals_t signals;
 	kmem_signals_block(&signals);
-	kmem_mutex_enter(&kmem_init_lock);
+	kmem_mutex_enter(&kmem_classes_lock);
 	kmem_cache_t *cp = kmem_alloc_cache(class_size);
 	if (cp == &kmem_null_cache) {
 		cp = class_create(class_size, kmflag);
 		if (cp != NULL)
 			class_publish(cp, class_size);
 	}
-	kmem_mutex_exit(&kmem_init_lock);
+	kmem_mutex_exit(&kmem_classes_lock);
 	kmem_signals_restore(&signals);
 	return (cp);
 }
@@ -183,7 +188,7 @@ kmem_malloc_divert(void *(*alloc_hook)(void *buf, size_t requested),
 	 * switch, one made before is in the tables (see the top). */
 	kmem_signals_t signals;
 	kmem_signals_block(&signals);
-	kmem_mutex_enter(&kmem_init_lock);
+	kmem_mutex_enter(&kmem_classes_lock);
 	__atomic_store_n(&kmem_malloc_diverted, true, __ATOMIC_RELEASE);
 	for (size_t i = 0; i <= KMEM_ALLOC_SMALL / 8; i++)
 		__atomic_store_n(&__atomic_load_n(&kmem_alloc_small[i],
@@ -193,7 +198,7 @@ kmem_malloc_divert(void *(*alloc_hook)(void *buf, size_t requested),
 		__atomic_store_n(&__atomic_load_n(&kmem_alloc_large[i],
 		    __ATOMIC_ACQUIRE)->cache_fast_offset, UINT32_MAX,
 		    __ATOMIC_RELAXED);
-	kmem_mutex_exit(&kmem_init_lock);
+	kmem_mutex_exit(&kmem_classes_lock);
 	kmem_signals_restore(&signals);
 }
 

@@ -19,8 +19,8 @@
  *   thread, which does not exist either, is forgotten even when the fork
  *   stood aside (a child whose parent had it
  *   starts its own when it needs one: kmem_update.c);
- * - kmem_fork_lists (KMEM_RANK_UPDATE): the update, bootstrap, verify and
- *   cache list locks;
+ * - kmem_fork_lists (KMEM_RANK_UPDATE): the update, bootstrap, class
+ *   making, verify and cache list locks;
  * - kmem_fork_caches (KMEM_RANK_THREADS): the thread list, every thread
  *   cache's, depot and slab lock, the page map's, the firewall's, the
  *   guard pool's and the debug logs'.
@@ -84,6 +84,7 @@ kmem_fork_lists_enter(void)
 {
 	kmem_mutex_enter_for_fork(&kmem_update_lock);
 	kmem_mutex_enter_for_fork(&kmem_init_lock);
+	kmem_mutex_enter_for_fork(&kmem_classes_lock);
 	kmem_mutex_enter_for_fork(&kmem_debug_verify_lock);
 	kmem_mutex_enter_for_fork(&kmem_caches_lock);
 }
@@ -93,6 +94,7 @@ kmem_fork_lists_exit(void)
 {
 	kmem_mutex_exit_for_fork(&kmem_caches_lock);
 	kmem_mutex_exit_for_fork(&kmem_debug_verify_lock);
+	kmem_mutex_exit_for_fork(&kmem_classes_lock);
 	kmem_mutex_exit_for_fork(&kmem_init_lock);
 	kmem_mutex_exit_for_fork(&kmem_update_lock);
 }

@@ -55,6 +55,8 @@ extern kmem_cache_t *kmem_bufctl_cache;
 extern kmem_cache_t *kmem_thread_cache_cache;
 extern kmem_cache_t *kmem_cache_cache;
 extern kmem_mutex_t kmem_init_lock;
+/* Making a kmem_alloc() class on its first use (kmem_alloc.c). */
+extern kmem_mutex_t kmem_classes_lock;
 bool kmem_initialized(void);
 /* Has a thread started kmem_init()'s bootstrap (it may not be done)? */
 bool kmem_init_begun(void);

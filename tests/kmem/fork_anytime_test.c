@@ -760,6 +760,8 @@ test_fork_while_a_lock_is_held(void)
 		{ "kmem_update_thread", KMEM_RANK_UPDATE, enter_update,
 		    NULL, NULL },
 		{ "kmem_init", KMEM_RANK_INIT, enter_kmem, NULL, NULL },
+		{ "a class's first use", KMEM_RANK_CLASSES, enter_kmem, NULL,
+		    NULL },
 		{ "kmem_debug_verify", KMEM_RANK_VERIFY, enter_verify,
 		    NULL, NULL },
 		{ "kmem_cache_create", KMEM_RANK_CACHE_LIST, enter_caches,

@@ -23,11 +23,11 @@
 #include <kmem/malloc.h>
 
 #include "check.h"
-#include "kmem/kmem_impl.h"          /* kmem_init_lock, the class tables */
+#include "kmem/kmem_impl.h"          /* kmem_classes_lock, the class tables */
 
 /*
  * kmem_mutex_enter() wrapped (-Wl,--wrap, tests/kmem/CMakeLists.txt):
- * while the racers run, a thread about to take kmem_init_lock, that is
+ * while the racers run, a thread about to take kmem_classes_lock, that is
  * about to make a class it found unmade, waits a little first, so that
  * the other racers find the class unmade too and queue for the lock.
  */
@@ -38,7 +38,7 @@ void __wrap_kmem_mutex_enter(kmem_mutex_t *mp);
 void
 __wrap_kmem_mutex_enter(kmem_mutex_t *mp)
 {
-	if (mp == &kmem_init_lock && __atomic_load_n(&racing, __ATOMIC_RELAXED))
+	if (mp == &kmem_classes_lock && __atomic_load_n(&racing, __ATOMIC_RELAXED))
 		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
 	__real_kmem_mutex_enter(mp);
 }
