@@ -116,7 +116,11 @@ static inline bool
 kmem_slab_handed_out(const kmem_cache_t *cp, const kmem_slab_t *sp,
     const void *buf)
 {
-	return (kmem_slab_index(cp, sp, buf) < sp->slab_handed);
+	/* Read without the slab's lock, which its writer holds: a buffer the
+	 * caller got reached it after the count passed its index, and the
+	 * count only grows. */
+	return (kmem_slab_index(cp, sp, buf) <
+	    __atomic_load_n(&sp->slab_handed, __ATOMIC_RELAXED));
 }
 
 /* Could a caller free buf to cp?  For KMF_PAGEMAP caches. */

@@ -286,7 +286,8 @@ slab_take(kmem_cache_t *cp, kmem_slab_t *sp)
 	}
 	uint64_t index = kmem_slab_index(cp, sp, buf);
 	if (index >= sp->slab_handed)
-		sp->slab_handed = (unsigned)index + 1;
+		__atomic_store_n(&sp->slab_handed, (unsigned)index + 1,
+		    __ATOMIC_RELAXED);      /* the free paths read it unlocked */
 	if (++sp->slab_refcnt == cp->cache_chunks) {
 		cp->cache_freelist = sp->slab_next;
 		slab_move_forget(sp);
