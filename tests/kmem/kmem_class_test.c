@@ -204,16 +204,8 @@ test_fork_while_classes_are_made(void)
 	pthread_t t;
 	CHECK(pthread_create(&t, NULL, maker, NULL) == 0);
 	for (int i = 0; i < FORKS; i++) {
-		fflush(NULL);
-		pid_t pid = fork();
-		CHECK(pid >= 0);
-		if (pid == 0) {
-			child_uses_every_class();
-			_exit(0);
-		}
-		int status;
-		CHECK(waitpid(pid, &status, 0) == pid);
-		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		check_exits_within(child_uses_every_class, 60,
+		    "a child using every class after the fork");
 		if (__atomic_load_n(&maker_done, __ATOMIC_ACQUIRE))
 			break;
 	}
